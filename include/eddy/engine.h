@@ -1,0 +1,124 @@
+#pragma once
+// eddy::Engine — the one facade over ingest, the partitioned log, the shards and their
+// aggregates. The HTTP server, tests, benches and tools all drive this class, so anything
+// the daemon does can be done without a socket.
+//
+// Threading: every public method is thread-safe unless it says otherwise. Callbacks passed
+// to asynchronous calls run exactly once, either on the calling thread before the call
+// returns or on a shard thread; they must be quick and must not block (post work elsewhere).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/event.h"
+#include "eddy/options.h"
+#include "eddy/result.h"
+#include "eddy/status.h"
+
+namespace eddy {
+
+// How a request body holds its events. kAuto: a JSON array, or one object or NDJSON lines.
+enum class BodyFormat : uint8_t { kAuto, kNdjson };
+
+// The type an event without a `type` field gets, by route (SPEC §2 seed-compatible routes).
+enum class DefaultType : uint8_t {
+  kNone,           // `type` is required (POST /v1/events)
+  kPurchase,       // POST /v1/streaming/events/purchase
+  kSegmentUpdate,  // POST /v1/streaming/events/segment-update
+  kSeedBatch,      // POST /v1/streaming/events/batch: segment update if it has newSegment,
+                   // else purchase
+};
+
+struct IngestReply {
+  // OK (some events may still be rejected), or the reason nothing was taken:
+  // InvalidArgument = malformed body (400), TooLarge (413), ResourceExhausted = log full
+  // (429), Unavailable = stopping (503).
+  Status status;
+  uint32_t accepted = 0;    // events appended (including duplicates)
+  uint32_t duplicates = 0;  // accepted events whose eventId was already seen
+  std::vector<Rejection> rejected;
+  int64_t error_offset = -1;  // byte offset of a malformed body's syntax error
+};
+
+using IngestCallback = std::function<void(IngestReply)>;
+
+struct RecentItem {
+  std::string item;
+  EventTime time;  // time of the user's last touch of the item
+};
+
+struct PartitionStatus {
+  uint32_t partition = 0;
+  int shard = 0;
+  uint64_t head = 0;     // next offset to be written
+  uint64_t applied = 0;  // offsets below this are applied by the owning shard
+};
+
+struct ShardStatus {
+  int shard = 0;
+  uint64_t applied_events = 0;  // events (not skips) applied since start
+  uint64_t lag_events = 0;      // published but not yet applied, over its partitions
+};
+
+struct StreamStatus {
+  uint32_t partitions = 0;
+  int shards = 0;
+  uint32_t capacity_per_partition = 0;
+  uint64_t accepted_total = 0;
+  uint64_t duplicates_total = 0;
+  double events_per_second_10s = 0;  // applied events/s over the last 10 whole seconds
+  std::vector<PartitionStatus> partition;
+  std::vector<ShardStatus> shard;
+};
+
+// Per-thread decoding state (parser, scratch buffers, intern caches). Create one per
+// I/O thread with Engine::NewIngestContext(); never share one between threads.
+class IngestContext {
+ public:
+  virtual ~IngestContext() = default;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const Options& options,
+                                              Clock* clock = Clock::System());
+  virtual ~Engine() = default;
+
+  virtual std::unique_ptr<IngestContext> NewIngestContext() = 0;
+
+  // Decodes and validates `body`, appends the good events to the log and calls `done` once
+  // they reached the configured ack level (and, for events with an eventId, once their
+  // duplicate status is known). May grow `body`'s capacity (simdjson needs padding).
+  virtual void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
+                      DefaultType default_type, IngestCallback done) = 0;
+
+  // Blocking convenience for tests, benches and tools.
+  IngestReply IngestSync(IngestContext& ctx, std::string body,
+                         BodyFormat format = BodyFormat::kAuto,
+                         DefaultType default_type = DefaultType::kNone);
+
+  // The user's last `k` distinct touched items, newest first (SPEC §3.6). Reflects every
+  // event acknowledged before the call.
+  virtual void RecentItems(std::string_view user, uint32_t k,
+                           std::function<void(std::vector<RecentItem>)> done) = 0;
+  std::vector<RecentItem> RecentItemsSync(std::string_view user, uint32_t k);
+
+  virtual StreamStatus Status() const = 0;
+
+  // Ready to serve (recovery done, not stopping).
+  virtual bool Ready() const = 0;
+
+  // Refuses new ingests (Unavailable), applies everything already accepted, joins the
+  // shard threads. Idempotent; the destructor calls it.
+  virtual void Stop() = 0;
+
+  virtual const Options& options() const = 0;
+};
+
+}  // namespace eddy

@@ -1,0 +1,97 @@
+#pragma once
+// The decoded, validated, interned form of one event (SPEC §1): a fixed-size POD that is
+// copied into the log and read by the shards. Strings live in the engine's interners.
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/ids.h"
+
+namespace eddy {
+
+// Milliseconds since the Unix epoch, UTC.
+class EventTime {
+ public:
+  constexpr EventTime() = default;
+  constexpr explicit EventTime(int64_t ms) : ms_(ms) {}
+  constexpr int64_t millis() const { return ms_; }
+  constexpr auto operator<=>(const EventTime&) const = default;
+
+ private:
+  int64_t ms_ = 0;
+};
+
+enum class EventType : uint8_t {
+  kView = 0,
+  kClick,
+  kWishlist,
+  kAddToCart,
+  kRemoveFromCart,
+  kPurchase,
+  kRedemption,
+  kSearch,
+  kCancel,
+  kInventory,
+  // A customer segment change (seeds/002 `segment-update` route); weight 0.
+  kSegmentUpdate,
+};
+inline constexpr int kEventTypeCount = 11;
+
+// Canonical lower-case name ("add_to_cart").
+std::string_view EventTypeName(EventType type);
+
+// Per-type weights (SPEC §1.2), indexed by EventType.
+using EventWeights = std::array<double, kEventTypeCount>;
+EventWeights DefaultEventWeights();
+
+// 128-bit hash of an eventId; all zero means "no eventId".
+struct EventIdHash {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  bool present() const { return (lo | hi) != 0; }
+  friend bool operator==(const EventIdHash&, const EventIdHash&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const EventIdHash& e) {
+    return H::combine(std::move(h), e.lo, e.hi);
+  }
+};
+
+struct Event {
+  enum Flags : uint8_t {
+    kHasPrice = 1,
+    kHasStock = 2,
+  };
+
+  EventTime time;
+  EventIdHash event_id;
+  UserId user;
+  ItemId item;
+  CategoryId category;
+  SessionId session;
+  OrderId order;
+  StringId query;      // search query, or the new segment of a segment update
+  StringId device;
+  StringId ip;
+  StringId location;   // the location string, or "country/region/city"
+  StringId country;
+  uint32_t quantity = 1;
+  int64_t price_micros = 0;  // unit price in millionths; valid when kHasPrice
+  int64_t stock = 0;         // absolute stock level; valid when kHasStock
+  EventType type = EventType::kView;
+  uint8_t flags = 0;
+  uint32_t user_hash = 0;    // low bits of hash(userId): the partition key
+
+  bool has_price() const { return flags & kHasPrice; }
+};
+
+// One rejected event of a request: its index in the request and "<field>: <what is wrong>".
+struct Rejection {
+  uint32_t index = 0;
+  std::string error;
+};
+
+}  // namespace eddy

@@ -1,0 +1,38 @@
+#pragma once
+// EventIdSet: the idempotency memory of one shard (SPEC §1.1). An eventId seen within the
+// horizon makes the later event a duplicate: acknowledged, not counted again.
+//
+// Time is event time, measured against the newest event time this shard has seen, so a
+// replay of the log decides exactly as the live run did. Memory: at most `max_ids` ids
+// (16 bytes each plus the set's overhead); past that, the oldest are forgotten first.
+//
+// Thread-safety: none; owned and used by one shard thread.
+
+#include <cstdint>
+#include <deque>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "eddy/event.h"
+
+namespace eddy {
+
+class EventIdSet {
+ public:
+  EventIdSet(int64_t horizon_ms, uint64_t max_ids);
+
+  // True if `id` is new (and remembers it); false if it is a duplicate.
+  bool Insert(const EventIdHash& id, EventTime time);
+  size_t size() const { return set_.size(); }
+
+ private:
+  void Expire();
+
+  const int64_t horizon_ms_;
+  const uint64_t max_ids_;
+  int64_t newest_ms_ = INT64_MIN;
+  absl::flat_hash_set<EventIdHash> set_;
+  std::deque<std::pair<int64_t, EventIdHash>> order_;  // insertion order
+};
+
+}  // namespace eddy

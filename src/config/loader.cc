@@ -1,0 +1,273 @@
+#include "config/loader.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>  // environ
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+#include "config/schema.h"
+
+namespace eddy {
+namespace {
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const KeySpec* FindSpec(std::string_view section, std::string_view key) {
+  for (const KeySpec& s : ConfigSchema()) {
+    if (s.section == section && s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+bool KnownSection(std::string_view section) {
+  for (const KeySpec& s : ConfigSchema()) {
+    if (s.section == section) return true;
+  }
+  return false;
+}
+
+std::string KnownSections() {
+  std::string out;
+  for (const KeySpec& s : ConfigSchema()) {
+    std::string name(s.section);
+    if (out.find(name) == std::string::npos) out += (out.empty() ? "" : ", ") + name;
+  }
+  return out;
+}
+
+std::string KnownKeys(std::string_view section) {
+  std::string out;
+  for (const KeySpec& s : ConfigSchema()) {
+    if (s.section != section) continue;
+    if (!out.empty()) out += ", ";
+    out += s.key;
+  }
+  return out;
+}
+
+std::string Describe(const KeySpec& s) {
+  switch (s.kind) {
+    case KeySpec::kInt:
+      return "an integer in [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
+    case KeySpec::kDouble:
+      return "a number in [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
+    case KeySpec::kString:
+      return "a string";
+    case KeySpec::kEnum: {
+      std::string out = "one of";
+      for (size_t i = 0; i < s.allowed.size(); ++i) {
+        out += (i ? ", \"" : " \"") + std::string(s.allowed[i]) + "\"";
+      }
+      return out;
+    }
+  }
+  return "";
+}
+
+std::string Shown(const toml::node& n) {
+  std::ostringstream os;
+  if (n.is_string()) {
+    os << '"' << *n.value<std::string>() << '"';
+  } else if (n.is_table()) {
+    os << "a table";
+  } else if (n.is_array()) {
+    os << "an array";
+  } else {
+    n.visit([&](auto&& v) { os << v; });
+  }
+  return os.str();
+}
+
+Status Bad(std::string_view origin, const KeySpec& s, const std::string& what) {
+  return Status::InvalidArgument("config " + std::string(origin) + ": " + std::string(s.section) +
+                                 "." + std::string(s.key) + ": " + what);
+}
+
+Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string_view origin) {
+  const std::string expected = "expected " + Describe(s) + ", got " + Shown(n);
+  switch (s.kind) {
+    case KeySpec::kInt: {
+      std::optional<int64_t> v = n.is_integer() ? n.value<int64_t>() : std::nullopt;
+      if (!v || *v < s.min || *v > s.max) return Bad(origin, s, expected);
+      s.set_int(o, *v);
+      return Status::Ok();
+    }
+    case KeySpec::kDouble: {
+      std::optional<double> v =
+          n.is_floating_point() || n.is_integer() ? n.value<double>() : std::nullopt;
+      if (!v || !std::isfinite(*v) || *v < static_cast<double>(s.min) ||
+          *v > static_cast<double>(s.max)) {
+        return Bad(origin, s, expected);
+      }
+      s.set_double(o, *v);
+      return Status::Ok();
+    }
+    case KeySpec::kString: {
+      if (!n.is_string()) return Bad(origin, s, expected);
+      s.set_string(o, *n.value<std::string>());
+      return Status::Ok();
+    }
+    case KeySpec::kEnum: {
+      if (!n.is_string()) return Bad(origin, s, expected);
+      std::string v = *n.value<std::string>();
+      for (auto [name, why] : s.refused) {
+        if (v == name) return Bad(origin, s, "\"" + v + "\" is " + std::string(why));
+      }
+      for (std::string_view a : s.allowed) {
+        if (v == a) {
+          s.set_string(o, v);
+          return Status::Ok();
+        }
+      }
+      return Bad(origin, s, expected);
+    }
+  }
+  return Status::Internal("unreachable");
+}
+
+Status ApplyTable(Options& o, const toml::table& tbl, std::string_view origin) {
+  for (auto&& [sec_key, sec_node] : tbl) {
+    std::string_view section = sec_key.str();
+    if (!KnownSection(section)) {
+      return Status::InvalidArgument("config " + std::string(origin) + ": unknown section [" +
+                                     std::string(section) + "] (known sections: " +
+                                     KnownSections() + ")");
+    }
+    const toml::table* sec = sec_node.as_table();
+    if (sec == nullptr) {
+      return Status::InvalidArgument("config " + std::string(origin) + ": " +
+                                     std::string(section) + ": must be a table ([" +
+                                     std::string(section) + "])");
+    }
+    for (auto&& [key, node] : *sec) {
+      const KeySpec* spec = FindSpec(section, key.str());
+      if (spec == nullptr) {
+        return Status::InvalidArgument("config " + std::string(origin) + ": unknown key '" +
+                                       std::string(section) + "." + std::string(key.str()) +
+                                       "' (known keys in [" + std::string(section) +
+                                       "]: " + KnownKeys(section) + ")");
+      }
+      if (Status st = ApplyValue(o, *spec, node, origin); !st.ok()) return st;
+    }
+  }
+  return Status::Ok();
+}
+
+// A value given as text (environment, command line): TOML syntax when it parses as a
+// scalar, otherwise the text itself as a string (so host=0.0.0.0 needs no quotes).
+Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::string_view origin) {
+  const bool stringy = s.kind == KeySpec::kString || s.kind == KeySpec::kEnum;
+  if (stringy && (text.empty() || (text[0] != '"' && text[0] != '\''))) {
+    return ApplyValue(o, s, toml::value<std::string>(text), origin);
+  }
+  try {
+    toml::table t = toml::parse("v = " + text);
+    const toml::node* n = t.get("v");
+    if (n != nullptr && (n->is_integer() || n->is_floating_point() || n->is_boolean() ||
+                         n->is_string())) {
+      return ApplyValue(o, s, *n, origin);
+    }
+  } catch (const toml::parse_error&) {
+  }
+  toml::value<std::string> as_string(text);
+  return ApplyValue(o, s, as_string, origin);
+}
+
+Status CheckCrossKeys(Options& o) {
+  if (o.runtime.shards > static_cast<int>(o.log.partitions)) {
+    return Status::InvalidArgument(
+        "config: runtime.shards (" + std::to_string(o.runtime.shards) +
+        ") must not exceed log.partitions (" + std::to_string(o.log.partitions) +
+        "): a shard owns whole partitions");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Options> ParseOptions(std::string_view toml_text, std::string_view origin) {
+  Options o;
+  try {
+    toml::table tbl = toml::parse(toml_text, origin);
+    if (Status st = ApplyTable(o, tbl, origin); !st.ok()) return st;
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << "config " << origin << ":" << e.source().begin.line << ":" << e.source().begin.column
+       << ": " << e.description();
+    return Status::InvalidArgument(os.str());
+  }
+  if (Status st = CheckCrossKeys(o); !st.ok()) return st;
+  return o;
+}
+
+Result<Options> LoadOptions(const ConfigSources& sources) {
+  Options o;
+  if (!sources.file.empty()) {
+    std::ifstream in(sources.file, std::ios::binary);
+    if (!in) return Status::IoError("config " + sources.file + ": cannot open file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Result<Options> parsed = ParseOptions(ss.str(), sources.file);
+    if (!parsed.ok()) return parsed.status();
+    o = std::move(parsed).value();
+  }
+  if (sources.use_env) {
+    for (const KeySpec& s : ConfigSchema()) {
+      std::string name = "EDDY_" + Upper(s.section) + "_" + Upper(s.key);
+      if (const char* v = std::getenv(name.c_str())) {
+        if (Status st = ApplyText(o, s, v, "environment " + name); !st.ok()) return st;
+      }
+    }
+    // A misspelt EDDY_<SECTION>_<KEY> would otherwise be ignored without a word.
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      std::string_view name = kv.substr(0, kv.find('='));
+      if (name.substr(0, 5) != "EDDY_") continue;
+      bool known = false, known_section = false;
+      for (const KeySpec& s : ConfigSchema()) {
+        std::string prefix = "EDDY_" + Upper(s.section) + "_";
+        if (name.substr(0, prefix.size()) == prefix) {
+          known_section = true;
+          known |= name == prefix + Upper(s.key);
+        }
+      }
+      if (known_section && !known) {
+        return Status::InvalidArgument("config environment " + std::string(name) +
+                                       ": no such key (EDDY_<SECTION>_<KEY>, e.g. "
+                                       "EDDY_SERVER_PORT)");
+      }
+    }
+  }
+  for (const auto& [path, value] : sources.overrides) {
+    size_t dot = path.find('.');
+    const KeySpec* s =
+        dot == std::string::npos ? nullptr : FindSpec(path.substr(0, dot), path.substr(dot + 1));
+    if (s == nullptr) {
+      return Status::InvalidArgument("config --set " + path +
+                                     ": unknown key (expected section.key, e.g. server.port)");
+    }
+    if (Status st = ApplyText(o, *s, value, "--set"); !st.ok()) return st;
+  }
+  if (Status st = CheckCrossKeys(o); !st.ok()) return st;
+  return o;
+}
+
+std::vector<std::string> DescribeConfigKeys() {
+  std::vector<std::string> out;
+  for (const KeySpec& s : ConfigSchema()) {
+    out.push_back(std::string(s.section) + "." + std::string(s.key) + ": " + Describe(s));
+  }
+  return out;
+}
+
+}  // namespace eddy

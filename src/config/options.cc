@@ -1,0 +1,98 @@
+// The config schema: each key, its type, its range and where it goes in eddy::Options.
+#include "config/schema.h"
+
+#include <limits>
+
+namespace eddy {
+namespace {
+
+KeySpec Spec(std::string_view section, std::string_view key, KeySpec::Kind kind,
+             int64_t min = 0, int64_t max = 0, std::vector<std::string_view> allowed = {}) {
+  KeySpec s;
+  s.section = section;
+  s.key = key;
+  s.kind = kind;
+  s.min = min;
+  s.max = max;
+  s.allowed = std::move(allowed);
+  return s;
+}
+
+template <typename T>
+KeySpec Int(std::string_view section, std::string_view key, int64_t min, int64_t max,
+            T Options::*group, auto field, int64_t scale = 1) {
+  KeySpec s = Spec(section, key, KeySpec::kInt, min, max);
+  s.set_int = [group, field, scale](Options& o, int64_t v) {
+    (o.*group).*field = static_cast<std::remove_reference_t<decltype((o.*group).*field)>>(v * scale);
+  };
+  return s;
+}
+
+KeySpec Weight(std::string_view key, EventType type) {
+  KeySpec s = Spec("weights", key, KeySpec::kDouble, 0, 1000);
+  s.set_double = [type](Options& o, double v) { o.weights[static_cast<size_t>(type)] = v; };
+  return s;
+}
+
+std::vector<KeySpec> MakeSchema() {
+  std::vector<KeySpec> k;
+  k.push_back(Spec("server", "host", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.server.host = v; };
+  k.push_back(Int("server", "port", 0, 65535, &Options::server, &ServerOptions::port));
+  k.push_back(Int("server", "io_threads", 1, 256, &Options::server, &ServerOptions::io_threads));
+  k.push_back(Int("server", "body_limit_bytes", 1024, int64_t{1} << 30, &Options::server,
+                  &ServerOptions::body_limit_bytes));
+  k.push_back(Int("server", "read_timeout_ms", 1, 3'600'000, &Options::server,
+                  &ServerOptions::read_timeout_ms));
+  k.push_back(Int("server", "write_timeout_ms", 1, 3'600'000, &Options::server,
+                  &ServerOptions::write_timeout_ms));
+  k.push_back(Int("server", "retry_after_s", 1, 3600, &Options::server,
+                  &ServerOptions::retry_after_s));
+  k.push_back(Int("server", "drain_timeout_ms", 0, 600'000, &Options::server,
+                  &ServerOptions::drain_timeout_ms));
+  k.push_back(Int("log", "partitions", 1, 4096, &Options::log, &LogOptions::partitions));
+  k.push_back(Int("log", "capacity_per_partition", 16, int64_t{1} << 24, &Options::log,
+                  &LogOptions::capacity_per_partition));
+  k.push_back(Int("runtime", "shards", 0, 256, &Options::runtime, &RuntimeOptions::shards));
+  k.push_back(Int("ingest", "max_future_skew_s", 0, 366 * 86400, &Options::ingest,
+                  &IngestOptions::max_future_skew_ms, 1000));
+  k.push_back(Int("ingest", "dedup_horizon_s", 0, 30 * 86400, &Options::ingest,
+                  &IngestOptions::dedup_horizon_ms, 1000));
+  k.push_back(Int("ingest", "dedup_max_ids", 1, 1'000'000'000, &Options::ingest,
+                  &IngestOptions::dedup_max_ids));
+  k.push_back(Int("recent", "max_items", 1, 1000, &Options::recent, &RecentOptions::max_items));
+  k.push_back(Int("recent", "max_users", 1, 1'000'000'000, &Options::recent,
+                  &RecentOptions::max_users));
+  k.push_back(Weight("view", EventType::kView));
+  k.push_back(Weight("click", EventType::kClick));
+  k.push_back(Weight("wishlist", EventType::kWishlist));
+  k.push_back(Weight("add_to_cart", EventType::kAddToCart));
+  k.push_back(Weight("remove_from_cart", EventType::kRemoveFromCart));
+  k.push_back(Weight("purchase", EventType::kPurchase));
+  k.push_back(Weight("redemption", EventType::kRedemption));
+  k.push_back(Weight("search", EventType::kSearch));
+  k.push_back(Weight("cancel", EventType::kCancel));
+  k.push_back(Weight("inventory", EventType::kInventory));
+  k.push_back(Weight("segment_update", EventType::kSegmentUpdate));
+  k.push_back(Spec("durability", "data_dir", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.durability.data_dir = v; };
+  // Only "memory" is implemented until the RocksDB store lands; "wal" and "fsync" are
+  // refused with that reason rather than accepted and silently not honoured.
+  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0, {"memory"}));
+  k.back().set_string = [](Options& o, const std::string&) { o.durability.ack = AckLevel::kMemory; };
+  k.back().refused = {{"wal", "not available yet: the RocksDB store is not built; use \"memory\""},
+                      {"fsync", "not available yet: the RocksDB store is not built; use \"memory\""}};
+  k.push_back(Spec("logging", "level", KeySpec::kEnum, 0, 0,
+                   {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };
+  return k;
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& ConfigSchema() {
+  static const std::vector<KeySpec> schema = MakeSchema();
+  return schema;
+}
+
+}  // namespace eddy

@@ -1,0 +1,32 @@
+#pragma once
+// The config schema (internal to src/config).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "eddy/options.h"
+
+namespace eddy {
+
+struct KeySpec {
+  enum Kind { kInt, kDouble, kString, kEnum };
+  std::string_view section;
+  std::string_view key;
+  Kind kind = kInt;
+  int64_t min = 0;  // kInt, kDouble
+  int64_t max = 0;
+  std::vector<std::string_view> allowed;  // kEnum
+  // kEnum values that are known but refused, with the reason.
+  std::vector<std::pair<std::string_view, std::string_view>> refused;
+  std::function<void(Options&, int64_t)> set_int;
+  std::function<void(Options&, double)> set_double;
+  std::function<void(Options&, const std::string&)> set_string;
+};
+
+const std::vector<KeySpec>& ConfigSchema();
+
+}  // namespace eddy

@@ -1,0 +1,325 @@
+#include "eddy/engine.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/ingest_ticket.h"
+#include "engine/shard_state.h"
+#include "ingest/decoder.h"
+#include "log/partitioned_log.h"
+#include "runtime/shard.h"
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+
+class IngestContextImpl final : public IngestContext {
+ public:
+  IngestContextImpl(Interners& interners, const Options& options, Clock* clock)
+      : decoder(interners, options.ingest, clock),
+        run_length(options.log.partitions),
+        run_start(options.log.partitions),
+        first_offset(options.log.partitions) {}
+
+  Decoder decoder;
+  std::vector<Event> events;
+  std::vector<Rejection> rejected;
+  std::vector<uint32_t> partition_of;  // per event
+  std::vector<uint32_t> run_length;    // per partition
+  std::vector<uint32_t> run_start;     // per partition, into `order`
+  std::vector<uint32_t> run_cursor;    // scratch for the grouping
+  std::vector<uint32_t> order;         // event indexes grouped by partition, stable
+  std::vector<uint64_t> first_offset;  // per partition, of the reservation
+  std::vector<uint32_t> touched;       // partitions with a run, ascending
+};
+
+// Holds the data directory's LOCK file for the engine's lifetime: two daemons on one
+// data dir would corrupt each other's state.
+class DirLock {
+ public:
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Acquire(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IoError("data_dir " + dir + ": " + ec.message());
+    std::string path = dir + "/LOCK";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::IoError("data_dir " + dir + ": cannot open LOCK");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Unavailable("data_dir " + dir +
+                                 " is locked by another eddy process (LOCK held)");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(const Options& options, Clock* clock) : options_(options), clock_(clock) {}
+
+  ~EngineImpl() override { Stop(); }
+
+  eddy::Status Init() {
+    if (!options_.durability.data_dir.empty()) {
+      if (eddy::Status st = lock_.Acquire(options_.durability.data_dir); !st.ok()) return st;
+    }
+    const uint32_t partitions = options_.log.partitions;
+    int shards = options_.runtime.shards;
+    if (shards <= 0) shards = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    shards = std::min<int>(shards, static_cast<int>(partitions));
+    log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition, 1);
+    for (int s = 0; s < shards; ++s) {
+      std::vector<PartitionId> owned;
+      for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
+      states_.push_back(std::make_unique<ShardState>(s, options_, log_.get(), std::move(owned),
+                                                     clock_, &duplicates_total_));
+      ShardState* st = states_.back().get();
+      shards_.push_back(std::make_unique<Shard>(s, [st] { return st->Poll(); }));
+    }
+    for (auto& s : shards_) s->Start();
+    ready_.store(true, std::memory_order_release);
+    spdlog::info("engine: {} partitions x {} events, {} shards, ack={}", partitions,
+                 log_->partition(PartitionId(0)).capacity(), shards, "memory");
+    return Status::Ok();
+  }
+
+  std::unique_ptr<IngestContext> NewIngestContext() override {
+    return std::make_unique<IngestContextImpl>(interners_, options_, clock_);
+  }
+
+  void Ingest(IngestContext& base, std::string& body, BodyFormat format,
+              DefaultType default_type, IngestCallback done) override {
+    // Counted before the stopping check, so Stop() can wait for every ingest that got in.
+    inflight_.fetch_add(1, std::memory_order_seq_cst);
+    if (stopping_.load(std::memory_order_seq_cst)) {
+      inflight_.fetch_sub(1, std::memory_order_release);
+      IngestReply r;
+      r.status = eddy::Status::Unavailable("eddy is shutting down");
+      done(std::move(r));
+      return;
+    }
+    auto& ctx = static_cast<IngestContextImpl&>(base);
+    body.reserve(body.size() + Decoder::kPadding);
+    IngestReply reply;
+    DecodeResult dr = ctx.decoder.Decode(body, body.capacity(), format, default_type,
+                                         &ctx.events, &ctx.rejected);
+    reply.rejected = std::move(ctx.rejected);
+    ctx.rejected = {};
+    if (!dr.status.ok()) {
+      reply.status = dr.status;
+      reply.error_offset = dr.error_offset;
+    } else if (!ctx.events.empty()) {
+      reply.status = Append(ctx, &reply, &done);
+    }
+    inflight_.fetch_sub(1, std::memory_order_release);
+    if (done) done(std::move(reply));  // else a ticket owns it and replies from a shard
+  }
+
+  void RecentItems(std::string_view user, uint32_t k,
+                   std::function<void(std::vector<RecentItem>)> done) override {
+    uint32_t uid = interners_.users.Find(user);
+    if (uid == 0) {  // never seen (every acknowledged event's user is interned)
+      done({});
+      return;
+    }
+    PartitionId p = log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+    int s = static_cast<int>(p.value() % shards_.size());
+    ShardState* st = states_[s].get();
+    shards_[s]->Submit([this, st, p, uid, k, done = std::move(done)] {
+      st->CatchUp(p);
+      std::vector<eddy::RecentItems::Entry> entries;
+      st->recent().Get(UserId(uid), k, &entries);
+      std::vector<RecentItem> out;
+      out.reserve(entries.size());
+      for (const auto& e : entries) {
+        out.push_back({std::string(interners_.items.Lookup(e.item.value())), e.time});
+      }
+      done(std::move(out));
+    });
+  }
+
+  StreamStatus Status() const override {
+    StreamStatus s;
+    s.partitions = log_->partitions();
+    s.shards = static_cast<int>(shards_.size());
+    s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();
+    s.accepted_total = accepted_total_.load(std::memory_order_relaxed);
+    s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
+    const int64_t now_sec = clock_->Now().millis() / 1000;
+    uint64_t last10 = 0;
+    s.shard.resize(shards_.size());
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      s.shard[i].shard = static_cast<int>(i);
+      s.shard[i].applied_events = states_[i]->applied_events();
+      last10 += states_[i]->rate().SumBefore(now_sec, 10);
+    }
+    s.events_per_second_10s = static_cast<double>(last10) / 10.0;
+    for (uint32_t p = 0; p < s.partitions; ++p) {
+      const PartitionLog& pl = log_->partition(PartitionId(p));
+      PartitionStatus ps;
+      ps.partition = p;
+      ps.shard = static_cast<int>(p % shards_.size());
+      ps.applied = pl.cursor(0);
+      ps.head = std::max(ps.applied, pl.head());
+      s.shard[ps.shard].lag_events += ps.head - ps.applied;
+      s.partition.push_back(ps);
+    }
+    return s;
+  }
+
+  bool Ready() const override {
+    return ready_.load(std::memory_order_acquire) && !stopping_.load(std::memory_order_acquire);
+  }
+
+  void Stop() override {
+    if (stopping_.exchange(true, std::memory_order_seq_cst)) {
+      stopped_.wait(false);
+      return;
+    }
+    // Ingests that passed the stopping check finish appending first; none can start now.
+    while (inflight_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    for (auto& s : shards_) s->Stop();
+    spdlog::info("engine: stopped; {} events accepted, {} duplicates",
+                 accepted_total_.load(), duplicates_total_.load());
+    stopped_.store(true);
+    stopped_.notify_all();
+  }
+
+  const Options& options() const override { return options_; }
+
+ private:
+  // Appends ctx.events to the log, all or nothing. On success fills reply->accepted and,
+  // when the events carry eventIds, moves `*done` into a ticket that replies later.
+  eddy::Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+    const uint32_t n = static_cast<uint32_t>(ctx.events.size());
+    std::fill(ctx.run_length.begin(), ctx.run_length.end(), 0);
+    ctx.partition_of.resize(n);
+    ctx.touched.clear();
+    bool has_ids = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t p = log_->PartitionOf(ctx.events[i].user_hash).value();
+      ctx.partition_of[i] = p;
+      if (ctx.run_length[p]++ == 0) ctx.touched.push_back(p);
+      has_ids |= ctx.events[i].event_id.present();
+    }
+    std::sort(ctx.touched.begin(), ctx.touched.end());
+    uint32_t start = 0;
+    for (uint32_t p : ctx.touched) {
+      if (ctx.run_length[p] > log_->partition(PartitionId(p)).capacity()) {
+        return Status::TooLarge("request holds " + std::to_string(ctx.run_length[p]) +
+                                " events for one partition; log.capacity_per_partition is " +
+                                std::to_string(log_->partition(PartitionId(p)).capacity()));
+      }
+      ctx.run_start[p] = start;
+      start += ctx.run_length[p];
+    }
+    ctx.order.resize(n);
+    ctx.run_cursor = ctx.run_start;  // same size: no allocation once warm
+    for (uint32_t i = 0; i < n; ++i) ctx.order[ctx.run_cursor[ctx.partition_of[i]]++] = i;
+    // Reserve every partition first (ascending), so a full one aborts the whole request.
+    for (size_t t = 0; t < ctx.touched.size(); ++t) {
+      uint32_t p = ctx.touched[t];
+      std::optional<uint64_t> first = log_->partition(PartitionId(p)).TryReserve(ctx.run_length[p]);
+      if (!first) {
+        for (size_t u = 0; u < t; ++u) PublishSkips(ctx.touched[u], ctx);
+        return Status::ResourceExhausted("event log partition " + std::to_string(p) +
+                                         " is full; retry later");
+      }
+      ctx.first_offset[p] = *first;
+    }
+    IngestTicket* ticket = nullptr;
+    reply->accepted = n;
+    if (has_ids) {
+      ticket = new IngestTicket(static_cast<uint32_t>(ctx.touched.size()), std::move(*reply),
+                                std::move(*done));
+      *done = nullptr;
+    }
+    accepted_total_.fetch_add(n, std::memory_order_relaxed);
+    uint64_t wake = 0;  // bitmask of shards to wake (first 64; the rest always woken)
+    for (uint32_t p : ctx.touched) {
+      PartitionLog& pl = log_->partition(PartitionId(p));
+      const uint64_t first = ctx.first_offset[p];
+      const uint32_t len = ctx.run_length[p];
+      for (uint32_t j = 0; j < len; ++j) {
+        LogEntry& e = pl.At(first + j);
+        e.event = ctx.events[ctx.order[ctx.run_start[p] + j]];
+        e.kind = LogEntry::kEvent;
+        e.ticket = ticket;
+        e.flags = j + 1 == len ? LogEntry::kLastOfRun : 0;
+      }
+      // After this loop's last Publish the ticket may already be gone: do not touch it.
+      for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
+      size_t s = p % shards_.size();
+      if (s < 64) wake |= uint64_t{1} << s; else shards_[s]->Wake();
+    }
+    for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
+      if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
+    }
+    return Status::Ok();
+  }
+
+  void PublishSkips(uint32_t p, IngestContextImpl& ctx) {
+    PartitionLog& pl = log_->partition(PartitionId(p));
+    for (uint32_t j = 0; j < ctx.run_length[p]; ++j) {
+      LogEntry& e = pl.At(ctx.first_offset[p] + j);
+      e.kind = LogEntry::kSkip;
+      e.ticket = nullptr;
+      e.flags = 0;
+      pl.Publish(ctx.first_offset[p] + j);
+    }
+    shards_[p % shards_.size()]->Wake();
+  }
+
+  const Options options_;
+  Clock* const clock_;
+  DirLock lock_;
+  Interners interners_;
+  std::unique_ptr<PartitionedLog> log_;
+  std::vector<std::unique_ptr<ShardState>> states_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> accepted_total_{0};
+  std::atomic<uint64_t> duplicates_total_{0};
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::Open(const Options& options, Clock* clock) {
+  auto engine = std::make_unique<EngineImpl>(options, clock ? clock : Clock::System());
+  if (eddy::Status st = engine->Init(); !st.ok()) return st;
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+IngestReply Engine::IngestSync(IngestContext& ctx, std::string body, BodyFormat format,
+                               DefaultType default_type) {
+  std::promise<IngestReply> promise;
+  std::future<IngestReply> future = promise.get_future();
+  Ingest(ctx, body, format, default_type,
+         [&promise](IngestReply r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+std::vector<RecentItem> Engine::RecentItemsSync(std::string_view user, uint32_t k) {
+  std::promise<std::vector<RecentItem>> promise;
+  std::future<std::vector<RecentItem>> future = promise.get_future();
+  RecentItems(user, k, [&promise](std::vector<RecentItem> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+}  // namespace eddy

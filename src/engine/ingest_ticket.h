@@ -1,0 +1,42 @@
+#pragma once
+// IngestTicket: what a request that must wait for its events to be applied (they carry
+// eventIds, so the reply must say which were duplicates) leaves in the log. Each run of
+// the request in one partition ends with a kLastOfRun entry; the shard that applies it
+// calls RunDone(). The last RunDone() sends the reply and deletes the ticket.
+//
+// Thread-safety: AddDuplicate/RunDone from shard threads. `pending_` (acq_rel) orders every
+// shard's duplicate counts before the final reply.
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+#include "eddy/engine.h"
+
+namespace eddy {
+
+class IngestTicket {
+ public:
+  IngestTicket(uint32_t runs, IngestReply reply, IngestCallback done)
+      : pending_(runs), reply_(std::move(reply)), done_(std::move(done)) {}
+
+  void AddDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
+
+  void RunDone(std::atomic<uint64_t>* duplicates_total) {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    reply_.duplicates = duplicates_.load(std::memory_order_relaxed);
+    duplicates_total->fetch_add(reply_.duplicates, std::memory_order_relaxed);
+    IngestCallback done = std::move(done_);
+    IngestReply reply = std::move(reply_);
+    delete this;
+    done(std::move(reply));
+  }
+
+ private:
+  std::atomic<uint32_t> pending_;
+  std::atomic<uint32_t> duplicates_{0};
+  IngestReply reply_;
+  IngestCallback done_;
+};
+
+}  // namespace eddy

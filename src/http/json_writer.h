@@ -1,0 +1,37 @@
+#pragma once
+// JsonWriter: builds a compact JSON text into a string, escaping as RFC 8259 requires.
+// The caller keeps the structure balanced; commas are inserted automatically.
+// Thread-safety: none (a local builder).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace eddy {
+
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view k);
+  JsonWriter& String(std::string_view v);
+  JsonWriter& Int(int64_t v);
+  JsonWriter& Uint(uint64_t v);
+  JsonWriter& Double(double v);
+  JsonWriter& Bool(bool v);
+  JsonWriter& Null();
+
+  const std::string& str() const { return out_; }
+  std::string Take() { return std::move(out_); }
+
+  static void AppendEscaped(std::string* out, std::string_view s);
+
+ private:
+  void Separator();
+  std::string out_;
+  bool need_comma_ = false;
+};
+
+}  // namespace eddy

@@ -1,0 +1,272 @@
+#include "http/router.h"
+
+#include <charconv>
+#include <optional>
+
+#include "http/json_writer.h"
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+
+Response JsonResponse(http::status status, unsigned version, std::string body) {
+  Response res{status, version};
+  res.set(http::field::server, "eddy");
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Percent-decodes a path segment; nullopt if malformed.
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  return out;
+}
+
+// The value of `name` in a query string ("a=1&k=5"), or nullopt.
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+struct IngestRoute {
+  std::string_view path;
+  DefaultType type;
+};
+constexpr IngestRoute kIngestRoutes[] = {
+    {"/v1/events", DefaultType::kNone},
+    {"/v1/streaming/events/purchase", DefaultType::kPurchase},
+    {"/v1/streaming/events/batch", DefaultType::kSeedBatch},
+    {"/v1/streaming/events/segment-update", DefaultType::kSegmentUpdate},
+};
+
+std::string IngestReplyJson(const IngestReply& r, std::string_view error) {
+  JsonWriter w;
+  w.BeginObject();
+  if (!error.empty()) w.Key("error").String(error);
+  w.Key("accepted").Uint(r.accepted).Key("duplicates").Uint(r.duplicates);
+  w.Key("rejected").BeginArray();
+  for (const Rejection& rej : r.rejected) {
+    w.BeginObject().Key("index").Uint(rej.index).Key("error").String(rej.error).EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+}  // namespace
+
+Response ErrorResponse(http::status status, unsigned version, std::string_view message,
+                       std::string_view detail_json) {
+  std::string body = "{\"error\":";
+  JsonWriter::AppendEscaped(&body, message);
+  if (!detail_json.empty()) {
+    body += ",\"detail\":";
+    body += detail_json;
+  }
+  body += '}';
+  return JsonResponse(status, version, std::move(body));
+}
+
+std::optional<BodyFormat> BodyFormatFor(std::string_view content_type) {
+  std::string media = Lower(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  while (!media.empty() && media.front() == ' ') media.erase(0, 1);
+  if (media.empty() || media == "application/json") return BodyFormat::kAuto;
+  if (media == "application/x-ndjson" || media == "application/ndjson" ||
+      media == "application/jsonl" || media == "application/x-jsonlines" ||
+      media == "application/jsonlines") {
+    return BodyFormat::kNdjson;
+  }
+  return std::nullopt;
+}
+
+bool IsIngestRoute(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  for (const IngestRoute& r : kIngestRoutes) {
+    if (r.path == path) return true;
+  }
+  return false;
+}
+
+void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
+  const unsigned v = req.version();
+  std::string_view target(req.target().data(), req.target().size());
+  size_t qpos = target.find('?');
+  std::string_view path = target.substr(0, qpos);
+  std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
+  const http::verb method = req.method();
+
+  auto wrong_method = [&](std::string_view allow) {
+    Response res = ErrorResponse(http::status::method_not_allowed, v,
+                                 "method " + std::string(req.method_string()) +
+                                     " not allowed on " + std::string(path) + "; use " +
+                                     std::string(allow));
+    res.set(http::field::allow, allow);
+    respond(std::move(res));
+  };
+
+  for (const IngestRoute& r : kIngestRoutes) {
+    if (path != r.path) continue;
+    if (method != http::verb::post) return wrong_method("POST");
+    return Ingest(req, ctx, r.type, std::move(respond));
+  }
+  if (path == "/healthz") {
+    if (method != http::verb::get && method != http::verb::head) return wrong_method("GET");
+    return respond(JsonResponse(http::status::ok, v, "{\"status\":\"ok\"}"));
+  }
+  if (path == "/readyz") {
+    if (method != http::verb::get && method != http::verb::head) return wrong_method("GET");
+    if (engine_.Ready()) return respond(JsonResponse(http::status::ok, v, "{\"ready\":true}"));
+    return respond(ErrorResponse(http::status::service_unavailable, v, "not ready",
+                                 "{\"ready\":false}"));
+  }
+  if (path == "/v1/stream/status") {
+    if (method != http::verb::get) return wrong_method("GET");
+    return respond(StreamStatusResponse(v));
+  }
+  constexpr std::string_view kUsers = "/v1/users/";
+  if (path.substr(0, kUsers.size()) == kUsers) {
+    std::string_view rest = path.substr(kUsers.size());
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && rest.substr(slash) == "/recent" && slash > 0) {
+      if (method != http::verb::get) return wrong_method("GET");
+      return Recent(req, rest.substr(0, slash), query, std::move(respond));
+    }
+  }
+  respond(ErrorResponse(http::status::not_found, v,
+                        "no route " + std::string(req.method_string()) + " " +
+                            std::string(path)));
+}
+
+void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond) {
+  const unsigned v = req.version();
+  std::string_view ct(req[http::field::content_type].data(),
+                      req[http::field::content_type].size());
+  std::optional<BodyFormat> format = BodyFormatFor(ct);
+  if (!format) {
+    return respond(ErrorResponse(
+        http::status::unsupported_media_type, v,
+        "unsupported Content-Type '" + std::string(ct) +
+            "'; use application/json (an object or an array) or application/x-ndjson"));
+  }
+  const int retry_after = options_.retry_after_s;
+  engine_.Ingest(ctx, req.body(), *format, type,
+                 [v, retry_after, respond = std::move(respond)](IngestReply r) {
+    const StatusCode code = r.status.code();
+    if (code == StatusCode::kOk) {
+      if (r.accepted == 0 && !r.rejected.empty()) {
+        std::string error = "no event accepted: " + r.rejected.front().error;
+        return respond(JsonResponse(http::status::bad_request, v, IngestReplyJson(r, error)));
+      }
+      return respond(JsonResponse(http::status::ok, v, IngestReplyJson(r, {})));
+    }
+    std::string msg(r.status.message());
+    switch (code) {
+      case StatusCode::kInvalidArgument: {
+        std::string detail =
+            r.error_offset >= 0 ? "{\"offset\":" + std::to_string(r.error_offset) + "}" : "";
+        return respond(ErrorResponse(http::status::bad_request, v, msg, detail));
+      }
+      case StatusCode::kTooLarge:
+        return respond(ErrorResponse(http::status::payload_too_large, v, msg));
+      case StatusCode::kResourceExhausted: {
+        Response res = ErrorResponse(http::status::too_many_requests, v, msg);
+        res.set(http::field::retry_after, std::to_string(retry_after));
+        return respond(std::move(res));
+      }
+      case StatusCode::kUnavailable: {
+        Response res = ErrorResponse(http::status::service_unavailable, v, msg);
+        res.keep_alive(false);
+        return respond(std::move(res));
+      }
+      default:
+        return respond(ErrorResponse(http::status::internal_server_error, v, msg));
+    }
+  });
+}
+
+void Router::Recent(const Request& req, std::string_view user_raw, std::string_view query,
+                    Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> user = PercentDecode(user_raw);
+  if (!user || user->empty() || user->size() > 128) {
+    return respond(ErrorResponse(http::status::bad_request, v,
+                                 "userId: must be a percent-encoded string of 1-128 bytes"));
+  }
+  const uint32_t max_k = engine_.options().recent.max_items;
+  uint32_t k = max_k;
+  if (std::optional<std::string_view> ks = QueryParam(query, "k")) {
+    auto [p, ec] = std::from_chars(ks->data(), ks->data() + ks->size(), k);
+    if (ec != std::errc() || p != ks->data() + ks->size() || k < 1 || k > max_k) {
+      return respond(ErrorResponse(http::status::bad_request, v,
+                                   "k: must be an integer in [1, " + std::to_string(max_k) +
+                                       "]"));
+    }
+  }
+  engine_.RecentItems(*user, k, [v, user = *user, respond = std::move(respond)](
+                                    std::vector<RecentItem> items) {
+    JsonWriter w;
+    w.BeginObject().Key("userId").String(user).Key("items").BeginArray();
+    for (const RecentItem& it : items) {
+      w.BeginObject().Key("itemId").String(it.item).Key("timestamp").Int(it.time.millis());
+      w.Key("time").String(FormatIso8601(it.time));
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+Response Router::StreamStatusResponse(unsigned version) {
+  StreamStatus s = engine_.Status();
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("partitions").Uint(s.partitions).Key("shards").Int(s.shards);
+  w.Key("capacity_per_partition").Uint(s.capacity_per_partition);
+  w.Key("accepted_total").Uint(s.accepted_total).Key("duplicates_total").Uint(s.duplicates_total);
+  w.Key("events_per_second_10s").Double(s.events_per_second_10s);
+  w.Key("partition").BeginArray();
+  for (const PartitionStatus& p : s.partition) {
+    w.BeginObject().Key("partition").Uint(p.partition).Key("shard").Int(p.shard);
+    w.Key("head").Uint(p.head).Key("applied").Uint(p.applied).Key("lag").Uint(p.head - p.applied);
+    w.EndObject();
+  }
+  w.EndArray().Key("shard").BeginArray();
+  for (const ShardStatus& sh : s.shard) {
+    w.BeginObject().Key("shard").Int(sh.shard).Key("applied_events").Uint(sh.applied_events);
+    w.Key("lag_events").Uint(sh.lag_events).EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(http::status::ok, version, w.Take());
+}
+
+}  // namespace eddy

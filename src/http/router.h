@@ -1,0 +1,50 @@
+#pragma once
+// Routing of eddy's HTTP API (SPEC §2) onto the Engine. Transport-free: takes a parsed
+// request and produces a response through a callback, so it is tested without sockets.
+//
+// Thread-safety: call from an I/O thread with that thread's IngestContext. `respond` runs
+// exactly once, on the calling thread or on a shard thread (the caller re-posts it).
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http.hpp>
+
+#include "eddy/engine.h"
+
+namespace eddy {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+using Respond = std::function<void(Response)>;
+
+// A JSON error reply: {"error": message, "detail": detail_json} (detail omitted if empty).
+Response ErrorResponse(http::status status, unsigned version, std::string_view message,
+                       std::string_view detail_json = {});
+
+// How the body of a POST is read, from its Content-Type; nullopt = unsupported (415).
+std::optional<BodyFormat> BodyFormatFor(std::string_view content_type);
+
+// Whether `target` names an ingest route (POST with a body).
+bool IsIngestRoute(std::string_view target);
+
+class Router {
+ public:
+  Router(Engine& engine, const ServerOptions& options) : engine_(engine), options_(options) {}
+
+  // `req.body()` may be moved from or grow (padding for the JSON parser).
+  void Handle(Request& req, IngestContext& ctx, Respond respond);
+
+ private:
+  void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond);
+  void Recent(const Request& req, std::string_view user, std::string_view query,
+              Respond respond);
+  Response StreamStatusResponse(unsigned version);
+
+  Engine& engine_;
+  const ServerOptions& options_;
+};
+
+}  // namespace eddy

@@ -1,0 +1,269 @@
+#include "http/server.h"
+
+#include <pthread.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/router.h"
+
+namespace eddy {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// One I/O thread: its io_context, its decoding state, and the shared router.
+struct Worker {
+  net::io_context ioc{1};
+  net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
+  std::unique_ptr<IngestContext> ingest;
+  std::thread thread;
+};
+
+struct Shared {
+  Router router;
+  const ServerOptions& options;
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> active{0};  // requests read and not yet answered
+  Shared(Engine& e, const ServerOptions& o) : router(e, o), options(o) {}
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Worker& worker, Shared& shared)
+      : stream_(std::move(socket)), worker_(worker), shared_(shared) {}
+
+  void Start() { ReadHeader(); }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(shared_.options.body_limit_bytes);
+    parser_->header_limit(64 * 1024);
+    // Reuse the previous request's body buffer: no allocation per request once warm.
+    body_.clear();
+    parser_->get().body() = std::move(body_);
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) return Close(ec);
+    Request& req = parser_->get();
+    const unsigned v = req.version();
+    if (shared_.draining.load(std::memory_order_acquire)) {
+      return Reply(ErrorResponse(http::status::service_unavailable, v, "eddy is shutting down"),
+                   false);
+    }
+    if (auto len = parser_->content_length(); len && *len > shared_.options.body_limit_bytes) {
+      return Reply(TooLarge(v), false);
+    }
+    std::string_view target(req.target().data(), req.target().size());
+    if (req.method() == http::verb::post && IsIngestRoute(target)) {
+      auto ct = req[http::field::content_type];
+      if (!BodyFormatFor(std::string_view(ct.data(), ct.size()))) {
+        // Judged before reading the body; the connection closes so the unread body
+        // cannot be mistaken for the next request.
+        return shared_.router.Handle(req, *worker_.ingest, [this, self = shared_from_this()](
+                                                                Response res) {
+          Reply(std::move(res), false);
+        });
+      }
+    }
+    auto expect = req[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, v);
+      stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
+      return http::async_write(stream_, *cont,
+                               [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                                 if (ec) return self->Close(ec);
+                                 self->ReadBody();
+                               });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  Response TooLarge(unsigned v) {
+    return ErrorResponse(http::status::payload_too_large, v, "request body too large",
+                         "{\"limit_bytes\":" +
+                             std::to_string(shared_.options.body_limit_bytes) + "}");
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit) return Reply(TooLarge(parser_->get().version()), false);
+    if (ec) return Close(ec);
+    Request& req = parser_->get();
+    const bool keep_alive = req.keep_alive();
+    shared_.active.fetch_add(1, std::memory_order_acq_rel);
+    counted_ = true;
+    // The router may answer from a shard thread: hop back to this connection's thread.
+    shared_.router.Handle(req, *worker_.ingest,
+                          [self = shared_from_this(), keep_alive](Response res) {
+                            net::post(self->stream_.get_executor(),
+                                      [self, keep_alive, res = std::move(res)]() mutable {
+                                        self->Reply(std::move(res), keep_alive);
+                                      });
+                          });
+  }
+
+  void Reply(Response res, bool keep_alive) {
+    if (!res.keep_alive()) keep_alive = false;
+    res.keep_alive(keep_alive);
+    response_ = std::make_unique<Response>(std::move(res));
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                                                keep_alive));
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+    if (counted_) {
+      counted_ = false;
+      shared_.active.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    response_.reset();
+    if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
+    if (ec) return Close(ec);
+    if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    ReadHeader();
+  }
+
+  void Close(beast::error_code ec) {
+    if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
+        ec != net::error::operation_aborted && ec != net::error::connection_reset &&
+        ec != net::error::eof) {
+      spdlog::debug("http: connection closed: {}", ec.message());
+    }
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  Worker& worker_;
+  Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string body_;
+  std::unique_ptr<Response> response_;
+  bool counted_ = false;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Engine& engine;
+  Shared shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  size_t next = 0;
+
+  Impl(Engine& e, const ServerOptions& o) : engine(e), shared(e, o) {}
+
+  void Accept() {
+    Worker& target = *workers[next++ % workers.size()];
+    acceptor->async_accept(target.ioc, [this, &target](beast::error_code ec, tcp::socket s) {
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+        spdlog::warn("http: accept failed: {}", ec.message());
+      } else {
+        beast::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        auto session = std::make_shared<Session>(std::move(s), target, shared);
+        net::dispatch(target.ioc, [session] { session->Start(); });
+      }
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(Engine& engine, const ServerOptions& options)
+    : impl_(std::make_unique<Impl>(engine, options)) {}
+
+HttpServer::~HttpServer() { Join(); }
+
+Status HttpServer::Start() {
+  const ServerOptions& o = impl_->shared.options;
+  for (int i = 0; i < o.io_threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->ingest = impl_->engine.NewIngestContext();
+    impl_->workers.push_back(std::move(w));
+  }
+  beast::error_code ec;
+  net::ip::address addr = net::ip::make_address(o.host, ec);
+  if (ec) return Status::InvalidArgument("server.host '" + o.host + "': " + ec.message());
+  tcp::endpoint ep(addr, o.port);
+  auto acc = std::make_unique<tcp::acceptor>(impl_->workers[0]->ioc);
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                           ec.message());
+  }
+  port_ = acc->local_endpoint().port();
+  impl_->acceptor = std::move(acc);
+  impl_->Accept();
+  for (size_t i = 0; i < impl_->workers.size(); ++i) {
+    Worker* w = impl_->workers[i].get();
+    w->thread = std::thread([w, i] {
+      std::string name = "eddy-io-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      w->ioc.run();
+    });
+  }
+  spdlog::info("http: listening on {}:{} with {} I/O threads", o.host, port_, o.io_threads);
+  return Status::Ok();
+}
+
+void HttpServer::BeginShutdown() {
+  if (impl_->shared.draining.exchange(true)) return;
+  if (impl_->acceptor) {
+    net::post(impl_->workers[0]->ioc, [this] {
+      beast::error_code ignored;
+      impl_->acceptor->close(ignored);
+    });
+  }
+  // Polled, not timed: in-flight requests finish in microseconds to milliseconds.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(impl_->shared.options.drain_timeout_ms);
+  while (impl_->shared.active.load(std::memory_order_acquire) != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (uint64_t left = impl_->shared.active.load(); left != 0) {
+    spdlog::warn("http: drain timeout with {} requests still in flight", left);
+  }
+}
+
+void HttpServer::Join() {
+  for (auto& w : impl_->workers) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+uint64_t HttpServer::active_requests() const {
+  return impl_->shared.active.load(std::memory_order_acquire);
+}
+
+}  // namespace eddy

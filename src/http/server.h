@@ -1,0 +1,48 @@
+#pragma once
+// HttpServer: eddy's HTTP/1.1 front end on Boost.Beast. N I/O threads, each with its own
+// io_context and IngestContext; the acceptor hands each new connection to the next thread
+// round-robin, and a connection stays on its thread for life (no strands, no locks).
+// Per connection: keep-alive, pipelined requests answered in order, a timeout on every
+// read and write, a body limit (413 before the body is read when Content-Length says so),
+// `Expect: 100-continue` answered.
+//
+// Thread-safety: Start/BeginShutdown/Join from the owning (main) thread.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eddy/engine.h"
+#include "eddy/options.h"
+#include "eddy/status.h"
+
+namespace eddy {
+
+class HttpServer {
+ public:
+  HttpServer(Engine& engine, const ServerOptions& options);
+  ~HttpServer();
+
+  // Binds and starts the I/O threads. port() tells the bound port (useful with port 0).
+  Status Start();
+  uint16_t port() const { return port_; }
+
+  // Stops accepting connections; requests that arrive from now on get 503 and the
+  // connection closes. Returns once in-flight requests are answered or the drain timeout
+  // passed (then it says how many were still in flight).
+  void BeginShutdown();
+  // Stops the I/O threads and closes every connection.
+  void Join();
+
+  uint64_t active_requests() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace eddy

@@ -1,0 +1,601 @@
+#include "ingest/decoder.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include <simdjson.h>
+
+#include "ingest/event_types.h"
+#include "util/hash.h"
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+
+namespace od = simdjson::ondemand;
+static_assert(Decoder::kPadding >= simdjson::SIMDJSON_PADDING);
+
+enum class Field : uint8_t {
+  kIgnored,
+  kEventId,
+  kUser,
+  kSession,
+  kType,
+  kTimestamp,
+  kItem,
+  kCategory,
+  kPrice,
+  kQuantity,
+  kOrder,
+  kQuery,
+  kDevice,
+  kIp,
+  kLocation,
+  kStock,
+  kTotalAmount,
+  kNewSegment,
+};
+
+struct KeyField {
+  std::string_view key;
+  Field field;
+};
+
+// Field names and their aliases (SPEC §1.3). Keys are case-sensitive, as in JSON.
+constexpr KeyField kKeys[] = {
+    {"eventId", Field::kEventId},       {"event_id", Field::kEventId},
+    {"userId", Field::kUser},           {"user_id", Field::kUser},
+    {"customerId", Field::kUser},       {"visitorid", Field::kUser},
+    {"sessionId", Field::kSession},     {"session_id", Field::kSession},
+    {"type", Field::kType},             {"event_type", Field::kType},
+    {"eventType", Field::kType},        {"event", Field::kType},
+    {"behavior", Field::kType},         {"timestamp", Field::kTimestamp},
+    {"itemId", Field::kItem},           {"item_id", Field::kItem},
+    {"productId", Field::kItem},        {"product_id", Field::kItem},
+    {"offer_id", Field::kItem},         {"offerId", Field::kItem},
+    {"itemid", Field::kItem},           {"category", Field::kCategory},
+    {"productCategory", Field::kCategory}, {"categoryid", Field::kCategory},
+    {"category_id", Field::kCategory},  {"price", Field::kPrice},
+    {"quantity", Field::kQuantity},     {"orderId", Field::kOrder},
+    {"order_id", Field::kOrder},        {"transactionid", Field::kOrder},
+    {"query", Field::kQuery},           {"deviceType", Field::kDevice},
+    {"device_type", Field::kDevice},    {"ip", Field::kIp},
+    {"location", Field::kLocation},     {"stock", Field::kStock},
+    {"totalAmount", Field::kTotalAmount}, {"newSegment", Field::kNewSegment},
+};
+
+Field FieldFor(std::string_view key) {
+  for (const KeyField& kf : kKeys) {
+    if (kf.key == key) return kf.field;
+  }
+  return Field::kIgnored;
+}
+
+// A string field's value; numeric IDs are formatted into `buf`.
+struct Str {
+  std::string_view v;
+  bool present = false;
+  char buf[24];
+};
+
+// What one event's fields said, before validation across fields and interning.
+struct Raw {
+  Str event_id, user, session, item, category, order;
+  std::string_view type_name, query, device, ip, segment;
+  std::string_view country, region, city, location;
+  bool has_type = false, has_query = false, has_device = false, has_ip = false;
+  bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
+  std::optional<EventTime> time;
+  std::optional<double> price, total_amount;
+  int64_t quantity = 1;
+  int64_t stock = 0;
+};
+
+}  // namespace
+
+struct Decoder::Impl {
+  Interners& interners;
+  const IngestOptions& options;
+  Clock* clock;
+  od::parser parser;
+  EventTime now;
+  std::string location_buf;
+
+  Impl(Interners& i, const IngestOptions& o, Clock* c) : interners(i), options(o), clock(c) {
+    location_buf.reserve(3 * kMaxIdBytes + 2);
+  }
+
+  // The outcome of one object: a syntax error poisons the whole array it is in.
+  enum class Outcome { kOk, kRejected, kSyntax };
+
+  static bool TooLong(std::string_view s, size_t max) { return s.size() > max; }
+
+  // Reads an identifier: a string, or an integer (formatted as decimal). `null` = absent.
+  static bool ReadId(od::value v, std::string_view key, Str* out, std::string* err) {
+    od::json_type t;
+    if (v.type().get(t)) return Fail(err, key, "must be a string");
+    if (t == od::json_type::null) return true;
+    if (t == od::json_type::string) {
+      if (v.get_string().get(out->v)) return Fail(err, key, "must be a valid string");
+    } else if (t == od::json_type::number) {
+      int64_t i;
+      uint64_t u;
+      char* end;
+      if (!v.get_int64().get(i)) {
+        end = std::to_chars(out->buf, out->buf + sizeof out->buf, i).ptr;
+      } else if (!v.get_uint64().get(u)) {
+        end = std::to_chars(out->buf, out->buf + sizeof out->buf, u).ptr;
+      } else {
+        return Fail(err, key, "must be a string or an integer");
+      }
+      out->v = std::string_view(out->buf, end - out->buf);
+    } else {
+      return Fail(err, key, "must be a string");
+    }
+    if (out->v.empty()) return Fail(err, key, "must not be empty");
+    if (TooLong(out->v, kMaxIdBytes)) return Fail(err, key, "longer than 128 bytes");
+    out->present = true;
+    return true;
+  }
+
+  static bool ReadText(od::value v, std::string_view key, std::string_view* out, bool* present,
+                       std::string* err) {
+    od::json_type t;
+    if (v.type().get(t)) return Fail(err, key, "must be a string");
+    if (t == od::json_type::null) return true;
+    if (t != od::json_type::string || v.get_string().get(*out)) {
+      return Fail(err, key, "must be a string");
+    }
+    if (TooLong(*out, kMaxTextBytes)) return Fail(err, key, "longer than 1024 bytes");
+    *present = true;
+    return true;
+  }
+
+  static bool Fail(std::string* err, std::string_view key, std::string_view what) {
+    if (err->empty()) {
+      err->append(key);
+      err->append(": ");
+      err->append(what);
+    }
+    return false;
+  }
+
+  static bool IsNull(od::value v) {
+    od::json_type t;
+    return !v.type().get(t) && t == od::json_type::null;
+  }
+
+  bool ReadNumber(od::value v, std::string_view key, std::optional<double>* out,
+                  std::string* err) {
+    if (IsNull(v)) return true;
+    double d;
+    if (v.get_double().get(d)) return Fail(err, key, "must be a number");
+    if (d < 0) return Fail(err, key, "must be >= 0");
+    if (d > kMaxPrice) return Fail(err, key, "must be <= 1e12");
+    *out = d;
+    return true;
+  }
+
+  bool ReadInteger(od::value v, std::string_view key, int64_t min, int64_t max, int64_t* out,
+                   bool* present, std::string* err) {
+    if (IsNull(v)) return true;
+    int64_t i;
+    if (v.get_int64().get(i) || i < min || i > max) {
+      return Fail(err, key,
+                  min == 1 ? "must be an integer >= 1" : "must be an integer >= 0");
+    }
+    *out = i;
+    *present = true;
+    return true;
+  }
+
+  bool ReadTimestamp(od::value v, std::string_view key, Raw* r, std::string* err) {
+    static constexpr std::string_view kWhat =
+        "must be an ISO-8601 string or epoch seconds/milliseconds";
+    od::json_type t;
+    if (v.type().get(t)) return Fail(err, key, kWhat);
+    if (t == od::json_type::null) return true;
+    if (t == od::json_type::number) {
+      double d;
+      if (v.get_double().get(d)) return Fail(err, key, kWhat);
+      r->time = FromEpochNumber(d);
+    } else if (t == od::json_type::string) {
+      std::string_view s;
+      if (v.get_string().get(s)) return Fail(err, key, kWhat);
+      bool digits = !s.empty() && s.size() <= 16 &&
+                    s.find_first_not_of("0123456789") == std::string_view::npos;
+      if (digits) {
+        int64_t n = 0;
+        std::from_chars(s.data(), s.data() + s.size(), n);
+        r->time = FromEpochNumber(static_cast<double>(n));
+      } else {
+        r->time = ParseIso8601(s);
+        if (!r->time) return Fail(err, key, kWhat);
+      }
+    } else {
+      return Fail(err, key, kWhat);
+    }
+    if (r->time->millis() < 0) return Fail(err, key, "must not be before 1970-01-01");
+    return true;
+  }
+
+  bool ReadLocation(od::value v, std::string_view key, Raw* r, std::string* err) {
+    od::json_type t;
+    if (v.type().get(t)) return Fail(err, key, "must be a string or an object");
+    if (t == od::json_type::null) return true;
+    if (t == od::json_type::string) {
+      return ReadText(v, key, &r->location, &r->has_location, err);
+    }
+    if (t != od::json_type::object) return Fail(err, key, "must be a string or an object");
+    od::object obj;
+    if (v.get_object().get(obj)) return Fail(err, key, "must be a string or an object");
+    for (auto f : obj) {
+      std::string_view k;
+      if (f.unescaped_key().get(k)) return false;  // syntax error: caught by the caller
+      std::string_view* dst = k == "country" ? &r->country
+                              : k == "region" ? &r->region
+                              : k == "city"   ? &r->city
+                                              : nullptr;
+      if (dst == nullptr) continue;
+      bool present = false;
+      od::value fv;
+      if (f.value().get(fv)) return false;
+      if (!ReadText(fv, k, dst, &present, err)) {
+        err->insert(0, "location.");
+        return false;
+      }
+      if (TooLong(*dst, kMaxIdBytes)) return Fail(err, key, "part longer than 128 bytes");
+    }
+    r->has_location = true;
+    return true;
+  }
+
+  // Reads the fields of one object into `r`. On a field error, records the first one in
+  // `err` and keeps iterating so that the parser stays in step with the document.
+  Outcome ReadObject(od::object obj, Raw* r, std::string* err) {
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return Outcome::kSyntax;
+      od::value v;
+      if (field.value().get(v)) return Outcome::kSyntax;
+      if (!err->empty()) continue;  // already rejected; skip to the end of the object
+      switch (FieldFor(key)) {
+        case Field::kIgnored: break;
+        case Field::kEventId: ReadId(v, key, &r->event_id, err); break;
+        case Field::kUser: ReadId(v, key, &r->user, err); break;
+        case Field::kSession: ReadId(v, key, &r->session, err); break;
+        case Field::kItem: ReadId(v, key, &r->item, err); break;
+        case Field::kCategory: ReadId(v, key, &r->category, err); break;
+        case Field::kOrder: ReadId(v, key, &r->order, err); break;
+        case Field::kType: ReadText(v, key, &r->type_name, &r->has_type, err); break;
+        case Field::kQuery: ReadText(v, key, &r->query, &r->has_query, err); break;
+        case Field::kDevice: ReadText(v, key, &r->device, &r->has_device, err); break;
+        case Field::kIp: ReadText(v, key, &r->ip, &r->has_ip, err); break;
+        case Field::kNewSegment: ReadText(v, key, &r->segment, &r->has_segment, err); break;
+        case Field::kTimestamp: ReadTimestamp(v, key, r, err); break;
+        case Field::kLocation: ReadLocation(v, key, r, err); break;
+        case Field::kPrice: ReadNumber(v, key, &r->price, err); break;
+        case Field::kTotalAmount: ReadNumber(v, key, &r->total_amount, err); break;
+        case Field::kQuantity:
+          ReadInteger(v, key, 1, kMaxQuantity, &r->quantity, &r->has_quantity, err);
+          break;
+        case Field::kStock:
+          ReadInteger(v, key, 0, int64_t{1} << 53, &r->stock, &r->has_stock, err);
+          break;
+      }
+    }
+    return err->empty() ? Outcome::kOk : Outcome::kRejected;
+  }
+
+  template <typename Id>
+  bool InternInto(Interner& interner, const Str& s, std::string_view name, Id* out,
+                  std::string* err) {
+    if (!s.present) return true;
+    uint32_t id = interner.Intern(s.v);
+    if (id == 0) return Fail(err, name, "too many distinct values");
+    *out = Id(id);
+    return true;
+  }
+
+  bool InternText(std::string_view s, bool present, std::string_view name, StringId* out,
+                  std::string* err) {
+    if (!present) return true;
+    uint32_t id = interners.strings.Intern(s);
+    if (id == 0) return Fail(err, name, "too many distinct values");
+    *out = StringId(id);
+    return true;
+  }
+
+  // Cross-field validation, then interning. Interning happens only for good events, so a
+  // flood of bad events cannot grow the interners.
+  bool Finish(Raw& r, DefaultType dt, Event* ev, std::string* err) {
+    EventType type = EventType::kView;
+    if (r.has_type) {
+      std::optional<EventType> t = ParseEventType(r.type_name);
+      if (!t) {
+        err->append("type: unknown event type '");
+        size_t n = std::min<size_t>(64, r.type_name.size());
+        while (n > 0 && n < r.type_name.size() && (r.type_name[n] & 0xC0) == 0x80) --n;
+        err->append(r.type_name.substr(0, n));  // cut at a UTF-8 boundary
+        err->append("' (expected one of ");
+        err->append(EventTypeList());
+        err->append(")");
+        return false;
+      }
+      type = *t;
+    } else {
+      switch (dt) {
+        case DefaultType::kNone: return Fail(err, "type", "required");
+        case DefaultType::kPurchase: type = EventType::kPurchase; break;
+        case DefaultType::kSegmentUpdate: type = EventType::kSegmentUpdate; break;
+        case DefaultType::kSeedBatch:
+          type = r.has_segment ? EventType::kSegmentUpdate : EventType::kPurchase;
+          break;
+      }
+    }
+    if (!r.user.present && type != EventType::kInventory) return Fail(err, "userId", "required");
+    if (!r.item.present && RequiresItem(type)) {
+      err->append("itemId: required for ");
+      err->append(EventTypeName(type));
+      err->append(" events");
+      return false;
+    }
+    if (type == EventType::kCancel && !r.order.present) {
+      return Fail(err, "orderId", "required for cancel events");
+    }
+    if (type == EventType::kSearch && !r.has_query) {
+      return Fail(err, "query", "required for search events");
+    }
+    if (type == EventType::kInventory && !r.has_stock) {
+      return Fail(err, "stock", "required for inventory events");
+    }
+    if (type == EventType::kSegmentUpdate && !r.has_segment) {
+      return Fail(err, "newSegment", "required for segment_update events");
+    }
+    EventTime time = r.time.value_or(now);
+    if (time.millis() > now.millis() + options.max_future_skew_ms) {
+      err->append("timestamp: more than ");
+      err->append(std::to_string(options.max_future_skew_ms / 1000));
+      err->append(" s in the future");
+      return false;
+    }
+
+    *ev = Event{};
+    ev->type = type;
+    ev->time = time;
+    ev->quantity = static_cast<uint32_t>(r.quantity);
+    if (r.price || r.total_amount) {
+      double unit = r.price ? *r.price : *r.total_amount / static_cast<double>(r.quantity);
+      ev->price_micros = static_cast<int64_t>(std::llround(unit * 1e6));
+      ev->flags |= Event::kHasPrice;
+    }
+    if (r.has_stock) {
+      ev->stock = r.stock;
+      ev->flags |= Event::kHasStock;
+    }
+    if (r.event_id.present) ev->event_id = StableHash128(r.event_id.v);
+    std::string_view key = r.user.present ? r.user.v : r.item.v;
+    ev->user_hash = static_cast<uint32_t>(StableHash64(key));
+
+    if (!InternInto(interners.users, r.user, "userId", &ev->user, err) ||
+        !InternInto(interners.items, r.item, "itemId", &ev->item, err) ||
+        !InternInto(interners.categories, r.category, "category", &ev->category, err) ||
+        !InternInto(interners.sessions, r.session, "sessionId", &ev->session, err) ||
+        !InternInto(interners.orders, r.order, "orderId", &ev->order, err) ||
+        !InternText(type == EventType::kSegmentUpdate ? r.segment : r.query,
+                    type == EventType::kSegmentUpdate ? r.has_segment : r.has_query, "query",
+                    &ev->query, err) ||
+        !InternText(r.device, r.has_device, "deviceType", &ev->device, err) ||
+        !InternText(r.ip, r.has_ip, "ip", &ev->ip, err)) {
+      return false;
+    }
+    if (r.has_location) {
+      std::string_view loc = r.location;
+      if (loc.empty()) {
+        location_buf.assign(r.country);
+        location_buf.append("/").append(r.region).append("/").append(r.city);
+        loc = location_buf;
+      }
+      if (!InternText(loc, true, "location", &ev->location, err) ||
+          !InternText(r.country, !r.country.empty(), "location.country", &ev->country, err)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Decodes the object `v` as event `index`. kSyntax means the document is broken.
+  Outcome DecodeValue(od::value v, uint32_t index, DefaultType dt, std::vector<Event>* events,
+                      std::vector<Rejection>* rejected) {
+    od::json_type t;
+    if (v.type().get(t)) return Outcome::kSyntax;
+    std::string err;
+    if (t != od::json_type::object) {
+      rejected->push_back({index, "event: must be a JSON object"});
+      return Outcome::kRejected;
+    }
+    od::object obj;
+    if (v.get_object().get(obj)) return Outcome::kSyntax;
+    Raw raw;
+    Outcome o = ReadObject(obj, &raw, &err);
+    if (o == Outcome::kSyntax) return o;
+    Event ev;
+    if (o == Outcome::kOk && Finish(raw, dt, &ev, &err)) {
+      events->push_back(ev);
+      return Outcome::kOk;
+    }
+    rejected->push_back({index, std::move(err)});
+    return Outcome::kRejected;
+  }
+
+  int64_t Location(od::document& doc, const char* base, size_t size) {
+    const char* p;
+    if (doc.current_location().get(p)) return static_cast<int64_t>(size);
+    return p - base;
+  }
+
+  DecodeResult Malformed(simdjson::error_code e, int64_t offset, std::vector<Event>* events) {
+    events->clear();
+    DecodeResult r;
+    r.status = Status::InvalidArgument(std::string("malformed JSON: ") +
+                                       simdjson::error_message(e));
+    r.error_offset = offset;
+    return r;
+  }
+
+  DecodeResult DecodeArray(std::string_view body, size_t capacity, DefaultType dt,
+                           std::vector<Event>* events, std::vector<Rejection>* rejected) {
+    od::document doc;
+    if (auto e = parser.iterate(body.data(), body.size(), capacity).get(doc)) {
+      return Malformed(e, -1, events);
+    }
+    od::array arr;
+    if (auto e = doc.get_array().get(arr)) {
+      return Malformed(e, Location(doc, body.data(), body.size()), events);
+    }
+    uint32_t index = 0;
+    for (auto elem : arr) {
+      od::value v;
+      simdjson::error_code e = elem.get(v);
+      if (e || DecodeValue(v, index, dt, events, rejected) == Outcome::kSyntax) {
+        if (!e) e = simdjson::TAPE_ERROR;
+        rejected->clear();
+        return Malformed(e, Location(doc, body.data(), body.size()), events);
+      }
+      ++index;
+    }
+    const char* p;
+    if (!doc.current_location().get(p)) {
+      rejected->clear();
+      return Malformed(simdjson::TRAILING_CONTENT, p - body.data(), events);
+    }
+    return {};
+  }
+
+  // One line of NDJSON (or a lone object): kSyntax when the line is not a JSON object.
+  Outcome DecodeDocument(std::string_view text, size_t capacity, uint32_t index,
+                         DefaultType dt, std::vector<Event>* events,
+                         std::vector<Rejection>* rejected, simdjson::error_code* syntax,
+                         const char** where) {
+    od::document doc;
+    simdjson::error_code e = parser.iterate(text.data(), text.size(), capacity).get(doc);
+    od::value v;
+    Outcome o = Outcome::kSyntax;
+    if (!e) {
+      od::json_type t;
+      e = doc.type().get(t);
+      if (!e && t != od::json_type::object) {
+        rejected->push_back({index, "event: must be a JSON object"});
+        return Outcome::kRejected;
+      }
+      od::object obj;
+      if (!e) e = doc.get_object().get(obj);
+      if (!e) {
+        Raw raw;
+        std::string err;
+        o = ReadObject(obj, &raw, &err);
+        const char* p;
+        if (o != Outcome::kSyntax && !doc.current_location().get(p)) {
+          e = simdjson::TRAILING_CONTENT;
+          *where = p;
+          o = Outcome::kSyntax;
+        } else if (o == Outcome::kOk) {
+          Event ev;
+          if (Finish(raw, dt, &ev, &err)) {
+            events->push_back(ev);
+            return Outcome::kOk;
+          }
+          o = Outcome::kRejected;
+        }
+        if (o == Outcome::kRejected) {
+          rejected->push_back({index, std::move(err)});
+          return o;
+        }
+      }
+    }
+    if (!e) e = simdjson::TAPE_ERROR;
+    *syntax = e;
+    if (*where == nullptr) {
+      const char* p;
+      *where = doc.current_location().get(p) ? text.data() + text.size() : p;
+    }
+    return Outcome::kSyntax;
+  }
+
+  DecodeResult DecodeLines(std::string_view body, size_t capacity, DefaultType dt,
+                           std::vector<Event>* events, std::vector<Rejection>* rejected) {
+    uint32_t index = 0;
+    size_t pos = 0;
+    while (pos < body.size()) {
+      size_t nl = body.find('\n', pos);
+      size_t end = nl == std::string_view::npos ? body.size() : nl;
+      std::string_view line = body.substr(pos, end - pos);
+      size_t line_start = pos;
+      pos = end + 1;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+        line.remove_suffix(1);
+      }
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      simdjson::error_code e = simdjson::SUCCESS;
+      const char* where = nullptr;
+      if (DecodeDocument(line, capacity - line_start, index, dt, events, rejected, &e, &where) ==
+          Outcome::kSyntax) {
+        std::string err = "json: ";
+        err += simdjson::error_message(e);
+        err += " at byte ";
+        err += std::to_string(where - body.data());
+        rejected->push_back({index, std::move(err)});
+      }
+      ++index;
+    }
+    return {};
+  }
+
+  DecodeResult Decode(std::string_view body, size_t capacity, BodyFormat format,
+                      DefaultType dt, std::vector<Event>* events,
+                      std::vector<Rejection>* rejected) {
+    events->clear();
+    rejected->clear();
+    now = clock->Now();
+    size_t first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) {
+      return {Status::InvalidArgument("empty body: expected a JSON object, an array of "
+                                      "objects, or NDJSON"),
+              -1};
+    }
+    if (format == BodyFormat::kNdjson) return DecodeLines(body, capacity, dt, events, rejected);
+    if (body[first] == '[') return DecodeArray(body, capacity, dt, events, rejected);
+    if (body[first] != '{') {
+      return {Status::InvalidArgument(
+                  "body: expected a JSON object, an array of objects, or NDJSON"),
+              static_cast<int64_t>(first)};
+    }
+    // One object, possibly pretty-printed over many lines; or several objects, one per
+    // line, sent as application/json: then it is NDJSON.
+    simdjson::error_code e = simdjson::SUCCESS;
+    const char* where = nullptr;
+    Outcome o = DecodeDocument(body, capacity, 0, dt, events, rejected, &e, &where);
+    if (o != Outcome::kSyntax) return {};
+    if (e == simdjson::TRAILING_CONTENT) {
+      events->clear();
+      rejected->clear();
+      return DecodeLines(body, capacity, dt, events, rejected);
+    }
+    return Malformed(e, where - body.data(), events);
+  }
+};
+
+Decoder::Decoder(Interners& interners, const IngestOptions& options, Clock* clock)
+    : impl_(std::make_unique<Impl>(interners, options, clock)) {}
+
+Decoder::~Decoder() = default;
+
+DecodeResult Decoder::Decode(std::string_view body, size_t capacity, BodyFormat format,
+                             DefaultType default_type, std::vector<Event>* events,
+                             std::vector<Rejection>* rejected) {
+  return impl_->Decode(body, capacity, format, default_type, events, rejected);
+}
+
+}  // namespace eddy

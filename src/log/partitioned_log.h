@@ -1,0 +1,104 @@
+#pragma once
+// The in-memory event log, partitioned by user: partition = hash(userId) % partitions.
+// Each partition is a bounded ring of entries with monotonically increasing offsets.
+//
+// Writers (any number of I/O threads) reserve a run of consecutive offsets with one CAS on
+// the partition's tail, fill the entries, then publish each by storing its sequence number
+// (offset + 1) with release. A reservation that does not fit in the free space fails
+// instead of waiting: the caller turns that into 429. Readers (consumers) own a cursor
+// each, see an entry once its sequence number equals offset + 1 (acquire), and release
+// space by storing their cursor (release). No mutex anywhere.
+//
+// A reservation that must be abandoned (another partition of the same request was full)
+// is filled with kSkip entries so that readers can pass it; no event is half-applied.
+//
+// Thread-safety: TryReserve/At/Publish from any thread, for offsets the caller reserved.
+// Peek/Advance of consumer `c` from one thread at a time (the consumer's).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "eddy/event.h"
+#include "eddy/ids.h"
+
+namespace eddy {
+
+class IngestTicket;  // defined by the engine; the log only carries the pointer
+
+struct LogEntry {
+  enum Kind : uint8_t { kEvent = 0, kSkip = 1 };
+  enum Flags : uint8_t { kLastOfRun = 1 };  // the last entry of one request in this partition
+
+  Event event;
+  IngestTicket* ticket = nullptr;  // set when the request waits for its apply results
+  Kind kind = kEvent;
+  uint8_t flags = 0;
+};
+
+class PartitionLog {
+ public:
+  PartitionLog(uint32_t capacity, int consumers);
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Reserves offsets [first, first + n); nullopt when fewer than n slots are free.
+  std::optional<uint64_t> TryReserve(uint32_t n);
+  // The entry for a reserved, not yet published offset.
+  LogEntry& At(uint64_t offset) { return slots_[offset & mask_].entry; }
+  void Publish(uint64_t offset) {
+    slots_[offset & mask_].seq.store(offset + 1, std::memory_order_release);
+  }
+
+  // Consumer side. The published entry at `offset`, or nullptr if not yet published.
+  const LogEntry* Peek(uint64_t offset) const {
+    const Slot& s = slots_[offset & mask_];
+    return s.seq.load(std::memory_order_acquire) == offset + 1 ? &s.entry : nullptr;
+  }
+  // Consumer `c` is done with every offset below `offset`.
+  void Advance(int c, uint64_t offset) {
+    cursors_[c].value.store(offset, std::memory_order_release);
+  }
+  uint64_t cursor(int c) const { return cursors_[c].value.load(std::memory_order_acquire); }
+
+  // Next offset to be reserved (offsets below it are reserved, maybe not yet published).
+  uint64_t head() const { return tail_.load(std::memory_order_acquire); }
+  uint32_t capacity() const { return capacity_; }
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> seq{0};
+    LogEntry entry;
+  };
+  struct alignas(64) Cursor {
+    std::atomic<uint64_t> value{0};
+  };
+  uint64_t MinCursor() const;
+
+  const uint32_t capacity_;
+  const uint64_t mask_;
+  alignas(64) std::atomic<uint64_t> tail_{0};
+  std::unique_ptr<Cursor[]> cursors_;
+  const int consumers_;
+  std::unique_ptr<Slot[]> slots_;
+};
+
+class PartitionedLog {
+ public:
+  // `capacity` is rounded up to a power of two.
+  PartitionedLog(uint32_t partitions, uint32_t capacity, int consumers);
+
+  uint32_t partitions() const { return static_cast<uint32_t>(parts_.size()); }
+  PartitionId PartitionOf(uint32_t key_hash) const {
+    return PartitionId(key_hash % partitions());
+  }
+  PartitionLog& partition(PartitionId p) { return *parts_[p.value()]; }
+  const PartitionLog& partition(PartitionId p) const { return *parts_[p.value()]; }
+
+ private:
+  std::vector<std::unique_ptr<PartitionLog>> parts_;
+};
+
+}  // namespace eddy

@@ -1,0 +1,38 @@
+#pragma once
+// Doorbell: lets one consumer thread sleep until a producer has published work, without
+// a syscall on the producer side while the consumer is awake (an event count).
+//
+// Consumer:  uint32_t key = bell.Prepare(); if (HaveWork()) bell.Cancel(); else bell.Wait(key);
+// Producer:  publish work (release); bell.Ring();
+//
+// Thread-safety: Ring() from any thread; Prepare/Cancel/Wait from the consumer only.
+// Why seq_cst: the producer's "publish, bump epoch, read waiters" and the consumer's "bump
+// waiters, read epoch, check work" must not both miss each other (a Dekker pattern).
+
+#include <atomic>
+#include <cstdint>
+
+namespace eddy {
+
+class Doorbell {
+ public:
+  uint32_t Prepare() {
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    return epoch_.load(std::memory_order_seq_cst);
+  }
+  void Cancel() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
+  void Wait(uint32_t key) {
+    epoch_.wait(key, std::memory_order_seq_cst);
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  void Ring() {
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
+  }
+
+ private:
+  std::atomic<uint32_t> epoch_{0};
+  std::atomic<uint32_t> waiters_{0};
+};
+
+}  // namespace eddy

@@ -1,0 +1,84 @@
+#include "runtime/shard.h"
+
+#include <string>
+
+#include <pthread.h>
+
+namespace eddy {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins before sleeping: long enough to ride out the gap between two requests of a busy
+// connection, short enough not to burn a core when idle (≈ 10-20 µs).
+constexpr int kIdleSpins = 256;
+
+}  // namespace
+
+Shard::Shard(int index, PollFn poll) : index_(index), poll_(std::move(poll)) {}
+
+Shard::~Shard() { Stop(); }
+
+void Shard::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Shard::Submit(Mailbox::Task task) {
+  mailbox_.Push(std::move(task));
+  bell_.Ring();
+}
+
+void Shard::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_release);
+  bell_.Ring();
+  thread_.join();
+}
+
+size_t Shard::RunOnce() {
+  size_t work = poll_();
+  while (Mailbox::Task task = mailbox_.Pop()) {
+    task();
+    ++work;
+  }
+  return work;
+}
+
+void Shard::Run() {
+  thread_id_.store(std::this_thread::get_id());
+  std::string name = "eddy-shard-" + std::to_string(index_);
+  pthread_setname_np(pthread_self(), name.c_str());
+  int idle = 0;
+  for (;;) {
+    if (RunOnce() != 0) {
+      idle = 0;
+      continue;
+    }
+    if (stop_.load(std::memory_order_acquire)) {
+      // Producers have stopped before Stop() was called; drain what is left.
+      while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
+      }
+      return;
+    }
+    if (++idle < kIdleSpins) {
+      CpuRelax();
+      continue;
+    }
+    uint32_t key = bell_.Prepare();
+    if (RunOnce() != 0 || mailbox_.MaybeNonEmpty() || stop_.load(std::memory_order_acquire)) {
+      bell_.Cancel();
+      idle = 0;
+      continue;
+    }
+    bell_.Wait(key);
+    idle = 0;
+  }
+}
+
+}  // namespace eddy

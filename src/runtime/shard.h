@@ -1,0 +1,55 @@
+#pragma once
+// Shard: one thread that owns a slice of the engine's state (shared-nothing, Seastar
+// style). It repeatedly calls `poll` (which applies newly published log entries of the
+// partitions it owns) and runs tasks sent to it through its mailbox (cross-shard
+// messages: reads are messages, their answers are gathered by the sender). When there is
+// nothing to do it spins briefly, then sleeps on its doorbell.
+//
+// Thread-safety: Submit(), Wake() from any thread. Start()/Stop() from the owner of the
+// Shard (the engine), not from a shard thread. `poll` and tasks run on the shard thread.
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <thread>
+
+#include "runtime/doorbell.h"
+#include "runtime/mailbox.h"
+
+namespace eddy {
+
+class Shard {
+ public:
+  // Applies what is ready; returns how much it did (0 = nothing was ready).
+  using PollFn = std::function<size_t()>;
+
+  Shard(int index, PollFn poll);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  void Start();
+  // Runs `task` on this shard's thread, after the shard catches up as its task decides.
+  void Submit(Mailbox::Task task);
+  // Tells a sleeping shard that `poll` may find work.
+  void Wake() { bell_.Ring(); }
+  // Applies everything already published, runs queued tasks, and joins the thread.
+  void Stop();
+
+  int index() const { return index_; }
+  bool OnShardThread() const { return std::this_thread::get_id() == thread_id_.load(); }
+
+ private:
+  void Run();
+  size_t RunOnce();
+
+  const int index_;
+  PollFn poll_;
+  Mailbox mailbox_;
+  Doorbell bell_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::thread::id> thread_id_{};
+  std::thread thread_;
+};
+
+}  // namespace eddy

@@ -1,0 +1,77 @@
+#include "util/interner.h"
+
+#include <cstring>
+
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+constexpr size_t kBlockBytes = 64 * 1024;
+}
+
+Interner::Interner()
+    : stripes_(new Stripe[kStripes]), chunks_(new std::atomic<Entry*>[kMaxChunks]) {
+  for (uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+Interner::~Interner() {
+  for (uint32_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].load(std::memory_order_relaxed);
+}
+
+Interner::Stripe& Interner::StripeFor(std::string_view s) const {
+  return stripes_[StableHash64(s) % kStripes];
+}
+
+Interner::Entry* Interner::Slot(uint32_t id) {
+  std::atomic<Entry*>& chunk = chunks_[id >> kChunkBits];
+  Entry* c = chunk.load(std::memory_order_acquire);
+  if (c == nullptr) {
+    auto* fresh = new Entry[1u << kChunkBits]();
+    if (chunk.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
+      c = fresh;
+    } else {
+      delete[] fresh;  // another stripe installed it first; `c` now holds theirs
+    }
+  }
+  return &c[id & ((1u << kChunkBits) - 1)];
+}
+
+uint32_t Interner::Intern(std::string_view s) {
+  Stripe& st = StripeFor(s);
+  absl::MutexLock lock(&st.mu);
+  if (auto it = st.map.find(s); it != st.map.end()) return it->second;
+  uint32_t id = next_.fetch_add(1, std::memory_order_relaxed);
+  if (id > kMaxIds) {
+    next_.fetch_sub(1, std::memory_order_relaxed);
+    return 0;
+  }
+  if (st.left < s.size()) {
+    size_t n = std::max(kBlockBytes, s.size());
+    st.blocks.emplace_back(new char[n]);
+    st.cursor = st.blocks.back().get();
+    st.left = n;
+  }
+  char* copy = st.cursor;
+  if (!s.empty()) std::memcpy(copy, s.data(), s.size());
+  st.cursor += s.size();
+  st.left -= s.size();
+  *Slot(id) = Entry{copy, static_cast<uint32_t>(s.size())};
+  st.map.emplace(std::string_view(copy, s.size()), id);
+  return id;
+}
+
+uint32_t Interner::Find(std::string_view s) const {
+  Stripe& st = StripeFor(s);
+  absl::MutexLock lock(&st.mu);
+  auto it = st.map.find(s);
+  return it == st.map.end() ? 0 : it->second;
+}
+
+std::string_view Interner::Lookup(uint32_t id) const {
+  Entry* c = chunks_[id >> kChunkBits].load(std::memory_order_acquire);
+  if (c == nullptr) return {};
+  const Entry& e = c[id & ((1u << kChunkBits) - 1)];
+  return {e.data, e.size};
+}
+
+}  // namespace eddy

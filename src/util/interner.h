@@ -1,0 +1,70 @@
+#pragma once
+// Interner: maps the strings of one kind (users, items, ...) to dense IDs 1..N and back.
+// Strings are copied once into arena blocks owned by the interner and never move, so a
+// string_view returned by Lookup() stays valid for the interner's lifetime.
+//
+// Thread-safety: Intern() and Find() may be called from any thread (64 stripes, each an
+// absl::Mutex; a warm Intern is one uncontended lock and one hash probe, no allocation).
+// Lookup(id) may be called from any thread for an id it obtained through a happens-before
+// chain from the Intern() that made it (the log's release/acquire publication gives that).
+//
+// Memory: IDs are never recycled. At most kMaxIds per interner; past that Intern() returns
+// 0 and the caller rejects the event.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+namespace eddy {
+
+class Interner {
+ public:
+  static constexpr uint32_t kChunkBits = 16;
+  static constexpr uint32_t kMaxChunks = 4096;
+  static constexpr uint32_t kMaxIds = (kMaxChunks << kChunkBits) - 1;
+
+  Interner();
+  ~Interner();
+  Interner(const Interner&) = delete;
+  Interner& operator=(const Interner&) = delete;
+
+  // The ID of `s`, made on first sight. 0 when the interner is full.
+  uint32_t Intern(std::string_view s);
+  // The ID of `s`, or 0 if it was never interned.
+  uint32_t Find(std::string_view s) const;
+  // The string of a valid ID.
+  std::string_view Lookup(uint32_t id) const;
+  uint32_t size() const { return next_.load(std::memory_order_relaxed) - 1; }
+
+ private:
+  struct Entry {
+    const char* data;
+    uint32_t size;
+  };
+  struct Stripe {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string_view, uint32_t> map ABSL_GUARDED_BY(mu);
+    std::vector<std::unique_ptr<char[]>> blocks ABSL_GUARDED_BY(mu);
+    char* cursor ABSL_GUARDED_BY(mu) = nullptr;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+  };
+  static constexpr int kStripes = 64;
+
+  Stripe& StripeFor(std::string_view s) const;
+  Entry* Slot(uint32_t id);
+
+  std::unique_ptr<Stripe[]> stripes_;
+  // Chunk pointers are published with release and read with acquire; a chunk, once
+  // installed, is never replaced.
+  std::unique_ptr<std::atomic<Entry*>[]> chunks_;
+  std::atomic<uint32_t> next_{1};
+};
+
+}  // namespace eddy
