@@ -25,7 +25,7 @@ struct ServerOptions {
 
 struct LogOptions {
   uint32_t partitions = 16;
-  uint32_t capacity_per_partition = 65'536;  // events; rounded up to a power of two
+  uint32_t capacity_per_partition = 32'768;  // events; rounded up to a power of two
 };
 
 struct RuntimeOptions {

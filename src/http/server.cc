@@ -54,6 +54,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec, std::size_t) {
+    // Beast judges Content-Length against the body limit while parsing the header.
+    if (ec == http::error::body_limit) return Reply(TooLarge(parser_->get().version()), false);
     if (ec) return Close(ec);
     Request& req = parser_->get();
     const unsigned v = req.version();
@@ -139,9 +141,24 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      return;
+      return Linger();
     }
     ReadHeader();
+  }
+
+  // After the last response, read and drop what the client still sends (say, the body
+  // of a request refused with 413) until it closes: closing a socket with unread input
+  // makes the kernel send RST, which can destroy the response before the client reads it.
+  void Linger() {
+    static constexpr size_t kMaxDrain = 64ull << 20;
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
+    stream_.expires_after(std::chrono::seconds(2));
+    stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kMaxDrain) return self->Close({});
+                              self->Linger();
+                            });
   }
 
   void Close(beast::error_code ec) {
@@ -162,6 +179,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string body_;
   std::unique_ptr<Response> response_;
   bool counted_ = false;
+  static constexpr size_t kDiscardBytes = 16 * 1024;
+  std::unique_ptr<char[]> discard_;  // allocated only for a lingering close
+  size_t drained_ = 0;
 };
 
 }  // namespace

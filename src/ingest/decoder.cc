@@ -260,6 +260,8 @@ struct Decoder::Impl {
       if (field.unescaped_key().get(key)) return Outcome::kSyntax;
       od::value v;
       if (field.value().get(v)) return Outcome::kSyntax;
+      od::json_type vt;
+      if (v.type().get(vt)) return Outcome::kSyntax;  // no value where one must be
       if (!err->empty()) continue;  // already rejected; skip to the end of the object
       switch (FieldFor(key)) {
         case Field::kIgnored: break;
@@ -436,8 +438,11 @@ struct Decoder::Impl {
     return p - base;
   }
 
-  DecodeResult Malformed(simdjson::error_code e, int64_t offset, std::vector<Event>* events) {
+  // An unterminated document is reported at its end, where the missing bracket belongs.
+  DecodeResult Malformed(simdjson::error_code e, int64_t offset, std::vector<Event>* events,
+                         size_t body_size) {
     events->clear();
+    if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) offset = static_cast<int64_t>(body_size);
     DecodeResult r;
     r.status = Status::InvalidArgument(std::string("malformed JSON: ") +
                                        simdjson::error_message(e));
@@ -449,11 +454,11 @@ struct Decoder::Impl {
                            std::vector<Event>* events, std::vector<Rejection>* rejected) {
     od::document doc;
     if (auto e = parser.iterate(body.data(), body.size(), capacity).get(doc)) {
-      return Malformed(e, -1, events);
+      return Malformed(e, -1, events, body.size());
     }
     od::array arr;
     if (auto e = doc.get_array().get(arr)) {
-      return Malformed(e, Location(doc, body.data(), body.size()), events);
+      return Malformed(e, Location(doc, body.data(), body.size()), events, body.size());
     }
     uint32_t index = 0;
     for (auto elem : arr) {
@@ -462,14 +467,14 @@ struct Decoder::Impl {
       if (e || DecodeValue(v, index, dt, events, rejected) == Outcome::kSyntax) {
         if (!e) e = simdjson::TAPE_ERROR;
         rejected->clear();
-        return Malformed(e, Location(doc, body.data(), body.size()), events);
+        return Malformed(e, Location(doc, body.data(), body.size()), events, body.size());
       }
       ++index;
     }
     const char* p;
     if (!doc.current_location().get(p)) {
       rejected->clear();
-      return Malformed(simdjson::TRAILING_CONTENT, p - body.data(), events);
+      return Malformed(simdjson::TRAILING_CONTENT, p - body.data(), events, body.size());
     }
     return {};
   }
@@ -481,7 +486,11 @@ struct Decoder::Impl {
                          const char** where) {
     od::document doc;
     simdjson::error_code e = parser.iterate(text.data(), text.size(), capacity).get(doc);
-    od::value v;
+    if (e) {  // stage 1 failed (e.g. invalid UTF-8): no position inside the document
+      *syntax = e;
+      *where = text.data();
+      return Outcome::kSyntax;
+    }
     Outcome o = Outcome::kSyntax;
     if (!e) {
       od::json_type t;
@@ -545,7 +554,8 @@ struct Decoder::Impl {
         std::string err = "json: ";
         err += simdjson::error_message(e);
         err += " at byte ";
-        err += std::to_string(where - body.data());
+        const char* at = e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT ? line.data() + line.size() : where;
+        err += std::to_string(at - body.data());
         rejected->push_back({index, std::move(err)});
       }
       ++index;
@@ -583,7 +593,7 @@ struct Decoder::Impl {
       rejected->clear();
       return DecodeLines(body, capacity, dt, events, rejected);
     }
-    return Malformed(e, where - body.data(), events);
+    return Malformed(e, where - body.data(), events, body.size());
   }
 };
 

@@ -1,0 +1,157 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "testutil/testutil.h"
+
+namespace eddy {
+namespace {
+
+std::string ErrorOf(std::string_view toml) {
+  Result<Options> r = ParseOptions(toml, "t.toml");
+  EXPECT_FALSE(r.ok());
+  return r.ok() ? "" : std::string(r.status().message());
+}
+
+TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
+  ConfigSources src;
+  src.file = std::string(EDDY_SOURCE_DIR) + "/config/eddy.toml";
+  src.use_env = false;
+  Result<Options> r = LoadOptions(src);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Options d;
+  EXPECT_EQ(r->server.port, d.server.port);
+  EXPECT_EQ(r->server.host, d.server.host);
+  EXPECT_EQ(r->server.io_threads, d.server.io_threads);
+  EXPECT_EQ(r->server.body_limit_bytes, d.server.body_limit_bytes);
+  EXPECT_EQ(r->log.partitions, d.log.partitions);
+  EXPECT_EQ(r->log.capacity_per_partition, 32768u);
+  EXPECT_EQ(r->ingest.max_future_skew_ms, d.ingest.max_future_skew_ms);
+  EXPECT_EQ(r->ingest.dedup_horizon_ms, d.ingest.dedup_horizon_ms);
+  EXPECT_EQ(r->recent.max_items, d.recent.max_items);
+  EXPECT_EQ(r->weights, d.weights);
+  EXPECT_EQ(r->durability.data_dir, "./data");
+  EXPECT_EQ(r->durability.ack, AckLevel::kMemory);
+}
+
+TEST(ConfigTest, ParsesValues) {
+  Result<Options> r = ParseOptions(R"(
+[server]
+port = 9090
+host = "0.0.0.0"
+[log]
+partitions = 8
+[weights]
+view = 2.5
+[ingest]
+max_future_skew_s = 60
+)",
+                                   "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->server.port, 9090);
+  EXPECT_EQ(r->server.host, "0.0.0.0");
+  EXPECT_EQ(r->log.partitions, 8u);
+  EXPECT_DOUBLE_EQ(r->weights[static_cast<size_t>(EventType::kView)], 2.5);
+  EXPECT_EQ(r->ingest.max_future_skew_ms, 60'000);
+}
+
+TEST(ConfigTest, UnknownKeyNamesKeyAndKnownKeys) {
+  EXPECT_EQ(ErrorOf("[server]\nprot = 1\n"),
+            "config t.toml: unknown key 'server.prot' (known keys in [server]: host, port, "
+            "io_threads, body_limit_bytes, read_timeout_ms, write_timeout_ms, retry_after_s, "
+            "drain_timeout_ms)");
+}
+
+TEST(ConfigTest, UnknownSection) {
+  EXPECT_NE(ErrorOf("[srv]\nport = 1\n").find("unknown section [srv] (known sections: server"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, WrongTypeNamesKeyAndAllowedValues) {
+  EXPECT_EQ(ErrorOf("[server]\nport = \"80\"\n"),
+            "config t.toml: server.port: expected an integer in [0, 65535], got \"80\"");
+  EXPECT_EQ(ErrorOf("[weights]\nview = \"heavy\"\n"),
+            "config t.toml: weights.view: expected a number in [0, 1000], got \"heavy\"");
+  EXPECT_EQ(ErrorOf("[server]\nhost = 5\n"),
+            "config t.toml: server.host: expected a string, got 5");
+}
+
+TEST(ConfigTest, OutOfRangeNamesKey) {
+  EXPECT_EQ(ErrorOf("[server]\nport = 70000\n"),
+            "config t.toml: server.port: expected an integer in [0, 65535], got 70000");
+  EXPECT_EQ(ErrorOf("[log]\npartitions = 0\n"),
+            "config t.toml: log.partitions: expected an integer in [1, 4096], got 0");
+  EXPECT_EQ(ErrorOf("[logging]\nlevel = \"loud\"\n"),
+            "config t.toml: logging.level: expected one of \"trace\", \"debug\", \"info\", "
+            "\"warn\", \"error\", \"critical\", \"off\", got \"loud\"");
+}
+
+TEST(ConfigTest, UnimplementedAckLevelsRefusedWithReason) {
+  EXPECT_EQ(ErrorOf("[durability]\nack = \"fsync\"\n"),
+            "config t.toml: durability.ack: \"fsync\" is not available yet: the RocksDB store "
+            "is not built; use \"memory\"");
+}
+
+TEST(ConfigTest, CrossKeyShardsVsPartitions) {
+  EXPECT_EQ(ErrorOf("[log]\npartitions = 2\n[runtime]\nshards = 4\n"),
+            "config: runtime.shards (4) must not exceed log.partitions (2): a shard owns whole "
+            "partitions");
+}
+
+TEST(ConfigTest, SyntaxErrorHasLine) {
+  EXPECT_EQ(ErrorOf("[server]\nport = = 1\n").rfind("config t.toml:2:", 0), 0u);
+}
+
+TEST(ConfigTest, EnvironmentOverridesFileAndFlagsOverrideEnvironment) {
+  test::TempDir dir;
+  std::string file = (dir.path() / "e.toml").string();
+  std::ofstream(file) << "[server]\nport = 1000\nhost = \"127.0.0.1\"\n";
+  setenv("EDDY_SERVER_PORT", "2000", 1);
+  setenv("EDDY_SERVER_HOST", "0.0.0.0", 1);
+  ConfigSources src;
+  src.file = file;
+  Result<Options> env = LoadOptions(src);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->server.port, 2000);
+  EXPECT_EQ(env->server.host, "0.0.0.0");
+  src.overrides = {{"server.port", "3000"}};
+  Result<Options> flags = LoadOptions(src);
+  ASSERT_TRUE(flags.ok());
+  EXPECT_EQ(flags->server.port, 3000);
+
+  setenv("EDDY_SERVER_PORT", "http", 1);
+  Result<Options> bad = LoadOptions(ConfigSources{file, true, {}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "config environment EDDY_SERVER_PORT: server.port: expected an integer in [0, "
+            "65535], got \"http\"");
+  unsetenv("EDDY_SERVER_PORT");
+  unsetenv("EDDY_SERVER_HOST");
+}
+
+TEST(ConfigTest, MisspeltEnvironmentVariableIsAnError) {
+  setenv("EDDY_SERVER_PROT", "1", 1);
+  Result<Options> r = LoadOptions(ConfigSources{"", true, {}});
+  unsetenv("EDDY_SERVER_PROT");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("EDDY_SERVER_PROT: no such key"), std::string::npos);
+}
+
+TEST(ConfigTest, UnknownOverrideKey) {
+  Result<Options> r = LoadOptions(ConfigSources{"", false, {{"server.nope", "1"}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "config --set server.nope: unknown key (expected section.key, e.g. server.port)");
+}
+
+TEST(ConfigTest, MissingFile) {
+  Result<Options> r = LoadOptions(ConfigSources{"/nonexistent/eddy.toml", false, {}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "config /nonexistent/eddy.toml: cannot open file");
+}
+
+}  // namespace
+}  // namespace eddy

@@ -1,0 +1,103 @@
+#include "http/router.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "testutil/testutil.h"
+
+namespace eddy {
+namespace {
+
+TEST(BodyFormatTest, FromContentType) {
+  EXPECT_EQ(BodyFormatFor("application/json"), BodyFormat::kAuto);
+  EXPECT_EQ(BodyFormatFor("Application/JSON; charset=utf-8"), BodyFormat::kAuto);
+  EXPECT_EQ(BodyFormatFor(""), BodyFormat::kAuto);
+  EXPECT_EQ(BodyFormatFor("application/x-ndjson"), BodyFormat::kNdjson);
+  EXPECT_EQ(BodyFormatFor("application/jsonl"), BodyFormat::kNdjson);
+  EXPECT_FALSE(BodyFormatFor("application/x-www-form-urlencoded").has_value());
+  EXPECT_FALSE(BodyFormatFor("text/plain").has_value());
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  Response Call(http::verb verb, std::string target, std::string body = "",
+                std::string content_type = "application/json") {
+    Request req{verb, target, 11};
+    if (!content_type.empty()) req.set(http::field::content_type, content_type);
+    req.body() = std::move(body);
+    std::promise<Response> p;
+    router_.Handle(req, *ctx_, [&](Response r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+
+  std::unique_ptr<Engine> engine_ = std::move(Engine::Open(test::TestOptions())).value();
+  std::unique_ptr<IngestContext> ctx_ = engine_->NewIngestContext();
+  Router router_{*engine_, engine_->options().server};
+};
+
+TEST_F(RouterTest, IngestAndRecent) {
+  Response r = Call(http::verb::post, "/v1/events",
+                    test::EventBuilder().User("a b").Type("view").Item("i1").Json());
+  EXPECT_EQ(r.result(), http::status::ok);
+  EXPECT_EQ(r.body(), R"({"accepted":1,"duplicates":0,"rejected":[]})");
+  Response g = Call(http::verb::get, "/v1/users/a%20b/recent?k=5");
+  EXPECT_EQ(g.result(), http::status::ok);
+  EXPECT_NE(g.body().find(R"("userId":"a b","items":[{"itemId":"i1")"), std::string::npos)
+      << g.body();
+}
+
+TEST_F(RouterTest, AllRejectedIs400WithTheRejections) {
+  Response r = Call(http::verb::post, "/v1/events", R"({"userId":"u","type":"view"})");
+  EXPECT_EQ(r.result(), http::status::bad_request);
+  EXPECT_EQ(r.body(),
+            R"({"error":"no event accepted: itemId: required for view events","accepted":0,)"
+            R"("duplicates":0,"rejected":[{"index":0,"error":"itemId: required for view events"}]})");
+}
+
+TEST_F(RouterTest, SeedRoutesDefaultTheType) {
+  Response r = Call(http::verb::post, "/v1/streaming/events/purchase",
+                    R"({"customerId":"c","productId":"p","price":3})");
+  EXPECT_EQ(r.result(), http::status::ok) << r.body();
+  Response s = Call(http::verb::post, "/v1/streaming/events/segment-update",
+                    R"({"customerId":"c","newSegment":"Loyal"})");
+  EXPECT_EQ(s.result(), http::status::ok) << s.body();
+  Response b = Call(http::verb::post, "/v1/streaming/events/batch",
+                    R"([{"customerId":"c","productId":"p"},{"customerId":"c","newSegment":"X"}])");
+  EXPECT_EQ(b.body(), R"({"accepted":2,"duplicates":0,"rejected":[]})");
+}
+
+TEST_F(RouterTest, ErrorStatuses) {
+  EXPECT_EQ(Call(http::verb::post, "/v1/events", "{}", "text/csv").result(),
+            http::status::unsupported_media_type);
+  Response bad = Call(http::verb::post, "/v1/events", "[{\"userId\": }]");
+  EXPECT_EQ(bad.result(), http::status::bad_request);
+  EXPECT_NE(bad.body().find("\"detail\":{\"offset\":"), std::string::npos) << bad.body();
+  Response nf = Call(http::verb::get, "/v2/nothing");
+  EXPECT_EQ(nf.result(), http::status::not_found);
+  EXPECT_EQ(nf.body(), R"({"error":"no route GET /v2/nothing"})");
+  Response m = Call(http::verb::get, "/v1/events");
+  EXPECT_EQ(m.result(), http::status::method_not_allowed);
+  EXPECT_EQ(m[http::field::allow], "POST");
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/u/recent?k=0").result(), http::status::bad_request);
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/u/recent?k=51").body(),
+            R"({"error":"k: must be an integer in [1, 50]"})");
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/%zz/recent").result(), http::status::bad_request);
+}
+
+TEST_F(RouterTest, HealthReadyStatus) {
+  EXPECT_EQ(Call(http::verb::get, "/healthz").body(), R"({"status":"ok"})");
+  EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::ok);
+  Response s = Call(http::verb::get, "/v1/stream/status");
+  EXPECT_EQ(s.result(), http::status::ok);
+  EXPECT_NE(s.body().find("\"partitions\":4"), std::string::npos) << s.body();
+  engine_->Stop();
+  EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::service_unavailable);
+  Response r = Call(http::verb::post, "/v1/events",
+                    test::EventBuilder().User("u").Type("view").Item("i").Json());
+  EXPECT_EQ(r.result(), http::status::service_unavailable);
+  EXPECT_FALSE(r.keep_alive());
+}
+
+}  // namespace
+}  // namespace eddy

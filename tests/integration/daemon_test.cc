@@ -1,0 +1,211 @@
+// The real `eddy` binary over real HTTP on a free loopback port.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "testutil/daemon.h"
+#include "testutil/http_client.h"
+#include "testutil/testutil.h"
+
+namespace eddy {
+namespace {
+
+using test::Daemon;
+using test::EventBuilder;
+using test::HttpClient;
+using test::HttpResult;
+
+const char* kConfig = R"(
+[server]
+io_threads = 2
+body_limit_bytes = 65536
+[log]
+partitions = 4
+[runtime]
+shards = 2
+[logging]
+level = "info"
+)";
+
+TEST(DaemonTest, IngestShapesReadBackAndStopCleanly) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+
+  HttpResult single = c.Post("/v1/events", EventBuilder().User("u1").Type("view").Item("a").Json());
+  EXPECT_EQ(single.status, 200) << single.body;
+  EXPECT_EQ(single.body, R"({"accepted":1,"duplicates":0,"rejected":[]})");
+  EXPECT_EQ(single.Header("content-type"), "application/json");
+
+  HttpResult array = c.Post(
+      "/v1/events", test::JsonArray({EventBuilder().User("u1").Type("click").Item("b").Json(),
+                                     EventBuilder().User("u1").Type("bogus").Item("x").Json()}));
+  EXPECT_EQ(array.status, 200);
+  EXPECT_NE(array.body.find(R"("accepted":1)"), std::string::npos) << array.body;
+  EXPECT_NE(array.body.find(R"({"index":1,"error":"type: unknown event type 'bogus')"),
+            std::string::npos);
+
+  HttpResult nd = c.Post("/v1/events",
+                         test::Ndjson({R"({"user_id":"u1","behavior":"cart","item_id":"c"})",
+                                       R"({"user_id":"u2","behavior":"pv","item_id":"z"})"}),
+                         "application/x-ndjson");
+  EXPECT_EQ(nd.body, R"({"accepted":2,"duplicates":0,"rejected":[]})");
+
+  HttpResult recent = c.Get("/v1/users/u1/recent?k=10");
+  EXPECT_EQ(recent.status, 200);
+  size_t pc = recent.body.find("\"itemId\":\"c\""), pb = recent.body.find("\"itemId\":\"b\""),
+         pa = recent.body.find("\"itemId\":\"a\"");
+  ASSERT_NE(pa, std::string::npos) << recent.body;
+  EXPECT_LT(pc, pb);  // newest first
+  EXPECT_LT(pb, pa);
+
+  HttpResult status = c.Get("/v1/stream/status");
+  EXPECT_EQ(status.status, 200);
+  EXPECT_NE(status.body.find("\"accepted_total\":4"), std::string::npos) << status.body;
+  EXPECT_EQ(c.Get("/healthz").status, 200);
+  EXPECT_EQ(c.Get("/readyz").status, 200);
+
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+  EXPECT_NE(d.Log().find("stopped cleanly"), std::string::npos);
+}
+
+TEST(DaemonTest, ErrorStatusesOverHttp) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+
+  HttpResult too_big = c.Post("/v1/events", std::string(70'000, ' '));
+  EXPECT_EQ(too_big.status, 413);
+  EXPECT_EQ(too_big.body, R"({"error":"request body too large","detail":{"limit_bytes":65536}})");
+
+  HttpClient c2(d.port());
+  HttpResult form = c2.Post("/v1/events", "userId=u", "application/x-www-form-urlencoded");
+  EXPECT_EQ(form.status, 415);
+  EXPECT_NE(form.body.find("unsupported Content-Type 'application/x-www-form-urlencoded'"),
+            std::string::npos);
+
+  HttpClient c3(d.port());
+  HttpResult malformed = c3.Post("/v1/events", R"({"userId": "u", "type": )");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_NE(malformed.body.find("malformed JSON"), std::string::npos) << malformed.body;
+  EXPECT_NE(malformed.body.find("\"offset\":"), std::string::npos);
+
+  EXPECT_EQ(c3.Get("/nope").status, 404);
+  EXPECT_EQ(c3.Get("/nope").body, R"({"error":"no route GET /nope"})");
+  HttpResult wrong = c3.Request("DELETE", "/v1/events", "", "");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.Header("allow"), "POST");
+
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
+TEST(DaemonTest, KeepAliveAndPipelining) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  std::string body = EventBuilder().User("p").Type("view").Item("x").Json();
+  std::string req = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string get = "GET /v1/users/p/recent HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<HttpResult> rs = c.Raw(req + req + req + get, 4);
+  ASSERT_EQ(rs.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rs[i].status, 200) << rs[i].body;
+  EXPECT_EQ(rs[3].status, 200);
+  EXPECT_NE(rs[3].body.find("\"itemId\":\"x\""), std::string::npos);
+  EXPECT_EQ(d.Stop(SIGINT), 0);
+}
+
+TEST(DaemonTest, ExpectContinueIsAnswered) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  std::string body = EventBuilder().User("e").Type("view").Item("x").Json();
+  std::string req = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Expect: 100-continue\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::vector<HttpResult> rs = c.Raw(req, 2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].status, 100);
+  EXPECT_EQ(rs[1].status, 200) << rs[1].body;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+// A log of 16 events per partition and requests of 16 events from several connections:
+// whenever a request arrives before the shard has applied the previous one, it is refused
+// whole with 429 and Retry-After. Every accepted event is applied exactly once.
+TEST(DaemonTest, FullLogGives429WithRetryAfterAndLosesNothing) {
+  Daemon d(R"(
+[server]
+io_threads = 2
+retry_after_s = 3
+[log]
+partitions = 1
+capacity_per_partition = 16
+[runtime]
+shards = 1
+)");
+  ASSERT_TRUE(d.started()) << d.Log();
+  std::vector<std::string> objs;
+  for (int i = 0; i < 16; ++i) {
+    objs.push_back(EventBuilder().User("u" + std::to_string(i)).Type("view").Item("i").Json());
+  }
+  const std::string body = test::Ndjson(objs);
+  std::atomic<int> ok{0}, full{0}, other{0};
+  std::atomic<bool> saw_retry_after{true};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&] {
+      HttpClient c(d.port());
+      for (int i = 0; i < 400 && full.load() < 20; ++i) {
+        HttpResult r = c.Post("/v1/events", body, "application/x-ndjson");
+        if (r.status == 200) {
+          ok.fetch_add(1);
+        } else if (r.status == 429) {
+          full.fetch_add(1);
+          if (r.Header("retry-after") != "3" ||
+              r.body.find("is full; retry later") == std::string::npos) {
+            saw_retry_after = false;
+          }
+        } else {
+          other.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_GT(full.load(), 0) << "no request met a full log";
+  EXPECT_TRUE(saw_retry_after.load());
+  EXPECT_EQ(other.load(), 0);
+  HttpClient c(d.port());
+  HttpResult status = c.Get("/v1/stream/status");
+  const std::string want = "\"accepted_total\":" + std::to_string(ok.load() * 16);
+  EXPECT_NE(status.body.find(want), std::string::npos) << want << " in " << status.body;
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+TEST(DaemonTest, BadConfigStopsStartupNamingTheKey) {
+  test::TempDir dir;
+  std::string file = (dir.path() / "bad.toml").string();
+  FILE* f = fopen(file.c_str(), "w");
+  fputs("[server]\nport = \"eighty\"\n", f);
+  fclose(f);
+  auto [code, out] = test::RunCommand({EDDY_BINARY, "--config", file});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("server.port: expected an integer in [0, 65535], got \"eighty\""),
+            std::string::npos)
+      << out;
+  auto [ccode, cout] = test::RunCommand({EDDY_BINARY, "check-config", file});
+  EXPECT_EQ(ccode, 2);
+  auto [okcode, okout] = test::RunCommand(
+      {EDDY_BINARY, "check-config", std::string(EDDY_SOURCE_DIR) + "/config/eddy.toml"});
+  EXPECT_EQ(okcode, 0) << okout;
+  auto [vcode, vout] = test::RunCommand({EDDY_BINARY, "--version"});
+  EXPECT_EQ(vcode, 0);
+  EXPECT_EQ(vout.rfind("eddy ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace eddy

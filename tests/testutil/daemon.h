@@ -1,0 +1,40 @@
+#pragma once
+// Runs the real `eddy` binary as a child process on a free loopback port (port 0, told
+// through --port-file) with its own temp data dir.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "testutil/testutil.h"
+
+namespace eddy::test {
+
+class Daemon {
+ public:
+  // Starts `eddy --config <config> --port 0 ... extra_args`; waits (polling) until it
+  // listens. `config_toml` is written to a file in the temp dir.
+  explicit Daemon(const std::string& config_toml, std::vector<std::string> extra_args = {});
+  ~Daemon();
+
+  bool started() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  // Sends `sig` and waits for exit; returns the exit status (or 128+signal if killed).
+  int Stop(int sig);
+  // Everything the daemon wrote to stderr so far.
+  std::string Log() const;
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Runs a command to completion; returns {exit status, stdout+stderr}.
+std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv);
+
+}  // namespace eddy::test

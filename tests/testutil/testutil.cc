@@ -1,0 +1,66 @@
+#include "testutil/testutil.h"
+
+#include <cstdio>
+#include <random>
+
+#include "http/json_writer.h"
+
+namespace eddy::test {
+
+EventBuilder& EventBuilder::Str(std::string_view key, std::string_view value) {
+  std::string v;
+  JsonWriter::AppendEscaped(&v, value);
+  return Raw(key, v);
+}
+
+EventBuilder& EventBuilder::Raw(std::string_view key, std::string_view json_value) {
+  if (!body_.empty()) body_ += ',';
+  JsonWriter::AppendEscaped(&body_, key);
+  body_ += ':';
+  body_ += json_value;
+  return *this;
+}
+
+EventBuilder& EventBuilder::Price(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return Raw("price", buf);
+}
+
+std::string JsonArray(const std::vector<std::string>& objects) {
+  std::string out = "[";
+  for (size_t i = 0; i < objects.size(); ++i) out += (i ? "," : "") + objects[i];
+  return out + "]";
+}
+
+std::string Ndjson(const std::vector<std::string>& objects) {
+  std::string out;
+  for (const std::string& o : objects) out += o + "\n";
+  return out;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  for (;;) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("eddy-test-" + std::to_string(rd()) + std::to_string(rd()));
+    if (std::filesystem::create_directory(path_)) break;
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Options TestOptions(uint32_t partitions, int shards) {
+  Options o;
+  o.durability.data_dir = "";
+  o.log.partitions = partitions;
+  o.log.capacity_per_partition = 1024;
+  o.runtime.shards = shards;
+  o.server.io_threads = 1;
+  return o;
+}
+
+}  // namespace eddy::test

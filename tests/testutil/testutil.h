@@ -1,0 +1,48 @@
+#pragma once
+// Shared test helpers: event builders, temp dirs, engine options for tests.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/options.h"
+
+namespace eddy::test {
+
+// Builds one event as a JSON object: EventBuilder().User("u1").Type("view").Item("i1").Json()
+class EventBuilder {
+ public:
+  EventBuilder& User(std::string_view v) { return Str("userId", v); }
+  EventBuilder& Type(std::string_view v) { return Str("type", v); }
+  EventBuilder& Item(std::string_view v) { return Str("itemId", v); }
+  EventBuilder& Category(std::string_view v) { return Str("category", v); }
+  EventBuilder& Id(std::string_view v) { return Str("eventId", v); }
+  EventBuilder& Time(int64_t epoch_ms) { return Raw("timestamp", std::to_string(epoch_ms)); }
+  EventBuilder& Price(double v);
+  EventBuilder& Str(std::string_view key, std::string_view value);
+  EventBuilder& Raw(std::string_view key, std::string_view json_value);
+  std::string Json() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+std::string JsonArray(const std::vector<std::string>& objects);
+std::string Ndjson(const std::vector<std::string>& objects);
+
+// A fresh directory under the system temp dir, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Options for an in-process engine: no data dir, small log, given shard/partition counts.
+Options TestOptions(uint32_t partitions = 4, int shards = 2);
+
+}  // namespace eddy::test
