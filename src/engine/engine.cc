@@ -262,8 +262,13 @@ class EngineImpl final : public Engine {
       }
       // After this loop's last Publish the ticket may already be gone: do not touch it.
       for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
-      size_t s = p % shards_.size();
-      if (s < 64) wake |= uint64_t{1} << s; else shards_[s]->Wake();
+      // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
+      // they answer; so wake it (a syscall) only when someone waits for the apply or the
+      // partition is filling up.
+      if (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4) {
+        size_t s = p % shards_.size();
+        if (s < 64) wake |= uint64_t{1} << s; else shards_[s]->Wake();
+      }
     }
     for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
       if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
@@ -280,7 +285,6 @@ class EngineImpl final : public Engine {
       e.flags = 0;
       pl.Publish(ctx.first_offset[p] + j);
     }
-    shards_[p % shards_.size()]->Wake();
   }
 
   const Options options_;

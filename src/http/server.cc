@@ -110,10 +110,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = req.keep_alive();
     shared_.active.fetch_add(1, std::memory_order_acq_rel);
     counted_ = true;
-    // The router may answer from a shard thread: hop back to this connection's thread.
+    // The router may answer from a shard thread: hop back to this connection's thread
+    // (dispatch runs inline when the answer is already on it).
     shared_.router.Handle(req, *worker_.ingest,
                           [self = shared_from_this(), keep_alive](Response res) {
-                            net::post(self->stream_.get_executor(),
+                            net::dispatch(self->stream_.get_executor(),
                                       [self, keep_alive, res = std::move(res)]() mutable {
                                         self->Reply(std::move(res), keep_alive);
                                       });

@@ -378,11 +378,16 @@ struct Decoder::Impl {
       ev->flags |= Event::kHasStock;
     }
     if (r.event_id.present) ev->event_id = StableHash128(r.event_id.v);
-    std::string_view key = r.user.present ? r.user.v : r.item.v;
-    ev->user_hash = static_cast<uint32_t>(StableHash64(key));
+    // The partition key: the user, or the item for events without one (inventory).
+    const uint64_t user_hash = StableHash64(r.user.present ? r.user.v : r.item.v);
+    ev->user_hash = static_cast<uint32_t>(user_hash);
+    if (r.user.present) {
+      uint32_t id = interners.users.Intern(r.user.v, user_hash);
+      if (id == 0) return Fail(err, "userId", "too many distinct values");
+      ev->user = UserId(id);
+    }
 
-    if (!InternInto(interners.users, r.user, "userId", &ev->user, err) ||
-        !InternInto(interners.items, r.item, "itemId", &ev->item, err) ||
+    if (!InternInto(interners.items, r.item, "itemId", &ev->item, err) ||
         !InternInto(interners.categories, r.category, "category", &ev->category, err) ||
         !InternInto(interners.sessions, r.session, "sessionId", &ev->session, err) ||
         !InternInto(interners.orders, r.order, "orderId", &ev->order, err) ||

@@ -1,8 +1,9 @@
 #pragma once
 // Doorbell: lets one consumer thread sleep until a producer has published work, without
-// a syscall on the producer side while the consumer is awake (an event count).
+// a syscall on the producer side while the consumer is awake (an event count on a futex).
 //
-// Consumer:  uint32_t key = bell.Prepare(); if (HaveWork()) bell.Cancel(); else bell.Wait(key);
+// Consumer:  uint32_t key = bell.Prepare();
+//            if (HaveWork()) bell.Cancel(); else bell.Wait(key, timeout);
 // Producer:  publish work (release); bell.Ring();
 //
 // Thread-safety: Ring() from any thread; Prepare/Cancel/Wait from the consumer only.
@@ -21,14 +22,10 @@ class Doorbell {
     return epoch_.load(std::memory_order_seq_cst);
   }
   void Cancel() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
-  void Wait(uint32_t key) {
-    epoch_.wait(key, std::memory_order_seq_cst);
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  void Ring() {
-    epoch_.fetch_add(1, std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
-  }
+  // Sleeps until Ring() after Prepare() returned `key`, or until `timeout_us` passed
+  // (0 = no timeout). Spurious returns are allowed: the caller re-checks its work.
+  void Wait(uint32_t key, int64_t timeout_us);
+  void Ring();
 
  private:
   std::atomic<uint32_t> epoch_{0};

@@ -31,8 +31,11 @@ class Shard {
   void Start();
   // Runs `task` on this shard's thread, after the shard catches up as its task decides.
   void Submit(Mailbox::Task task);
-  // Tells a sleeping shard that `poll` may find work.
+  // Tells a sleeping shard that `poll` may find work now. Without it, a sleeping shard
+  // still polls every kIdlePollUs: producers whose work can wait that long skip the
+  // wake-up syscall.
   void Wake() { bell_.Ring(); }
+  static constexpr int64_t kIdlePollUs = 1000;
   // Applies everything already published, runs queued tasks, and joins the thread.
   void Stop();
 

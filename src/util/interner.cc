@@ -11,15 +11,18 @@ constexpr size_t kBlockBytes = 64 * 1024;
 
 Interner::Interner()
     : stripes_(new Stripe[kStripes]), chunks_(new std::atomic<Entry*>[kMaxChunks]) {
+  // Debian's Abseil records every lock in a deadlock-detection graph; our stripes are
+  // leaf locks (never nested), so that bookkeeping is pure cost on the ingest path.
+  static const bool once = [] {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+    return true;
+  }();
+  (void)once;
   for (uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
 Interner::~Interner() {
   for (uint32_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].load(std::memory_order_relaxed);
-}
-
-Interner::Stripe& Interner::StripeFor(std::string_view s) const {
-  return stripes_[StableHash64(s) % kStripes];
 }
 
 Interner::Entry* Interner::Slot(uint32_t id) {
@@ -36,10 +39,12 @@ Interner::Entry* Interner::Slot(uint32_t id) {
   return &c[id & ((1u << kChunkBits) - 1)];
 }
 
-uint32_t Interner::Intern(std::string_view s) {
-  Stripe& st = StripeFor(s);
+uint32_t Interner::Intern(std::string_view s) { return Intern(s, StableHash64(s)); }
+
+uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
+  Stripe& st = StripeFor(hash);
   absl::MutexLock lock(&st.mu);
-  if (auto it = st.map.find(s); it != st.map.end()) return it->second;
+  if (auto it = st.map.find(Key{s, hash}); it != st.map.end()) return it->second;
   uint32_t id = next_.fetch_add(1, std::memory_order_relaxed);
   if (id > kMaxIds) {
     next_.fetch_sub(1, std::memory_order_relaxed);
@@ -56,14 +61,15 @@ uint32_t Interner::Intern(std::string_view s) {
   st.cursor += s.size();
   st.left -= s.size();
   *Slot(id) = Entry{copy, static_cast<uint32_t>(s.size())};
-  st.map.emplace(std::string_view(copy, s.size()), id);
+  st.map.emplace(Key{std::string_view(copy, s.size()), hash}, id);
   return id;
 }
 
 uint32_t Interner::Find(std::string_view s) const {
-  Stripe& st = StripeFor(s);
+  const uint64_t hash = StableHash64(s);
+  Stripe& st = StripeFor(hash);
   absl::MutexLock lock(&st.mu);
-  auto it = st.map.find(s);
+  auto it = st.map.find(Key{s, hash});
   return it == st.map.end() ? 0 : it->second;
 }
 

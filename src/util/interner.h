@@ -35,8 +35,10 @@ class Interner {
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
-  // The ID of `s`, made on first sight. 0 when the interner is full.
+  // The ID of `s`, made on first sight. 0 when the interner is full. `hash` must be
+  // StableHash64(s); callers that need it anyway (partitioning) pass it to save a pass.
   uint32_t Intern(std::string_view s);
+  uint32_t Intern(std::string_view s, uint64_t hash);
   // The ID of `s`, or 0 if it was never interned.
   uint32_t Find(std::string_view s) const;
   // The string of a valid ID.
@@ -48,16 +50,25 @@ class Interner {
     const char* data;
     uint32_t size;
   };
+  // Keys carry their stable hash, so the map never hashes a string a second time.
+  struct Key {
+    std::string_view s;
+    uint64_t hash;
+    friend bool operator==(const Key& a, const Key& b) { return a.s == b.s; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return k.hash; }
+  };
   struct Stripe {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<std::string_view, uint32_t> map ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<Key, uint32_t, KeyHash> map ABSL_GUARDED_BY(mu);
     std::vector<std::unique_ptr<char[]>> blocks ABSL_GUARDED_BY(mu);
     char* cursor ABSL_GUARDED_BY(mu) = nullptr;
     size_t left ABSL_GUARDED_BY(mu) = 0;
   };
   static constexpr int kStripes = 64;
 
-  Stripe& StripeFor(std::string_view s) const;
+  Stripe& StripeFor(uint64_t hash) const { return stripes_[(hash >> 58) % kStripes]; }
   Entry* Slot(uint32_t id);
 
   std::unique_ptr<Stripe[]> stripes_;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# End-to-end HTTP ingest benchmark: starts the Release `eddy` on a free loopback port with
+# a temp data dir and measures it with wrk (closed loop, keep-alive) for single-event POSTs
+# and NDJSON batches, on the Taobao sample when ../shared/evaldata has it (else synthetic).
+# Prints one line per workload. Usage: bench/http_bench.sh [duration_s] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+conns="${2:-32}"
+tools/setup-deps.sh >/dev/null
+cmake --preset release >/dev/null
+cmake --build --preset release --target eddy >/dev/null
+
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+csv=../shared/evaldata/taobao-userbehavior-sample/UserBehavior.csv
+if [[ -r "$csv" ]]; then
+  src=taobao
+  awk -F, '{ t = ($4 == "pv") ? "view" : ($4 == "cart") ? "add_to_cart" : ($4 == "buy") ? "purchase" : "click";
+             printf "{\"userId\":\"%s\",\"itemId\":\"%s\",\"category\":\"%s\",\"type\":\"%s\",\"timestamp\":%s}\n", $1, $2, $3, t, $5 }' \
+    "$csv" > "$work/events.ndjson"
+else
+  src=synthetic
+  awk 'BEGIN { srand(7); for (i = 0; i < 100000; i++)
+         printf "{\"userId\":\"%d\",\"itemId\":\"%d\",\"category\":\"%d\",\"type\":\"view\",\"timestamp\":%d}\n",
+                int(rand() * 58000), int(rand() * 75000), int(rand() * 3700), 1511658000 + int(i / 14) }' \
+    > "$work/events.ndjson"
+fi
+
+./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
+  --data-dir "$work/data" --log-level warn 2>"$work/eddy.log" &
+pid=$!
+for _ in $(seq 1 500); do [[ -s "$work/port" ]] && break; sleep 0.01; done
+port=$(cat "$work/port")
+
+echo "eddy http_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "events: $src; ack=memory; wrk -t1 -c$conns -d${duration}s; latency is per request"
+for batch in 1 100 1000; do
+  line=$(BATCH=$batch EVENTS_FILE="$work/events.ndjson" \
+    wrk -t1 -c"$conns" -d"${duration}s" -s bench/wrk/post.lua "http://127.0.0.1:$port" | grep '^RESULT')
+  printf '%-28s %s\n' "http_post_batch_$batch" "${line#RESULT }"
+done
