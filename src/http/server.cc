@@ -124,11 +124,32 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(Response res, bool keep_alive) {
     if (!res.keep_alive()) keep_alive = false;
     res.keep_alive(keep_alive);
-    response_ = std::make_unique<Response>(std::move(res));
+    Serialize(res);
     stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
-    http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
-                                                keep_alive));
+    net::async_write(stream_, net::buffer(out_),
+                     beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                                               keep_alive));
+  }
+
+  // Writes the response into one reused buffer: our responses are small and complete, and
+  // one contiguous write costs a fraction of Beast's general serializer (profiled).
+  void Serialize(const Response& res) {
+    out_.clear();
+    out_ += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    char code[4] = {static_cast<char>('0' + res.result_int() / 100),
+                    static_cast<char>('0' + res.result_int() / 10 % 10),
+                    static_cast<char>('0' + res.result_int() % 10), ' '};
+    out_.append(code, 4);
+    out_ += http::obsolete_reason(res.result());
+    out_ += "\r\n";
+    for (const auto& field : res) {
+      out_ += field.name_string();
+      out_ += ": ";
+      out_ += field.value();
+      out_ += "\r\n";
+    }
+    out_ += "\r\n";
+    out_ += res.body();
   }
 
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
@@ -136,7 +157,6 @@ class Session : public std::enable_shared_from_this<Session> {
       counted_ = false;
       shared_.active.fetch_sub(1, std::memory_order_acq_rel);
     }
-    response_.reset();
     if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
     if (ec) return Close(ec);
     if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
@@ -178,7 +198,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string body_;
-  std::unique_ptr<Response> response_;
+  std::string out_;  // the serialized response being written; reused
   bool counted_ = false;
   static constexpr size_t kDiscardBytes = 16 * 1024;
   std::unique_ptr<char[]> discard_;  // allocated only for a lingering close
