@@ -140,11 +140,11 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     return Ingest(req, ctx, r.type, std::move(respond));
   }
   if (path == "/healthz") {
-    if (method != http::verb::get && method != http::verb::head) return wrong_method("GET");
+    if (method != http::verb::get) return wrong_method("GET");
     return respond(JsonResponse(http::status::ok, v, "{\"status\":\"ok\"}"));
   }
   if (path == "/readyz") {
-    if (method != http::verb::get && method != http::verb::head) return wrong_method("GET");
+    if (method != http::verb::get) return wrong_method("GET");
     if (engine_.Ready()) return respond(JsonResponse(http::status::ok, v, "{\"ready\":true}"));
     return respond(ErrorResponse(http::status::service_unavailable, v, "not ready",
                                  "{\"ready\":false}"));

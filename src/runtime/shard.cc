@@ -31,7 +31,20 @@ void Shard::Start() {
 
 void Shard::Submit(Mailbox::Task task) {
   mailbox_.Push(std::move(task));
-  bell_.Ring();
+  // A read-modify-write, not a load: RMWs of exited_ are totally ordered, so either ours
+  // comes after the thread's exchange in Run() (we see true and drain ourselves), or the
+  // thread's exchange acquires our release and its last drain sees this push. (A fence
+  // pair would do the same, but ThreadSanitizer does not model fences.)
+  if (exited_.fetch_add(0, std::memory_order_acq_rel) != 0) {
+    DrainLate();
+  } else {
+    bell_.Ring();
+  }
+}
+
+void Shard::DrainLate() {
+  MutexLock lock(&late_mu_);
+  while (Mailbox::Task t = mailbox_.Pop()) t();
 }
 
 void Shard::Stop() {
@@ -64,6 +77,8 @@ void Shard::Run() {
       // Producers have stopped before Stop() was called; drain what is left.
       while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
       }
+      exited_.exchange(1, std::memory_order_acq_rel);
+      DrainLate();
       return;
     }
     if (++idle < kIdleSpins) {

@@ -13,6 +13,8 @@
 #include <functional>
 #include <thread>
 
+#include "util/mutex.h"
+
 #include "runtime/doorbell.h"
 #include "runtime/mailbox.h"
 
@@ -29,7 +31,9 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   void Start();
-  // Runs `task` on this shard's thread, after the shard catches up as its task decides.
+  // Runs `task` on this shard's thread. After the thread has exited (Stop), the task runs
+  // on the caller's thread instead, serialised with other late tasks: the shard's state is
+  // quiescent then, so reads keep working during and after shutdown.
   void Submit(Mailbox::Task task);
   // Tells a sleeping shard that `poll` may find work now. Without it, a sleeping shard
   // still polls every kIdlePollUs: producers whose work can wait that long skip the
@@ -50,7 +54,13 @@ class Shard {
   PollFn poll_;
   Mailbox mailbox_;
   Doorbell bell_;
+  void DrainLate();
+
   std::atomic<bool> stop_{false};
+  // Set when the thread no longer pops its mailbox; from then on whoever pushes drains,
+  // under late_mu_. Only read-modify-writes touch it (see Submit).
+  std::atomic<uint32_t> exited_{0};
+  Mutex late_mu_;
   std::atomic<std::thread::id> thread_id_{};
   std::thread thread_;
 };

@@ -11,13 +11,6 @@ constexpr size_t kBlockBytes = 64 * 1024;
 
 Interner::Interner()
     : stripes_(new Stripe[kStripes]), chunks_(new std::atomic<Entry*>[kMaxChunks]) {
-  // Debian's Abseil records every lock in a deadlock-detection graph; our stripes are
-  // leaf locks (never nested), so that bookkeeping is pure cost on the ingest path.
-  static const bool once = [] {
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-    return true;
-  }();
-  (void)once;
   for (uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
@@ -43,7 +36,7 @@ uint32_t Interner::Intern(std::string_view s) { return Intern(s, StableHash64(s)
 
 uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
   Stripe& st = StripeFor(hash);
-  absl::MutexLock lock(&st.mu);
+  MutexLock lock(&st.mu);
   if (auto it = st.map.find(Key{s, hash}); it != st.map.end()) return it->second;
   uint32_t id = next_.fetch_add(1, std::memory_order_relaxed);
   if (id > kMaxIds) {
@@ -68,7 +61,7 @@ uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
 uint32_t Interner::Find(std::string_view s) const {
   const uint64_t hash = StableHash64(s);
   Stripe& st = StripeFor(hash);
-  absl::MutexLock lock(&st.mu);
+  MutexLock lock(&st.mu);
   auto it = st.map.find(Key{s, hash});
   return it == st.map.end() ? 0 : it->second;
 }

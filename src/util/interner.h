@@ -4,7 +4,7 @@
 // string_view returned by Lookup() stays valid for the interner's lifetime.
 //
 // Thread-safety: Intern() and Find() may be called from any thread (64 stripes, each an
-// absl::Mutex; a warm Intern is one uncontended lock and one hash probe, no allocation).
+// eddy::Mutex; a warm Intern is one uncontended lock and one hash probe, no allocation).
 // Lookup(id) may be called from any thread for an id it obtained through a happens-before
 // chain from the Intern() that made it (the log's release/acquire publication gives that).
 //
@@ -20,7 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "util/mutex.h"
 
 namespace eddy {
 
@@ -60,7 +60,7 @@ class Interner {
     size_t operator()(const Key& k) const { return k.hash; }
   };
   struct Stripe {
-    mutable absl::Mutex mu;
+    mutable Mutex mu;
     absl::flat_hash_map<Key, uint32_t, KeyHash> map ABSL_GUARDED_BY(mu);
     std::vector<std::unique_ptr<char[]>> blocks ABSL_GUARDED_BY(mu);
     char* cursor ABSL_GUARDED_BY(mu) = nullptr;

@@ -175,6 +175,15 @@ TEST(EngineTest, StoppedEngineRefusesIngest) {
   EXPECT_EQ(r.status.code(), StatusCode::kUnavailable);
 }
 
+TEST(EngineTest, ReadsStillAnswerAfterStop) {
+  auto engine = OpenEngine(TestOptions());
+  auto ctx = engine->NewIngestContext();
+  ASSERT_TRUE(engine->IngestSync(*ctx, EventBuilder().User("u").Type("view").Item("a").Json())
+                  .status.ok());
+  engine->Stop();
+  EXPECT_EQ(RecentIds(*engine, "u"), (std::vector<std::string>{"a"}));
+}
+
 TEST(EngineTest, DataDirIsLocked) {
   test::TempDir dir;
   Options o = TestOptions();

@@ -159,7 +159,7 @@ shards = 1
   for (int t = 0; t < 6; ++t) {
     clients.emplace_back([&] {
       HttpClient c(d.port());
-      for (int i = 0; i < 400 && full.load() < 20; ++i) {
+      for (int i = 0; i < 5000 && full.load() < 20; ++i) {
         HttpResult r = c.Post("/v1/events", body, "application/x-ndjson");
         if (r.status == 200) {
           ok.fetch_add(1);

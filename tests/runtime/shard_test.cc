@@ -47,3 +47,18 @@ TEST(ShardTest, StopRunsQueuedTasks) {
 
 }  // namespace
 }  // namespace eddy
+
+namespace eddy {
+namespace {
+
+TEST(ShardTest, TasksSubmittedAfterStopStillRun) {
+  Shard shard(2, [] { return size_t{0}; });
+  shard.Start();
+  shard.Stop();
+  int ran = 0;
+  shard.Submit([&] { ++ran; });  // runs on this thread: the shard thread is gone
+  EXPECT_EQ(ran, 1);
+}
+
+}  // namespace
+}  // namespace eddy
