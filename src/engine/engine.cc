@@ -190,7 +190,9 @@ class EngineImpl final : public Engine {
       return;
     }
     // Ingests that passed the stopping check finish appending first; none can start now.
-    while (inflight_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    // seq_cst, pairing with Ingest's increment-then-check: with a weaker load, both sides
+    // could miss each other (a store-load reordering).
+    while (inflight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     for (auto& s : shards_) s->Stop();
     spdlog::info("engine: stopped; {} events accepted, {} duplicates",
                  accepted_total_.load(), duplicates_total_.load());
@@ -229,6 +231,13 @@ class EngineImpl final : public Engine {
     ctx.order.resize(n);
     ctx.run_cursor = ctx.run_start;  // same size: no allocation once warm
     for (uint32_t i = 0; i < n; ++i) ctx.order[ctx.run_cursor[ctx.partition_of[i]]++] = i;
+    // Allocate before reserving: once offsets are reserved nothing may fail before they
+    // are published, or the partition would stall at the gap.
+    std::unique_ptr<IngestTicket> ticket;
+    if (has_ids) {
+      ticket = std::make_unique<IngestTicket>(static_cast<uint32_t>(ctx.touched.size()),
+                                              IngestReply{}, IngestCallback{});
+    }
     // Reserve every partition first (ascending), so a full one aborts the whole request.
     for (size_t t = 0; t < ctx.touched.size(); ++t) {
       uint32_t p = ctx.touched[t];
@@ -240,11 +249,10 @@ class EngineImpl final : public Engine {
       }
       ctx.first_offset[p] = *first;
     }
-    IngestTicket* ticket = nullptr;
     reply->accepted = n;
-    if (has_ids) {
-      ticket = new IngestTicket(static_cast<uint32_t>(ctx.touched.size()), std::move(*reply),
-                                std::move(*done));
+    IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
+    if (owned_by_log != nullptr) {
+      owned_by_log->Arm(std::move(*reply), std::move(*done));
       *done = nullptr;
     }
     accepted_total_.fetch_add(n, std::memory_order_relaxed);
@@ -257,7 +265,7 @@ class EngineImpl final : public Engine {
         LogEntry& e = pl.At(first + j);
         e.event = ctx.events[ctx.order[ctx.run_start[p] + j]];
         e.kind = LogEntry::kEvent;
-        e.ticket = ticket;
+        e.ticket = owned_by_log;
         e.flags = j + 1 == len ? LogEntry::kLastOfRun : 0;
       }
       // After this loop's last Publish the ticket may already be gone: do not touch it.

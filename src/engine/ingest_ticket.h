@@ -20,6 +20,12 @@ class IngestTicket {
   IngestTicket(uint32_t runs, IngestReply reply, IngestCallback done)
       : pending_(runs), reply_(std::move(reply)), done_(std::move(done)) {}
 
+  // Sets the reply and callback; moving them cannot fail (no allocation).
+  void Arm(IngestReply reply, IngestCallback done) noexcept {
+    reply_ = std::move(reply);
+    done_ = std::move(done);
+  }
+
   void AddDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
 
   void RunDone(std::atomic<uint64_t>* duplicates_total) {

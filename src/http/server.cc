@@ -59,7 +59,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close(ec);
     Request& req = parser_->get();
     const unsigned v = req.version();
-    if (shared_.draining.load(std::memory_order_acquire)) {
+    // Counted from here until its response is written (or the connection fails), and
+    // before the draining check (both seq_cst), so BeginShutdown either waits for this
+    // request or this request sees that it must answer 503.
+    shared_.active.fetch_add(1, std::memory_order_seq_cst);
+    counted_ = true;
+    if (shared_.draining.load(std::memory_order_seq_cst)) {
       return Reply(ErrorResponse(http::status::service_unavailable, v, "eddy is shutting down"),
                    false);
     }
@@ -108,8 +113,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close(ec);
     Request& req = parser_->get();
     const bool keep_alive = req.keep_alive();
-    shared_.active.fetch_add(1, std::memory_order_acq_rel);
-    counted_ = true;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it).
     shared_.router.Handle(req, *worker_.ingest,
@@ -152,11 +155,15 @@ class Session : public std::enable_shared_from_this<Session> {
     out_ += res.body();
   }
 
-  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+  void Uncount() {
     if (counted_) {
       counted_ = false;
       shared_.active.fetch_sub(1, std::memory_order_acq_rel);
     }
+  }
+
+  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+    Uncount();
     if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
     if (ec) return Close(ec);
     if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
@@ -183,6 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close(beast::error_code ec) {
+    Uncount();
     if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
         ec != net::error::operation_aborted && ec != net::error::connection_reset &&
         ec != net::error::eof) {
@@ -214,6 +222,8 @@ struct HttpServer::Impl {
   std::unique_ptr<tcp::acceptor> acceptor;
   size_t next = 0;
 
+  std::unique_ptr<net::steady_timer> backoff;  // re-arms accept after an error
+
   Impl(Engine& e, const ServerOptions& o) : engine(e), shared(e, o) {}
 
   void Accept() {
@@ -221,7 +231,13 @@ struct HttpServer::Impl {
     acceptor->async_accept(target.ioc, [this, &target](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-        spdlog::warn("http: accept failed: {}", ec.message());
+        // E.g. out of file descriptors: back off instead of spinning on the error.
+        spdlog::warn("http: accept failed: {}; retrying in 50 ms", ec.message());
+        backoff->expires_after(std::chrono::milliseconds(50));
+        backoff->async_wait([this](beast::error_code) {
+          if (acceptor->is_open()) Accept();
+        });
+        return;
       } else {
         beast::error_code ignored;
         s.set_option(tcp::no_delay(true), ignored);
@@ -260,6 +276,7 @@ Status HttpServer::Start() {
   }
   port_ = acc->local_endpoint().port();
   impl_->acceptor = std::move(acc);
+  impl_->backoff = std::make_unique<net::steady_timer>(impl_->workers[0]->ioc);
   impl_->Accept();
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
