@@ -34,9 +34,11 @@ for _ in $(seq 1 500); do [[ -s "$work/port" ]] && break; sleep 0.01; done
 port=$(cat "$work/port")
 
 echo "eddy http_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "events: $src; ack=memory; wrk -t1 -c$conns -d${duration}s; latency is per request"
-for batch in 1 100 1000; do
-  line=$(BATCH=$batch EVENTS_FILE="$work/events.ndjson" \
-    wrk -t1 -c"$conns" -d"${duration}s" -s bench/wrk/post.lua "http://127.0.0.1:$port" | grep '^RESULT')
-  printf '%-28s %s\n' "http_post_batch_$batch" "${line#RESULT }"
+echo "events: $src; ack=memory; ${duration}s per workload; latency is per request"
+# workload: events per request, wrk threads, connections
+for w in "1 1 $conns" "1 2 $((conns * 2))" "100 1 $conns" "1000 1 $conns"; do
+  set -- $w
+  line=$(BATCH=$1 EVENTS_FILE="$work/events.ndjson" \
+    wrk -t"$2" -c"$3" -d"${duration}s" -s bench/wrk/post.lua "http://127.0.0.1:$port" | grep '^RESULT')
+  printf '%-34s %s\n' "http_post_batch_$1 (wrk -t$2 -c$3)" "${line#RESULT }"
 done
