@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <boost/asio.hpp>
+#include "absl/container/flat_hash_set.h"
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -17,12 +18,29 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// One I/O thread: its io_context, its decoding state, and the shared router.
+using Clock = std::chrono::steady_clock;
+// A socket bound to one io_context: cheaper to copy and call than any_io_executor.
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+
+class Session;
+
+// One I/O thread: its io_context, its decoding state, and its connections' deadlines.
+// Timeouts are enforced by a sweep every kSweep instead of a timer per read and write
+// (beast::tcp_stream's), which profiling showed on the per-request path; deadlines are
+// therefore precise to kSweep.
 struct Worker {
+  static constexpr auto kSweep = std::chrono::milliseconds(100);
+  // Declared before ioc so they outlive it: destroying an io_context destroys the
+  // handlers it still holds, and with them the last references to some sessions.
+  absl::flat_hash_set<Session*> sessions;  // this thread only (or after it is joined)
+  Clock::time_point now = Clock::now();    // refreshed by each sweep; this thread only
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
   std::unique_ptr<IngestContext> ingest;
   std::thread thread;
+  net::steady_timer sweep{ioc};
+
+  void StartSweep();
 };
 
 struct Shared {
@@ -35,12 +53,25 @@ struct Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Worker& worker, Shared& shared)
-      : stream_(std::move(socket)), worker_(worker), shared_(shared) {}
+  Session(Socket socket, Worker& worker, Shared& shared)
+      : stream_(std::move(socket)), worker_(worker), shared_(shared) {
+    worker_.sessions.insert(this);
+  }
+  ~Session() { worker_.sessions.erase(this); }
 
   void Start() { ReadHeader(); }
 
+  // Called by the sweep: closes the connection when its current read or write is late.
+  void CheckDeadline(Clock::time_point now) {
+    if (now < deadline_) return;
+    deadline_ = Clock::time_point::max();
+    beast::error_code ignored;
+    stream_.close(ignored);  // pending operations complete with operation_aborted
+  }
+
  private:
+  void expires_after(std::chrono::milliseconds d) { deadline_ = worker_.now + d; }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->body_limit(shared_.options.body_limit_bytes);
@@ -48,7 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Reuse the previous request's body buffer: no allocation per request once warm.
     body_.clear();
     parser_->get().body() = std::move(body_);
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -86,7 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, v);
-      stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
+      expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
       return http::async_write(stream_, *cont,
                                [self = shared_from_this(), cont](beast::error_code ec, size_t) {
                                  if (ec) return self->Close(ec);
@@ -97,7 +128,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -128,7 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!res.keep_alive()) keep_alive = false;
     res.keep_alive(keep_alive);
     Serialize(res);
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
+    expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
     net::async_write(stream_, net::buffer(out_),
                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
                                                keep_alive));
@@ -168,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close(ec);
     if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
       beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.shutdown(Socket::shutdown_send, ignored);
       return Linger();
     }
     ReadHeader();
@@ -180,7 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Linger() {
     static constexpr size_t kMaxDrain = 64ull << 20;
     if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
-    stream_.expires_after(std::chrono::seconds(2));
+    expires_after(std::chrono::milliseconds(2000));
     stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
@@ -191,16 +222,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close(beast::error_code ec) {
     Uncount();
+    deadline_ = Clock::time_point::max();
     if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
         ec != net::error::operation_aborted && ec != net::error::connection_reset &&
         ec != net::error::eof) {
       spdlog::debug("http: connection closed: {}", ec.message());
     }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.shutdown(Socket::shutdown_both, ignored);
   }
 
-  beast::tcp_stream stream_;
+  Socket stream_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   Worker& worker_;
   Shared& shared_;
   beast::flat_buffer buffer_;
@@ -213,6 +246,17 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t drained_ = 0;
 };
 
+void Worker::StartSweep() {
+  sweep.expires_after(kSweep);
+  sweep.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    now = Clock::now();
+    // Closing a socket only queues its handlers, so no session leaves the set meanwhile.
+    for (Session* s : sessions) s->CheckDeadline(now);
+    StartSweep();
+  });
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -223,12 +267,15 @@ struct HttpServer::Impl {
   size_t next = 0;
 
   std::unique_ptr<net::steady_timer> backoff;  // re-arms accept after an error
+  std::unique_ptr<Socket> peer;                // the socket being accepted into
 
   Impl(Engine& e, const ServerOptions& o) : engine(e), shared(e, o) {}
 
   void Accept() {
     Worker& target = *workers[next++ % workers.size()];
-    acceptor->async_accept(target.ioc, [this, &target](beast::error_code ec, tcp::socket s) {
+    peer = std::make_unique<Socket>(target.ioc);
+    acceptor->async_accept(*peer, [this, &target](beast::error_code ec) {
+      Socket s = std::move(*peer);
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
         // E.g. out of file descriptors: back off instead of spinning on the error.
@@ -241,8 +288,10 @@ struct HttpServer::Impl {
       } else {
         beast::error_code ignored;
         s.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<Session>(std::move(s), target, shared);
-        net::dispatch(target.ioc, [session] { session->Start(); });
+        // The session is made on its own thread: it registers with that worker.
+        net::dispatch(target.ioc, [this, &target, s = std::move(s)]() mutable {
+          std::make_shared<Session>(std::move(s), target, shared)->Start();
+        });
       }
       Accept();
     });
@@ -280,6 +329,7 @@ Status HttpServer::Start() {
   impl_->Accept();
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
+    w->StartSweep();
     w->thread = std::thread([w, i] {
       std::string name = "eddy-io-" + std::to_string(i);
       pthread_setname_np(pthread_self(), name.c_str());

@@ -209,3 +209,31 @@ TEST(DaemonTest, BadConfigStopsStartupNamingTheKey) {
 
 }  // namespace
 }  // namespace eddy
+
+namespace eddy {
+namespace {
+
+// An idle keep-alive connection and a request stuck half-way through its header are both
+// closed after server.read_timeout_ms (the read below returns only when the server closes).
+TEST(DaemonTest, ReadTimeoutClosesIdleAndSlowConnections) {
+  Daemon d("[server]\nread_timeout_ms = 300\n");
+  ASSERT_TRUE(d.started()) << d.Log();
+  test::HttpClient idle(d.port());
+  ASSERT_EQ(idle.Get("/healthz").status, 200);
+  std::vector<test::HttpResult> after = idle.Raw("", 1);  // nothing sent: wait for the close
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].status, 0);
+  EXPECT_EQ(after[0].body, "end of stream");
+
+  test::HttpClient slow(d.port());
+  std::vector<test::HttpResult> r = slow.Raw("POST /v1/events HTTP/1.1\r\nHost: x\r\n", 1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 0);
+
+  test::HttpClient fresh(d.port());  // the server itself is fine
+  EXPECT_EQ(fresh.Get("/healthz").status, 200);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace eddy
