@@ -1,0 +1,241 @@
+// eddy-load: a load generator for eddy. See `eddy-load --help`.
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <CLI/CLI.hpp>
+
+#include "load/runner.h"
+#include "load/source.h"
+#include "load/sources.h"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace eddy::load;
+
+// The server's ack level, from /v1/stream/status ("unknown" if it does not say).
+std::string ServerAck(const std::string& host, uint16_t port) {
+  try {
+    net::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect(tcp::endpoint(net::ip::make_address(host), port));
+    http::request<http::empty_body> req{http::verb::get, "/v1/stream/status", 11};
+    req.set(http::field::host, host);
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    const std::string& b = res.body();
+    size_t k = b.find("\"ack\":\"");
+    if (k == std::string::npos) return "unknown";
+    return b.substr(k + 7, b.find('"', k + 7) - (k + 7));
+  } catch (const std::exception&) {
+    return "unreachable";
+  }
+}
+
+uint16_t FreePort() {
+  net::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+void PrintText(const char* name, const OpStats& s, double secs) {
+  if (s.requests == 0) return;
+  std::printf("%-7s events/s %11.0f  requests/s %9.0f  p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms"
+              "  p999 %8.3f ms  max %8.3f ms  errors %llu\n",
+              name, static_cast<double>(s.events) / secs, static_cast<double>(s.requests) / secs,
+              Ms(s.latency_ns.Percentile(50)), Ms(s.latency_ns.Percentile(90)),
+              Ms(s.latency_ns.Percentile(99)), Ms(s.latency_ns.Percentile(99.9)),
+              Ms(s.latency_ns.max()), static_cast<unsigned long long>(s.errors));
+  for (auto [status, n] : s.status) {
+    std::printf("        status %s: %llu\n",
+                status == 0 ? "transport-error" : std::to_string(status).c_str(),
+                static_cast<unsigned long long>(n));
+  }
+}
+
+void PrintJsonOp(const OpStats& s, double secs) {
+  std::printf("{\"requests\":%llu,\"events\":%llu,\"accepted\":%llu,\"errors\":%llu,"
+              "\"events_per_s\":%.1f,\"requests_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,"
+              "\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},\"status\":{",
+              static_cast<unsigned long long>(s.requests),
+              static_cast<unsigned long long>(s.events),
+              static_cast<unsigned long long>(s.accepted),
+              static_cast<unsigned long long>(s.errors), static_cast<double>(s.events) / secs,
+              static_cast<double>(s.requests) / secs, Ms(s.latency_ns.Percentile(50)),
+              Ms(s.latency_ns.Percentile(90)), Ms(s.latency_ns.Percentile(99)),
+              Ms(s.latency_ns.Percentile(99.9)), Ms(s.latency_ns.max()));
+  bool first = true;
+  for (auto [status, n] : s.status) {
+    std::printf("%s\"%d\":%llu", first ? "" : ",", status, static_cast<unsigned long long>(n));
+    first = false;
+  }
+  std::printf("}}");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "eddy-load: synthetic or replayed e-commerce load for eddy, open or closed loop, with "
+      "latency percentiles measured from each request's scheduled time (no coordinated "
+      "omission)."};
+  RunOptions run;
+  SyntheticOptions syn;
+  std::string rate = "max", speed = "max", replay, csv_columns, mix;
+  int batch = 1;
+  uint64_t pool_events = 200'000, emit_redis = 0;
+  bool json = false, no_progress = false, free_port = false;
+
+  app.add_option("--host", run.host, "eddy's address")->capture_default_str();
+  app.add_option("--port", run.port, "eddy's port")->capture_default_str();
+  app.add_option("--rate", rate,
+                 "Events per second, open loop (requests are due on a timetable and latency "
+                 "counts from the due time), or 'max' for closed loop")
+      ->capture_default_str();
+  app.add_option("--connections", run.connections, "Ingest connections")->capture_default_str();
+  app.add_option("--threads", run.threads, "Client I/O threads")->capture_default_str();
+  app.add_option("--batch", batch,
+                 "Events per request: 1 sends one JSON object, more send NDJSON")
+      ->capture_default_str();
+  app.add_option("--duration", run.duration_s, "Seconds of load")->capture_default_str();
+  app.add_option("--reads", run.reads_per_s,
+                 "Recent-items reads per second (open loop) beside the ingest; 0 = none")
+      ->capture_default_str();
+  app.add_option("--read-connections", run.read_connections, "Connections for reads")
+      ->capture_default_str();
+  app.add_option("--users", syn.users, "Synthetic: distinct users")->capture_default_str();
+  app.add_option("--items", syn.items, "Synthetic: distinct items")->capture_default_str();
+  app.add_option("--categories", syn.categories, "Synthetic: distinct categories")
+      ->capture_default_str();
+  app.add_option("--user-skew", syn.user_skew, "Synthetic: Zipf exponent of users")
+      ->capture_default_str();
+  app.add_option("--item-skew", syn.item_skew, "Synthetic: Zipf exponent of items")
+      ->capture_default_str();
+  app.add_option("--category-skew", syn.category_skew,
+                 "Synthetic: Zipf exponent of categories (an item keeps one category)")
+      ->capture_default_str();
+  app.add_option("--mix", mix,
+                 "Synthetic: fractions view,add_to_cart,wishlist,purchase (the rest are "
+                 "clicks); default 0.89,0.055,0.03,0.022 (close to Taobao's)");
+  app.add_option("--max-burst", syn.max_burst,
+                 "Synthetic: a user emits 1..N events in a row (a session-like burst)")
+      ->capture_default_str();
+  app.add_option("--seed", syn.seed, "Synthetic: random seed (same seed, same stream)")
+      ->capture_default_str();
+  app.add_option("--pool-events", pool_events,
+                 "Synthetic: events generated up front and cycled during the run")
+      ->capture_default_str();
+  app.add_option("--replay", replay, "Replay this file instead: NDJSON, or CSV with --csv-columns");
+  app.add_option("--csv-columns", csv_columns,
+                 "CSV column names, e.g. user_id,item_id,category_id,behavior,timestamp "
+                 "(the Taobao sample); '-' skips a column");
+  app.add_option("--speed", speed,
+                 "Replay pace: a factor of real time from the events' timestamps, or 'max'")
+      ->capture_default_str();
+  app.add_flag("--json", json, "Print the summary as one JSON object");
+  app.add_flag("--no-progress", no_progress, "No progress line per second on stderr");
+  app.add_option("--emit-redis", emit_redis,
+                 "Write the seed design's Redis commands (RESP) for N synthetic events to "
+                 "stdout and exit (for bench/baseline-redis.sh)");
+  app.add_flag("--print-free-port", free_port, "Print a free loopback TCP port and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (free_port) {
+    std::printf("%u\n", FreePort());
+    return 0;
+  }
+  if (!mix.empty()) {
+    std::vector<std::string> parts = SplitColumns(mix);
+    if (parts.size() != 4) {
+      std::cerr << "eddy-load: --mix needs 4 fractions: view,add_to_cart,wishlist,purchase\n";
+      return 2;
+    }
+    syn.view = std::stod(parts[0]);
+    syn.cart = std::stod(parts[1]);
+    syn.wishlist = std::stod(parts[2]);
+    syn.purchase = std::stod(parts[3]);
+    if (syn.view + syn.cart + syn.wishlist + syn.purchase > 1.0 + 1e-9) {
+      std::cerr << "eddy-load: --mix fractions add up to more than 1\n";
+      return 2;
+    }
+  }
+  if (emit_redis > 0) {
+    Synthetic gen(syn);
+    std::string json_event, out;
+    EventFields f;
+    const int64_t minute = 29'000'000;  // a fixed minute: the stream is reproducible
+    for (uint64_t i = 0; i < emit_redis; ++i) {
+      json_event.clear();
+      gen.Next(&json_event, &f);
+      AppendRedisCommands(f, minute, &out);
+      if (out.size() > (1 << 20)) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+  if (batch < 1 || run.connections < 1 || run.threads < 1 || run.duration_s <= 0) {
+    std::cerr << "eddy-load: --batch, --connections, --threads and --duration must be > 0\n";
+    return 2;
+  }
+  run.progress = !no_progress;
+
+  std::unique_ptr<RequestSource> source;
+  std::string what;
+  if (!replay.empty()) {
+    uint64_t skipped = 0;
+    std::vector<ReplayEvent> events =
+        LoadReplay(replay, csv_columns.empty() ? std::vector<std::string>{}
+                                               : SplitColumns(csv_columns),
+                   &skipped);
+    if (events.empty()) {
+      std::cerr << "eddy-load: " << replay << ": no events\n";
+      return 2;
+    }
+    const double x = speed == "max" ? 0 : std::stod(speed);
+    what = "replay " + replay + " (" + std::to_string(events.size()) + " events, " +
+           std::to_string(skipped) + " unmappable rows skipped, speed " + speed + ")";
+    source = std::make_unique<ReplaySource>(std::move(events), batch, x);
+  } else {
+    const double r = rate == "max" ? 0 : std::stod(rate);
+    what = "synthetic (seed " + std::to_string(syn.seed) + ", rate " + rate + " events/s)";
+    source = std::make_unique<SyntheticSource>(syn, batch, r, pool_events);
+  }
+  const std::string ack = ServerAck(run.host, run.port);
+  Synthetic reader_names(syn);
+  std::mt19937_64 read_rng(syn.seed + 1);
+  auto read_target = [&] { return "/v1/users/" + reader_names.SampleUser(read_rng) + "/recent?k=10"; };
+
+  RunResult r = Run(run, *source, read_target);
+  const double secs = r.elapsed_s;
+  if (json) {
+    std::printf("{\"target\":\"%s:%u\",\"ack\":\"%s\",\"batch\":%d,\"connections\":%d,"
+                "\"elapsed_s\":%.3f,\"ingest\":",
+                run.host.c_str(), run.port, ack.c_str(), batch, run.connections, secs);
+    PrintJsonOp(r.ingest, secs);
+    std::printf(",\"read\":");
+    PrintJsonOp(r.read, secs);
+    std::printf("}\n");
+  } else {
+    std::printf("eddy-load: %s:%u ack=%s, %s, batch %d, %d connections, %.1f s\n",
+                run.host.c_str(), run.port, ack.c_str(), what.c_str(), batch, run.connections,
+                secs);
+    PrintText("ingest", r.ingest, secs);
+    PrintText("read", r.read, secs);
+  }
+  return r.ingest.requests == 0 ? 1 : 0;
+}
