@@ -52,9 +52,11 @@ double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 void PrintText(const char* name, const OpStats& s, double secs) {
   if (s.requests == 0) return;
-  std::printf("%-7s events/s %11.0f  requests/s %9.0f  p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms"
+  if (s.events != 0) std::printf("%-7s events/s %11.0f  ", name, static_cast<double>(s.events) / secs);
+  else std::printf("%-7s %20s  ", name, "");
+  std::printf("requests/s %9.0f  p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms"
               "  p999 %8.3f ms  max %8.3f ms  errors %llu\n",
-              name, static_cast<double>(s.events) / secs, static_cast<double>(s.requests) / secs,
+              static_cast<double>(s.requests) / secs,
               Ms(s.latency_ns.Percentile(50)), Ms(s.latency_ns.Percentile(90)),
               Ms(s.latency_ns.Percentile(99)), Ms(s.latency_ns.Percentile(99.9)),
               Ms(s.latency_ns.max()), static_cast<unsigned long long>(s.errors));
@@ -145,6 +147,9 @@ int main(int argc, char** argv) {
                  "Replay pace: a factor of real time from the events' timestamps, or 'max'")
       ->capture_default_str();
   app.add_flag("--json", json, "Print the summary as one JSON object");
+  std::string line_name;
+  app.add_option("--line", line_name,
+                 "Print the summary as one line per operation named NAME (db_bench style)");
   app.add_flag("--no-progress", no_progress, "No progress line per second on stderr");
   app.add_option("--emit-redis", emit_redis,
                  "Write the seed design's Redis commands (RESP) for N synthetic events to "
@@ -222,7 +227,19 @@ int main(int argc, char** argv) {
 
   RunResult r = Run(run, *source, read_target);
   const double secs = r.elapsed_s;
-  if (json) {
+  if (!line_name.empty()) {
+    auto one = [&](const std::string& name, const OpStats& s) {
+      if (s.requests == 0) return;
+      std::printf("%-34s %11.0f events/s %9.0f req/s  p50 %7.3f  p99 %7.3f  p999 %7.3f  max %8.3f ms"
+                  "  errors %llu\n",
+                  name.c_str(), static_cast<double>(s.events) / secs,
+                  static_cast<double>(s.requests) / secs, Ms(s.latency_ns.Percentile(50)),
+                  Ms(s.latency_ns.Percentile(99)), Ms(s.latency_ns.Percentile(99.9)),
+                  Ms(s.latency_ns.max()), static_cast<unsigned long long>(s.errors));
+    };
+    one(line_name, r.ingest);
+    one(line_name + "/reads", r.read);
+  } else if (json) {
     std::printf("{\"target\":\"%s:%u\",\"ack\":\"%s\",\"batch\":%d,\"connections\":%d,"
                 "\"elapsed_s\":%.3f,\"ingest\":",
                 run.host.c_str(), run.port, ack.c_str(), batch, run.connections, secs);

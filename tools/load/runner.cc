@@ -208,7 +208,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void Runner::Tick() {
   progress_.expires_after(std::chrono::seconds(1));
   progress_.async_wait([this](beast::error_code ec) {
-    if (ec) return;
+    // A cancel can miss a wait that already expired: the run is also over when no
+    // connection is left.
+    if (ec || active_.load() == 0) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++ticks_;

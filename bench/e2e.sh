@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# eddy's end-to-end benchmark: builds Release, starts `eddy` (config/eddy.toml) on a temp
+# data dir and a free loopback port, drives it with eddy-load, and prints one line per
+# workload (db_bench style): events/s, requests/s and latency percentiles in ms, measured
+# by the client from each request's due time. `--compare` also runs
+# bench/baseline-redis.sh on the same synthetic events and prints eddy / Redis.
+# Usage: bench/e2e.sh [--compare] [--duration S]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+compare=0
+duration=10
+while (($#)); do
+  case "$1" in
+    --compare) compare=1 ;;
+    --duration) duration="$2"; shift ;;
+    *) echo "usage: bench/e2e.sh [--compare] [--duration S]" >&2; exit 2 ;;
+  esac
+  shift
+done
+tools/setup-deps.sh >/dev/null
+cmake --preset release >/dev/null
+cmake --build --preset release --target eddy eddy-load >/dev/null
+
+work=$(mktemp -d)
+pid=""
+cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+load=./build/release/eddy-load
+
+start_eddy() {  # ack level; fails if eddy refuses it
+  rm -rf "$work/data" "$work/port"
+  ./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
+    --data-dir "$work/data" --log-level warn --set "durability.ack=$1" 2>"$work/eddy.log" &
+  pid=$!
+  for _ in $(seq 1 1000); do
+    [[ -s "$work/port" ]] && { port=$(cat "$work/port"); return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  wait "$pid" 2>/dev/null || true
+  pid=""
+  return 1
+}
+stop_eddy() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+run() { "$load" --port "$port" --no-progress "$@"; }
+
+echo "eddy e2e: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload"
+declare -A eddy_rate
+for ack in memory wal fsync; do
+  if ! start_eddy "$ack"; then
+    printf '%-34s not run: %s\n' "ack=$ack" "$(grep -o 'durability.ack: .*' "$work/eddy.log" | head -1)"
+    continue
+  fi
+  run --duration "$duration" --batch 1 --connections 32 --threads 2 --line "post_single/ack=$ack"
+  out=$(run --duration "$duration" --batch 100 --connections 16 --line "ndjson_batch100/ack=$ack")
+  echo "$out"
+  eddy_rate[$ack]=$(awk '{print $2}' <<<"$out")
+  run --duration "$duration" --batch 1000 --connections 8 --line "ndjson_batch1000/ack=$ack"
+  stop_eddy
+done
+
+start_eddy memory
+taobao=../shared/evaldata/taobao-userbehavior-sample/UserBehavior.csv
+if [[ -r "$taobao" ]]; then
+  run --replay "$taobao" --csv-columns user_id,item_id,category_id,behavior,timestamp \
+    --batch 100 --connections 16 --speed max --duration 600 --line "replay_taobao_max_speed"
+else
+  printf '%-34s not run: %s not found\n' "replay_taobao_max_speed" "$taobao"
+fi
+half=$(awk -v r="${eddy_rate[memory]}" 'BEGIN { printf "%d", r / 2 }')
+run --duration "$duration" --batch 100 --connections 16 --rate "$half" --reads 2000 \
+  --line "reads_at_half_ingest($half/s)"
+stop_eddy
+
+if ((compare)); then
+  redis=$(bench/baseline-redis.sh 1000000 | tail -n 2)
+  echo "$redis"
+  r0=$(awk '/no_persistence/ { print $3 }' <<<"$redis")
+  r1=$(awk '/aof_everysec/ { print $3 }' <<<"$redis")
+  awk -v e="${eddy_rate[memory]}" -v a="$r0" -v b="$r1" 'BEGIN {
+    printf "%-34s %.1fx (eddy ndjson_batch100/ack=memory vs Redis layer, no persistence)\n", "ratio_eddy_over_redis", e / a
+    printf "%-34s %.1fx (vs Redis layer with AOF everysec)\n", "ratio_eddy_over_redis_aof", e / b }'
+fi
