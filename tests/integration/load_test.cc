@@ -23,7 +23,8 @@ TEST(LoadIntegrationTest, ServerAcceptedEqualsGeneratorSent) {
     const uint64_t before = NumberAfter(c.Get("/v1/stream/status").body, "accepted_total");
     auto [code, out] = test::RunCommand({EDDY_LOAD_BINARY, "--port", std::to_string(d.port()),
                                          "--duration", "1.5", "--connections", "4", "--batch",
-                                         batch, "--reads", "200", "--json", "--no-progress"});
+                                         batch, "--threads", "2", "--reads", "200", "--json",
+                                         "--no-progress"});
     ASSERT_EQ(code, 0) << out;
     const size_t ingest = out.find("\"ingest\":");
     const size_t read = out.find("\"read\":");

@@ -1,5 +1,7 @@
 // eddy-load: a load generator for eddy. See `eddy-load --help`.
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <iostream>
 #include <random>
 #include <string>
@@ -49,6 +51,23 @@ uint16_t FreePort() {
 }
 
 double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+std::optional<double> ParseNumber(const std::string& text) {
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// "max" -> 0 (as fast as possible); a positive number -> itself; else nullopt.
+std::optional<double> ParsePace(const std::string& text) {
+  if (text == "max") return 0.0;
+  std::optional<double> v = ParseNumber(text);
+  return v && *v > 0 ? v : std::nullopt;
+}
 
 void PrintText(const char* name, const OpStats& s, double secs) {
   if (s.requests == 0) return;
@@ -163,18 +182,27 @@ int main(int argc, char** argv) {
   }
   if (!mix.empty()) {
     std::vector<std::string> parts = SplitColumns(mix);
-    if (parts.size() != 4) {
-      std::cerr << "eddy-load: --mix needs 4 fractions: view,add_to_cart,wishlist,purchase\n";
+    double f[4] = {};
+    bool ok = parts.size() == 4;
+    for (size_t i = 0; ok && i < 4; ++i) {
+      std::optional<double> v = ParseNumber(parts[i]);
+      ok = v && *v >= 0 && *v <= 1;
+      f[i] = v.value_or(0);
+    }
+    if (!ok || f[0] + f[1] + f[2] + f[3] > 1.0 + 1e-9) {
+      std::cerr << "eddy-load: --mix needs 4 fractions in [0, 1] adding up to at most 1: "
+                   "view,add_to_cart,wishlist,purchase\n";
       return 2;
     }
-    syn.view = std::stod(parts[0]);
-    syn.cart = std::stod(parts[1]);
-    syn.wishlist = std::stod(parts[2]);
-    syn.purchase = std::stod(parts[3]);
-    if (syn.view + syn.cart + syn.wishlist + syn.purchase > 1.0 + 1e-9) {
-      std::cerr << "eddy-load: --mix fractions add up to more than 1\n";
-      return 2;
-    }
+    syn.view = f[0];
+    syn.cart = f[1];
+    syn.wishlist = f[2];
+    syn.purchase = f[3];
+  }
+  const std::optional<double> rate_v = ParsePace(rate), speed_v = ParsePace(speed);
+  if (!rate_v || !speed_v) {
+    std::cerr << "eddy-load: --rate and --speed take a positive number or 'max'\n";
+    return 2;
   }
   if (emit_redis > 0) {
     Synthetic gen(syn);
@@ -211,12 +239,12 @@ int main(int argc, char** argv) {
       std::cerr << "eddy-load: " << replay << ": no events\n";
       return 2;
     }
-    const double x = speed == "max" ? 0 : std::stod(speed);
+    const double x = *speed_v;
     what = "replay " + replay + " (" + std::to_string(events.size()) + " events, " +
            std::to_string(skipped) + " unmappable rows skipped, speed " + speed + ")";
     source = std::make_unique<ReplaySource>(std::move(events), batch, x);
   } else {
-    const double r = rate == "max" ? 0 : std::stod(rate);
+    const double r = *rate_v;
     what = "synthetic (seed " + std::to_string(syn.seed) + ", rate " + rate + " events/s)";
     source = std::make_unique<SyntheticSource>(syn, batch, r, pool_events);
   }
