@@ -53,6 +53,25 @@ struct RecentItem {
   EventTime time;  // time of the user's last touch of the item
 };
 
+struct TrendingCategory {
+  std::string category;
+  double score = 0;          // sum of event weights in the window
+  int64_t events = 0;        // events in the window
+  int64_t this_minute = 0;   // events in now's minute
+  int64_t previous_minute = 0;
+};
+
+struct TrendingAnswer {
+  int64_t window_minutes = 0;
+  EventTime now;  // the engine clock the answer was computed at
+  std::vector<TrendingCategory> top;
+};
+
+struct VelocityAnswer {
+  EventTime now;
+  std::vector<int64_t> per_minute;  // events per minute, oldest first, ending at now's minute
+};
+
 struct PartitionStatus {
   uint32_t partition = 0;
   int shard = 0;
@@ -108,6 +127,17 @@ class Engine {
   virtual void RecentItems(std::string_view user, uint32_t k,
                            std::function<void(std::vector<RecentItem>)> done) = 0;
   std::vector<RecentItem> RecentItemsSync(std::string_view user, uint32_t k);
+
+  // Top-k categories by weighted event count in window `window` (an index into
+  // options().windows.minutes), SPEC §3.1; ties broken by category name.
+  virtual void TrendingCategories(size_t window, uint32_t k,
+                                  std::function<void(TrendingAnswer)> done) = 0;
+  TrendingAnswer TrendingCategoriesSync(size_t window, uint32_t k);
+
+  // Events of `category` per minute for the last `minutes` minutes, SPEC §3.2.
+  virtual void CategoryVelocity(std::string_view category, uint32_t minutes,
+                                std::function<void(VelocityAnswer)> done) = 0;
+  VelocityAnswer CategoryVelocitySync(std::string_view category, uint32_t minutes);
 
   virtual StreamStatus Status() const = 0;
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eddy/event.h"
 
@@ -43,6 +44,16 @@ struct RecentOptions {
   uint64_t max_users = 2'000'000;  // users tracked; least recently active evicted first
 };
 
+// Windows of the windowed aggregates, in minutes (SPEC §3): each a whole number of
+// minutes, at most 7 days.
+struct WindowOptions {
+  std::vector<int64_t> minutes = {60, 1440};
+};
+
+// The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
+// newest event time only (replaying history gives the answers history had).
+enum class ClockMode : uint8_t { kLive, kEvent };
+
 struct DurabilityOptions {
   std::string data_dir = "./data";
   AckLevel ack = AckLevel::kMemory;
@@ -58,6 +69,8 @@ struct Options {
   RuntimeOptions runtime;
   IngestOptions ingest;
   RecentOptions recent;
+  WindowOptions windows;
+  ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;
   LoggingOptions logging;
   EventWeights weights = DefaultEventWeights();

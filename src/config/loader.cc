@@ -1,6 +1,8 @@
 #include "config/loader.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -63,6 +65,8 @@ std::string Describe(const KeySpec& s) {
       return "a number in [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
     case KeySpec::kString:
       return "a string";
+    case KeySpec::kDurationList:
+      return "a list of durations such as [\"1h\", \"24h\"] (units m, h, d; whole minutes, 1m to 7d)";
     case KeySpec::kEnum: {
       std::string out = "one of";
       for (size_t i = 0; i < s.allowed.size(); ++i) {
@@ -117,6 +121,21 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
       s.set_string(o, *n.value<std::string>());
       return Status::Ok();
     }
+    case KeySpec::kDurationList: {
+      const toml::array* arr = n.as_array();
+      if (arr == nullptr || arr->empty()) return Bad(origin, s, expected);
+      std::vector<int64_t> minutes;
+      for (const toml::node& e : *arr) {
+        std::optional<int64_t> m =
+            e.is_string() ? ParseDurationMinutes(*e.value<std::string>()) : std::nullopt;
+        if (!m || *m < s.min || *m > s.max) return Bad(origin, s, expected);
+        minutes.push_back(*m);
+      }
+      std::sort(minutes.begin(), minutes.end());
+      minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
+      s.set_minutes(o, std::move(minutes));
+      return Status::Ok();
+    }
     case KeySpec::kEnum: {
       if (!n.is_string()) return Bad(origin, s, expected);
       std::string v = *n.value<std::string>();
@@ -166,6 +185,16 @@ Status ApplyTable(Options& o, const toml::table& tbl, std::string_view origin) {
 // A value given as text (environment, command line): TOML syntax when it parses as a
 // scalar, otherwise the text itself as a string (so host=0.0.0.0 needs no quotes).
 Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::string_view origin) {
+  if (s.kind == KeySpec::kDurationList && !text.empty() && text[0] != '[') {
+    toml::array arr;  // "1h,24h" as well as ["1h","24h"]
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t comma = std::min(text.find(',', pos), text.size());
+      arr.push_back(text.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+    return ApplyValue(o, s, arr, origin);
+  }
   const bool stringy = s.kind == KeySpec::kString || s.kind == KeySpec::kEnum;
   if (stringy && (text.empty() || (text[0] != '"' && text[0] != '\''))) {
     return ApplyValue(o, s, toml::value<std::string>(text), origin);
@@ -174,7 +203,7 @@ Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::str
     toml::table t = toml::parse("v = " + text);
     const toml::node* n = t.get("v");
     if (n != nullptr && (n->is_integer() || n->is_floating_point() || n->is_boolean() ||
-                         n->is_string())) {
+                         n->is_string() || n->is_array())) {
       return ApplyValue(o, s, *n, origin);
     }
   } catch (const toml::parse_error&) {
@@ -194,6 +223,19 @@ Status CheckCrossKeys(Options& o) {
 }
 
 }  // namespace
+
+std::optional<int64_t> ParseDurationMinutes(std::string_view s) {
+  if (s.size() < 2) return std::nullopt;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, n);
+  if (ec != std::errc() || p != s.data() + s.size() - 1 || n <= 0) return std::nullopt;
+  switch (s.back()) {
+    case 'm': return n;
+    case 'h': return n * 60;
+    case 'd': return n * 1440;
+    default: return std::nullopt;
+  }
+}
 
 Result<Options> ParseOptions(std::string_view toml_text, std::string_view origin) {
   Options o;

@@ -4,6 +4,7 @@
 // checked against the schema: an unknown key, a wrong type or an out-of-range value is an
 // error that names the key and what is allowed.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,9 @@ struct ConfigSources {
 Result<Options> LoadOptions(const ConfigSources& sources);
 // Parses TOML text (for tests); `origin` names it in errors.
 Result<Options> ParseOptions(std::string_view toml_text, std::string_view origin);
+
+// "90m", "1h", "7d" -> minutes; nullopt if malformed.
+std::optional<int64_t> ParseDurationMinutes(std::string_view s);
 
 // Every key as "section.key", with its type and range, for --help and errors.
 std::vector<std::string> DescribeConfigKeys();

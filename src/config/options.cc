@@ -74,6 +74,12 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Weight("cancel", EventType::kCancel));
   k.push_back(Weight("inventory", EventType::kInventory));
   k.push_back(Weight("segment_update", EventType::kSegmentUpdate));
+  k.push_back(Spec("windows", "durations", KeySpec::kDurationList, 1, 7 * 24 * 60));
+  k.back().set_minutes = [](Options& o, std::vector<int64_t> v) { o.windows.minutes = std::move(v); };
+  k.push_back(Spec("clock", "mode", KeySpec::kEnum, 0, 0, {"live", "event"}));
+  k.back().set_string = [](Options& o, const std::string& v) {
+    o.clock = v == "event" ? ClockMode::kEvent : ClockMode::kLive;
+  };
   k.push_back(Spec("durability", "data_dir", KeySpec::kString));
   k.back().set_string = [](Options& o, const std::string& v) { o.durability.data_dir = v; };
   // Only "memory" is implemented until the RocksDB store lands; "wal" and "fsync" are

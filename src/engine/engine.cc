@@ -151,6 +151,127 @@ class EngineImpl final : public Engine {
     });
   }
 
+  // The engine clock for a read (SPEC §3): newest event time accepted, and in live mode at
+  // least the wall clock. INT64_MIN when there is no time yet (event clock, no events).
+  int64_t NowMs() const {
+    int64_t now = newest_event_ms_.load(std::memory_order_relaxed);
+    if (options_.clock == ClockMode::kLive) now = std::max(now, clock_->Now().millis());
+    return now;
+  }
+  static int64_t Minute(int64_t ms) {
+    return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
+  }
+
+  // Runs `part` on every shard (after it caught up with everything published), then
+  // `merge` with all the partials on the shard that finished last.
+  template <typename Partial>
+  void ScatterGather(std::function<Partial(ShardState&)> part,
+                     std::function<void(std::vector<Partial>&)> merge) {
+    struct Gather {
+      std::vector<Partial> parts;
+      std::atomic<size_t> left;
+      std::function<void(std::vector<Partial>&)> merge;
+    };
+    auto g = std::make_shared<Gather>();
+    g->parts.resize(shards_.size());
+    g->left.store(shards_.size());
+    g->merge = std::move(merge);
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      ShardState* st = states_[s].get();
+      shards_[s]->Submit([g, st, s, part] {
+        st->CatchUpAll();
+        g->parts[s] = part(*st);
+        // acq_rel: the last one sees every shard's partial.
+        if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
+      });
+    }
+  }
+
+  void TrendingCategories(size_t window, uint32_t k,
+                          std::function<void(TrendingAnswer)> done) override {
+    TrendingAnswer empty;
+    empty.window_minutes = window < options_.windows.minutes.size() ? options_.windows.minutes[window] : 0;
+    const int64_t now_ms = NowMs();
+    if (window >= options_.windows.minutes.size() || now_ms == INT64_MIN) {
+      empty.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+      return done(std::move(empty));
+    }
+    const int64_t g = Minute(now_ms);
+    struct Partial {
+      CategoryWindows::Sums window;
+      CategoryWindows::Sums this_minute, previous_minute;
+    };
+    ScatterGather<Partial>(
+        [window, g](ShardState& st) {
+          Partial p;
+          st.trending().AddWindow(window, g, &p.window);
+          st.trending().AddBucket(g, &p.this_minute);
+          st.trending().AddBucket(g - 1, &p.previous_minute);
+          return p;
+        },
+        [this, k, now_ms, empty = std::move(empty),
+         done = std::move(done)](std::vector<Partial>& parts) mutable {
+          CategoryWindows::Sums sum, cur, prev;
+          for (Partial& p : parts) {
+            for (const auto& [c, cell] : p.window) {
+              auto& x = sum[c];
+              x.weight += cell.weight;
+              x.count += cell.count;
+            }
+            for (const auto& [c, cell] : p.this_minute) cur[c].count += cell.count;
+            for (const auto& [c, cell] : p.previous_minute) prev[c].count += cell.count;
+          }
+          std::vector<TrendingCategory> all;
+          all.reserve(sum.size());
+          for (const auto& [c, cell] : sum) {
+            if (cell.count <= 0) continue;
+            TrendingCategory t;
+            t.category = std::string(interners_.categories.Lookup(c.value()));
+            t.score = static_cast<double>(cell.weight) / 1e6;
+            t.events = cell.count;
+            auto a = cur.find(c);
+            t.this_minute = a == cur.end() ? 0 : a->second.count;
+            auto b = prev.find(c);
+            t.previous_minute = b == prev.end() ? 0 : b->second.count;
+            all.push_back(std::move(t));
+          }
+          const size_t top = std::min<size_t>(k, all.size());
+          std::partial_sort(all.begin(), all.begin() + top, all.end(),
+                            [](const TrendingCategory& a, const TrendingCategory& b) {
+                              return a.score != b.score ? a.score > b.score
+                                                        : a.category < b.category;
+                            });
+          all.resize(top);
+          empty.now = EventTime(now_ms);
+          empty.top = std::move(all);
+          done(std::move(empty));
+        });
+  }
+
+  void CategoryVelocity(std::string_view category, uint32_t minutes,
+                        std::function<void(VelocityAnswer)> done) override {
+    VelocityAnswer answer;
+    const int64_t now_ms = NowMs();
+    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.per_minute.assign(minutes, 0);
+    const uint32_t cat = interners_.categories.Find(category);
+    if (cat == 0 || now_ms == INT64_MIN || minutes == 0) return done(std::move(answer));
+    const int64_t g = Minute(now_ms);
+    ScatterGather<std::vector<int64_t>>(
+        [g, minutes, cat](ShardState& st) {
+          std::vector<int64_t> counts(minutes, 0);
+          st.trending().AddMinutes(CategoryId(cat), g, minutes, &counts);
+          return counts;
+        },
+        [answer = std::move(answer),
+         done = std::move(done)](std::vector<std::vector<int64_t>>& parts) mutable {
+          for (const auto& p : parts) {
+            for (size_t i = 0; i < p.size(); ++i) answer.per_minute[i] += p[i];
+          }
+          done(std::move(answer));
+        });
+  }
+
   StreamStatus Status() const override {
     StreamStatus s;
     s.partitions = log_->partitions();
@@ -211,11 +332,13 @@ class EngineImpl final : public Engine {
     ctx.partition_of.resize(n);
     ctx.touched.clear();
     bool has_ids = false;
+    int64_t newest = INT64_MIN;
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t p = log_->PartitionOf(ctx.events[i].user_hash).value();
       ctx.partition_of[i] = p;
       if (ctx.run_length[p]++ == 0) ctx.touched.push_back(p);
       has_ids |= ctx.events[i].event_id.present();
+      newest = std::max(newest, ctx.events[i].time.millis());
     }
     std::sort(ctx.touched.begin(), ctx.touched.end());
     uint32_t start = 0;
@@ -256,6 +379,12 @@ class EngineImpl final : public Engine {
       *done = nullptr;
     }
     accepted_total_.fetch_add(n, std::memory_order_relaxed);
+    // Before publishing (and so before the reply): a read's clock covers every
+    // acknowledged event.
+    int64_t seen = newest_event_ms_.load(std::memory_order_relaxed);
+    while (newest > seen &&
+           !newest_event_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
+    }
     uint64_t wake = 0;  // bitmask of shards to wake (first 64; the rest always woken)
     for (uint32_t p : ctx.touched) {
       PartitionLog& pl = log_->partition(PartitionId(p));
@@ -303,6 +432,7 @@ class EngineImpl final : public Engine {
   std::vector<std::unique_ptr<ShardState>> states_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> accepted_total_{0};
+  std::atomic<int64_t> newest_event_ms_{INT64_MIN};  // newest event time accepted
   std::atomic<uint64_t> duplicates_total_{0};
   std::atomic<int> inflight_{0};
   std::atomic<bool> stopping_{false};
@@ -324,6 +454,21 @@ IngestReply Engine::IngestSync(IngestContext& ctx, std::string body, BodyFormat 
   std::future<IngestReply> future = promise.get_future();
   Ingest(ctx, body, format, default_type,
          [&promise](IngestReply r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+TrendingAnswer Engine::TrendingCategoriesSync(size_t window, uint32_t k) {
+  std::promise<TrendingAnswer> promise;
+  std::future<TrendingAnswer> future = promise.get_future();
+  TrendingCategories(window, k, [&promise](TrendingAnswer a) { promise.set_value(std::move(a)); });
+  return future.get();
+}
+
+VelocityAnswer Engine::CategoryVelocitySync(std::string_view category, uint32_t minutes) {
+  std::promise<VelocityAnswer> promise;
+  std::future<VelocityAnswer> future = promise.get_future();
+  CategoryVelocity(category, minutes,
+                   [&promise](VelocityAnswer a) { promise.set_value(std::move(a)); });
   return future.get();
 }
 

@@ -1,11 +1,17 @@
 #include "engine/shard_state.h"
 
+#include <cmath>
 #include <thread>
 
 #include "engine/ingest_ticket.h"
 
 namespace eddy {
 namespace {
+int64_t MinuteOf(EventTime t) {
+  const int64_t ms = t.millis();
+  return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
+}
+
 // Entries applied per partition before moving to the next one, so one hot partition
 // cannot starve the others or the mailbox.
 constexpr uint64_t kPollBatch = 4096;
@@ -27,7 +33,13 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
       dedup_(options.ingest.dedup_horizon_ms,
              std::max<uint64_t>(1, options.ingest.dedup_max_ids /
                                        std::max<size_t>(1, options.log.partitions) *
-                                       partitions_.size())) {}
+                                       partitions_.size())),
+      trending_(options.windows.minutes),
+      live_clock_(options.clock == ClockMode::kLive) {
+  for (int t = 0; t < kEventTypeCount; ++t) {
+    weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
+  }
+}
 
 void ShardState::Apply(const LogEntry& entry) {
   if (entry.kind == LogEntry::kSkip) return;
@@ -36,6 +48,10 @@ void ShardState::Apply(const LogEntry& entry) {
   if (!duplicate) {
     if (ev.item.valid() && ev.user.valid() && weights_[static_cast<size_t>(ev.type)] > 0) {
       recent_.Touch(ev.user, ev.item, ev.time);
+    }
+    if (ev.category.valid()) {
+      trending_.Apply(ev.category, MinuteOf(ev.time),
+                      weight_micros_[static_cast<size_t>(ev.type)]);
     }
     applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
@@ -67,7 +83,14 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit) {
 size_t ShardState::Poll() {
   size_t done = 0;
   for (PartitionId p : partitions_) done += Drain(p, kPollBatch);
+  // Live clock: let windows slide with the wall clock even without events, so what left
+  // every window is freed (about once a second; an idle shard polls every millisecond).
+  if (live_clock_ && (++polls_ & 1023) == 0) trending_.AdvanceTo(MinuteOf(clock_->Now()));
   return done;
+}
+
+void ShardState::CatchUpAll() {
+  for (PartitionId p : partitions_) CatchUp(p);
 }
 
 void ShardState::CatchUp(PartitionId p) {

@@ -8,12 +8,14 @@
 // The counters are atomics written by the shard thread and read by status pages
 // (relaxed: they are monotone figures for operators).
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <vector>
 
 #include "agg/dedup.h"
 #include "agg/recent.h"
+#include "agg/trending.h"
 #include "eddy/clock.h"
 #include "eddy/options.h"
 #include "engine/rate_meter.h"
@@ -29,8 +31,10 @@ class ShardState {
 
   size_t Poll();
   void CatchUp(PartitionId p);
+  void CatchUpAll();
 
   RecentItems& recent() { return recent_; }
+  const CategoryWindows& trending() const { return trending_; }
   const std::vector<PartitionId>& partitions() const { return partitions_; }
   uint64_t applied_events() const { return applied_events_.load(std::memory_order_relaxed); }
   const RateMeter& rate() const { return rate_; }
@@ -47,6 +51,10 @@ class ShardState {
   std::atomic<uint64_t>* duplicates_total_;
   RecentItems recent_;
   EventIdSet dedup_;
+  CategoryWindows trending_;
+  std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
+  const bool live_clock_;
+  uint32_t polls_ = 0;
   std::atomic<uint64_t> applied_events_{0};
   RateMeter rate_;
 };

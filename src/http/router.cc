@@ -1,8 +1,10 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
+#include "config/loader.h"
 #include "http/json_writer.h"
 #include "util/time.h"
 
@@ -56,6 +58,31 @@ std::optional<std::string_view> QueryParam(std::string_view query, std::string_v
     query.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+// "1h" for 60, "24h" for 1440, "90m", "7d".
+std::string WindowLabel(int64_t minutes) {
+  if (minutes % 1440 == 0) return std::to_string(minutes / 1440) + "d";
+  if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
+  return std::to_string(minutes) + "m";
+}
+
+// Parses an optional integer query parameter in [lo, hi]; false (and an error reply) if
+// it is present and bad.
+bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32_t hi,
+              uint32_t* out, unsigned version, const Respond& respond) {
+  std::optional<std::string_view> v = QueryParam(query, name);
+  if (!v) return true;
+  uint32_t x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be an integer in [" + std::to_string(lo) +
+                              ", " + std::to_string(hi) + "]"));
+    return false;
+  }
+  *out = x;
+  return true;
 }
 
 struct IngestRoute {
@@ -153,6 +180,19 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     if (method != http::verb::get) return wrong_method("GET");
     return respond(StreamStatusResponse(v));
   }
+  if (path == "/v1/trending/categories") {
+    if (method != http::verb::get) return wrong_method("GET");
+    return Trending(req, query, std::move(respond));
+  }
+  constexpr std::string_view kCategories = "/v1/categories/";
+  if (path.substr(0, kCategories.size()) == kCategories) {
+    std::string_view rest = path.substr(kCategories.size());
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && rest.substr(slash) == "/velocity" && slash > 0) {
+      if (method != http::verb::get) return wrong_method("GET");
+      return Velocity(req, rest.substr(0, slash), query, std::move(respond));
+    }
+  }
   constexpr std::string_view kUsers = "/v1/users/";
   if (path.substr(0, kUsers.size()) == kUsers) {
     std::string_view rest = path.substr(kUsers.size());
@@ -240,6 +280,70 @@ void Router::Recent(const Request& req, std::string_view user_raw, std::string_v
       w.BeginObject().Key("itemId").String(it.item).Key("timestamp").Int(it.time.millis());
       w.Key("time").String(FormatIso8601(it.time));
       w.EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Trending(const Request& req, std::string_view query, Respond respond) {
+  const unsigned v = req.version();
+  const std::vector<int64_t>& windows = engine_.options().windows.minutes;
+  size_t window = 0;
+  if (std::optional<std::string_view> w = QueryParam(query, "window")) {
+    std::optional<int64_t> minutes = ParseDurationMinutes(*w);
+    auto it = minutes ? std::find(windows.begin(), windows.end(), *minutes) : windows.end();
+    if (it == windows.end()) {
+      std::string known;
+      for (int64_t m : windows) known += (known.empty() ? "" : ", ") + WindowLabel(m);
+      return respond(ErrorResponse(http::status::bad_request, v,
+                                   "window: must be one of the configured windows: " + known));
+    }
+    window = static_cast<size_t>(it - windows.begin());
+  }
+  uint32_t k = 10;
+  if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  engine_.TrendingCategories(window, k, [v, respond = std::move(respond)](TrendingAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
+    w.Key("now").String(FormatIso8601(a.now)).Key("categories").BeginArray();
+    int rank = 0;
+    for (const TrendingCategory& c : a.top) {
+      w.BeginObject().Key("rank").Int(++rank).Key("category").String(c.category);
+      w.Key("score").Double(c.score).Key("events").Int(c.events);
+      w.Key("velocity").BeginObject().Key("this_minute").Int(c.this_minute);
+      w.Key("previous_minute").Int(c.previous_minute);
+      w.Key("change").Int(c.this_minute - c.previous_minute).EndObject();
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Velocity(const Request& req, std::string_view category_raw, std::string_view query,
+                      Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> category = PercentDecode(category_raw);
+  if (!category || category->empty() || category->size() > 128) {
+    return respond(ErrorResponse(http::status::bad_request, v,
+                                 "category: must be a percent-encoded string of 1-128 bytes"));
+  }
+  const std::vector<int64_t>& windows = engine_.options().windows.minutes;
+  const uint32_t max_minutes =
+      static_cast<uint32_t>(std::max<int64_t>(60, *std::max_element(windows.begin(), windows.end())));
+  uint32_t minutes = 60;
+  if (!IntParam(query, "minutes", 1, max_minutes, &minutes, v, respond)) return;
+  engine_.CategoryVelocity(*category, minutes, [v, category = *category,
+                                                respond = std::move(respond)](VelocityAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("category").String(category).Key("now").String(FormatIso8601(a.now));
+    w.Key("minutes").BeginArray();
+    const int64_t now_minute = a.now.millis() / 60'000;
+    const int64_t n = static_cast<int64_t>(a.per_minute.size());
+    for (int64_t i = 0; i < n; ++i) {
+      w.BeginObject().Key("minute").String(FormatIso8601(EventTime((now_minute - n + 1 + i) * 60'000)));
+      w.Key("events").Int(a.per_minute[i]).EndObject();
     }
     w.EndArray().EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));

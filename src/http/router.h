@@ -41,6 +41,9 @@ class Router {
   void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond);
   void Recent(const Request& req, std::string_view user, std::string_view query,
               Respond respond);
+  void Trending(const Request& req, std::string_view query, Respond respond);
+  void Velocity(const Request& req, std::string_view category, std::string_view query,
+                Respond respond);
   Response StreamStatusResponse(unsigned version);
 
   Engine& engine_;

@@ -85,6 +85,35 @@ TEST_F(RouterTest, ErrorStatuses) {
   EXPECT_EQ(Call(http::verb::get, "/v1/users/%zz/recent").result(), http::status::bad_request);
 }
 
+TEST_F(RouterTest, TrendingAndVelocity) {
+  for (const char* cat : {"shoes", "shoes", "hats"}) {
+    ASSERT_EQ(Call(http::verb::post, "/v1/events",
+                   test::EventBuilder().User("u").Type("click").Item("i").Category(cat).Json())
+                  .result(),
+              http::status::ok);
+  }
+  Response t = Call(http::verb::get, "/v1/trending/categories?window=1h&k=1");
+  EXPECT_EQ(t.result(), http::status::ok) << t.body();
+  EXPECT_NE(t.body().find(R"("window":"1h")"), std::string::npos) << t.body();
+  EXPECT_NE(t.body().find(R"({"rank":1,"category":"shoes","score":6,"events":2,)"
+                          R"("velocity":{"this_minute":2,"previous_minute":0,"change":2}})"),
+            std::string::npos)
+      << t.body();
+  EXPECT_EQ(t.body().find("hats"), std::string::npos);  // k=1
+  EXPECT_NE(Call(http::verb::get, "/v1/trending/categories?window=24h").body().find("hats"),
+            std::string::npos);
+  Response bad = Call(http::verb::get, "/v1/trending/categories?window=2h");
+  EXPECT_EQ(bad.result(), http::status::bad_request);
+  EXPECT_EQ(bad.body(),
+            R"({"error":"window: must be one of the configured windows: 1h, 1d"})");
+  Response v = Call(http::verb::get, "/v1/categories/shoes/velocity?minutes=3");
+  EXPECT_EQ(v.result(), http::status::ok) << v.body();
+  EXPECT_NE(v.body().find(R"("events":0},{"minute")"), std::string::npos) << v.body();
+  EXPECT_NE(v.body().find(R"("events":2}])"), std::string::npos) << v.body();
+  EXPECT_EQ(Call(http::verb::get, "/v1/categories/shoes/velocity?minutes=0").result(),
+            http::status::bad_request);
+}
+
 TEST_F(RouterTest, HealthReadyStatus) {
   EXPECT_EQ(Call(http::verb::get, "/healthz").body(), R"({"status":"ok"})");
   EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::ok);

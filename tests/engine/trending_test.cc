@@ -1,0 +1,217 @@
+// Trending categories and velocity (SPEC §3.1-3.2) against a brute-force recomputation,
+// and their independence of partitions, shards and batch boundaries (SPEC §5).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "eddy/engine.h"
+#include "testutil/testutil.h"
+
+namespace eddy {
+namespace {
+
+using test::EventBuilder;
+
+constexpr int64_t kT0 = 1'700'000'000'000;  // ms
+
+struct RawEvent {
+  std::string user, type, category;
+  int64_t time_ms;
+  std::string json;
+};
+
+const char* kTypes[] = {"view", "view", "view", "click", "add_to_cart", "wishlist", "purchase",
+                        "remove_from_cart"};
+
+// ~2 hours of events from 40 users over 25 categories; each user's clock wanders and
+// sometimes steps back up to 10 minutes (out of order within the user's stream).
+std::vector<RawEvent> RandomStream(uint32_t seed, int n) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> user_clock(40, kT0);
+  std::vector<RawEvent> out;
+  for (int i = 0; i < n; ++i) {
+    int u = static_cast<int>(rng() % 40);
+    // Forward 0-6 min, or one time in five back up to 10 min: ~2 h per user overall.
+    int64_t step = rng() % 5 == 0 ? -static_cast<int64_t>(rng() % 600'000)
+                                  : static_cast<int64_t>(rng() % 360'000);
+    user_clock[u] = std::max(kT0, user_clock[u] + step);
+    RawEvent e;
+    e.user = "u" + std::to_string(u);
+    e.type = kTypes[rng() % 8];
+    e.category = "c" + std::to_string(std::min<uint64_t>(rng() % 25, rng() % 25));
+    e.time_ms = user_clock[u];
+    EventBuilder b;
+    b.User(e.user).Type(e.type).Item("i" + std::to_string(rng() % 300)).Category(e.category)
+        .Time(e.time_ms);
+    if (e.type == "purchase") b.Price(9.5);
+    e.json = b.Json();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+int64_t Minute(int64_t ms) { return ms / 60'000; }
+
+Options TrendingOptions(uint32_t partitions, int shards) {
+  Options o = test::TestOptions(partitions, shards);
+  o.clock = ClockMode::kEvent;
+  o.windows.minutes = {5, 60, 1440};
+  o.weights[static_cast<size_t>(EventType::kWishlist)] = 4.25;  // fractional weights sum exactly
+  o.log.capacity_per_partition = 4096;
+  return o;
+}
+
+// The oracle: weighted sums over the raw events with minute in [g - W + 1, g].
+std::vector<TrendingCategory> Expected(const std::vector<RawEvent>& events, const Options& o,
+                                       int64_t window) {
+  int64_t newest = INT64_MIN;
+  for (const RawEvent& e : events) newest = std::max(newest, e.time_ms);
+  const int64_t g = Minute(newest);
+  std::map<std::string, TrendingCategory> by;
+  for (const RawEvent& e : events) {
+    const int64_t m = Minute(e.time_ms);
+    TrendingCategory& t = by[e.category];
+    t.category = e.category;
+    if (m == g) ++t.this_minute;
+    if (m == g - 1) ++t.previous_minute;
+    if (m < g - window + 1 || m > g) continue;
+    EventType type = e.type == "view" ? EventType::kView
+                     : e.type == "click" ? EventType::kClick
+                     : e.type == "add_to_cart" ? EventType::kAddToCart
+                     : e.type == "wishlist" ? EventType::kWishlist
+                     : e.type == "purchase" ? EventType::kPurchase
+                                            : EventType::kRemoveFromCart;
+    t.score += std::llround(o.weights[static_cast<size_t>(type)] * 1e6);  // micros for now
+    ++t.events;
+  }
+  std::vector<TrendingCategory> out;
+  for (auto& [name, t] : by) {
+    if (t.events == 0) continue;
+    t.score /= 1e6;
+    out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const TrendingCategory& a, const TrendingCategory& b) {
+    return a.score != b.score ? a.score > b.score : a.category < b.category;
+  });
+  return out;
+}
+
+void Ingest(Engine& engine, const std::vector<RawEvent>& events, size_t batch) {
+  auto ctx = engine.NewIngestContext();
+  for (size_t i = 0; i < events.size(); i += batch) {
+    std::vector<std::string> objs;
+    for (size_t j = i; j < std::min(events.size(), i + batch); ++j) objs.push_back(events[j].json);
+    IngestReply r = engine.IngestSync(*ctx, test::Ndjson(objs), BodyFormat::kNdjson);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    ASSERT_EQ(r.accepted, objs.size());
+  }
+}
+
+void ExpectEqual(const std::vector<TrendingCategory>& got,
+                 const std::vector<TrendingCategory>& want, const std::string& where) {
+  ASSERT_EQ(got.size(), want.size()) << where;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].category, want[i].category) << where << " rank " << i;
+    EXPECT_EQ(got[i].score, want[i].score) << where << " " << got[i].category;
+    EXPECT_EQ(got[i].events, want[i].events) << where << " " << got[i].category;
+    EXPECT_EQ(got[i].this_minute, want[i].this_minute) << where << " " << got[i].category;
+    EXPECT_EQ(got[i].previous_minute, want[i].previous_minute) << where << " " << got[i].category;
+  }
+}
+
+TEST(TrendingTest, MatchesBruteForceOnRandomStreams) {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    std::vector<RawEvent> events = RandomStream(seed, 4000);
+    Options o = TrendingOptions(8, 2);
+    auto engine = std::move(Engine::Open(o)).value();
+    Ingest(*engine, events, 50);
+    for (size_t w = 0; w < o.windows.minutes.size(); ++w) {
+      TrendingAnswer a = engine->TrendingCategoriesSync(w, 1000);
+      ExpectEqual(a.top, Expected(events, o, o.windows.minutes[w]),
+                  "seed " + std::to_string(seed) + " window " + std::to_string(w));
+    }
+    // The stream is longer than the short windows: they must see fewer events.
+    int64_t in5 = 0, in60 = 0, in1440 = 0;
+    for (const auto& t : engine->TrendingCategoriesSync(0, 1000).top) in5 += t.events;
+    for (const auto& t : engine->TrendingCategoriesSync(1, 1000).top) in60 += t.events;
+    for (const auto& t : engine->TrendingCategoriesSync(2, 1000).top) in1440 += t.events;
+    EXPECT_LT(in5, in60);
+    EXPECT_LT(in60, in1440);
+    EXPECT_EQ(in1440, 4000);
+    TrendingAnswer top3 = engine->TrendingCategoriesSync(1, 3);
+    EXPECT_EQ(top3.top.size(), 3u);
+  }
+}
+
+TEST(TrendingTest, VelocityPerMinuteMatchesBruteForce) {
+  std::vector<RawEvent> events = RandomStream(7, 3000);
+  Options o = TrendingOptions(4, 2);
+  auto engine = std::move(Engine::Open(o)).value();
+  Ingest(*engine, events, 100);
+  int64_t newest = INT64_MIN;
+  for (const RawEvent& e : events) newest = std::max(newest, e.time_ms);
+  const int64_t g = Minute(newest);
+  for (const char* cat : {"c0", "c3", "c17"}) {
+    std::vector<int64_t> want(90, 0);
+    for (const RawEvent& e : events) {
+      int64_t m = Minute(e.time_ms);
+      if (e.category == cat && m > g - 90 && m <= g) ++want[m - (g - 89)];
+    }
+    VelocityAnswer a = engine->CategoryVelocitySync(cat, 90);
+    EXPECT_EQ(a.per_minute, want) << cat;
+    EXPECT_EQ(a.now.millis(), newest);
+  }
+  EXPECT_EQ(engine->CategoryVelocitySync("never-seen", 5).per_minute,
+            std::vector<int64_t>(5, 0));
+}
+
+TEST(TrendingTest, SameAnswersForAnyLayoutAndBatching) {
+  std::vector<RawEvent> events = RandomStream(11, 2000);
+  std::vector<std::vector<TrendingCategory>> reference;
+  bool first = true;
+  for (uint32_t partitions : {1u, 7u, 16u}) {
+    for (int shards : {1, 2, 4}) {
+      for (size_t batch : {size_t{1}, size_t{13}, size_t{1000}}) {
+        Options o = TrendingOptions(partitions, shards);
+        auto engine = std::move(Engine::Open(o)).value();
+        Ingest(*engine, events, batch);
+        std::vector<std::vector<TrendingCategory>> answers;
+        for (size_t w = 0; w < o.windows.minutes.size(); ++w) {
+          answers.push_back(engine->TrendingCategoriesSync(w, 1000).top);
+        }
+        if (first) {
+          reference = answers;
+          first = false;
+          continue;
+        }
+        for (size_t w = 0; w < answers.size(); ++w) {
+          ExpectEqual(answers[w], reference[w],
+                      std::to_string(partitions) + " partitions, " + std::to_string(shards) +
+                          " shards, batch " + std::to_string(batch));
+        }
+      }
+    }
+  }
+}
+
+TEST(TrendingTest, LiveClockSlidesWithWallTime) {
+  ManualClock clock{EventTime(kT0)};
+  Options o = test::TestOptions(4, 2);
+  o.windows.minutes = {60};
+  auto engine = std::move(Engine::Open(o, &clock)).value();
+  auto ctx = engine->NewIngestContext();
+  ASSERT_TRUE(engine->IngestSync(*ctx, EventBuilder().User("u").Type("view").Item("i")
+                                            .Category("shoes").Time(kT0).Json())
+                  .status.ok());
+  ASSERT_EQ(engine->TrendingCategoriesSync(0, 5).top.size(), 1u);
+  clock.Advance(59 * 60'000);  // still inside the hour
+  EXPECT_EQ(engine->TrendingCategoriesSync(0, 5).top.size(), 1u);
+  clock.Advance(60'000);  // the event's minute has left the window
+  EXPECT_TRUE(engine->TrendingCategoriesSync(0, 5).top.empty());
+}
+
+}  // namespace
+}  // namespace eddy
