@@ -101,6 +101,28 @@ TEST(ConfigTest, CrossKeyShardsVsPartitions) {
             "partitions");
 }
 
+TEST(ConfigTest, WindowDurationsAndClock) {
+  Result<Options> r = ParseOptions("[windows]\ndurations = [\"24h\", \"5m\", \"1h\", \"1h\"]\n"
+                                   "[clock]\nmode = \"event\"\n",
+                                   "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->windows.minutes, (std::vector<int64_t>{5, 60, 1440}));  // sorted, unique
+  EXPECT_EQ(r->clock, ClockMode::kEvent);
+  const std::string what =
+      "config t.toml: windows.durations: expected a list of durations such as [\"1h\", "
+      "\"24h\"] (units m, h, d; whole minutes, 1m to 7d), got ";
+  EXPECT_EQ(ErrorOf("[windows]\ndurations = [\"8d\"]\n"), what + "an array");
+  EXPECT_EQ(ErrorOf("[windows]\ndurations = [\"90s\"]\n"), what + "an array");
+  EXPECT_EQ(ErrorOf("[windows]\ndurations = \"1h\"\n"), what + "\"1h\"");
+  EXPECT_EQ(ParseDurationMinutes("90m"), 90);
+  EXPECT_EQ(ParseDurationMinutes("7d"), 7 * 1440);
+  EXPECT_FALSE(ParseDurationMinutes("0h").has_value());
+  EXPECT_FALSE(ParseDurationMinutes("h").has_value());
+  Result<Options> env = LoadOptions(ConfigSources{"", false, {{"windows.durations", "5m,2h"}}});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->windows.minutes, (std::vector<int64_t>{5, 120}));
+}
+
 TEST(ConfigTest, SyntaxErrorHasLine) {
   EXPECT_EQ(ErrorOf("[server]\nport = = 1\n").rfind("config t.toml:2:", 0), 0u);
 }
