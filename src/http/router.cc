@@ -60,9 +60,9 @@ std::optional<std::string_view> QueryParam(std::string_view query, std::string_v
   return std::nullopt;
 }
 
-// "1h" for 60, "24h" for 1440, "90m", "7d".
+// "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
 std::string WindowLabel(int64_t minutes) {
-  if (minutes % 1440 == 0) return std::to_string(minutes / 1440) + "d";
+  if (minutes % 1440 == 0 && minutes >= 2 * 1440) return std::to_string(minutes / 1440) + "d";
   if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
   return std::to_string(minutes) + "m";
 }

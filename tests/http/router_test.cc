@@ -105,7 +105,7 @@ TEST_F(RouterTest, TrendingAndVelocity) {
   Response bad = Call(http::verb::get, "/v1/trending/categories?window=2h");
   EXPECT_EQ(bad.result(), http::status::bad_request);
   EXPECT_EQ(bad.body(),
-            R"({"error":"window: must be one of the configured windows: 1h, 1d"})");
+            R"({"error":"window: must be one of the configured windows: 1h, 24h"})");
   Response v = Call(http::verb::get, "/v1/categories/shoes/velocity?minutes=3");
   EXPECT_EQ(v.result(), http::status::ok) << v.body();
   EXPECT_NE(v.body().find(R"("events":0},{"minute")"), std::string::npos) << v.body();
