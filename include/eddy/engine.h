@@ -7,6 +7,7 @@
 // to asynchronous calls run exactly once, either on the calling thread before the call
 // returns or on a shard thread; they must be quick and must not block (post work elsewhere).
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,6 +71,12 @@ struct TrendingAnswer {
 struct VelocityAnswer {
   EventTime now;
   std::vector<int64_t> per_minute;  // events per minute, oldest first, ending at now's minute
+};
+
+struct EngagementAnswer {
+  EventTime now;
+  std::array<int64_t, kEventTypeCount> all_time{};               // by EventType
+  std::vector<std::array<int64_t, kEventTypeCount>> per_window;  // by window, by EventType
 };
 
 struct PartitionStatus {
@@ -138,6 +145,11 @@ class Engine {
   virtual void CategoryVelocity(std::string_view category, uint32_t minutes,
                                 std::function<void(VelocityAnswer)> done) = 0;
   VelocityAnswer CategoryVelocitySync(std::string_view category, uint32_t minutes);
+
+  // Counts per event type of one item, all-time and per window, SPEC §3.3.
+  virtual void ItemEngagement(std::string_view item,
+                              std::function<void(EngagementAnswer)> done) = 0;
+  EngagementAnswer ItemEngagementSync(std::string_view item);
 
   virtual StreamStatus Status() const = 0;
 

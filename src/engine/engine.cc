@@ -272,6 +272,38 @@ class EngineImpl final : public Engine {
         });
   }
 
+  void ItemEngagement(std::string_view item,
+                      std::function<void(EngagementAnswer)> done) override {
+    EngagementAnswer answer;
+    const int64_t now_ms = NowMs();
+    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.per_window.resize(options_.windows.minutes.size());
+    const uint32_t id = interners_.items.Find(item);
+    if (id == 0 || now_ms == INT64_MIN) return done(std::move(answer));
+    const int64_t g = Minute(now_ms);
+    const size_t windows = options_.windows.minutes.size();
+    // An item's events come from many users, so from every shard.
+    ScatterGather<EngagementAnswer>(
+        [g, id, windows](ShardState& st) {
+          EngagementAnswer p;
+          p.per_window.resize(windows);
+          st.engagement().Add(ItemId(id), g, &p.all_time, &p.per_window);
+          return p;
+        },
+        [answer = std::move(answer),
+         done = std::move(done)](std::vector<EngagementAnswer>& parts) mutable {
+          for (const EngagementAnswer& p : parts) {
+            for (int t = 0; t < kEventTypeCount; ++t) {
+              answer.all_time[t] += p.all_time[t];
+              for (size_t w = 0; w < answer.per_window.size(); ++w) {
+                answer.per_window[w][t] += p.per_window[w][t];
+              }
+            }
+          }
+          done(std::move(answer));
+        });
+  }
+
   StreamStatus Status() const override {
     StreamStatus s;
     s.partitions = log_->partitions();
@@ -469,6 +501,13 @@ VelocityAnswer Engine::CategoryVelocitySync(std::string_view category, uint32_t 
   std::future<VelocityAnswer> future = promise.get_future();
   CategoryVelocity(category, minutes,
                    [&promise](VelocityAnswer a) { promise.set_value(std::move(a)); });
+  return future.get();
+}
+
+EngagementAnswer Engine::ItemEngagementSync(std::string_view item) {
+  std::promise<EngagementAnswer> promise;
+  std::future<EngagementAnswer> future = promise.get_future();
+  ItemEngagement(item, [&promise](EngagementAnswer a) { promise.set_value(std::move(a)); });
   return future.get();
 }
 

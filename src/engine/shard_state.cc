@@ -35,6 +35,7 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
                                        std::max<size_t>(1, options.log.partitions) *
                                        partitions_.size())),
       trending_(options.windows.minutes),
+      engagement_(options.windows.minutes),
       live_clock_(options.clock == ClockMode::kLive) {
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
@@ -49,6 +50,7 @@ void ShardState::Apply(const LogEntry& entry) {
     if (ev.item.valid() && ev.user.valid() && weights_[static_cast<size_t>(ev.type)] > 0) {
       recent_.Touch(ev.user, ev.item, ev.time);
     }
+    if (ev.item.valid()) engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time));
     if (ev.category.valid()) {
       trending_.Apply(ev.category, MinuteOf(ev.time),
                       weight_micros_[static_cast<size_t>(ev.type)]);
@@ -85,7 +87,11 @@ size_t ShardState::Poll() {
   for (PartitionId p : partitions_) done += Drain(p, kPollBatch);
   // Live clock: let windows slide with the wall clock even without events, so what left
   // every window is freed (about once a second; an idle shard polls every millisecond).
-  if (live_clock_ && (++polls_ & 1023) == 0) trending_.AdvanceTo(MinuteOf(clock_->Now()));
+  if (live_clock_ && (++polls_ & 1023) == 0) {
+    const int64_t minute = MinuteOf(clock_->Now());
+    trending_.AdvanceTo(minute);
+    engagement_.AdvanceTo(minute);
+  }
   return done;
 }
 

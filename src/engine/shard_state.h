@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agg/dedup.h"
+#include "agg/engagement.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
 #include "eddy/clock.h"
@@ -35,6 +36,7 @@ class ShardState {
 
   RecentItems& recent() { return recent_; }
   const CategoryWindows& trending() const { return trending_; }
+  const Engagement& engagement() const { return engagement_; }
   const std::vector<PartitionId>& partitions() const { return partitions_; }
   uint64_t applied_events() const { return applied_events_.load(std::memory_order_relaxed); }
   const RateMeter& rate() const { return rate_; }
@@ -52,6 +54,7 @@ class ShardState {
   RecentItems recent_;
   EventIdSet dedup_;
   CategoryWindows trending_;
+  Engagement engagement_;
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
   const bool live_clock_;
   uint32_t polls_ = 0;

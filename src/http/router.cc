@@ -193,6 +193,15 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
       return Velocity(req, rest.substr(0, slash), query, std::move(respond));
     }
   }
+  constexpr std::string_view kItems = "/v1/items/";
+  if (path.substr(0, kItems.size()) == kItems) {
+    std::string_view rest = path.substr(kItems.size());
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && rest.substr(slash) == "/engagement" && slash > 0) {
+      if (method != http::verb::get) return wrong_method("GET");
+      return Engagement(req, rest.substr(0, slash), std::move(respond));
+    }
+  }
   constexpr std::string_view kUsers = "/v1/users/";
   if (path.substr(0, kUsers.size()) == kUsers) {
     std::string_view rest = path.substr(kUsers.size());
@@ -346,6 +355,37 @@ void Router::Velocity(const Request& req, std::string_view category_raw, std::st
       w.Key("events").Int(a.per_minute[i]).EndObject();
     }
     w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Engagement(const Request& req, std::string_view item_raw, Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PercentDecode(item_raw);
+  if (!item || item->empty() || item->size() > 128) {
+    return respond(ErrorResponse(http::status::bad_request, v,
+                                 "itemId: must be a percent-encoded string of 1-128 bytes"));
+  }
+  std::vector<int64_t> windows = engine_.options().windows.minutes;
+  engine_.ItemEngagement(*item, [v, item = *item, windows = std::move(windows),
+                                 respond = std::move(respond)](EngagementAnswer a) {
+    auto counts = [](JsonWriter& w, const std::array<int64_t, kEventTypeCount>& c) {
+      w.BeginObject();
+      for (int t = 0; t < kEventTypeCount; ++t) {
+        w.Key(EventTypeName(static_cast<EventType>(t))).Int(c[t]);
+      }
+      w.EndObject();
+    };
+    JsonWriter w;
+    w.BeginObject().Key("itemId").String(item).Key("now").String(FormatIso8601(a.now));
+    w.Key("all_time");
+    counts(w, a.all_time);
+    w.Key("windows").BeginObject();
+    for (size_t i = 0; i < windows.size() && i < a.per_window.size(); ++i) {
+      w.Key(WindowLabel(windows[i]));
+      counts(w, a.per_window[i]);
+    }
+    w.EndObject().EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));
   });
 }

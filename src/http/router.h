@@ -44,6 +44,7 @@ class Router {
   void Trending(const Request& req, std::string_view query, Respond respond);
   void Velocity(const Request& req, std::string_view category, std::string_view query,
                 Respond respond);
+  void Engagement(const Request& req, std::string_view item, Respond respond);
   Response StreamStatusResponse(unsigned version);
 
   Engine& engine_;

@@ -44,6 +44,9 @@ TEST(CategoryWindowsTest, ReadsAtAnyNearbyMinuteMatchBruteForce) {
         int64_t gc = it == got.end() ? 0 : it->second.count;
         ASSERT_EQ(gw, want[c].first) << "window " << windows[w] << " g " << g << " cat " << c << " cur " << cw.cur();
         ASSERT_EQ(gc, want[c].second) << "window " << windows[w] << " g " << g << " cat " << c;
+        CategoryWindows::Cell one = cw.WindowOf(w, g, CategoryId(c));  // the one-key path
+        ASSERT_EQ(one.weight, want[c].first);
+        ASSERT_EQ(one.count, want[c].second);
       }
     }
   }
@@ -55,7 +58,7 @@ TEST(CategoryWindowsTest, ForgetsWhatLeftEveryWindow) {
   EXPECT_LE(cw.buckets(), 60u + CategoryWindows::kSlackMinutes);
   cw.AdvanceTo(5000);
   EXPECT_EQ(cw.buckets(), 0u);
-  EXPECT_EQ(cw.tracked_categories(), 0u);
+  EXPECT_EQ(cw.tracked_keys(), 0u);
   CategoryWindows::Sums s;
   cw.AddWindow(0, 5000, &s);
   EXPECT_TRUE(s.empty());

@@ -197,6 +197,49 @@ TEST(TrendingTest, SameAnswersForAnyLayoutAndBatching) {
   }
 }
 
+EventType TypeOf(const std::string& name) {
+  for (int t = 0; t < kEventTypeCount; ++t) {
+    if (EventTypeName(static_cast<EventType>(t)) == name) return static_cast<EventType>(t);
+  }
+  return EventType::kView;
+}
+
+TEST(EngagementTest, MatchesBruteForceAndAnyLayout) {
+  std::vector<RawEvent> events = RandomStream(21, 3000);
+  // Recover each event's item from its JSON (RandomStream picks it at random).
+  std::vector<std::string> items;
+  for (const RawEvent& e : events) {
+    size_t k = e.json.find("\"itemId\":\"") + 10;
+    items.push_back(e.json.substr(k, e.json.find('"', k) - k));
+  }
+  int64_t newest = INT64_MIN;
+  for (const RawEvent& e : events) newest = std::max(newest, e.time_ms);
+  const int64_t g = Minute(newest);
+  for (auto [partitions, shards] : {std::pair{1u, 1}, std::pair{7u, 2}, std::pair{16u, 4}}) {
+    Options o = TrendingOptions(partitions, shards);
+    auto engine = std::move(Engine::Open(o)).value();
+    Ingest(*engine, events, 37);
+    for (const char* item : {"i0", "i1", "i7", "i150", "i299"}) {
+      EngagementAnswer want;
+      want.per_window.resize(o.windows.minutes.size());
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (items[i] != item) continue;
+        const size_t t = static_cast<size_t>(TypeOf(events[i].type));
+        ++want.all_time[t];
+        const int64_t m = Minute(events[i].time_ms);
+        for (size_t w = 0; w < o.windows.minutes.size(); ++w) {
+          if (m >= g - o.windows.minutes[w] + 1 && m <= g) ++want.per_window[w][t];
+        }
+      }
+      EngagementAnswer got = engine->ItemEngagementSync(item);
+      EXPECT_EQ(got.all_time, want.all_time) << item;
+      EXPECT_EQ(got.per_window, want.per_window) << item << " " << partitions << "/" << shards;
+    }
+    EngagementAnswer none = engine->ItemEngagementSync("no-such-item");
+    EXPECT_EQ(none.all_time, (std::array<int64_t, kEventTypeCount>{}));
+  }
+}
+
 TEST(TrendingTest, LiveClockSlidesWithWallTime) {
   ManualClock clock{EventTime(kT0)};
   Options o = test::TestOptions(4, 2);

@@ -112,6 +112,12 @@ TEST_F(RouterTest, TrendingAndVelocity) {
   EXPECT_NE(v.body().find(R"("events":2}])"), std::string::npos) << v.body();
   EXPECT_EQ(Call(http::verb::get, "/v1/categories/shoes/velocity?minutes=0").result(),
             http::status::bad_request);
+  Response e = Call(http::verb::get, "/v1/items/i/engagement");
+  EXPECT_EQ(e.result(), http::status::ok) << e.body();
+  EXPECT_NE(e.body().find(R"("all_time":{"view":0,"click":3,)"), std::string::npos) << e.body();
+  EXPECT_NE(e.body().find(R"("windows":{"1h":{"view":0,"click":3,)"), std::string::npos)
+      << e.body();
+  EXPECT_NE(e.body().find(R"("24h":{"view":0,"click":3,)"), std::string::npos) << e.body();
 }
 
 TEST_F(RouterTest, HealthReadyStatus) {

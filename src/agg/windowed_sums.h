@@ -1,0 +1,160 @@
+#pragma once
+// WindowedSums<Key>: one shard's weighted sums and event counts per key per minute, with a
+// running total per configured window (SPEC §3: trending by category, engagement by item
+// and type, velocity).
+//
+// Time is event time in whole minutes. Minute buckets are kept for the longest window
+// plus kSlackMinutes; `cur` is the newest minute this shard has seen (or been advanced to).
+// totals_[w] always equals the sum of the buckets in [cur - W + 1, cur], so a read at the
+// engine's global minute g (which may differ from cur by a few minutes either way) costs
+// the buckets between the two ranges, not the whole window. Sums of weights are exact:
+// weights are fixed-point integers (millionths).
+//
+// Thread-safety: none; owned and used by one shard thread.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace eddy {
+
+template <typename Key>
+class WindowedSums {
+ public:
+  struct Cell {
+    int64_t weight = 0;  // millionths
+    int64_t count = 0;
+  };
+  using Sums = absl::flat_hash_map<Key, Cell>;
+
+  // How far a read's minute may trail this shard's newest minute and stay exact.
+  static constexpr int64_t kSlackMinutes = 15;
+
+  explicit WindowedSums(std::vector<int64_t> window_minutes)
+      : windows_(std::move(window_minutes)),
+        longest_(windows_.empty() ? 1 : *std::max_element(windows_.begin(), windows_.end())),
+        totals_(windows_.size()) {}
+
+  // Counts one event. Events older than every window (plus slack) are not kept; they could
+  // never show in an answer.
+  void Apply(Key key, int64_t minute, int64_t weight) {
+    AdvanceTo(minute);
+    if (minute < cur_ - longest_ - kSlackMinutes + 1) return;
+    Cell& b = buckets_[minute][key];
+    b.weight += weight;
+    ++b.count;
+    for (size_t w = 0; w < windows_.size(); ++w) {
+      if (minute >= cur_ - windows_[w] + 1) {
+        Cell& t = totals_[w][key];
+        t.weight += weight;
+        ++t.count;
+      }
+    }
+  }
+
+  // Moves `cur` forward (never back), expiring what left each window.
+  void AdvanceTo(int64_t minute) {
+    if (minute <= cur_) return;
+    if (cur_ == INT64_MIN) {
+      cur_ = minute;
+      return;
+    }
+    for (size_t w = 0; w < windows_.size(); ++w) {
+      const int64_t old_start = cur_ - windows_[w] + 1, new_start = minute - windows_[w] + 1;
+      Sums& t = totals_[w];
+      AddRange(old_start, std::min(new_start - 1, cur_), -1, &t);
+      absl::erase_if(t, [](const auto& kv) { return kv.second.count == 0; });
+    }
+    cur_ = minute;
+    const int64_t keep_from = cur_ - longest_ - kSlackMinutes + 1;
+    buckets_.erase(buckets_.begin(), buckets_.lower_bound(keep_from));
+  }
+
+  // Adds this shard's sums of every key for window `w` at global minute `g` to `out`.
+  void AddWindow(size_t w, int64_t g, Sums* out) const {
+    if (cur_ == INT64_MIN) return;
+    for (const auto& [key, cell] : totals_[w]) Add(out, key, cell, +1);
+    Correct(w, g, [&](int64_t lo, int64_t hi, int sign) { AddRange(lo, hi, sign, out); });
+  }
+
+  // This shard's sums of one key for window `w` at global minute `g`.
+  Cell WindowOf(size_t w, int64_t g, Key key) const {
+    Cell c;
+    if (cur_ == INT64_MIN) return c;
+    auto it = totals_[w].find(key);
+    if (it != totals_[w].end()) c = it->second;
+    Correct(w, g, [&](int64_t lo, int64_t hi, int sign) {
+      for (auto b = buckets_.lower_bound(lo); b != buckets_.end() && b->first <= hi; ++b) {
+        auto k = b->second.find(key);
+        if (k == b->second.end()) continue;
+        c.weight += sign * k->second.weight;
+        c.count += sign * k->second.count;
+      }
+    });
+    return c;
+  }
+
+  // Adds this shard's cells of one minute to `out`.
+  void AddBucket(int64_t minute, Sums* out) const { AddRange(minute, minute, +1, out); }
+
+  // Adds this shard's per-minute counts of `key` for minutes [g - n + 1, g] to
+  // counts[0..n) (oldest first).
+  void AddMinutes(Key key, int64_t g, int64_t n, std::vector<int64_t>* counts) const {
+    for (auto it = buckets_.lower_bound(g - n + 1); it != buckets_.end() && it->first <= g;
+         ++it) {
+      auto c = it->second.find(key);
+      if (c != it->second.end()) (*counts)[it->first - (g - n + 1)] += c->second.count;
+    }
+  }
+
+  int64_t cur() const { return cur_; }
+  size_t buckets() const { return buckets_.size(); }
+  size_t tracked_keys() const {
+    size_t n = 0;
+    for (const Sums& t : totals_) n = std::max(n, t.size());
+    return n;
+  }
+
+ private:
+  using Bucket = absl::flat_hash_map<Key, Cell>;
+
+  static void Add(Sums* out, const Key& key, const Cell& cell, int sign) {
+    Cell& c = (*out)[key];
+    c.weight += sign * cell.weight;
+    c.count += sign * cell.count;
+  }
+
+  // Adds sign x (buckets with minute in [lo, hi]) to `out`.
+  void AddRange(int64_t lo, int64_t hi, int sign, Sums* out) const {
+    if (lo > hi) return;
+    for (auto it = buckets_.lower_bound(lo); it != buckets_.end() && it->first <= hi; ++it) {
+      for (const auto& [key, cell] : it->second) Add(out, key, cell, sign);
+    }
+  }
+
+  // totals_[w] cover [cur - W + 1, cur]; an answer at g covers [g - W + 1, g]. Calls
+  // range(lo, hi, sign) for the bucket ranges that turn the first into the second.
+  template <typename Range>
+  void Correct(size_t w, int64_t g, Range range) const {
+    const int64_t W = windows_[w];
+    if (g >= cur_) {
+      if (cur_ - W + 1 <= g - W) range(cur_ - W + 1, g - W, -1);  // nothing exists after cur
+    } else {
+      const int64_t lo = std::max(g + 1, cur_ - W + 1);
+      if (lo <= cur_) range(lo, cur_, -1);               // in the totals, after g
+      const int64_t hi = std::min(cur_ - W, g);
+      if (g - W + 1 <= hi) range(g - W + 1, hi, +1);     // in the answer, before them
+    }
+  }
+
+  std::vector<int64_t> windows_;
+  int64_t longest_;
+  std::map<int64_t, Bucket> buckets_;  // by minute, sparse
+  std::vector<Sums> totals_;           // per window, over [cur - W + 1, cur]
+  int64_t cur_ = INT64_MIN;
+};
+
+}  // namespace eddy
