@@ -79,6 +79,40 @@ struct EngagementAnswer {
   std::vector<std::array<int64_t, kEventTypeCount>> per_window;  // by window, by EventType
 };
 
+// A name with a decayed score (popular items, affinity categories).
+struct ScoredName {
+  std::string name;
+  double score = 0;
+};
+
+struct PopularAnswer {
+  EventTime now;
+  std::vector<ScoredName> top;  // items, best first; ties by name
+};
+
+struct AffinityAnswer {
+  EventTime now;
+  std::vector<ScoredName> top;  // categories, best first; ties by name
+};
+
+struct SimilarItem {
+  std::string item;
+  uint64_t count = 0;  // co-view pair count (an upper bound when error > 0)
+  uint64_t error = 0;  // possible overcount from the bounded sketch (0 = exact)
+};
+
+struct SimilarAnswer {
+  std::vector<SimilarItem> top;  // by count, best first; ties by name
+};
+
+// One aggregate's memory, summed over shards (figures published about once a second).
+struct AggregateMemory {
+  std::string aggregate;
+  uint64_t keys = 0;     // tracked users / items / categories / ids
+  uint64_t bytes = 0;    // estimate of the heap it holds
+  uint64_t evicted = 0;  // keys forgotten by its cap since start
+};
+
 struct PartitionStatus {
   uint32_t partition = 0;
   int shard = 0;
@@ -99,8 +133,10 @@ struct StreamStatus {
   uint64_t accepted_total = 0;
   uint64_t duplicates_total = 0;
   double events_per_second_10s = 0;  // applied events/s over the last 10 whole seconds
+  uint64_t popular_full_scans = 0;   // popular-item reads whose threshold test fell back
   std::vector<PartitionStatus> partition;
   std::vector<ShardStatus> shard;
+  std::vector<AggregateMemory> memory;
 };
 
 // Per-thread decoding state (parser, scratch buffers, intern caches). Create one per
@@ -150,6 +186,22 @@ class Engine {
   virtual void ItemEngagement(std::string_view item,
                               std::function<void(EngagementAnswer)> done) = 0;
   EngagementAnswer ItemEngagementSync(std::string_view item);
+
+  // Top-k items by decayed popularity at the engine clock (SPEC §3.4), over all items or,
+  // when `category` is not empty, over that category's events.
+  virtual void PopularItems(std::string_view category, uint32_t k,
+                            std::function<void(PopularAnswer)> done) = 0;
+  PopularAnswer PopularItemsSync(std::string_view category, uint32_t k);
+
+  // The user's top-k categories by decayed affinity (SPEC §3.5).
+  virtual void UserAffinity(std::string_view user, uint32_t k,
+                            std::function<void(AffinityAnswer)> done) = 0;
+  AffinityAnswer UserAffinitySync(std::string_view user, uint32_t k);
+
+  // The item's top-k co-view neighbours (SPEC §3.7).
+  virtual void SimilarItems(std::string_view item, uint32_t k,
+                            std::function<void(SimilarAnswer)> done) = 0;
+  SimilarAnswer SimilarItemsSync(std::string_view item, uint32_t k);
 
   virtual StreamStatus Status() const = 0;
 

@@ -50,6 +50,33 @@ struct WindowOptions {
   std::vector<int64_t> minutes = {60, 1440};
 };
 
+// Affinity (SPEC §3.5): decayed category scores per user.
+struct AffinityOptions {
+  int64_t half_life_minutes = 7 * 1440;
+  uint32_t max_categories = 64;    // per user; the lowest score is dropped past it
+  uint64_t max_users = 2'000'000;  // past it the least recently active eighth is dropped
+};
+
+// Popularity (SPEC §3.4): decayed item scores, global and per category.
+struct PopularityOptions {
+  int64_t half_life_minutes = 1440;
+  uint32_t candidates = 1000;      // per shard: best items kept ordered for top-k reads
+  uint64_t max_items = 2'000'000;  // past it the lowest-scoring eighth is dropped
+};
+
+// Co-view (SPEC §3.7).
+struct CoViewOptions {
+  uint32_t recent_items = 10;       // N: a touch pairs with the user's N latest items
+  int64_t window_minutes = 30;      // T: ... touched at most this long before
+  uint32_t max_neighbours = 100;    // counters per item (space-saving sketch)
+  uint64_t max_items = 1'000'000;   // past it the least recently updated eighth is dropped
+};
+
+// Engagement (SPEC §3.3).
+struct EngagementOptions {
+  uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen eighth dropped
+};
+
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
 // newest event time only (replaying history gives the answers history had).
 enum class ClockMode : uint8_t { kLive, kEvent };
@@ -70,6 +97,10 @@ struct Options {
   IngestOptions ingest;
   RecentOptions recent;
   WindowOptions windows;
+  AffinityOptions affinity;
+  PopularityOptions popularity;
+  CoViewOptions coview;
+  EngagementOptions engagement;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;
   LoggingOptions logging;

@@ -24,6 +24,10 @@ class EventIdSet {
   // True if `id` is new (and remembers it); false if it is a duplicate.
   bool Insert(const EventIdHash& id, EventTime time);
   size_t size() const { return set_.size(); }
+  size_t bytes() const {
+    return set_.capacity() * (sizeof(EventIdHash) + 1) +
+           order_.size() * sizeof(std::pair<int64_t, EventIdHash>);
+  }
 
  private:
   void Expire();

@@ -2,9 +2,11 @@
 // Engagement (SPEC §3.3): per item, the count of events of each type, all-time and in each
 // window (minute buckets, as WindowedSums; key = item and type).
 //
-// Memory: one array of counts per item ever seen by this shard (all-time counts cannot be
-// evicted without lying), plus the windows' buckets. Thread-safety: none (one shard).
+// Memory: one array of counts per item, at most `max_items` items; past it the least
+// recently seen eighth is forgotten in one pass (their all-time counts restart from zero
+// if they come back), plus the windows' buckets. Thread-safety: none (one shard).
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -20,12 +22,17 @@ class Engagement {
  public:
   using Counts = std::array<int64_t, kEventTypeCount>;
 
-  explicit Engagement(std::vector<int64_t> window_minutes)
-      : windows_(window_minutes.size()), sums_(std::move(window_minutes)) {}
+  Engagement(std::vector<int64_t> window_minutes, uint64_t max_items)
+      : windows_(window_minutes.size()),
+        max_items_(std::max<uint64_t>(1, max_items)),
+        sums_(std::move(window_minutes)) {}
 
   void Apply(ItemId item, EventType type, int64_t minute) {
-    ++all_time_[item][static_cast<size_t>(type)];
+    auto [it, inserted] = all_time_.try_emplace(item);
+    ++it->second.counts[static_cast<size_t>(type)];
+    it->second.last_seq = ++seq_;
     sums_.Apply(Key(item, type), minute, 0);
+    if (inserted && all_time_.size() > max_items_) EvictOldest();
   }
   void AdvanceTo(int64_t minute) { sums_.AdvanceTo(minute); }
 
@@ -34,7 +41,7 @@ class Engagement {
     auto it = all_time_.find(item);
     if (it == all_time_.end()) return;  // never seen here: nothing in any window either
     for (int t = 0; t < kEventTypeCount; ++t) {
-      (*all_time)[t] += it->second[t];
+      (*all_time)[t] += it->second.counts[t];
       for (size_t w = 0; w < windows_; ++w) {
         (*per_window)[w][t] += sums_.WindowOf(w, g, Key(item, static_cast<EventType>(t))).count;
       }
@@ -42,14 +49,36 @@ class Engagement {
   }
 
   size_t items() const { return all_time_.size(); }
+  uint64_t evicted_items() const { return evicted_; }
+  size_t bytes() const {
+    return all_time_.capacity() * (sizeof(ItemId) + sizeof(Entry) + 1) + sums_.bytes();
+  }
 
  private:
+  struct Entry {
+    Counts counts{};
+    uint64_t last_seq = 0;
+  };
+
+  void EvictOldest() {
+    std::vector<uint64_t> seqs;
+    seqs.reserve(all_time_.size());
+    for (const auto& [i, e] : all_time_) seqs.push_back(e.last_seq);
+    const size_t drop = std::max<size_t>(1, all_time_.size() / 8);
+    std::nth_element(seqs.begin(), seqs.begin() + (drop - 1), seqs.end());
+    const uint64_t cutoff = seqs[drop - 1];
+    evicted_ += absl::erase_if(all_time_, [&](const auto& kv) { return kv.second.last_seq <= cutoff; });
+  }
+
   static uint64_t Key(ItemId item, EventType type) {
     return (uint64_t{item.value()} << 8) | static_cast<uint64_t>(type);
   }
 
   size_t windows_;
-  absl::flat_hash_map<ItemId, Counts> all_time_;
+  uint64_t max_items_;
+  uint64_t seq_ = 0;
+  uint64_t evicted_ = 0;
+  absl::flat_hash_map<ItemId, Entry> all_time_;
   WindowedSums<uint64_t> sums_;
 };
 

@@ -33,6 +33,7 @@ uint32_t RecentItems::SlotFor(UserId user) {
     uint32_t victim = head_;
     Unlink(victim);
     index_.erase(slots_[victim].user);
+    entries_ -= slots_[victim].items.size();
     slots_[victim].items.clear();
     free_.push_back(victim);
     ++evicted_;
@@ -59,6 +60,8 @@ void RecentItems::Touch(UserId user, ItemId item, EventTime time) {
     items.erase(it);
   } else if (items.size() >= max_items_) {
     items.erase(items.begin());
+  } else {
+    ++entries_;
   }
   items.push_back({item, time});
 }

@@ -31,9 +31,19 @@ class RecentItems {
   void Touch(UserId user, ItemId item, EventTime time);
   // Up to k entries, newest first.
   void Get(UserId user, uint32_t k, std::vector<Entry>* out) const;
+  // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid
+  // until the next Touch.
+  const std::vector<Entry>* Find(UserId user) const {
+    auto it = index_.find(user);
+    return it == index_.end() ? nullptr : &slots_[it->second].items;
+  }
 
   size_t users() const { return index_.size(); }
   uint64_t evicted_users() const { return evicted_; }
+  size_t bytes() const {
+    return index_.capacity() * (sizeof(UserId) + sizeof(uint32_t) + 1) +
+           slots_.capacity() * sizeof(UserState) + entries_ * sizeof(Entry);
+  }
 
  private:
   static constexpr uint32_t kNil = UINT32_MAX;
@@ -56,6 +66,7 @@ class RecentItems {
   uint32_t head_ = kNil;
   uint32_t tail_ = kNil;
   uint64_t evicted_ = 0;
+  size_t entries_ = 0;
 };
 
 }  // namespace eddy

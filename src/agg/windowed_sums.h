@@ -111,6 +111,14 @@ class WindowedSums {
   }
 
   int64_t cur() const { return cur_; }
+  // Approximate heap bytes (hash tables at capacity; map nodes at their payload).
+  size_t bytes() const {
+    constexpr size_t kSlot = sizeof(Key) + sizeof(Cell) + 1;
+    size_t b = 0;
+    for (const auto& [m, bucket] : buckets_) b += 64 + bucket.capacity() * kSlot;
+    for (const Sums& t : totals_) b += t.capacity() * kSlot;
+    return b;
+  }
   size_t buckets() const { return buckets_.size(); }
   size_t tracked_keys() const {
     size_t n = 0;

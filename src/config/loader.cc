@@ -65,6 +65,8 @@ std::string Describe(const KeySpec& s) {
       return "a number in [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
     case KeySpec::kString:
       return "a string";
+    case KeySpec::kDuration:
+      return "a duration such as \"7d\" or \"36h\" (units m, h, d; 1m to 366d)";
     case KeySpec::kDurationList:
       return "a list of durations such as [\"1h\", \"24h\"] (units m, h, d; whole minutes, 1m to 7d)";
     case KeySpec::kEnum: {
@@ -119,6 +121,13 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
     case KeySpec::kString: {
       if (!n.is_string()) return Bad(origin, s, expected);
       s.set_string(o, *n.value<std::string>());
+      return Status::Ok();
+    }
+    case KeySpec::kDuration: {
+      std::optional<int64_t> m =
+          n.is_string() ? ParseDurationMinutes(*n.value<std::string>()) : std::nullopt;
+      if (!m || *m < s.min || *m > s.max) return Bad(origin, s, expected);
+      s.set_int(o, *m);
       return Status::Ok();
     }
     case KeySpec::kDurationList: {
@@ -195,7 +204,8 @@ Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::str
     }
     return ApplyValue(o, s, arr, origin);
   }
-  const bool stringy = s.kind == KeySpec::kString || s.kind == KeySpec::kEnum;
+  const bool stringy = s.kind == KeySpec::kString || s.kind == KeySpec::kEnum ||
+                       s.kind == KeySpec::kDuration;
   if (stringy && (text.empty() || (text[0] != '"' && text[0] != '\''))) {
     return ApplyValue(o, s, toml::value<std::string>(text), origin);
   }
@@ -218,6 +228,12 @@ Status CheckCrossKeys(Options& o) {
         "config: runtime.shards (" + std::to_string(o.runtime.shards) +
         ") must not exceed log.partitions (" + std::to_string(o.log.partitions) +
         "): a shard owns whole partitions");
+  }
+  if (o.coview.recent_items > o.recent.max_items) {
+    return Status::InvalidArgument(
+        "config: coview.recent_items (" + std::to_string(o.coview.recent_items) +
+        ") must not exceed recent.max_items (" + std::to_string(o.recent.max_items) +
+        "): co-view pairs a touch with the user's remembered recent items");
   }
   return Status::Ok();
 }

@@ -76,6 +76,28 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Weight("segment_update", EventType::kSegmentUpdate));
   k.push_back(Spec("windows", "durations", KeySpec::kDurationList, 1, 7 * 24 * 60));
   k.back().set_minutes = [](Options& o, std::vector<int64_t> v) { o.windows.minutes = std::move(v); };
+  k.push_back(Spec("affinity", "half_life", KeySpec::kDuration, 1, 366 * 1440));
+  k.back().set_int = [](Options& o, int64_t m) { o.affinity.half_life_minutes = m; };
+  k.push_back(Int("affinity", "max_categories", 1, 100'000, &Options::affinity,
+                  &AffinityOptions::max_categories));
+  k.push_back(Int("affinity", "max_users", 1, 1'000'000'000, &Options::affinity,
+                  &AffinityOptions::max_users));
+  k.push_back(Spec("popularity", "half_life", KeySpec::kDuration, 1, 366 * 1440));
+  k.back().set_int = [](Options& o, int64_t m) { o.popularity.half_life_minutes = m; };
+  k.push_back(Int("popularity", "candidates", 10, 100'000, &Options::popularity,
+                  &PopularityOptions::candidates));
+  k.push_back(Int("popularity", "max_items", 1, 1'000'000'000, &Options::popularity,
+                  &PopularityOptions::max_items));
+  k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
+                  &CoViewOptions::recent_items));
+  k.push_back(Spec("coview", "window", KeySpec::kDuration, 1, 7 * 1440));
+  k.back().set_int = [](Options& o, int64_t m) { o.coview.window_minutes = m; };
+  k.push_back(Int("coview", "max_neighbours", 100, 100'000, &Options::coview,
+                  &CoViewOptions::max_neighbours));
+  k.push_back(Int("coview", "max_items", 1, 1'000'000'000, &Options::coview,
+                  &CoViewOptions::max_items));
+  k.push_back(Int("engagement", "max_items", 1, 1'000'000'000, &Options::engagement,
+                  &EngagementOptions::max_items));
   k.push_back(Spec("clock", "mode", KeySpec::kEnum, 0, 0, {"live", "event"}));
   k.back().set_string = [](Options& o, const std::string& v) {
     o.clock = v == "event" ? ClockMode::kEvent : ClockMode::kLive;

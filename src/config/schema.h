@@ -13,7 +13,7 @@
 namespace eddy {
 
 struct KeySpec {
-  enum Kind { kInt, kDouble, kString, kEnum, kDurationList };
+  enum Kind { kInt, kDouble, kString, kEnum, kDurationList, kDuration };
   std::string_view section;
   std::string_view key;
   Kind kind = kInt;

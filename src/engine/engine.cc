@@ -11,6 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+
 #include "engine/ingest_ticket.h"
 #include "engine/shard_state.h"
 #include "ingest/decoder.h"
@@ -304,6 +307,145 @@ class EngineImpl final : public Engine {
         });
   }
 
+  void PopularItems(std::string_view category, uint32_t k,
+                    std::function<void(PopularAnswer)> done) override {
+    PopularAnswer answer;
+    const int64_t now_ms = NowMs();
+    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    CategoryId cat;
+    if (!category.empty()) {
+      cat = CategoryId(interners_.categories.Find(category));
+      if (!cat.valid()) return done(std::move(answer));
+    }
+    if (now_ms == INT64_MIN || k == 0) return done(std::move(answer));
+    PopularRound(cat, k, now_ms, /*exhaustive=*/false, std::move(answer), std::move(done));
+  }
+
+  // Exact top-k of a sum over shards (a threshold test, as in TPUT): round one takes each
+  // shard's best k and the bound on the rest; round two sums every shard's score of the
+  // candidates. If the k-th exact total beats the sum of the bounds, nothing unseen can
+  // enter the top; otherwise it is redone with every item of every shard as a candidate.
+  void PopularRound(CategoryId cat, uint32_t k, int64_t now_ms, bool exhaustive,
+                    PopularAnswer answer, std::function<void(PopularAnswer)> done) {
+    struct Part {
+      std::vector<Popularity::Scored> top;
+      double bound = 0;
+    };
+    ScatterGather<Part>(
+        [cat, k, now_ms, exhaustive](ShardState& st) {
+          Part p;
+          // Exhaustive: every item of every shard is a candidate.
+          // Otherwise a few times k from each, so the bounds fall well below the k-th total.
+          const uint32_t fetch = exhaustive ? UINT32_MAX : static_cast<uint32_t>(
+                                                     std::clamp<uint64_t>(4ull * k, 64, UINT32_MAX));
+          p.bound = st.popularity().Top(cat, fetch, now_ms, exhaustive, &p.top);
+          return p;
+        },
+        [this, cat, k, now_ms, exhaustive, answer = std::move(answer),
+         done = std::move(done)](std::vector<Part>& parts) mutable {
+          auto cands = std::make_shared<std::vector<ItemId>>();
+          absl::flat_hash_set<ItemId> seen;
+          double bound = 0;
+          for (const Part& p : parts) {
+            bound += p.bound;
+            for (const auto& [item, score] : p.top) {
+              if (seen.insert(item).second) cands->push_back(item);
+            }
+          }
+          ScatterGather<std::vector<double>>(
+              [cands, cat, now_ms](ShardState& st) {
+                std::vector<double> scores;
+                st.popularity().ScoresOf(cat, *cands, now_ms, &scores);
+                return scores;
+              },
+              [this, cands, cat, k, now_ms, exhaustive, bound, answer = std::move(answer),
+               done = std::move(done)](std::vector<std::vector<double>>& parts) mutable {
+                std::vector<ScoredName> all(cands->size());
+                for (size_t i = 0; i < cands->size(); ++i) {
+                  all[i].name = std::string(interners_.items.Lookup((*cands)[i].value()));
+                  for (const auto& p : parts) all[i].score += p[i];
+                }
+                std::sort(all.begin(), all.end(), [](const ScoredName& a, const ScoredName& b) {
+                  return a.score != b.score ? a.score > b.score : a.name < b.name;
+                });
+                // Strictly greater: an unseen item tying the k-th could precede it by name.
+                const bool exact = exhaustive || bound == 0 ||
+                                   (all.size() >= k && all[k - 1].score > bound);
+                if (!exact) {
+                  popular_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+                  return PopularRound(cat, k, now_ms, true, std::move(answer), std::move(done));
+                }
+                if (all.size() > k) all.resize(k);
+                answer.top = std::move(all);
+                done(std::move(answer));
+              });
+        });
+  }
+
+  void UserAffinity(std::string_view user, uint32_t k,
+                    std::function<void(AffinityAnswer)> done) override {
+    AffinityAnswer answer;
+    const int64_t now_ms = NowMs();
+    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    const uint32_t uid = interners_.users.Find(user);
+    if (uid == 0 || now_ms == INT64_MIN) return done(std::move(answer));
+    PartitionId p = log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+    const size_t s = p.value() % shards_.size();
+    ShardState* st = states_[s].get();
+    shards_[s]->Submit([this, st, p, uid, k, now_ms, answer = std::move(answer),
+                        done = std::move(done)]() mutable {
+      st->CatchUp(p);
+      std::vector<std::pair<CategoryId, double>> scores;
+      st->affinity().Scores(UserId(uid), EventTime(now_ms), &scores);
+      answer.top.reserve(scores.size());
+      for (const auto& [c, score] : scores) {
+        answer.top.push_back({std::string(interners_.categories.Lookup(c.value())), score});
+      }
+      std::sort(answer.top.begin(), answer.top.end(), [](const ScoredName& a, const ScoredName& b) {
+        return a.score != b.score ? a.score > b.score : a.name < b.name;
+      });
+      if (answer.top.size() > k) answer.top.resize(k);
+      done(std::move(answer));
+    });
+  }
+
+  void SimilarItems(std::string_view item, uint32_t k,
+                    std::function<void(SimilarAnswer)> done) override {
+    const uint32_t id = interners_.items.Find(item);
+    if (id == 0 || k == 0) return done({});
+    // Pairs are counted on the shard of the user who made them: sum every shard's sketch.
+    ScatterGather<std::vector<CoView::Neighbour>>(
+        [id](ShardState& st) {
+          std::vector<CoView::Neighbour> n;
+          st.coview().Flush();
+          st.coview().Neighbours(ItemId(id), &n);
+          return n;
+        },
+        [this, k, done = std::move(done)](std::vector<std::vector<CoView::Neighbour>>& parts) {
+          absl::flat_hash_map<ItemId, CoView::Neighbour> sum;
+          for (const auto& p : parts) {
+            for (const CoView::Neighbour& n : p) {
+              CoView::Neighbour& x = sum[n.item];
+              x.item = n.item;
+              x.count += n.count;
+              x.error += n.error;
+            }
+          }
+          SimilarAnswer answer;
+          answer.top.reserve(sum.size());
+          for (const auto& [i, n] : sum) {
+            answer.top.push_back({std::string(interners_.items.Lookup(i.value())), n.count, n.error});
+          }
+          const size_t top = std::min<size_t>(k, answer.top.size());
+          std::partial_sort(answer.top.begin(), answer.top.begin() + top, answer.top.end(),
+                            [](const SimilarItem& a, const SimilarItem& b) {
+                              return a.count != b.count ? a.count > b.count : a.item < b.item;
+                            });
+          answer.top.resize(top);
+          done(std::move(answer));
+        });
+  }
+
   StreamStatus Status() const override {
     StreamStatus s;
     s.partitions = log_->partitions();
@@ -311,6 +453,7 @@ class EngineImpl final : public Engine {
     s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();
     s.accepted_total = accepted_total_.load(std::memory_order_relaxed);
     s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
+    s.popular_full_scans = popular_fallbacks_.load(std::memory_order_relaxed);
     const int64_t now_sec = clock_->Now().millis() / 1000;
     uint64_t last10 = 0;
     s.shard.resize(shards_.size());
@@ -320,6 +463,16 @@ class EngineImpl final : public Engine {
       last10 += states_[i]->rate().SumBefore(now_sec, 10);
     }
     s.events_per_second_10s = static_cast<double>(last10) / 10.0;
+    s.memory.resize(kAggregateCount);
+    for (size_t a = 0; a < kAggregateCount; ++a) {
+      s.memory[a].aggregate = kAggregateNames[a];
+      for (const auto& st : states_) {
+        const ShardState::MemoryFigures f = st->memory(a);
+        s.memory[a].keys += f.keys;
+        s.memory[a].bytes += f.bytes;
+        s.memory[a].evicted += f.evicted;
+      }
+    }
     for (uint32_t p = 0; p < s.partitions; ++p) {
       const PartitionLog& pl = log_->partition(PartitionId(p));
       PartitionStatus ps;
@@ -466,6 +619,7 @@ class EngineImpl final : public Engine {
   std::atomic<uint64_t> accepted_total_{0};
   std::atomic<int64_t> newest_event_ms_{INT64_MIN};  // newest event time accepted
   std::atomic<uint64_t> duplicates_total_{0};
+  std::atomic<uint64_t> popular_fallbacks_{0};  // popular reads that needed a full scan
   std::atomic<int> inflight_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
@@ -480,42 +634,50 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Options& options, Clock* cloc
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
+namespace {
+// Runs an asynchronous read and waits for its answer (tests, benches, tools).
+template <typename T, typename Start>
+T Await(Start start) {
+  std::promise<T> promise;
+  std::future<T> future = promise.get_future();
+  start([&promise](T v) { promise.set_value(std::move(v)); });
+  return future.get();
+}
+}  // namespace
+
 IngestReply Engine::IngestSync(IngestContext& ctx, std::string body, BodyFormat format,
                                DefaultType default_type) {
-  std::promise<IngestReply> promise;
-  std::future<IngestReply> future = promise.get_future();
-  Ingest(ctx, body, format, default_type,
-         [&promise](IngestReply r) { promise.set_value(std::move(r)); });
-  return future.get();
+  return Await<IngestReply>(
+      [&](auto cb) { Ingest(ctx, body, format, default_type, std::move(cb)); });
 }
 
 TrendingAnswer Engine::TrendingCategoriesSync(size_t window, uint32_t k) {
-  std::promise<TrendingAnswer> promise;
-  std::future<TrendingAnswer> future = promise.get_future();
-  TrendingCategories(window, k, [&promise](TrendingAnswer a) { promise.set_value(std::move(a)); });
-  return future.get();
+  return Await<TrendingAnswer>([&](auto cb) { TrendingCategories(window, k, std::move(cb)); });
 }
 
 VelocityAnswer Engine::CategoryVelocitySync(std::string_view category, uint32_t minutes) {
-  std::promise<VelocityAnswer> promise;
-  std::future<VelocityAnswer> future = promise.get_future();
-  CategoryVelocity(category, minutes,
-                   [&promise](VelocityAnswer a) { promise.set_value(std::move(a)); });
-  return future.get();
+  return Await<VelocityAnswer>(
+      [&](auto cb) { CategoryVelocity(category, minutes, std::move(cb)); });
 }
 
 EngagementAnswer Engine::ItemEngagementSync(std::string_view item) {
-  std::promise<EngagementAnswer> promise;
-  std::future<EngagementAnswer> future = promise.get_future();
-  ItemEngagement(item, [&promise](EngagementAnswer a) { promise.set_value(std::move(a)); });
-  return future.get();
+  return Await<EngagementAnswer>([&](auto cb) { ItemEngagement(item, std::move(cb)); });
 }
 
 std::vector<RecentItem> Engine::RecentItemsSync(std::string_view user, uint32_t k) {
-  std::promise<std::vector<RecentItem>> promise;
-  std::future<std::vector<RecentItem>> future = promise.get_future();
-  RecentItems(user, k, [&promise](std::vector<RecentItem> r) { promise.set_value(std::move(r)); });
-  return future.get();
+  return Await<std::vector<RecentItem>>([&](auto cb) { RecentItems(user, k, std::move(cb)); });
+}
+
+PopularAnswer Engine::PopularItemsSync(std::string_view category, uint32_t k) {
+  return Await<PopularAnswer>([&](auto cb) { PopularItems(category, k, std::move(cb)); });
+}
+
+AffinityAnswer Engine::UserAffinitySync(std::string_view user, uint32_t k) {
+  return Await<AffinityAnswer>([&](auto cb) { UserAffinity(user, k, std::move(cb)); });
+}
+
+SimilarAnswer Engine::SimilarItemsSync(std::string_view item, uint32_t k) {
+  return Await<SimilarAnswer>([&](auto cb) { SimilarItems(item, k, std::move(cb)); });
 }
 
 }  // namespace eddy

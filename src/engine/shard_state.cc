@@ -15,6 +15,12 @@ int64_t MinuteOf(EventTime t) {
 // Entries applied per partition before moving to the next one, so one hot partition
 // cannot starve the others or the mailbox.
 constexpr uint64_t kPollBatch = 4096;
+
+// This shard's share of a cap configured for the whole engine: caps are split evenly
+// over the partitions.
+uint64_t ShareOf(uint64_t cap, const Options& o, size_t owned) {
+  return std::max<uint64_t>(1, cap / std::max<size_t>(1, o.log.partitions) * owned);
+}
 }  // namespace
 
 ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
@@ -27,15 +33,20 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
       clock_(clock),
       duplicates_total_(duplicates_total),
       recent_(options.recent.max_items,
-              std::max<uint64_t>(1, options.recent.max_users /
-                                        std::max<size_t>(1, options.log.partitions) *
-                                        partitions_.size())),
+              ShareOf(options.recent.max_users, options, partitions_.size())),
       dedup_(options.ingest.dedup_horizon_ms,
-             std::max<uint64_t>(1, options.ingest.dedup_max_ids /
-                                       std::max<size_t>(1, options.log.partitions) *
-                                       partitions_.size())),
+             ShareOf(options.ingest.dedup_max_ids, options, partitions_.size())),
       trending_(options.windows.minutes),
-      engagement_(options.windows.minutes),
+      engagement_(options.windows.minutes,
+                  ShareOf(options.engagement.max_items, options, partitions_.size())),
+      popularity_(options.popularity.half_life_minutes * 60'000, options.popularity.candidates,
+                  ShareOf(options.popularity.max_items, options, partitions_.size())),
+      affinity_(options.affinity.half_life_minutes * 60'000, options.affinity.max_categories,
+                ShareOf(options.affinity.max_users, options, partitions_.size())),
+      coview_(options.coview.max_neighbours,
+              ShareOf(options.coview.max_items, options, partitions_.size())),
+      coview_recent_(options.coview.recent_items),
+      coview_window_ms_(options.coview.window_minutes * 60'000),
       live_clock_(options.clock == ClockMode::kLive) {
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
@@ -47,10 +58,28 @@ void ShardState::Apply(const LogEntry& entry) {
   const Event& ev = entry.event;
   bool duplicate = ev.event_id.present() && !dedup_.Insert(ev.event_id, ev.time);
   if (!duplicate) {
-    if (ev.item.valid() && ev.user.valid() && weights_[static_cast<size_t>(ev.type)] > 0) {
+    const double weight = weights_[static_cast<size_t>(ev.type)];
+    if (ev.item.valid() && ev.user.valid() && weight > 0) {
+      // Co-view (SPEC §3.7): pair the touch with the user's N latest distinct other items
+      // touched within T before it, then it becomes the latest.
+      if (const std::vector<RecentItems::Entry>* items = recent_.Find(ev.user)) {
+        const int64_t from = ev.time.millis() - coview_window_ms_;
+        uint32_t taken = 0;
+        for (auto r = items->rbegin(); r != items->rend() && taken < coview_recent_; ++r) {
+          if (r->item == ev.item) continue;
+          ++taken;
+          if (r->time.millis() >= from) coview_.AddPair(r->item, ev.item);
+        }
+      }
       recent_.Touch(ev.user, ev.item, ev.time);
     }
-    if (ev.item.valid()) engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time));
+    if (ev.item.valid()) {
+      engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time));
+      if (weight > 0) popularity_.Apply(ev.item, ev.category, ev.time, weight);
+    }
+    if (ev.user.valid() && ev.category.valid() && weight > 0) {
+      affinity_.Apply(ev.user, ev.category, ev.time, weight);
+    }
     if (ev.category.valid()) {
       trending_.Apply(ev.category, MinuteOf(ev.time),
                       weight_micros_[static_cast<size_t>(ev.type)]);
@@ -85,18 +114,39 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit) {
 size_t ShardState::Poll() {
   size_t done = 0;
   for (PartitionId p : partitions_) done += Drain(p, kPollBatch);
+  if (done == 0) coview_.Flush();  // idle: fold the buffered pairs
   // Live clock: let windows slide with the wall clock even without events, so what left
   // every window is freed (about once a second; an idle shard polls every millisecond).
-  if (live_clock_ && (++polls_ & 1023) == 0) {
-    const int64_t minute = MinuteOf(clock_->Now());
-    trending_.AdvanceTo(minute);
-    engagement_.AdvanceTo(minute);
+  if ((++polls_ & 1023) == 0) {
+    if (live_clock_) {
+      const int64_t minute = MinuteOf(clock_->Now());
+      trending_.AdvanceTo(minute);
+      engagement_.AdvanceTo(minute);
+    }
+    PublishMemory();
   }
   return done;
 }
 
 void ShardState::CatchUpAll() {
   for (PartitionId p : partitions_) CatchUp(p);
+}
+
+void ShardState::PublishMemory() {
+  const MemoryFigures f[kAggregateCount] = {
+      {recent_.users(), recent_.bytes(), recent_.evicted_users()},
+      {dedup_.size(), dedup_.bytes(), 0},
+      {trending_.tracked_keys(), trending_.bytes(), 0},
+      {engagement_.items(), engagement_.bytes(), engagement_.evicted_items()},
+      {popularity_.items(), popularity_.bytes(), popularity_.evicted_items()},
+      {affinity_.users(), affinity_.bytes(), affinity_.evicted_users()},
+      {coview_.items(), coview_.bytes(), coview_.evicted_items()},
+  };
+  for (size_t a = 0; a < kAggregateCount; ++a) {
+    memory_[a][0].store(f[a].keys, std::memory_order_relaxed);
+    memory_[a][1].store(f[a].bytes, std::memory_order_relaxed);
+    memory_[a][2].store(f[a].evicted, std::memory_order_relaxed);
+  }
 }
 
 void ShardState::CatchUp(PartitionId p) {

@@ -11,10 +11,14 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
+#include "agg/affinity.h"
+#include "agg/coview.h"
 #include "agg/dedup.h"
 #include "agg/engagement.h"
+#include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
 #include "eddy/clock.h"
@@ -24,8 +28,19 @@
 
 namespace eddy {
 
+// The aggregates whose memory a shard reports (StreamStatus::memory), in this order.
+inline constexpr const char* kAggregateNames[] = {"recent",     "dedup",      "trending",
+                                                   "engagement", "popularity", "affinity",
+                                                   "coview"};
+inline constexpr size_t kAggregateCount = std::size(kAggregateNames);
+
 class ShardState {
  public:
+  // One aggregate's figures as last published by the shard thread.
+  struct MemoryFigures {
+    uint64_t keys = 0, bytes = 0, evicted = 0;
+  };
+
   ShardState(int index, const Options& options, PartitionedLog* log,
              std::vector<PartitionId> partitions, Clock* clock,
              std::atomic<uint64_t>* duplicates_total);
@@ -33,17 +48,30 @@ class ShardState {
   size_t Poll();
   void CatchUp(PartitionId p);
   void CatchUpAll();
+  // Folds one log entry into every aggregate. Called by Poll/CatchUp; public for the
+  // per-aggregate benchmarks (bench/agg_bench), which drive it without a log.
+  void Apply(const LogEntry& entry);
 
   RecentItems& recent() { return recent_; }
   const CategoryWindows& trending() const { return trending_; }
   const Engagement& engagement() const { return engagement_; }
+  const Popularity& popularity() const { return popularity_; }
+  const Affinity& affinity() const { return affinity_; }
+  CoView& coview() { return coview_; }
+  // Figures of aggregate `a` (index into kAggregateNames), published about once a second
+  // by the shard thread; any thread may read them.
+  MemoryFigures memory(size_t a) const {
+    return {memory_[a][0].load(std::memory_order_relaxed),
+            memory_[a][1].load(std::memory_order_relaxed),
+            memory_[a][2].load(std::memory_order_relaxed)};
+  }
+  void PublishMemory();
   const std::vector<PartitionId>& partitions() const { return partitions_; }
   uint64_t applied_events() const { return applied_events_.load(std::memory_order_relaxed); }
   const RateMeter& rate() const { return rate_; }
 
  private:
   size_t Drain(PartitionId p, uint64_t limit);
-  void Apply(const LogEntry& entry);
 
   const int index_;
   const EventWeights weights_;
@@ -55,6 +83,12 @@ class ShardState {
   EventIdSet dedup_;
   CategoryWindows trending_;
   Engagement engagement_;
+  Popularity popularity_;
+  Affinity affinity_;
+  CoView coview_;
+  const uint32_t coview_recent_;
+  const int64_t coview_window_ms_;
+  std::array<std::array<std::atomic<uint64_t>, 3>, kAggregateCount> memory_{};
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
   const bool live_clock_;
   uint32_t polls_ = 0;

@@ -85,6 +85,29 @@ bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32
   return true;
 }
 
+// Decodes a path segment naming a user, item or category; replies 400 and returns nullopt
+// when it is malformed, empty or longer than 128 bytes.
+std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
+                                  const Respond& respond) {
+  std::optional<std::string> id = PercentDecode(raw);
+  if (!id || id->empty() || id->size() > 128) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be a percent-encoded string of 1-128 bytes"));
+    return std::nullopt;
+  }
+  return id;
+}
+
+void WriteScored(JsonWriter& w, std::string_view key, const std::vector<ScoredName>& top) {
+  w.BeginArray();
+  int rank = 0;
+  for (const ScoredName& s : top) {
+    w.BeginObject().Key("rank").Int(++rank).Key(key).String(s.name).Key("score").Double(s.score);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 struct IngestRoute {
   std::string_view path;
   DefaultType type;
@@ -180,6 +203,10 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     if (method != http::verb::get) return wrong_method("GET");
     return respond(StreamStatusResponse(v));
   }
+  if (path == "/v1/items/popular") {
+    if (method != http::verb::get) return wrong_method("GET");
+    return Popular(req, query, std::move(respond));
+  }
   if (path == "/v1/trending/categories") {
     if (method != http::verb::get) return wrong_method("GET");
     return Trending(req, query, std::move(respond));
@@ -201,6 +228,10 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
       if (method != http::verb::get) return wrong_method("GET");
       return Engagement(req, rest.substr(0, slash), std::move(respond));
     }
+    if (slash != std::string_view::npos && rest.substr(slash) == "/similar" && slash > 0) {
+      if (method != http::verb::get) return wrong_method("GET");
+      return Similar(req, rest.substr(0, slash), query, std::move(respond));
+    }
   }
   constexpr std::string_view kUsers = "/v1/users/";
   if (path.substr(0, kUsers.size()) == kUsers) {
@@ -209,6 +240,10 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     if (slash != std::string_view::npos && rest.substr(slash) == "/recent" && slash > 0) {
       if (method != http::verb::get) return wrong_method("GET");
       return Recent(req, rest.substr(0, slash), query, std::move(respond));
+    }
+    if (slash != std::string_view::npos && rest.substr(slash) == "/affinity" && slash > 0) {
+      if (method != http::verb::get) return wrong_method("GET");
+      return Affinity(req, rest.substr(0, slash), query, std::move(respond));
     }
   }
   respond(ErrorResponse(http::status::not_found, v,
@@ -266,11 +301,8 @@ void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond 
 void Router::Recent(const Request& req, std::string_view user_raw, std::string_view query,
                     Respond respond) {
   const unsigned v = req.version();
-  std::optional<std::string> user = PercentDecode(user_raw);
-  if (!user || user->empty() || user->size() > 128) {
-    return respond(ErrorResponse(http::status::bad_request, v,
-                                 "userId: must be a percent-encoded string of 1-128 bytes"));
-  }
+  std::optional<std::string> user = PathId(user_raw, "userId", v, respond);
+  if (!user) return;
   const uint32_t max_k = engine_.options().recent.max_items;
   uint32_t k = max_k;
   if (std::optional<std::string_view> ks = QueryParam(query, "k")) {
@@ -333,11 +365,8 @@ void Router::Trending(const Request& req, std::string_view query, Respond respon
 void Router::Velocity(const Request& req, std::string_view category_raw, std::string_view query,
                       Respond respond) {
   const unsigned v = req.version();
-  std::optional<std::string> category = PercentDecode(category_raw);
-  if (!category || category->empty() || category->size() > 128) {
-    return respond(ErrorResponse(http::status::bad_request, v,
-                                 "category: must be a percent-encoded string of 1-128 bytes"));
-  }
+  std::optional<std::string> category = PathId(category_raw, "category", v, respond);
+  if (!category) return;
   const std::vector<int64_t>& windows = engine_.options().windows.minutes;
   const uint32_t max_minutes =
       static_cast<uint32_t>(std::max<int64_t>(60, *std::max_element(windows.begin(), windows.end())));
@@ -361,11 +390,8 @@ void Router::Velocity(const Request& req, std::string_view category_raw, std::st
 
 void Router::Engagement(const Request& req, std::string_view item_raw, Respond respond) {
   const unsigned v = req.version();
-  std::optional<std::string> item = PercentDecode(item_raw);
-  if (!item || item->empty() || item->size() > 128) {
-    return respond(ErrorResponse(http::status::bad_request, v,
-                                 "itemId: must be a percent-encoded string of 1-128 bytes"));
-  }
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
   std::vector<int64_t> windows = engine_.options().windows.minutes;
   engine_.ItemEngagement(*item, [v, item = *item, windows = std::move(windows),
                                  respond = std::move(respond)](EngagementAnswer a) {
@@ -390,6 +416,70 @@ void Router::Engagement(const Request& req, std::string_view item_raw, Respond r
   });
 }
 
+void Router::Popular(const Request& req, std::string_view query, Respond respond) {
+  const unsigned v = req.version();
+  if (std::optional<std::string_view> w = QueryParam(query, "window"); w && *w != "all") {
+    return respond(ErrorResponse(
+        http::status::bad_request, v,
+        "window: popularity is not windowed, it decays (popularity.half_life); omit window "
+        "or use window=all; for counts in a window see /v1/items/{itemId}/engagement"));
+  }
+  std::string category;
+  if (std::optional<std::string_view> c = QueryParam(query, "category"); c && !c->empty()) {
+    std::optional<std::string> decoded = PathId(*c, "category", v, respond);
+    if (!decoded) return;
+    category = std::move(*decoded);
+  }
+  uint32_t k = 10;
+  if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  engine_.PopularItems(category, k, [v, category, respond = std::move(respond)](PopularAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("now").String(FormatIso8601(a.now));
+    if (!category.empty()) w.Key("category").String(category);
+    w.Key("items");
+    WriteScored(w, "itemId", a.top);
+    w.EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Affinity(const Request& req, std::string_view user_raw, std::string_view query,
+                      Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> user = PathId(user_raw, "userId", v, respond);
+  if (!user) return;
+  uint32_t k = 10;
+  if (!IntParam(query, "k", 1, engine_.options().affinity.max_categories, &k, v, respond)) return;
+  engine_.UserAffinity(*user, k, [v, user = *user, respond = std::move(respond)](AffinityAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("userId").String(user).Key("now").String(FormatIso8601(a.now));
+    w.Key("categories");
+    WriteScored(w, "category", a.top);
+    w.EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Similar(const Request& req, std::string_view item_raw, std::string_view query,
+                     Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
+  uint32_t k = 10;
+  if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  engine_.SimilarItems(*item, k, [v, item = *item, respond = std::move(respond)](SimilarAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("itemId").String(item).Key("items").BeginArray();
+    int rank = 0;
+    for (const SimilarItem& s : a.top) {
+      w.BeginObject().Key("rank").Int(++rank).Key("itemId").String(s.item);
+      w.Key("score").Uint(s.count).Key("error").Uint(s.error).EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
 Response Router::StreamStatusResponse(unsigned version) {
   StreamStatus s = engine_.Status();
   JsonWriter w;
@@ -403,6 +493,7 @@ Response Router::StreamStatusResponse(unsigned version) {
   w.Key("capacity_per_partition").Uint(s.capacity_per_partition);
   w.Key("accepted_total").Uint(s.accepted_total).Key("duplicates_total").Uint(s.duplicates_total);
   w.Key("events_per_second_10s").Double(s.events_per_second_10s);
+  w.Key("popular_full_scans").Uint(s.popular_full_scans);
   w.Key("partition").BeginArray();
   for (const PartitionStatus& p : s.partition) {
     w.BeginObject().Key("partition").Uint(p.partition).Key("shard").Int(p.shard);
@@ -414,7 +505,14 @@ Response Router::StreamStatusResponse(unsigned version) {
     w.BeginObject().Key("shard").Int(sh.shard).Key("applied_events").Uint(sh.applied_events);
     w.Key("lag_events").Uint(sh.lag_events).EndObject();
   }
-  w.EndArray().EndObject();
+  w.EndArray().Key("memory").BeginObject();
+  uint64_t total = 0;
+  for (const AggregateMemory& m : s.memory) {
+    w.Key(m.aggregate).BeginObject().Key("keys").Uint(m.keys).Key("bytes").Uint(m.bytes);
+    w.Key("evicted").Uint(m.evicted).EndObject();
+    total += m.bytes;
+  }
+  w.Key("total_bytes").Uint(total).EndObject().EndObject();
   return JsonResponse(http::status::ok, version, w.Take());
 }
 

@@ -45,6 +45,11 @@ class Router {
   void Velocity(const Request& req, std::string_view category, std::string_view query,
                 Respond respond);
   void Engagement(const Request& req, std::string_view item, Respond respond);
+  void Popular(const Request& req, std::string_view query, Respond respond);
+  void Affinity(const Request& req, std::string_view user, std::string_view query,
+                Respond respond);
+  void Similar(const Request& req, std::string_view item, std::string_view query,
+               Respond respond);
   Response StreamStatusResponse(unsigned version);
 
   Engine& engine_;

@@ -8,60 +8,23 @@
 #include <random>
 
 #include "eddy/engine.h"
+#include "engine/random_stream.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
 namespace {
 
 using test::EventBuilder;
-
-constexpr int64_t kT0 = 1'700'000'000'000;  // ms
-
-struct RawEvent {
-  std::string user, type, category;
-  int64_t time_ms;
-  std::string json;
-};
-
-const char* kTypes[] = {"view", "view", "view", "click", "add_to_cart", "wishlist", "purchase",
-                        "remove_from_cart"};
-
-// ~2 hours of events from 40 users over 25 categories; each user's clock wanders and
-// sometimes steps back up to 10 minutes (out of order within the user's stream).
-std::vector<RawEvent> RandomStream(uint32_t seed, int n) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> user_clock(40, kT0);
-  std::vector<RawEvent> out;
-  for (int i = 0; i < n; ++i) {
-    int u = static_cast<int>(rng() % 40);
-    // Forward 0-6 min, or one time in five back up to 10 min: ~2 h per user overall.
-    int64_t step = rng() % 5 == 0 ? -static_cast<int64_t>(rng() % 600'000)
-                                  : static_cast<int64_t>(rng() % 360'000);
-    user_clock[u] = std::max(kT0, user_clock[u] + step);
-    RawEvent e;
-    e.user = "u" + std::to_string(u);
-    e.type = kTypes[rng() % 8];
-    e.category = "c" + std::to_string(std::min<uint64_t>(rng() % 25, rng() % 25));
-    e.time_ms = user_clock[u];
-    EventBuilder b;
-    b.User(e.user).Type(e.type).Item("i" + std::to_string(rng() % 300)).Category(e.category)
-        .Time(e.time_ms);
-    if (e.type == "purchase") b.Price(9.5);
-    e.json = b.Json();
-    out.push_back(std::move(e));
-  }
-  return out;
-}
+using test::IngestAll;
+using test::kT0;
+using test::RandomStream;
+using test::RawEvent;
+using test::TypeOf;
 
 int64_t Minute(int64_t ms) { return ms / 60'000; }
 
 Options TrendingOptions(uint32_t partitions, int shards) {
-  Options o = test::TestOptions(partitions, shards);
-  o.clock = ClockMode::kEvent;
-  o.windows.minutes = {5, 60, 1440};
-  o.weights[static_cast<size_t>(EventType::kWishlist)] = 4.25;  // fractional weights sum exactly
-  o.log.capacity_per_partition = 4096;
-  return o;
+  return test::OracleOptions(partitions, shards);
 }
 
 // The oracle: weighted sums over the raw events with minute in [g - W + 1, g].
@@ -100,14 +63,7 @@ std::vector<TrendingCategory> Expected(const std::vector<RawEvent>& events, cons
 }
 
 void Ingest(Engine& engine, const std::vector<RawEvent>& events, size_t batch) {
-  auto ctx = engine.NewIngestContext();
-  for (size_t i = 0; i < events.size(); i += batch) {
-    std::vector<std::string> objs;
-    for (size_t j = i; j < std::min(events.size(), i + batch); ++j) objs.push_back(events[j].json);
-    IngestReply r = engine.IngestSync(*ctx, test::Ndjson(objs), BodyFormat::kNdjson);
-    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-    ASSERT_EQ(r.accepted, objs.size());
-  }
+  IngestAll(engine, events, batch);
 }
 
 void ExpectEqual(const std::vector<TrendingCategory>& got,
@@ -197,21 +153,8 @@ TEST(TrendingTest, SameAnswersForAnyLayoutAndBatching) {
   }
 }
 
-EventType TypeOf(const std::string& name) {
-  for (int t = 0; t < kEventTypeCount; ++t) {
-    if (EventTypeName(static_cast<EventType>(t)) == name) return static_cast<EventType>(t);
-  }
-  return EventType::kView;
-}
-
 TEST(EngagementTest, MatchesBruteForceAndAnyLayout) {
   std::vector<RawEvent> events = RandomStream(21, 3000);
-  // Recover each event's item from its JSON (RandomStream picks it at random).
-  std::vector<std::string> items;
-  for (const RawEvent& e : events) {
-    size_t k = e.json.find("\"itemId\":\"") + 10;
-    items.push_back(e.json.substr(k, e.json.find('"', k) - k));
-  }
   int64_t newest = INT64_MIN;
   for (const RawEvent& e : events) newest = std::max(newest, e.time_ms);
   const int64_t g = Minute(newest);
@@ -223,7 +166,7 @@ TEST(EngagementTest, MatchesBruteForceAndAnyLayout) {
       EngagementAnswer want;
       want.per_window.resize(o.windows.minutes.size());
       for (size_t i = 0; i < events.size(); ++i) {
-        if (items[i] != item) continue;
+        if (events[i].item != item) continue;
         const size_t t = static_cast<size_t>(TypeOf(events[i].type));
         ++want.all_time[t];
         const int64_t m = Minute(events[i].time_ms);

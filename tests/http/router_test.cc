@@ -120,12 +120,60 @@ TEST_F(RouterTest, TrendingAndVelocity) {
   EXPECT_NE(e.body().find(R"("24h":{"view":0,"click":3,)"), std::string::npos) << e.body();
 }
 
+TEST_F(RouterTest, PopularAffinitySimilar) {
+  const int64_t t = Clock::System()->Now().millis();  // recent: decayed scores are not ~0
+  std::vector<std::string> evs = {
+      test::EventBuilder().User("u").Type("view").Item("a").Category("shoes").Time(t).Json(),
+      test::EventBuilder().User("u").Type("click").Item("b").Category("hats").Time(t).Json(),
+      test::EventBuilder().User("u").Type("view").Item("a").Category("shoes").Time(t).Json()};
+  ASSERT_EQ(Call(http::verb::post, "/v1/events", test::JsonArray(evs)).result(), http::status::ok);
+  // Live clock: scores decay from the events' time to now, so check names and order.
+  Response p = Call(http::verb::get, "/v1/items/popular?k=5");
+  EXPECT_EQ(p.result(), http::status::ok) << p.body();
+  EXPECT_NE(p.body().find(R"("items":[{"rank":1,"itemId":"b","score":)"), std::string::npos)
+      << p.body();
+  EXPECT_NE(p.body().find(R"({"rank":2,"itemId":"a","score":)"), std::string::npos) << p.body();
+  Response pc = Call(http::verb::get, "/v1/items/popular?category=shoes&k=5");
+  EXPECT_NE(pc.body().find(R"("category":"shoes","items":[{"rank":1,"itemId":"a",)"),
+            std::string::npos)
+      << pc.body();
+  EXPECT_EQ(pc.body().find(R"("itemId":"b")"), std::string::npos) << pc.body();
+  Response pw = Call(http::verb::get, "/v1/items/popular?window=1h");
+  EXPECT_EQ(pw.result(), http::status::bad_request);
+  EXPECT_NE(pw.body().find("popularity is not windowed"), std::string::npos) << pw.body();
+  EXPECT_EQ(Call(http::verb::get, "/v1/items/popular?k=0").result(), http::status::bad_request);
+
+  Response a = Call(http::verb::get, "/v1/users/u/affinity?k=1");
+  EXPECT_EQ(a.result(), http::status::ok) << a.body();
+  EXPECT_NE(a.body().find(R"("categories":[{"rank":1,"category":"hats","score":)"),
+            std::string::npos)
+      << a.body();
+  EXPECT_EQ(a.body().find("shoes"), std::string::npos) << a.body();
+  EXPECT_NE(Call(http::verb::get, "/v1/users/nobody/affinity").body().find(R"("categories":[])"),
+            std::string::npos);
+
+  Response s = Call(http::verb::get, "/v1/items/a/similar?k=3");
+  EXPECT_EQ(s.result(), http::status::ok) << s.body();
+  // a then b: one pair; b then a: a is b's latest other item, a second pair.
+  EXPECT_NE(s.body().find(R"({"itemId":"a","items":[{"rank":1,"itemId":"b","score":2,"error":0}]})"),
+            std::string::npos)
+      << s.body();
+  EXPECT_EQ(Call(http::verb::get, "/v1/items/a/similar?k=abc").result(), http::status::bad_request);
+  EXPECT_EQ(Call(http::verb::post, "/v1/items/a/similar").result(),
+            http::status::method_not_allowed);
+}
+
 TEST_F(RouterTest, HealthReadyStatus) {
   EXPECT_EQ(Call(http::verb::get, "/healthz").body(), R"({"status":"ok"})");
   EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::ok);
   Response s = Call(http::verb::get, "/v1/stream/status");
   EXPECT_EQ(s.result(), http::status::ok);
   EXPECT_NE(s.body().find("\"partitions\":4"), std::string::npos) << s.body();
+  for (const char* agg : {"recent", "dedup", "trending", "engagement", "popularity", "affinity",
+                          "coview"}) {
+    EXPECT_NE(s.body().find("\"" + std::string(agg) + "\":{\"keys\":"), std::string::npos) << agg;
+  }
+  EXPECT_NE(s.body().find("\"total_bytes\":"), std::string::npos) << s.body();
   engine_->Stop();
   EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::service_unavailable);
   Response r = Call(http::verb::post, "/v1/events",

@@ -33,7 +33,12 @@ TEST(LoadIntegrationTest, ServerAcceptedEqualsGeneratorSent) {
     const uint64_t accepted = NumberAfter(out, "accepted", ingest);
     const uint64_t errors = NumberAfter(out, "errors", ingest);
     EXPECT_GT(events, 0u);
-    EXPECT_EQ(errors, 0u) << out;
+    // At full speed on a small box the shards may fall behind and the log fills: the only
+    // failures allowed are 429s (backpressure), whose events were not taken.
+    const size_t status = out.find("\"status\":{", ingest);
+    const uint64_t too_many = out.find("\"429\":", status) < read
+                                  ? NumberAfter(out, "429", status) : 0;
+    EXPECT_EQ(errors, too_many) << out;
     EXPECT_EQ(accepted, events) << out;  // every event the server acknowledged was sent
     EXPECT_NE(out.find("\"ack\":\"memory\""), std::string::npos) << out;
     EXPECT_GT(NumberAfter(out, "requests", read), 0u) << out;  // reads ran beside ingest

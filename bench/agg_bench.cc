@@ -1,0 +1,150 @@
+// Apply cost of each aggregate (ns/event), and of a shard's whole Apply, on one synthetic
+// stream: Zipf users (200k), items (100k) and categories (2k), the load generator's type
+// mix, time advancing 1 ms per event (a shard at 1M events/s). items/s = events/s.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "agg/affinity.h"
+#include "agg/coview.h"
+#include "agg/engagement.h"
+#include "agg/popularity.h"
+#include "agg/recent.h"
+#include "agg/trending.h"
+#include "engine/shard_state.h"
+#include "load/zipf.h"
+
+namespace eddy {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+struct Stream {
+  std::vector<Event> events;
+  std::vector<double> weight;  // per event, from the default weights
+};
+
+const Stream& TheStream() {
+  static const Stream s = [] {
+    Stream s;
+    std::mt19937_64 rng(42);
+    load::Zipf users(200'000, 0.9), items(100'000, 1.0), cats(2'000, 1.0);
+    std::vector<uint32_t> cat_of(100'001);
+    for (auto& c : cat_of) c = static_cast<uint32_t>(cats.Sample(rng));
+    const EventWeights w = Options().weights;
+    std::discrete_distribution<int> mix({89, 2, 3, 5.5, 2.2});
+    const EventType types[] = {EventType::kView, EventType::kClick, EventType::kWishlist,
+                               EventType::kAddToCart, EventType::kPurchase};
+    for (int i = 0; i < 1'000'000; ++i) {
+      Event e;
+      e.user = UserId(static_cast<uint32_t>(users.Sample(rng)));
+      const uint32_t item = static_cast<uint32_t>(items.Sample(rng));
+      e.item = ItemId(item);
+      e.category = CategoryId(cat_of[item]);
+      e.type = types[mix(rng)];
+      e.time = EventTime(kT0 + i);
+      s.weight.push_back(w[static_cast<size_t>(e.type)]);
+      s.events.push_back(e);
+    }
+    return s;
+  }();
+  return s;
+}
+
+// Runs `apply(event, weight, time_offset)` over the stream, cycling with time moving on.
+template <typename F>
+void Run(benchmark::State& state, F apply) {
+  const Stream& s = TheStream();
+  size_t i = 0;
+  int64_t offset = 0;
+  for (auto _ : state) {
+    apply(s.events[i], s.weight[i], offset);
+    if (++i == s.events.size()) {
+      i = 0;
+      offset += static_cast<int64_t>(s.events.size());
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+EventTime At(const Event& e, int64_t offset) { return EventTime(e.time.millis() + offset); }
+
+void BM_Recent(benchmark::State& state) {
+  RecentItems r(50, 2'000'000);
+  Run(state, [&](const Event& e, double, int64_t off) { r.Touch(e.user, e.item, At(e, off)); });
+}
+BENCHMARK(BM_Recent);
+
+void BM_Trending(benchmark::State& state) {
+  CategoryWindows t({60, 1440});
+  Run(state, [&](const Event& e, double w, int64_t off) {
+    t.Apply(e.category, At(e, off).millis() / 60'000, static_cast<int64_t>(w * 1e6));
+  });
+}
+BENCHMARK(BM_Trending);
+
+void BM_Engagement(benchmark::State& state) {
+  Engagement g({60, 1440}, 2'000'000);
+  Run(state, [&](const Event& e, double, int64_t off) {
+    g.Apply(e.item, e.type, At(e, off).millis() / 60'000);
+  });
+}
+BENCHMARK(BM_Engagement);
+
+void BM_Popularity(benchmark::State& state) {
+  Popularity p(1440 * 60'000, 1000, 2'000'000);
+  Run(state, [&](const Event& e, double w, int64_t off) {
+    p.Apply(e.item, e.category, At(e, off), w);
+  });
+}
+BENCHMARK(BM_Popularity);
+
+void BM_Affinity(benchmark::State& state) {
+  Affinity a(7 * 1440 * 60'000, 64, 2'000'000);
+  Run(state, [&](const Event& e, double w, int64_t off) {
+    a.Apply(e.user, e.category, At(e, off), w);
+  });
+}
+BENCHMARK(BM_Affinity);
+
+// Co-view alone: the pairs of each touch with the user's recent items (as the shard makes
+// them), with the recent-items update itself outside the timing.
+void BM_CoView(benchmark::State& state) {
+  RecentItems r(50, 2'000'000);
+  CoView cv(100, 1'000'000);
+  Run(state, [&](const Event& e, double, int64_t off) {
+    const int64_t from = At(e, off).millis() - 30 * 60'000;
+    if (const auto* items = r.Find(e.user)) {
+      uint32_t taken = 0;
+      for (auto it = items->rbegin(); it != items->rend() && taken < 10; ++it) {
+        if (it->item == e.item) continue;
+        ++taken;
+        if (it->time.millis() >= from) cv.AddPair(it->item, e.item);
+      }
+    }
+    state.PauseTiming();
+    r.Touch(e.user, e.item, At(e, off));
+    state.ResumeTiming();
+  });
+}
+BENCHMARK(BM_CoView);
+
+// Everything a shard does per event (ShardState::Apply), default options.
+void BM_ShardApplyAll(benchmark::State& state) {
+  Options o;
+  o.log.partitions = 1;
+  PartitionedLog log(1, 16, 1);
+  std::atomic<uint64_t> dups{0};
+  ShardState shard(0, o, &log, {PartitionId(0)}, Clock::System(), &dups);
+  LogEntry entry;
+  entry.kind = LogEntry::kEvent;
+  Run(state, [&](const Event& e, double, int64_t off) {
+    entry.event = e;
+    entry.event.time = At(e, off);
+    shard.Apply(entry);
+  });
+}
+BENCHMARK(BM_ShardApplyAll);
+
+}  // namespace
+}  // namespace eddy

@@ -1,0 +1,56 @@
+#pragma once
+// Affinity (SPEC §3.5): per user, per category, Σ weight · 2^(−age / half-life).
+//
+// Each user keeps its sums in rebased exponent form against its own reference time
+// (see decay.h), so nothing decays in place and reads cost one exp2 per user.
+//
+// Memory: at most `max_categories` categories per user; past it the category with the
+// lowest current score is dropped (all of a user's sums share one reference, so the
+// smallest sum is the lowest score). At most `max_users` users; past it the least
+// recently active eighth of them is forgotten in one pass (amortised O(1) per event).
+// Thread-safety: none; owned and used by one shard thread.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "agg/decay.h"
+#include "eddy/event.h"
+#include "eddy/ids.h"
+
+namespace eddy {
+
+class Affinity {
+ public:
+  Affinity(int64_t half_life_ms, uint32_t max_categories, uint64_t max_users)
+      : decay_(half_life_ms), max_categories_(max_categories), max_users_(max_users) {}
+
+  void Apply(UserId user, CategoryId category, EventTime time, double weight);
+  // The user's categories with their scores at `now`, best first (ties: lower id first;
+  // the caller orders ties by name).
+  void Scores(UserId user, EventTime now, std::vector<std::pair<CategoryId, double>>* out) const;
+
+  size_t users() const { return users_.size(); }
+  uint64_t evicted_users() const { return evicted_; }
+  size_t bytes() const;
+
+ private:
+  struct UserState {
+    int64_t ref_ms = 0;
+    uint64_t last_seq = 0;  // apply order of the user's latest event, for eviction
+    std::vector<std::pair<CategoryId, double>> sums;
+  };
+
+  void EvictOldest();
+
+  DecayScale decay_;
+  uint32_t max_categories_;
+  uint64_t max_users_;
+  uint64_t seq_ = 0;
+  uint64_t evicted_ = 0;
+  size_t entries_ = 0;
+  absl::flat_hash_map<UserId, UserState> users_;
+};
+
+}  // namespace eddy

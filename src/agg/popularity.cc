@@ -1,0 +1,180 @@
+#include "agg/popularity.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace eddy {
+
+Popularity::Popularity(int64_t half_life_ms, uint32_t top_keep, uint64_t max_items)
+    : decay_(half_life_ms),
+      top_keep_(std::max<uint32_t>(1, top_keep)),
+      max_items_(std::max<uint64_t>(max_items, 2 * uint64_t{top_keep})) {}
+
+void Popularity::Rebase(int64_t t_ms) {
+  if (!has_ref_) {
+    ref_ms_ = decay_.RefFor(t_ms);
+    has_ref_ = true;
+    return;
+  }
+  if (!decay_.NeedsRebase(ref_ms_, t_ms)) return;
+  const int64_t shift = decay_.RebaseShift(ref_ms_, t_ms);
+  const int e = static_cast<int>(-std::min<int64_t>(shift, 4096));
+  for (Entry& entry : entries_) entry.sum = std::ldexp(entry.sum, e);
+  for (auto& [c, m] : categories_) {
+    for (auto& [item, s] : m) s = std::ldexp(s, e);
+  }
+  ref_ms_ += shift * decay_.half_life_ms();
+}
+
+void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double weight) {
+  if (weight <= 0) return;
+  const int64_t t = time.millis();
+  Rebase(t);
+  const double add = weight * decay_.Growth(ref_ms_, t);
+  auto [it, inserted] = items_.try_emplace(item, 0);
+  if (inserted) {
+    if (!free_.empty()) {
+      it->second = free_.back();
+      free_.pop_back();
+      entries_[it->second] = Entry{item};
+    } else {
+      it->second = static_cast<uint32_t>(entries_.size());
+      entries_.push_back(Entry{item});
+    }
+  }
+  const uint32_t slot = it->second;
+  entries_[slot].sum += add;
+  if (category.valid()) {
+    auto [c, new_entry] = categories_[category].try_emplace(item, 0.0);
+    c->second += add;
+    category_entries_ += new_entry;
+  }
+  if (entries_[slot].heap_pos != kNotInHeap) {
+    SiftDown(entries_[slot].heap_pos);  // a member grew: it may now beat its children
+  } else {
+    Offer(slot);
+  }
+  if (inserted && items_.size() > max_items_) Evict();
+}
+
+// An item outside the set grew: it joins if the set has room or it beats the worst member.
+void Popularity::Offer(uint32_t slot) {
+  if (heap_.size() < top_keep_) {
+    heap_.push_back(slot);
+    entries_[slot].heap_pos = static_cast<uint32_t>(heap_.size() - 1);
+    SiftUp(entries_[slot].heap_pos);
+    return;
+  }
+  if (!Worse(heap_[0], slot)) return;
+  entries_[heap_[0]].heap_pos = kNotInHeap;
+  Place(0, slot);
+  SiftDown(0);
+}
+
+void Popularity::SiftDown(uint32_t pos) {
+  const uint32_t n = static_cast<uint32_t>(heap_.size());
+  const uint32_t slot = heap_[pos];
+  while (true) {
+    uint32_t child = 2 * pos + 1;
+    if (child >= n) break;
+    if (child + 1 < n && Worse(heap_[child + 1], heap_[child])) ++child;
+    if (!Worse(heap_[child], slot)) break;
+    Place(pos, heap_[child]);
+    pos = child;
+  }
+  Place(pos, slot);
+}
+
+void Popularity::SiftUp(uint32_t pos) {
+  const uint32_t slot = heap_[pos];
+  while (pos > 0) {
+    const uint32_t parent = (pos - 1) / 2;
+    if (!Worse(slot, heap_[parent])) break;
+    Place(pos, heap_[parent]);
+    pos = parent;
+  }
+  Place(pos, slot);
+}
+
+void Popularity::Evict() {
+  std::vector<double> sums;
+  sums.reserve(items_.size());
+  for (const auto& [item, slot] : items_) {
+    if (entries_[slot].heap_pos == kNotInHeap) sums.push_back(entries_[slot].sum);
+  }
+  if (sums.empty()) return;
+  const size_t drop = std::max<size_t>(1, items_.size() / 8);
+  const size_t nth = std::min(drop, sums.size()) - 1;
+  std::nth_element(sums.begin(), sums.begin() + nth, sums.end());
+  const double cutoff = sums[nth];
+  absl::erase_if(items_, [&](const auto& kv) {
+    const Entry& e = entries_[kv.second];
+    if (e.heap_pos != kNotInHeap || e.sum > cutoff) return false;
+    free_.push_back(kv.second);
+    ++evicted_;
+    return true;
+  });
+  for (auto it = categories_.begin(); it != categories_.end();) {
+    auto cur = it++;
+    category_entries_ -= absl::erase_if(cur->second, [&](const auto& kv) {
+      return kv.second <= cutoff && !items_.contains(kv.first);
+    });
+    if (cur->second.empty()) categories_.erase(cur);
+  }
+}
+
+double Popularity::Top(CategoryId category, uint32_t k, int64_t now_ms, bool exhaustive,
+                       std::vector<Scored>* out) const {
+  std::vector<Scored> all;
+  size_t universe = 0;
+  if (!category.valid() && exhaustive) {
+    all.reserve(items_.size());
+    for (const auto& [i, slot] : items_) all.emplace_back(i, entries_[slot].sum);
+    universe = all.size();
+  } else if (!category.valid()) {
+    all.reserve(heap_.size());
+    for (uint32_t slot : heap_) all.emplace_back(entries_[slot].item, entries_[slot].sum);
+    universe = items_.size();
+  } else {
+    auto c = categories_.find(category);
+    if (c == categories_.end()) return 0;
+    all.assign(c->second.begin(), c->second.end());
+    universe = all.size();
+  }
+  const size_t n = std::min<size_t>(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + n, all.end(), Better);
+  const double scale = Scale(now_ms);
+  for (size_t i = 0; i < n; ++i) out->emplace_back(all[i].first, all[i].second * scale);
+  if (n == universe) return 0;
+  // Everything not returned scores at most the last returned one (or, when the candidate
+  // set ran out, at most its minimum).
+  return n == 0 ? 0 : all[n - 1].second * scale;
+}
+
+void Popularity::ScoresOf(CategoryId category, const std::vector<ItemId>& items,
+                          int64_t now_ms, std::vector<double>* out) const {
+  out->assign(items.size(), 0);
+  const double scale = Scale(now_ms);
+  if (!category.valid()) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto it = items_.find(items[i]);
+      if (it != items_.end()) (*out)[i] = entries_[it->second].sum * scale;
+    }
+    return;
+  }
+  auto c = categories_.find(category);
+  if (c == categories_.end()) return;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto it = c->second.find(items[i]);
+    if (it != c->second.end()) (*out)[i] = it->second * scale;
+  }
+}
+
+size_t Popularity::bytes() const {
+  return items_.capacity() * (sizeof(ItemId) + sizeof(uint32_t) + 1) +
+         entries_.capacity() * sizeof(Entry) + free_.capacity() * sizeof(uint32_t) +
+         category_entries_ * (sizeof(ItemId) + sizeof(double) + 1) * 8 / 7 +
+         heap_.capacity() * sizeof(uint32_t);
+}
+
+}  // namespace eddy

@@ -1,0 +1,94 @@
+#pragma once
+// Popularity (SPEC §3.4): per item, Σ weight · 2^(−age / half-life), globally and per
+// category (an event counts for the category it carries).
+//
+// One shard's share: sums in rebased exponent form against one reference time for the
+// whole shard (decay.h), so a read scales them all by one factor and their order is the
+// order of the current scores. The shard keeps its `top_keep` best items in a candidate
+// set maintained exactly, as an indexed min-heap: sums only grow between rebases (weights
+// are ≥ 0) and a rebase scales every sum by the same power of two, so an item outside the
+// set can only pass the set's minimum (the heap's root) through an event of its own, which
+// is where it is checked; a member's event sifts it down. O(log top_keep) per event at
+// worst. The engine merges shards' tops with a threshold test (Top() reports the bound
+// for everything not returned) and falls back to a full scan when the bound is not met.
+//
+// Memory: at most `max_items` items; past it, the lowest-scoring eighth (never the top
+// set) is evicted in one pass together with every per-category sum at or below their
+// scores. Thread-safety: none; owned and used by one shard thread.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "agg/decay.h"
+#include "eddy/event.h"
+#include "eddy/ids.h"
+
+namespace eddy {
+
+class Popularity {
+ public:
+  using Scored = std::pair<ItemId, double>;
+
+  Popularity(int64_t half_life_ms, uint32_t top_keep, uint64_t max_items);
+
+  void Apply(ItemId item, CategoryId category, EventTime time, double weight);
+
+  // This shard's best `k` items at `now` (all items when category is invalid, else that
+  // category's), best first, appended to `out`; returns the bound on the score of every
+  // item not returned (0 when none is left out). The global ranking looks only at the
+  // candidate set unless `exhaustive`.
+  double Top(CategoryId category, uint32_t k, int64_t now_ms, bool exhaustive,
+             std::vector<Scored>* out) const;
+  // This shard's score at `now` of each of `items` (0 if unknown), in the same order.
+  void ScoresOf(CategoryId category, const std::vector<ItemId>& items, int64_t now_ms,
+                std::vector<double>* out) const;
+
+  size_t items() const { return items_.size(); }
+  size_t category_entries() const { return category_entries_; }
+  uint64_t evicted_items() const { return evicted_; }
+  size_t bytes() const;
+
+ private:
+  static constexpr uint32_t kNotInHeap = UINT32_MAX;
+  struct Entry {
+    ItemId item;
+    double sum = 0;
+    uint32_t heap_pos = kNotInHeap;
+  };
+  using CategoryMap = absl::flat_hash_map<ItemId, double>;
+
+  static bool Better(const Scored& a, const Scored& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  }
+  // Heap order: the root is the worst member.
+  bool Worse(uint32_t a, uint32_t b) const {
+    return Better({entries_[b].item, entries_[b].sum}, {entries_[a].item, entries_[a].sum});
+  }
+  void Rebase(int64_t t_ms);
+  void Offer(uint32_t slot);
+  void SiftDown(uint32_t pos);
+  void SiftUp(uint32_t pos);
+  void Place(uint32_t pos, uint32_t slot) {
+    heap_[pos] = slot;
+    entries_[slot].heap_pos = pos;
+  }
+  void Evict();
+  double Scale(int64_t now_ms) const { return decay_.ScoreFactor(ref_ms_, now_ms); }
+
+  DecayScale decay_;
+  uint32_t top_keep_;
+  uint64_t max_items_;
+  bool has_ref_ = false;
+  int64_t ref_ms_ = 0;
+  absl::flat_hash_map<ItemId, uint32_t> items_;  // -> slot in entries_
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_;  // slots of evicted items
+  absl::flat_hash_map<CategoryId, CategoryMap> categories_;
+  size_t category_entries_ = 0;
+  std::vector<uint32_t> heap_;  // the candidate set: slots, min-heap by score
+  uint64_t evicted_ = 0;
+};
+
+}  // namespace eddy

@@ -1,0 +1,208 @@
+// Co-view (SPEC §3.7) against a brute-force recomputation over the raw events, its
+// independence of layout and batching, and the bounded lists' behaviour past their cap.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "agg/coview.h"
+#include "engine/random_stream.h"
+
+namespace eddy {
+namespace {
+
+using test::IngestAll;
+using test::RandomStream;
+using test::RawEvent;
+
+// Brute force, written from the SPEC text: per user, the distinct items touched, most
+// recent first, with the time of their last touch.
+std::map<std::string, std::map<std::string, uint64_t>> BruteCoView(
+    const std::vector<RawEvent>& events, const Options& o) {
+  std::map<std::string, std::map<std::string, uint64_t>> pairs;
+  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> recent;  // newest first
+  const int64_t window_ms = o.coview.window_minutes * 60'000;
+  for (const RawEvent& e : events) {  // acceptance order = stream order (one producer)
+    if (o.weights[static_cast<size_t>(test::TypeOf(e.type))] <= 0) continue;
+    auto& list = recent[e.user];
+    uint32_t taken = 0;
+    for (const auto& [item, last] : list) {
+      if (item == e.item) continue;
+      if (taken++ == o.coview.recent_items) break;
+      if (last >= e.time_ms - window_ms) {
+        ++pairs[item][e.item];
+        ++pairs[e.item][item];
+      }
+    }
+    std::erase_if(list, [&](const auto& p) { return p.first == e.item; });
+    list.insert(list.begin(), {e.item, e.time_ms});
+  }
+  return pairs;
+}
+
+std::vector<SimilarItem> Expected(const std::map<std::string, uint64_t>& neighbours, size_t k) {
+  std::vector<SimilarItem> v;
+  for (const auto& [item, n] : neighbours) v.push_back({item, n, 0});
+  std::sort(v.begin(), v.end(), [](const SimilarItem& a, const SimilarItem& b) {
+    return a.count != b.count ? a.count > b.count : a.item < b.item;
+  });
+  if (v.size() > k) v.resize(k);
+  return v;
+}
+
+void ExpectSame(const std::vector<SimilarItem>& got, const std::vector<SimilarItem>& want,
+                const std::string& where) {
+  ASSERT_EQ(got.size(), want.size()) << where;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].item, want[i].item) << where << " rank " << i;
+    EXPECT_EQ(got[i].count, want[i].count) << where << " " << got[i].item;
+    EXPECT_EQ(got[i].error, 0u) << where << " " << got[i].item;
+  }
+}
+
+Options CoViewOptions(uint32_t partitions, int shards) {
+  Options o = test::OracleOptions(partitions, shards);
+  o.coview.max_neighbours = 1000;  // more than the stream's items: counts stay exact
+  return o;
+}
+
+TEST(CoViewTest, MatchesBruteForceOnRandomStreams) {
+  for (uint32_t seed : {1u, 4u}) {
+    // Fewer users than items and a busy stream: users revisit items within 30 minutes.
+    std::vector<RawEvent> events = RandomStream(seed, 5000, 25, 120);
+    Options o = CoViewOptions(8, 2);
+    auto engine = std::move(Engine::Open(o)).value();
+    IngestAll(*engine, events, 40);
+    auto truth = BruteCoView(events, o);
+    size_t checked_with_pairs = 0;
+    for (int i = 0; i < 120; ++i) {
+      const std::string item = "i" + std::to_string(i);
+      auto it = truth.find(item);
+      auto want = it == truth.end() ? std::vector<SimilarItem>{} : Expected(it->second, 1000);
+      checked_with_pairs += !want.empty();
+      ExpectSame(engine->SimilarItemsSync(item, 1000).top, want, item);
+      if (it != truth.end()) ExpectSame(engine->SimilarItemsSync(item, 5).top, Expected(it->second, 5), item + " k 5");
+    }
+    EXPECT_GT(checked_with_pairs, 50u);  // the stream really made pairs
+  }
+  auto engine = std::move(Engine::Open(CoViewOptions(2, 1))).value();
+  EXPECT_TRUE(engine->SimilarItemsSync("no-such-item", 5).top.empty());
+}
+
+TEST(CoViewTest, WindowAndRecentItemsLimitThePairs) {
+  Options o = test::TestOptions(2, 1);
+  o.coview.recent_items = 2;
+  o.coview.window_minutes = 30;
+  auto engine = std::move(Engine::Open(o)).value();
+  auto ctx = engine->NewIngestContext();
+  auto touch = [&](const std::string& item, int64_t minute) {
+    std::string e = test::EventBuilder().User("u").Type("view").Item(item).Time(test::kT0 + minute * 60'000).Json();
+    ASSERT_TRUE(engine->IngestSync(*ctx, e).status.ok());
+  };
+  touch("a", 0);
+  touch("b", 10);
+  touch("c", 20);
+  touch("d", 45);  // N = 2: pairs with c (25 min before) only: b is 35 min before
+  // A remove_from_cart (weight 0) is not a touch and pairs nothing.
+  ASSERT_TRUE(engine->IngestSync(*ctx, test::EventBuilder().User("u").Type("remove_from_cart")
+                                           .Item("z").Time(test::kT0 + 46 * 60'000).Json())
+                  .status.ok());
+  auto names = [&](const std::string& item) {
+    std::vector<std::string> v;
+    for (const SimilarItem& s : engine->SimilarItemsSync(item, 10).top) v.push_back(s.item);
+    return v;
+  };
+  EXPECT_EQ(names("a"), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(names("b"), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(names("c"), (std::vector<std::string>{"a", "b", "d"}));
+  EXPECT_EQ(names("d"), (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(names("z").empty());
+}
+
+TEST(CoViewTest, SameAnswersForAnyLayoutAndBatching) {
+  std::vector<RawEvent> events = RandomStream(9, 2000, 20, 80);
+  std::vector<std::vector<SimilarItem>> reference;
+  bool first = true;
+  for (uint32_t partitions : {1u, 7u, 16u}) {
+    for (int shards : {1, 2, 4}) {
+      for (size_t batch : {size_t{1}, size_t{13}, size_t{1000}}) {
+        auto engine = std::move(Engine::Open(CoViewOptions(partitions, shards))).value();
+        IngestAll(*engine, events, batch);
+        std::vector<std::vector<SimilarItem>> answers;
+        for (const char* item : {"i0", "i1", "i5", "i40"}) {
+          answers.push_back(engine->SimilarItemsSync(item, 1000).top);
+        }
+        if (first) {
+          reference = answers;
+          first = false;
+          continue;
+        }
+        for (size_t q = 0; q < answers.size(); ++q) {
+          ExpectSame(answers[q], reference[q],
+                     std::to_string(partitions) + "/" + std::to_string(shards) + "/" +
+                         std::to_string(batch) + " query " + std::to_string(q));
+        }
+      }
+    }
+  }
+}
+
+TEST(CoViewSketchTest, BoundedListKeepsHeavyNeighboursWithinBounds) {
+  CoView cv(/*max_neighbours=*/100, /*max_items=*/100000);
+  // Item 1 is paired 1000 times with each of 10 heavy neighbours and 5 times with each of
+  // 1000 light ones, interleaved, flushed every round (as reads would).
+  std::map<uint32_t, uint64_t> truth;
+  for (int round = 0; round < 1000; ++round) {
+    for (uint32_t h = 2; h < 12; ++h) {
+      cv.AddPair(ItemId(1), ItemId(h));
+      ++truth[h];
+    }
+    for (uint32_t l = 0; l < 5; ++l) {
+      const uint32_t light = 100 + (round * 5 + l) % 1000;
+      cv.AddPair(ItemId(1), ItemId(light));
+      ++truth[light];
+    }
+    if (round % 7 == 0) cv.Flush();
+  }
+  cv.Flush();
+  EXPECT_GT(cv.pruned(), 0u);
+  std::vector<CoView::Neighbour> n;
+  cv.Neighbours(ItemId(1), &n);
+  EXPECT_LE(n.size(), 200u);  // bounded: at most 2 x max_neighbours
+  uint64_t heavy_found = 0;
+  for (const CoView::Neighbour& x : n) {
+    const uint64_t t = truth[x.item.value()];
+    EXPECT_GE(x.count, t) << x.item.value();            // an upper bound
+    EXPECT_LE(x.count - x.error, t) << x.item.value();  // and a lower bound
+    if (x.item.value() >= 2 && x.item.value() < 12) {
+      ++heavy_found;
+      EXPECT_EQ(x.error, 0u) << "a heavy neighbour is never cut";
+      EXPECT_EQ(x.count, 1000u);
+    }
+  }
+  EXPECT_EQ(heavy_found, 10u);
+  // The other direction: item 2 saw item 1 exactly as often as it was paired.
+  n.clear();
+  cv.Neighbours(ItemId(2), &n);
+  ASSERT_EQ(n.size(), 1u);
+  EXPECT_EQ(n[0].count, 1000u);
+  EXPECT_EQ(n[0].error, 0u);
+}
+
+TEST(CoViewSketchTest, ItemsBeyondTheCapAreForgottenLeastRecentFirst) {
+  CoView cv(100, 64);
+  for (uint32_t i = 1; i <= 200; ++i) {
+    cv.AddPair(ItemId(i), ItemId(i + 1000));
+    cv.Flush();
+  }
+  EXPECT_LE(cv.items(), 64u);
+  EXPECT_GT(cv.evicted_items(), 0u);
+  std::vector<CoView::Neighbour> n;
+  cv.Neighbours(ItemId(200), &n);  // the newest survives
+  EXPECT_EQ(n.size(), 1u);
+  n.clear();
+  cv.Neighbours(ItemId(1), &n);  // the oldest is gone
+  EXPECT_TRUE(n.empty());
+}
+
+}  // namespace
+}  // namespace eddy
