@@ -55,45 +55,45 @@ void CoView::Flush() {
   if (inserted_any && items_.size() > max_items_) EvictOldest();
 }
 
-// Merges a sorted run of pairs (one `from`, neighbours ascending, repeats = increments).
+// Folds a sorted run of pairs (one `from`, neighbours ascending, repeats = increments).
 void CoView::Merge(List& list, const uint64_t* pairs, size_t n) {
-  merged_.clear();
-  const std::vector<Counter>& old = list.counters;
-  size_t a = 0, b = 0;
-  while (a < old.size() || b < n) {
-    const uint32_t next = b < n ? static_cast<uint32_t>(pairs[b]) : UINT32_MAX;
-    if (a < old.size() && (b == n || old[a].id < next)) {
-      merged_.push_back(old[a++]);
-      continue;
-    }
+  std::vector<Counter>& c = list.counters;
+  const auto by_id = [](const Counter& x, const Counter& y) { return x.id < y.id; };
+  size_t b = 0;
+  while (b < n) {
+    const uint32_t id = static_cast<uint32_t>(pairs[b]);
     uint32_t add = 0;
-    while (b < n && static_cast<uint32_t>(pairs[b]) == next) {
+    while (b < n && static_cast<uint32_t>(pairs[b]) == id) {
       ++add;
       ++b;
     }
-    if (a < old.size() && old[a].id == next) {
-      Counter c = old[a++];
-      c.count += add;
-      merged_.push_back(c);
+    auto end = c.begin() + list.sorted;
+    auto it = std::lower_bound(c.begin(), end, Counter{id, 0, 0}, by_id);
+    if (it == end || it->id != id) {
+      it = std::find_if(end, c.end(), [id](const Counter& x) { return x.id == id; });
+    }
+    if (it != c.end()) {
+      it->count += add;
     } else {
-      merged_.push_back({next, list.floor + add, list.floor});
+      c.push_back({id, list.floor + add, list.floor});
+      ++counters_;
     }
   }
-  counters_ += merged_.size() - old.size();
-  if (merged_.size() > 2 * size_t{max_neighbours_}) {
+  if (c.size() - list.sorted <= kMaxTail && c.size() <= 2 * size_t{max_neighbours_}) return;
+  if (c.size() > 2 * size_t{max_neighbours_}) {
     // Keep the max_neighbours best; the floor rises to the largest count cut.
-    std::nth_element(merged_.begin(), merged_.begin() + max_neighbours_, merged_.end(),
+    std::nth_element(c.begin(), c.begin() + max_neighbours_, c.end(),
                      [](const Counter& x, const Counter& y) { return x.count > y.count; });
-    for (size_t k = max_neighbours_; k < merged_.size(); ++k) {
-      list.floor = std::max(list.floor, merged_[k].count);
-    }
-    pruned_ += merged_.size() - max_neighbours_;
-    counters_ -= merged_.size() - max_neighbours_;
-    merged_.resize(max_neighbours_);
-    std::sort(merged_.begin(), merged_.end(),
-              [](const Counter& x, const Counter& y) { return x.id < y.id; });
+    for (size_t k = max_neighbours_; k < c.size(); ++k) list.floor = std::max(list.floor, c[k].count);
+    pruned_ += c.size() - max_neighbours_;
+    counters_ -= c.size() - max_neighbours_;
+    c.resize(max_neighbours_);
+    std::sort(c.begin(), c.end(), by_id);
+  } else {
+    std::sort(c.begin() + list.sorted, c.end(), by_id);
+    std::inplace_merge(c.begin(), c.begin() + list.sorted, c.end(), by_id);
   }
-  list.counters.assign(merged_.begin(), merged_.end());
+  list.sorted = static_cast<uint32_t>(c.size());
 }
 
 void CoView::EvictOldest() {

@@ -6,7 +6,8 @@
 // Hot path: a touch makes up to 2N pair increments, each a random access into a large
 // table, so increments are buffered (8 bytes each) and folded in batches: the buffer is
 // radix-sorted by (item, neighbour), equal pairs collapse into one count, and each item's
-// run is merged in one linear pass into its neighbour list, which is kept sorted by id.
+// run is folded into its neighbour list with one hash lookup: a binary search in the list's
+// sorted part, else a short unsorted tail that is merged in when it passes kMaxTail.
 // Flush() folds the buffer; reads call it first, so answers are exact and fresh.
 //
 // Bounded per item: at most 2 x max_neighbours counters; when a merge goes past that, the
@@ -64,10 +65,12 @@ class CoView {
     uint32_t error;
   };
   struct List {
-    std::vector<Counter> counters;  // sorted by id
-    uint32_t floor = 0;             // largest count ever cut from this list
+    std::vector<Counter> counters;  // [0, sorted) by id, then a short unsorted tail
+    uint32_t sorted = 0;
+    uint32_t floor = 0;  // largest count ever cut from this list
     uint64_t last_seq = 0;
   };
+  static constexpr uint32_t kMaxTail = 32;
 
   void Merge(List& list, const uint64_t* pairs, size_t n);
   void EvictOldest();
@@ -79,7 +82,6 @@ class CoView {
   uint64_t evicted_ = 0;
   uint64_t pruned_ = 0;
   std::vector<uint64_t> buffer_, scratch_;
-  std::vector<Counter> merged_;
   absl::flat_hash_map<ItemId, List> items_;
 };
 

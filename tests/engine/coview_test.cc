@@ -13,41 +13,8 @@ namespace {
 using test::IngestAll;
 using test::RandomStream;
 using test::RawEvent;
-
-// Brute force, written from the SPEC text: per user, the distinct items touched, most
-// recent first, with the time of their last touch.
-std::map<std::string, std::map<std::string, uint64_t>> BruteCoView(
-    const std::vector<RawEvent>& events, const Options& o) {
-  std::map<std::string, std::map<std::string, uint64_t>> pairs;
-  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> recent;  // newest first
-  const int64_t window_ms = o.coview.window_minutes * 60'000;
-  for (const RawEvent& e : events) {  // acceptance order = stream order (one producer)
-    if (o.weights[static_cast<size_t>(test::TypeOf(e.type))] <= 0) continue;
-    auto& list = recent[e.user];
-    uint32_t taken = 0;
-    for (const auto& [item, last] : list) {
-      if (item == e.item) continue;
-      if (taken++ == o.coview.recent_items) break;
-      if (last >= e.time_ms - window_ms) {
-        ++pairs[item][e.item];
-        ++pairs[e.item][item];
-      }
-    }
-    std::erase_if(list, [&](const auto& p) { return p.first == e.item; });
-    list.insert(list.begin(), {e.item, e.time_ms});
-  }
-  return pairs;
-}
-
-std::vector<SimilarItem> Expected(const std::map<std::string, uint64_t>& neighbours, size_t k) {
-  std::vector<SimilarItem> v;
-  for (const auto& [item, n] : neighbours) v.push_back({item, n, 0});
-  std::sort(v.begin(), v.end(), [](const SimilarItem& a, const SimilarItem& b) {
-    return a.count != b.count ? a.count > b.count : a.item < b.item;
-  });
-  if (v.size() > k) v.resize(k);
-  return v;
-}
+using test::BruteCoView;
+using test::ExpectedSimilar;
 
 void ExpectSame(const std::vector<SimilarItem>& got, const std::vector<SimilarItem>& want,
                 const std::string& where) {
@@ -77,10 +44,10 @@ TEST(CoViewTest, MatchesBruteForceOnRandomStreams) {
     for (int i = 0; i < 120; ++i) {
       const std::string item = "i" + std::to_string(i);
       auto it = truth.find(item);
-      auto want = it == truth.end() ? std::vector<SimilarItem>{} : Expected(it->second, 1000);
+      auto want = it == truth.end() ? std::vector<SimilarItem>{} : ExpectedSimilar(it->second, 1000);
       checked_with_pairs += !want.empty();
       ExpectSame(engine->SimilarItemsSync(item, 1000).top, want, item);
-      if (it != truth.end()) ExpectSame(engine->SimilarItemsSync(item, 5).top, Expected(it->second, 5), item + " k 5");
+      if (it != truth.end()) ExpectSame(engine->SimilarItemsSync(item, 5).top, ExpectedSimilar(it->second, 5), item + " k 5");
     }
     EXPECT_GT(checked_with_pairs, 50u);  // the stream really made pairs
   }

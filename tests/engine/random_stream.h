@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,6 +89,41 @@ inline Options OracleOptions(uint32_t partitions, int shards) {
   o.weights[static_cast<size_t>(EventType::kWishlist)] = 4.25;
   o.log.capacity_per_partition = 4096;
   return o;
+}
+
+// Brute force, written from the SPEC text: per user, the distinct items touched, most
+// recent first, with the time of their last touch.
+inline std::map<std::string, std::map<std::string, uint64_t>> BruteCoView(
+    const std::vector<RawEvent>& events, const Options& o) {
+  std::map<std::string, std::map<std::string, uint64_t>> pairs;
+  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> recent;  // newest first
+  const int64_t window_ms = o.coview.window_minutes * 60'000;
+  for (const RawEvent& e : events) {  // acceptance order = stream order (one producer)
+    if (o.weights[static_cast<size_t>(test::TypeOf(e.type))] <= 0) continue;
+    auto& list = recent[e.user];
+    uint32_t taken = 0;
+    for (const auto& [item, last] : list) {
+      if (item == e.item) continue;
+      if (taken++ == o.coview.recent_items) break;
+      if (last >= e.time_ms - window_ms) {
+        ++pairs[item][e.item];
+        ++pairs[e.item][item];
+      }
+    }
+    std::erase_if(list, [&](const auto& p) { return p.first == e.item; });
+    list.insert(list.begin(), {e.item, e.time_ms});
+  }
+  return pairs;
+}
+
+inline std::vector<SimilarItem> ExpectedSimilar(const std::map<std::string, uint64_t>& neighbours, size_t k) {
+  std::vector<SimilarItem> v;
+  for (const auto& [item, n] : neighbours) v.push_back({item, n, 0});
+  std::sort(v.begin(), v.end(), [](const SimilarItem& a, const SimilarItem& b) {
+    return a.count != b.count ? a.count > b.count : a.item < b.item;
+  });
+  if (v.size() > k) v.resize(k);
+  return v;
 }
 
 }  // namespace eddy::test
