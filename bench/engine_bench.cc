@@ -1,6 +1,11 @@
 // The whole in-process ingest path without HTTP: decode + validate + intern + partition
-// + append, with the shard threads applying concurrently. items/s = events/s.
+// + append, with the shard threads applying concurrently. items/s = events/s. And the
+// in-process latency of the aggregate reads (p50/p99 counters, in microseconds) on an
+// engine holding the Taobao sample (or its synthetic stand-in), 2 shards.
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "benchutil.h"
 #include "eddy/engine.h"
@@ -36,6 +41,69 @@ void BM_EngineIngestNdjson(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(n));
 }
 BENCHMARK(BM_EngineIngestNdjson)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
+
+// An engine with the Taobao events in it, event clock (answers at the data's own time).
+Engine& Loaded() {
+  static std::unique_ptr<Engine> engine = [] {
+    Options o;
+    o.durability.data_dir = "";
+    o.clock = ClockMode::kEvent;
+    o.runtime.shards = 2;
+    o.ingest.max_future_skew_ms = int64_t{1} << 50;
+    auto e = std::move(Engine::Open(o)).value();
+    auto ctx = e->NewIngestContext();
+    std::vector<std::string> ev = bench::TaobaoEvents(96'000);
+    for (size_t i = 0; i + 1000 <= ev.size(); i += 1000) {
+      IngestReply r;
+      do {
+        r = e->IngestSync(*ctx, bench::JoinNdjson(ev, i, 1000), BodyFormat::kNdjson);
+      } while (r.status.code() == StatusCode::kResourceExhausted);
+    }
+    return e;
+  }();
+  return *engine;
+}
+
+// Times each call of `read` and reports p50 and p99 in microseconds.
+template <typename F>
+void TimeReads(benchmark::State& state, F read) {
+  std::vector<double> us;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    read();
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
+  std::sort(us.begin(), us.end());
+  state.counters["p50_us"] = us[us.size() / 2];
+  state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+}
+
+void BM_ReadTrending(benchmark::State& state) {
+  Engine& e = Loaded();
+  TimeReads(state, [&] { benchmark::DoNotOptimize(e.TrendingCategoriesSync(0, 10)); });
+}
+BENCHMARK(BM_ReadTrending)->UseRealTime();
+
+void BM_ReadSimilar(benchmark::State& state) {
+  Engine& e = Loaded();
+  // Taobao item ids of the sample's most viewed items vary; read a spread of them.
+  const std::vector<std::string> ev = bench::TaobaoEvents(1000);
+  std::vector<std::string> items;
+  for (const std::string& j : ev) {
+    const size_t k = j.find("\"itemId\":\"");
+    if (k != std::string::npos) items.push_back(j.substr(k + 10, j.find('"', k + 10) - k - 10));
+  }
+  size_t i = 0;
+  TimeReads(state, [&] { benchmark::DoNotOptimize(e.SimilarItemsSync(items[i++ % items.size()], 10)); });
+}
+BENCHMARK(BM_ReadSimilar)->UseRealTime();
+
+void BM_ReadPopular(benchmark::State& state) {
+  Engine& e = Loaded();
+  TimeReads(state, [&] { benchmark::DoNotOptimize(e.PopularItemsSync("", 10)); });
+}
+BENCHMARK(BM_ReadPopular)->UseRealTime();
 
 }  // namespace
 }  // namespace eddy

@@ -38,7 +38,7 @@ class CoView {
     uint64_t error = 0;
   };
 
-  static constexpr size_t kBufferPairs = 1 << 16;
+  static constexpr size_t kBufferPairs = 1 << 14;
 
   CoView(uint32_t max_neighbours, uint64_t max_items);
 

@@ -14,7 +14,7 @@ int64_t MinuteOf(EventTime t) {
 
 // Entries applied per partition before moving to the next one, so one hot partition
 // cannot starve the others or the mailbox.
-constexpr uint64_t kPollBatch = 4096;
+constexpr uint64_t kPollBatch = 512;
 
 // This shard's share of a cap configured for the whole engine: caps are split evenly
 // over the partitions.

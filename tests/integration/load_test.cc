@@ -45,7 +45,7 @@ TEST(LoadIntegrationTest, ServerAcceptedEqualsGeneratorSent) {
     const uint64_t after = NumberAfter(c.Get("/v1/stream/status").body, "accepted_total");
     EXPECT_EQ(after - before, events) << "server accepted count != generator sent count";
   }
-  EXPECT_EQ(d.Stop(SIGTERM), 0);
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
 }
 
 TEST(LoadIntegrationTest, ReplaysTaobaoShapedCsv) {

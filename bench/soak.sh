@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Memory soak (issue 5): starts eddy with caps below the stream's key counts, sends
+# EVENTS synthetic events (default 10 M; 1 M users, 400 k items, NDJSON batches of 100 at
+# max speed), and prints RSS before and after and, per aggregate, the keys tracked against
+# its cap, the estimated bytes and the evictions (/v1/stream/status).
+# Usage: bench/soak.sh [EVENTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-10000000}
+tools/setup-deps.sh >/dev/null
+cmake --preset release >/dev/null
+cmake --build --preset release --target eddy eddy-load >/dev/null
+work=$(mktemp -d)
+pid=""
+cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+caps=(--set recent.max_users=200000 --set affinity.max_users=200000
+      --set popularity.max_items=100000 --set engagement.max_items=100000
+      --set coview.max_items=50000 --set ingest.dedup_max_ids=1000000)
+./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
+  --data-dir "$work/data" --log-level warn "${caps[@]}" 2>"$work/eddy.log" &
+pid=$!
+for _ in $(seq 1 1000); do [[ -s "$work/port" ]] && break; sleep 0.01; done
+port=$(cat "$work/port")
+rss() { awk '/VmRSS|VmHWM/ { printf "%s %d MiB  ", $1, $2 / 1024 }' "/proc/$pid/status"; echo; }
+status() { curl -s "localhost:$port/v1/stream/status"; }
+accepted() { status | grep -o '"accepted_total":[0-9]*' | cut -d: -f2; }
+echo "caps: ${caps[*]}"
+echo "before: $(rss)"
+start=$(date +%s.%N)
+while (( $(accepted) < events )); do
+  ./build/release/eddy-load --port "$port" --batch 100 --connections 16 --duration 5 \
+    --users 1000000 --items 400000 --categories 2000 --pool-events 2000000 --no-progress \
+    --seed "$RANDOM" --line soak >/dev/null
+done
+end=$(date +%s.%N)
+sleep 2  # shards publish their memory figures about once a second
+echo "after $(accepted) events in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s: $(rss)"
+status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for name, m in s["memory"].items():
+    if isinstance(m, dict):
+        print("  %-11s keys %9d  bytes %8.1f MiB  evicted %9d" % (name, m["keys"], m["bytes"] / 2**20, m["evicted"]))
+print("  total_bytes %.1f MiB" % (s["memory"]["total_bytes"] / 2**20))
+'

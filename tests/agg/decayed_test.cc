@@ -1,0 +1,95 @@
+// Popularity's candidate heap and the caps of popularity and affinity, on the classes
+// themselves (the engine-level oracle tests are in tests/engine/decayed_test.cc).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "agg/affinity.h"
+#include "agg/popularity.h"
+
+namespace eddy {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+constexpr int64_t kHour = 3'600'000;
+
+TEST(PopularityTest, CandidateHeapHoldsTheTrueBestAtEveryStep) {
+  Popularity p(kHour, /*top_keep=*/8, /*max_items=*/1'000'000);
+  std::mt19937_64 rng(3);
+  std::map<uint32_t, double> truth;  // based at kT0
+  for (int i = 0; i < 5000; ++i) {
+    const uint32_t item = 1 + static_cast<uint32_t>(std::min(rng() % 500, rng() % 500));
+    const int64_t t = kT0 + static_cast<int64_t>(i) * 1000 + static_cast<int64_t>(rng() % 60'000);
+    const double w = 1 + static_cast<double>(rng() % 10);
+    p.Apply(ItemId(item), CategoryId(), EventTime(t), w);
+    truth[item] += w * std::exp2(static_cast<double>(t - kT0) / kHour);
+    if (i % 250 != 0) continue;
+    std::vector<Popularity::Scored> top;
+    const int64_t now = t;
+    const double bound = p.Top(CategoryId(), 8, now, /*exhaustive=*/false, &top);
+    std::vector<std::pair<double, uint32_t>> want;
+    for (const auto& [id, s] : truth) want.push_back({-s, id});
+    std::sort(want.begin(), want.end());
+    ASSERT_EQ(top.size(), std::min<size_t>(8, want.size()));
+    const double scale = std::exp2(static_cast<double>(kT0 - now) / kHour);
+    for (size_t r = 0; r < top.size(); ++r) {
+      EXPECT_EQ(top[r].first.value(), want[r].second) << "step " << i << " rank " << r;
+      EXPECT_NEAR(top[r].second, -want[r].first * scale, 1e-9 * top[r].second);
+    }
+    if (want.size() > 8) {
+      EXPECT_GE(bound, -want[8].first * scale * (1 - 1e-12)) << "the bound covers the rest";
+    }
+  }
+}
+
+TEST(PopularityTest, ItemsPastTheCapAreEvictedLowestFirst) {
+  Popularity p(kHour, 4, /*max_items=*/64);
+  for (uint32_t i = 1; i <= 1000; ++i) {
+    // Later items weigh more: the evicted ones are always the old light ones.
+    p.Apply(ItemId(i), CategoryId(i % 3 + 1), EventTime(kT0 + i * 1000), 1.0 + i);
+  }
+  EXPECT_LE(p.items(), 64u);
+  EXPECT_GT(p.evicted_items(), 900u);
+  EXPECT_LE(p.category_entries(), 64u);
+  std::vector<Popularity::Scored> top;
+  p.Top(CategoryId(), 3, kT0 + 1'000'000, true, &top);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].first.value(), 1000u);
+  EXPECT_EQ(top[2].first.value(), 998u);
+  std::vector<double> s;
+  p.ScoresOf(CategoryId(), {ItemId(1), ItemId(1000)}, kT0 + 1'000'000, &s);
+  EXPECT_EQ(s[0], 0);  // evicted
+  EXPECT_GT(s[1], 0);
+}
+
+TEST(AffinityTest, UsersPastTheCapAreForgottenLeastRecentFirst) {
+  Affinity a(kHour, 8, /*max_users=*/100);
+  for (uint32_t u = 1; u <= 1000; ++u) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+  EXPECT_LE(a.users(), 100u);
+  EXPECT_GT(a.evicted_users(), 0u);
+  std::vector<std::pair<CategoryId, double>> out;
+  a.Scores(UserId(1000), EventTime(kT0), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_DOUBLE_EQ(out[0].second, 1.0);
+  a.Scores(UserId(1), EventTime(kT0), &out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(AffinityTest, HalvesEveryHalfLifeAndRebasesExactly) {
+  Affinity a(kHour, 8, 100);
+  a.Apply(UserId(1), CategoryId(1), EventTime(kT0), 8.0);
+  std::vector<std::pair<CategoryId, double>> out;
+  a.Scores(UserId(1), EventTime(kT0 + 3 * kHour), &out);
+  EXPECT_DOUBLE_EQ(out[0].second, 1.0);
+  // 100 half-lives later (a rebase): the old weight is ~0, the new one exact.
+  a.Apply(UserId(1), CategoryId(2), EventTime(kT0 + 100 * kHour), 5.0);
+  a.Scores(UserId(1), EventTime(kT0 + 100 * kHour), &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_DOUBLE_EQ(out[0].second, 5.0);
+  EXPECT_NEAR(out[1].second, 8.0 * std::exp2(-100.0), 1e-40);
+}
+
+}  // namespace
+}  // namespace eddy
