@@ -1,5 +1,7 @@
 #include "agg/affinity.h"
 
+#include "agg/evict.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -42,18 +44,9 @@ void Affinity::Apply(UserId user, CategoryId category, EventTime time, double we
 }
 
 void Affinity::EvictOldest() {
-  std::vector<uint64_t> seqs;
-  seqs.reserve(users_.size());
-  for (const auto& [u, st] : users_) seqs.push_back(st.last_seq);
-  const size_t drop = std::max<size_t>(1, users_.size() / 8);
-  std::nth_element(seqs.begin(), seqs.begin() + (drop - 1), seqs.end());
-  const uint64_t cutoff = seqs[drop - 1];
-  absl::erase_if(users_, [&](const auto& kv) {
-    if (kv.second.last_seq > cutoff) return false;
-    entries_ -= kv.second.sums.size();
-    ++evicted_;
-    return true;
-  });
+  evicted_ += EvictLeastRecentEighth(
+      users_, [](const UserState& u) { return u.last_seq; },
+      [this](const UserState& u) { entries_ -= u.sums.size(); });
 }
 
 void Affinity::Scores(UserId user, EventTime now,

@@ -1,5 +1,7 @@
 #include "agg/coview.h"
 
+#include "agg/evict.h"
+
 #include <algorithm>
 
 namespace eddy {
@@ -97,18 +99,9 @@ void CoView::Merge(List& list, const uint64_t* pairs, size_t n) {
 }
 
 void CoView::EvictOldest() {
-  std::vector<uint64_t> seqs;
-  seqs.reserve(items_.size());
-  for (const auto& [i, l] : items_) seqs.push_back(l.last_seq);
-  const size_t drop = std::max<size_t>(1, items_.size() / 8);
-  std::nth_element(seqs.begin(), seqs.begin() + (drop - 1), seqs.end());
-  const uint64_t cutoff = seqs[drop - 1];
-  absl::erase_if(items_, [&](const auto& kv) {
-    if (kv.second.last_seq > cutoff) return false;
-    counters_ -= kv.second.counters.size();
-    ++evicted_;
-    return true;
-  });
+  evicted_ += EvictLeastRecentEighth(
+      items_, [](const List& l) { return l.last_seq; },
+      [this](const List& l) { counters_ -= l.counters.size(); });
 }
 
 void CoView::Neighbours(ItemId item, std::vector<Neighbour>* out) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "agg/evict.h"
 #include "agg/windowed_sums.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
@@ -61,13 +62,8 @@ class Engagement {
   };
 
   void EvictOldest() {
-    std::vector<uint64_t> seqs;
-    seqs.reserve(all_time_.size());
-    for (const auto& [i, e] : all_time_) seqs.push_back(e.last_seq);
-    const size_t drop = std::max<size_t>(1, all_time_.size() / 8);
-    std::nth_element(seqs.begin(), seqs.begin() + (drop - 1), seqs.end());
-    const uint64_t cutoff = seqs[drop - 1];
-    evicted_ += absl::erase_if(all_time_, [&](const auto& kv) { return kv.second.last_seq <= cutoff; });
+    evicted_ += EvictLeastRecentEighth(
+        all_time_, [](const Entry& e) { return e.last_seq; }, [](const Entry&) {});
   }
 
   static uint64_t Key(ItemId item, EventType type) {
