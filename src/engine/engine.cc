@@ -138,8 +138,8 @@ class EngineImpl final : public Engine {
       done({});
       return;
     }
-    PartitionId p = log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
-    int s = static_cast<int>(p.value() % shards_.size());
+    const PartitionId p = PartitionOfUser(user);
+    const size_t s = p.value() % shards_.size();
     ShardState* st = states_[s].get();
     shards_[s]->Submit([this, st, p, uid, k, done = std::move(done)] {
       st->CatchUp(p);
@@ -160,6 +160,14 @@ class EngineImpl final : public Engine {
     int64_t now = newest_event_ms_.load(std::memory_order_relaxed);
     if (options_.clock == ClockMode::kLive) now = std::max(now, clock_->Now().millis());
     return now;
+  }
+  // The time an answer reports: the clock, or 0 when there is none yet.
+  static EventTime AnswerTime(int64_t now_ms) {
+    return EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+  }
+  // The partition holding a user's events (and so their per-user aggregates).
+  PartitionId PartitionOfUser(std::string_view user) const {
+    return log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
   }
   static int64_t Minute(int64_t ms) {
     return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
@@ -196,7 +204,7 @@ class EngineImpl final : public Engine {
     empty.window_minutes = window < options_.windows.minutes.size() ? options_.windows.minutes[window] : 0;
     const int64_t now_ms = NowMs();
     if (window >= options_.windows.minutes.size() || now_ms == INT64_MIN) {
-      empty.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+      empty.now = AnswerTime(now_ms);
       return done(std::move(empty));
     }
     const int64_t g = Minute(now_ms);
@@ -255,7 +263,7 @@ class EngineImpl final : public Engine {
                         std::function<void(VelocityAnswer)> done) override {
     VelocityAnswer answer;
     const int64_t now_ms = NowMs();
-    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.now = AnswerTime(now_ms);
     answer.per_minute.assign(minutes, 0);
     const uint32_t cat = interners_.categories.Find(category);
     if (cat == 0 || now_ms == INT64_MIN || minutes == 0) return done(std::move(answer));
@@ -279,7 +287,7 @@ class EngineImpl final : public Engine {
                       std::function<void(EngagementAnswer)> done) override {
     EngagementAnswer answer;
     const int64_t now_ms = NowMs();
-    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.now = AnswerTime(now_ms);
     answer.per_window.resize(options_.windows.minutes.size());
     const uint32_t id = interners_.items.Find(item);
     if (id == 0 || now_ms == INT64_MIN) return done(std::move(answer));
@@ -311,7 +319,7 @@ class EngineImpl final : public Engine {
                     std::function<void(PopularAnswer)> done) override {
     PopularAnswer answer;
     const int64_t now_ms = NowMs();
-    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.now = AnswerTime(now_ms);
     CategoryId cat;
     if (!category.empty()) {
       cat = CategoryId(interners_.categories.Find(category));
@@ -386,10 +394,10 @@ class EngineImpl final : public Engine {
                     std::function<void(AffinityAnswer)> done) override {
     AffinityAnswer answer;
     const int64_t now_ms = NowMs();
-    answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+    answer.now = AnswerTime(now_ms);
     const uint32_t uid = interners_.users.Find(user);
     if (uid == 0 || now_ms == INT64_MIN) return done(std::move(answer));
-    PartitionId p = log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+    const PartitionId p = PartitionOfUser(user);
     const size_t s = p.value() % shards_.size();
     ShardState* st = states_[s].get();
     shards_[s]->Submit([this, st, p, uid, k, now_ms, answer = std::move(answer),
