@@ -27,6 +27,7 @@ class Affinity {
       : decay_(half_life_ms), max_categories_(max_categories), max_users_(max_users) {}
 
   void Apply(UserId user, CategoryId category, EventTime time, double weight);
+  void Prefetch(UserId user) const { users_.prefetch(user); }  // cache hint only
   // The user's categories with their scores at `now`, best first (ties: lower id first;
   // the caller orders ties by name).
   void Scores(UserId user, EventTime now, std::vector<std::pair<CategoryId, double>>* out) const;

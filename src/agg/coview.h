@@ -5,9 +5,10 @@
 //
 // Hot path: a touch makes up to 2N pair increments, each a random access into a large
 // table, so increments are buffered (8 bytes each) and folded in batches: the buffer is
-// radix-sorted by (item, neighbour), equal pairs collapse into one count, and each item's
-// run is folded into its neighbour list with one hash lookup: a binary search in the list's
-// sorted part, else a short unsorted tail that is merged in when it passes kMaxTail.
+// radix-sorted by (item, neighbour), equal pairs collapse into one increment, and each
+// item's run is folded into its neighbour table with one lookup of the item (prefetched a
+// few runs ahead); the table is open addressing (linear probing, load ≤ 7/8) of 12-byte
+// counters, so a pair costs about one cache line.
 // Flush() folds the buffer; reads call it first, so answers are exact and fresh.
 //
 // Bounded per item: at most 2 x max_neighbours counters; when a merge goes past that, the
@@ -54,6 +55,7 @@ class CoView {
 
   size_t items() const { return items_.size(); }
   size_t counters() const { return counters_; }
+  size_t slots() const { return slots_; }
   uint64_t evicted_items() const { return evicted_; }
   uint64_t pruned() const { return pruned_; }
   size_t bytes() const;
@@ -61,27 +63,33 @@ class CoView {
  private:
   struct Counter {
     uint32_t id;
-    uint32_t count;  // pairs since created, plus the error it started with
+    uint32_t count;  // pairs since created, plus the error it started with; 0 = empty slot
     uint32_t error;
   };
   struct List {
-    std::vector<Counter> counters;  // [0, sorted) by id, then a short unsorted tail
-    uint32_t sorted = 0;
-    uint32_t floor = 0;  // largest count ever cut from this list
+    std::vector<Counter> slots;  // open addressing, size a power of two (or 0)
+    uint32_t size = 0;           // occupied slots
+    uint32_t floor = 0;          // largest count ever cut from this list
     uint64_t last_seq = 0;
   };
-  static constexpr uint32_t kMaxTail = 32;
 
   void Merge(List& list, const uint64_t* pairs, size_t n);
+  // Keeps the max_neighbours best counters; the floor rises to the largest count cut.
+  void Cut(List& list);
+  void Rehash(List& list, size_t capacity);
+  static Counter* Slot(List& list, uint32_t id);
   void EvictOldest();
 
   uint32_t max_neighbours_;
   uint64_t max_items_;
   uint64_t seq_ = 0;
   size_t counters_ = 0;
+  size_t slots_ = 0;  // allocated counter slots, for bytes()
   uint64_t evicted_ = 0;
   uint64_t pruned_ = 0;
   std::vector<uint64_t> buffer_, scratch_;
+  std::vector<Counter> cut_scratch_;
+  std::vector<size_t> runs_;
   absl::flat_hash_map<ItemId, List> items_;
 };
 

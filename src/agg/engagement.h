@@ -36,6 +36,11 @@ class Engagement {
     if (inserted && all_time_.size() > max_items_) EvictOldest();
   }
   void AdvanceTo(int64_t minute) { sums_.AdvanceTo(minute); }
+  // Starts loading what Apply(item, type, minute) touches into cache (a hint only).
+  void Prefetch(ItemId item, EventType type, int64_t minute) const {
+    all_time_.prefetch(item);
+    sums_.Prefetch(Key(item, type), minute);
+  }
 
   // Adds this shard's counts of `item` (all-time, and per window at global minute g).
   void Add(ItemId item, int64_t g, Counts* all_time, std::vector<Counts>* per_window) const {

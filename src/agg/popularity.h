@@ -34,6 +34,12 @@ class Popularity {
   Popularity(int64_t half_life_ms, uint32_t top_keep, uint64_t max_items);
 
   void Apply(ItemId item, CategoryId category, EventTime time, double weight);
+  // Starts loading what Apply(item, category, ...) touches into cache (a hint only).
+  void Prefetch(ItemId item, CategoryId category) const {
+    items_.prefetch(item);
+    if (!category.valid()) return;
+    if (auto c = categories_.find(category); c != categories_.end()) c->second.prefetch(item);
+  }
 
   // This shard's best `k` items at `now` (all items when category is invalid, else that
   // category's), best first, appended to `out`; returns the bound on the score of every

@@ -29,6 +29,8 @@ class RecentItems {
   RecentItems(uint32_t max_items, uint64_t max_users);
 
   void Touch(UserId user, ItemId item, EventTime time);
+  // Starts loading the user's index slot into cache (a hint; no effect on state).
+  void Prefetch(UserId user) const { index_.prefetch(user); }
   // Up to k entries, newest first.
   void Get(UserId user, uint32_t k, std::vector<Entry>* out) const;
   // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid

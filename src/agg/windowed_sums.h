@@ -37,13 +37,20 @@ class WindowedSums {
       : windows_(std::move(window_minutes)),
         longest_(windows_.empty() ? 1 : *std::max_element(windows_.begin(), windows_.end())),
         totals_(windows_.size()) {}
+  // Not copyable: hot_ points into buckets_.
+  WindowedSums(const WindowedSums&) = delete;
+  WindowedSums& operator=(const WindowedSums&) = delete;
 
   // Counts one event. Events older than every window (plus slack) are not kept; they could
   // never show in an answer.
   void Apply(Key key, int64_t minute, int64_t weight) {
     AdvanceTo(minute);
     if (minute < cur_ - longest_ - kSlackMinutes + 1) return;
-    Cell& b = buckets_[minute][key];
+    if (minute != hot_minute_ || hot_ == nullptr) {
+      hot_ = &buckets_[minute];
+      hot_minute_ = minute;
+    }
+    Cell& b = (*hot_)[key];
     b.weight += weight;
     ++b.count;
     for (size_t w = 0; w < windows_.size(); ++w) {
@@ -53,6 +60,12 @@ class WindowedSums {
         ++t.count;
       }
     }
+  }
+
+  // Starts loading the cells an Apply(key, minute) would touch into cache (a hint only).
+  void Prefetch(Key key, int64_t minute) const {
+    if (minute == hot_minute_ && hot_ != nullptr) hot_->prefetch(key);
+    for (const Sums& t : totals_) t.prefetch(key);
   }
 
   // Moves `cur` forward (never back), expiring what left each window.
@@ -71,6 +84,7 @@ class WindowedSums {
     cur_ = minute;
     const int64_t keep_from = cur_ - longest_ - kSlackMinutes + 1;
     buckets_.erase(buckets_.begin(), buckets_.lower_bound(keep_from));
+    if (hot_minute_ < keep_from) hot_ = nullptr;
   }
 
   // Adds this shard's sums of every key for window `w` at global minute `g` to `out`.
@@ -163,6 +177,10 @@ class WindowedSums {
   std::map<int64_t, Bucket> buckets_;  // by minute, sparse
   std::vector<Sums> totals_;           // per window, over [cur - W + 1, cur]
   int64_t cur_ = INT64_MIN;
+  // The bucket of the latest Apply's minute (std::map nodes do not move), so the common
+  // case skips the tree walk; reset when that minute is expired.
+  Bucket* hot_ = nullptr;
+  int64_t hot_minute_ = INT64_MIN;
 };
 
 }  // namespace eddy

@@ -15,6 +15,7 @@ int64_t MinuteOf(EventTime t) {
 // Entries applied per partition before moving to the next one, so one hot partition
 // cannot starve the others or the mailbox.
 constexpr uint64_t kPollBatch = 512;
+constexpr uint64_t kPrefetchAhead = 8;
 
 // This shard's share of a cap configured for the whole engine: caps are split evenly
 // over the partitions.
@@ -93,6 +94,17 @@ void ShardState::Apply(const LogEntry& entry) {
   }
 }
 
+void ShardState::Prefetch(const Event& ev) const {
+  if (ev.user.valid()) {
+    recent_.Prefetch(ev.user);
+    affinity_.Prefetch(ev.user);
+  }
+  if (ev.item.valid()) {
+    engagement_.Prefetch(ev.item, ev.type, MinuteOf(ev.time));
+    popularity_.Prefetch(ev.item, ev.category);
+  }
+}
+
 size_t ShardState::Drain(PartitionId p, uint64_t limit) {
   PartitionLog& pl = log_->partition(p);
   uint64_t cur = pl.cursor(0);
@@ -100,6 +112,10 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit) {
   while (n < limit) {
     const LogEntry* e = pl.Peek(cur);
     if (e == nullptr) break;
+    // Each aggregate's lookup is a cache miss into a large table; start the loads for an
+    // entry a few ahead so they overlap with this one's work. (An entry not yet published
+    // reads as nullptr; a published one stays put until this shard advances past it.)
+    if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead)) Prefetch(ahead->event);
     Apply(*e);
     ++cur;
     ++n;

@@ -72,6 +72,7 @@ class ShardState {
 
  private:
   size_t Drain(PartitionId p, uint64_t limit);
+  void Prefetch(const Event& ev) const;
 
   const int index_;
   const EventWeights weights_;

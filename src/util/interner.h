@@ -78,4 +78,32 @@ class Interner {
   std::atomic<uint32_t> next_{1};
 };
 
+// One thread's direct-mapped cache in front of an Interner: a hit (the hash's slot holds
+// the same hash and Lookup(id) equals `s`) costs no lock and no probe of the shared map.
+// IDs are never recycled, so an entry never goes stale. Thread-safety: none; one per
+// thread (the decoder of each I/O thread has its own).
+class InternCache {
+ public:
+  static constexpr uint32_t kBits = 12;  // 4096 slots x 16 bytes
+
+  explicit InternCache(Interner& interner) : interner_(interner), slots_(1u << kBits) {}
+
+  // Same contract as Interner::Intern(s, hash).
+  uint32_t Intern(std::string_view s, uint64_t hash) {
+    Slot& e = slots_[hash & ((1u << kBits) - 1)];
+    if (e.hash == hash && e.id != 0 && interner_.Lookup(e.id) == s) return e.id;
+    const uint32_t id = interner_.Intern(s, hash);
+    if (id != 0) e = Slot{hash, id};
+    return id;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t id = 0;
+  };
+  Interner& interner_;
+  std::vector<Slot> slots_;
+};
+
 }  // namespace eddy

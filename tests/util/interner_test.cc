@@ -1,5 +1,7 @@
 #include "util/interner.h"
 
+#include "util/hash.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -56,6 +58,29 @@ TEST(InternerTest, ConcurrentInternAgrees) {
   }
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kKeys));
   EXPECT_EQ(in.size(), static_cast<uint32_t>(kKeys));
+}
+
+// The per-thread cache gives exactly the interner's ids, including when different strings
+// meet in one slot or even share a hash value.
+TEST(InternCacheTest, AgreesWithInterner) {
+  Interner in;
+  InternCache cache(in);
+  constexpr int kKeys = 3 * (1 << InternCache::kBits);  // more keys than slots
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < kKeys; ++k) {
+      const std::string s = "item-" + std::to_string(k);
+      const uint32_t id = cache.Intern(s, StableHash64(s));
+      ASSERT_EQ(id, in.Find(s)) << s;
+      ASSERT_EQ(in.Lookup(id), s);
+    }
+  }
+  EXPECT_EQ(in.size(), static_cast<uint32_t>(kKeys));
+  // Same hash, different strings (a caller's contract breach the cache must not hide):
+  // the string comparison tells them apart.
+  const uint32_t a = cache.Intern("a", 42), b = cache.Intern("b", 42);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(cache.Intern("a", 42), a);
+  EXPECT_EQ(in.Lookup(cache.Intern("b", 42)), "b");
 }
 
 }  // namespace
