@@ -145,13 +145,17 @@ class Session : public std::enable_shared_from_this<Session> {
     Request& req = parser_->get();
     const bool keep_alive = req.keep_alive();
     // The router may answer from a shard thread: hop back to this connection's thread
-    // (dispatch runs inline when the answer is already on it).
+    // (dispatch runs inline when the answer is already on it). The callback hands its
+    // reference over to the hop instead of copying it: the callback object is destroyed
+    // on the answering thread, and the last reference must not drop there (~Session
+    // updates the I/O thread's session set).
     shared_.router.Handle(req, *worker_.ingest,
-                          [self = shared_from_this(), keep_alive](Response res) {
-                            net::dispatch(self->stream_.get_executor(),
-                                      [self, keep_alive, res = std::move(res)]() mutable {
-                                        self->Reply(std::move(res), keep_alive);
-                                      });
+                          [self = shared_from_this(), keep_alive](Response res) mutable {
+                            auto executor = self->stream_.get_executor();
+                            net::dispatch(executor, [self = std::move(self), keep_alive,
+                                                     res = std::move(res)]() mutable {
+                              self->Reply(std::move(res), keep_alive);
+                            });
                           });
   }
 
