@@ -118,6 +118,19 @@ struct PartitionStatus {
   int shard = 0;
   uint64_t head = 0;     // next offset to be written
   uint64_t applied = 0;  // offsets below this are applied by the owning shard
+  uint64_t durable = 0;  // offsets below this are in the event store (0 without one)
+};
+
+// The RocksDB event store (SPEC §4); all zero when the engine runs without a data_dir.
+struct StoreStatus {
+  bool enabled = false;
+  bool failing = false;       // the last group commit failed; ingest answers 503
+  std::string last_error;     // of the last failed commit, if any
+  uint64_t persisted_events = 0, batches = 0, syncs = 0, bytes = 0;
+  uint64_t wal_bytes = 0, wal_syncs = 0, live_sst_bytes = 0, memtable_bytes = 0;
+  uint64_t estimated_keys = 0, pending_compaction_bytes = 0, stall_micros = 0;
+  uint64_t recovered_events = 0;  // replayed from the store at start-up
+  double recovery_seconds = 0;
 };
 
 struct ShardStatus {
@@ -137,6 +150,7 @@ struct StreamStatus {
   std::vector<PartitionStatus> partition;
   std::vector<ShardStatus> shard;
   std::vector<AggregateMemory> memory;
+  StoreStatus store;
 };
 
 // Per-thread decoding state (parser, scratch buffers, intern caches). Create one per

@@ -81,9 +81,14 @@ struct EngagementOptions {
 // newest event time only (replaying history gives the answers history had).
 enum class ClockMode : uint8_t { kLive, kEvent };
 
+// SPEC §4. With a data_dir every accepted event is written to the RocksDB event store in
+// <data_dir>/log; `ack` says when a request is answered: kMemory after the in-memory
+// append (the store write follows), kWal after the RocksDB write (survives a process
+// crash), kFsync after a synced group commit (survives power loss). An empty data_dir
+// (tests only) means no store at all, and needs kMemory.
 struct DurabilityOptions {
   std::string data_dir = "./data";
-  AckLevel ack = AckLevel::kMemory;
+  AckLevel ack = AckLevel::kWal;
 };
 
 struct LoggingOptions {

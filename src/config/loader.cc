@@ -235,6 +235,12 @@ Status CheckCrossKeys(Options& o) {
         ") must not exceed recent.max_items (" + std::to_string(o.recent.max_items) +
         "): co-view pairs a touch with the user's remembered recent items");
   }
+  if (o.durability.ack != AckLevel::kMemory && o.durability.data_dir.empty()) {
+    return Status::InvalidArgument(
+        "config: durability.ack = \"" + std::string(o.durability.ack == AckLevel::kWal ? "wal" : "fsync") +
+        "\" needs durability.data_dir (the event store lives there); set a directory, or "
+        "ack = \"memory\" to run without a store");
+  }
   return Status::Ok();
 }
 

@@ -104,12 +104,12 @@ std::vector<KeySpec> MakeSchema() {
   };
   k.push_back(Spec("durability", "data_dir", KeySpec::kString));
   k.back().set_string = [](Options& o, const std::string& v) { o.durability.data_dir = v; };
-  // Only "memory" is implemented until the RocksDB store lands; "wal" and "fsync" are
-  // refused with that reason rather than accepted and silently not honoured.
-  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0, {"memory"}));
-  k.back().set_string = [](Options& o, const std::string&) { o.durability.ack = AckLevel::kMemory; };
-  k.back().refused = {{"wal", "not available yet: the RocksDB store is not built; use \"memory\""},
-                      {"fsync", "not available yet: the RocksDB store is not built; use \"memory\""}};
+  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0, {"memory", "wal", "fsync"}));
+  k.back().set_string = [](Options& o, const std::string& v) {
+    o.durability.ack = v == "memory" ? AckLevel::kMemory
+                       : v == "wal"  ? AckLevel::kWal
+                                     : AckLevel::kFsync;
+  };
   k.push_back(Spec("logging", "level", KeySpec::kEnum, 0, 0,
                    {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -19,7 +20,10 @@
 #include "ingest/decoder.h"
 #include "log/partitioned_log.h"
 #include "runtime/shard.h"
+#include "store/event_codec.h"
+#include "store/log_store.h"
 #include "util/hash.h"
+#include "util/mutex.h"
 
 namespace eddy {
 namespace {
@@ -76,27 +80,179 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override { Stop(); }
 
   eddy::Status Init() {
-    if (!options_.durability.data_dir.empty()) {
-      if (eddy::Status st = lock_.Acquire(options_.durability.data_dir); !st.ok()) return st;
+    const std::string& dir = options_.durability.data_dir;
+    if (dir.empty() && options_.durability.ack != AckLevel::kMemory) {
+      return Status::InvalidArgument(
+          "durability.ack wal/fsync needs durability.data_dir (the event store lives there)");
     }
+    if (!dir.empty()) {
+      if (eddy::Status st = lock_.Acquire(dir); !st.ok()) return st;
+      Result<std::unique_ptr<LogStore>> store = LogStore::Open(dir + "/log", options_.log.partitions);
+      if (!store.ok()) return store.status();
+      store_ = std::move(store).value();
+    }
+    gated_ = store_ != nullptr && options_.durability.ack != AckLevel::kMemory;
+    sync_ = options_.durability.ack == AckLevel::kFsync;
     const uint32_t partitions = options_.log.partitions;
     int shards = options_.runtime.shards;
     if (shards <= 0) shards = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     shards = std::min<int>(shards, static_cast<int>(partitions));
-    log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition, 1);
+    // Consumer 0: the shards; consumer 1: the store thread.
+    log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition,
+                                            store_ ? 2 : 1);
+    durable_.reset(new std::atomic<uint64_t>[partitions]);
+    store_end_.assign(partitions, 0);
+    for (uint32_t p = 0; p < partitions; ++p) durable_[p].store(0, std::memory_order_relaxed);
     for (int s = 0; s < shards; ++s) {
       std::vector<PartitionId> owned;
       for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
       states_.push_back(std::make_unique<ShardState>(s, options_, log_.get(), std::move(owned),
                                                      clock_, &duplicates_total_));
       ShardState* st = states_.back().get();
+      if (gated_) st->SetDurableGate(durable_.get());
       shards_.push_back(std::make_unique<Shard>(s, [st] { return st->Poll(); }));
     }
+    if (store_) {
+      if (eddy::Status st = Recover(); !st.ok()) return st;
+    }
     for (auto& s : shards_) s->Start();
+    if (store_) {
+      store_thread_ = std::make_unique<Shard>(0, [this] { return StoreRound(); }, "eddy-store");
+      store_thread_->Start();
+    }
     ready_.store(true, std::memory_order_release);
-    spdlog::info("engine: {} partitions x {} events, {} shards, ack={}", partitions,
-                 log_->partition(PartitionId(0)).capacity(), shards, "memory");
+    static constexpr const char* kAckNames[] = {"memory", "wal", "fsync"};
+    spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
+                 log_->partition(PartitionId(0)).capacity(), shards,
+                 kAckNames[static_cast<int>(options_.durability.ack)],
+                 store_ ? dir + "/log" : std::string("none"));
     return Status::Ok();
+  }
+
+  // Start-up: every partition continues the stored log's numbering, and each shard
+  // replays its partitions' stored events (in offset order, so each user's events in
+  // acceptance order) into its aggregates, shards in parallel.
+  eddy::Status Recover() {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (uint32_t p = 0; p < log_->partitions(); ++p) {
+      Result<uint64_t> next = store_->NextOffset(PartitionId(p));
+      if (!next.ok()) return next.status();
+      log_->partition(PartitionId(p)).StartAt(*next);
+      durable_[p].store(*next, std::memory_order_relaxed);
+      store_end_[p] = *next;
+    }
+    std::vector<eddy::Status> results(states_.size());
+    std::vector<uint64_t> counts(states_.size(), 0);
+    std::vector<int64_t> newest(states_.size(), INT64_MIN);
+    std::vector<std::thread> threads;
+    for (size_t s = 0; s < states_.size(); ++s) {
+      threads.emplace_back([&, s] { results[s] = ReplayShard(s, &counts[s], &newest[s]); });
+    }
+    for (std::thread& t : threads) t.join();
+    uint64_t total = 0;
+    for (size_t s = 0; s < states_.size(); ++s) {
+      if (!results[s].ok()) {
+        return Status::Corruption("recovery failed: " + std::string(results[s].message()));
+      }
+      total += counts[s];
+      int64_t seen = newest_event_ms_.load(std::memory_order_relaxed);
+      if (newest[s] > seen) newest_event_ms_.store(newest[s], std::memory_order_relaxed);
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    recovered_events_ = total;
+    recovery_seconds_ = secs;
+    spdlog::info("recovery: replayed {} events from the event store in {:.2f} s ({:.0f} events/s)",
+                 total, secs, secs > 0 ? static_cast<double>(total) / secs : 0.0);
+    return Status::Ok();
+  }
+
+  eddy::Status ReplayShard(size_t s, uint64_t* count, int64_t* newest) {
+    ShardState& state = *states_[s];
+    LogEntry entry;
+    entry.kind = LogEntry::kEvent;
+    for (PartitionId p : state.partitions()) {
+      eddy::Status st = store_->Scan(p, 0, [&](uint64_t offset, std::string_view value) {
+        if (eddy::Status d = DecodeStoredEvent(value, interners_, &entry.event); !d.ok()) {
+          return Status::Corruption("partition " + std::to_string(p.value()) + " offset " +
+                                    std::to_string(offset) + ": " + std::string(d.message()));
+        }
+        state.Apply(entry);
+        ++*count;
+        *newest = std::max(*newest, entry.event.time.millis());
+        return Status::Ok();
+      });
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  // The store thread's round: every partition's newly published entries (up to
+  // kStoreRoundMax each) go into one WriteBatch, written once (synced in fsync mode); then
+  // the durable offsets advance and, when reads are gated, the shards are woken. A round
+  // takes whatever accumulated while the previous write ran, so batches grow with load.
+  size_t StoreRound() {
+    static constexpr uint64_t kStoreRoundMax = 16384;
+    size_t n = 0;
+    for (uint32_t p = 0; p < log_->partitions(); ++p) {
+      PartitionLog& pl = log_->partition(PartitionId(p));
+      uint64_t end = pl.cursor(1);
+      const uint64_t stop = end + kStoreRoundMax;
+      while (end < stop) {
+        const LogEntry* e = pl.Peek(end);
+        if (e == nullptr) break;
+        if (e->kind == LogEntry::kEvent) {
+          encode_buf_.clear();
+          EncodeEvent(e->event, interners_, &encode_buf_);
+          store_->Put(PartitionId(p), end, encode_buf_);
+        }
+        ++end;
+      }
+      n += end - store_end_[p];
+      store_end_[p] = end;
+    }
+    if (n == 0) return 0;
+    if (eddy::Status st = store_->Commit(sync_); !st.ok()) {
+      store_->Discard();
+      for (uint32_t p = 0; p < log_->partitions(); ++p) {
+        store_end_[p] = log_->partition(PartitionId(p)).cursor(1);
+      }
+      OnStoreError(st);
+      return 0;  // the runner idles ~1 ms, then the round is retried
+    }
+    if (store_failing_.load(std::memory_order_relaxed)) {
+      spdlog::warn("store: writes succeed again; accepting events");
+      store_failing_.store(false, std::memory_order_release);
+    }
+    uint64_t wake = 0;
+    for (uint32_t p = 0; p < log_->partitions(); ++p) {
+      PartitionLog& pl = log_->partition(PartitionId(p));
+      if (store_end_[p] == pl.cursor(1)) continue;
+      durable_[p].store(store_end_[p], std::memory_order_release);
+      pl.Advance(1, store_end_[p]);
+      const size_t s = p % shards_.size();
+      if (s < 64) wake |= uint64_t{1} << s; else if (gated_) shards_[s]->Wake();
+    }
+    if (gated_) {
+      for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
+        if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
+      }
+    }
+    return n;
+  }
+
+  void OnStoreError(const eddy::Status& st) {
+    {
+      MutexLock lock(&store_error_mu_);
+      store_error_ = std::string(st.message());
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!store_failing_.exchange(true, std::memory_order_acq_rel) ||
+        now - last_store_error_log_ > std::chrono::seconds(5)) {
+      spdlog::error("store: group commit failed, retrying; ingest answers 503 meanwhile: {}",
+                    st.message());
+      last_store_error_log_ = now;
+    }
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override {
@@ -111,6 +267,15 @@ class EngineImpl final : public Engine {
       inflight_.fetch_sub(1, std::memory_order_release);
       IngestReply r;
       r.status = eddy::Status::Unavailable("eddy is shutting down");
+      done(std::move(r));
+      return;
+    }
+    if (store_failing_.load(std::memory_order_acquire)) {
+      inflight_.fetch_sub(1, std::memory_order_release);
+      IngestReply r;
+      MutexLock lock(&store_error_mu_);
+      r.status = eddy::Status::Unavailable("the event store cannot write (" + store_error_ +
+                                           "); no events accepted until it can");
       done(std::move(r));
       return;
     }
@@ -488,14 +653,39 @@ class EngineImpl final : public Engine {
       ps.shard = static_cast<int>(p % shards_.size());
       ps.applied = pl.cursor(0);
       ps.head = std::max(ps.applied, pl.head());
+      ps.durable = store_ ? durable_[p].load(std::memory_order_relaxed) : 0;
       s.shard[ps.shard].lag_events += ps.head - ps.applied;
       s.partition.push_back(ps);
+    }
+    if (store_) {
+      const StoreStats st = store_->Stats();
+      StoreStatus& o = s.store;
+      o.enabled = true;
+      o.failing = store_failing_.load(std::memory_order_relaxed);
+      {
+        MutexLock lock(&store_error_mu_);
+        o.last_error = store_error_;
+      }
+      o.persisted_events = st.records;
+      o.batches = st.batches;
+      o.syncs = st.syncs;
+      o.bytes = st.bytes;
+      o.wal_bytes = st.wal_bytes;
+      o.wal_syncs = st.wal_syncs;
+      o.live_sst_bytes = st.live_sst_bytes;
+      o.memtable_bytes = st.memtable_bytes;
+      o.estimated_keys = st.estimated_keys;
+      o.pending_compaction_bytes = st.pending_compaction_bytes;
+      o.stall_micros = st.stall_micros;
+      o.recovered_events = recovered_events_;
+      o.recovery_seconds = recovery_seconds_;
     }
     return s;
   }
 
   bool Ready() const override {
-    return ready_.load(std::memory_order_acquire) && !stopping_.load(std::memory_order_acquire);
+    return ready_.load(std::memory_order_acquire) && !stopping_.load(std::memory_order_acquire) &&
+           !store_failing_.load(std::memory_order_acquire);
   }
 
   void Stop() override {
@@ -507,6 +697,17 @@ class EngineImpl final : public Engine {
     // seq_cst, pairing with Ingest's increment-then-check: with a weaker load, both sides
     // could miss each other (a store-load reordering).
     while (inflight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    // The store first: it persists everything published (the shards, when gated, can
+    // only apply what it made durable); then the shards apply the rest.
+    if (store_thread_) {
+      store_thread_->Stop();
+      if (store_failing_.load(std::memory_order_acquire)) {
+        MutexLock lock(&store_error_mu_);
+        spdlog::error("engine: stopping while the event store cannot write ({}); events not "
+                      "yet persisted are lost and their requests get no reply",
+                      store_error_);
+      }
+    }
     for (auto& s : shards_) s->Stop();
     spdlog::info("engine: stopped; {} events accepted, {} duplicates",
                  accepted_total_.load(), duplicates_total_.load());
@@ -550,7 +751,9 @@ class EngineImpl final : public Engine {
     // Allocate before reserving: once offsets are reserved nothing may fail before they
     // are published, or the partition would stall at the gap.
     std::unique_ptr<IngestTicket> ticket;
-    if (has_ids) {
+    // Gated (ack wal/fsync): the reply waits for the apply, which waits for the store.
+    const bool wait = has_ids || gated_;
+    if (wait) {
       ticket = std::make_unique<IngestTicket>(static_cast<uint32_t>(ctx.touched.size()),
                                               IngestReply{}, IngestCallback{});
     }
@@ -579,6 +782,7 @@ class EngineImpl final : public Engine {
            !newest_event_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
     }
     uint64_t wake = 0;  // bitmask of shards to wake (first 64; the rest always woken)
+    bool wake_store = false;
     for (uint32_t p : ctx.touched) {
       PartitionLog& pl = log_->partition(PartitionId(p));
       const uint64_t first = ctx.first_offset[p];
@@ -594,15 +798,17 @@ class EngineImpl final : public Engine {
       for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
       // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
       // they answer; so wake it (a syscall) only when someone waits for the apply or the
-      // partition is filling up.
-      if (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4) {
+      // partition is filling up. Gated, the store thread wakes the shards after its write.
+      if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
         size_t s = p % shards_.size();
         if (s < 64) wake |= uint64_t{1} << s; else shards_[s]->Wake();
       }
+      if (store_ && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) wake_store = true;
     }
     for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
       if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
     }
+    if (wake_store) store_thread_->Wake();
     return Status::Ok();
   }
 
@@ -632,6 +838,20 @@ class EngineImpl final : public Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> ready_{false};
+  // The event store (null without a data_dir) and its thread.
+  std::unique_ptr<LogStore> store_;
+  std::unique_ptr<Shard> store_thread_;
+  bool gated_ = false;  // ack wal/fsync: shards apply only durable offsets
+  bool sync_ = false;   // ack fsync: every group commit is synced
+  std::unique_ptr<std::atomic<uint64_t>[]> durable_;  // per partition, by the store thread
+  std::vector<uint64_t> store_end_;                   // store thread only
+  std::string encode_buf_;                            // store thread only
+  std::atomic<bool> store_failing_{false};
+  mutable Mutex store_error_mu_;
+  std::string store_error_ ABSL_GUARDED_BY(store_error_mu_);
+  std::chrono::steady_clock::time_point last_store_error_log_;  // store thread only
+  uint64_t recovered_events_ = 0;  // set in Init
+  double recovery_seconds_ = 0;
 };
 
 }  // namespace

@@ -108,6 +108,9 @@ void ShardState::Prefetch(const Event& ev) const {
 size_t ShardState::Drain(PartitionId p, uint64_t limit) {
   PartitionLog& pl = log_->partition(p);
   uint64_t cur = pl.cursor(0);
+  if (durable_ != nullptr) {
+    limit = std::min(limit, durable_[p.value()].load(std::memory_order_acquire) - cur);
+  }
   uint64_t n = 0;
   while (n < limit) {
     const LogEntry* e = pl.Peek(cur);
@@ -168,7 +171,10 @@ void ShardState::PublishMemory() {
 void ShardState::CatchUp(PartitionId p) {
   // Every offset below the head is reserved; its writer publishes it (an event or a skip)
   // without blocking, so this wait is short.
-  const uint64_t head = log_->partition(p).head();
+  // Gated: everything acknowledged is below the durable offset already.
+  const uint64_t head = durable_ != nullptr
+                            ? durable_[p.value()].load(std::memory_order_acquire)
+                            : log_->partition(p).head();
   while (log_->partition(p).cursor(0) < head) {
     if (Drain(p, head - log_->partition(p).cursor(0)) == 0) std::this_thread::yield();
   }

@@ -2,7 +2,9 @@
 // ShardState: everything one shard owns — the cursors of its partitions and the
 // aggregates of the users in them. Poll() applies newly published log entries in offset
 // order; CatchUp() applies one partition up to its head before a read is answered, so a
-// read reflects every event acknowledged before it was sent.
+// read reflects every event acknowledged before it was sent. With a durability gate (ack
+// wal or fsync) a shard applies only offsets below the partition's durable offset, so no
+// read ever shows an event a crash could take back.
 //
 // Thread-safety: Poll, CatchUp and the aggregates are used only on the shard's thread.
 // The counters are atomics written by the shard thread and read by status pages
@@ -45,6 +47,9 @@ class ShardState {
              std::vector<PartitionId> partitions, Clock* clock,
              std::atomic<uint64_t>* duplicates_total);
 
+  // Applies only offsets below durable[p] of each partition p from now on (nullptr: no
+  // gate). Set before the shard thread starts; the store thread advances the offsets.
+  void SetDurableGate(const std::atomic<uint64_t>* durable) { durable_ = durable; }
   size_t Poll();
   void CatchUp(PartitionId p);
   void CatchUpAll();
@@ -78,6 +83,7 @@ class ShardState {
   const EventWeights weights_;
   PartitionedLog* log_;
   const std::vector<PartitionId> partitions_;
+  const std::atomic<uint64_t>* durable_ = nullptr;
   Clock* clock_;
   std::atomic<uint64_t>* duplicates_total_;
   RecentItems recent_;

@@ -498,6 +498,7 @@ Response Router::StreamStatusResponse(unsigned version) {
   for (const PartitionStatus& p : s.partition) {
     w.BeginObject().Key("partition").Uint(p.partition).Key("shard").Int(p.shard);
     w.Key("head").Uint(p.head).Key("applied").Uint(p.applied).Key("lag").Uint(p.head - p.applied);
+    if (s.store.enabled) w.Key("durable").Uint(p.durable);
     w.EndObject();
   }
   w.EndArray().Key("shard").BeginArray();
@@ -512,7 +513,24 @@ Response Router::StreamStatusResponse(unsigned version) {
     w.Key("evicted").Uint(m.evicted).EndObject();
     total += m.bytes;
   }
-  w.Key("total_bytes").Uint(total).EndObject().EndObject();
+  w.Key("total_bytes").Uint(total).EndObject();
+  const StoreStatus& st = s.store;
+  w.Key("store").BeginObject().Key("enabled").Bool(st.enabled);
+  if (st.enabled) {
+    w.Key("failing").Bool(st.failing);
+    if (!st.last_error.empty()) w.Key("last_error").String(st.last_error);
+    w.Key("persisted_events").Uint(st.persisted_events).Key("batches").Uint(st.batches);
+    w.Key("synced_batches").Uint(st.syncs).Key("bytes").Uint(st.bytes);
+    w.Key("recovered_events").Uint(st.recovered_events);
+    w.Key("recovery_seconds").Double(st.recovery_seconds);
+    w.Key("rocksdb").BeginObject();
+    w.Key("wal_bytes").Uint(st.wal_bytes).Key("wal_syncs").Uint(st.wal_syncs);
+    w.Key("live_sst_bytes").Uint(st.live_sst_bytes).Key("memtable_bytes").Uint(st.memtable_bytes);
+    w.Key("estimated_keys").Uint(st.estimated_keys);
+    w.Key("pending_compaction_bytes").Uint(st.pending_compaction_bytes);
+    w.Key("stall_micros").Uint(st.stall_micros).EndObject();
+  }
+  w.EndObject().EndObject();
   return JsonResponse(http::status::ok, version, w.Take());
 }
 

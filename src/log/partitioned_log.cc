@@ -12,6 +12,11 @@ PartitionLog::PartitionLog(uint32_t capacity, int consumers)
       consumers_(consumers),
       slots_(new Slot[capacity_]) {}
 
+void PartitionLog::StartAt(uint64_t offset) {
+  tail_.store(offset, std::memory_order_relaxed);
+  for (int c = 0; c < consumers_; ++c) cursors_[c].value.store(offset, std::memory_order_relaxed);
+}
+
 uint64_t PartitionLog::MinCursor() const {
   uint64_t low = std::numeric_limits<uint64_t>::max();
   for (int c = 0; c < consumers_; ++c) {

@@ -44,6 +44,9 @@ class PartitionLog {
   PartitionLog(const PartitionLog&) = delete;
   PartitionLog& operator=(const PartitionLog&) = delete;
 
+  // Makes `offset` the first offset of this (unused) partition: recovery continues the
+  // persisted log's numbering. Call before any other use, from one thread.
+  void StartAt(uint64_t offset);
   // Reserves offsets [first, first + n); nullopt when fewer than n slots are free.
   std::optional<uint64_t> TryReserve(uint32_t n);
   // The entry for a reserved, not yet published offset.

@@ -21,7 +21,10 @@ constexpr int kIdleSpins = 64;
 
 }  // namespace
 
-Shard::Shard(int index, PollFn poll) : index_(index), poll_(std::move(poll)) {}
+Shard::Shard(int index, PollFn poll, std::string name)
+    : index_(index),
+      poll_(std::move(poll)),
+      name_(name.empty() ? "eddy-shard-" + std::to_string(index) : std::move(name)) {}
 
 Shard::~Shard() { Stop(); }
 
@@ -65,8 +68,7 @@ size_t Shard::RunOnce() {
 
 void Shard::Run() {
   thread_id_.store(std::this_thread::get_id());
-  std::string name = "eddy-shard-" + std::to_string(index_);
-  pthread_setname_np(pthread_self(), name.c_str());
+  pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
   for (;;) {
     if (RunOnce() != 0) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "util/mutex.h"
@@ -25,7 +26,8 @@ class Shard {
   // Applies what is ready; returns how much it did (0 = nothing was ready).
   using PollFn = std::function<size_t()>;
 
-  Shard(int index, PollFn poll);
+  // `name` is the thread's name (default "eddy-shard-<index>").
+  Shard(int index, PollFn poll, std::string name = {});
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -52,6 +54,7 @@ class Shard {
 
   const int index_;
   PollFn poll_;
+  const std::string name_;
   Mailbox mailbox_;
   Doorbell bell_;
   void DrainLate();

@@ -34,7 +34,7 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->recent.max_items, d.recent.max_items);
   EXPECT_EQ(r->weights, d.weights);
   EXPECT_EQ(r->durability.data_dir, "./data");
-  EXPECT_EQ(r->durability.ack, AckLevel::kMemory);
+  EXPECT_EQ(r->durability.ack, AckLevel::kWal);
 }
 
 TEST(ConfigTest, ParsesValues) {
@@ -89,10 +89,13 @@ TEST(ConfigTest, OutOfRangeNamesKey) {
             "\"warn\", \"error\", \"critical\", \"off\", got \"loud\"");
 }
 
-TEST(ConfigTest, UnimplementedAckLevelsRefusedWithReason) {
-  EXPECT_EQ(ErrorOf("[durability]\nack = \"fsync\"\n"),
-            "config t.toml: durability.ack: \"fsync\" is not available yet: the RocksDB store "
-            "is not built; use \"memory\"");
+TEST(ConfigTest, AckLevelsNeedADataDirExceptMemory) {
+  EXPECT_EQ(ErrorOf("[durability]\nack = \"fsync\"\ndata_dir = \"\"\n"),
+            "config: durability.ack = \"fsync\" needs durability.data_dir (the event store "
+            "lives there); set a directory, or ack = \"memory\" to run without a store");
+  EXPECT_EQ(ErrorOf("[durability]\nack = \"sometimes\"\n"),
+            "config t.toml: durability.ack: expected one of \"memory\", \"wal\", \"fsync\", "
+            "got \"sometimes\"");
 }
 
 TEST(ConfigTest, CrossKeyShardsVsPartitions) {

@@ -40,7 +40,7 @@ TEST(LoadIntegrationTest, ServerAcceptedEqualsGeneratorSent) {
                                   ? NumberAfter(out, "429", status) : 0;
     EXPECT_EQ(errors, too_many) << out;
     EXPECT_EQ(accepted, events) << out;  // every event the server acknowledged was sent
-    EXPECT_NE(out.find("\"ack\":\"memory\""), std::string::npos) << out;
+    EXPECT_NE(out.find("\"ack\":\"wal\""), std::string::npos) << out;  // the default
     EXPECT_GT(NumberAfter(out, "requests", read), 0u) << out;  // reads ran beside ingest
     const uint64_t after = NumberAfter(c.Get("/v1/stream/status").body, "accepted_total");
     EXPECT_EQ(after - before, events) << "server accepted count != generator sent count";

@@ -56,6 +56,7 @@ TempDir::~TempDir() {
 Options TestOptions(uint32_t partitions, int shards) {
   Options o;
   o.durability.data_dir = "";
+  o.durability.ack = AckLevel::kMemory;
   o.log.partitions = partitions;
   o.log.capacity_per_partition = 1024;
   o.runtime.shards = shards;

@@ -1,0 +1,225 @@
+#include "store/log_store.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+
+namespace eddy {
+namespace {
+
+constexpr char kLogFamily[] = "log";
+constexpr char kFormatKey[] = "format_version";
+constexpr char kPartitionsKey[] = "log_partitions";
+
+void PutBig32(uint32_t v, char* out) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (24 - 8 * i));
+}
+void PutBig64(uint64_t v, char* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
+}
+uint64_t GetBig64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+struct Key {
+  char bytes[12];
+  Key(PartitionId p, uint64_t offset) {
+    PutBig32(p.value(), bytes);
+    PutBig64(offset, bytes + 4);
+  }
+  rocksdb::Slice slice() const { return {bytes, sizeof(bytes)}; }
+};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string m = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(m);
+  return Status::IoError(m);
+}
+
+// Options for an append-mostly log read back only by recovery and replay (documented in
+// docs/operations.md "RocksDB options").
+rocksdb::ColumnFamilyOptions LogFamilyOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 64 << 20;
+  o.max_write_buffer_number = 4;
+  o.min_write_buffer_number_to_merge = 1;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.target_file_size_base = 64 << 20;
+  o.max_bytes_for_level_base = 256 << 20;
+  o.level0_file_num_compaction_trigger = 4;
+  // LZ4 when this RocksDB build has it (Debian's does): events compress well (repeated
+  // ids and field layout) and LZ4 costs little CPU on the write path.
+  const auto supported = rocksdb::GetSupportedCompressions();
+  const bool lz4 = std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
+                   supported.end();
+  o.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_size = 32 << 10;  // scans only: larger blocks, fewer index entries
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_t partitions) {
+  std::unique_ptr<LogStore> s(new LogStore());
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;  // one flush + one compaction: the box has 2 cores
+  o.bytes_per_sync = 1 << 20;  // smooth SST writeback
+  o.max_total_wal_size = 256 << 20;
+  o.keep_log_file_num = 4;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  s->stats_ = rocksdb::CreateDBStatistics();
+  s->stats_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  o.statistics = s->stats_;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kLogFamily, LogFamilyOptions()},
+  };
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(o, dir, families, &s->handles_, &db);
+  if (!st.ok()) return FromRocks(st, "opening the event store " + dir);
+  s->db_.reset(db);
+  s->batch_ = std::make_unique<rocksdb::WriteBatch>();
+  if (Status m = s->CheckMeta(partitions); !m.ok()) return m;
+  return s;
+}
+
+LogStore::~LogStore() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+Status LogStore::CheckMeta(uint32_t partitions) {
+  std::string v;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[0], kFormatKey, &v);
+  if (st.IsNotFound()) {
+    rocksdb::WriteBatch b;
+    b.Put(handles_[0], kFormatKey, std::to_string(kStoreFormatVersion));
+    b.Put(handles_[0], kPartitionsKey, std::to_string(partitions));
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    return FromRocks(db_->Write(w, &b), "writing the event store's metadata");
+  }
+  if (!st.ok()) return FromRocks(st, "reading the event store's metadata");
+  const uint32_t version = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+  if (version != kStoreFormatVersion) {
+    return Status::Corruption("the event store has format version " + v + "; this eddy reads " +
+                              std::to_string(kStoreFormatVersion) +
+                              (version > kStoreFormatVersion
+                                   ? " (written by a newer eddy: upgrade eddy, or start on a new data_dir)"
+                                   : " (an older format: replay it with the eddy that wrote it)"));
+  }
+  st = db_->Get(rocksdb::ReadOptions(), handles_[0], kPartitionsKey, &v);
+  if (!st.ok()) return FromRocks(st, "reading the event store's partition count");
+  if (v != std::to_string(partitions)) {
+    return Status::InvalidArgument(
+        "log.partitions is " + std::to_string(partitions) + " but the event store in this data_dir was written with " + v +
+        " partitions; set log.partitions = " + v + " (repartitioning a store is not supported yet)");
+  }
+  return Status::Ok();
+}
+
+void LogStore::Put(PartitionId p, uint64_t offset, std::string_view value) {
+  batch_->Put(handles_[1], Key(p, offset).slice(), rocksdb::Slice(value.data(), value.size()));
+  ++pending_;
+  pending_bytes_ += value.size();
+}
+
+Status LogStore::Commit(bool sync) {
+  if (pending_ == 0) return Status::Ok();
+  rocksdb::WriteOptions w;
+  w.sync = sync;
+  rocksdb::Status st = db_->Write(w, batch_.get());
+  if (!st.ok()) return FromRocks(st, "writing events to the store");
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  records_.fetch_add(pending_, std::memory_order_relaxed);
+  bytes_.fetch_add(pending_bytes_, std::memory_order_relaxed);
+  if (sync) syncs_.fetch_add(1, std::memory_order_relaxed);
+  batch_->Clear();
+  pending_ = 0;
+  pending_bytes_ = 0;
+  return Status::Ok();
+}
+
+void LogStore::Discard() {
+  batch_->Clear();
+  pending_ = 0;
+  pending_bytes_ = 0;
+}
+
+Status LogStore::Scan(PartitionId p, uint64_t from,
+                      const std::function<Status(uint64_t, std::string_view)>& fn) const {
+  rocksdb::ReadOptions r;
+  r.readahead_size = 2 << 20;
+  r.fill_cache = false;
+  const Key start(p, from);
+  const Key end(PartitionId(p.value() + 1), 0);  // p + 1 never overflows: partitions <= 4096
+  rocksdb::Slice upper = end.slice();
+  r.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
+  for (it->Seek(start.slice()); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
+    if (Status st = fn(GetBig64(k.data() + 4), std::string_view(it->value().data(), it->value().size()));
+        !st.ok()) {
+      return st;
+    }
+  }
+  return FromRocks(it->status(), "reading the event store");
+}
+
+Result<uint64_t> LogStore::NextOffset(PartitionId p) const {
+  rocksdb::ReadOptions r;
+  const Key first(p, 0);
+  const Key end(PartitionId(p.value() + 1), 0);
+  rocksdb::Slice lower = first.slice(), upper = end.slice();
+  r.iterate_lower_bound = &lower;
+  r.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
+  it->SeekToLast();  // the last key in [first, end): p's highest offset
+  if (!it->Valid()) {
+    if (Status st = FromRocks(it->status(), "reading the event store"); !st.ok()) return st;
+    return uint64_t{0};
+  }
+  if (it->key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
+  return GetBig64(it->key().data() + 4) + 1;
+}
+
+Status LogStore::DeleteBelow(PartitionId p, uint64_t offset) {
+  if (offset == 0) return Status::Ok();
+  const Key from(p, 0), to(p, offset);
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), handles_[1], from.slice(), to.slice()),
+                   "deleting expired events");
+}
+
+StoreStats LogStore::Stats() const {
+  StoreStats s;
+  s.batches = batches_.load(std::memory_order_relaxed);
+  s.records = records_.load(std::memory_order_relaxed);
+  s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.syncs = syncs_.load(std::memory_order_relaxed);
+  db_->GetIntProperty(handles_[1], rocksdb::DB::Properties::kLiveSstFilesSize, &s.live_sst_bytes);
+  db_->GetIntProperty(handles_[1], rocksdb::DB::Properties::kCurSizeAllMemTables, &s.memtable_bytes);
+  db_->GetIntProperty(handles_[1], rocksdb::DB::Properties::kEstimateNumKeys, &s.estimated_keys);
+  db_->GetIntProperty(handles_[1], rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                      &s.pending_compaction_bytes);
+  s.wal_bytes = stats_->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  s.wal_syncs = stats_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  s.stall_micros = stats_->getTickerCount(rocksdb::STALL_MICROS);
+  return s;
+}
+
+}  // namespace eddy

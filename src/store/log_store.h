@@ -1,0 +1,95 @@
+#pragma once
+// LogStore: the persistent event log in embedded RocksDB (SPEC §4), in
+// <data_dir>/log. Column family "log": key = partition (u32 big-endian) + offset (u64
+// big-endian), so a partition's records sort by offset; value = an encoded event
+// (store/event_codec.h). The default column family holds metadata: the store's format
+// version and the partition count it was written with (both checked on open: a data dir
+// from a newer eddy, or one written with a different log.partitions, is refused with a
+// clear message rather than misread).
+//
+// Writes are group commits: the store thread fills one WriteBatch per round with every
+// partition's new entries and writes it once (synced in fsync mode).
+//
+// Thread-safety: Put/Commit from one thread (the store thread); Scan/NextOffset before
+// the store thread starts or from it; Stats from any thread (RocksDB properties).
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/ids.h"
+#include "eddy/result.h"
+#include "eddy/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+class Statistics;
+}  // namespace rocksdb
+
+namespace eddy {
+
+// Layout version of <data_dir>/log; bumped on any incompatible change of keys or values.
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+struct StoreStats {
+  uint64_t batches = 0;          // group commits written
+  uint64_t records = 0;          // log records written
+  uint64_t bytes = 0;            // value bytes written
+  uint64_t syncs = 0;            // synced commits (fsync mode)
+  uint64_t live_sst_bytes = 0;   // rocksdb.live-sst-files-size
+  uint64_t memtable_bytes = 0;   // rocksdb.cur-size-all-mem-tables
+  uint64_t estimated_keys = 0;   // rocksdb.estimate-num-keys (log column family)
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t wal_bytes = 0;        // rocksdb.wal.bytes (statistics ticker)
+  uint64_t wal_syncs = 0;        // rocksdb.wal.synced
+  uint64_t stall_micros = 0;     // rocksdb.stall.micros
+};
+
+class LogStore {
+ public:
+  // Opens (creating if missing) the store in `dir` for a log of `partitions` partitions.
+  static Result<std::unique_ptr<LogStore>> Open(const std::string& dir, uint32_t partitions);
+  ~LogStore();
+  LogStore(const LogStore&) = delete;
+  LogStore& operator=(const LogStore&) = delete;
+
+  // Adds one record to the pending batch.
+  void Put(PartitionId p, uint64_t offset, std::string_view value);
+  size_t pending() const { return pending_; }
+  // Writes the pending batch (synced to disk when `sync`) and clears it.
+  Status Commit(bool sync);
+  // Drops the pending batch (after a failed Commit, before the round is retried).
+  void Discard();
+
+  // Calls `fn(offset, value)` for each record of partition `p` with offset >= `from`, in
+  // offset order; stops at the first non-OK status `fn` returns, and returns it.
+  Status Scan(PartitionId p, uint64_t from,
+              const std::function<Status(uint64_t, std::string_view)>& fn) const;
+  // 1 + the last offset stored for `p` (0 when it has none).
+  Result<uint64_t> NextOffset(PartitionId p) const;
+  // Deletes the records of `p` with offset < `offset` (retention).
+  Status DeleteBelow(PartitionId p, uint64_t offset);
+
+  StoreStats Stats() const;
+
+ private:
+  LogStore() = default;
+  Status CheckMeta(uint32_t partitions);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, log]
+  std::shared_ptr<rocksdb::Statistics> stats_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  size_t pending_ = 0;
+  uint64_t pending_bytes_ = 0;
+  // Written by the store thread, read by Stats() from any thread.
+  std::atomic<uint64_t> batches_{0}, records_{0}, bytes_{0}, syncs_{0};
+};
+
+}  // namespace eddy
