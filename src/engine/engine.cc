@@ -196,19 +196,24 @@ class EngineImpl final : public Engine {
     size_t n = 0;
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       PartitionLog& pl = log_->partition(PartitionId(p));
-      uint64_t end = pl.cursor(1);
-      const uint64_t stop = end + kStoreRoundMax;
+      const uint64_t first = pl.cursor(1);
+      uint64_t end = first;
+      const uint64_t stop = first + kStoreRoundMax;
+      chunk_.Begin();
       while (end < stop) {
         const LogEntry* e = pl.Peek(end);
         if (e == nullptr) break;
         if (e->kind == LogEntry::kEvent) {
           encode_buf_.clear();
           EncodeEvent(e->event, interners_, &encode_buf_);
-          store_->Put(PartitionId(p), end, encode_buf_);
+          chunk_.Add(encode_buf_);
+        } else {
+          chunk_.AddSkip();
         }
         ++end;
       }
-      n += end - store_end_[p];
+      if (end != first) store_->Put(PartitionId(p), first, chunk_.Finish(), chunk_.count());
+      n += end - first;
       store_end_[p] = end;
     }
     if (n == 0) return 0;
@@ -846,6 +851,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;  // per partition, by the store thread
   std::vector<uint64_t> store_end_;                   // store thread only
   std::string encode_buf_;                            // store thread only
+  ChunkBuilder chunk_;                                // store thread only
   std::atomic<bool> store_failing_{false};
   mutable Mutex store_error_mu_;
   std::string store_error_ ABSL_GUARDED_BY(store_error_mu_);

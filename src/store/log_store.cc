@@ -132,10 +132,55 @@ Status LogStore::CheckMeta(uint32_t partitions) {
   return Status::Ok();
 }
 
-void LogStore::Put(PartitionId p, uint64_t offset, std::string_view value) {
-  batch_->Put(handles_[1], Key(p, offset).slice(), rocksdb::Slice(value.data(), value.size()));
-  ++pending_;
-  pending_bytes_ += value.size();
+constexpr uint8_t kChunkVersion = 1;
+constexpr size_t kChunkHeader = 5;
+
+void ChunkBuilder::Begin() {
+  buf_.assign(kChunkHeader, '\0');
+  buf_[0] = static_cast<char>(kChunkVersion);
+  count_ = 0;
+}
+
+void ChunkBuilder::AddSkip() {
+  buf_.push_back('\0');
+  ++count_;
+}
+
+void ChunkBuilder::Add(std::string_view e) {
+  uint64_t v = e.size();
+  while (v >= 0x80) {
+    buf_.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  buf_.push_back(static_cast<char>(v));
+  buf_.append(e);
+  ++count_;
+}
+
+std::string_view ChunkBuilder::Finish() {
+  for (int i = 0; i < 4; ++i) buf_[1 + i] = static_cast<char>(count_ >> (8 * i));
+  return buf_;
+}
+
+namespace {
+// A parsed chunk header: entry count and where the entries start.
+Status ChunkHeader(std::string_view v, uint32_t* count) {
+  if (v.size() < kChunkHeader) return Status::Corruption("event store: truncated chunk");
+  if (static_cast<uint8_t>(v[0]) != kChunkVersion) {
+    return Status::Corruption("event store: chunk format " + std::to_string(static_cast<uint8_t>(v[0])) +
+                              " (this eddy reads " + std::to_string(kChunkVersion) + ")");
+  }
+  uint32_t c = 0;
+  for (int i = 0; i < 4; ++i) c |= uint32_t{static_cast<uint8_t>(v[1 + i])} << (8 * i);
+  *count = c;
+  return Status::Ok();
+}
+}  // namespace
+
+void LogStore::Put(PartitionId p, uint64_t first, std::string_view chunk, uint32_t entries) {
+  batch_->Put(handles_[1], Key(p, first).slice(), rocksdb::Slice(chunk.data(), chunk.size()));
+  pending_ += entries;
+  pending_bytes_ += chunk.size();
 }
 
 Status LogStore::Commit(bool sync) {
@@ -165,18 +210,38 @@ Status LogStore::Scan(PartitionId p, uint64_t from,
   rocksdb::ReadOptions r;
   r.readahead_size = 2 << 20;
   r.fill_cache = false;
-  const Key start(p, from);
+  const Key first(p, 0), start(p, from);
   const Key end(PartitionId(p.value() + 1), 0);  // p + 1 never overflows: partitions <= 4096
-  rocksdb::Slice upper = end.slice();
+  rocksdb::Slice lower = first.slice(), upper = end.slice();
+  r.iterate_lower_bound = &lower;
   r.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
-  for (it->Seek(start.slice()); it->Valid(); it->Next()) {
+  // The chunk holding `from` may start before it.
+  it->SeekForPrev(start.slice());
+  if (!it->Valid()) it->Seek(start.slice());
+  for (; it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
     if (k.size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
-    if (Status st = fn(GetBig64(k.data() + 4), std::string_view(it->value().data(), it->value().size()));
-        !st.ok()) {
-      return st;
+    uint64_t offset = GetBig64(k.data() + 4);
+    const std::string_view v(it->value().data(), it->value().size());
+    uint32_t count = 0;
+    if (Status st = ChunkHeader(v, &count); !st.ok()) return st;
+    size_t pos = kChunkHeader;
+    for (uint32_t e = 0; e < count; ++e, ++offset) {
+      uint64_t len = 0;
+      for (int shift = 0;; shift += 7) {
+        if (pos >= v.size() || shift > 63) return Status::Corruption("event store: truncated chunk");
+        const uint8_t b = static_cast<uint8_t>(v[pos++]);
+        len |= uint64_t{b & 0x7Fu} << shift;
+        if ((b & 0x80) == 0) break;
+      }
+      if (len > v.size() - pos) return Status::Corruption("event store: truncated chunk");
+      if (len != 0 && offset >= from) {
+        if (Status st = fn(offset, v.substr(pos, len)); !st.ok()) return st;
+      }
+      pos += len;
     }
+    if (pos != v.size()) return Status::Corruption("event store: trailing bytes in a chunk");
   }
   return FromRocks(it->status(), "reading the event store");
 }
@@ -189,13 +254,18 @@ Result<uint64_t> LogStore::NextOffset(PartitionId p) const {
   r.iterate_lower_bound = &lower;
   r.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
-  it->SeekToLast();  // the last key in [first, end): p's highest offset
+  it->SeekToLast();  // p's last chunk
   if (!it->Valid()) {
     if (Status st = FromRocks(it->status(), "reading the event store"); !st.ok()) return st;
     return uint64_t{0};
   }
   if (it->key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
-  return GetBig64(it->key().data() + 4) + 1;
+  uint32_t count = 0;
+  if (Status st = ChunkHeader(std::string_view(it->value().data(), it->value().size()), &count);
+      !st.ok()) {
+    return st;
+  }
+  return GetBig64(it->key().data() + 4) + count;
 }
 
 Status LogStore::DeleteBelow(PartitionId p, uint64_t offset) {

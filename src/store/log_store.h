@@ -1,8 +1,14 @@
 #pragma once
 // LogStore: the persistent event log in embedded RocksDB (SPEC §4), in
-// <data_dir>/log. Column family "log": key = partition (u32 big-endian) + offset (u64
-// big-endian), so a partition's records sort by offset; value = an encoded event
-// (store/event_codec.h). The default column family holds metadata: the store's format
+// <data_dir>/log. Column family "log" holds chunks: the entries of consecutive offsets
+// of one partition that one group commit wrote. Key = partition (u32 big-endian) + first
+// offset (u64 big-endian), so a partition's chunks sort by offset; value (format 1):
+//   u8 chunk version (= 1), u32 little-endian entry count, then per entry a varint length
+//   and that many bytes of encoded event (store/event_codec.h); length 0 = a skipped
+//   offset (a request abandoned because another partition was full), never an event.
+// One RocksDB record per partition per round instead of one per event: the memtable
+// insert and key comparisons were the store thread's main cost.
+// The default column family holds metadata: the store's format
 // version and the partition count it was written with (both checked on open: a data dir
 // from a newer eddy, or one written with a different log.partitions, is refused with a
 // clear message rather than misread).
@@ -51,6 +57,21 @@ struct StoreStats {
   uint64_t stall_micros = 0;     // rocksdb.stall.micros
 };
 
+// Builds one chunk value.
+class ChunkBuilder {
+ public:
+  void Begin();
+  void AddSkip();
+  void Add(std::string_view encoded_event);
+  uint32_t count() const { return count_; }
+  // The value, count patched in; valid until the next Begin.
+  std::string_view Finish();
+
+ private:
+  std::string buf_;
+  uint32_t count_ = 0;
+};
+
 class LogStore {
  public:
   // Opens (creating if missing) the store in `dir` for a log of `partitions` partitions.
@@ -59,16 +80,17 @@ class LogStore {
   LogStore(const LogStore&) = delete;
   LogStore& operator=(const LogStore&) = delete;
 
-  // Adds one record to the pending batch.
-  void Put(PartitionId p, uint64_t offset, std::string_view value);
+  // Adds one chunk (from ChunkBuilder) starting at `first` to the pending batch.
+  void Put(PartitionId p, uint64_t first, std::string_view chunk, uint32_t entries);
   size_t pending() const { return pending_; }
   // Writes the pending batch (synced to disk when `sync`) and clears it.
   Status Commit(bool sync);
   // Drops the pending batch (after a failed Commit, before the round is retried).
   void Discard();
 
-  // Calls `fn(offset, value)` for each record of partition `p` with offset >= `from`, in
-  // offset order; stops at the first non-OK status `fn` returns, and returns it.
+  // Calls `fn(offset, encoded_event)` for each stored event of partition `p` with offset
+  // >= `from`, in offset order (skipped offsets are not passed); stops at the first non-OK
+  // status `fn` returns, and returns it. A malformed chunk gives Corruption.
   Status Scan(PartitionId p, uint64_t from,
               const std::function<Status(uint64_t, std::string_view)>& fn) const;
   // 1 + the last offset stored for `p` (0 when it has none).
