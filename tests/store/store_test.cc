@@ -1,0 +1,275 @@
+// The event store: the event codec, chunks in RocksDB, metadata checks, and an engine
+// that recovers its answers from the store after a restart.
+#include <rocksdb/db.h>
+
+#include <gtest/gtest.h>
+
+#include "eddy/engine.h"
+#include "store/event_codec.h"
+#include "store/log_store.h"
+#include "testutil/testutil.h"
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+
+Event FullEvent(Interners& in) {
+  Event e;
+  e.time = EventTime(1'700'000'123'456);
+  e.event_id = StableHash128("evt-1");
+  e.user = UserId(in.users.Intern("user-1"));
+  e.item = ItemId(in.items.Intern("item-1"));
+  e.category = CategoryId(in.categories.Intern("shoes"));
+  e.session = SessionId(in.sessions.Intern("s-9"));
+  e.order = OrderId(in.orders.Intern("o-7"));
+  e.query = StringId(in.strings.Intern("red shoes"));
+  e.device = StringId(in.strings.Intern("mobile"));
+  e.ip = StringId(in.strings.Intern("10.0.0.1"));
+  e.location = StringId(in.strings.Intern("DE/BE/Berlin"));
+  e.country = StringId(in.strings.Intern("DE"));
+  e.quantity = 3;
+  e.price_micros = -12'340'000;  // negative survives the zigzag (validation is the decoder's)
+  e.stock = 42;
+  e.type = EventType::kPurchase;
+  e.flags = Event::kHasPrice | Event::kHasStock;
+  e.user_hash = static_cast<uint32_t>(StableHash64("user-1"));
+  return e;
+}
+
+TEST(EventCodecTest, RoundTripsEveryFieldThroughOtherInterners) {
+  Interners a;
+  a.users.Intern("someone-else");  // ids differ between the two runs
+  const Event e = FullEvent(a);
+  std::string bytes;
+  EncodeEvent(e, a, &bytes);
+  Interners b;
+  Event d;
+  ASSERT_TRUE(DecodeStoredEvent(bytes, b, &d).ok());
+  EXPECT_EQ(d.time, e.time);
+  EXPECT_EQ(d.event_id, e.event_id);
+  EXPECT_EQ(b.users.Lookup(d.user.value()), "user-1");
+  EXPECT_EQ(b.items.Lookup(d.item.value()), "item-1");
+  EXPECT_EQ(b.categories.Lookup(d.category.value()), "shoes");
+  EXPECT_EQ(b.sessions.Lookup(d.session.value()), "s-9");
+  EXPECT_EQ(b.orders.Lookup(d.order.value()), "o-7");
+  EXPECT_EQ(b.strings.Lookup(d.query.value()), "red shoes");
+  EXPECT_EQ(b.strings.Lookup(d.device.value()), "mobile");
+  EXPECT_EQ(b.strings.Lookup(d.ip.value()), "10.0.0.1");
+  EXPECT_EQ(b.strings.Lookup(d.location.value()), "DE/BE/Berlin");
+  EXPECT_EQ(b.strings.Lookup(d.country.value()), "DE");
+  EXPECT_EQ(d.quantity, 3u);
+  EXPECT_EQ(d.price_micros, -12'340'000);
+  EXPECT_EQ(d.stock, 42);
+  EXPECT_EQ(d.type, EventType::kPurchase);
+  EXPECT_EQ(d.flags, e.flags);
+  EXPECT_EQ(d.user_hash, e.user_hash);
+}
+
+TEST(EventCodecTest, MinimalEventHasNoOptionalFields) {
+  Interners a;
+  Event e;
+  e.time = EventTime(-5);  // before the epoch: zigzag
+  e.item = ItemId(a.items.Intern("only-item"));
+  e.type = EventType::kInventory;
+  std::string bytes;
+  EncodeEvent(e, a, &bytes);
+  Interners b;
+  Event d;
+  ASSERT_TRUE(DecodeStoredEvent(bytes, b, &d).ok());
+  EXPECT_EQ(d.time.millis(), -5);
+  EXPECT_FALSE(d.user.valid());
+  EXPECT_FALSE(d.event_id.present());
+  EXPECT_FALSE(d.has_price());
+  // No user: the partition key is the item, as at ingest.
+  EXPECT_EQ(d.user_hash, static_cast<uint32_t>(StableHash64("only-item")));
+}
+
+TEST(EventCodecTest, EveryTruncationAndAWrongVersionAreCorruption) {
+  Interners a;
+  std::string bytes;
+  EncodeEvent(FullEvent(a), a, &bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Interners b;
+    Event d;
+    const Status st = DecodeStoredEvent(std::string_view(bytes).substr(0, n), b, &d);
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << "prefix of " << n << " bytes";
+  }
+  std::string longer = bytes + "x";
+  Interners b;
+  Event d;
+  EXPECT_EQ(DecodeStoredEvent(longer, b, &d).message(), "stored event: trailing bytes");
+  bytes[0] = 9;
+  const Status st = DecodeStoredEvent(bytes, b, &d);
+  EXPECT_EQ(st.message(), "stored event: format version 9 (this eddy reads version 1)");
+}
+
+std::vector<std::pair<uint64_t, std::string>> ScanAll(const LogStore& s, uint32_t p,
+                                                      uint64_t from) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  Status st = s.Scan(PartitionId(p), from, [&](uint64_t off, std::string_view v) {
+    out.emplace_back(off, std::string(v));
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.message();
+  return out;
+}
+
+TEST(LogStoreTest, ChunksScanInOffsetOrderAndSurviveReopen) {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "log").string();
+  {
+    auto s = std::move(LogStore::Open(path, 4)).value();
+    ChunkBuilder c;
+    c.Begin();
+    c.Add("a");
+    c.AddSkip();
+    c.Add("c");
+    s->Put(PartitionId(1), 0, c.Finish(), c.count());
+    c.Begin();
+    c.Add("d");
+    s->Put(PartitionId(1), 3, c.Finish(), c.count());
+    c.Begin();
+    c.Add("x");
+    s->Put(PartitionId(2), 0, c.Finish(), c.count());
+    ASSERT_TRUE(s->Commit(/*sync=*/true).ok());
+    EXPECT_EQ(s->Stats().records, 5u);
+  }
+  auto s = std::move(LogStore::Open(path, 4)).value();
+  using V = std::vector<std::pair<uint64_t, std::string>>;
+  EXPECT_EQ(ScanAll(*s, 1, 0), (V{{0, "a"}, {2, "c"}, {3, "d"}}));
+  EXPECT_EQ(ScanAll(*s, 1, 2), (V{{2, "c"}, {3, "d"}}));  // from inside a chunk
+  EXPECT_EQ(ScanAll(*s, 1, 4), V{});
+  EXPECT_EQ(ScanAll(*s, 2, 0), (V{{0, "x"}}));
+  EXPECT_EQ(ScanAll(*s, 0, 0), V{});
+  EXPECT_EQ(*s->NextOffset(PartitionId(0)), 0u);
+  EXPECT_EQ(*s->NextOffset(PartitionId(1)), 4u);
+  EXPECT_EQ(*s->NextOffset(PartitionId(2)), 1u);
+  EXPECT_EQ(*s->NextOffset(PartitionId(3)), 0u);
+  ASSERT_TRUE(s->DeleteBelow(PartitionId(1), 3).ok());
+  EXPECT_EQ(ScanAll(*s, 1, 0), (V{{3, "d"}}));
+}
+
+// Writes `key` = `value` in the store's metadata (default column family) behind its back.
+void PokeMeta(const std::string& path, const std::string& key, const std::string& value) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"log", rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles, &db).ok());
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[0], key, value).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+TEST(LogStoreTest, RefusesANewerFormatAndAnotherPartitionCount) {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "log").string();
+  ASSERT_TRUE(LogStore::Open(path, 4).ok());
+  Result<std::unique_ptr<LogStore>> other = LogStore::Open(path, 8);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().message(),
+            "log.partitions is 8 but the event store in this data_dir was written with 4 "
+            "partitions; set log.partitions = 4 (repartitioning a store is not supported yet)");
+  PokeMeta(path, "format_version", "2");
+  Result<std::unique_ptr<LogStore>> newer = LogStore::Open(path, 4);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(newer.status().message(),
+            "the event store has format version 2; this eddy reads 1 (written by a newer eddy: "
+            "upgrade eddy, or start on a new data_dir)");
+}
+
+TEST(LogStoreTest, AMalformedChunkIsCorruptionNotACrash) {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "log").string();
+  {
+    auto s = std::move(LogStore::Open(path, 1)).value();
+    ChunkBuilder c;
+    c.Begin();
+    c.Add("abc");
+    std::string v(c.Finish());
+    v[1] = 9;  // claims 9 entries, holds 1
+    s->Put(PartitionId(0), 0, v, 1);
+    ASSERT_TRUE(s->Commit(false).ok());
+  }
+  auto s = std::move(LogStore::Open(path, 1)).value();
+  Status st = s->Scan(PartitionId(0), 0, [](uint64_t, std::string_view) { return Status::Ok(); });
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_EQ(st.message(), "event store: truncated chunk");
+}
+
+Options StoreOptions(const test::TempDir& dir, AckLevel ack) {
+  Options o = test::TestOptions(4, 2);
+  o.durability.data_dir = dir.path().string();
+  o.durability.ack = ack;
+  o.clock = ClockMode::kEvent;  // answers depend on the events only, not on when we ask
+  return o;
+}
+
+std::string Batch(int from, int n) {
+  std::vector<std::string> events;
+  for (int i = from; i < from + n; ++i) {
+    events.push_back(test::EventBuilder()
+                         .User("u" + std::to_string(i % 7))
+                         .Item("i" + std::to_string(i % 11))
+                         .Category("c" + std::to_string(i % 3))
+                         .Type(i % 5 == 0 ? "purchase" : "view")
+                         .Id("e" + std::to_string(i))
+                         .Raw("timestamp", std::to_string(1'700'000'000'000 + i * 1000))
+                         .Json());
+  }
+  return test::Ndjson(events);
+}
+
+// What a user can see, as one string to compare.
+std::string Answers(Engine& e) {
+  std::string out;
+  for (const auto& c : e.TrendingCategoriesSync(0, 10).top) {
+    out += c.category + "=" + std::to_string(c.score) + ";";
+  }
+  for (const auto& p : e.PopularItemsSync("", 10).top) out += p.name + "=" + std::to_string(p.score) + ";";
+  for (int u = 0; u < 7; ++u) {
+    for (const auto& r : e.RecentItemsSync("u" + std::to_string(u), 50)) out += r.item + ",";
+    for (const auto& a : e.UserAffinitySync("u" + std::to_string(u), 5).top) {
+      out += a.name + "=" + std::to_string(a.score) + ";";
+    }
+  }
+  for (int i = 0; i < 11; ++i) {
+    for (const auto& s : e.SimilarItemsSync("i" + std::to_string(i), 5).top) {
+      out += s.item + ":" + std::to_string(s.count) + ",";
+    }
+    const EngagementAnswer g = e.ItemEngagementSync("i" + std::to_string(i));
+    for (int64_t c : g.all_time) out += std::to_string(c) + ",";
+  }
+  return out;
+}
+
+TEST(EngineStoreTest, RestartRecoversEveryAnswerInEachAckLevel) {
+  for (AckLevel ack : {AckLevel::kMemory, AckLevel::kWal, AckLevel::kFsync}) {
+    test::TempDir dir;
+    std::string before;
+    {
+      auto engine = std::move(Engine::Open(StoreOptions(dir, ack))).value();
+      auto ctx = engine->NewIngestContext();
+      for (int b = 0; b < 20; ++b) {
+        IngestReply r = engine->IngestSync(*ctx, Batch(b * 50, 50));
+        ASSERT_TRUE(r.status.ok()) << r.status.message();
+        ASSERT_EQ(r.accepted, 50u);
+      }
+      // A repeated eventId stays a duplicate across the restart too.
+      ASSERT_EQ(engine->IngestSync(*ctx, Batch(0, 5)).duplicates, 5u);
+      before = Answers(*engine);
+      ASSERT_GT(before.size(), 300u);  // every kind of answer is in it
+      engine->Stop();
+    }
+    auto engine = std::move(Engine::Open(StoreOptions(dir, ack))).value();
+    EXPECT_EQ(engine->Status().store.recovered_events, 1005u);
+    EXPECT_EQ(Answers(*engine), before) << "ack level " << static_cast<int>(ack);
+    auto ctx = engine->NewIngestContext();
+    EXPECT_EQ(engine->IngestSync(*ctx, Batch(10, 5)).duplicates, 5u);
+  }
+}
+
+}  // namespace
+}  // namespace eddy
