@@ -131,6 +131,11 @@ struct StoreStatus {
   uint64_t estimated_keys = 0, pending_compaction_bytes = 0, stall_micros = 0;
   uint64_t recovered_events = 0;  // replayed from the store at start-up
   double recovery_seconds = 0;
+  uint64_t recovered_from_checkpoint = 0;  // its sequence; 0 = full replay
+  uint64_t checkpoints_taken = 0, checkpoint_failures = 0;
+  uint64_t last_checkpoint = 0, last_checkpoint_bytes = 0;  // sequence, file size
+  double last_checkpoint_ms = 0;        // to take and write it
+  double last_checkpoint_pause_ms = 0;  // the longest any shard stopped applying for it
 };
 
 struct ShardStatus {
@@ -218,6 +223,10 @@ class Engine {
   SimilarAnswer SimilarItemsSync(std::string_view item, uint32_t k);
 
   virtual StreamStatus Status() const = 0;
+
+  // Writes a checkpoint of the aggregate state now (also done periodically and on Stop);
+  // Unavailable without a data_dir.
+  virtual eddy::Status TakeCheckpoint() = 0;
 
   // Ready to serve (recovery done, not stopping).
   virtual bool Ready() const = 0;

@@ -86,9 +86,15 @@ enum class ClockMode : uint8_t { kLive, kEvent };
 // append (the store write follows), kWal after the RocksDB write (survives a process
 // crash), kFsync after a synced group commit (survives power loss). An empty data_dir
 // (tests only) means no store at all, and needs kMemory.
+// Checkpoints: the aggregate state is written to <data_dir>/checkpoints every
+// `checkpoint_interval_minutes` (0 = only at shutdown) and on clean shutdown; the newest
+// `checkpoints_kept` files are kept. Restart loads the newest valid one and replays the
+// event store after it.
 struct DurabilityOptions {
   std::string data_dir = "./data";
   AckLevel ack = AckLevel::kWal;
+  int64_t checkpoint_interval_minutes = 5;
+  uint32_t checkpoints_kept = 2;
 };
 
 struct LoggingOptions {

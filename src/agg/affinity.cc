@@ -66,4 +66,46 @@ size_t Affinity::bytes() const {
          entries_ * sizeof(std::pair<CategoryId, double>);
 }
 
+void Affinity::Save(SerialWriter& w) const {
+  w.U64(seq_);
+  w.U64(evicted_);
+  w.U64(users_.size());
+  for (const auto& [user, u] : users_) {
+    w.U64(user.value());
+    w.I64(u.ref_ms);
+    w.U64(u.last_seq);
+    w.U64(u.sums.size());
+    for (const auto& [c, s] : u.sums) {
+      w.U64(c.value());
+      w.F64(s);
+    }
+  }
+}
+
+bool Affinity::Load(SerialReader& r) {
+  users_.clear();
+  entries_ = 0;
+  seq_ = r.U64();
+  evicted_ = r.U64();
+  const uint64_t n = r.Count(4);
+  if (n > max_users_) return false;
+  users_.reserve(n);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const UserId user(r.U32());
+    UserState u;
+    u.ref_ms = r.I64();
+    u.last_seq = r.U64();
+    const uint64_t k = r.Count(9);
+    if (k > max_categories_) return false;
+    u.sums.resize(k);
+    for (auto& [c, s] : u.sums) {
+      c = CategoryId(r.U32());
+      s = r.F64();
+    }
+    entries_ += k;
+    if (!users_.emplace(user, std::move(u)).second) return false;
+  }
+  return r.ok();
+}
+
 }  // namespace eddy

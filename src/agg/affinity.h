@@ -18,6 +18,7 @@
 #include "agg/decay.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -31,6 +32,10 @@ class Affinity {
   // The user's categories with their scores at `now`, best first (ties: lower id first;
   // the caller orders ties by name).
   void Scores(UserId user, EventTime now, std::vector<std::pair<CategoryId, double>>* out) const;
+
+  // Checkpoint: every user's reference time, recency and sums (bit-exact doubles).
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
 
   size_t users() const { return users_.size(); }
   uint64_t evicted_users() const { return evicted_; }

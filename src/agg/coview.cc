@@ -155,4 +155,62 @@ size_t CoView::bytes() const {
          (buffer_.capacity() + scratch_.capacity()) * sizeof(uint64_t);
 }
 
+void CoView::Save(SerialWriter& w) const {
+  w.U64(seq_);
+  w.U64(evicted_);
+  w.U64(pruned_);
+  w.U64(items_.size());
+  for (const auto& [item, list] : items_) {
+    w.U64(item.value());
+    w.U64(list.floor);
+    w.U64(list.last_seq);
+    w.U64(list.slots.size());
+    w.U64(list.size);
+    for (const Counter& c : list.slots) {
+      if (c.count == 0) continue;
+      w.U64(c.id);
+      w.U64(c.count);
+      w.U64(c.error);
+    }
+  }
+}
+
+bool CoView::Load(SerialReader& r) {
+  items_.clear();
+  buffer_.clear();
+  counters_ = 0;
+  slots_ = 0;
+  seq_ = r.U64();
+  evicted_ = r.U64();
+  pruned_ = r.U64();
+  const uint64_t n = r.Count(5);
+  if (n > max_items_) return false;
+  items_.reserve(n);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const ItemId item(r.U32());
+    List list;
+    list.floor = r.U32();
+    list.last_seq = r.U64();
+    const uint64_t capacity = r.U64();
+    const uint64_t size = r.Count(3);
+    if (size > 2 * uint64_t{max_neighbours_} || !std::has_single_bit(capacity | (capacity == 0)) ||
+        size * 8 > capacity * 7 || capacity > 64 * uint64_t{max_neighbours_}) {
+      return false;
+    }
+    list.slots.assign(capacity, Counter{0, 0, 0});
+    slots_ += capacity;
+    for (uint64_t k = 0; k < size && r.ok(); ++k) {
+      Counter c{r.U32(), r.U32(), r.U32()};
+      if (c.count == 0) return false;
+      Counter* slot = Slot(list, c.id);
+      if (slot->count != 0) return false;  // a repeated neighbour
+      *slot = c;
+    }
+    list.size = static_cast<uint32_t>(size);
+    counters_ += size;
+    if (!items_.emplace(item, std::move(list)).second) return false;
+  }
+  return r.ok();
+}
+
 }  // namespace eddy

@@ -28,6 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "eddy/ids.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -52,6 +53,11 @@ class CoView {
   void Flush();
   // Appends the item's counters to `out` (unordered). Call Flush() first.
   void Neighbours(ItemId item, std::vector<Neighbour>* out) const;
+
+  // Checkpoint: every item's counters, floor and recency (call Flush() first: the buffer
+  // is not saved). Load replaces the state.
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
 
   size_t items() const { return items_.size(); }
   size_t counters() const { return counters_; }

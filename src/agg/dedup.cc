@@ -27,4 +27,31 @@ void EventIdSet::Expire() {
   }
 }
 
+void EventIdSet::Save(SerialWriter& w) const {
+  w.I64(newest_ms_);
+  w.U64(order_.size());
+  for (const auto& [t, id] : order_) {
+    w.I64(t);
+    w.U64(id.lo);
+    w.U64(id.hi);
+  }
+}
+
+bool EventIdSet::Load(SerialReader& r) {
+  set_.clear();
+  order_.clear();
+  newest_ms_ = r.I64();
+  const uint64_t n = r.Count(3);
+  if (n > max_ids_) return false;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const int64_t t = r.I64();
+    EventIdHash id;
+    id.lo = r.U64();
+    id.hi = r.U64();
+    if (!set_.insert(id).second) return false;
+    order_.emplace_back(t, id);
+  }
+  return r.ok();
+}
+
 }  // namespace eddy

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "eddy/event.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -23,6 +24,10 @@ class EventIdSet {
 
   // True if `id` is new (and remembers it); false if it is a duplicate.
   bool Insert(const EventIdHash& id, EventTime time);
+  // Checkpoint: the remembered ids in insertion order. Load replaces the state.
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
+
   size_t size() const { return set_.size(); }
   size_t bytes() const {
     return set_.capacity() * (sizeof(EventIdHash) + 1) +

@@ -54,6 +54,35 @@ class Engagement {
     }
   }
 
+  // Checkpoint: all-time counts with their recency, then the windowed sums.
+  void Save(SerialWriter& w) const {
+    w.U64(seq_);
+    w.U64(evicted_);
+    w.U64(all_time_.size());
+    for (const auto& [item, e] : all_time_) {
+      w.U64(item.value());
+      for (int64_t c : e.counts) w.I64(c);
+      w.U64(e.last_seq);
+    }
+    sums_.Save(w);
+  }
+  bool Load(SerialReader& r) {
+    all_time_.clear();
+    seq_ = r.U64();
+    evicted_ = r.U64();
+    const uint64_t n = r.Count(kEventTypeCount + 2);
+    if (n > max_items_) return false;
+    all_time_.reserve(n);
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      const ItemId item(r.U32());
+      Entry e;
+      for (int64_t& c : e.counts) c = r.I64();
+      e.last_seq = r.U64();
+      if (!all_time_.emplace(item, e).second) return false;
+    }
+    return r.ok() && sums_.Load(r);
+  }
+
   size_t items() const { return all_time_.size(); }
   uint64_t evicted_items() const { return evicted_; }
   size_t bytes() const {

@@ -177,4 +177,79 @@ size_t Popularity::bytes() const {
          heap_.capacity() * sizeof(uint32_t);
 }
 
+void Popularity::Save(SerialWriter& w) const {
+  w.U64(has_ref_ ? 1 : 0);
+  w.I64(ref_ms_);
+  w.U64(evicted_);
+  w.U64(entries_.size());
+  for (const Entry& e : entries_) {
+    w.U64(e.item.value());
+    w.F64(e.sum);
+    w.U64(e.heap_pos);
+  }
+  w.U64(free_.size());
+  for (uint32_t s : free_) w.U64(s);
+  w.U64(heap_.size());
+  for (uint32_t s : heap_) w.U64(s);
+  w.U64(categories_.size());
+  for (const auto& [c, m] : categories_) {
+    w.U64(c.value());
+    w.U64(m.size());
+    for (const auto& [item, sum] : m) {
+      w.U64(item.value());
+      w.F64(sum);
+    }
+  }
+}
+
+bool Popularity::Load(SerialReader& r) {
+  items_.clear();
+  entries_.clear();
+  free_.clear();
+  heap_.clear();
+  categories_.clear();
+  category_entries_ = 0;
+  has_ref_ = r.U64() != 0;
+  ref_ms_ = r.I64();
+  evicted_ = r.U64();
+  const uint64_t n = r.Count(10);
+  entries_.resize(n);
+  for (Entry& e : entries_) {
+    e.item = ItemId(r.U32());
+    e.sum = r.F64();
+    e.heap_pos = r.U32();
+  }
+  std::vector<bool> is_free(n, false);
+  const uint64_t nfree = r.Count(1);
+  for (uint64_t i = 0; i < nfree && r.ok(); ++i) {
+    const uint32_t s = r.U32();
+    if (s >= n || is_free[s]) return false;
+    is_free[s] = true;
+    free_.push_back(s);
+  }
+  const uint64_t nheap = r.Count(1);
+  for (uint64_t i = 0; i < nheap && r.ok(); ++i) {
+    const uint32_t s = r.U32();
+    if (s >= n || entries_[s].heap_pos != i) return false;
+    heap_.push_back(s);
+  }
+  for (uint32_t s = 0; s < n && r.ok(); ++s) {
+    if (is_free[s]) continue;
+    if (!items_.emplace(entries_[s].item, s).second) return false;
+  }
+  if (items_.size() > max_items_ + max_items_ / 8 + 1) return false;
+  const uint64_t ncat = r.Count(2);
+  for (uint64_t i = 0; i < ncat && r.ok(); ++i) {
+    CategoryMap& m = categories_[CategoryId(r.U32())];
+    const uint64_t k = r.Count(9);
+    m.reserve(k);
+    for (uint64_t j = 0; j < k && r.ok(); ++j) {
+      const ItemId item(r.U32());
+      if (!m.emplace(item, r.F64()).second) return false;
+    }
+    category_entries_ += k;
+  }
+  return r.ok();
+}
+
 }  // namespace eddy

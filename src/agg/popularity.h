@@ -24,6 +24,7 @@
 #include "agg/decay.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -50,6 +51,11 @@ class Popularity {
   // This shard's score at `now` of each of `items` (0 if unknown), in the same order.
   void ScoresOf(CategoryId category, const std::vector<ItemId>& items, int64_t now_ms,
                 std::vector<double>* out) const;
+
+  // Checkpoint: the entry slots, free list, candidate heap and per-category sums verbatim
+  // (bit-exact doubles), so a restored shard answers exactly as before.
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
 
   size_t items() const { return items_.size(); }
   size_t category_entries() const { return category_entries_; }

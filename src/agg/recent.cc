@@ -74,4 +74,47 @@ void RecentItems::Get(UserId user, uint32_t k, std::vector<Entry>* out) const {
   for (auto r = items.rbegin(); r != items.rend() && out->size() < k; ++r) out->push_back(*r);
 }
 
+void RecentItems::Save(SerialWriter& w) const {
+  w.U64(evicted_);
+  w.U64(index_.size());
+  for (uint32_t slot = head_; slot != kNil; slot = slots_[slot].next) {
+    const UserState& s = slots_[slot];
+    w.U64(s.user.value());
+    w.U64(s.items.size());
+    for (const Entry& e : s.items) {
+      w.U64(e.item.value());
+      w.I64(e.time.millis());
+    }
+  }
+}
+
+bool RecentItems::Load(SerialReader& r) {
+  index_.clear();
+  slots_.clear();
+  free_.clear();
+  head_ = tail_ = kNil;
+  entries_ = 0;
+  evicted_ = r.U64();
+  const uint64_t users = r.Count(2);
+  if (users > max_users_) return false;
+  slots_.reserve(users);
+  for (uint64_t i = 0; i < users && r.ok(); ++i) {
+    UserState s;
+    s.user = UserId(r.U32());
+    const uint64_t n = r.Count(2);
+    if (n > max_items_) return false;
+    s.items.resize(n);
+    for (Entry& e : s.items) {
+      e.item = ItemId(r.U32());
+      e.time = EventTime(r.I64());
+    }
+    const uint32_t slot = static_cast<uint32_t>(slots_.size());
+    if (!index_.emplace(s.user, slot).second) return false;
+    entries_ += n;
+    slots_.push_back(std::move(s));
+    PushBack(slot);
+  }
+  return r.ok();
+}
+
 }  // namespace eddy

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -39,6 +40,11 @@ class RecentItems {
     auto it = index_.find(user);
     return it == index_.end() ? nullptr : &slots_[it->second].items;
   }
+
+  // Checkpoint: the whole state, users from least to most recently active. Load replaces
+  // the state; false on malformed input or more than the caps hold.
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
 
   size_t users() const { return index_.size(); }
   uint64_t evicted_users() const { return evicted_; }

@@ -15,9 +15,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -124,6 +126,34 @@ class WindowedSums {
     }
   }
 
+  // Checkpoint: the minute buckets and the running totals, verbatim.
+  void Save(SerialWriter& w) const {
+    w.I64(cur_);
+    w.U64(buckets_.size());
+    for (const auto& [minute, bucket] : buckets_) {
+      w.I64(minute);
+      SaveSums(w, bucket);
+    }
+    w.U64(totals_.size());
+    for (const Sums& t : totals_) SaveSums(w, t);
+  }
+  bool Load(SerialReader& r) {
+    buckets_.clear();
+    hot_ = nullptr;
+    hot_minute_ = INT64_MIN;
+    cur_ = r.I64();
+    const uint64_t n = r.Count(2);
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      const int64_t minute = r.I64();
+      if (!LoadSums(r, &buckets_[minute])) return false;
+    }
+    if (r.Count(1) != totals_.size()) return false;  // the windows changed
+    for (Sums& t : totals_) {
+      if (!LoadSums(r, &t)) return false;
+    }
+    return r.ok();
+  }
+
   int64_t cur() const { return cur_; }
   // Approximate heap bytes (hash tables at capacity; map nodes at their payload).
   size_t bytes() const {
@@ -170,6 +200,42 @@ class WindowedSums {
       const int64_t hi = std::min(cur_ - W, g);
       if (g - W + 1 <= hi) range(g - W + 1, hi, +1);     // in the answer, before them
     }
+  }
+
+  static uint64_t KeyBits(Key k) {
+    if constexpr (std::is_integral_v<Key>) {
+      return k;
+    } else {
+      return k.value();
+    }
+  }
+  static Key KeyOf(uint64_t v) {
+    if constexpr (std::is_integral_v<Key>) {
+      return v;
+    } else {
+      return Key(static_cast<typename Key::rep_type>(v));
+    }
+  }
+  static void SaveSums(SerialWriter& w, const Sums& s) {
+    w.U64(s.size());
+    for (const auto& [key, cell] : s) {
+      w.U64(KeyBits(key));
+      w.I64(cell.weight);
+      w.I64(cell.count);
+    }
+  }
+  static bool LoadSums(SerialReader& r, Sums* s) {
+    s->clear();
+    const uint64_t n = r.Count(3);
+    s->reserve(n);
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      const Key key = KeyOf(r.U64());
+      Cell c;
+      c.weight = r.I64();
+      c.count = r.I64();
+      if (!s->emplace(key, c).second) return false;
+    }
+    return r.ok();
   }
 
   std::vector<int64_t> windows_;

@@ -250,7 +250,7 @@ std::optional<int64_t> ParseDurationMinutes(std::string_view s) {
   if (s.size() < 2) return std::nullopt;
   int64_t n = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, n);
-  if (ec != std::errc() || p != s.data() + s.size() - 1 || n <= 0) return std::nullopt;
+  if (ec != std::errc() || p != s.data() + s.size() - 1 || n < 0) return std::nullopt;  // "0m" parses; each key's minimum decides
   switch (s.back()) {
     case 'm': return n;
     case 'h': return n * 60;

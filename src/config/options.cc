@@ -110,6 +110,10 @@ std::vector<KeySpec> MakeSchema() {
                        : v == "wal"  ? AckLevel::kWal
                                      : AckLevel::kFsync;
   };
+  k.push_back(Spec("durability", "checkpoint_interval", KeySpec::kDuration, 0, 7 * 1440));
+  k.back().set_int = [](Options& o, int64_t m) { o.durability.checkpoint_interval_minutes = m; };
+  k.push_back(Int("durability", "checkpoints_kept", 1, 100, &Options::durability,
+                  &DurabilityOptions::checkpoints_kept));
   k.push_back(Spec("logging", "level", KeySpec::kEnum, 0, 0,
                    {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -20,9 +22,11 @@
 #include "ingest/decoder.h"
 #include "log/partitioned_log.h"
 #include "runtime/shard.h"
+#include "store/checkpoint.h"
 #include "store/event_codec.h"
 #include "store/log_store.h"
 #include "util/hash.h"
+#include "util/time.h"
 #include "util/mutex.h"
 
 namespace eddy {
@@ -73,6 +77,32 @@ class DirLock {
   int fd_ = -1;
 };
 
+// A hash of every setting that shapes aggregate state: a checkpoint taken under other
+// settings is not loaded (the log is replayed with the new ones instead).
+uint64_t ConfigFingerprint(const Options& o) {
+  std::string s = "v1";
+  const auto add = [&s](auto v) { s += "|" + std::to_string(v); };
+  add(o.log.partitions);
+  for (double w : o.weights) add(w);
+  for (int64_t m : o.windows.minutes) add(m);
+  add(o.ingest.dedup_horizon_ms);
+  add(o.ingest.dedup_max_ids);
+  add(o.recent.max_items);
+  add(o.recent.max_users);
+  add(o.affinity.half_life_minutes);
+  add(o.affinity.max_categories);
+  add(o.affinity.max_users);
+  add(o.popularity.half_life_minutes);
+  add(o.popularity.candidates);
+  add(o.popularity.max_items);
+  add(o.coview.recent_items);
+  add(o.coview.window_minutes);
+  add(o.coview.max_neighbours);
+  add(o.coview.max_items);
+  add(o.engagement.max_items);
+  return StableHash64(s);
+}
+
 class EngineImpl final : public Engine {
  public:
   EngineImpl(const Options& options, Clock* clock) : options_(options), clock_(clock) {}
@@ -103,22 +133,23 @@ class EngineImpl final : public Engine {
     durable_.reset(new std::atomic<uint64_t>[partitions]);
     store_end_.assign(partitions, 0);
     for (uint32_t p = 0; p < partitions; ++p) durable_[p].store(0, std::memory_order_relaxed);
-    for (int s = 0; s < shards; ++s) {
-      std::vector<PartitionId> owned;
-      for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
-      states_.push_back(std::make_unique<ShardState>(s, options_, log_.get(), std::move(owned),
-                                                     clock_, &duplicates_total_));
-      ShardState* st = states_.back().get();
-      if (gated_) st->SetDurableGate(durable_.get());
-      shards_.push_back(std::make_unique<Shard>(s, [st] { return st->Poll(); }));
-    }
+    states_ = NewStates(shards);
     if (store_) {
       if (eddy::Status st = Recover(); !st.ok()) return st;
+    }
+    for (auto& state : states_) {
+      ShardState* st = state.get();
+      if (gated_) st->SetDurableGate(durable_.get());
+      shards_.push_back(std::make_unique<Shard>(static_cast<int>(shards_.size()),
+                                                [st] { return st->Poll(); }));
     }
     for (auto& s : shards_) s->Start();
     if (store_) {
       store_thread_ = std::make_unique<Shard>(0, [this] { return StoreRound(); }, "eddy-store");
       store_thread_->Start();
+      if (options_.durability.checkpoint_interval_minutes > 0) {
+        checkpointer_ = std::thread([this] { CheckpointLoop(); });
+      }
     }
     ready_.store(true, std::memory_order_release);
     static constexpr const char* kAckNames[] = {"memory", "wal", "fsync"};
@@ -129,24 +160,97 @@ class EngineImpl final : public Engine {
     return Status::Ok();
   }
 
-  // Start-up: every partition continues the stored log's numbering, and each shard
-  // replays its partitions' stored events (in offset order, so each user's events in
-  // acceptance order) into its aggregates, shards in parallel.
+  std::vector<std::unique_ptr<ShardState>> NewStates(int shards) {
+    std::vector<std::unique_ptr<ShardState>> states;
+    const uint32_t partitions = options_.log.partitions;
+    for (int s = 0; s < shards; ++s) {
+      std::vector<PartitionId> owned;
+      for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
+      states.push_back(std::make_unique<ShardState>(s, options_, log_.get(), std::move(owned),
+                                                    clock_, &duplicates_total_));
+    }
+    return states;
+  }
+
+  std::string CheckpointDir() const { return options_.durability.data_dir + "/checkpoints"; }
+
+  // Loads the newest usable checkpoint into fresh interners and shard states; returns
+  // the offsets it covers (empty when none could be used: replay everything).
+  std::vector<uint64_t> LoadCheckpoint() {
+    const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
+    // New checkpoints sort after every file present, readable or not.
+    if (!files.empty()) checkpoint_seq_ = CheckpointSequenceOf(files.front());
+    for (const std::string& path : files) {
+      Result<Checkpoint> cp = ReadCheckpoint(path);
+      if (!cp.ok()) {
+        spdlog::warn("recovery: skipping checkpoint: {}", cp.status().message());
+        continue;
+      }
+      checkpoint_seq_ = std::max(checkpoint_seq_, cp->sequence);
+      if (cp->offsets.size() != log_->partitions() || cp->shards.size() != states_.size()) {
+        spdlog::warn("recovery: checkpoint {} was taken with {} partitions and {} shards, this "
+                     "run has {} and {}: replaying the whole event store instead",
+                     path, cp->offsets.size(), cp->shards.size(), log_->partitions(),
+                     states_.size());
+        return {};
+      }
+      if (cp->config_fingerprint != ConfigFingerprint(options_)) {
+        spdlog::warn("recovery: settings that shape the aggregates (weights, windows, "
+                     "half-lives, caps, co-view, dedup) changed since checkpoint {}: "
+                     "replaying the whole event store with the new settings", path);
+        return {};
+      }
+      auto interners = std::make_unique<Interners>();
+      SerialReader ir(cp->interners);
+      bool ok = interners->users.Load(ir) && interners->items.Load(ir) &&
+                interners->categories.Load(ir) && interners->sessions.Load(ir) &&
+                interners->orders.Load(ir) && interners->strings.Load(ir) && ir.done();
+      std::vector<std::unique_ptr<ShardState>> states = NewStates(static_cast<int>(states_.size()));
+      for (size_t s = 0; ok && s < states.size(); ++s) {
+        SerialReader r(cp->shards[s]);
+        ok = states[s]->Load(r);
+      }
+      if (!ok) {
+        spdlog::warn("recovery: checkpoint {} passed its checksum but does not load (written "
+                     "by an incompatible eddy?): trying an older one", path);
+        continue;
+      }
+      interners_ = std::move(interners);
+      states_ = std::move(states);
+      newest_event_ms_.store(cp->newest_event_ms, std::memory_order_relaxed);
+      recovered_checkpoint_ = cp->sequence;
+      spdlog::info("recovery: loaded checkpoint {} (taken {})", path,
+                   FormatIso8601(EventTime(cp->created_ms)));
+      return std::move(cp->offsets);
+    }
+    return {};
+  }
+
+  // Start-up: the newest usable checkpoint, then every partition continues the stored
+  // log's numbering, and each shard replays its partitions' stored events after the
+  // checkpoint (in offset order, so each user's events in acceptance order), shards in
+  // parallel.
   eddy::Status Recover() {
     const auto t0 = std::chrono::steady_clock::now();
+    std::vector<uint64_t> from = LoadCheckpoint();
+    if (from.empty()) from.assign(log_->partitions(), 0);
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       Result<uint64_t> next = store_->NextOffset(PartitionId(p));
       if (!next.ok()) return next.status();
-      log_->partition(PartitionId(p)).StartAt(*next);
-      durable_[p].store(*next, std::memory_order_relaxed);
-      store_end_[p] = *next;
+      // A checkpoint may cover offsets the store lost (ack=memory and a crash): new
+      // events continue after both.
+      const uint64_t start = std::max(*next, from[p]);
+      log_->partition(PartitionId(p)).StartAt(start);
+      durable_[p].store(start, std::memory_order_relaxed);
+      store_end_[p] = start;
     }
     std::vector<eddy::Status> results(states_.size());
     std::vector<uint64_t> counts(states_.size(), 0);
     std::vector<int64_t> newest(states_.size(), INT64_MIN);
     std::vector<std::thread> threads;
     for (size_t s = 0; s < states_.size(); ++s) {
-      threads.emplace_back([&, s] { results[s] = ReplayShard(s, &counts[s], &newest[s]); });
+      threads.emplace_back(
+          [&, s] { results[s] = ReplayShard(s, from, &counts[s], &newest[s]); });
     }
     for (std::thread& t : threads) t.join();
     uint64_t total = 0;
@@ -162,18 +266,22 @@ class EngineImpl final : public Engine {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     recovered_events_ = total;
     recovery_seconds_ = secs;
-    spdlog::info("recovery: replayed {} events from the event store in {:.2f} s ({:.0f} events/s)",
+    spdlog::info("recovery: {}; replayed {} events from the event store in {:.2f} s "
+                 "({:.0f} events/s)",
+                 recovered_checkpoint_ ? "from checkpoint " + std::to_string(recovered_checkpoint_)
+                                       : std::string("no checkpoint used"),
                  total, secs, secs > 0 ? static_cast<double>(total) / secs : 0.0);
     return Status::Ok();
   }
 
-  eddy::Status ReplayShard(size_t s, uint64_t* count, int64_t* newest) {
+  eddy::Status ReplayShard(size_t s, const std::vector<uint64_t>& from, uint64_t* count,
+                           int64_t* newest) {
     ShardState& state = *states_[s];
     LogEntry entry;
     entry.kind = LogEntry::kEvent;
     for (PartitionId p : state.partitions()) {
-      eddy::Status st = store_->Scan(p, 0, [&](uint64_t offset, std::string_view value) {
-        if (eddy::Status d = DecodeStoredEvent(value, interners_, &entry.event); !d.ok()) {
+      eddy::Status st = store_->Scan(p, from[p.value()], [&](uint64_t offset, std::string_view value) {
+        if (eddy::Status d = DecodeStoredEvent(value, *interners_, &entry.event); !d.ok()) {
           return Status::Corruption("partition " + std::to_string(p.value()) + " offset " +
                                     std::to_string(offset) + ": " + std::string(d.message()));
         }
@@ -205,7 +313,7 @@ class EngineImpl final : public Engine {
         if (e == nullptr) break;
         if (e->kind == LogEntry::kEvent) {
           encode_buf_.clear();
-          EncodeEvent(e->event, interners_, &encode_buf_);
+          EncodeEvent(e->event, *interners_, &encode_buf_);
           chunk_.Add(encode_buf_);
         } else {
           chunk_.AddSkip();
@@ -246,6 +354,80 @@ class EngineImpl final : public Engine {
     return n;
   }
 
+  void CheckpointLoop() {
+    const auto interval = std::chrono::minutes(options_.durability.checkpoint_interval_minutes);
+    std::unique_lock lock(checkpoint_wait_mu_);
+    for (;;) {
+      if (checkpoint_cv_.wait_for(lock, interval, [this] { return checkpoint_stop_; })) return;
+      lock.unlock();
+      (void)TakeCheckpoint();
+      lock.lock();
+    }
+  }
+
+  // Each shard serialises its state on its own thread (ingest pauses on that shard only
+  // for that long), with the offsets it covers; then the interners (a superset of every
+  // id the states hold); then the file is written and older ones pruned.
+  eddy::Status TakeCheckpoint() override {
+    if (!store_) return Status::Unavailable("no data_dir: nothing to checkpoint into");
+    MutexLock lock(&checkpoint_mu_);
+    const auto t0 = std::chrono::steady_clock::now();
+    Checkpoint cp;
+    cp.sequence = ++checkpoint_seq_;
+    cp.created_ms = Clock::System()->Now().millis();
+    cp.config_fingerprint = ConfigFingerprint(options_);
+    cp.offsets.assign(log_->partitions(), 0);
+    cp.shards.resize(states_.size());
+    std::vector<double> pause_ms(states_.size(), 0);
+    std::vector<std::promise<void>> done(states_.size());
+    for (size_t s = 0; s < states_.size(); ++s) {
+      shards_[s]->Submit([&, s] {
+        const auto p0 = std::chrono::steady_clock::now();
+        for (PartitionId p : states_[s]->partitions()) {
+          cp.offsets[p.value()] = log_->partition(p).cursor(0);
+        }
+        SerialWriter w(&cp.shards[s]);
+        states_[s]->Save(w);
+        pause_ms[s] = std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - p0).count();
+        done[s].set_value();
+      });
+    }
+    for (auto& d : done) d.get_future().wait();
+    // Read after the shards' snapshots: it covers every event in them (it may be newer,
+    // by events accepted meanwhile; replay after recovery only ever raises it).
+    cp.newest_event_ms = newest_event_ms_.load(std::memory_order_relaxed);
+    SerialWriter iw(&cp.interners);
+    interners_->users.Save(iw);
+    interners_->items.Save(iw);
+    interners_->categories.Save(iw);
+    interners_->sessions.Save(iw);
+    interners_->orders.Save(iw);
+    interners_->strings.Save(iw);
+    uint64_t bytes = 0;
+    eddy::Status st = WriteCheckpoint(CheckpointDir(), cp, &bytes);
+    const double total_ms = std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - t0).count();
+    const double pause = *std::max_element(pause_ms.begin(), pause_ms.end());
+    if (!st.ok()) {
+      checkpoint_failures_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("checkpoint {} failed: {}", cp.sequence, st.message());
+      return st;
+    }
+    PruneCheckpoints(CheckpointDir(), options_.durability.checkpoints_kept);
+    uint64_t covered = 0;
+    for (uint64_t o : cp.offsets) covered += o;
+    checkpoints_taken_.fetch_add(1, std::memory_order_relaxed);
+    last_checkpoint_seq_.store(cp.sequence, std::memory_order_relaxed);
+    last_checkpoint_bytes_.store(bytes, std::memory_order_relaxed);
+    last_checkpoint_ms_.store(total_ms, std::memory_order_relaxed);
+    last_checkpoint_pause_ms_.store(pause, std::memory_order_relaxed);
+    spdlog::info("checkpoint {}: covers {} log offsets, {:.1f} MiB, written in {:.0f} ms "
+                 "(longest shard pause {:.1f} ms)",
+                 cp.sequence, covered, static_cast<double>(bytes) / (1 << 20), total_ms, pause);
+    return Status::Ok();
+  }
+
   void OnStoreError(const eddy::Status& st) {
     {
       MutexLock lock(&store_error_mu_);
@@ -261,7 +443,7 @@ class EngineImpl final : public Engine {
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override {
-    return std::make_unique<IngestContextImpl>(interners_, options_, clock_);
+    return std::make_unique<IngestContextImpl>(*interners_, options_, clock_);
   }
 
   void Ingest(IngestContext& base, std::string& body, BodyFormat format,
@@ -303,7 +485,7 @@ class EngineImpl final : public Engine {
 
   void RecentItems(std::string_view user, uint32_t k,
                    std::function<void(std::vector<RecentItem>)> done) override {
-    uint32_t uid = interners_.users.Find(user);
+    uint32_t uid = interners_->users.Find(user);
     if (uid == 0) {  // never seen (every acknowledged event's user is interned)
       done({});
       return;
@@ -318,7 +500,7 @@ class EngineImpl final : public Engine {
       std::vector<RecentItem> out;
       out.reserve(entries.size());
       for (const auto& e : entries) {
-        out.push_back({std::string(interners_.items.Lookup(e.item.value())), e.time});
+        out.push_back({std::string(interners_->items.Lookup(e.item.value())), e.time});
       }
       done(std::move(out));
     });
@@ -407,7 +589,7 @@ class EngineImpl final : public Engine {
           for (const auto& [c, cell] : sum) {
             if (cell.count <= 0) continue;
             TrendingCategory t;
-            t.category = std::string(interners_.categories.Lookup(c.value()));
+            t.category = std::string(interners_->categories.Lookup(c.value()));
             t.score = static_cast<double>(cell.weight) / 1e6;
             t.events = cell.count;
             auto a = cur.find(c);
@@ -435,7 +617,7 @@ class EngineImpl final : public Engine {
     const int64_t now_ms = NowMs();
     answer.now = AnswerTime(now_ms);
     answer.per_minute.assign(minutes, 0);
-    const uint32_t cat = interners_.categories.Find(category);
+    const uint32_t cat = interners_->categories.Find(category);
     if (cat == 0 || now_ms == INT64_MIN || minutes == 0) return done(std::move(answer));
     const int64_t g = Minute(now_ms);
     ScatterGather<std::vector<int64_t>>(
@@ -459,7 +641,7 @@ class EngineImpl final : public Engine {
     const int64_t now_ms = NowMs();
     answer.now = AnswerTime(now_ms);
     answer.per_window.resize(options_.windows.minutes.size());
-    const uint32_t id = interners_.items.Find(item);
+    const uint32_t id = interners_->items.Find(item);
     if (id == 0 || now_ms == INT64_MIN) return done(std::move(answer));
     const int64_t g = Minute(now_ms);
     const size_t windows = options_.windows.minutes.size();
@@ -492,7 +674,7 @@ class EngineImpl final : public Engine {
     answer.now = AnswerTime(now_ms);
     CategoryId cat;
     if (!category.empty()) {
-      cat = CategoryId(interners_.categories.Find(category));
+      cat = CategoryId(interners_->categories.Find(category));
       if (!cat.valid()) return done(std::move(answer));
     }
     if (now_ms == INT64_MIN || k == 0) return done(std::move(answer));
@@ -540,7 +722,7 @@ class EngineImpl final : public Engine {
                done = std::move(done)](std::vector<std::vector<double>>& parts) mutable {
                 std::vector<ScoredName> all(cands->size());
                 for (size_t i = 0; i < cands->size(); ++i) {
-                  all[i].name = std::string(interners_.items.Lookup((*cands)[i].value()));
+                  all[i].name = std::string(interners_->items.Lookup((*cands)[i].value()));
                   for (const auto& p : parts) all[i].score += p[i];
                 }
                 std::sort(all.begin(), all.end(), [](const ScoredName& a, const ScoredName& b) {
@@ -565,7 +747,7 @@ class EngineImpl final : public Engine {
     AffinityAnswer answer;
     const int64_t now_ms = NowMs();
     answer.now = AnswerTime(now_ms);
-    const uint32_t uid = interners_.users.Find(user);
+    const uint32_t uid = interners_->users.Find(user);
     if (uid == 0 || now_ms == INT64_MIN) return done(std::move(answer));
     const PartitionId p = PartitionOfUser(user);
     const size_t s = p.value() % shards_.size();
@@ -577,7 +759,7 @@ class EngineImpl final : public Engine {
       st->affinity().Scores(UserId(uid), EventTime(now_ms), &scores);
       answer.top.reserve(scores.size());
       for (const auto& [c, score] : scores) {
-        answer.top.push_back({std::string(interners_.categories.Lookup(c.value())), score});
+        answer.top.push_back({std::string(interners_->categories.Lookup(c.value())), score});
       }
       std::sort(answer.top.begin(), answer.top.end(), [](const ScoredName& a, const ScoredName& b) {
         return a.score != b.score ? a.score > b.score : a.name < b.name;
@@ -589,7 +771,7 @@ class EngineImpl final : public Engine {
 
   void SimilarItems(std::string_view item, uint32_t k,
                     std::function<void(SimilarAnswer)> done) override {
-    const uint32_t id = interners_.items.Find(item);
+    const uint32_t id = interners_->items.Find(item);
     if (id == 0 || k == 0) return done({});
     // Pairs are counted on the shard of the user who made them: sum every shard's sketch.
     ScatterGather<std::vector<CoView::Neighbour>>(
@@ -612,7 +794,7 @@ class EngineImpl final : public Engine {
           SimilarAnswer answer;
           answer.top.reserve(sum.size());
           for (const auto& [i, n] : sum) {
-            answer.top.push_back({std::string(interners_.items.Lookup(i.value())), n.count, n.error});
+            answer.top.push_back({std::string(interners_->items.Lookup(i.value())), n.count, n.error});
           }
           const size_t top = std::min<size_t>(k, answer.top.size());
           std::partial_sort(answer.top.begin(), answer.top.begin() + top, answer.top.end(),
@@ -684,6 +866,13 @@ class EngineImpl final : public Engine {
       o.stall_micros = st.stall_micros;
       o.recovered_events = recovered_events_;
       o.recovery_seconds = recovery_seconds_;
+      o.recovered_from_checkpoint = recovered_checkpoint_;
+      o.checkpoints_taken = checkpoints_taken_.load(std::memory_order_relaxed);
+      o.checkpoint_failures = checkpoint_failures_.load(std::memory_order_relaxed);
+      o.last_checkpoint = last_checkpoint_seq_.load(std::memory_order_relaxed);
+      o.last_checkpoint_bytes = last_checkpoint_bytes_.load(std::memory_order_relaxed);
+      o.last_checkpoint_ms = last_checkpoint_ms_.load(std::memory_order_relaxed);
+      o.last_checkpoint_pause_ms = last_checkpoint_pause_ms_.load(std::memory_order_relaxed);
     }
     return s;
   }
@@ -702,6 +891,14 @@ class EngineImpl final : public Engine {
     // seq_cst, pairing with Ingest's increment-then-check: with a weaker load, both sides
     // could miss each other (a store-load reordering).
     while (inflight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    if (checkpointer_.joinable()) {
+      {
+        std::lock_guard lock(checkpoint_wait_mu_);
+        checkpoint_stop_ = true;
+      }
+      checkpoint_cv_.notify_all();
+      checkpointer_.join();
+    }
     // The store first: it persists everything published (the shards, when gated, can
     // only apply what it made durable); then the shards apply the rest.
     if (store_thread_) {
@@ -714,6 +911,12 @@ class EngineImpl final : public Engine {
       }
     }
     for (auto& s : shards_) s->Stop();
+    // A clean shutdown leaves a checkpoint of everything applied: the next start replays
+    // nothing. (Tasks run inline once the shard threads are gone.)
+    if (store_ && ready_.load(std::memory_order_acquire) &&
+        !store_failing_.load(std::memory_order_acquire)) {
+      (void)TakeCheckpoint();
+    }
     spdlog::info("engine: stopped; {} events accepted, {} duplicates",
                  accepted_total_.load(), duplicates_total_.load());
     stopped_.store(true);
@@ -831,7 +1034,7 @@ class EngineImpl final : public Engine {
   const Options options_;
   Clock* const clock_;
   DirLock lock_;
-  Interners interners_;
+  std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // replaced only by recovery
   std::unique_ptr<PartitionedLog> log_;
   std::vector<std::unique_ptr<ShardState>> states_;
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -858,6 +1061,17 @@ class EngineImpl final : public Engine {
   std::chrono::steady_clock::time_point last_store_error_log_;  // store thread only
   uint64_t recovered_events_ = 0;  // set in Init
   double recovery_seconds_ = 0;
+  uint64_t recovered_checkpoint_ = 0;  // sequence loaded at start-up, 0 = none
+  // Checkpoints: one at a time (checkpoint_mu_); the periodic thread sleeps on the cv.
+  Mutex checkpoint_mu_;
+  uint64_t checkpoint_seq_ = 0;  // the highest sequence seen or written
+  std::thread checkpointer_;
+  std::mutex checkpoint_wait_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_stop_ = false;  // guarded by checkpoint_wait_mu_
+  std::atomic<uint64_t> checkpoints_taken_{0}, checkpoint_failures_{0}, last_checkpoint_seq_{0};
+  std::atomic<uint64_t> last_checkpoint_bytes_{0};
+  std::atomic<double> last_checkpoint_ms_{0}, last_checkpoint_pause_ms_{0};
 };
 
 }  // namespace

@@ -147,6 +147,22 @@ size_t ShardState::Poll() {
   return done;
 }
 
+void ShardState::Save(SerialWriter& w) {
+  coview_.Flush();
+  recent_.Save(w);
+  dedup_.Save(w);
+  trending_.Save(w);
+  engagement_.Save(w);
+  popularity_.Save(w);
+  affinity_.Save(w);
+  coview_.Save(w);
+}
+
+bool ShardState::Load(SerialReader& r) {
+  return recent_.Load(r) && dedup_.Load(r) && trending_.Load(r) && engagement_.Load(r) &&
+         popularity_.Load(r) && affinity_.Load(r) && coview_.Load(r) && r.done();
+}
+
 void ShardState::CatchUpAll() {
   for (PartitionId p : partitions_) CatchUp(p);
 }

@@ -51,6 +51,11 @@ class ShardState {
   // gate). Set before the shard thread starts; the store thread advances the offsets.
   void SetDurableGate(const std::atomic<uint64_t>* durable) { durable_ = durable; }
   size_t Poll();
+  // Checkpoint of every aggregate (folds co-view's buffer first). Save on the shard
+  // thread, or after it stopped; Load before it starts. Load is all or nothing only in
+  // the sense that a false return leaves the state unusable: the caller discards it.
+  void Save(SerialWriter& w);
+  bool Load(SerialReader& r);
   void CatchUp(PartitionId p);
   void CatchUpAll();
   // Folds one log entry into every aggregate. Called by Poll/CatchUp; public for the

@@ -1,5 +1,6 @@
 #include "util/interner.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/hash.h"
@@ -64,6 +65,27 @@ uint32_t Interner::Find(std::string_view s) const {
   MutexLock lock(&st.mu);
   auto it = st.map.find(Key{s, hash});
   return it == st.map.end() ? 0 : it->second;
+}
+
+void Interner::Save(SerialWriter& w) const {
+  // An id is taken and its entry written under one stripe's lock. Every id up to n was
+  // taken before this load; holding each lock once afterwards waits for those writers and
+  // makes their entries visible here.
+  const uint32_t n = std::min(next_.load(std::memory_order_acquire) - 1, kMaxIds);
+  for (int i = 0; i < kStripes; ++i) MutexLock lock(&stripes_[i].mu);
+  w.U64(n);
+  for (uint32_t id = 1; id <= n; ++id) w.Bytes(Lookup(id));
+}
+
+bool Interner::Load(SerialReader& r) {
+  if (size() != 0) return false;
+  const uint64_t n = r.Count(1);
+  if (n > kMaxIds) return false;
+  for (uint64_t id = 1; id <= n && r.ok(); ++id) {
+    const std::string_view s = r.Bytes();
+    if (!r.ok() || Intern(s) != id) return false;  // a repeated string would reuse an id
+  }
+  return r.ok();
 }
 
 std::string_view Interner::Lookup(uint32_t id) const {

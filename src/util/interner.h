@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "util/mutex.h"
+#include "util/serial.h"
 
 namespace eddy {
 
@@ -44,6 +45,12 @@ class Interner {
   // The string of a valid ID.
   std::string_view Lookup(uint32_t id) const;
   uint32_t size() const { return next_.load(std::memory_order_relaxed) - 1; }
+  // Checkpoint: every string, in id order, as of a moment when all ids below it were
+  // complete (it takes each stripe's lock once, so concurrent Intern calls wait that
+  // long). Load interns them into an empty interner, giving the same ids; false if the
+  // interner was not empty or the input is malformed.
+  void Save(SerialWriter& w) const;
+  bool Load(SerialReader& r);
 
  private:
   struct Entry {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "eddy/engine.h"
+#include "store/checkpoint.h"
 #include "store/event_codec.h"
 #include "store/log_store.h"
 #include "testutil/testutil.h"
@@ -245,30 +248,140 @@ std::string Answers(Engine& e) {
   return out;
 }
 
-TEST(EngineStoreTest, RestartRecoversEveryAnswerInEachAckLevel) {
+// Ingests batches [from, to) of 50 events each.
+void IngestBatches(Engine& e, int from, int to) {
+  auto ctx = e.NewIngestContext();
+  for (int b = from; b < to; ++b) {
+    IngestReply r = e.IngestSync(*ctx, Batch(b * 50, 50));
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    ASSERT_EQ(r.accepted, 50u);
+  }
+}
+
+// The answers after ingesting 20 batches in one run, as the reference.
+std::string ReferenceAnswers() {
+  test::TempDir dir;
+  auto engine = std::move(Engine::Open(StoreOptions(dir, AckLevel::kMemory))).value();
+  IngestBatches(*engine, 0, 20);
+  return Answers(*engine);
+}
+
+std::unique_ptr<Engine> Reopen(const test::TempDir& dir, AckLevel ack = AckLevel::kWal) {
+  Result<std::unique_ptr<Engine>> e = Engine::Open(StoreOptions(dir, ack));
+  EXPECT_TRUE(e.ok()) << e.status().message();
+  return std::move(e).value();
+}
+
+std::vector<std::string> CheckpointFiles(const test::TempDir& dir) {
+  return ListCheckpoints((dir.path() / "checkpoints").string());
+}
+
+TEST(EngineStoreTest, CleanRestartLoadsTheShutdownCheckpointInEachAckLevel) {
+  const std::string reference = ReferenceAnswers();
+  ASSERT_GT(reference.size(), 300u);  // every kind of answer is in it
   for (AckLevel ack : {AckLevel::kMemory, AckLevel::kWal, AckLevel::kFsync}) {
     test::TempDir dir;
-    std::string before;
     {
-      auto engine = std::move(Engine::Open(StoreOptions(dir, ack))).value();
-      auto ctx = engine->NewIngestContext();
-      for (int b = 0; b < 20; ++b) {
-        IngestReply r = engine->IngestSync(*ctx, Batch(b * 50, 50));
-        ASSERT_TRUE(r.status.ok()) << r.status.message();
-        ASSERT_EQ(r.accepted, 50u);
-      }
-      // A repeated eventId stays a duplicate across the restart too.
-      ASSERT_EQ(engine->IngestSync(*ctx, Batch(0, 5)).duplicates, 5u);
-      before = Answers(*engine);
-      ASSERT_GT(before.size(), 300u);  // every kind of answer is in it
-      engine->Stop();
-    }
-    auto engine = std::move(Engine::Open(StoreOptions(dir, ack))).value();
-    EXPECT_EQ(engine->Status().store.recovered_events, 1005u);
-    EXPECT_EQ(Answers(*engine), before) << "ack level " << static_cast<int>(ack);
+      auto engine = Reopen(dir, ack);
+      IngestBatches(*engine, 0, 20);
+      ASSERT_EQ(Answers(*engine), reference);
+    }  // Stop: everything applied, then a checkpoint
+    auto engine = Reopen(dir, ack);
+    const StoreStatus st = engine->Status().store;
+    EXPECT_NE(st.recovered_from_checkpoint, 0u);
+    EXPECT_EQ(st.recovered_events, 0u);  // the checkpoint covers everything
+    EXPECT_EQ(Answers(*engine), reference) << "ack level " << static_cast<int>(ack);
+    // eventIds seen before the restart are still duplicates.
     auto ctx = engine->NewIngestContext();
     EXPECT_EQ(engine->IngestSync(*ctx, Batch(10, 5)).duplicates, 5u);
   }
+}
+
+TEST(EngineStoreTest, WithoutACheckpointTheWholeStoreIsReplayed) {
+  const std::string reference = ReferenceAnswers();
+  test::TempDir dir;
+  {
+    auto engine = Reopen(dir);
+    IngestBatches(*engine, 0, 20);
+  }
+  std::filesystem::remove_all(dir.path() / "checkpoints");
+  auto engine = Reopen(dir);
+  EXPECT_EQ(engine->Status().store.recovered_from_checkpoint, 0u);
+  EXPECT_EQ(engine->Status().store.recovered_events, 1000u);
+  EXPECT_EQ(Answers(*engine), reference);
+}
+
+// A checkpoint in the middle, more events after it, and the shutdown checkpoint lost: the
+// older checkpoint plus the events after it give the same answers.
+TEST(EngineStoreTest, ACheckpointPlusTheEventsAfterItGiveTheSameAnswers) {
+  const std::string reference = ReferenceAnswers();
+  test::TempDir dir;
+  {
+    auto engine = Reopen(dir);
+    IngestBatches(*engine, 0, 8);
+    ASSERT_TRUE(engine->TakeCheckpoint().ok());
+    IngestBatches(*engine, 8, 20);
+  }
+  std::vector<std::string> files = CheckpointFiles(dir);
+  ASSERT_EQ(files.size(), 2u);
+  std::filesystem::remove(files[0]);
+  auto engine = Reopen(dir);
+  EXPECT_EQ(engine->Status().store.recovered_from_checkpoint, CheckpointSequenceOf(files[1]));
+  EXPECT_EQ(engine->Status().store.recovered_events, 600u);
+  EXPECT_EQ(Answers(*engine), reference);
+}
+
+// Damage to the newest checkpoint: recovery uses the previous one (and the log after it).
+TEST(EngineStoreTest, ADamagedCheckpointFallsBackToThePreviousOne) {
+  const std::string reference = ReferenceAnswers();
+  enum Damage { kTruncate, kFlipByte, kNewerVersion };
+  for (Damage damage : {kTruncate, kFlipByte, kNewerVersion}) {
+    test::TempDir dir;
+    {
+      auto engine = Reopen(dir);
+      IngestBatches(*engine, 0, 8);
+      ASSERT_TRUE(engine->TakeCheckpoint().ok());
+      IngestBatches(*engine, 8, 20);
+    }
+    std::vector<std::string> files = CheckpointFiles(dir);
+    ASSERT_EQ(files.size(), 2u);
+    std::string bytes = test::ReadFile(files[0]);
+    ASSERT_GT(bytes.size(), 100u);
+    if (damage == kTruncate) bytes.resize(bytes.size() / 2);
+    if (damage == kFlipByte) bytes[bytes.size() - 7] ^= 0x10;
+    if (damage == kNewerVersion) bytes[8] = 2;
+    test::WriteFile(files[0], bytes);
+    const Result<Checkpoint> read = ReadCheckpoint(files[0]);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
+    const std::string why[] = {"truncated or padded", "checksum mismatch",
+                               "checkpoint format version 2; this eddy reads 1"};
+    EXPECT_NE(read.status().message().find(why[damage]), std::string::npos)
+        << read.status().message();
+    auto engine = Reopen(dir);
+    EXPECT_EQ(engine->Status().store.recovered_from_checkpoint, CheckpointSequenceOf(files[1]));
+    EXPECT_EQ(Answers(*engine), reference) << "damage " << damage;
+  }
+}
+
+TEST(EngineStoreTest, ChangedWeightsReplayTheStoreInsteadOfLoadingTheCheckpoint) {
+  test::TempDir dir;
+  {
+    auto engine = Reopen(dir);
+    IngestBatches(*engine, 0, 20);
+  }
+  Options o = StoreOptions(dir, AckLevel::kWal);
+  o.weights[static_cast<size_t>(EventType::kView)] = 2.5;
+  auto engine = std::move(Engine::Open(o)).value();
+  EXPECT_EQ(engine->Status().store.recovered_from_checkpoint, 0u);
+  EXPECT_EQ(engine->Status().store.recovered_events, 1000u);
+  // The same as a fresh ingest with the new weights.
+  test::TempDir fresh_dir;
+  Options f = StoreOptions(fresh_dir, AckLevel::kMemory);
+  f.weights = o.weights;
+  auto fresh = std::move(Engine::Open(f)).value();
+  IngestBatches(*fresh, 0, 20);
+  EXPECT_EQ(Answers(*engine), Answers(*fresh));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "testutil/testutil.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "http/json_writer.h"
@@ -51,6 +53,16 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 Options TestOptions(uint32_t partitions, int shards) {

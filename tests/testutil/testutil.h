@@ -42,6 +42,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Whole-file helpers (binary-safe); ReadFile returns "" when the file cannot be read.
+std::string ReadFile(const std::filesystem::path& path);
+void WriteFile(const std::filesystem::path& path, std::string_view bytes);
+
 // Options for an in-process engine: no data dir, small log, given shard/partition counts.
 Options TestOptions(uint32_t partitions = 4, int shards = 2);
 
