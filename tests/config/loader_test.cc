@@ -119,7 +119,9 @@ TEST(ConfigTest, WindowDurationsAndClock) {
   EXPECT_EQ(ErrorOf("[windows]\ndurations = \"1h\"\n"), what + "\"1h\"");
   EXPECT_EQ(ParseDurationMinutes("90m"), 90);
   EXPECT_EQ(ParseDurationMinutes("7d"), 7 * 1440);
-  EXPECT_FALSE(ParseDurationMinutes("0h").has_value());
+  EXPECT_EQ(ParseDurationMinutes("0h"), 0);  // each key's minimum decides whether 0 is allowed
+  EXPECT_EQ(ErrorOf("[windows]\ndurations = [\"0m\"]\n"), what + "an array");
+  EXPECT_FALSE(ParseDurationMinutes("-5m").has_value());
   EXPECT_FALSE(ParseDurationMinutes("h").has_value());
   Result<Options> env = LoadOptions(ConfigSources{"", false, {{"windows.durations", "5m,2h"}}});
   ASSERT_TRUE(env.ok()) << env.status().ToString();
@@ -176,6 +178,25 @@ TEST(ConfigTest, MissingFile) {
   Result<Options> r = LoadOptions(ConfigSources{"/nonexistent/eddy.toml", false, {}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "config /nonexistent/eddy.toml: cannot open file");
+}
+
+}  // namespace
+}  // namespace eddy
+
+namespace eddy {
+namespace {
+
+TEST(ConfigTest, CheckpointSettings) {
+  Result<Options> r = ParseOptions(
+      "[durability]\ncheckpoint_interval = \"0m\"\ncheckpoints_kept = 5\nack = \"fsync\"\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->durability.checkpoint_interval_minutes, 0);  // only at shutdown
+  EXPECT_EQ(r->durability.checkpoints_kept, 5u);
+  EXPECT_EQ(r->durability.ack, AckLevel::kFsync);
+  EXPECT_EQ(Options().durability.checkpoint_interval_minutes, 5);
+  EXPECT_NE(ParseOptions("[durability]\ncheckpoints_kept = 0\n", "t.toml").status().message().find(
+                "durability.checkpoints_kept: expected an integer in [1, 100], got 0"),
+            std::string::npos);
 }
 
 }  // namespace
