@@ -4,6 +4,7 @@
 // A plain value type.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,13 @@ struct DurabilityOptions {
   uint32_t checkpoints_kept = 2;
 };
 
+// How start-up recovery runs; not config keys (`eddy replay` sets them).
+struct RecoveryOptions {
+  bool ignore_checkpoints = false;  // rebuild everything from the event store
+  // Called from a monitor thread about every 200 ms during the replay, and once at the end.
+  std::function<void(uint64_t replayed, uint64_t total)> progress;
+};
+
 struct LoggingOptions {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
@@ -114,6 +122,7 @@ struct Options {
   EngagementOptions engagement;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;
+  RecoveryOptions recovery;
   LoggingOptions logging;
   EventWeights weights = DefaultEventWeights();
 };

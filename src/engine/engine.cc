@@ -232,8 +232,15 @@ class EngineImpl final : public Engine {
   // parallel.
   eddy::Status Recover() {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<uint64_t> from = LoadCheckpoint();
+    std::vector<uint64_t> from;
+    if (options_.recovery.ignore_checkpoints) {
+      const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
+      if (!files.empty()) checkpoint_seq_ = CheckpointSequenceOf(files.front());
+    } else {
+      from = LoadCheckpoint();
+    }
     if (from.empty()) from.assign(log_->partitions(), 0);
+    uint64_t total_offsets = 0;
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       Result<uint64_t> next = store_->NextOffset(PartitionId(p));
       if (!next.ok()) return next.status();
@@ -243,6 +250,21 @@ class EngineImpl final : public Engine {
       log_->partition(PartitionId(p)).StartAt(start);
       durable_[p].store(start, std::memory_order_relaxed);
       store_end_[p] = start;
+      total_offsets += *next > from[p] ? *next - from[p] : 0;
+    }
+    // Progress for `eddy replay`: a monitor thread reports the shards' running count.
+    std::atomic<bool> replay_done{false};
+    std::thread monitor;
+    if (options_.recovery.progress) {
+      monitor = std::thread([&] {
+        while (!replay_done.load(std::memory_order_acquire)) {
+          options_.recovery.progress(replay_progress_.load(std::memory_order_relaxed),
+                                     total_offsets);
+          for (int i = 0; i < 20 && !replay_done.load(std::memory_order_acquire); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          }
+        }
+      });
     }
     std::vector<eddy::Status> results(states_.size());
     std::vector<uint64_t> counts(states_.size(), 0);
@@ -253,6 +275,8 @@ class EngineImpl final : public Engine {
           [&, s] { results[s] = ReplayShard(s, from, &counts[s], &newest[s]); });
     }
     for (std::thread& t : threads) t.join();
+    replay_done.store(true, std::memory_order_release);
+    if (monitor.joinable()) monitor.join();
     uint64_t total = 0;
     for (size_t s = 0; s < states_.size(); ++s) {
       if (!results[s].ok()) {
@@ -266,6 +290,7 @@ class EngineImpl final : public Engine {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     recovered_events_ = total;
     recovery_seconds_ = secs;
+    if (options_.recovery.progress) options_.recovery.progress(total, total);
     spdlog::info("recovery: {}; replayed {} events from the event store in {:.2f} s "
                  "({:.0f} events/s)",
                  recovered_checkpoint_ ? "from checkpoint " + std::to_string(recovered_checkpoint_)
@@ -286,7 +311,7 @@ class EngineImpl final : public Engine {
                                     std::to_string(offset) + ": " + std::string(d.message()));
         }
         state.Apply(entry);
-        ++*count;
+        if ((++*count & 4095) == 0) replay_progress_.fetch_add(4096, std::memory_order_relaxed);
         *newest = std::max(*newest, entry.event.time.millis());
         return Status::Ok();
       });
@@ -1062,6 +1087,7 @@ class EngineImpl final : public Engine {
   uint64_t recovered_events_ = 0;  // set in Init
   double recovery_seconds_ = 0;
   uint64_t recovered_checkpoint_ = 0;  // sequence loaded at start-up, 0 = none
+  std::atomic<uint64_t> replay_progress_{0};  // events replayed so far (in steps of 4096)
   // Checkpoints: one at a time (checkpoint_mu_); the periodic thread sleeps on the cv.
   Mutex checkpoint_mu_;
   uint64_t checkpoint_seq_ = 0;  // the highest sequence seen or written

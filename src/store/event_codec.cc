@@ -127,7 +127,7 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
   if (ev.flags & Event::kHasStock) PutVarint(ZigZag(ev.stock), out);
 }
 
-Status DecodeStoredEvent(std::string_view value, Interners& in, Event* ev) {
+Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
   Reader r(value);
   uint8_t version = 0, type = 0, flags = 0;
   if (!r.Byte(&version)) return Status::Corruption("stored event: empty value");
@@ -144,18 +144,21 @@ Status DecodeStoredEvent(std::string_view value, Interners& in, Event* ev) {
     return Status::Corruption("stored event: unknown type " + std::to_string(type));
   }
   if (present >> kFieldCount) return Status::Corruption("stored event: unknown fields");
-  *ev = Event{};
-  ev->type = static_cast<EventType>(type);
-  ev->flags = flags;
-  ev->time = EventTime(UnZigZag(zz_time));
+  *out = StoredEventView{};
+  Event& ev = out->event;
+  ev.type = static_cast<EventType>(type);
+  ev.flags = flags;
+  ev.time = EventTime(UnZigZag(zz_time));
   if (present & 1) {
-    if (!r.Fixed64(&ev->event_id.lo) || !r.Fixed64(&ev->event_id.hi)) {
+    if (!r.Fixed64(&ev.event_id.lo) || !r.Fixed64(&ev.event_id.hi)) {
       return Status::Corruption("stored event: truncated eventId");
     }
   }
-  std::string_view s[kFieldCount];
+  std::string_view* const fields[kFieldCount] = {
+      nullptr,        &out->user,  &out->item,   &out->category, &out->session, &out->order,
+      &out->query,    &out->device, &out->ip,    &out->location, &out->country};
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
-    if ((present >> f & 1) && !r.Bytes(&s[f])) {
+    if ((present >> f & 1) && !r.Bytes(fields[f])) {
       return Status::Corruption("stored event: truncated string field " + std::to_string(f));
     }
   }
@@ -170,29 +173,40 @@ Status DecodeStoredEvent(std::string_view value, Interners& in, Event* ev) {
     return Status::Corruption("stored event: truncated stock");
   }
   if (!r.done()) return Status::Corruption("stored event: trailing bytes");
-  ev->quantity = static_cast<uint32_t>(quantity);
-  ev->price_micros = UnZigZag(price);
-  ev->stock = UnZigZag(stock);
-  // Intern like the decoder does: the same strings give the same answers whatever IDs.
-  const auto intern = [&](Interner& i, uint32_t f) -> uint32_t {
-    return (present >> f & 1) ? i.Intern(s[f]) : 0;
-  };
-  ev->user = UserId(intern(in.users, kUserBit));
-  ev->item = ItemId(intern(in.items, kItemBit));
-  ev->category = CategoryId(intern(in.categories, kCategoryBit));
-  ev->session = SessionId(intern(in.sessions, kSessionBit));
-  ev->order = OrderId(intern(in.orders, kOrderBit));
-  ev->query = StringId(intern(in.strings, kQueryBit));
-  ev->device = StringId(intern(in.strings, kDeviceBit));
-  ev->ip = StringId(intern(in.strings, kIpBit));
-  ev->location = StringId(intern(in.strings, kLocationBit));
-  ev->country = StringId(intern(in.strings, kCountryBit));
+  ev.quantity = static_cast<uint32_t>(quantity);
+  ev.price_micros = UnZigZag(price);
+  ev.stock = UnZigZag(stock);
+  const std::string_view key = (present >> kUserBit & 1) ? out->user : out->item;
+  ev.user_hash = static_cast<uint32_t>(StableHash64(key));
+  // Presence is kept in the views: an absent field has a null data pointer.
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
-    if ((present >> f & 1) == 0) continue;
-    if (f == kUserBit && ev->user.value() == 0) return Status::ResourceExhausted("users interner full");
+    if ((present >> f & 1) == 0) *fields[f] = std::string_view();
   }
-  const std::string_view key = (present >> kUserBit & 1) ? s[kUserBit] : s[kItemBit];
-  ev->user_hash = static_cast<uint32_t>(StableHash64(key));
+  return Status::Ok();
+}
+
+Status DecodeStoredEvent(std::string_view value, Interners& in, Event* ev) {
+  StoredEventView v;
+  if (Status st = DecodeStoredEventView(value, &v); !st.ok()) return st;
+  *ev = v.event;
+  // Intern like the decoder does: the same strings give the same answers whatever IDs.
+  // A present empty string has a non-null pointer into the value.
+  const auto intern = [](Interner& i, std::string_view s) -> uint32_t {
+    return s.data() != nullptr ? i.Intern(s) : 0;
+  };
+  ev->user = UserId(intern(in.users, v.user));
+  ev->item = ItemId(intern(in.items, v.item));
+  ev->category = CategoryId(intern(in.categories, v.category));
+  ev->session = SessionId(intern(in.sessions, v.session));
+  ev->order = OrderId(intern(in.orders, v.order));
+  ev->query = StringId(intern(in.strings, v.query));
+  ev->device = StringId(intern(in.strings, v.device));
+  ev->ip = StringId(intern(in.strings, v.ip));
+  ev->location = StringId(intern(in.strings, v.location));
+  ev->country = StringId(intern(in.strings, v.country));
+  if (v.user.data() != nullptr && !ev->user.valid()) {
+    return Status::ResourceExhausted("stored event: the users interner is full");
+  }
   return Status::Ok();
 }
 

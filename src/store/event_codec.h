@@ -32,6 +32,14 @@ inline constexpr uint8_t kEventCodecVersion = 1;
 // Appends the encoding of `ev` (whose IDs belong to `interners`) to `out`.
 void EncodeEvent(const Event& ev, const Interners& interners, std::string* out);
 
+// One decoded event with its strings as views into the encoded bytes (no interning): for
+// tools that print the log. `ids` fields are unused (zero).
+struct StoredEventView {
+  Event event;  // everything but the string ids
+  std::string_view user, item, category, session, order, query, device, ip, location, country;
+};
+Status DecodeStoredEventView(std::string_view in, StoredEventView* out);
+
 // Decodes one encoded event, interning its strings; a clear error for a truncated or
 // malformed value or an unknown version.
 Status DecodeStoredEvent(std::string_view in, Interners& interners, Event* ev);

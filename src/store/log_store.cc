@@ -93,6 +93,36 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_
   s->db_.reset(db);
   s->batch_ = std::make_unique<rocksdb::WriteBatch>();
   if (Status m = s->CheckMeta(partitions); !m.ok()) return m;
+  s->partitions_ = partitions;
+  return s;
+}
+
+Result<std::unique_ptr<LogStore>> LogStore::OpenReadOnly(const std::string& dir) {
+  std::unique_ptr<LogStore> s(new LogStore());
+  rocksdb::DBOptions o;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  s->stats_ = rocksdb::CreateDBStatistics();
+  o.statistics = s->stats_;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kLogFamily, LogFamilyOptions()},
+  };
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::OpenForReadOnly(o, dir, families, &s->handles_, &db);
+  if (!st.ok()) return FromRocks(st, "opening the event store " + dir + " read-only");
+  s->db_.reset(db);
+  s->batch_ = std::make_unique<rocksdb::WriteBatch>();
+  std::string v;
+  st = db->Get(rocksdb::ReadOptions(), s->handles_[0], kPartitionsKey, &v);
+  if (!st.ok()) return FromRocks(st, "reading the event store's partition count");
+  s->partitions_ = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+  std::string version;
+  st = db->Get(rocksdb::ReadOptions(), s->handles_[0], kFormatKey, &version);
+  if (!st.ok()) return FromRocks(st, "reading the event store's format version");
+  if (version != std::to_string(kStoreFormatVersion)) {
+    return Status::Corruption("the event store has format version " + version +
+                              "; this eddy reads " + std::to_string(kStoreFormatVersion));
+  }
   return s;
 }
 

@@ -76,6 +76,10 @@ class LogStore {
  public:
   // Opens (creating if missing) the store in `dir` for a log of `partitions` partitions.
   static Result<std::unique_ptr<LogStore>> Open(const std::string& dir, uint32_t partitions);
+  // Read-only (e.g. `eddy dump` beside a running daemon); `partitions` is read from the
+  // store's metadata.
+  static Result<std::unique_ptr<LogStore>> OpenReadOnly(const std::string& dir);
+  uint32_t partitions() const { return partitions_; }
   ~LogStore();
   LogStore(const LogStore&) = delete;
   LogStore& operator=(const LogStore&) = delete;
@@ -109,6 +113,7 @@ class LogStore {
   std::shared_ptr<rocksdb::Statistics> stats_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   size_t pending_ = 0;
+  uint32_t partitions_ = 0;
   uint64_t pending_bytes_ = 0;
   // Written by the store thread, read by Stats() from any thread.
   std::atomic<uint64_t> batches_{0}, records_{0}, bytes_{0}, syncs_{0};
