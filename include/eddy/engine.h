@@ -227,6 +227,9 @@ class Engine {
   // Writes a checkpoint of the aggregate state now (also done periodically and on Stop);
   // Unavailable without a data_dir.
   virtual eddy::Status TakeCheckpoint() = 0;
+  // The same on the engine's checkpoint thread; `done` gets the outcome and the new
+  // checkpoint's sequence number (from that thread).
+  virtual void RequestCheckpoint(std::function<void(eddy::Status, uint64_t)> done) = 0;
 
   // Ready to serve (recovery done, not stopping).
   virtual bool Ready() const = 0;

@@ -147,9 +147,7 @@ class EngineImpl final : public Engine {
     if (store_) {
       store_thread_ = std::make_unique<Shard>(0, [this] { return StoreRound(); }, "eddy-store");
       store_thread_->Start();
-      if (options_.durability.checkpoint_interval_minutes > 0) {
-        checkpointer_ = std::thread([this] { CheckpointLoop(); });
-      }
+      checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
     ready_.store(true, std::memory_order_release);
     static constexpr const char* kAckNames[] = {"memory", "wal", "fsync"};
@@ -379,15 +377,46 @@ class EngineImpl final : public Engine {
     return n;
   }
 
+  // The checkpoint thread: one checkpoint every interval (none when it is 0), and one for
+  // each batch of requests. Requests still queued at Stop are answered Unavailable (the
+  // shutdown checkpoint follows).
   void CheckpointLoop() {
-    const auto interval = std::chrono::minutes(options_.durability.checkpoint_interval_minutes);
+    const int64_t minutes = options_.durability.checkpoint_interval_minutes;
+    const auto interval = std::chrono::minutes(minutes > 0 ? minutes : 60 * 24 * 365);
+    auto next = std::chrono::steady_clock::now() + interval;
     std::unique_lock lock(checkpoint_wait_mu_);
     for (;;) {
-      if (checkpoint_cv_.wait_for(lock, interval, [this] { return checkpoint_stop_; })) return;
+      checkpoint_cv_.wait_until(lock, next, [this] {
+        return checkpoint_stop_ || !checkpoint_requests_.empty();
+      });
+      if (checkpoint_stop_) break;
+      std::vector<std::function<void(eddy::Status, uint64_t)>> requests;
+      requests.swap(checkpoint_requests_);
+      if (requests.empty() && std::chrono::steady_clock::now() < next) continue;
       lock.unlock();
-      (void)TakeCheckpoint();
+      eddy::Status st = TakeCheckpoint();
+      const uint64_t seq = last_checkpoint_seq_.load(std::memory_order_relaxed);
+      for (auto& done : requests) done(st, st.ok() ? seq : 0);
+      next = std::chrono::steady_clock::now() + interval;
       lock.lock();
     }
+    for (auto& done : checkpoint_requests_) {
+      done(Status::Unavailable("eddy is shutting down (a checkpoint is taken at shutdown)"), 0);
+    }
+    checkpoint_requests_.clear();
+  }
+
+  void RequestCheckpoint(std::function<void(eddy::Status, uint64_t)> done) override {
+    if (!store_) return done(Status::Unavailable("no data_dir: nothing to checkpoint into"), 0);
+    {
+      std::lock_guard lock(checkpoint_wait_mu_);
+      if (!checkpoint_stop_) {
+        checkpoint_requests_.push_back(std::move(done));
+        done = nullptr;
+      }
+    }
+    if (done) return done(Status::Unavailable("eddy is shutting down"), 0);
+    checkpoint_cv_.notify_all();
   }
 
   // Each shard serialises its state on its own thread (ingest pauses on that shard only
@@ -1095,6 +1124,7 @@ class EngineImpl final : public Engine {
   std::mutex checkpoint_wait_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_stop_ = false;  // guarded by checkpoint_wait_mu_
+  std::vector<std::function<void(eddy::Status, uint64_t)>> checkpoint_requests_;  // same
   std::atomic<uint64_t> checkpoints_taken_{0}, checkpoint_failures_{0}, last_checkpoint_seq_{0};
   std::atomic<uint64_t> last_checkpoint_bytes_{0};
   std::atomic<double> last_checkpoint_ms_{0}, last_checkpoint_pause_ms_{0};

@@ -199,6 +199,22 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     return respond(ErrorResponse(http::status::service_unavailable, v, "not ready",
                                  "{\"ready\":false}"));
   }
+  if (path == "/v1/admin/checkpoint") {
+    if (method != http::verb::post) return wrong_method("POST");
+    return engine_.RequestCheckpoint([v, respond = std::move(respond), this](eddy::Status st,
+                                                                            uint64_t seq) {
+      if (!st.ok()) {
+        return respond(ErrorResponse(http::status::service_unavailable, v,
+                                     std::string(st.message())));
+      }
+      const StoreStatus s = engine_.Status().store;
+      JsonWriter w;
+      w.BeginObject().Key("checkpoint").Uint(seq).Key("bytes").Uint(s.last_checkpoint_bytes);
+      w.Key("duration_ms").Double(s.last_checkpoint_ms);
+      w.Key("longest_shard_pause_ms").Double(s.last_checkpoint_pause_ms).EndObject();
+      respond(JsonResponse(http::status::ok, v, w.Take()));
+    });
+  }
   if (path == "/v1/stream/status") {
     if (method != http::verb::get) return wrong_method("GET");
     return respond(StreamStatusResponse(v));
@@ -523,6 +539,12 @@ Response Router::StreamStatusResponse(unsigned version) {
     w.Key("synced_batches").Uint(st.syncs).Key("bytes").Uint(st.bytes);
     w.Key("recovered_events").Uint(st.recovered_events);
     w.Key("recovery_seconds").Double(st.recovery_seconds);
+    w.Key("recovered_from_checkpoint").Uint(st.recovered_from_checkpoint);
+    w.Key("checkpoints_taken").Uint(st.checkpoints_taken);
+    w.Key("checkpoint_failures").Uint(st.checkpoint_failures);
+    w.Key("last_checkpoint").BeginObject().Key("sequence").Uint(st.last_checkpoint);
+    w.Key("bytes").Uint(st.last_checkpoint_bytes).Key("duration_ms").Double(st.last_checkpoint_ms);
+    w.Key("longest_shard_pause_ms").Double(st.last_checkpoint_pause_ms).EndObject();
     w.Key("rocksdb").BeginObject();
     w.Key("wal_bytes").Uint(st.wal_bytes).Key("wal_syncs").Uint(st.wal_syncs);
     w.Key("live_sst_bytes").Uint(st.live_sst_bytes).Key("memtable_bytes").Uint(st.memtable_bytes);

@@ -42,13 +42,15 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-Daemon::Daemon(const std::string& config_toml, std::vector<std::string> extra_args) {
+Daemon::Daemon(const std::string& config_toml, std::vector<std::string> extra_args,
+               std::string data_dir) {
+  if (data_dir.empty()) data_dir = (dir_.path() / "data").string();
   const std::string config = (dir_.path() / "eddy.toml").string();
   std::ofstream(config) << config_toml;
   const std::string port_file = (dir_.path() / "port").string();
   std::vector<std::string> argv = {EDDY_BINARY,  "--config",   config,
                                    "--port",     "0",          "--port-file",
-                                   port_file,    "--data-dir", (dir_.path() / "data").string()};
+                                   port_file,    "--data-dir", data_dir};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(argv, (dir_.path() / "eddy.log").string());
   // Poll for the port file (written atomically once listening) or an early exit.

@@ -17,7 +17,9 @@ class Daemon {
  public:
   // Starts `eddy --config <config> --port 0 ... extra_args`; waits (polling) until it
   // listens. `config_toml` is written to a file in the temp dir.
-  explicit Daemon(const std::string& config_toml, std::vector<std::string> extra_args = {});
+  // `data_dir` (default: <temp dir>/data) lets several daemons in turn share one.
+  explicit Daemon(const std::string& config_toml, std::vector<std::string> extra_args = {},
+                  std::string data_dir = {});
   ~Daemon();
 
   bool started() const { return port_ != 0; }

@@ -1,0 +1,303 @@
+// SPEC §4 against the real binary: in fsync mode, kill -9 the daemon at random moments
+// (some while a checkpoint is being written), restart it on the same data dir, and check
+// that (a) every acknowledged event is stored exactly once and (b) every kind of answer
+// equals a recomputation over the stored events: exactly, by brute force in this test,
+// for engagement counts and recent items; and, for all answers, equal to a fresh eddy
+// that ingests exactly the stored events (whose own answers the oracle tests in
+// tests/engine check by brute force).
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "testutil/daemon.h"
+#include "testutil/http_client.h"
+#include "testutil/testutil.h"
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+
+constexpr int kUsers = 30, kItems = 60, kCategories = 8;
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+std::string Config(const char* ack) {
+  return std::string("[log]\npartitions = 4\n[runtime]\nshards = 2\n[clock]\nmode = \"event\"\n"
+                     "[durability]\ncheckpoint_interval = \"0m\"\nack = \"") +
+         ack + "\"\n[logging]\nlevel = \"info\"\n";
+}
+
+std::string Hex(const EventIdHash& h) {
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(h.hi),
+                static_cast<unsigned long long>(h.lo));
+  return buf;
+}
+
+// Event n of the whole test: deterministic fields, unique id and strictly increasing time.
+std::string EventJson(uint64_t n) {
+  std::mt19937_64 rng(n);
+  const char* types[] = {"view", "view", "view", "view", "click", "add_to_cart", "purchase"};
+  const int item = static_cast<int>(rng() % kItems);
+  return test::EventBuilder()
+      .Id("ev-" + std::to_string(n))
+      .User("u" + std::to_string(rng() % kUsers))
+      .Item("i" + std::to_string(item))
+      .Category("c" + std::to_string(item % kCategories))
+      .Type(types[rng() % 7])
+      .Raw("timestamp", std::to_string(kT0 + static_cast<int64_t>(n) * 250))
+      .Json();
+}
+
+// Every URL whose answer is compared.
+std::vector<std::string> Queries() {
+  std::vector<std::string> q = {"/v1/trending/categories?window=1h&k=20",
+                                "/v1/trending/categories?window=24h&k=20",
+                                "/v1/items/popular?k=30"};
+  for (int c = 0; c < kCategories; ++c) q.push_back("/v1/items/popular?k=10&category=c" + std::to_string(c));
+  for (int u = 0; u < kUsers; ++u) {
+    q.push_back("/v1/users/u" + std::to_string(u) + "/recent?k=50");
+    q.push_back("/v1/users/u" + std::to_string(u) + "/affinity?k=10");
+  }
+  for (int i = 0; i < kItems; ++i) {
+    q.push_back("/v1/items/i" + std::to_string(i) + "/similar?k=20");
+    q.push_back("/v1/items/i" + std::to_string(i) + "/engagement");
+  }
+  return q;
+}
+
+std::map<std::string, std::string> Ask(uint16_t port) {
+  test::HttpClient c(port);
+  std::map<std::string, std::string> out;
+  for (const std::string& q : Queries()) {
+    test::HttpResult r = c.Get(q);
+    EXPECT_EQ(r.status, 200) << q << ": " << r.body;
+    out[q] = r.body;
+  }
+  return out;
+}
+
+// JSON equality with numbers compared to 1e-9 relative (decayed sums may add in another
+// order); reports the first difference in *why.
+bool SameJson(simdjson::dom::element a, simdjson::dom::element b, std::string* why) {
+  using simdjson::dom::element_type;
+  if (a.type() != b.type()) {
+    const bool numbers = (a.is_number() && b.is_number());
+    if (!numbers) return *why = "type differs", false;
+  }
+  if (a.is_number()) {
+    const double x = double(a), y = double(b);
+    if (std::fabs(x - y) > 1e-9 * std::max(std::fabs(x), std::fabs(y))) {
+      std::ostringstream os;
+      os << x << " != " << y;
+      return *why = os.str(), false;
+    }
+    return true;
+  }
+  switch (a.type()) {
+    case element_type::ARRAY: {
+      simdjson::dom::array x = a, y = b;
+      if (x.size() != y.size()) return *why = "array length differs", false;
+      auto j = y.begin();
+      for (auto e : x) {
+        if (!SameJson(e, *j, why)) return false;
+        ++j;
+      }
+      return true;
+    }
+    case element_type::OBJECT: {
+      simdjson::dom::object x = a, y = b;
+      if (x.size() != y.size()) return *why = "object size differs", false;
+      for (auto [k, e] : x) {
+        simdjson::dom::element other;
+        if (y[k].get(other) != simdjson::SUCCESS) return *why = "key " + std::string(k) + " missing", false;
+        if (!SameJson(e, other, why)) return *why = std::string(k) + ": " + *why, false;
+      }
+      return true;
+    }
+    case element_type::STRING:
+      return std::string_view(a) == std::string_view(b) ? true : (*why = "string differs", false);
+    default:
+      return a.is_null() || (bool(a) == bool(b)) ? true : (*why = "value differs", false);
+  }
+}
+
+struct Stored {
+  std::string user, item, type, hash;
+  int64_t time;
+};
+
+TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
+  test::TempDir shared;
+  const std::string data = (shared.path() / "data").string();
+  std::set<std::string> acked;  // eventId hashes of every acknowledged event
+  std::mt19937 rng(2026);
+  uint64_t next_event = 0;
+  int checkpoints_seen = 0;
+  int killed_mid_checkpoint = 0;
+  constexpr int kRounds = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    test::Daemon d(Config("fsync"), {}, data);
+    ASSERT_TRUE(d.started()) << d.Log();
+    std::atomic<bool> stop{false};
+    std::atomic<int> batches{0};
+    std::vector<std::string> round_acked;
+    std::atomic<bool> checkpoint_in_flight{false};
+    std::thread writer([&] {
+      test::HttpClient c(d.port());
+      while (!stop.load()) {
+        std::vector<std::string> events;
+        std::vector<std::string> ids;
+        const uint64_t first = next_event;
+        for (int k = 0; k < 40; ++k) {
+          events.push_back(EventJson(next_event));
+          ids.push_back(Hex(StableHash128("ev-" + std::to_string(next_event))));
+          ++next_event;
+        }
+        (void)first;
+        test::HttpResult r = c.Post("/v1/events", test::Ndjson(events), "application/x-ndjson");
+        if (r.status == 0) return;  // the daemon is gone
+        ASSERT_EQ(r.status, 200) << r.body;
+        ASSERT_NE(r.body.find("\"accepted\":40"), std::string::npos) << r.body;
+        round_acked.insert(round_acked.end(), ids.begin(), ids.end());
+        batches.fetch_add(1);
+      }
+    });
+    // Rounds 1, 3, 5 also ask for checkpoints back to back, so the kill may land in one.
+    std::thread checkpointer;
+    if (round % 2 == 1) {
+      checkpointer = std::thread([&] {
+        test::HttpClient c(d.port());
+        while (!stop.load()) {
+          checkpoint_in_flight.store(true);
+          test::HttpResult r = c.Post("/v1/admin/checkpoint", "");
+          if (r.status == 0) return;
+          checkpoint_in_flight.store(false);
+          if (r.status == 200) ++checkpoints_seen;
+        }
+      });
+    }
+    // Kill after a random amount of progress (polled, not timed); in the checkpoint rounds,
+    // while a checkpoint request is being served.
+    const int target = 5 + static_cast<int>(rng() % 40);
+    while (batches.load() < target || (round % 2 == 1 && !checkpoint_in_flight.load())) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(d.Stop(SIGKILL), 128 + SIGKILL);
+    stop.store(true);
+    writer.join();
+    if (checkpointer.joinable()) checkpointer.join();
+    acked.insert(round_acked.begin(), round_acked.end());
+    // A checkpoint cut short by the kill leaves its .tmp file (removed by the next one).
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(data + "/checkpoints", ec)) {
+      killed_mid_checkpoint += e.path().extension() == ".tmp";
+    }
+  }
+  EXPECT_GT(checkpoints_seen, 0);
+  ASSERT_GT(acked.size(), 1000u);
+
+  // Restart once more: the recovered answers.
+  std::map<std::string, std::string> recovered;
+  {
+    test::Daemon d(Config("fsync"), {}, data);
+    ASSERT_TRUE(d.started()) << d.Log();
+    recovered = Ask(d.port());
+    EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+    EXPECT_NE(d.Log().find("recovery: "), std::string::npos);
+  }
+
+  // (a) The store: every acknowledged event exactly once.
+  auto [code, dump] = test::RunCommand({EDDY_BINARY, "dump", "--data-dir", data});
+  ASSERT_EQ(code, 0) << dump;
+  std::vector<Stored> stored;
+  std::vector<std::string> lines;
+  std::map<std::string, int> seen;
+  {
+    simdjson::dom::parser parser;
+    std::istringstream in(dump);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] != '{') continue;  // the summary line on stderr
+      simdjson::dom::element e = parser.parse(line);
+      Stored s;
+      s.user = std::string(std::string_view(e["userId"]));
+      s.item = std::string(std::string_view(e["itemId"]));
+      s.type = std::string(std::string_view(e["type"]));
+      s.hash = std::string(std::string_view(e["eventIdHash"]));
+      s.time = int64_t(e["timestamp"]);
+      ++seen[s.hash];
+      stored.push_back(s);
+      lines.push_back(line);
+    }
+  }
+  for (const auto& [hash, n] : seen) EXPECT_EQ(n, 1) << "stored twice: " << hash;
+  size_t missing = 0;
+  for (const std::string& h : acked) missing += seen.count(h) == 0;
+  EXPECT_EQ(missing, 0u) << "acknowledged events lost";
+  EXPECT_GE(stored.size(), acked.size());  // unacknowledged ones may have persisted too
+  std::printf("crash test: %d rounds, %zu events acknowledged, %zu stored, %d checkpoints "
+              "completed in the killed rounds, %d kills during a checkpoint write\n",
+              kRounds, acked.size(), stored.size(), checkpoints_seen, killed_mid_checkpoint);
+
+  // (b1) Brute force over the stored events: engagement counts and recent items. The dump
+  // is in partition and offset order, so each user's events are in acceptance order.
+  {
+    simdjson::dom::parser parser;
+    std::map<std::string, std::map<std::string, int64_t>> counts;  // item -> type -> n
+    std::map<std::string, std::deque<std::string>> recent;         // user -> newest first
+    for (const Stored& s : stored) {
+      ++counts[s.item][s.type];
+      auto& r = recent[s.user];
+      r.erase(std::remove(r.begin(), r.end(), s.item), r.end());
+      r.push_front(s.item);
+      if (r.size() > 50) r.pop_back();
+    }
+    for (const auto& [item, by_type] : counts) {
+      simdjson::dom::element e = parser.parse(recovered["/v1/items/" + item + "/engagement"]);
+      for (const auto& [type, n] : by_type) {
+        EXPECT_EQ(int64_t(e["all_time"][type]), n) << item << " " << type;
+      }
+    }
+    for (const auto& [user, items] : recent) {
+      simdjson::dom::element e = parser.parse(recovered["/v1/users/" + user + "/recent?k=50"]);
+      std::vector<std::string> got;
+      for (auto it : simdjson::dom::array(e["items"])) got.emplace_back(std::string_view(it["itemId"]));
+      EXPECT_EQ(got, std::vector<std::string>(items.begin(), items.end())) << user;
+    }
+  }
+
+  // (b2) A fresh eddy given exactly the stored events answers the same everything.
+  test::Daemon fresh(Config("memory"));
+  ASSERT_TRUE(fresh.started()) << fresh.Log();
+  {
+    test::HttpClient c(fresh.port());
+    for (size_t i = 0; i < lines.size(); i += 500) {
+      std::vector<std::string> chunk(lines.begin() + i, lines.begin() + std::min(lines.size(), i + 500));
+      test::HttpResult r = c.Post("/v1/events", test::Ndjson(chunk), "application/x-ndjson");
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  }
+  std::map<std::string, std::string> expected = Ask(fresh.port());
+  simdjson::dom::parser pa, pb;
+  for (const std::string& q : Queries()) {
+    std::string why;
+    EXPECT_TRUE(SameJson(pa.parse(recovered[q]), pb.parse(expected[q]), &why))
+        << q << ": " << why << "\nrecovered: " << recovered[q] << "\nfresh:     " << expected[q];
+  }
+  EXPECT_EQ(fresh.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace eddy
