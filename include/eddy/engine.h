@@ -136,6 +136,7 @@ struct StoreStatus {
   uint64_t last_checkpoint = 0, last_checkpoint_bytes = 0;  // sequence, file size
   double last_checkpoint_ms = 0;        // to take and write it
   double last_checkpoint_pause_ms = 0;  // the longest any shard stopped applying for it
+  uint64_t retention_deleted = 0;       // log offsets deleted by retention since start
 };
 
 struct ShardStatus {

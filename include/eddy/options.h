@@ -96,6 +96,9 @@ struct DurabilityOptions {
   AckLevel ack = AckLevel::kWal;
   int64_t checkpoint_interval_minutes = 5;
   uint32_t checkpoints_kept = 2;
+  // Stored events are kept this long after they were written (0 = forever); older ones
+  // are deleted once every kept checkpoint covers them.
+  int64_t retention_minutes = 7 * 1440;
 };
 
 // How start-up recovery runs; not config keys (`eddy replay` sets them).

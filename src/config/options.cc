@@ -114,6 +114,8 @@ std::vector<KeySpec> MakeSchema() {
   k.back().set_int = [](Options& o, int64_t m) { o.durability.checkpoint_interval_minutes = m; };
   k.push_back(Int("durability", "checkpoints_kept", 1, 100, &Options::durability,
                   &DurabilityOptions::checkpoints_kept));
+  k.push_back(Spec("durability", "retention", KeySpec::kDuration, 0, 3660 * 1440));
+  k.back().set_int = [](Options& o, int64_t m) { o.durability.retention_minutes = m; };
   k.push_back(Spec("logging", "level", KeySpec::kEnum, 0, 0,
                    {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };

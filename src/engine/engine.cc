@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <filesystem>
 #include <future>
@@ -132,6 +133,7 @@ class EngineImpl final : public Engine {
                                             store_ ? 2 : 1);
     durable_.reset(new std::atomic<uint64_t>[partitions]);
     store_end_.assign(partitions, 0);
+    retained_from_.assign(partitions, 0);
     for (uint32_t p = 0; p < partitions; ++p) durable_[p].store(0, std::memory_order_relaxed);
     states_ = NewStates(shards);
     if (store_) {
@@ -230,6 +232,15 @@ class EngineImpl final : public Engine {
   // parallel.
   eddy::Status Recover() {
     const auto t0 = std::chrono::steady_clock::now();
+    {
+      Result<std::vector<LogStore::Mark>> marks = store_->Marks();
+      if (!marks.ok()) return marks.status();
+      MutexLock lock(&marks_mu_);
+      for (LogStore::Mark& m : *marks) {
+        if (m.next_offsets.size() == log_->partitions()) marks_.push_back(std::move(m));
+      }
+      if (!marks_.empty()) last_mark_ms_ = marks_.back().ms;
+    }
     std::vector<uint64_t> from;
     if (options_.recovery.ignore_checkpoints) {
       const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
@@ -239,9 +250,14 @@ class EngineImpl final : public Engine {
     }
     if (from.empty()) from.assign(log_->partitions(), 0);
     uint64_t total_offsets = 0;
+    uint64_t missing_offsets = 0;  // deleted by retention but not covered by the state
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       Result<uint64_t> next = store_->NextOffset(PartitionId(p));
       if (!next.ok()) return next.status();
+      Result<uint64_t> first = store_->FirstOffset(PartitionId(p));
+      if (!first.ok()) return first.status();
+      retained_from_[p] = *first;
+      if (*first > from[p]) missing_offsets += *first - from[p];
       // A checkpoint may cover offsets the store lost (ack=memory and a crash): new
       // events continue after both.
       const uint64_t start = std::max(*next, from[p]);
@@ -249,6 +265,11 @@ class EngineImpl final : public Engine {
       durable_[p].store(start, std::memory_order_relaxed);
       store_end_[p] = start;
       total_offsets += *next > from[p] ? *next - from[p] : 0;
+    }
+    if (missing_offsets > 0) {
+      spdlog::warn("recovery: {} log offsets older than the retention were deleted from the "
+                   "event store and are not covered by the state loaded; the rebuilt state "
+                   "holds the retained events only", missing_offsets);
     }
     // Progress for `eddy replay`: a monitor thread reports the shards' running count.
     std::atomic<bool> replay_done{false};
@@ -348,6 +369,15 @@ class EngineImpl final : public Engine {
       store_end_[p] = end;
     }
     if (n == 0) return 0;
+    // Once a minute a retention mark (where every partition's log ends now) goes into the
+    // same batch as the data it describes.
+    LogStore::Mark mark;
+    const int64_t now_ms = clock_->Now().millis();
+    if (now_ms - last_mark_ms_ >= kMarkIntervalMs) {
+      mark.ms = now_ms;
+      mark.next_offsets = store_end_;
+      store_->PutMark(mark);
+    }
     if (eddy::Status st = store_->Commit(sync_); !st.ok()) {
       store_->Discard();
       for (uint32_t p = 0; p < log_->partitions(); ++p) {
@@ -355,6 +385,11 @@ class EngineImpl final : public Engine {
       }
       OnStoreError(st);
       return 0;  // the runner idles ~1 ms, then the round is retried
+    }
+    if (mark.ms != 0) {
+      last_mark_ms_ = mark.ms;
+      MutexLock lock(&marks_mu_);
+      marks_.push_back(std::move(mark));
     }
     if (store_failing_.load(std::memory_order_relaxed)) {
       spdlog::warn("store: writes succeed again; accepting events");
@@ -469,6 +504,11 @@ class EngineImpl final : public Engine {
       return st;
     }
     PruneCheckpoints(CheckpointDir(), options_.durability.checkpoints_kept);
+    kept_offsets_.push_back(cp.offsets);
+    while (kept_offsets_.size() > options_.durability.checkpoints_kept) kept_offsets_.pop_front();
+    if (kept_offsets_.size() == options_.durability.checkpoints_kept) {
+      ApplyRetention(kept_offsets_.front());
+    }
     uint64_t covered = 0;
     for (uint64_t o : cp.offsets) covered += o;
     checkpoints_taken_.fetch_add(1, std::memory_order_relaxed);
@@ -480,6 +520,50 @@ class EngineImpl final : public Engine {
                  "(longest shard pause {:.1f} ms)",
                  cp.sequence, covered, static_cast<double>(bytes) / (1 << 20), total_ms, pause);
     return Status::Ok();
+  }
+
+  // Deletes stored events written more than `retention` ago, per partition only below
+  // the oldest kept checkpoint's offset (so every kept checkpoint can still be replayed
+  // from) and only at a retention mark (a chunk boundary). Runs after each checkpoint,
+  // on the checkpoint path (checkpoint_mu_ held).
+  void ApplyRetention(const std::vector<uint64_t>& covered) {
+    const int64_t minutes = options_.durability.retention_minutes;
+    if (minutes <= 0) return;
+    const int64_t cutoff = clock_->Now().millis() - minutes * 60'000;
+    std::vector<uint64_t> upto(log_->partitions(), 0);
+    int64_t oldest_needed = INT64_MAX;  // marks before every chosen one can go
+    {
+      MutexLock lock(&marks_mu_);
+      for (uint32_t p = 0; p < log_->partitions(); ++p) {
+        const LogStore::Mark* chosen = nullptr;
+        for (const LogStore::Mark& m : marks_) {
+          if (m.ms > cutoff) break;
+          if (m.next_offsets[p] <= covered[p]) chosen = &m;
+        }
+        if (chosen != nullptr) upto[p] = chosen->next_offsets[p];
+        oldest_needed = std::min(oldest_needed, chosen ? chosen->ms : INT64_MIN);
+      }
+    }
+    uint64_t deleted = 0;
+    for (uint32_t p = 0; p < log_->partitions(); ++p) {
+      if (upto[p] <= retained_from_[p]) continue;
+      if (eddy::Status st = store_->DeleteBelow(PartitionId(p), upto[p]); !st.ok()) {
+        spdlog::error("retention: {}", st.message());
+        return;
+      }
+      deleted += upto[p] - retained_from_[p];
+      retained_from_[p] = upto[p];
+    }
+    if (oldest_needed != INT64_MIN && oldest_needed != INT64_MAX) {
+      (void)store_->DeleteMarksBefore(oldest_needed);
+      MutexLock lock(&marks_mu_);
+      while (!marks_.empty() && marks_.front().ms < oldest_needed) marks_.pop_front();
+    }
+    if (deleted > 0) {
+      retention_deleted_.fetch_add(deleted, std::memory_order_relaxed);
+      spdlog::info("retention: deleted {} log offsets written before {}", deleted,
+                   FormatIso8601(EventTime(cutoff)));
+    }
   }
 
   void OnStoreError(const eddy::Status& st) {
@@ -927,6 +1011,7 @@ class EngineImpl final : public Engine {
       o.last_checkpoint_bytes = last_checkpoint_bytes_.load(std::memory_order_relaxed);
       o.last_checkpoint_ms = last_checkpoint_ms_.load(std::memory_order_relaxed);
       o.last_checkpoint_pause_ms = last_checkpoint_pause_ms_.load(std::memory_order_relaxed);
+      o.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
     }
     return s;
   }
@@ -1127,6 +1212,15 @@ class EngineImpl final : public Engine {
   std::vector<std::function<void(eddy::Status, uint64_t)>> checkpoint_requests_;  // same
   std::atomic<uint64_t> checkpoints_taken_{0}, checkpoint_failures_{0}, last_checkpoint_seq_{0};
   std::atomic<uint64_t> last_checkpoint_bytes_{0};
+  // Retention: marks written by the store thread about once a minute, read and pruned on
+  // the checkpoint path; offsets of the kept checkpoints written by this process.
+  static constexpr int64_t kMarkIntervalMs = 60'000;
+  Mutex marks_mu_;
+  std::deque<LogStore::Mark> marks_ ABSL_GUARDED_BY(marks_mu_);
+  int64_t last_mark_ms_ = 0;  // store thread (and Init)
+  std::deque<std::vector<uint64_t>> kept_offsets_;  // checkpoint_mu_
+  std::vector<uint64_t> retained_from_;             // checkpoint_mu_: deleted below this
+  std::atomic<uint64_t> retention_deleted_{0};
   std::atomic<double> last_checkpoint_ms_{0}, last_checkpoint_pause_ms_{0};
 };
 

@@ -542,6 +542,7 @@ Response Router::StreamStatusResponse(unsigned version) {
     w.Key("recovered_from_checkpoint").Uint(st.recovered_from_checkpoint);
     w.Key("checkpoints_taken").Uint(st.checkpoints_taken);
     w.Key("checkpoint_failures").Uint(st.checkpoint_failures);
+    w.Key("retention_deleted").Uint(st.retention_deleted);
     w.Key("last_checkpoint").BeginObject().Key("sequence").Uint(st.last_checkpoint);
     w.Key("bytes").Uint(st.last_checkpoint_bytes).Key("duration_ms").Double(st.last_checkpoint_ms);
     w.Key("longest_shard_pause_ms").Double(st.last_checkpoint_pause_ms).EndObject();

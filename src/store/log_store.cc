@@ -298,11 +298,71 @@ Result<uint64_t> LogStore::NextOffset(PartitionId p) const {
   return GetBig64(it->key().data() + 4) + count;
 }
 
+Result<uint64_t> LogStore::FirstOffset(PartitionId p) const {
+  rocksdb::ReadOptions r;
+  const Key first(p, 0);
+  const Key end(PartitionId(p.value() + 1), 0);
+  rocksdb::Slice lower = first.slice(), upper = end.slice();
+  r.iterate_lower_bound = &lower;
+  r.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
+  it->SeekToFirst();
+  if (!it->Valid()) {
+    if (Status st = FromRocks(it->status(), "reading the event store"); !st.ok()) return st;
+    return NextOffset(p);
+  }
+  if (it->key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
+  return GetBig64(it->key().data() + 4);
+}
+
 Status LogStore::DeleteBelow(PartitionId p, uint64_t offset) {
   if (offset == 0) return Status::Ok();
   const Key from(p, 0), to(p, offset);
   return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), handles_[1], from.slice(), to.slice()),
                    "deleting expired events");
+}
+
+namespace {
+constexpr char kMarkPrefix[] = "mark/";
+std::string MarkKey(int64_t ms) {
+  std::string k(kMarkPrefix);
+  char b[8];
+  PutBig64(static_cast<uint64_t>(ms), b);  // wall times are positive: byte order = time order
+  k.append(b, 8);
+  return k;
+}
+}  // namespace
+
+void LogStore::PutMark(const Mark& m) {
+  std::string v;
+  for (uint64_t o : m.next_offsets) {
+    char b[8];
+    PutBig64(o, b);
+    v.append(b, 8);
+  }
+  batch_->Put(handles_[0], MarkKey(m.ms), v);
+}
+
+Result<std::vector<LogStore::Mark>> LogStore::Marks() const {
+  std::vector<Mark> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[0]));
+  for (it->Seek(kMarkPrefix); it->Valid() && it->key().starts_with(kMarkPrefix); it->Next()) {
+    const rocksdb::Slice k = it->key(), v = it->value();
+    if (k.size() != sizeof(kMarkPrefix) - 1 + 8 || v.size() % 8 != 0) {
+      return Status::Corruption("event store: malformed retention mark");
+    }
+    Mark m;
+    m.ms = static_cast<int64_t>(GetBig64(k.data() + sizeof(kMarkPrefix) - 1));
+    for (size_t i = 0; i < v.size(); i += 8) m.next_offsets.push_back(GetBig64(v.data() + i));
+    out.push_back(std::move(m));
+  }
+  if (Status st = FromRocks(it->status(), "reading retention marks"); !st.ok()) return st;
+  return out;
+}
+
+Status LogStore::DeleteMarksBefore(int64_t ms) {
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), handles_[0], MarkKey(0), MarkKey(ms)),
+                   "deleting retention marks");
 }
 
 StoreStats LogStore::Stats() const {

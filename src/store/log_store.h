@@ -99,8 +99,22 @@ class LogStore {
               const std::function<Status(uint64_t, std::string_view)>& fn) const;
   // 1 + the last offset stored for `p` (0 when it has none).
   Result<uint64_t> NextOffset(PartitionId p) const;
-  // Deletes the records of `p` with offset < `offset` (retention).
+  // The first offset stored for `p` (its next offset when it has none): above 0 once
+  // retention deleted the oldest chunks.
+  Result<uint64_t> FirstOffset(PartitionId p) const;
+  // Deletes the chunks of `p` that start below `offset` (retention; pass a chunk
+  // boundary, e.g. an offset from a mark, so no chunk is cut).
   Status DeleteBelow(PartitionId p, uint64_t offset);
+
+  // Retention marks (metadata): at wall time `ms` every partition's log ended at
+  // next_offsets[p]. Put adds one to the pending batch, so it commits with the data.
+  struct Mark {
+    int64_t ms = 0;
+    std::vector<uint64_t> next_offsets;
+  };
+  void PutMark(const Mark& m);
+  Result<std::vector<Mark>> Marks() const;  // oldest first
+  Status DeleteMarksBefore(int64_t ms);
 
   StoreStats Stats() const;
 

@@ -384,5 +384,37 @@ TEST(EngineStoreTest, ChangedWeightsReplayTheStoreInsteadOfLoadingTheCheckpoint)
   EXPECT_EQ(Answers(*engine), Answers(*fresh));
 }
 
+// Retention deletes what was written more than `retention` ago, once a kept checkpoint
+// covers it; answers (from the checkpoint) do not change, and a full replay then sees only
+// the retained events.
+TEST(EngineStoreTest, RetentionDeletesOldEventsOnlyBehindACheckpoint) {
+  test::TempDir dir;
+  ManualClock clock(EventTime(1'800'000'000'000));
+  Options o = StoreOptions(dir, AckLevel::kWal);
+  o.durability.retention_minutes = 60;
+  o.durability.checkpoints_kept = 1;
+  o.durability.checkpoint_interval_minutes = 0;
+  std::string before;
+  {
+    auto engine = std::move(Engine::Open(o, &clock)).value();
+    IngestBatches(*engine, 0, 4);      // 200 events at T
+    clock.Advance(61'000);
+    IngestBatches(*engine, 4, 5);      // 50 more at T + 61 s: the mark now covers all 250
+    clock.Advance(2 * 3'600'000);
+    IngestBatches(*engine, 5, 8);      // 150 at T + 2 h: within the hour
+    EXPECT_EQ(engine->Status().store.retention_deleted, 0u);  // no checkpoint yet
+    ASSERT_TRUE(engine->TakeCheckpoint().ok());
+    EXPECT_EQ(engine->Status().store.retention_deleted, 250u);
+    before = Answers(*engine);
+  }
+  {
+    auto engine = std::move(Engine::Open(o, &clock)).value();
+    EXPECT_EQ(Answers(*engine), before);  // the state came from the checkpoint
+  }
+  o.recovery.ignore_checkpoints = true;  // what `eddy replay` does
+  auto engine = std::move(Engine::Open(o, &clock)).value();
+  EXPECT_EQ(engine->Status().store.recovered_events, 150u);
+}
+
 }  // namespace
 }  // namespace eddy
