@@ -17,38 +17,20 @@ while (($#)); do
   esac
   shift
 done
-tools/setup-deps.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target eddy eddy-load >/dev/null
-
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/lib.sh
 load=./build/release/eddy-load
-
-start_eddy() {  # ack level; fails if eddy refuses it
-  rm -rf "$work/data" "$work/port"
-  ./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
-    --data-dir "$work/data" --log-level warn --set "durability.ack=$1" 2>"$work/eddy.log" &
-  pid=$!
-  for _ in $(seq 1 1000); do
-    [[ -s "$work/port" ]] && { port=$(cat "$work/port"); return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.01
-  done
-  wait "$pid" 2>/dev/null || true
-  pid=""
-  return 1
+start_ack() {  # a fresh data dir per ack level
+  rm -rf "$work/data"
+  : >"$work/eddy.log"
+  start_eddy --log-level warn --set "durability.ack=$1"
 }
-stop_eddy() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 run() { "$load" --port "$port" --no-progress "$@"; }
 
 echo "eddy e2e: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload"
 declare -A eddy_rate
 for ack in memory wal fsync; do
-  if ! start_eddy "$ack"; then
-    printf '%-34s not run: %s\n' "ack=$ack" "$(grep -o 'durability.ack: .*' "$work/eddy.log" | head -1)"
+  if ! start_ack "$ack"; then
+    printf '%-34s not run: %s\n' "ack=$ack" "$(tail -1 "$work/eddy.log")"
     continue
   fi
   run --duration "$duration" --batch 1 --connections 32 --threads 2 --line "post_single/ack=$ack"
@@ -59,7 +41,7 @@ for ack in memory wal fsync; do
   stop_eddy
 done
 
-start_eddy memory
+start_ack memory
 taobao=../shared/evaldata/taobao-userbehavior-sample/UserBehavior.csv
 if [[ -r "$taobao" ]]; then
   run --replay "$taobao" --csv-columns user_id,item_id,category_id,behavior,timestamp \

@@ -7,21 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-10000000}
-tools/setup-deps.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target eddy eddy-load >/dev/null
-work=$(mktemp -d)
-pid=""
-cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/lib.sh
 caps=(--set recent.max_users=200000 --set affinity.max_users=200000
       --set popularity.max_items=100000 --set engagement.max_items=100000
       --set coview.max_items=50000 --set ingest.dedup_max_ids=1000000)
-./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
-  --data-dir "$work/data" --log-level warn "${caps[@]}" 2>"$work/eddy.log" &
-pid=$!
-for _ in $(seq 1 1000); do [[ -s "$work/port" ]] && break; sleep 0.01; done
-port=$(cat "$work/port")
+start_eddy --log-level warn "${caps[@]}"
 rss() { awk '/VmRSS|VmHWM/ { printf "%s %d MiB  ", $1, $2 / 1024 }' "/proc/$pid/status"; echo; }
 status() { curl -s "localhost:$port/v1/stream/status"; }
 accepted() { status | grep -o '"accepted_total":[0-9]*' | cut -d: -f2; }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "config/loader.h"
@@ -127,6 +128,7 @@ int Replay(const ConfigSources& src) {
     return 2;
   }
   Options options = *loaded;
+  spdlog::set_default_logger(spdlog::stderr_color_mt("eddy"));
   spdlog::set_level(spdlog::level::warn);
   if (options.durability.data_dir.empty()) {
     std::cerr << "eddy replay: durability.data_dir is empty: there is no event store\n";
@@ -172,6 +174,8 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
   }
   const Options& options = *loaded;
   spdlog::set_level(spdlog::level::from_str(options.logging.level));
+  // Logs go to stderr (stdout stays free for subcommands' output, e.g. eddy dump).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("eddy"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   sigset_t signals = BlockStopSignals();

@@ -359,6 +359,9 @@ class EngineImpl final : public Engine {
           encode_buf_.clear();
           EncodeEvent(e->event, *interners_, &encode_buf_);
           chunk_.Add(encode_buf_);
+          if ((e->flags & LogEntry::kStoreReplies) && (e->flags & LogEntry::kLastOfRun)) {
+            durable_replies_.push_back(e->ticket);
+          }
         } else {
           chunk_.AddSkip();
         }
@@ -380,6 +383,7 @@ class EngineImpl final : public Engine {
     }
     if (eddy::Status st = store_->Commit(sync_); !st.ok()) {
       store_->Discard();
+      durable_replies_.clear();  // the round is retried from the same offsets
       for (uint32_t p = 0; p < log_->partitions(); ++p) {
         store_end_[p] = log_->partition(PartitionId(p)).cursor(1);
       }
@@ -409,6 +413,10 @@ class EngineImpl final : public Engine {
         if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
       }
     }
+    // After the durable offsets moved: a read sent after one of these replies catches up
+    // to them.
+    for (IngestTicket* t : durable_replies_) t->RunDone(&duplicates_total_);
+    durable_replies_.clear();
     return n;
   }
 
@@ -1117,6 +1125,9 @@ class EngineImpl final : public Engine {
     }
     reply->accepted = n;
     IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
+    // Gated without eventIds the reply needs durability only: the store thread sends it
+    // right after its write (reads catch up to the durable offset, so they see it).
+    const uint8_t store_replies = gated_ && !has_ids ? LogEntry::kStoreReplies : 0;
     if (owned_by_log != nullptr) {
       owned_by_log->Arm(std::move(*reply), std::move(*done));
       *done = nullptr;
@@ -1139,7 +1150,7 @@ class EngineImpl final : public Engine {
         e.event = ctx.events[ctx.order[ctx.run_start[p] + j]];
         e.kind = LogEntry::kEvent;
         e.ticket = owned_by_log;
-        e.flags = j + 1 == len ? LogEntry::kLastOfRun : 0;
+        e.flags = static_cast<uint8_t>((j + 1 == len ? LogEntry::kLastOfRun : 0) | store_replies);
       }
       // After this loop's last Publish the ticket may already be gone: do not touch it.
       for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
@@ -1194,6 +1205,7 @@ class EngineImpl final : public Engine {
   std::vector<uint64_t> store_end_;                   // store thread only
   std::string encode_buf_;                            // store thread only
   ChunkBuilder chunk_;                                // store thread only
+  std::vector<IngestTicket*> durable_replies_;        // store thread only: this round's
   std::atomic<bool> store_failing_{false};
   mutable Mutex store_error_mu_;
   std::string store_error_ ABSL_GUARDED_BY(store_error_mu_);

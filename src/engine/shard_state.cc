@@ -88,7 +88,7 @@ void ShardState::Apply(const LogEntry& entry) {
     applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
   }
-  if (entry.ticket != nullptr) {
+  if (entry.ticket != nullptr && !(entry.flags & LogEntry::kStoreReplies)) {
     if (duplicate) entry.ticket->AddDuplicate();
     if (entry.flags & LogEntry::kLastOfRun) entry.ticket->RunDone(duplicates_total_);
   }

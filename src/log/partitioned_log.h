@@ -30,7 +30,12 @@ class IngestTicket;  // defined by the engine; the log only carries the pointer
 
 struct LogEntry {
   enum Kind : uint8_t { kEvent = 0, kSkip = 1 };
-  enum Flags : uint8_t { kLastOfRun = 1 };  // the last entry of one request in this partition
+  enum Flags : uint8_t {
+    kLastOfRun = 1,  // the last entry of one request in this partition
+    // The ticket is completed by the store thread once the run is durable (ack wal/fsync,
+    // no eventIds: nothing to wait for from the apply), not by the shard.
+    kStoreReplies = 2,
+  };
 
   Event event;
   IngestTicket* ticket = nullptr;  // set when the request waits for its apply results

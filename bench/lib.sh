@@ -1,0 +1,30 @@
+# Shared by the bench scripts: build Release, start eddy on a temp data dir and a free
+# loopback port, stop it. Source it after `cd` to the repository root.
+#   start_eddy [eddy args...]   sets $pid and $port; returns 1 if eddy exited instead
+#   stop_eddy [signal]          default TERM; waits for the exit
+# $work is a temp dir removed on exit (with eddy killed if still running).
+tools/setup-deps.sh >/dev/null
+cmake --preset release >/dev/null
+cmake --build --preset release --target eddy eddy-load >/dev/null
+work=$(mktemp -d)
+pid=""
+cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_eddy() {
+  rm -f "$work/port"
+  ./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
+    --data-dir "$work/data" "$@" 2>>"$work/eddy.log" &
+  pid=$!
+  while [[ ! -s "$work/port" ]]; do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; pid=""; return 1; }
+    sleep 0.01
+  done
+  port=$(cat "$work/port")
+}
+
+stop_eddy() {
+  kill "-${1:-TERM}" "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
