@@ -217,6 +217,14 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
     EXPECT_NE(d.Log().find("recovery: "), std::string::npos);
   }
+  // A clean SIGTERM and restart (from the shutdown checkpoint) answers identically.
+  {
+    test::Daemon d(Config("fsync"), {}, data);
+    ASSERT_TRUE(d.started()) << d.Log();
+    EXPECT_NE(d.Log().find("replayed 0 events"), std::string::npos) << d.Log();
+    EXPECT_EQ(Ask(d.port()), recovered);
+    EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+  }
 
   // (a) The store: every acknowledged event exactly once.
   auto [code, dump] = test::RunCommand({EDDY_BINARY, "dump", "--data-dir", data});
@@ -296,6 +304,57 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     EXPECT_TRUE(SameJson(pa.parse(recovered[q]), pb.parse(expected[q]), &why))
         << q << ": " << why << "\nrecovered: " << recovered[q] << "\nfresh:     " << expected[q];
   }
+  EXPECT_EQ(fresh.Stop(SIGTERM), 0);
+}
+
+// `eddy replay` after a weight change gives the answers of a fresh ingest with the new
+// weights.
+TEST(ReplayCommandTest, AfterAWeightChangeEqualsAFreshIngestWithTheNewWeights) {
+  test::TempDir shared;
+  const std::string data = (shared.path() / "data").string();
+  std::vector<std::string> events;
+  for (uint64_t n = 0; n < 3000; ++n) events.push_back(EventJson(n));
+  std::map<std::string, std::string> before;  // with the default weights
+  {
+    test::Daemon d(Config("wal"), {}, data);
+    ASSERT_TRUE(d.started()) << d.Log();
+    test::HttpClient c(d.port());
+    for (size_t i = 0; i < events.size(); i += 300) {
+      std::vector<std::string> chunk(events.begin() + i, events.begin() + i + 300);
+      ASSERT_EQ(c.Post("/v1/events", test::Ndjson(chunk), "application/x-ndjson").status, 200);
+    }
+    before = Ask(d.port());
+    ASSERT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+  }
+  const std::string config_file = (shared.path() / "eddy.toml").string();
+  test::WriteFile(config_file, Config("wal"));
+  auto [code, out] = test::RunCommand({EDDY_BINARY, "replay", "--config", config_file,
+                                       "--data-dir", data, "--set", "weights.view=7"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("eddy replay: 3000 events in"), std::string::npos) << out;
+  std::map<std::string, std::string> replayed;
+  {
+    test::Daemon d(Config("wal"), {"--set", "weights.view=7"}, data);
+    ASSERT_TRUE(d.started()) << d.Log();
+    EXPECT_NE(d.Log().find("replayed 0 events"), std::string::npos) << d.Log();  // its checkpoint
+    replayed = Ask(d.port());
+    EXPECT_EQ(d.Stop(SIGTERM), 0);
+  }
+  test::Daemon fresh(Config("memory"), {"--set", "weights.view=7"});
+  ASSERT_TRUE(fresh.started()) << fresh.Log();
+  {
+    test::HttpClient c(fresh.port());
+    ASSERT_EQ(c.Post("/v1/events", test::Ndjson(events), "application/x-ndjson").status, 200);
+  }
+  std::map<std::string, std::string> expected = Ask(fresh.port());
+  simdjson::dom::parser pa, pb;
+  for (const std::string& q : Queries()) {
+    std::string why;
+    EXPECT_TRUE(SameJson(pa.parse(replayed[q]), pb.parse(expected[q]), &why)) << q << ": " << why;
+  }
+  // And the weight change shows: trending scores moved.
+  const std::string trending = "/v1/trending/categories?window=24h&k=20";
+  EXPECT_NE(replayed[trending], before[trending]);
   EXPECT_EQ(fresh.Stop(SIGTERM), 0);
 }
 
