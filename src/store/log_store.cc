@@ -62,6 +62,10 @@ rocksdb::ColumnFamilyOptions LogFamilyOptions() {
   const bool lz4 = std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) !=
                    supported.end();
   o.compression = lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  // Not the flushes and the first compactions: they are on the ingest path's CPU budget,
+  // and most of what they write is rewritten (compressed) further down soon after.
+  o.compression_per_level.assign(7, o.compression);
+  o.compression_per_level[0] = o.compression_per_level[1] = rocksdb::kNoCompression;
   rocksdb::BlockBasedTableOptions t;
   t.block_size = 32 << 10;  // scans only: larger blocks, fewer index entries
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
