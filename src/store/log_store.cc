@@ -211,6 +211,31 @@ Status ChunkHeader(std::string_view v, uint32_t* count) {
 }
 }  // namespace
 
+namespace {
+// An iterator over one partition's chunks (bounds [p/0, p+1/0)); the bound keys live with
+// it, as RocksDB requires.
+struct PartitionIterator {
+  PartitionIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, PartitionId p,
+                    rocksdb::ReadOptions r)
+      : first(p, 0), end(PartitionId(p.value() + 1), 0) {  // p + 1 <= 4096: no overflow
+    lower = first.slice();
+    upper = end.slice();
+    r.iterate_lower_bound = &lower;
+    r.iterate_upper_bound = &upper;
+    it.reset(db->NewIterator(r, cf));
+  }
+  Key first, end;
+  rocksdb::Slice lower, upper;
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+// The key's offset, or Corruption for a malformed key.
+Result<uint64_t> OffsetOf(const rocksdb::Iterator& it) {
+  if (it.key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
+  return GetBig64(it.key().data() + 4);
+}
+}  // namespace
+
 void LogStore::Put(PartitionId p, uint64_t first, std::string_view chunk, uint32_t entries) {
   batch_->Put(handles_[1], Key(p, first).slice(), rocksdb::Slice(chunk.data(), chunk.size()));
   pending_ += entries;
@@ -244,19 +269,16 @@ Status LogStore::Scan(PartitionId p, uint64_t from,
   rocksdb::ReadOptions r;
   r.readahead_size = 2 << 20;
   r.fill_cache = false;
-  const Key first(p, 0), start(p, from);
-  const Key end(PartitionId(p.value() + 1), 0);  // p + 1 never overflows: partitions <= 4096
-  rocksdb::Slice lower = first.slice(), upper = end.slice();
-  r.iterate_lower_bound = &lower;
-  r.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
+  PartitionIterator c(db_.get(), handles_[1], p, r);
+  rocksdb::Iterator* it = c.it.get();
   // The chunk holding `from` may start before it.
+  const Key start(p, from);
   it->SeekForPrev(start.slice());
   if (!it->Valid()) it->Seek(start.slice());
   for (; it->Valid(); it->Next()) {
-    const rocksdb::Slice k = it->key();
-    if (k.size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
-    uint64_t offset = GetBig64(k.data() + 4);
+    Result<uint64_t> first = OffsetOf(*it);
+    if (!first.ok()) return first.status();
+    uint64_t offset = *first;
     const std::string_view v(it->value().data(), it->value().size());
     uint32_t count = 0;
     if (Status st = ChunkHeader(v, &count); !st.ok()) return st;
@@ -280,43 +302,32 @@ Status LogStore::Scan(PartitionId p, uint64_t from,
   return FromRocks(it->status(), "reading the event store");
 }
 
+
 Result<uint64_t> LogStore::NextOffset(PartitionId p) const {
-  rocksdb::ReadOptions r;
-  const Key first(p, 0);
-  const Key end(PartitionId(p.value() + 1), 0);
-  rocksdb::Slice lower = first.slice(), upper = end.slice();
-  r.iterate_lower_bound = &lower;
-  r.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
-  it->SeekToLast();  // p's last chunk
-  if (!it->Valid()) {
-    if (Status st = FromRocks(it->status(), "reading the event store"); !st.ok()) return st;
+  PartitionIterator c(db_.get(), handles_[1], p, rocksdb::ReadOptions());
+  c.it->SeekToLast();  // p's last chunk
+  if (!c.it->Valid()) {
+    if (Status st = FromRocks(c.it->status(), "reading the event store"); !st.ok()) return st;
     return uint64_t{0};
   }
-  if (it->key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
+  Result<uint64_t> first = OffsetOf(*c.it);
+  if (!first.ok()) return first;
   uint32_t count = 0;
-  if (Status st = ChunkHeader(std::string_view(it->value().data(), it->value().size()), &count);
+  if (Status st = ChunkHeader(std::string_view(c.it->value().data(), c.it->value().size()), &count);
       !st.ok()) {
     return st;
   }
-  return GetBig64(it->key().data() + 4) + count;
+  return *first + count;
 }
 
 Result<uint64_t> LogStore::FirstOffset(PartitionId p) const {
-  rocksdb::ReadOptions r;
-  const Key first(p, 0);
-  const Key end(PartitionId(p.value() + 1), 0);
-  rocksdb::Slice lower = first.slice(), upper = end.slice();
-  r.iterate_lower_bound = &lower;
-  r.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(r, handles_[1]));
-  it->SeekToFirst();
-  if (!it->Valid()) {
-    if (Status st = FromRocks(it->status(), "reading the event store"); !st.ok()) return st;
+  PartitionIterator c(db_.get(), handles_[1], p, rocksdb::ReadOptions());
+  c.it->SeekToFirst();
+  if (!c.it->Valid()) {
+    if (Status st = FromRocks(c.it->status(), "reading the event store"); !st.ok()) return st;
     return NextOffset(p);
   }
-  if (it->key().size() != sizeof(Key::bytes)) return Status::Corruption("event store: malformed key");
-  return GetBig64(it->key().data() + 4);
+  return OffsetOf(*c.it);
 }
 
 Status LogStore::DeleteBelow(PartitionId p, uint64_t offset) {
