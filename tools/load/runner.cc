@@ -103,7 +103,9 @@ class Runner {
     if (--active_ == 0) net::post(strand_, [this] { progress_.cancel(); });
   }
 
-  net::io_context& ioc() { return ioc_; }
+  // Reads run on their own io_context and thread, so a client thread busy building ingest
+  // batches does not delay them (their latency is the server's, not the client's queue).
+  net::io_context& ioc(bool read = false) { return read ? read_ioc_ : ioc_; }
   const RunOptions& options() const { return o_; }
   const std::string& content_type() const { return content_type_; }
 
@@ -114,6 +116,7 @@ class Runner {
   RequestSource& src_;
   std::function<std::string()> read_target_;
   net::io_context ioc_;
+  net::io_context read_ioc_{1};
   net::strand<net::io_context::executor_type> strand_{ioc_.get_executor()};
   net::steady_timer progress_{strand_};
   std::mutex mu_;
@@ -128,7 +131,9 @@ class Runner {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Runner& r, bool read) : r_(r), read_(read), socket_(r.ioc()), timer_(r.ioc()) {}
+  Connection(Runner& r, bool read)
+      : r_(r), read_(read), socket_(r.ioc(read)), timer_(r.ioc(read)) {}
+  bool read() const { return read_; }
 
   void Start() { Next(); }
 
@@ -245,11 +250,12 @@ RunResult Runner::Run() {
     }
   }
   active_ = static_cast<int>(conns.size());
-  for (auto& c : conns) net::post(ioc_, [c] { c->Start(); });
+  for (auto& c : conns) net::post(c->read() ? read_ioc_ : ioc_, [c] { c->Start(); });
   conns.clear();
   if (o_.progress) Tick();
   std::vector<std::thread> extra;
   for (int t = 1; t < o_.threads; ++t) extra.emplace_back([this] { ioc_.run(); });
+  extra.emplace_back([this] { read_ioc_.run(); });  // returns at once without reads
   ioc_.run();
   for (auto& t : extra) t.join();
   result_.elapsed_s = std::chrono::duration<double>(Clock::now() - start_).count();
