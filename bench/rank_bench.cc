@@ -1,0 +1,31 @@
+// Cost of scoring recommendation candidates (rank::Rank): rules, normalisation, weighted
+// sum, ordering and diversity over N candidates with all six signals, top 10.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "rank/scorer.h"
+
+namespace eddy::rank {
+namespace {
+
+void BM_Rank(benchmark::State& state) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<Candidate> c(static_cast<size_t>(state.range(0)));
+  for (size_t i = 0; i < c.size(); ++i) {
+    c[i].item = "item-" + std::to_string(i);
+    c[i].category = "cat-" + std::to_string(rng() % 20);
+    c[i].price_micros = static_cast<int64_t>(rng() % 100'000'000);
+    for (double& v : c[i].raw) v = u(rng);
+  }
+  const SignalValues w = {0.4, 0.3, 0.2, 0.1, 0.1, 0.1};
+  Rules r;
+  r.max_per_category = 3;
+  for (auto _ : state) benchmark::DoNotOptimize(Rank(c, w, r, 10));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Rank)->Arg(100)->Arg(500)->Arg(2000);
+
+}  // namespace
+}  // namespace eddy::rank

@@ -1,0 +1,67 @@
+#pragma once
+// The recommendation scorer (SPEC §6.1), free of engine plumbing: given candidate items
+// with their raw signals, it applies the business rules, normalises each signal to [0,1]
+// over the surviving candidates, scores them with the configured weights, orders them and
+// enforces diversity. The engine gathers the candidates and raw signals (issue 7).
+//
+//   score = Σ_s w_s · norm_s,   norm_s = raw_s / max over candidates of raw_s (0 if all 0)
+//
+// Max-normalisation keeps 0 meaning "no signal" and makes each signal's best candidate 1;
+// raw signals must be >= 0 (negative ones are treated as 0). Ties: lower item name first,
+// so answers are deterministic.
+//
+// Business rules, in order: the category filter, the price range (an item whose price was
+// never seen is excluded when a bound is set: its price cannot be vouched for), out of
+// stock, already bought (when `exclude_bought`); then, walking the ranked list, at most
+// `max_per_category` items of one category (0 = no limit).
+//
+// Candidates must be distinct items (the caller merges an item found by several sources).
+//
+// Thread-safety: pure functions.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace eddy::rank {
+
+enum Signal : uint8_t { kCoView, kEmbed, kPopularity, kRecency, kTrending, kAffinity };
+inline constexpr size_t kSignalCount = 6;
+// Names used in explanations and config, indexed by Signal.
+inline constexpr std::array<std::string_view, kSignalCount> kSignalNames = {
+    "coview", "embed", "popularity", "recency", "trending", "affinity"};
+
+using SignalValues = std::array<double, kSignalCount>;
+
+struct Candidate {
+  std::string item;
+  std::string category;                 // "" when unknown
+  std::optional<int64_t> price_micros;  // the item's last seen unit price
+  bool in_stock = true;
+  bool bought = false;                  // the user already bought it
+  SignalValues raw{};
+  std::string source;                   // where the candidate came from, for explain
+};
+
+struct Rules {
+  std::string category;                 // only this category ("" = any)
+  std::optional<int64_t> min_price_micros, max_price_micros;
+  bool exclude_bought = true;
+  uint32_t max_per_category = 0;        // 0 = no limit
+};
+
+struct Scored {
+  const Candidate* candidate = nullptr;
+  double score = 0;
+  SignalValues normalised{};
+  SignalValues contribution{};          // weight * normalised; they sum to score
+};
+
+// The top `k` candidates under `rules`, best first.
+std::vector<Scored> Rank(const std::vector<Candidate>& candidates, const SignalValues& weights,
+                         const Rules& rules, uint32_t k);
+
+}  // namespace eddy::rank
