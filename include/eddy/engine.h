@@ -232,6 +232,9 @@ class Engine {
   // checkpoint's sequence number (from that thread).
   virtual void RequestCheckpoint(std::function<void(eddy::Status, uint64_t)> done) = 0;
 
+  // Tests only: makes the event store's writes fail (as a full disk would) until cleared.
+  virtual void FailStoreWritesForTest(bool fail) = 0;
+
   // Ready to serve (recovery done, not stopping).
   virtual bool Ready() const = 0;
 

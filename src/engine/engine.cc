@@ -449,6 +449,10 @@ class EngineImpl final : public Engine {
     checkpoint_requests_.clear();
   }
 
+  void FailStoreWritesForTest(bool fail) override {
+    if (store_) store_->FailWritesForTest(fail);
+  }
+
   void RequestCheckpoint(std::function<void(eddy::Status, uint64_t)> done) override {
     if (!store_) return done(Status::Unavailable("no data_dir: nothing to checkpoint into"), 0);
     {

@@ -244,6 +244,9 @@ void LogStore::Put(PartitionId p, uint64_t first, std::string_view chunk, uint32
 
 Status LogStore::Commit(bool sync) {
   if (pending_ == 0) return Status::Ok();
+  if (fail_writes_.load(std::memory_order_relaxed)) {
+    return Status::IoError("writing events to the store: injected failure (test)");
+  }
   rocksdb::WriteOptions w;
   w.sync = sync;
   rocksdb::Status st = db_->Write(w, batch_.get());

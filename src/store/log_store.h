@@ -91,6 +91,8 @@ class LogStore {
   Status Commit(bool sync);
   // Drops the pending batch (after a failed Commit, before the round is retried).
   void Discard();
+  // Tests only: while set, Commit fails with an I/O error as a full disk would.
+  void FailWritesForTest(bool fail) { fail_writes_.store(fail, std::memory_order_relaxed); }
 
   // Calls `fn(offset, encoded_event)` for each stored event of partition `p` with offset
   // >= `from`, in offset order (skipped offsets are not passed); stops at the first non-OK
@@ -131,6 +133,7 @@ class LogStore {
   uint64_t pending_bytes_ = 0;
   // Written by the store thread, read by Stats() from any thread.
   std::atomic<uint64_t> batches_{0}, records_{0}, bytes_{0}, syncs_{0};
+  std::atomic<bool> fail_writes_{false};
 };
 
 }  // namespace eddy

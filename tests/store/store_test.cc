@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include "eddy/engine.h"
 #include "store/checkpoint.h"
@@ -414,6 +416,36 @@ TEST(EngineStoreTest, RetentionDeletesOldEventsOnlyBehindACheckpoint) {
   o.recovery.ignore_checkpoints = true;  // what `eddy replay` does
   auto engine = std::move(Engine::Open(o, &clock)).value();
   EXPECT_EQ(engine->Status().store.recovered_events, 150u);
+}
+
+// A store that cannot write: the waiting request is not answered (its events are not
+// durable), new ingests get 503 naming the cause, /readyz is down; once writes succeed the
+// store catches up by itself and the waiting request is answered.
+TEST(EngineStoreTest, AFailingStoreRefusesIngestAndRecoversByItself) {
+  test::TempDir dir;
+  auto engine = Reopen(dir, AckLevel::kWal);
+  IngestBatches(*engine, 0, 2);
+  engine->FailStoreWritesForTest(true);
+  auto ctx = engine->NewIngestContext();
+  std::promise<IngestReply> waiting;
+  std::string body = Batch(100, 50);
+  engine->Ingest(*ctx, body, BodyFormat::kAuto, DefaultType::kNone,
+                 [&](IngestReply r) { waiting.set_value(std::move(r)); });
+  while (!engine->Status().store.failing) std::this_thread::yield();
+  EXPECT_FALSE(engine->Ready());
+  EXPECT_NE(engine->Status().store.last_error.find("injected failure"), std::string::npos);
+  IngestReply refused = engine->IngestSync(*ctx, Batch(200, 5));
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status.message().find("the event store cannot write"), std::string::npos)
+      << refused.status.message();
+  engine->FailStoreWritesForTest(false);
+  IngestReply answered = waiting.get_future().get();
+  EXPECT_TRUE(answered.status.ok()) << answered.status.message();
+  EXPECT_EQ(answered.accepted, 50u);
+  while (engine->Status().store.failing) std::this_thread::yield();
+  EXPECT_TRUE(engine->Ready());
+  EXPECT_EQ(engine->IngestSync(*ctx, Batch(300, 5)).accepted, 5u);
+  EXPECT_EQ(engine->Status().store.persisted_events, 155u);
 }
 
 }  // namespace
