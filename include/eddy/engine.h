@@ -75,6 +75,10 @@ struct VelocityAnswer {
 
 struct EngagementAnswer {
   EventTime now;
+  // The category and unit price of the item's latest event (event time) carrying them;
+  // empty / nullopt when no event had one.
+  std::string category;
+  std::optional<int64_t> price_micros;
   std::array<int64_t, kEventTypeCount> all_time{};               // by EventType
   std::vector<std::array<int64_t, kEventTypeCount>> per_window;  // by window, by EventType
 };

@@ -28,10 +28,34 @@ class Engagement {
         max_items_(std::max<uint64_t>(1, max_items)),
         sums_(std::move(window_minutes)) {}
 
-  void Apply(ItemId item, EventType type, int64_t minute) {
+  // Item facts kept beside the counts (one table per item on the shard): the category and
+  // unit price of the item's latest event (by event time) that carried them.
+  struct Facts {
+    CategoryId category;
+    int64_t category_ms = INT64_MIN;
+    int64_t price_micros = 0;
+    int64_t price_ms = INT64_MIN;  // INT64_MIN: no price seen
+  };
+
+  void Apply(ItemId item, EventType type, int64_t minute) { Apply(item, type, minute, nullptr); }
+  // The same, also remembering `ev`'s category and price when it is the item's newest.
+  // (Two events of one item at the same millisecond: the later applied wins.)
+  void Apply(ItemId item, EventType type, int64_t minute, const Event* ev) {
     auto [it, inserted] = all_time_.try_emplace(item);
     ++it->second.counts[static_cast<size_t>(type)];
     it->second.last_seq = ++seq_;
+    if (ev != nullptr) {
+      Facts& f = it->second.facts;
+      const int64_t t = ev->time.millis();
+      if (ev->category.valid() && t >= f.category_ms) {
+        f.category = ev->category;
+        f.category_ms = t;
+      }
+      if (ev->has_price() && t >= f.price_ms) {
+        f.price_micros = ev->price_micros;
+        f.price_ms = t;
+      }
+    }
     sums_.Apply(Key(item, type), minute, 0);
     if (inserted && all_time_.size() > max_items_) EvictOldest();
   }
@@ -40,6 +64,12 @@ class Engagement {
   void Prefetch(ItemId item, EventType type, int64_t minute) const {
     all_time_.prefetch(item);
     sums_.Prefetch(Key(item, type), minute);
+  }
+
+  // This shard's facts about `item` (nullptr if it never saw the item).
+  const Facts* FactsOf(ItemId item) const {
+    auto it = all_time_.find(item);
+    return it == all_time_.end() ? nullptr : &it->second.facts;
   }
 
   // Adds this shard's counts of `item` (all-time, and per window at global minute g).
@@ -63,6 +93,10 @@ class Engagement {
       w.U64(item.value());
       for (int64_t c : e.counts) w.I64(c);
       w.U64(e.last_seq);
+      w.U64(e.facts.category.value());
+      w.I64(e.facts.category_ms);
+      w.I64(e.facts.price_micros);
+      w.I64(e.facts.price_ms);
     }
     sums_.Save(w);
   }
@@ -70,7 +104,7 @@ class Engagement {
     all_time_.clear();
     seq_ = r.U64();
     evicted_ = r.U64();
-    const uint64_t n = r.Count(kEventTypeCount + 2);
+    const uint64_t n = r.Count(kEventTypeCount + 6);
     if (n > max_items_) return false;
     all_time_.reserve(n);
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
@@ -78,6 +112,10 @@ class Engagement {
       Entry e;
       for (int64_t& c : e.counts) c = r.I64();
       e.last_seq = r.U64();
+      e.facts.category = CategoryId(r.U32());
+      e.facts.category_ms = r.I64();
+      e.facts.price_micros = r.I64();
+      e.facts.price_ms = r.I64();
       if (!all_time_.emplace(item, e).second) return false;
     }
     return r.ok() && sums_.Load(r);
@@ -93,6 +131,7 @@ class Engagement {
   struct Entry {
     Counts counts{};
     uint64_t last_seq = 0;
+    Facts facts;
   };
 
   void EvictOldest() {

@@ -796,21 +796,46 @@ class EngineImpl final : public Engine {
     const int64_t g = Minute(now_ms);
     const size_t windows = options_.windows.minutes.size();
     // An item's events come from many users, so from every shard.
-    ScatterGather<EngagementAnswer>(
+    struct Part {
+      EngagementAnswer counts;
+      Engagement::Facts facts;
+    };
+    ScatterGather<Part>(
         [g, id, windows](ShardState& st) {
-          EngagementAnswer p;
-          p.per_window.resize(windows);
-          st.engagement().Add(ItemId(id), g, &p.all_time, &p.per_window);
+          Part p;
+          p.counts.per_window.resize(windows);
+          st.engagement().Add(ItemId(id), g, &p.counts.all_time, &p.counts.per_window);
+          if (const Engagement::Facts* f = st.engagement().FactsOf(ItemId(id))) p.facts = *f;
           return p;
         },
-        [answer = std::move(answer),
-         done = std::move(done)](std::vector<EngagementAnswer>& parts) mutable {
-          for (const EngagementAnswer& p : parts) {
+        [this, answer = std::move(answer),
+         done = std::move(done)](std::vector<Part>& parts) mutable {
+          // Facts: the newest by event time over the shards; at the same millisecond the
+          // lower category name and the lower price, so the answer does not depend on
+          // which shard saw what.
+          int64_t category_ms = INT64_MIN, price_ms = INT64_MIN;
+          for (const Part& part : parts) {
+            const EngagementAnswer& p = part.counts;
             for (int t = 0; t < kEventTypeCount; ++t) {
               answer.all_time[t] += p.all_time[t];
               for (size_t w = 0; w < answer.per_window.size(); ++w) {
                 answer.per_window[w][t] += p.per_window[w][t];
               }
+            }
+            const Engagement::Facts& f = part.facts;
+            if (f.category.valid()) {
+              const std::string name(interners_->categories.Lookup(f.category.value()));
+              if (f.category_ms > category_ms ||
+                  (f.category_ms == category_ms && name < answer.category)) {
+                answer.category = name;
+                category_ms = f.category_ms;
+              }
+            }
+            if (f.price_ms != INT64_MIN &&
+                (f.price_ms > price_ms ||
+                 (f.price_ms == price_ms && f.price_micros < *answer.price_micros))) {
+              answer.price_micros = f.price_micros;
+              price_ms = f.price_ms;
             }
           }
           done(std::move(answer));

@@ -75,7 +75,7 @@ void ShardState::Apply(const LogEntry& entry) {
       recent_.Touch(ev.user, ev.item, ev.time);
     }
     if (ev.item.valid()) {
-      engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time));
+      engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time), &ev);
       if (weight > 0) popularity_.Apply(ev.item, ev.category, ev.time, weight);
     }
     if (ev.user.valid() && ev.category.valid() && weight > 0) {

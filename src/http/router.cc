@@ -420,6 +420,8 @@ void Router::Engagement(const Request& req, std::string_view item_raw, Respond r
     };
     JsonWriter w;
     w.BeginObject().Key("itemId").String(item).Key("now").String(FormatIso8601(a.now));
+    if (!a.category.empty()) w.Key("category").String(a.category);
+    if (a.price_micros) w.Key("price").Double(static_cast<double>(*a.price_micros) / 1e6);
     w.Key("all_time");
     counts(w, a.all_time);
     w.Key("windows").BeginObject();

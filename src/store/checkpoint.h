@@ -28,7 +28,8 @@
 
 namespace eddy {
 
-inline constexpr uint32_t kCheckpointFormatVersion = 1;
+// 2: engagement entries carry the item's category and price.
+inline constexpr uint32_t kCheckpointFormatVersion = 2;
 
 struct Checkpoint {
   uint64_t sequence = 0;

@@ -260,3 +260,49 @@ TEST(EngineTest, ConcurrentIngestMatchesOracleForAnyLayout) {
 
 }  // namespace
 }  // namespace eddy
+
+namespace eddy {
+namespace {
+
+// What the engine remembers about an item (issue 7: the ranker filters by category and
+// price): the category and unit price of its newest event by event time that had them,
+// whichever user (shard) sent it and in whatever order the events arrived.
+TEST(EngineTest, ItemCategoryAndPriceAreTheNewestByEventTime) {
+  for (int shards : {1, 2}) {
+    auto e = OpenEngine(TestOptions(4, shards));
+    auto ctx = e->NewIngestContext();
+    const auto at = [](int64_t s) { return std::to_string(1'700'000'000'000 + s * 1000); };
+    const std::vector<std::string> events = {
+        EventBuilder().User("u1").Item("sku").Category("new-cat").Type("view")
+            .Raw("timestamp", at(30)).Raw("price", "9.5").Json(),
+        // Older, arriving later, from other users: neither category nor price changes.
+        EventBuilder().User("u2").Item("sku").Category("old-cat").Type("view")
+            .Raw("timestamp", at(10)).Raw("price", "7").Json(),
+        EventBuilder().User("u3").Item("sku").Type("purchase").Raw("timestamp", at(20))
+            .Raw("totalAmount", "30").Raw("quantity", "3").Json(),
+        // Newer without a category or price: counts, changes neither.
+        EventBuilder().User("u4").Item("sku").Type("view").Raw("timestamp", at(40)).Json(),
+    };
+    ASSERT_EQ(e->IngestSync(*ctx, Ndjson(events)).accepted, 4u);
+    EngagementAnswer a = e->ItemEngagementSync("sku");
+    EXPECT_EQ(a.category, "new-cat");
+    ASSERT_TRUE(a.price_micros.has_value());
+    EXPECT_EQ(*a.price_micros, 9'500'000);
+    EXPECT_EQ(a.all_time[static_cast<size_t>(EventType::kView)], 3);
+    // A newer priced event (price from totalAmount / quantity) moves the price.
+    ASSERT_EQ(e->IngestSync(*ctx, EventBuilder().User("u5").Item("sku").Type("purchase")
+                                      .Raw("timestamp", at(50)).Raw("totalAmount", "12")
+                                      .Raw("quantity", "4").Json()).accepted, 1u);
+    a = e->ItemEngagementSync("sku");
+    EXPECT_EQ(*a.price_micros, 3'000'000);
+    EXPECT_EQ(a.category, "new-cat");
+    // An item never priced has no price.
+    ASSERT_EQ(e->IngestSync(*ctx, EventBuilder().User("u1").Item("free").Type("view").Json())
+                  .accepted, 1u);
+    EXPECT_FALSE(e->ItemEngagementSync("free").price_micros.has_value());
+    EXPECT_EQ(e->ItemEngagementSync("free").category, "");
+  }
+}
+
+}  // namespace
+}  // namespace eddy

@@ -222,6 +222,7 @@ std::string Batch(int from, int n) {
                          .Type(i % 5 == 0 ? "purchase" : "view")
                          .Id("e" + std::to_string(i))
                          .Raw("timestamp", std::to_string(1'700'000'000'000 + i * 1000))
+                         .Raw("price", std::to_string(1 + i % 13) + ".25")
                          .Json());
   }
   return test::Ndjson(events);
@@ -246,6 +247,7 @@ std::string Answers(Engine& e) {
     }
     const EngagementAnswer g = e.ItemEngagementSync("i" + std::to_string(i));
     for (int64_t c : g.all_time) out += std::to_string(c) + ",";
+    out += g.category + "@" + (g.price_micros ? std::to_string(*g.price_micros) : "-") + ";";
   }
   return out;
 }
@@ -351,13 +353,15 @@ TEST(EngineStoreTest, ADamagedCheckpointFallsBackToThePreviousOne) {
     ASSERT_GT(bytes.size(), 100u);
     if (damage == kTruncate) bytes.resize(bytes.size() / 2);
     if (damage == kFlipByte) bytes[bytes.size() - 7] ^= 0x10;
-    if (damage == kNewerVersion) bytes[8] = 2;
+    if (damage == kNewerVersion) bytes[8] = static_cast<char>(kCheckpointFormatVersion + 1);
     test::WriteFile(files[0], bytes);
     const Result<Checkpoint> read = ReadCheckpoint(files[0]);
     ASSERT_FALSE(read.ok());
     EXPECT_EQ(read.status().code(), StatusCode::kCorruption);
-    const std::string why[] = {"truncated or padded", "checksum mismatch",
-                               "checkpoint format version 2; this eddy reads 1"};
+    const std::string why[] = {
+        "truncated or padded", "checksum mismatch",
+        "checkpoint format version " + std::to_string(kCheckpointFormatVersion + 1) +
+            "; this eddy reads " + std::to_string(kCheckpointFormatVersion)};
     EXPECT_NE(read.status().message().find(why[damage]), std::string::npos)
         << read.status().message();
     auto engine = Reopen(dir);
