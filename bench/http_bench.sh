@@ -7,12 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
 conns="${2:-32}"
-tools/setup-deps.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target eddy >/dev/null
-
-work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/lib.sh
 csv=../shared/evaldata/taobao-userbehavior-sample/UserBehavior.csv
 if [[ -r "$csv" ]]; then
   src=taobao
@@ -27,14 +22,10 @@ else
     > "$work/events.ndjson"
 fi
 
-./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
-  --data-dir "$work/data" --log-level warn 2>"$work/eddy.log" &
-pid=$!
-for _ in $(seq 1 500); do [[ -s "$work/port" ]] && break; sleep 0.01; done
-port=$(cat "$work/port")
+start_eddy --log-level warn
 
 echo "eddy http_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "events: $src; ack=memory; ${duration}s per workload; latency is per request"
+echo "events: $src; ack=$(grep -m1 -o '^ack = "[a-z]*"' config/eddy.toml | cut -d'"' -f2) (config/eddy.toml); ${duration}s per workload; latency is per request"
 # workload: events per request, wrk threads, connections
 for w in "1 1 $conns" "1 2 $((conns * 2))" "100 1 $conns" "1000 1 $conns"; do
   set -- $w
