@@ -1,8 +1,7 @@
 #include "store/event_codec.h"
 
-#include <cstring>
-
 #include "util/hash.h"
+#include "util/serial.h"
 
 namespace eddy {
 namespace {
@@ -22,69 +21,10 @@ enum Field : uint32_t {
   kFieldCount,
 };
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
-void PutFixed64(uint64_t v, std::string* out) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
-}
-
 // The interner and ID value of each string field, in bit order (1..10).
 struct StringField {
   const Interner* interner;
   uint32_t id;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
-  bool Byte(uint8_t* v) {
-    if (p_ == end_) return false;
-    *v = static_cast<uint8_t>(*p_++);
-    return true;
-  }
-  bool Varint(uint64_t* v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) return false;
-      const uint8_t b = static_cast<uint8_t>(*p_++);
-      r |= uint64_t{b & 0x7Fu} << shift;
-      if ((b & 0x80) == 0) {
-        *v = r;
-        return true;
-      }
-    }
-    return false;  // more than 10 bytes
-  }
-  bool Fixed64(uint64_t* v) {
-    if (end_ - p_ < 8) return false;
-    uint64_t r = 0;
-    for (int i = 0; i < 8; ++i) r |= uint64_t{static_cast<uint8_t>(p_[i])} << (8 * i);
-    p_ += 8;
-    *v = r;
-    return true;
-  }
-  bool Bytes(std::string_view* s) {
-    uint64_t n;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    *s = std::string_view(p_, n);
-    p_ += n;
-    return true;
-  }
-  bool done() const { return p_ == end_; }
-
- private:
-  const char* p_;
-  const char* end_;
 };
 
 }  // namespace
@@ -107,81 +47,75 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
     if (strings[f].id != 0) present |= uint64_t{1} << f;
   }
-  out->push_back(static_cast<char>(kEventCodecVersion));
-  out->push_back(static_cast<char>(ev.type));
-  out->push_back(static_cast<char>(ev.flags));
-  PutVarint(present, out);
-  PutVarint(ZigZag(ev.time.millis()), out);
+  SerialWriter w(out);
+  w.U8(kEventCodecVersion);
+  w.U8(static_cast<uint8_t>(ev.type));
+  w.U8(ev.flags);
+  w.U64(present);
+  w.I64(ev.time.millis());
   if (ev.event_id.present()) {
-    PutFixed64(ev.event_id.lo, out);
-    PutFixed64(ev.event_id.hi, out);
+    w.Fixed64(ev.event_id.lo);
+    w.Fixed64(ev.event_id.hi);
   }
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
-    if (strings[f].id == 0) continue;
-    const std::string_view s = strings[f].interner->Lookup(strings[f].id);
-    PutVarint(s.size(), out);
-    out->append(s);
+    if (strings[f].id != 0) w.Bytes(strings[f].interner->Lookup(strings[f].id));
   }
-  PutVarint(ev.quantity, out);
-  if (ev.flags & Event::kHasPrice) PutVarint(ZigZag(ev.price_micros), out);
-  if (ev.flags & Event::kHasStock) PutVarint(ZigZag(ev.stock), out);
+  w.U64(ev.quantity);
+  if (ev.flags & Event::kHasPrice) w.I64(ev.price_micros);
+  if (ev.flags & Event::kHasStock) w.I64(ev.stock);
 }
 
 Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
-  Reader r(value);
-  uint8_t version = 0, type = 0, flags = 0;
-  if (!r.Byte(&version)) return Status::Corruption("stored event: empty value");
+  SerialReader r(value);
+  const uint8_t version = r.U8();
+  if (!r.ok()) return Status::Corruption("stored event: empty value");
   if (version != kEventCodecVersion) {
     return Status::Corruption("stored event: format version " + std::to_string(version) +
                               " (this eddy reads version " +
                               std::to_string(kEventCodecVersion) + ")");
   }
-  uint64_t present = 0, zz_time = 0;
-  if (!r.Byte(&type) || !r.Byte(&flags) || !r.Varint(&present) || !r.Varint(&zz_time)) {
-    return Status::Corruption("stored event: truncated header");
-  }
+  const uint8_t type = r.U8(), flags = r.U8();
+  const uint64_t present = r.U64();
+  const int64_t time_ms = r.I64();
+  if (!r.ok()) return Status::Corruption("stored event: truncated header");
   if (type >= kEventTypeCount) {
     return Status::Corruption("stored event: unknown type " + std::to_string(type));
   }
   if (present >> kFieldCount) return Status::Corruption("stored event: unknown fields");
-  *out = StoredEventView{};
+  *out = StoredEventView{};  // absent strings stay null views
   Event& ev = out->event;
   ev.type = static_cast<EventType>(type);
   ev.flags = flags;
-  ev.time = EventTime(UnZigZag(zz_time));
+  ev.time = EventTime(time_ms);
   if (present & 1) {
-    if (!r.Fixed64(&ev.event_id.lo) || !r.Fixed64(&ev.event_id.hi)) {
-      return Status::Corruption("stored event: truncated eventId");
-    }
+    ev.event_id.lo = r.Fixed64();
+    ev.event_id.hi = r.Fixed64();
+    if (!r.ok()) return Status::Corruption("stored event: truncated eventId");
   }
   std::string_view* const fields[kFieldCount] = {
       nullptr,        &out->user,  &out->item,   &out->category, &out->session, &out->order,
       &out->query,    &out->device, &out->ip,    &out->location, &out->country};
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
-    if ((present >> f & 1) && !r.Bytes(fields[f])) {
+    if ((present >> f & 1) == 0) continue;
+    *fields[f] = r.Bytes();
+    if (!r.ok()) {
       return Status::Corruption("stored event: truncated string field " + std::to_string(f));
     }
   }
-  uint64_t quantity = 0, price = 0, stock = 0;
-  if (!r.Varint(&quantity) || quantity > UINT32_MAX) {
-    return Status::Corruption("stored event: bad quantity");
+  const uint64_t quantity = r.U64();
+  if (!r.ok() || quantity > UINT32_MAX) return Status::Corruption("stored event: bad quantity");
+  if (flags & Event::kHasPrice) {
+    ev.price_micros = r.I64();
+    if (!r.ok()) return Status::Corruption("stored event: truncated price");
   }
-  if ((flags & Event::kHasPrice) && !r.Varint(&price)) {
-    return Status::Corruption("stored event: truncated price");
-  }
-  if ((flags & Event::kHasStock) && !r.Varint(&stock)) {
-    return Status::Corruption("stored event: truncated stock");
+  if (flags & Event::kHasStock) {
+    ev.stock = r.I64();
+    if (!r.ok()) return Status::Corruption("stored event: truncated stock");
   }
   if (!r.done()) return Status::Corruption("stored event: trailing bytes");
   ev.quantity = static_cast<uint32_t>(quantity);
-  ev.price_micros = UnZigZag(price);
-  ev.stock = UnZigZag(stock);
   const std::string_view key = (present >> kUserBit & 1) ? out->user : out->item;
   ev.user_hash = static_cast<uint32_t>(StableHash64(key));
-  // Presence is kept in the views: an absent field has a null data pointer.
-  for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
-    if ((present >> f & 1) == 0) *fields[f] = std::string_view();
-  }
   return Status::Ok();
 }
 

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "util/serial.h"
+
 namespace eddy {
 namespace {
 
@@ -74,15 +76,9 @@ rocksdb::ColumnFamilyOptions LogFamilyOptions() {
 
 }  // namespace
 
-Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_t partitions) {
+Result<std::unique_ptr<LogStore>> LogStore::OpenDb(const std::string& dir, rocksdb::DBOptions o,
+                                                   bool read_only) {
   std::unique_ptr<LogStore> s(new LogStore());
-  rocksdb::DBOptions o;
-  o.create_if_missing = true;
-  o.create_missing_column_families = true;
-  o.max_background_jobs = 2;  // one flush + one compaction: the box has 2 cores
-  o.bytes_per_sync = 1 << 20;  // smooth SST writeback
-  o.max_total_wal_size = 256 << 20;
-  o.keep_log_file_num = 4;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   s->stats_ = rocksdb::CreateDBStatistics();
   s->stats_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
@@ -92,41 +88,35 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_
       {kLogFamily, LogFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
-  rocksdb::Status st = rocksdb::DB::Open(o, dir, families, &s->handles_, &db);
-  if (!st.ok()) return FromRocks(st, "opening the event store " + dir);
+  rocksdb::Status st = read_only
+                           ? rocksdb::DB::OpenForReadOnly(o, dir, families, &s->handles_, &db)
+                           : rocksdb::DB::Open(o, dir, families, &s->handles_, &db);
+  if (!st.ok()) {
+    return FromRocks(st, "opening the event store " + dir + (read_only ? " read-only" : ""));
+  }
   s->db_.reset(db);
   s->batch_ = std::make_unique<rocksdb::WriteBatch>();
-  if (Status m = s->CheckMeta(partitions); !m.ok()) return m;
-  s->partitions_ = partitions;
+  return s;
+}
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_t partitions) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;  // one flush + one compaction: the box has 2 cores
+  o.bytes_per_sync = 1 << 20;  // smooth SST writeback
+  o.max_total_wal_size = 256 << 20;
+  o.keep_log_file_num = 4;
+  Result<std::unique_ptr<LogStore>> s = OpenDb(dir, o, /*read_only=*/false);
+  if (!s.ok()) return s;
+  if (Status m = (*s)->CheckMeta(partitions); !m.ok()) return m;
   return s;
 }
 
 Result<std::unique_ptr<LogStore>> LogStore::OpenReadOnly(const std::string& dir) {
-  std::unique_ptr<LogStore> s(new LogStore());
-  rocksdb::DBOptions o;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  s->stats_ = rocksdb::CreateDBStatistics();
-  o.statistics = s->stats_;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kLogFamily, LogFamilyOptions()},
-  };
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status st = rocksdb::DB::OpenForReadOnly(o, dir, families, &s->handles_, &db);
-  if (!st.ok()) return FromRocks(st, "opening the event store " + dir + " read-only");
-  s->db_.reset(db);
-  s->batch_ = std::make_unique<rocksdb::WriteBatch>();
-  std::string v;
-  st = db->Get(rocksdb::ReadOptions(), s->handles_[0], kPartitionsKey, &v);
-  if (!st.ok()) return FromRocks(st, "reading the event store's partition count");
-  s->partitions_ = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
-  std::string version;
-  st = db->Get(rocksdb::ReadOptions(), s->handles_[0], kFormatKey, &version);
-  if (!st.ok()) return FromRocks(st, "reading the event store's format version");
-  if (version != std::to_string(kStoreFormatVersion)) {
-    return Status::Corruption("the event store has format version " + version +
-                              "; this eddy reads " + std::to_string(kStoreFormatVersion));
-  }
+  Result<std::unique_ptr<LogStore>> s = OpenDb(dir, rocksdb::DBOptions(), /*read_only=*/true);
+  if (!s.ok()) return s;
+  if (Status m = (*s)->CheckMeta(std::nullopt); !m.ok()) return m;
   return s;
 }
 
@@ -136,15 +126,16 @@ LogStore::~LogStore() {
   db_->Close();
 }
 
-Status LogStore::CheckMeta(uint32_t partitions) {
+Status LogStore::CheckMeta(std::optional<uint32_t> partitions) {
   std::string v;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), handles_[0], kFormatKey, &v);
-  if (st.IsNotFound()) {
+  if (st.IsNotFound() && partitions) {  // a new store
     rocksdb::WriteBatch b;
     b.Put(handles_[0], kFormatKey, std::to_string(kStoreFormatVersion));
-    b.Put(handles_[0], kPartitionsKey, std::to_string(partitions));
+    b.Put(handles_[0], kPartitionsKey, std::to_string(*partitions));
     rocksdb::WriteOptions w;
     w.sync = true;
+    partitions_ = *partitions;
     return FromRocks(db_->Write(w, &b), "writing the event store's metadata");
   }
   if (!st.ok()) return FromRocks(st, "reading the event store's metadata");
@@ -158,11 +149,12 @@ Status LogStore::CheckMeta(uint32_t partitions) {
   }
   st = db_->Get(rocksdb::ReadOptions(), handles_[0], kPartitionsKey, &v);
   if (!st.ok()) return FromRocks(st, "reading the event store's partition count");
-  if (v != std::to_string(partitions)) {
+  if (partitions && v != std::to_string(*partitions)) {
     return Status::InvalidArgument(
-        "log.partitions is " + std::to_string(partitions) + " but the event store in this data_dir was written with " + v +
+        "log.partitions is " + std::to_string(*partitions) + " but the event store in this data_dir was written with " + v +
         " partitions; set log.partitions = " + v + " (repartitioning a store is not supported yet)");
   }
+  partitions_ = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
   return Status::Ok();
 }
 
@@ -175,19 +167,10 @@ void ChunkBuilder::Begin() {
   count_ = 0;
 }
 
-void ChunkBuilder::AddSkip() {
-  buf_.push_back('\0');
-  ++count_;
-}
+void ChunkBuilder::AddSkip() { Add({}); }  // length 0
 
 void ChunkBuilder::Add(std::string_view e) {
-  uint64_t v = e.size();
-  while (v >= 0x80) {
-    buf_.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  buf_.push_back(static_cast<char>(v));
-  buf_.append(e);
+  SerialWriter(&buf_).Bytes(e);
   ++count_;
 }
 
@@ -285,22 +268,15 @@ Status LogStore::Scan(PartitionId p, uint64_t from,
     const std::string_view v(it->value().data(), it->value().size());
     uint32_t count = 0;
     if (Status st = ChunkHeader(v, &count); !st.ok()) return st;
-    size_t pos = kChunkHeader;
+    SerialReader r(v.substr(kChunkHeader));
     for (uint32_t e = 0; e < count; ++e, ++offset) {
-      uint64_t len = 0;
-      for (int shift = 0;; shift += 7) {
-        if (pos >= v.size() || shift > 63) return Status::Corruption("event store: truncated chunk");
-        const uint8_t b = static_cast<uint8_t>(v[pos++]);
-        len |= uint64_t{b & 0x7Fu} << shift;
-        if ((b & 0x80) == 0) break;
+      const std::string_view event = r.Bytes();
+      if (!r.ok()) return Status::Corruption("event store: truncated chunk");
+      if (!event.empty() && offset >= from) {
+        if (Status st = fn(offset, event); !st.ok()) return st;
       }
-      if (len > v.size() - pos) return Status::Corruption("event store: truncated chunk");
-      if (len != 0 && offset >= from) {
-        if (Status st = fn(offset, v.substr(pos, len)); !st.ok()) return st;
-      }
-      pos += len;
     }
-    if (pos != v.size()) return Status::Corruption("event store: trailing bytes in a chunk");
+    if (!r.done()) return Status::Corruption("event store: trailing bytes in a chunk");
   }
   return FromRocks(it->status(), "reading the event store");
 }

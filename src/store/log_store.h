@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,7 @@
 
 namespace rocksdb {
 class DB;
+struct DBOptions;
 class ColumnFamilyHandle;
 class WriteBatch;
 class Statistics;
@@ -122,7 +124,12 @@ class LogStore {
 
  private:
   LogStore() = default;
-  Status CheckMeta(uint32_t partitions);
+  // Opens the database with the store's column families and statistics.
+  static Result<std::unique_ptr<LogStore>> OpenDb(const std::string& dir, rocksdb::DBOptions o,
+                                                 bool read_only);
+  // Checks the format version and, when given, the partition count (writing both into a
+  // new store); sets partitions_ from the metadata.
+  Status CheckMeta(std::optional<uint32_t> partitions);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, log]

@@ -1,7 +1,8 @@
 #pragma once
-// SerialWriter / SerialReader: the binary encoding of checkpoints (aggregate state).
-// Integers are varints (signed ones zigzag), doubles their 8 IEEE bytes little-endian (so a
-// restored sum is bit-identical), strings a varint length and the bytes.
+// SerialWriter / SerialReader: the binary encoding of checkpoints (aggregate state) and of
+// stored events. Integers are varints (signed ones zigzag), or a single byte (U8), or 8
+// bytes little-endian (Fixed64); doubles their 8 IEEE bytes little-endian (so a restored
+// sum is bit-identical); strings a varint length and the bytes.
 //
 // The reader never reads past its input and never allocates from an untrusted count
 // without checking it against the bytes left (Count()); any malformed input makes ok()
@@ -30,12 +31,13 @@ class SerialWriter {
     out_->push_back(static_cast<char>(v));
   }
   void I64(int64_t v) { U64((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void F64(double v) {
-    const uint64_t bits = std::bit_cast<uint64_t>(v);
+  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void Fixed64(uint64_t v) {
     char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(bits >> (8 * i));
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
     out_->append(b, 8);
   }
+  void F64(double v) { Fixed64(std::bit_cast<uint64_t>(v)); }
   void Bytes(std::string_view s) {
     U64(s.size());
     out_->append(s);
@@ -67,13 +69,18 @@ class SerialReader {
     const uint64_t v = U64();
     return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
   }
-  double F64() {
-    if (end_ - p_ < 8) return static_cast<double>(Fail());
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits |= uint64_t{static_cast<uint8_t>(p_[i])} << (8 * i);
-    p_ += 8;
-    return std::bit_cast<double>(bits);
+  uint8_t U8() {
+    if (p_ == end_) return static_cast<uint8_t>(Fail());
+    return static_cast<uint8_t>(*p_++);
   }
+  uint64_t Fixed64() {
+    if (end_ - p_ < 8) return Fail();
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p_[i])} << (8 * i);
+    p_ += 8;
+    return v;
+  }
+  double F64() { return std::bit_cast<double>(Fixed64()); }
   std::string_view Bytes() {
     const uint64_t n = U64();
     if (n > static_cast<uint64_t>(end_ - p_)) {
