@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eddy/event.h"
@@ -13,6 +14,10 @@
 namespace eddy {
 
 enum class AckLevel : uint8_t { kMemory, kWal, kFsync };
+// The config spelling: "memory", "wal", "fsync".
+constexpr std::string_view AckLevelName(AckLevel a) {
+  return a == AckLevel::kMemory ? "memory" : a == AckLevel::kWal ? "wal" : "fsync";
+}
 
 struct ServerOptions {
   std::string host = "127.0.0.1";

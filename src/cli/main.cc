@@ -46,6 +46,14 @@ int CheckConfig(const std::string& file) {
   return 0;
 }
 
+// Logs go to stderr (stdout stays free for subcommands' output, e.g. eddy dump), one
+// timestamped line each.
+void SetUpLogging(const std::string& level) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("eddy"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
 // Blocks SIGINT/SIGTERM in every thread (threads inherit the mask) so that sigwait()
 // in main receives them.
 sigset_t BlockStopSignals() {
@@ -128,8 +136,7 @@ int Replay(const ConfigSources& src) {
     return 2;
   }
   Options options = *loaded;
-  spdlog::set_default_logger(spdlog::stderr_color_mt("eddy"));
-  spdlog::set_level(spdlog::level::warn);
+  SetUpLogging("warn");
   if (options.durability.data_dir.empty()) {
     std::cerr << "eddy replay: durability.data_dir is empty: there is no event store\n";
     return 2;
@@ -173,10 +180,7 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     return 2;
   }
   const Options& options = *loaded;
-  spdlog::set_level(spdlog::level::from_str(options.logging.level));
-  // Logs go to stderr (stdout stays free for subcommands' output, e.g. eddy dump).
-  spdlog::set_default_logger(spdlog::stderr_color_mt("eddy"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  SetUpLogging(options.logging.level);
 
   sigset_t signals = BlockStopSignals();
   eddy::Result<std::unique_ptr<eddy::Engine>> engine = eddy::Engine::Open(options);

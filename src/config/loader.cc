@@ -237,7 +237,7 @@ Status CheckCrossKeys(Options& o) {
   }
   if (o.durability.ack != AckLevel::kMemory && o.durability.data_dir.empty()) {
     return Status::InvalidArgument(
-        "config: durability.ack = \"" + std::string(o.durability.ack == AckLevel::kWal ? "wal" : "fsync") +
+        "config: durability.ack = \"" + std::string(AckLevelName(o.durability.ack)) +
         "\" needs durability.data_dir (the event store lives there); set a directory, or "
         "ack = \"memory\" to run without a store");
   }

@@ -28,6 +28,15 @@ KeySpec Int(std::string_view section, std::string_view key, int64_t min, int64_t
   return s;
 }
 
+// A duration key ("30m", "24h", "7d") stored as whole minutes in an Options field.
+template <typename T>
+KeySpec Minutes(std::string_view section, std::string_view key, int64_t min, int64_t max,
+                T Options::*group, auto field) {
+  KeySpec s = Int(section, key, min, max, group, field);
+  s.kind = KeySpec::kDuration;
+  return s;
+}
+
 KeySpec Weight(std::string_view key, EventType type) {
   KeySpec s = Spec("weights", key, KeySpec::kDouble, 0, 1000);
   s.set_double = [type](Options& o, double v) { o.weights[static_cast<size_t>(type)] = v; };
@@ -76,22 +85,22 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Weight("segment_update", EventType::kSegmentUpdate));
   k.push_back(Spec("windows", "durations", KeySpec::kDurationList, 1, 7 * 24 * 60));
   k.back().set_minutes = [](Options& o, std::vector<int64_t> v) { o.windows.minutes = std::move(v); };
-  k.push_back(Spec("affinity", "half_life", KeySpec::kDuration, 1, 366 * 1440));
-  k.back().set_int = [](Options& o, int64_t m) { o.affinity.half_life_minutes = m; };
+  k.push_back(Minutes("affinity", "half_life", 1, 366 * 1440, &Options::affinity,
+                      &AffinityOptions::half_life_minutes));
   k.push_back(Int("affinity", "max_categories", 1, 100'000, &Options::affinity,
                   &AffinityOptions::max_categories));
   k.push_back(Int("affinity", "max_users", 1, 1'000'000'000, &Options::affinity,
                   &AffinityOptions::max_users));
-  k.push_back(Spec("popularity", "half_life", KeySpec::kDuration, 1, 366 * 1440));
-  k.back().set_int = [](Options& o, int64_t m) { o.popularity.half_life_minutes = m; };
+  k.push_back(Minutes("popularity", "half_life", 1, 366 * 1440, &Options::popularity,
+                      &PopularityOptions::half_life_minutes));
   k.push_back(Int("popularity", "candidates", 10, 100'000, &Options::popularity,
                   &PopularityOptions::candidates));
   k.push_back(Int("popularity", "max_items", 1, 1'000'000'000, &Options::popularity,
                   &PopularityOptions::max_items));
   k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
                   &CoViewOptions::recent_items));
-  k.push_back(Spec("coview", "window", KeySpec::kDuration, 1, 7 * 1440));
-  k.back().set_int = [](Options& o, int64_t m) { o.coview.window_minutes = m; };
+  k.push_back(Minutes("coview", "window", 1, 7 * 1440, &Options::coview,
+                      &CoViewOptions::window_minutes));
   k.push_back(Int("coview", "max_neighbours", 100, 100'000, &Options::coview,
                   &CoViewOptions::max_neighbours));
   k.push_back(Int("coview", "max_items", 1, 1'000'000'000, &Options::coview,
@@ -104,18 +113,20 @@ std::vector<KeySpec> MakeSchema() {
   };
   k.push_back(Spec("durability", "data_dir", KeySpec::kString));
   k.back().set_string = [](Options& o, const std::string& v) { o.durability.data_dir = v; };
-  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0, {"memory", "wal", "fsync"}));
+  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0,
+                   {AckLevelName(AckLevel::kMemory), AckLevelName(AckLevel::kWal),
+                    AckLevelName(AckLevel::kFsync)}));
   k.back().set_string = [](Options& o, const std::string& v) {
-    o.durability.ack = v == "memory" ? AckLevel::kMemory
-                       : v == "wal"  ? AckLevel::kWal
-                                     : AckLevel::kFsync;
+    for (AckLevel a : {AckLevel::kMemory, AckLevel::kWal, AckLevel::kFsync}) {
+      if (v == AckLevelName(a)) o.durability.ack = a;
+    }
   };
-  k.push_back(Spec("durability", "checkpoint_interval", KeySpec::kDuration, 0, 7 * 1440));
-  k.back().set_int = [](Options& o, int64_t m) { o.durability.checkpoint_interval_minutes = m; };
+  k.push_back(Minutes("durability", "checkpoint_interval", 0, 7 * 1440, &Options::durability,
+                      &DurabilityOptions::checkpoint_interval_minutes));
   k.push_back(Int("durability", "checkpoints_kept", 1, 100, &Options::durability,
                   &DurabilityOptions::checkpoints_kept));
-  k.push_back(Spec("durability", "retention", KeySpec::kDuration, 0, 3660 * 1440));
-  k.back().set_int = [](Options& o, int64_t m) { o.durability.retention_minutes = m; };
+  k.push_back(Minutes("durability", "retention", 0, 3660 * 1440, &Options::durability,
+                      &DurabilityOptions::retention_minutes));
   k.push_back(Spec("logging", "level", KeySpec::kEnum, 0, 0,
                    {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };

@@ -104,6 +104,26 @@ uint64_t ConfigFingerprint(const Options& o) {
   return StableHash64(s);
 }
 
+// Wakes each of a batch's shards once (a futex syscall each): shards below 64 are collected
+// in a bitmask and woken by Flush, the rest at once.
+class ShardWaker {
+ public:
+  explicit ShardWaker(const std::vector<std::unique_ptr<Shard>>& shards) : shards_(shards) {}
+  void Add(size_t s) {
+    if (s < 64) mask_ |= uint64_t{1} << s; else shards_[s]->Wake();
+  }
+  void Flush() {
+    for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
+      if (mask_ & (uint64_t{1} << s)) shards_[s]->Wake();
+    }
+    mask_ = 0;
+  }
+
+ private:
+  const std::vector<std::unique_ptr<Shard>>& shards_;
+  uint64_t mask_ = 0;
+};
+
 class EngineImpl final : public Engine {
  public:
   EngineImpl(const Options& options, Clock* clock) : options_(options), clock_(clock) {}
@@ -152,10 +172,9 @@ class EngineImpl final : public Engine {
       checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
     ready_.store(true, std::memory_order_release);
-    static constexpr const char* kAckNames[] = {"memory", "wal", "fsync"};
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
                  log_->partition(PartitionId(0)).capacity(), shards,
-                 kAckNames[static_cast<int>(options_.durability.ack)],
+                 AckLevelName(options_.durability.ack),
                  store_ ? dir + "/log" : std::string("none"));
     return Status::Ok();
   }
@@ -174,19 +193,16 @@ class EngineImpl final : public Engine {
 
   std::string CheckpointDir() const { return options_.durability.data_dir + "/checkpoints"; }
 
-  // Loads the newest usable checkpoint into fresh interners and shard states; returns
+  // Loads the newest usable of `files` (newest first) into fresh interners and shard
+  // states; returns
   // the offsets it covers (empty when none could be used: replay everything).
-  std::vector<uint64_t> LoadCheckpoint() {
-    const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
-    // New checkpoints sort after every file present, readable or not.
-    if (!files.empty()) checkpoint_seq_ = CheckpointSequenceOf(files.front());
+  std::vector<uint64_t> LoadCheckpoint(const std::vector<std::string>& files) {
     for (const std::string& path : files) {
       Result<Checkpoint> cp = ReadCheckpoint(path);
       if (!cp.ok()) {
         spdlog::warn("recovery: skipping checkpoint: {}", cp.status().message());
         continue;
       }
-      checkpoint_seq_ = std::max(checkpoint_seq_, cp->sequence);
       if (cp->offsets.size() != log_->partitions() || cp->shards.size() != states_.size()) {
         spdlog::warn("recovery: checkpoint {} was taken with {} partitions and {} shards, this "
                      "run has {} and {}: replaying the whole event store instead",
@@ -202,9 +218,7 @@ class EngineImpl final : public Engine {
       }
       auto interners = std::make_unique<Interners>();
       SerialReader ir(cp->interners);
-      bool ok = interners->users.Load(ir) && interners->items.Load(ir) &&
-                interners->categories.Load(ir) && interners->sessions.Load(ir) &&
-                interners->orders.Load(ir) && interners->strings.Load(ir) && ir.done();
+      bool ok = interners->Load(ir) && ir.done();
       std::vector<std::unique_ptr<ShardState>> states = NewStates(static_cast<int>(states_.size()));
       for (size_t s = 0; ok && s < states.size(); ++s) {
         SerialReader r(cp->shards[s]);
@@ -241,13 +255,11 @@ class EngineImpl final : public Engine {
       }
       if (!marks_.empty()) last_mark_ms_ = marks_.back().ms;
     }
+    // New checkpoints sort after every file present, readable or not.
+    const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
+    if (!files.empty()) checkpoint_seq_ = CheckpointSequenceOf(files.front());
     std::vector<uint64_t> from;
-    if (options_.recovery.ignore_checkpoints) {
-      const std::vector<std::string> files = ListCheckpoints(CheckpointDir());
-      if (!files.empty()) checkpoint_seq_ = CheckpointSequenceOf(files.front());
-    } else {
-      from = LoadCheckpoint();
-    }
+    if (!options_.recovery.ignore_checkpoints) from = LoadCheckpoint(files);
     if (from.empty()) from.assign(log_->partitions(), 0);
     uint64_t total_offsets = 0;
     uint64_t missing_offsets = 0;  // deleted by retention but not covered by the state
@@ -263,7 +275,6 @@ class EngineImpl final : public Engine {
       const uint64_t start = std::max(*next, from[p]);
       log_->partition(PartitionId(p)).StartAt(start);
       durable_[p].store(start, std::memory_order_relaxed);
-      store_end_[p] = start;
       total_offsets += *next > from[p] ? *next - from[p] : 0;
     }
     if (missing_offsets > 0) {
@@ -383,10 +394,7 @@ class EngineImpl final : public Engine {
     }
     if (eddy::Status st = store_->Commit(sync_); !st.ok()) {
       store_->Discard();
-      durable_replies_.clear();  // the round is retried from the same offsets
-      for (uint32_t p = 0; p < log_->partitions(); ++p) {
-        store_end_[p] = log_->partition(PartitionId(p)).cursor(1);
-      }
+      durable_replies_.clear();  // the round is retried from the same offsets (cursor 1)
       OnStoreError(st);
       return 0;  // the runner idles ~1 ms, then the round is retried
     }
@@ -399,20 +407,15 @@ class EngineImpl final : public Engine {
       spdlog::warn("store: writes succeed again; accepting events");
       store_failing_.store(false, std::memory_order_release);
     }
-    uint64_t wake = 0;
+    ShardWaker waker(shards_);
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       PartitionLog& pl = log_->partition(PartitionId(p));
       if (store_end_[p] == pl.cursor(1)) continue;
       durable_[p].store(store_end_[p], std::memory_order_release);
       pl.Advance(1, store_end_[p]);
-      const size_t s = p % shards_.size();
-      if (s < 64) wake |= uint64_t{1} << s; else if (gated_) shards_[s]->Wake();
+      if (gated_) waker.Add(p % shards_.size());
     }
-    if (gated_) {
-      for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
-        if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
-      }
-    }
+    waker.Flush();
     // After the durable offsets moved: a read sent after one of these replies catches up
     // to them.
     for (IngestTicket* t : durable_replies_) t->RunDone(&duplicates_total_);
@@ -499,12 +502,7 @@ class EngineImpl final : public Engine {
     // by events accepted meanwhile; replay after recovery only ever raises it).
     cp.newest_event_ms = newest_event_ms_.load(std::memory_order_relaxed);
     SerialWriter iw(&cp.interners);
-    interners_->users.Save(iw);
-    interners_->items.Save(iw);
-    interners_->categories.Save(iw);
-    interners_->sessions.Save(iw);
-    interners_->orders.Save(iw);
-    interners_->strings.Save(iw);
+    interners_->Save(iw);
     uint64_t bytes = 0;
     eddy::Status st = WriteCheckpoint(CheckpointDir(), cp, &bytes);
     const double total_ms = std::chrono::duration<double, std::milli>(
@@ -1168,7 +1166,7 @@ class EngineImpl final : public Engine {
     while (newest > seen &&
            !newest_event_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
     }
-    uint64_t wake = 0;  // bitmask of shards to wake (first 64; the rest always woken)
+    ShardWaker waker(shards_);
     bool wake_store = false;
     for (uint32_t p : ctx.touched) {
       PartitionLog& pl = log_->partition(PartitionId(p));
@@ -1187,14 +1185,11 @@ class EngineImpl final : public Engine {
       // they answer; so wake it (a syscall) only when someone waits for the apply or the
       // partition is filling up. Gated, the store thread wakes the shards after its write.
       if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
-        size_t s = p % shards_.size();
-        if (s < 64) wake |= uint64_t{1} << s; else shards_[s]->Wake();
+        waker.Add(p % shards_.size());
       }
       if (store_ && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) wake_store = true;
     }
-    for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
-      if (wake & (uint64_t{1} << s)) shards_[s]->Wake();
-    }
+    waker.Flush();
     if (wake_store) store_thread_->Wake();
     return Status::Ok();
   }
@@ -1231,7 +1226,7 @@ class EngineImpl final : public Engine {
   bool gated_ = false;  // ack wal/fsync: shards apply only durable offsets
   bool sync_ = false;   // ack fsync: every group commit is synced
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;  // per partition, by the store thread
-  std::vector<uint64_t> store_end_;                   // store thread only
+  std::vector<uint64_t> store_end_;  // store thread only: this round's end per partition
   std::string encode_buf_;                            // store thread only
   ChunkBuilder chunk_;                                // store thread only
   std::vector<IngestTicket*> durable_replies_;        // store thread only: this round's

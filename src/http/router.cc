@@ -503,11 +503,7 @@ Response Router::StreamStatusResponse(unsigned version) {
   JsonWriter w;
   w.BeginObject();
   w.Key("partitions").Uint(s.partitions).Key("shards").Int(s.shards);
-  switch (engine_.options().durability.ack) {
-    case AckLevel::kMemory: w.Key("ack").String("memory"); break;
-    case AckLevel::kWal: w.Key("ack").String("wal"); break;
-    case AckLevel::kFsync: w.Key("ack").String("fsync"); break;
-  }
+  w.Key("ack").String(AckLevelName(engine_.options().durability.ack));
   w.Key("capacity_per_partition").Uint(s.capacity_per_partition);
   w.Key("accepted_total").Uint(s.accepted_total).Key("duplicates_total").Uint(s.duplicates_total);
   w.Key("events_per_second_10s").Double(s.events_per_second_10s);

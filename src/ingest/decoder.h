@@ -31,6 +31,17 @@ struct Interners {
   Interner sessions;
   Interner orders;
   Interner strings;  // queries, devices, IPs, locations, segments
+
+  // Checkpoint: every kind, in this order (Interner::Save/Load).
+  void Save(SerialWriter& w) const {
+    for (const Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) i->Save(w);
+  }
+  bool Load(SerialReader& r) {
+    for (Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) {
+      if (!i->Load(r)) return false;
+    }
+    return true;
+  }
 };
 
 // Longest accepted identifier (eventId, userId, itemId, category, sessionId, orderId) and

@@ -159,13 +159,11 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
       while (!stop.load()) {
         std::vector<std::string> events;
         std::vector<std::string> ids;
-        const uint64_t first = next_event;
         for (int k = 0; k < 40; ++k) {
           events.push_back(EventJson(next_event));
           ids.push_back(Hex(StableHash128("ev-" + std::to_string(next_event))));
           ++next_event;
         }
-        (void)first;
         test::HttpResult r = c.Post("/v1/events", test::Ndjson(events), "application/x-ndjson");
         if (r.status == 0) return;  // the daemon is gone
         ASSERT_EQ(r.status, 200) << r.body;

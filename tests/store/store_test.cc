@@ -315,18 +315,24 @@ TEST(EngineStoreTest, WithoutACheckpointTheWholeStoreIsReplayed) {
   EXPECT_EQ(Answers(*engine), reference);
 }
 
+// 8 batches, a checkpoint, 12 more batches, a clean stop (the shutdown checkpoint):
+// returns the two checkpoint files, newest first.
+std::vector<std::string> TwoCheckpoints(const test::TempDir& dir) {
+  {
+    auto engine = Reopen(dir);
+    IngestBatches(*engine, 0, 8);
+    EXPECT_TRUE(engine->TakeCheckpoint().ok());
+    IngestBatches(*engine, 8, 20);
+  }
+  return CheckpointFiles(dir);
+}
+
 // A checkpoint in the middle, more events after it, and the shutdown checkpoint lost: the
 // older checkpoint plus the events after it give the same answers.
 TEST(EngineStoreTest, ACheckpointPlusTheEventsAfterItGiveTheSameAnswers) {
   const std::string reference = ReferenceAnswers();
   test::TempDir dir;
-  {
-    auto engine = Reopen(dir);
-    IngestBatches(*engine, 0, 8);
-    ASSERT_TRUE(engine->TakeCheckpoint().ok());
-    IngestBatches(*engine, 8, 20);
-  }
-  std::vector<std::string> files = CheckpointFiles(dir);
+  std::vector<std::string> files = TwoCheckpoints(dir);
   ASSERT_EQ(files.size(), 2u);
   std::filesystem::remove(files[0]);
   auto engine = Reopen(dir);
@@ -341,13 +347,7 @@ TEST(EngineStoreTest, ADamagedCheckpointFallsBackToThePreviousOne) {
   enum Damage { kTruncate, kFlipByte, kNewerVersion };
   for (Damage damage : {kTruncate, kFlipByte, kNewerVersion}) {
     test::TempDir dir;
-    {
-      auto engine = Reopen(dir);
-      IngestBatches(*engine, 0, 8);
-      ASSERT_TRUE(engine->TakeCheckpoint().ok());
-      IngestBatches(*engine, 8, 20);
-    }
-    std::vector<std::string> files = CheckpointFiles(dir);
+    std::vector<std::string> files = TwoCheckpoints(dir);
     ASSERT_EQ(files.size(), 2u);
     std::string bytes = test::ReadFile(files[0]);
     ASSERT_GT(bytes.size(), 100u);
