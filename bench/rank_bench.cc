@@ -1,12 +1,12 @@
-// Cost of scoring recommendation candidates (rank::Rank): rules, normalisation, weighted
+// Cost of scoring recommendation candidates (ranker::Rank): rules, normalisation, weighted
 // sum, ordering and diversity over N candidates with all six signals, top 10.
 #include <benchmark/benchmark.h>
 
 #include <random>
 
-#include "rank/scorer.h"
+#include "ranker/scorer.h"
 
-namespace eddy::rank {
+namespace eddy::ranker {
 namespace {
 
 void BM_Rank(benchmark::State& state) {
@@ -28,4 +28,4 @@ void BM_Rank(benchmark::State& state) {
 BENCHMARK(BM_Rank)->Arg(100)->Arg(500)->Arg(2000);
 
 }  // namespace
-}  // namespace eddy::rank
+}  // namespace eddy::ranker

@@ -19,6 +19,7 @@
 #include "eddy/clock.h"
 #include "eddy/event.h"
 #include "eddy/options.h"
+#include "eddy/ranking.h"
 #include "eddy/result.h"
 #include "eddy/status.h"
 
@@ -107,6 +108,59 @@ struct SimilarItem {
 
 struct SimilarAnswer {
   std::vector<SimilarItem> top;  // by count, best first; ties by name
+};
+
+// A recommendation request (SPEC §6.1). Prices in millionths of the currency unit.
+struct RecommendRequest {
+  std::string user;                     // may be unknown: cold start
+  uint32_t k = 10;
+  std::string category;                 // only items of this category ("" = any)
+  std::optional<int64_t> min_price_micros, max_price_micros;
+};
+
+// One ranked item with its score breakdown (recommendations and ranked similar items).
+struct RankedItem {
+  std::string item;
+  double score = 0;
+  std::string category;                 // "" when no event named one
+  std::optional<int64_t> price_micros;  // the item's last seen unit price
+  std::string source;                   // candidate sources, e.g. "coview+popular"
+  std::array<SignalBreakdown, kRankSignalCount> signals{};  // by RankSignal
+  uint64_t coview_count = 0;            // co-view count (similar items: with the query item)
+  uint64_t coview_error = 0;            // its possible overcount (SimilarAnswer::error)
+};
+
+struct RecommendAnswer {
+  EventTime now;
+  std::vector<RankedItem> items;  // best first; ties by item name
+};
+
+// Similar items ranked by the scorer: co-view neighbours first, then popular items of the
+// item's category as the fallback.
+struct RankedSimilarAnswer {
+  std::string category;  // the query item's
+  std::vector<RankedItem> items;
+};
+
+struct Offer {
+  std::string offer_id;
+  std::string category;
+  double priority = 0;
+};
+
+struct RankedOffer {
+  std::string offer_id;
+  std::string category;
+  double score = 0;
+  double priority = 0, trending = 0, affinity = 0, bandit = 0;
+  double sample = 0;        // the Thompson sample θ of the conversion rate
+  int trending_rank = -1;   // 0 = the top trending category; -1 = not among the best
+  uint64_t views = 0, conversions = 0;
+};
+
+struct OffersAnswer {
+  EventTime now;
+  std::vector<RankedOffer> top;  // best first
 };
 
 // One aggregate's memory, summed over shards (figures published about once a second).
@@ -226,6 +280,22 @@ class Engine {
   virtual void SimilarItems(std::string_view item, uint32_t k,
                             std::function<void(SimilarAnswer)> done) = 0;
   SimilarAnswer SimilarItemsSync(std::string_view item, uint32_t k);
+
+  // Recommendations for a user (SPEC §6.1), computed fresh on the user's shard with item
+  // signals gathered from every shard. k is capped by ranking.max_k.
+  virtual void Recommend(const RecommendRequest& request,
+                         std::function<void(RecommendAnswer)> done) = 0;
+  RecommendAnswer RecommendSync(const RecommendRequest& request);
+
+  // The item's co-view neighbours, ranked by the scorer, then its category's popular items.
+  virtual void SimilarItemsRanked(std::string_view item, uint32_t k,
+                                  std::function<void(RankedSimilarAnswer)> done) = 0;
+  RankedSimilarAnswer SimilarItemsRankedSync(std::string_view item, uint32_t k);
+
+  // The offer decision engine (SPEC §6.3): the top k of `offers` for `user`.
+  virtual void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
+                          std::function<void(OffersAnswer)> done) = 0;
+  OffersAnswer RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k);
 
   virtual StreamStatus Status() const = 0;
 

@@ -3,6 +3,7 @@
 // config/eddy.toml. Loaded and validated by src/config (toml++, env, CLI overrides).
 // A plain value type.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "eddy/event.h"
+#include "eddy/ranking.h"
 
 namespace eddy {
 
@@ -83,6 +85,29 @@ struct EngagementOptions {
   uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen eighth dropped
 };
 
+// Recommendations (SPEC §6.1). Weights are indexed by RankSignal (eddy/ranking.h):
+// coview, embed, popularity, recency, trending, affinity.
+struct RankingOptions {
+  std::array<double, kRankSignalCount> weights = {0.4, 0.3, 0.2, 0.1, 0.1, 0.2};
+  uint32_t max_per_category = 0;   // at most this many items of one category (0 = no limit)
+  bool exclude_bought = true;      // never recommend what the user already bought
+  bool exclude_seen = false;       // never recommend the user's recent items
+  uint32_t seed_items = 10;        // the user's latest items whose co-view neighbours count
+  uint32_t affinity_categories = 3;  // the user's top categories whose popular items count
+  uint32_t popular_candidates = 100;  // popular items taken per source (global, category)
+  uint32_t bought_items = 100;     // items remembered as bought per user (newest kept)
+  uint32_t max_k = 1000;           // largest k a request may ask for
+};
+// The offer decision engine (SPEC §6.3): score = priority + trending boost + affinity boost
+// + bandit term.
+struct OfferOptions {
+  double trending_boost = 30;        // for the top trending category; rank r of the top
+                                     // `trending_categories` gets boost * (n - r) / n
+  uint32_t trending_categories = 5;
+  double affinity_boost = 10;        // * the user's affinity for the category / their top one
+  double bandit_weight = 20;         // * a Thompson sample of the offer's conversion rate
+  uint64_t seed = 42;                // same seed + same state + same request = same answer
+};
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
 // newest event time only (replaying history gives the answers history had).
 enum class ClockMode : uint8_t { kLive, kEvent };
@@ -128,6 +153,8 @@ struct Options {
   PopularityOptions popularity;
   CoViewOptions coview;
   EngagementOptions engagement;
+  RankingOptions ranking;
+  OfferOptions offers;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;
   RecoveryOptions recovery;

@@ -65,6 +65,8 @@ std::string Describe(const KeySpec& s) {
       return "a number in [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
     case KeySpec::kString:
       return "a string";
+    case KeySpec::kBool:
+      return "true or false";
     case KeySpec::kDuration:
       return "a duration such as \"7d\" or \"36h\" (units m, h, d; 1m to 366d)";
     case KeySpec::kDurationList:
@@ -121,6 +123,11 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
     case KeySpec::kString: {
       if (!n.is_string()) return Bad(origin, s, expected);
       s.set_string(o, *n.value<std::string>());
+      return Status::Ok();
+    }
+    case KeySpec::kBool: {
+      if (!n.is_boolean()) return Bad(origin, s, expected);
+      s.set_bool(o, *n.value<bool>());
       return Status::Ok();
     }
     case KeySpec::kDuration: {
@@ -234,6 +241,12 @@ Status CheckCrossKeys(Options& o) {
         "config: coview.recent_items (" + std::to_string(o.coview.recent_items) +
         ") must not exceed recent.max_items (" + std::to_string(o.recent.max_items) +
         "): co-view pairs a touch with the user's remembered recent items");
+  }
+  double weight_sum = 0;
+  for (double w : o.ranking.weights) weight_sum += w;
+  if (weight_sum <= 0) {
+    return Status::InvalidArgument(
+        "config: ranking.weight_* are all 0: at least one signal must have a weight > 0");
   }
   if (o.durability.ack != AckLevel::kMemory && o.durability.data_dir.empty()) {
     return Status::InvalidArgument(

@@ -1,7 +1,9 @@
 // The config schema: each key, its type, its range and where it goes in eddy::Options.
 #include "config/schema.h"
 
+#include <array>
 #include <limits>
+#include <string>
 
 namespace eddy {
 namespace {
@@ -40,6 +42,33 @@ KeySpec Minutes(std::string_view section, std::string_view key, int64_t min, int
 KeySpec Weight(std::string_view key, EventType type) {
   KeySpec s = Spec("weights", key, KeySpec::kDouble, 0, 1000);
   s.set_double = [type](Options& o, double v) { o.weights[static_cast<size_t>(type)] = v; };
+  return s;
+}
+
+template <typename T>
+KeySpec Double(std::string_view section, std::string_view key, int64_t min, int64_t max,
+               T Options::*group, double T::*field) {
+  KeySpec s = Spec(section, key, KeySpec::kDouble, min, max);
+  s.set_double = [group, field](Options& o, double v) { (o.*group).*field = v; };
+  return s;
+}
+
+template <typename T>
+KeySpec Bool(std::string_view section, std::string_view key, T Options::*group, bool T::*field) {
+  KeySpec s = Spec(section, key, KeySpec::kBool);
+  s.set_bool = [group, field](Options& o, bool v) { (o.*group).*field = v; };
+  return s;
+}
+
+// ranking.weight_<signal>: the weight of one signal of the recommendation score.
+KeySpec RankWeight(RankSignal signal) {
+  static const std::array<std::string, kRankSignalCount> keys = [] {
+    std::array<std::string, kRankSignalCount> k;
+    for (size_t i = 0; i < kRankSignalCount; ++i) k[i] = "weight_" + std::string(kRankSignalNames[i]);
+    return k;
+  }();
+  KeySpec s = Spec("ranking", keys[signal], KeySpec::kDouble, 0, 1000);
+  s.set_double = [signal](Options& o, double v) { o.ranking.weights[signal] = v; };
   return s;
 }
 
@@ -107,6 +136,29 @@ std::vector<KeySpec> MakeSchema() {
                   &CoViewOptions::max_items));
   k.push_back(Int("engagement", "max_items", 1, 1'000'000'000, &Options::engagement,
                   &EngagementOptions::max_items));
+  for (size_t i = 0; i < kRankSignalCount; ++i) k.push_back(RankWeight(static_cast<RankSignal>(i)));
+  k.push_back(Int("ranking", "max_per_category", 0, 1'000'000, &Options::ranking,
+                  &RankingOptions::max_per_category));
+  k.push_back(Bool("ranking", "exclude_bought", &Options::ranking, &RankingOptions::exclude_bought));
+  k.push_back(Bool("ranking", "exclude_seen", &Options::ranking, &RankingOptions::exclude_seen));
+  k.push_back(Int("ranking", "seed_items", 1, 1000, &Options::ranking, &RankingOptions::seed_items));
+  k.push_back(Int("ranking", "affinity_categories", 0, 100, &Options::ranking,
+                  &RankingOptions::affinity_categories));
+  k.push_back(Int("ranking", "popular_candidates", 1, 10'000, &Options::ranking,
+                  &RankingOptions::popular_candidates));
+  k.push_back(Int("ranking", "bought_items", 1, 10'000, &Options::ranking,
+                  &RankingOptions::bought_items));
+  k.push_back(Int("ranking", "max_k", 1, 10'000, &Options::ranking, &RankingOptions::max_k));
+  k.push_back(Double("offers", "trending_boost", 0, 1'000'000, &Options::offers,
+                     &OfferOptions::trending_boost));
+  k.push_back(Int("offers", "trending_categories", 1, 1000, &Options::offers,
+                  &OfferOptions::trending_categories));
+  k.push_back(Double("offers", "affinity_boost", 0, 1'000'000, &Options::offers,
+                     &OfferOptions::affinity_boost));
+  k.push_back(Double("offers", "bandit_weight", 0, 1'000'000, &Options::offers,
+                     &OfferOptions::bandit_weight));
+  k.push_back(Int("offers", "seed", 0, std::numeric_limits<int64_t>::max(), &Options::offers,
+                  &OfferOptions::seed));
   k.push_back(Spec("clock", "mode", KeySpec::kEnum, 0, 0, {"live", "event"}));
   k.back().set_string = [](Options& o, const std::string& v) {
     o.clock = v == "event" ? ClockMode::kEvent : ClockMode::kLive;

@@ -13,7 +13,7 @@
 namespace eddy {
 
 struct KeySpec {
-  enum Kind { kInt, kDouble, kString, kEnum, kDurationList, kDuration };
+  enum Kind { kInt, kDouble, kString, kEnum, kDurationList, kDuration, kBool };
   std::string_view section;
   std::string_view key;
   Kind kind = kInt;
@@ -25,6 +25,7 @@ struct KeySpec {
   std::function<void(Options&, int64_t)> set_int;
   std::function<void(Options&, double)> set_double;
   std::function<void(Options&, const std::string&)> set_string;
+  std::function<void(Options&, bool)> set_bool;  // kBool
   std::function<void(Options&, std::vector<int64_t>)> set_minutes;  // kDurationList
 };
 

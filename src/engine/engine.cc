@@ -19,6 +19,9 @@
 #include "absl/container/flat_hash_set.h"
 
 #include "engine/ingest_ticket.h"
+#include "engine/item_facts.h"
+#include "engine/recommender.h"
+#include "engine/shard_set.h"
 #include "engine/shard_state.h"
 #include "ingest/decoder.h"
 #include "log/partitioned_log.h"
@@ -155,22 +158,25 @@ class EngineImpl final : public Engine {
     store_end_.assign(partitions, 0);
     retained_from_.assign(partitions, 0);
     for (uint32_t p = 0; p < partitions; ++p) durable_[p].store(0, std::memory_order_relaxed);
-    states_ = NewStates(shards);
+    set_.states = NewStates(shards);
     if (store_) {
       if (eddy::Status st = Recover(); !st.ok()) return st;
     }
-    for (auto& state : states_) {
+    for (auto& state : set_.states) {
       ShardState* st = state.get();
       if (gated_) st->SetDurableGate(durable_.get());
-      shards_.push_back(std::make_unique<Shard>(static_cast<int>(shards_.size()),
+      set_.shards.push_back(std::make_unique<Shard>(static_cast<int>(set_.shards.size()),
                                                 [st] { return st->Poll(); }));
     }
-    for (auto& s : shards_) s->Start();
+    for (auto& s : set_.shards) s->Start();
     if (store_) {
       store_thread_ = std::make_unique<Shard>(0, [this] { return StoreRound(); }, "eddy-store");
       store_thread_->Start();
       checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
+    recommender_ = std::make_unique<Recommender>(
+        options_, set_, *interners_, *this, [this] { return NowMs(); },
+        [this](std::string_view user) { return PartitionOfUser(user); });
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
                  log_->partition(PartitionId(0)).capacity(), shards,
@@ -203,11 +209,11 @@ class EngineImpl final : public Engine {
         spdlog::warn("recovery: skipping checkpoint: {}", cp.status().message());
         continue;
       }
-      if (cp->offsets.size() != log_->partitions() || cp->shards.size() != states_.size()) {
+      if (cp->offsets.size() != log_->partitions() || cp->shards.size() != set_.states.size()) {
         spdlog::warn("recovery: checkpoint {} was taken with {} partitions and {} shards, this "
                      "run has {} and {}: replaying the whole event store instead",
                      path, cp->offsets.size(), cp->shards.size(), log_->partitions(),
-                     states_.size());
+                     set_.states.size());
         return {};
       }
       if (cp->config_fingerprint != ConfigFingerprint(options_)) {
@@ -219,7 +225,7 @@ class EngineImpl final : public Engine {
       auto interners = std::make_unique<Interners>();
       SerialReader ir(cp->interners);
       bool ok = interners->Load(ir) && ir.done();
-      std::vector<std::unique_ptr<ShardState>> states = NewStates(static_cast<int>(states_.size()));
+      std::vector<std::unique_ptr<ShardState>> states = NewStates(static_cast<int>(set_.states.size()));
       for (size_t s = 0; ok && s < states.size(); ++s) {
         SerialReader r(cp->shards[s]);
         ok = states[s]->Load(r);
@@ -230,7 +236,7 @@ class EngineImpl final : public Engine {
         continue;
       }
       interners_ = std::move(interners);
-      states_ = std::move(states);
+      set_.states = std::move(states);
       newest_event_ms_.store(cp->newest_event_ms, std::memory_order_relaxed);
       recovered_checkpoint_ = cp->sequence;
       spdlog::info("recovery: loaded checkpoint {} (taken {})", path,
@@ -296,11 +302,11 @@ class EngineImpl final : public Engine {
         }
       });
     }
-    std::vector<eddy::Status> results(states_.size());
-    std::vector<uint64_t> counts(states_.size(), 0);
-    std::vector<int64_t> newest(states_.size(), INT64_MIN);
+    std::vector<eddy::Status> results(set_.states.size());
+    std::vector<uint64_t> counts(set_.states.size(), 0);
+    std::vector<int64_t> newest(set_.states.size(), INT64_MIN);
     std::vector<std::thread> threads;
-    for (size_t s = 0; s < states_.size(); ++s) {
+    for (size_t s = 0; s < set_.states.size(); ++s) {
       threads.emplace_back(
           [&, s] { results[s] = ReplayShard(s, from, &counts[s], &newest[s]); });
     }
@@ -308,7 +314,7 @@ class EngineImpl final : public Engine {
     replay_done.store(true, std::memory_order_release);
     if (monitor.joinable()) monitor.join();
     uint64_t total = 0;
-    for (size_t s = 0; s < states_.size(); ++s) {
+    for (size_t s = 0; s < set_.states.size(); ++s) {
       if (!results[s].ok()) {
         return Status::Corruption("recovery failed: " + std::string(results[s].message()));
       }
@@ -331,7 +337,7 @@ class EngineImpl final : public Engine {
 
   eddy::Status ReplayShard(size_t s, const std::vector<uint64_t>& from, uint64_t* count,
                            int64_t* newest) {
-    ShardState& state = *states_[s];
+    ShardState& state = *set_.states[s];
     LogEntry entry;
     entry.kind = LogEntry::kEvent;
     for (PartitionId p : state.partitions()) {
@@ -407,13 +413,13 @@ class EngineImpl final : public Engine {
       spdlog::warn("store: writes succeed again; accepting events");
       store_failing_.store(false, std::memory_order_release);
     }
-    ShardWaker waker(shards_);
+    ShardWaker waker(set_.shards);
     for (uint32_t p = 0; p < log_->partitions(); ++p) {
       PartitionLog& pl = log_->partition(PartitionId(p));
       if (store_end_[p] == pl.cursor(1)) continue;
       durable_[p].store(store_end_[p], std::memory_order_release);
       pl.Advance(1, store_end_[p]);
-      if (gated_) waker.Add(p % shards_.size());
+      if (gated_) waker.Add(p % set_.shards.size());
     }
     waker.Flush();
     // After the durable offsets moved: a read sent after one of these replies catches up
@@ -481,17 +487,17 @@ class EngineImpl final : public Engine {
     cp.created_ms = Clock::System()->Now().millis();
     cp.config_fingerprint = ConfigFingerprint(options_);
     cp.offsets.assign(log_->partitions(), 0);
-    cp.shards.resize(states_.size());
-    std::vector<double> pause_ms(states_.size(), 0);
-    std::vector<std::promise<void>> done(states_.size());
-    for (size_t s = 0; s < states_.size(); ++s) {
-      shards_[s]->Submit([&, s] {
+    cp.shards.resize(set_.states.size());
+    std::vector<double> pause_ms(set_.states.size(), 0);
+    std::vector<std::promise<void>> done(set_.states.size());
+    for (size_t s = 0; s < set_.states.size(); ++s) {
+      set_.shards[s]->Submit([&, s] {
         const auto p0 = std::chrono::steady_clock::now();
-        for (PartitionId p : states_[s]->partitions()) {
+        for (PartitionId p : set_.states[s]->partitions()) {
           cp.offsets[p.value()] = log_->partition(p).cursor(0);
         }
         SerialWriter w(&cp.shards[s]);
-        states_[s]->Save(w);
+        set_.states[s]->Save(w);
         pause_ms[s] = std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - p0).count();
         done[s].set_value();
@@ -639,9 +645,9 @@ class EngineImpl final : public Engine {
       return;
     }
     const PartitionId p = PartitionOfUser(user);
-    const size_t s = p.value() % shards_.size();
-    ShardState* st = states_[s].get();
-    shards_[s]->Submit([this, st, p, uid, k, done = std::move(done)] {
+    const size_t s = p.value() % set_.shards.size();
+    ShardState* st = set_.states[s].get();
+    set_.shards[s]->Submit([this, st, p, uid, k, done = std::move(done)] {
       st->CatchUp(p);
       std::vector<eddy::RecentItems::Entry> entries;
       st->recent().Get(UserId(uid), k, &entries);
@@ -673,31 +679,6 @@ class EngineImpl final : public Engine {
     return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
   }
 
-  // Runs `part` on every shard (after it caught up with everything published), then
-  // `merge` with all the partials on the shard that finished last.
-  template <typename Partial>
-  void ScatterGather(std::function<Partial(ShardState&)> part,
-                     std::function<void(std::vector<Partial>&)> merge) {
-    struct Gather {
-      std::vector<Partial> parts;
-      std::atomic<size_t> left;
-      std::function<void(std::vector<Partial>&)> merge;
-    };
-    auto g = std::make_shared<Gather>();
-    g->parts.resize(shards_.size());
-    g->left.store(shards_.size());
-    g->merge = std::move(merge);
-    for (size_t s = 0; s < shards_.size(); ++s) {
-      ShardState* st = states_[s].get();
-      shards_[s]->Submit([g, st, s, part] {
-        st->CatchUpAll();
-        g->parts[s] = part(*st);
-        // acq_rel: the last one sees every shard's partial.
-        if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
-      });
-    }
-  }
-
   void TrendingCategories(size_t window, uint32_t k,
                           std::function<void(TrendingAnswer)> done) override {
     TrendingAnswer empty;
@@ -712,7 +693,7 @@ class EngineImpl final : public Engine {
       CategoryWindows::Sums window;
       CategoryWindows::Sums this_minute, previous_minute;
     };
-    ScatterGather<Partial>(
+    set_.ScatterGather<Partial>(
         [window, g](ShardState& st) {
           Partial p;
           st.trending().AddWindow(window, g, &p.window);
@@ -768,7 +749,7 @@ class EngineImpl final : public Engine {
     const uint32_t cat = interners_->categories.Find(category);
     if (cat == 0 || now_ms == INT64_MIN || minutes == 0) return done(std::move(answer));
     const int64_t g = Minute(now_ms);
-    ScatterGather<std::vector<int64_t>>(
+    set_.ScatterGather<std::vector<int64_t>>(
         [g, minutes, cat](ShardState& st) {
           std::vector<int64_t> counts(minutes, 0);
           st.trending().AddMinutes(CategoryId(cat), g, minutes, &counts);
@@ -798,7 +779,7 @@ class EngineImpl final : public Engine {
       EngagementAnswer counts;
       Engagement::Facts facts;
     };
-    ScatterGather<Part>(
+    set_.ScatterGather<Part>(
         [g, id, windows](ShardState& st) {
           Part p;
           p.counts.per_window.resize(windows);
@@ -808,10 +789,7 @@ class EngineImpl final : public Engine {
         },
         [this, answer = std::move(answer),
          done = std::move(done)](std::vector<Part>& parts) mutable {
-          // Facts: the newest by event time over the shards; at the same millisecond the
-          // lower category name and the lower price, so the answer does not depend on
-          // which shard saw what.
-          int64_t category_ms = INT64_MIN, price_ms = INT64_MIN;
+          MergedFacts facts;
           for (const Part& part : parts) {
             const EngagementAnswer& p = part.counts;
             for (int t = 0; t < kEventTypeCount; ++t) {
@@ -820,22 +798,10 @@ class EngineImpl final : public Engine {
                 answer.per_window[w][t] += p.per_window[w][t];
               }
             }
-            const Engagement::Facts& f = part.facts;
-            if (f.category.valid()) {
-              const std::string name(interners_->categories.Lookup(f.category.value()));
-              if (f.category_ms > category_ms ||
-                  (f.category_ms == category_ms && name < answer.category)) {
-                answer.category = name;
-                category_ms = f.category_ms;
-              }
-            }
-            if (f.price_ms != INT64_MIN &&
-                (f.price_ms > price_ms ||
-                 (f.price_ms == price_ms && f.price_micros < *answer.price_micros))) {
-              answer.price_micros = f.price_micros;
-              price_ms = f.price_ms;
-            }
+            facts.Add(part.facts, interners_->categories);
           }
+          answer.category = std::string(facts.category_name);
+          answer.price_micros = facts.price_micros;
           done(std::move(answer));
         });
   }
@@ -864,7 +830,7 @@ class EngineImpl final : public Engine {
       std::vector<Popularity::Scored> top;
       double bound = 0;
     };
-    ScatterGather<Part>(
+    set_.ScatterGather<Part>(
         [cat, k, now_ms, exhaustive](ShardState& st) {
           Part p;
           // Exhaustive: every item of every shard is a candidate.
@@ -885,7 +851,7 @@ class EngineImpl final : public Engine {
               if (seen.insert(item).second) cands->push_back(item);
             }
           }
-          ScatterGather<std::vector<double>>(
+          set_.ScatterGather<std::vector<double>>(
               [cands, cat, now_ms](ShardState& st) {
                 std::vector<double> scores;
                 st.popularity().ScoresOf(cat, *cands, now_ms, &scores);
@@ -923,9 +889,9 @@ class EngineImpl final : public Engine {
     const uint32_t uid = interners_->users.Find(user);
     if (uid == 0 || now_ms == INT64_MIN) return done(std::move(answer));
     const PartitionId p = PartitionOfUser(user);
-    const size_t s = p.value() % shards_.size();
-    ShardState* st = states_[s].get();
-    shards_[s]->Submit([this, st, p, uid, k, now_ms, answer = std::move(answer),
+    const size_t s = p.value() % set_.shards.size();
+    ShardState* st = set_.states[s].get();
+    set_.shards[s]->Submit([this, st, p, uid, k, now_ms, answer = std::move(answer),
                         done = std::move(done)]() mutable {
       st->CatchUp(p);
       std::vector<std::pair<CategoryId, double>> scores;
@@ -947,7 +913,7 @@ class EngineImpl final : public Engine {
     const uint32_t id = interners_->items.Find(item);
     if (id == 0 || k == 0) return done({});
     // Pairs are counted on the shard of the user who made them: sum every shard's sketch.
-    ScatterGather<std::vector<CoView::Neighbour>>(
+    set_.ScatterGather<std::vector<CoView::Neighbour>>(
         [id](ShardState& st) {
           std::vector<CoView::Neighbour> n;
           st.coview().Flush();
@@ -979,27 +945,40 @@ class EngineImpl final : public Engine {
         });
   }
 
+  void Recommend(const RecommendRequest& request,
+                 std::function<void(RecommendAnswer)> done) override {
+    recommender_->Recommend(request, std::move(done));
+  }
+  void SimilarItemsRanked(std::string_view item, uint32_t k,
+                          std::function<void(RankedSimilarAnswer)> done) override {
+    recommender_->SimilarItemsRanked(item, k, std::move(done));
+  }
+  void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
+                  std::function<void(OffersAnswer)> done) override {
+    recommender_->RankOffers(user, std::move(offers), k, std::move(done));
+  }
+
   StreamStatus Status() const override {
     StreamStatus s;
     s.partitions = log_->partitions();
-    s.shards = static_cast<int>(shards_.size());
+    s.shards = static_cast<int>(set_.shards.size());
     s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();
     s.accepted_total = accepted_total_.load(std::memory_order_relaxed);
     s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
     s.popular_full_scans = popular_fallbacks_.load(std::memory_order_relaxed);
     const int64_t now_sec = clock_->Now().millis() / 1000;
     uint64_t last10 = 0;
-    s.shard.resize(shards_.size());
-    for (size_t i = 0; i < shards_.size(); ++i) {
+    s.shard.resize(set_.shards.size());
+    for (size_t i = 0; i < set_.shards.size(); ++i) {
       s.shard[i].shard = static_cast<int>(i);
-      s.shard[i].applied_events = states_[i]->applied_events();
-      last10 += states_[i]->rate().SumBefore(now_sec, 10);
+      s.shard[i].applied_events = set_.states[i]->applied_events();
+      last10 += set_.states[i]->rate().SumBefore(now_sec, 10);
     }
     s.events_per_second_10s = static_cast<double>(last10) / 10.0;
     s.memory.resize(kAggregateCount);
     for (size_t a = 0; a < kAggregateCount; ++a) {
       s.memory[a].aggregate = kAggregateNames[a];
-      for (const auto& st : states_) {
+      for (const auto& st : set_.states) {
         const ShardState::MemoryFigures f = st->memory(a);
         s.memory[a].keys += f.keys;
         s.memory[a].bytes += f.bytes;
@@ -1010,7 +989,7 @@ class EngineImpl final : public Engine {
       const PartitionLog& pl = log_->partition(PartitionId(p));
       PartitionStatus ps;
       ps.partition = p;
-      ps.shard = static_cast<int>(p % shards_.size());
+      ps.shard = static_cast<int>(p % set_.shards.size());
       ps.applied = pl.cursor(0);
       ps.head = std::max(ps.applied, pl.head());
       ps.durable = store_ ? durable_[p].load(std::memory_order_relaxed) : 0;
@@ -1084,7 +1063,7 @@ class EngineImpl final : public Engine {
                       store_error_);
       }
     }
-    for (auto& s : shards_) s->Stop();
+    for (auto& s : set_.shards) s->Stop();
     // A clean shutdown leaves a checkpoint of everything applied: the next start replays
     // nothing. (Tasks run inline once the shard threads are gone.)
     if (store_ && ready_.load(std::memory_order_acquire) &&
@@ -1166,7 +1145,7 @@ class EngineImpl final : public Engine {
     while (newest > seen &&
            !newest_event_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
     }
-    ShardWaker waker(shards_);
+    ShardWaker waker(set_.shards);
     bool wake_store = false;
     for (uint32_t p : ctx.touched) {
       PartitionLog& pl = log_->partition(PartitionId(p));
@@ -1185,7 +1164,7 @@ class EngineImpl final : public Engine {
       // they answer; so wake it (a syscall) only when someone waits for the apply or the
       // partition is filling up. Gated, the store thread wakes the shards after its write.
       if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
-        waker.Add(p % shards_.size());
+        waker.Add(p % set_.shards.size());
       }
       if (store_ && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) wake_store = true;
     }
@@ -1210,8 +1189,8 @@ class EngineImpl final : public Engine {
   DirLock lock_;
   std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // replaced only by recovery
   std::unique_ptr<PartitionedLog> log_;
-  std::vector<std::unique_ptr<ShardState>> states_;
-  std::vector<std::unique_ptr<Shard>> shards_;
+  ShardSet set_;  // the shards and their states
+  std::unique_ptr<Recommender> recommender_;  // set once Init has recovered
   std::atomic<uint64_t> accepted_total_{0};
   std::atomic<int64_t> newest_event_ms_{INT64_MIN};  // newest event time accepted
   std::atomic<uint64_t> duplicates_total_{0};
@@ -1312,6 +1291,19 @@ AffinityAnswer Engine::UserAffinitySync(std::string_view user, uint32_t k) {
 
 SimilarAnswer Engine::SimilarItemsSync(std::string_view item, uint32_t k) {
   return Await<SimilarAnswer>([&](auto cb) { SimilarItems(item, k, std::move(cb)); });
+}
+
+RecommendAnswer Engine::RecommendSync(const RecommendRequest& request) {
+  return Await<RecommendAnswer>([&](auto cb) { Recommend(request, std::move(cb)); });
+}
+
+RankedSimilarAnswer Engine::SimilarItemsRankedSync(std::string_view item, uint32_t k) {
+  return Await<RankedSimilarAnswer>([&](auto cb) { SimilarItemsRanked(item, k, std::move(cb)); });
+}
+
+OffersAnswer Engine::RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k) {
+  return Await<OffersAnswer>(
+      [&](auto cb) { RankOffers(user, std::move(offers), k, std::move(cb)); });
 }
 
 }  // namespace eddy

@@ -46,6 +46,8 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
                 ShareOf(options.affinity.max_users, options, partitions_.size())),
       coview_(options.coview.max_neighbours,
               ShareOf(options.coview.max_items, options, partitions_.size())),
+      bought_(options.ranking.bought_items,
+              ShareOf(options.recent.max_users, options, partitions_.size())),
       coview_recent_(options.coview.recent_items),
       coview_window_ms_(options.coview.window_minutes * 60'000),
       live_clock_(options.clock == ClockMode::kLive) {
@@ -73,6 +75,9 @@ void ShardState::Apply(const LogEntry& entry) {
         }
       }
       recent_.Touch(ev.user, ev.item, ev.time);
+    }
+    if (ev.type == EventType::kPurchase && ev.item.valid() && ev.user.valid()) {
+      bought_.Touch(ev.user, ev.item, ev.time);
     }
     if (ev.item.valid()) {
       engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time), &ev);
@@ -156,11 +161,13 @@ void ShardState::Save(SerialWriter& w) {
   popularity_.Save(w);
   affinity_.Save(w);
   coview_.Save(w);
+  bought_.Save(w);
 }
 
 bool ShardState::Load(SerialReader& r) {
   return recent_.Load(r) && dedup_.Load(r) && trending_.Load(r) && engagement_.Load(r) &&
-         popularity_.Load(r) && affinity_.Load(r) && coview_.Load(r) && r.done();
+         popularity_.Load(r) && affinity_.Load(r) && coview_.Load(r) && bought_.Load(r) &&
+         r.done();
 }
 
 void ShardState::CatchUpAll() {
@@ -176,6 +183,7 @@ void ShardState::PublishMemory() {
       {popularity_.items(), popularity_.bytes(), popularity_.evicted_items()},
       {affinity_.users(), affinity_.bytes(), affinity_.evicted_users()},
       {coview_.items(), coview_.bytes(), coview_.evicted_items()},
+      {bought_.users(), bought_.bytes(), bought_.evicted_users()},
   };
   for (size_t a = 0; a < kAggregateCount; ++a) {
     memory_[a][0].store(f[a].keys, std::memory_order_relaxed);

@@ -33,7 +33,7 @@ namespace eddy {
 // The aggregates whose memory a shard reports (StreamStatus::memory), in this order.
 inline constexpr const char* kAggregateNames[] = {"recent",     "dedup",      "trending",
                                                    "engagement", "popularity", "affinity",
-                                                   "coview"};
+                                                   "coview",     "bought"};
 inline constexpr size_t kAggregateCount = std::size(kAggregateNames);
 
 class ShardState {
@@ -63,6 +63,8 @@ class ShardState {
   void Apply(const LogEntry& entry);
 
   RecentItems& recent() { return recent_; }
+  // Per user, the latest distinct items they bought (purchase events), for the ranker.
+  const RecentItems& bought() const { return bought_; }
   const CategoryWindows& trending() const { return trending_; }
   const Engagement& engagement() const { return engagement_; }
   const Popularity& popularity() const { return popularity_; }
@@ -98,6 +100,7 @@ class ShardState {
   Popularity popularity_;
   Affinity affinity_;
   CoView coview_;
+  RecentItems bought_;
   const uint32_t coview_recent_;
   const int64_t coview_window_ms_;
   std::array<std::array<std::atomic<uint64_t>, 3>, kAggregateCount> memory_{};

@@ -6,19 +6,11 @@
 
 #include "config/loader.h"
 #include "http/json_writer.h"
+#include "http/params.h"
 #include "util/time.h"
 
 namespace eddy {
 namespace {
-
-Response JsonResponse(http::status status, unsigned version, std::string body) {
-  Response res{status, version};
-  res.set(http::field::server, "eddy");
-  res.set(http::field::content_type, "application/json");
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -26,76 +18,11 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Percent-decodes a path segment; nullopt if malformed.
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-    out += static_cast<char>(v);
-    i += 2;
-  }
-  return out;
-}
-
-// The value of `name` in a query string ("a=1&k=5"), or nullopt.
-std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
-
 // "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
 std::string WindowLabel(int64_t minutes) {
   if (minutes % 1440 == 0 && minutes >= 2 * 1440) return std::to_string(minutes / 1440) + "d";
   if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
   return std::to_string(minutes) + "m";
-}
-
-// Parses an optional integer query parameter in [lo, hi]; false (and an error reply) if
-// it is present and bad.
-bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32_t hi,
-              uint32_t* out, unsigned version, const Respond& respond) {
-  std::optional<std::string_view> v = QueryParam(query, name);
-  if (!v) return true;
-  uint32_t x = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi) {
-    respond(ErrorResponse(http::status::bad_request, version,
-                          std::string(name) + ": must be an integer in [" + std::to_string(lo) +
-                              ", " + std::to_string(hi) + "]"));
-    return false;
-  }
-  *out = x;
-  return true;
-}
-
-// Decodes a path segment naming a user, item or category; replies 400 and returns nullopt
-// when it is malformed, empty or longer than 128 bytes.
-std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
-                                  const Respond& respond) {
-  std::optional<std::string> id = PercentDecode(raw);
-  if (!id || id->empty() || id->size() > 128) {
-    respond(ErrorResponse(http::status::bad_request, version,
-                          std::string(name) + ": must be a percent-encoded string of 1-128 bytes"));
-    return std::nullopt;
-  }
-  return id;
 }
 
 void WriteScored(JsonWriter& w, std::string_view key, const std::vector<ScoredName>& top) {
@@ -218,6 +145,14 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
   if (path == "/v1/stream/status") {
     if (method != http::verb::get) return wrong_method("GET");
     return respond(StreamStatusResponse(v));
+  }
+  if (path == "/v1/recommendations") {
+    if (method != http::verb::get) return wrong_method("GET");
+    return Recommendations(req, query, std::move(respond));
+  }
+  if (path == "/v1/offers/rank") {
+    if (method != http::verb::post) return wrong_method("POST");
+    return Offers(req, std::move(respond));
   }
   if (path == "/v1/items/popular") {
     if (method != http::verb::get) return wrong_method("GET");
@@ -474,26 +409,6 @@ void Router::Affinity(const Request& req, std::string_view user_raw, std::string
     w.Key("categories");
     WriteScored(w, "category", a.top);
     w.EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
-  });
-}
-
-void Router::Similar(const Request& req, std::string_view item_raw, std::string_view query,
-                     Respond respond) {
-  const unsigned v = req.version();
-  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
-  if (!item) return;
-  uint32_t k = 10;
-  if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
-  engine_.SimilarItems(*item, k, [v, item = *item, respond = std::move(respond)](SimilarAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("itemId").String(item).Key("items").BeginArray();
-    int rank = 0;
-    for (const SimilarItem& s : a.top) {
-      w.BeginObject().Key("rank").Int(++rank).Key("itemId").String(s.item);
-      w.Key("score").Uint(s.count).Key("error").Uint(s.error).EndObject();
-    }
-    w.EndArray().EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));
   });
 }

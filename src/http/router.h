@@ -50,6 +50,9 @@ class Router {
                 Respond respond);
   void Similar(const Request& req, std::string_view item, std::string_view query,
                Respond respond);
+  // rank_routes.cc
+  void Recommendations(const Request& req, std::string_view query, Respond respond);
+  void Offers(const Request& req, Respond respond);
   Response StreamStatusResponse(unsigned version);
 
   Engine& engine_;

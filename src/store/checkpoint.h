@@ -5,7 +5,7 @@
 //
 // File format (version 1), little-endian:
 //   8 bytes  magic "EDDYCKPT"
-//   u32      format version (= 1)
+//   u32      format version (kCheckpointFormatVersion)
 //   u64      payload length
 //   u32      CRC-32C of the payload
 //   payload  (util/serial.h): sequence, creation time (ms), config fingerprint, newest
@@ -29,7 +29,7 @@
 namespace eddy {
 
 // 2: engagement entries carry the item's category and price.
-inline constexpr uint32_t kCheckpointFormatVersion = 2;
+inline constexpr uint32_t kCheckpointFormatVersion = 3;
 
 struct Checkpoint {
   uint64_t sequence = 0;

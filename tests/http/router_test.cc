@@ -155,12 +155,86 @@ TEST_F(RouterTest, PopularAffinitySimilar) {
   Response s = Call(http::verb::get, "/v1/items/a/similar?k=3");
   EXPECT_EQ(s.result(), http::status::ok) << s.body();
   // a then b: one pair; b then a: a is b's latest other item, a second pair.
-  EXPECT_NE(s.body().find(R"({"itemId":"a","items":[{"rank":1,"itemId":"b","score":2,"error":0}]})"),
+  EXPECT_NE(s.body().find(R"({"itemId":"a","category":"shoes","items":[{"rank":1,"itemId":"b","score":)"),
             std::string::npos)
       << s.body();
+  EXPECT_NE(s.body().find(R"("category":"hats","count":2,"error":0,"source":"coview"}]})"),
+            std::string::npos)
+      << s.body();
+  Response se = Call(http::verb::get, "/v1/items/a/similar?explain=true");
+  EXPECT_NE(se.body().find(R"("signals":{"coview":{"raw":2,"normalised":1,"contribution":0.4})"),
+            std::string::npos)
+      << se.body();
   EXPECT_EQ(Call(http::verb::get, "/v1/items/a/similar?k=abc").result(), http::status::bad_request);
   EXPECT_EQ(Call(http::verb::post, "/v1/items/a/similar").result(),
             http::status::method_not_allowed);
+}
+
+TEST_F(RouterTest, RecommendationsAndTheirParameters) {
+  const int64_t t = Clock::System()->Now().millis();
+  std::vector<std::string> evs = {
+      test::EventBuilder().User("u").Type("view").Item("a").Category("shoes").Price(20).Time(t).Json(),
+      test::EventBuilder().User("u").Type("view").Item("b").Category("hats").Price(5).Time(t).Json()};
+  ASSERT_EQ(Call(http::verb::post, "/v1/events", test::JsonArray(evs)).result(), http::status::ok);
+  Response r = Call(http::verb::get, "/v1/recommendations?userId=u&k=5&maxPrice=10&explain=true");
+  ASSERT_EQ(r.result(), http::status::ok) << r.body();
+  EXPECT_NE(r.body().find(R"("items":[{"rank":1,"itemId":"b","score":)"), std::string::npos)
+      << r.body();
+  EXPECT_EQ(r.body().find(R"("itemId":"a")"), std::string::npos) << r.body();  // price 20 > 10
+  EXPECT_NE(r.body().find(R"("price":5,"source":"recent+coview+popular+affinity","signals":{)"),
+            std::string::npos)
+      << r.body();
+
+  struct Bad {
+    std::string target, error;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"/v1/recommendations", "userId: required"},
+           {"/v1/recommendations?userId=", "userId: must be a percent-encoded string of 1-128 bytes"},
+           {"/v1/recommendations?userId=u&k=0", "k: must be an integer in [1, 1000]"},
+           {"/v1/recommendations?userId=u&minPrice=-1", "minPrice: must be a number in [0, 1e12]"},
+           {"/v1/recommendations?userId=u&maxPrice=x", "maxPrice: must be a number in [0, 1e12]"},
+           {"/v1/recommendations?userId=u&minPrice=5&maxPrice=4", "minPrice: must not exceed maxPrice"},
+           {"/v1/recommendations?userId=u&explain=yes", "explain: must be true or false"}}) {
+    Response bad = Call(http::verb::get, b.target);
+    EXPECT_EQ(bad.result(), http::status::bad_request) << b.target;
+    EXPECT_EQ(bad.body(), R"({"error":")" + b.error + R"("})") << b.target;
+  }
+  EXPECT_EQ(Call(http::verb::post, "/v1/recommendations?userId=u").result(),
+            http::status::method_not_allowed);
+}
+
+TEST_F(RouterTest, OffersAndTheirErrors) {
+  Response r = Call(http::verb::post, "/v1/offers/rank",
+                    R"({"userId":"u","k":1,"offers":[{"offerId":"A","category":"fashion","priority":90},)"
+                    R"({"offer_id":"B","category":"electronics","priority":85}]})");
+  ASSERT_EQ(r.result(), http::status::ok) << r.body();
+  EXPECT_NE(r.body().find(R"("offers":[{"rank":1,"offerId":"A","category":"fashion","score":)"),
+            std::string::npos)
+      << r.body();
+  EXPECT_NE(r.body().find(R"("breakdown":{"priority":90,"trending":0,"affinity":0,"bandit":)"),
+            std::string::npos)
+      << r.body();
+  EXPECT_EQ(r.body().find(R"("offerId":"B")"), std::string::npos) << r.body();  // k = 1
+  struct Bad {
+    std::string body, error;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"[", "body: not valid JSON"},
+           {"[]", "body: must be a JSON object"},
+           {R"({"userId":"u"})", "offers: required"},
+           {R"({"offers":[]})", "offers: must be an array of 1-1000 offers"},
+           {R"({"offers":[{"category":"x"}]})", "offers[0].offerId: required"},
+           {R"({"offers":[{"offerId":"a"},{"offerId":7}]})", "offers[1].offerId: must be a string of 1-128 bytes"},
+           {R"({"offers":[{"offerId":"a","priority":"high"}]})", "offers[0].priority: must be a number in [-1e9, 1e9]"},
+           {R"({"offers":[{"offerId":"a","colour":"red"}]})", "offers[0]: unknown field 'colour' (known: offerId, category, priority)"},
+           {R"({"offers":[{"offerId":"a"}],"k":0})", "k: must be an integer in [1, 1000]"},
+           {R"({"offers":[{"offerId":"a"}],"user":"u"})", "unknown field 'user' (known: userId, offers, k)"}}) {
+    Response bad = Call(http::verb::post, "/v1/offers/rank", b.body);
+    EXPECT_EQ(bad.result(), http::status::bad_request) << b.body;
+    EXPECT_EQ(bad.body(), R"({"error":")" + b.error + R"("})") << b.body;
+  }
+  EXPECT_EQ(Call(http::verb::get, "/v1/offers/rank").result(), http::status::method_not_allowed);
 }
 
 TEST_F(RouterTest, HealthReadyStatus) {

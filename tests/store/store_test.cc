@@ -240,6 +240,10 @@ std::string Answers(Engine& e) {
     for (const auto& a : e.UserAffinitySync("u" + std::to_string(u), 5).top) {
       out += a.name + "=" + std::to_string(a.score) + ";";
     }
+    // Recommendations exclude what the user bought: the bought items are restored too.
+    for (const auto& r : e.RecommendSync(test::Req("u" + std::to_string(u), 8)).items) {
+      out += r.item + "=" + std::to_string(r.score) + ",";
+    }
   }
   for (int i = 0; i < 11; ++i) {
     for (const auto& s : e.SimilarItemsSync("i" + std::to_string(i), 5).top) {

@@ -76,4 +76,16 @@ Options TestOptions(uint32_t partitions, int shards) {
   return o;
 }
 
+RecommendRequest Req(std::string user, uint32_t k, std::string category,
+                     std::optional<int64_t> min_price_micros,
+                     std::optional<int64_t> max_price_micros) {
+  RecommendRequest r;
+  r.user = std::move(user);
+  r.k = k;
+  r.category = std::move(category);
+  r.min_price_micros = min_price_micros;
+  r.max_price_micros = max_price_micros;
+  return r;
+}
+
 }  // namespace eddy::test

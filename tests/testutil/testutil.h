@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "eddy/engine.h"
 #include "eddy/options.h"
 
 namespace eddy::test {
@@ -48,5 +49,10 @@ void WriteFile(const std::filesystem::path& path, std::string_view bytes);
 
 // Options for an in-process engine: no data dir, small log, given shard/partition counts.
 Options TestOptions(uint32_t partitions = 4, int shards = 2);
+
+// A recommendation request.
+RecommendRequest Req(std::string user, uint32_t k, std::string category = "",
+                     std::optional<int64_t> min_price_micros = std::nullopt,
+                     std::optional<int64_t> max_price_micros = std::nullopt);
 
 }  // namespace eddy::test

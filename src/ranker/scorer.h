@@ -26,13 +26,11 @@
 #include <string_view>
 #include <vector>
 
-namespace eddy::rank {
+#include "eddy/ranking.h"
 
-enum Signal : uint8_t { kCoView, kEmbed, kPopularity, kRecency, kTrending, kAffinity };
-inline constexpr size_t kSignalCount = 6;
-// Names used in explanations and config, indexed by Signal.
-inline constexpr std::array<std::string_view, kSignalCount> kSignalNames = {
-    "coview", "embed", "popularity", "recency", "trending", "affinity"};
+namespace eddy::ranker {
+
+inline constexpr size_t kSignalCount = kRankSignalCount;
 
 using SignalValues = std::array<double, kSignalCount>;
 
@@ -64,4 +62,4 @@ struct Scored {
 std::vector<Scored> Rank(const std::vector<Candidate>& candidates, const SignalValues& weights,
                          const Rules& rules, uint32_t k);
 
-}  // namespace eddy::rank
+}  // namespace eddy::ranker

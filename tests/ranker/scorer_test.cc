@@ -1,8 +1,8 @@
-#include "rank/scorer.h"
+#include "ranker/scorer.h"
 
 #include <gtest/gtest.h>
 
-namespace eddy::rank {
+namespace eddy::ranker {
 namespace {
 
 const SignalValues kWeights = {0.4, 0.3, 0.2, 0.1, 0.05, 0.15};
@@ -125,4 +125,4 @@ TEST(ScorerTest, AtMostMaxPerCategoryOfOneCategory) {
 }
 
 }  // namespace
-}  // namespace eddy::rank
+}  // namespace eddy::ranker

@@ -1,9 +1,9 @@
-#include "rank/scorer.h"
+#include "ranker/scorer.h"
 
 #include <algorithm>
 #include <unordered_map>
 
-namespace eddy::rank {
+namespace eddy::ranker {
 namespace {
 
 bool Passes(const Candidate& c, const Rules& r) {
@@ -56,4 +56,4 @@ std::vector<Scored> Rank(const std::vector<Candidate>& candidates, const SignalV
   return top;
 }
 
-}  // namespace eddy::rank
+}  // namespace eddy::ranker

@@ -1,0 +1,430 @@
+#include "engine/recommender.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "engine/item_facts.h"
+#include "ranker/offers.h"
+#include "ranker/scorer.h"
+
+namespace eddy {
+namespace {
+
+// Where a candidate came from (bits), named in explanations in this order.
+enum Source : uint8_t {
+  kFromRecent = 1,        // the user's recent items
+  kFromCoView = 2,        // co-view neighbours of the user's seed items (or the query item)
+  kFromPopular = 4,       // the most popular items overall
+  kFromAffinity = 8,      // the most popular items of the user's best categories
+  kFromCategory = 16,     // the most popular items of the requested (or the item's) category
+};
+constexpr std::pair<uint8_t, std::string_view> kSourceNames[] = {
+    {kFromRecent, "recent"},
+    {kFromCoView, "coview"},
+    {kFromPopular, "popular"},
+    {kFromAffinity, "affinity"},
+    {kFromCategory, "category"}};
+
+std::string SourceName(uint8_t bits) {
+  std::string out;
+  for (const auto& [bit, name] : kSourceNames) {
+    if (!(bits & bit)) continue;
+    if (!out.empty()) out += '+';
+    out += name;
+  }
+  return out;
+}
+
+int64_t MinuteOf(int64_t ms) { return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000); }
+
+}  // namespace
+
+struct Recommender::Job {
+  // The request.
+  bool similar = false;  // ranked similar items of `query_item` instead of recommendations
+  ItemId query_item;
+  RecommendRequest request;
+  uint32_t k = 0;
+  int64_t now_ms = 0;
+  CategoryId filter_category;
+  // Step 1: the user.
+  std::vector<ItemId> recent;  // newest first
+  absl::flat_hash_set<ItemId> bought;
+  std::vector<std::pair<CategoryId, double>> affinity;  // best first
+  // Step 2 on: the candidates.
+  struct Candidate {
+    ItemId item;
+    uint8_t sources = 0;
+    uint64_t coview = 0, coview_error = 0;
+    double recency = 0, popularity = 0, trending = 0;
+    MergedFacts facts;
+  };
+  std::vector<Candidate> candidates;
+  absl::flat_hash_map<ItemId, uint32_t> index;
+  std::vector<CategoryId> categories;  // distinct categories of the candidates
+  std::vector<double> category_trending;
+  std::function<void(Job&, std::vector<RankedItem>)> done;
+
+  Candidate& Add(ItemId item, uint8_t source) {
+    auto [it, inserted] = index.try_emplace(item, static_cast<uint32_t>(candidates.size()));
+    if (inserted) {
+      candidates.emplace_back();
+      candidates.back().item = item;
+    }
+    Candidate& c = candidates[it->second];
+    c.sources |= source;
+    return c;
+  }
+};
+
+Recommender::Recommender(const Options& options, const ShardSet& shards,
+                         const Interners& interners, Engine& engine,
+                         std::function<int64_t()> now_ms,
+                         std::function<PartitionId(std::string_view)> partition_of)
+    : options_(options),
+      shards_(shards),
+      interners_(interners),
+      engine_(engine),
+      now_ms_(std::move(now_ms)),
+      partition_of_(std::move(partition_of)) {}
+
+void Recommender::Recommend(const RecommendRequest& request,
+                            std::function<void(RecommendAnswer)> done) {
+  auto job = std::make_shared<Job>();
+  job->request = request;
+  job->k = std::min(request.k, options_.ranking.max_k);
+  job->now_ms = now_ms_();
+  RecommendAnswer empty;
+  empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
+  if (!request.category.empty()) {
+    job->filter_category = CategoryId(interners_.categories.Find(request.category));
+    // No event ever named the category: no item is in it.
+    if (!job->filter_category.valid()) return done(std::move(empty));
+  }
+  if (job->now_ms == INT64_MIN || job->k == 0) return done(std::move(empty));
+  job->done = [empty = std::move(empty), done = std::move(done)](
+                  Job&, std::vector<RankedItem> items) mutable {
+    empty.items = std::move(items);
+    done(std::move(empty));
+  };
+  UserStep(std::move(job));
+}
+
+void Recommender::UserStep(std::shared_ptr<Job> job) {
+  const uint32_t uid = interners_.users.Find(job->request.user);
+  if (uid == 0) return CandidateStep(std::move(job));  // cold start: no history
+  const PartitionId p = partition_of_(job->request.user);
+  shards_.OnShard(shards_.ShardOf(p), [this, job = std::move(job), p, uid](ShardState& st) {
+    st.CatchUp(p);
+    const UserId user(uid);
+    if (const auto* recent = st.recent().Find(user)) {
+      job->recent.reserve(recent->size());
+      for (auto it = recent->rbegin(); it != recent->rend(); ++it) job->recent.push_back(it->item);
+    }
+    if (const auto* bought = st.bought().Find(user)) {
+      for (const auto& e : *bought) job->bought.insert(e.item);
+    }
+    st.affinity().Scores(user, EventTime(job->now_ms), &job->affinity);
+    CandidateStep(job);
+  });
+}
+
+void Recommender::CandidateStep(std::shared_ptr<Job> job) {
+  // Seeds for co-view; categories (invalid = overall) whose popular items are candidates.
+  std::vector<ItemId> seeds;
+  std::vector<std::pair<CategoryId, uint8_t>> popular;
+  if (job->similar) {
+    seeds.push_back(job->query_item);
+    if (job->filter_category.valid()) popular.emplace_back(job->filter_category, kFromCategory);
+  } else {
+    seeds.assign(job->recent.begin(),
+                 job->recent.begin() + std::min<size_t>(job->recent.size(),
+                                                        options_.ranking.seed_items));
+    popular.emplace_back(CategoryId(), kFromPopular);
+    for (size_t i = 0; i < job->affinity.size() && i < options_.ranking.affinity_categories; ++i) {
+      popular.emplace_back(job->affinity[i].first, kFromAffinity);
+    }
+    if (job->filter_category.valid()) popular.emplace_back(job->filter_category, kFromCategory);
+  }
+  struct Part {
+    std::vector<CoView::Neighbour> coview;
+    std::vector<std::pair<ItemId, uint8_t>> popular;
+  };
+  const uint32_t fetch = options_.ranking.popular_candidates;
+  const int64_t now_ms = job->now_ms;
+  shards_.ScatterGather<Part>(
+      [seeds = std::move(seeds), popular = std::move(popular), fetch, now_ms](ShardState& st) {
+        Part part;
+        st.coview().Flush();
+        for (ItemId seed : seeds) st.coview().Neighbours(seed, &part.coview);
+        std::vector<Popularity::Scored> top;
+        for (const auto& [category, source] : popular) {
+          top.clear();
+          st.popularity().Top(category, fetch, now_ms, /*exhaustive=*/false, &top);
+          for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
+        }
+        return part;
+      },
+      [this, job](std::vector<Part>& parts) {
+        absl::flat_hash_set<ItemId> seen;
+        if (options_.ranking.exclude_seen && !job->similar) seen.insert(job->recent.begin(), job->recent.end());
+        auto wanted = [&](ItemId item) {
+          return !(job->similar && item == job->query_item) && !seen.contains(item);
+        };
+        if (!options_.ranking.exclude_seen) {
+          for (size_t r = 0; r < job->recent.size(); ++r) {
+            job->Add(job->recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
+          }
+        }
+        for (const Part& part : parts) {
+          for (const CoView::Neighbour& n : part.coview) {
+            if (!wanted(n.item)) continue;
+            Job::Candidate& c = job->Add(n.item, kFromCoView);
+            c.coview += n.count;
+            c.coview_error += n.error;
+          }
+        }
+        for (const Part& part : parts) {
+          for (const auto& [item, source] : part.popular) {
+            if (wanted(item)) job->Add(item, source);
+          }
+        }
+        SignalStep(job);
+      });
+}
+
+void Recommender::SignalStep(std::shared_ptr<Job> job) {
+  struct Part {
+    std::vector<double> popularity;
+    std::vector<Engagement::Facts> facts;
+  };
+  auto items = std::make_shared<std::vector<ItemId>>();
+  items->reserve(job->candidates.size());
+  for (const auto& c : job->candidates) items->push_back(c.item);
+  const int64_t now_ms = job->now_ms;
+  shards_.ScatterGather<Part>(
+      [items, now_ms](ShardState& st) {
+        Part part;
+        st.popularity().ScoresOf(CategoryId(), *items, now_ms, &part.popularity);
+        part.facts.resize(items->size());
+        for (size_t i = 0; i < items->size(); ++i) {
+          if (const Engagement::Facts* f = st.engagement().FactsOf((*items)[i])) part.facts[i] = *f;
+        }
+        return part;
+      },
+      [this, job](std::vector<Part>& parts) {
+        absl::flat_hash_set<CategoryId> categories;
+        for (size_t i = 0; i < job->candidates.size(); ++i) {
+          Job::Candidate& c = job->candidates[i];
+          for (const Part& part : parts) {
+            c.popularity += part.popularity[i];
+            c.facts.Add(part.facts[i], interners_.categories);
+          }
+          if (c.facts.category.valid() && categories.insert(c.facts.category).second) {
+            job->categories.push_back(c.facts.category);
+          }
+        }
+        TrendingStep(job);
+      });
+}
+
+void Recommender::TrendingStep(std::shared_ptr<Job> job) {
+  const int64_t g = MinuteOf(job->now_ms);
+  auto categories = std::make_shared<std::vector<CategoryId>>(job->categories);
+  shards_.ScatterGather<std::vector<double>>(
+      [categories, g](ShardState& st) {
+        std::vector<double> weights(categories->size());
+        for (size_t i = 0; i < categories->size(); ++i) {
+          weights[i] = static_cast<double>(st.trending().WindowOf(0, g, (*categories)[i]).weight);
+        }
+        return weights;
+      },
+      [this, job](std::vector<std::vector<double>>& parts) {
+        job->category_trending.assign(job->categories.size(), 0);
+        for (const auto& p : parts) {
+          for (size_t i = 0; i < p.size(); ++i) job->category_trending[i] += p[i] / 1e6;
+        }
+        Finish(*job);
+      });
+}
+
+void Recommender::Finish(Job& job) {
+  absl::flat_hash_map<CategoryId, double> trending, affinity;
+  for (size_t i = 0; i < job.categories.size(); ++i) {
+    trending[job.categories[i]] = job.category_trending[i];
+  }
+  for (const auto& [c, a] : job.affinity) affinity[c] = a;
+  std::vector<ranker::Candidate> candidates;
+  candidates.reserve(job.candidates.size());
+  for (const Job::Candidate& c : job.candidates) {
+    ranker::Candidate r;
+    r.item = std::string(interners_.items.Lookup(c.item.value()));
+    r.category = std::string(c.facts.category_name);
+    r.price_micros = c.facts.price_micros;
+    r.bought = job.bought.contains(c.item);
+    r.source = SourceName(c.sources);
+    r.raw[kCoView] = static_cast<double>(c.coview);
+    r.raw[kPopularity] = c.popularity;
+    r.raw[kRecency] = c.recency;
+    if (c.facts.category.valid()) {
+      r.raw[kTrending] = trending[c.facts.category];
+      if (auto a = affinity.find(c.facts.category); a != affinity.end()) r.raw[kAffinity] = a->second;
+    }
+    candidates.push_back(std::move(r));
+  }
+  ranker::Rules rules;
+  if (!job.similar) {
+    rules.category = job.request.category;
+    rules.min_price_micros = job.request.min_price_micros;
+    rules.max_price_micros = job.request.max_price_micros;
+    rules.exclude_bought = options_.ranking.exclude_bought;
+    rules.max_per_category = options_.ranking.max_per_category;
+  }
+  // Similar items: co-view neighbours first (in score order), then the fallback.
+  const uint32_t k = job.similar ? static_cast<uint32_t>(candidates.size()) : job.k;
+  std::vector<ranker::Scored> ranked = ranker::Rank(candidates, options_.ranking.weights, rules, k);
+  if (job.similar) {
+    std::stable_partition(ranked.begin(), ranked.end(),
+                          [](const ranker::Scored& s) { return s.candidate->raw[kCoView] > 0; });
+    if (ranked.size() > job.k) ranked.resize(job.k);
+  }
+  std::vector<RankedItem> out;
+  out.reserve(ranked.size());
+  for (const ranker::Scored& s : ranked) {
+    const ranker::Candidate& c = *s.candidate;
+    const Job::Candidate& jc = job.candidates[static_cast<size_t>(&c - candidates.data())];
+    RankedItem item;
+    item.item = c.item;
+    item.score = s.score;
+    item.category = c.category;
+    item.price_micros = c.price_micros;
+    item.source = c.source;
+    item.coview_count = jc.coview;
+    item.coview_error = jc.coview_error;
+    for (size_t i = 0; i < kRankSignalCount; ++i) {
+      item.signals[i] = {c.raw[i], s.normalised[i], s.contribution[i]};
+    }
+    out.push_back(std::move(item));
+  }
+  job.done(job, std::move(out));
+}
+
+void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
+                                     std::function<void(RankedSimilarAnswer)> done) {
+  const uint32_t id = interners_.items.Find(item);
+  auto job = std::make_shared<Job>();
+  job->similar = true;
+  job->query_item = ItemId(id);
+  job->k = std::min(k, options_.ranking.max_k);
+  job->now_ms = now_ms_();
+  if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
+  job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
+    RankedSimilarAnswer answer;
+    answer.category = j.request.category;
+    answer.items = std::move(items);
+    done(std::move(answer));
+  };
+  // The item's own category first (its popular items are the fallback candidates).
+  shards_.ScatterGather<Engagement::Facts>(
+      [id](ShardState& st) {
+        const Engagement::Facts* f = st.engagement().FactsOf(ItemId(id));
+        return f != nullptr ? *f : Engagement::Facts{};
+      },
+      [this, job](std::vector<Engagement::Facts>& parts) {
+        MergedFacts facts;
+        for (const auto& f : parts) facts.Add(f, interners_.categories);
+        job->filter_category = facts.category;
+        job->request.category = std::string(facts.category_name);
+        CandidateStep(job);
+      });
+}
+
+void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
+                             std::function<void(OffersAnswer)> done) {
+  struct OfferJob {
+    std::vector<ranker::OfferInput> inputs;
+    ranker::OfferContext ctx;
+    std::string user;
+    uint32_t k = 0;
+    int64_t now_ms = 0;
+    std::function<void(OffersAnswer)> done;
+  };
+  auto job = std::make_shared<OfferJob>();
+  job->user = std::string(user);
+  job->k = k;
+  job->now_ms = now_ms_();
+  job->done = std::move(done);
+  for (Offer& o : offers) {
+    job->inputs.push_back({.offer_id = std::move(o.offer_id),
+                           .category = std::move(o.category),
+                           .priority = o.priority});
+  }
+  // Last: each offer's views and conversions (events whose itemId is the offer), summed
+  // over shards, then the ranking.
+  auto outcomes = [this, job] {
+    std::vector<ItemId> ids;
+    for (const auto& in : job->inputs) ids.push_back(ItemId(interners_.items.Find(in.offer_id)));
+    const int64_t g = MinuteOf(job->now_ms);
+    const size_t windows = options_.windows.minutes.size();
+    shards_.ScatterGather<std::vector<Engagement::Counts>>(
+        [ids = std::move(ids), g, windows](ShardState& st) {
+          std::vector<Engagement::Counts> counts(ids.size());
+          std::vector<Engagement::Counts> per_window(windows);
+          for (size_t i = 0; i < ids.size(); ++i) {
+            counts[i].fill(0);
+            if (ids[i].valid()) st.engagement().Add(ids[i], g, &counts[i], &per_window);
+          }
+          return counts;
+        },
+        [this, job](std::vector<std::vector<Engagement::Counts>>& parts) {
+          for (size_t i = 0; i < job->inputs.size(); ++i) {
+            for (const auto& p : parts) {
+              job->inputs[i].views += static_cast<uint64_t>(p[i][static_cast<int>(EventType::kView)]);
+              job->inputs[i].conversions +=
+                  static_cast<uint64_t>(p[i][static_cast<int>(EventType::kPurchase)] +
+                                        p[i][static_cast<int>(EventType::kRedemption)]);
+            }
+          }
+          job->ctx.user = job->user;
+          const std::vector<ranker::OfferScore> ranked =
+              ranker::RankOffers(job->inputs, job->ctx, options_.offers, job->k);
+          OffersAnswer answer;
+          answer.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
+          for (const ranker::OfferScore& s : ranked) {
+            const ranker::OfferInput& in = job->inputs[s.index];
+            answer.top.push_back({.offer_id = in.offer_id,
+                                  .category = in.category,
+                                  .score = s.score,
+                                  .priority = s.priority,
+                                  .trending = s.trending,
+                                  .affinity = s.affinity,
+                                  .bandit = s.bandit,
+                                  .sample = s.sample,
+                                  .trending_rank = s.trending_rank,
+                                  .views = in.views,
+                                  .conversions = in.conversions});
+          }
+          job->done(std::move(answer));
+        });
+  };
+  // First the trending categories, then the user's affinities.
+  auto affinity = [this, job, outcomes] {
+    engine_.UserAffinity(job->user, options_.affinity.max_categories,
+                         [job, outcomes](AffinityAnswer a) {
+                           for (ScoredName& s : a.top) {
+                             job->ctx.affinity.emplace_back(std::move(s.name), s.score);
+                           }
+                           outcomes();
+                         });
+  };
+  engine_.TrendingCategories(0, options_.offers.trending_categories,
+                             [job, affinity](TrendingAnswer t) {
+                               for (TrendingCategory& c : t.top) {
+                                 job->ctx.trending.push_back(std::move(c.category));
+                               }
+                               affinity();
+                             });
+}
+
+}  // namespace eddy

@@ -1,0 +1,61 @@
+#pragma once
+// Recommender: the engine's ranked reads — recommendations (SPEC §6.1), similar items
+// ranked by the scorer, and the offer decision engine (§6.3). It owns no state: each
+// request is a short chain of messages to the shards (STYLE §3.5):
+//
+//   1. the user's shard: catch up the user's partition; take the user's recent items,
+//      bought items and category affinities;
+//   2. every shard: co-view neighbours of the user's seed items, and each shard's most
+//      popular items overall and in the user's best categories (candidates);
+//   3. every shard: each candidate's popularity and category/price facts;
+//   4. every shard: the trending score of each candidate's category;
+//
+// then ranker::Rank on the shard that answered last. Nothing is cached: every answer
+// reflects every event acknowledged before the request (each step catches up first).
+//
+// Thread-safety: all member functions may be called from any thread; callbacks run on a
+// shard thread (or the caller's, for answers known without a shard).
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "eddy/engine.h"
+#include "engine/shard_set.h"
+#include "ingest/decoder.h"
+
+namespace eddy {
+
+class Recommender {
+ public:
+  // `now_ms` gives the engine clock of a read (INT64_MIN: no time yet); `partition_of`
+  // the partition of a user. All referenced objects must outlive the Recommender.
+  Recommender(const Options& options, const ShardSet& shards, const Interners& interners,
+              Engine& engine, std::function<int64_t()> now_ms,
+              std::function<PartitionId(std::string_view)> partition_of);
+
+  void Recommend(const RecommendRequest& request, std::function<void(RecommendAnswer)> done);
+  void SimilarItemsRanked(std::string_view item, uint32_t k,
+                          std::function<void(RankedSimilarAnswer)> done);
+  void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
+                  std::function<void(OffersAnswer)> done);
+
+  struct Job;  // one request's state through the steps (recommender.cc)
+
+ private:
+  void UserStep(std::shared_ptr<Job> job);
+  void CandidateStep(std::shared_ptr<Job> job);
+  void SignalStep(std::shared_ptr<Job> job);
+  void TrendingStep(std::shared_ptr<Job> job);
+  void Finish(Job& job);
+
+  const Options& options_;
+  const ShardSet& shards_;
+  const Interners& interners_;
+  Engine& engine_;
+  const std::function<int64_t()> now_ms_;
+  const std::function<PartitionId(std::string_view)> partition_of_;
+};
+
+}  // namespace eddy

@@ -1,0 +1,56 @@
+#pragma once
+// ShardSet: the shard threads and the state each owns, as the read paths see them. A read
+// is a message to the shards holding its data (STYLE §3): OnShard runs a task on one
+// shard's thread; ScatterGather runs a part on every shard (after it caught up with every
+// acknowledged event) and merges the partials on the shard that finished last.
+//
+// Thread-safety: the vectors are filled before the shards start and not changed until
+// they stop; the member functions may be called from any thread.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/shard_state.h"
+#include "runtime/shard.h"
+
+namespace eddy {
+
+struct ShardSet {
+  std::vector<std::unique_ptr<ShardState>> states;
+  std::vector<std::unique_ptr<Shard>> shards;
+
+  size_t size() const { return states.size(); }
+  size_t ShardOf(PartitionId p) const { return p.value() % states.size(); }
+
+  void OnShard(size_t s, std::function<void(ShardState&)> task) const {
+    ShardState* st = states[s].get();
+    shards[s]->Submit([st, task = std::move(task)] { task(*st); });
+  }
+
+  template <typename Partial>
+  void ScatterGather(std::function<Partial(ShardState&)> part,
+                     std::function<void(std::vector<Partial>&)> merge) const {
+    struct Gather {
+      std::vector<Partial> parts;
+      std::atomic<size_t> left;
+      std::function<void(std::vector<Partial>&)> merge;
+    };
+    auto g = std::make_shared<Gather>();
+    g->parts.resize(shards.size());
+    g->left.store(shards.size());
+    g->merge = std::move(merge);
+    for (size_t s = 0; s < shards.size(); ++s) {
+      ShardState* st = states[s].get();
+      shards[s]->Submit([g, st, s, part] {
+        st->CatchUpAll();
+        g->parts[s] = part(*st);
+        // acq_rel: the last one sees every shard's partial.
+        if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
+      });
+    }
+  }
+};
+
+}  // namespace eddy

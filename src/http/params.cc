@@ -1,0 +1,114 @@
+#include "http/params.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace eddy {
+
+Response JsonResponse(http::status status, unsigned version, std::string body) {
+  Response res{status, version};
+  res.set(http::field::server, "eddy");
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+// Percent-decodes a path segment; nullopt if malformed.
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  return out;
+}
+
+// The value of `name` in a query string ("a=1&k=5"), or nullopt.
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// Parses an optional integer query parameter in [lo, hi]; false (and an error reply) if
+// it is present and bad.
+bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32_t hi,
+              uint32_t* out, unsigned version, const Respond& respond) {
+  std::optional<std::string_view> v = QueryParam(query, name);
+  if (!v) return true;
+  uint32_t x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || p != v->data() + v->size() || x < lo || x > hi) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be an integer in [" + std::to_string(lo) +
+                              ", " + std::to_string(hi) + "]"));
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+// Decodes a path segment naming a user, item or category; replies 400 and returns nullopt
+// when it is malformed, empty or longer than 128 bytes.
+std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
+                                  const Respond& respond) {
+  std::optional<std::string> id = PercentDecode(raw);
+  if (!id || id->empty() || id->size() > 128) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be a percent-encoded string of 1-128 bytes"));
+    return std::nullopt;
+  }
+  return id;
+}
+
+bool BoolParam(std::string_view query, std::string_view name, bool* out, unsigned version,
+               const Respond& respond) {
+  std::optional<std::string_view> v = QueryParam(query, name);
+  if (!v) return true;
+  if (*v == "true" || *v == "1" || v->empty()) {
+    *out = true;
+  } else if (*v == "false" || *v == "0") {
+    *out = false;
+  } else {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be true or false"));
+    return false;
+  }
+  return true;
+}
+
+bool MicrosParam(std::string_view query, std::string_view name, std::optional<int64_t>* out,
+                 unsigned version, const Respond& respond) {
+  std::optional<std::string_view> v = QueryParam(query, name);
+  if (!v) return true;
+  double x = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || !std::isfinite(x) ||
+      x < 0 || x > 1e12) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": must be a number in [0, 1e12]"));
+    return false;
+  }
+  *out = std::llround(x * 1e6);
+  return true;
+}
+
+}  // namespace eddy

@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the route handlers: JSON replies and request parameters. Each parser
+// replies 400 with a message naming the parameter when the value is bad.
+//
+// Thread-safety: pure functions.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/router.h"
+
+namespace eddy {
+
+Response JsonResponse(http::status status, unsigned version, std::string body);
+
+// Percent-decodes a path segment or query value; nullopt if malformed.
+std::optional<std::string> PercentDecode(std::string_view s);
+
+// The raw value of `name` in a query string ("a=1&k=5"), or nullopt.
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name);
+
+// Parses an optional integer query parameter in [lo, hi]; false (and an error reply) if
+// it is present and bad.
+bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32_t hi,
+              uint32_t* out, unsigned version, const Respond& respond);
+
+// Parses an optional true/false (also 1/0) query parameter; false (and a reply) if bad.
+bool BoolParam(std::string_view query, std::string_view name, bool* out, unsigned version,
+               const Respond& respond);
+
+// Parses an optional decimal amount >= 0 (a price) into millionths; false (and a reply)
+// if bad.
+bool MicrosParam(std::string_view query, std::string_view name, std::optional<int64_t>* out,
+                 unsigned version, const Respond& respond);
+
+// Decodes a path segment (or query value) naming a user, item or category; replies 400 and
+// returns nullopt when it is malformed, empty or longer than 128 bytes.
+std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
+                                  const Respond& respond);
+
+}  // namespace eddy

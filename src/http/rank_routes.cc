@@ -1,0 +1,210 @@
+// The ranker's routes (SPEC §6): recommendations, ranked similar items and offers.
+#include <cmath>
+
+#include <simdjson.h>
+
+#include "http/json_writer.h"
+#include "http/params.h"
+#include "http/router.h"
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+
+constexpr size_t kMaxOffers = 1000;
+
+// One ranked item; with `explain`, every signal's raw, normalised and contribution.
+void WriteRankedItem(JsonWriter& w, int rank, const RankedItem& item, bool explain,
+                     bool with_coview) {
+  w.BeginObject().Key("rank").Int(rank).Key("itemId").String(item.item);
+  w.Key("score").Double(item.score);
+  if (!item.category.empty()) w.Key("category").String(item.category);
+  if (item.price_micros) w.Key("price").Double(static_cast<double>(*item.price_micros) / 1e6);
+  if (with_coview) w.Key("count").Uint(item.coview_count).Key("error").Uint(item.coview_error);
+  w.Key("source").String(item.source);
+  if (explain) {
+    w.Key("signals").BeginObject();
+    for (size_t i = 0; i < kRankSignalCount; ++i) {
+      const SignalBreakdown& s = item.signals[i];
+      w.Key(kRankSignalNames[i]).BeginObject().Key("raw").Double(s.raw);
+      w.Key("normalised").Double(s.normalised).Key("contribution").Double(s.contribution);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+// A string member of an offers request, or an error message.
+std::optional<std::string> StringField(simdjson::dom::element e, std::string_view name,
+                                       std::string* error) {
+  std::string_view s;
+  if (e.get(s) != simdjson::SUCCESS || s.empty() || s.size() > 128) {
+    *error = std::string(name) + ": must be a string of 1-128 bytes";
+    return std::nullopt;
+  }
+  return std::string(s);
+}
+
+struct OffersRequest {
+  std::string user;
+  std::vector<Offer> offers;
+  uint32_t k = 3;
+};
+
+// Parses {"userId", "offers": [{"offerId", "category", "priority"}], "k"}; the seed's
+// snake_case names (user_id, offer_id) are accepted too. Empty string = ok, else the error.
+std::string ParseOffers(const std::string& body, OffersRequest* out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS) return "body: not valid JSON";
+  simdjson::dom::object obj;
+  if (doc.get(obj) != simdjson::SUCCESS) return "body: must be a JSON object";
+  std::string error;
+  bool have_offers = false;
+  for (auto [key, value] : obj) {
+    if (key == "userId" || key == "user_id") {
+      std::optional<std::string> u = StringField(value, "userId", &error);
+      if (!u) return error;
+      out->user = std::move(*u);
+    } else if (key == "k") {
+      int64_t k = 0;
+      if (value.get(k) != simdjson::SUCCESS || k < 1 || k > static_cast<int64_t>(kMaxOffers)) {
+        return "k: must be an integer in [1, " + std::to_string(kMaxOffers) + "]";
+      }
+      out->k = static_cast<uint32_t>(k);
+    } else if (key == "offers") {
+      simdjson::dom::array arr;
+      if (value.get(arr) != simdjson::SUCCESS || arr.size() == 0 || arr.size() > kMaxOffers) {
+        return "offers: must be an array of 1-" + std::to_string(kMaxOffers) + " offers";
+      }
+      have_offers = true;
+      size_t i = 0;
+      for (simdjson::dom::element o : arr) {
+        const std::string where = "offers[" + std::to_string(i++) + "]";
+        simdjson::dom::object offer;
+        if (o.get(offer) != simdjson::SUCCESS) return where + ": must be an object";
+        Offer parsed;
+        for (auto [k, v] : offer) {
+          if (k == "offerId" || k == "offer_id" || k == "id") {
+            std::optional<std::string> id = StringField(v, where + ".offerId", &error);
+            if (!id) return error;
+            parsed.offer_id = std::move(*id);
+          } else if (k == "category") {
+            std::optional<std::string> c = StringField(v, where + ".category", &error);
+            if (!c) return error;
+            parsed.category = std::move(*c);
+          } else if (k == "priority") {
+            double p = 0;
+            if (v.get(p) != simdjson::SUCCESS || !std::isfinite(p) || std::fabs(p) > 1e9) {
+              return where + ".priority: must be a number in [-1e9, 1e9]";
+            }
+            parsed.priority = p;
+          } else {
+            return where + ": unknown field '" + std::string(k) +
+                   "' (known: offerId, category, priority)";
+          }
+        }
+        if (parsed.offer_id.empty()) return where + ".offerId: required";
+        out->offers.push_back(std::move(parsed));
+      }
+    } else {
+      return "unknown field '" + std::string(key) + "' (known: userId, offers, k)";
+    }
+  }
+  if (!have_offers) return "offers: required";
+  return "";
+}
+
+}  // namespace
+
+void Router::Recommendations(const Request& req, std::string_view query, Respond respond) {
+  const unsigned v = req.version();
+  RecommendRequest r;
+  std::optional<std::string_view> user_raw = QueryParam(query, "userId");
+  if (!user_raw) {
+    return respond(ErrorResponse(http::status::bad_request, v, "userId: required"));
+  }
+  std::optional<std::string> user = PathId(*user_raw, "userId", v, respond);
+  if (!user) return;
+  r.user = std::move(*user);
+  if (!IntParam(query, "k", 1, engine_.options().ranking.max_k, &r.k, v, respond)) return;
+  if (std::optional<std::string_view> c = QueryParam(query, "category"); c && !c->empty()) {
+    std::optional<std::string> decoded = PathId(*c, "category", v, respond);
+    if (!decoded) return;
+    r.category = std::move(*decoded);
+  }
+  if (!MicrosParam(query, "minPrice", &r.min_price_micros, v, respond)) return;
+  if (!MicrosParam(query, "maxPrice", &r.max_price_micros, v, respond)) return;
+  if (r.min_price_micros && r.max_price_micros && *r.min_price_micros > *r.max_price_micros) {
+    return respond(ErrorResponse(http::status::bad_request, v,
+                                 "minPrice: must not exceed maxPrice"));
+  }
+  bool explain = false;
+  if (!BoolParam(query, "explain", &explain, v, respond)) return;
+  std::string user_id = r.user;
+  engine_.Recommend(r, [v, explain, user_id = std::move(user_id),
+                        respond = std::move(respond)](RecommendAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("userId").String(user_id).Key("now").String(FormatIso8601(a.now));
+    w.Key("items").BeginArray();
+    int rank = 0;
+    for (const RankedItem& item : a.items) WriteRankedItem(w, ++rank, item, explain, false);
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Similar(const Request& req, std::string_view item_raw, std::string_view query,
+                     Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
+  uint32_t k = 10;
+  if (!IntParam(query, "k", 1, engine_.options().ranking.max_k, &k, v, respond)) return;
+  bool explain = false;
+  if (!BoolParam(query, "explain", &explain, v, respond)) return;
+  engine_.SimilarItemsRanked(*item, k, [v, explain, item = *item,
+                                        respond = std::move(respond)](RankedSimilarAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("itemId").String(item);
+    if (!a.category.empty()) w.Key("category").String(a.category);
+    w.Key("items").BeginArray();
+    int rank = 0;
+    for (const RankedItem& it : a.items) WriteRankedItem(w, ++rank, it, explain, true);
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Offers(const Request& req, Respond respond) {
+  const unsigned v = req.version();
+  OffersRequest r;
+  if (std::string error = ParseOffers(req.body(), &r); !error.empty()) {
+    return respond(ErrorResponse(http::status::bad_request, v, error));
+  }
+  std::string user = r.user;
+  engine_.RankOffers(r.user, std::move(r.offers), r.k,
+                     [v, user = std::move(user), respond = std::move(respond)](OffersAnswer a) {
+    JsonWriter w;
+    w.BeginObject();
+    if (!user.empty()) w.Key("userId").String(user);
+    w.Key("now").String(FormatIso8601(a.now)).Key("offers").BeginArray();
+    int rank = 0;
+    for (const RankedOffer& o : a.top) {
+      w.BeginObject().Key("rank").Int(++rank).Key("offerId").String(o.offer_id);
+      if (!o.category.empty()) w.Key("category").String(o.category);
+      w.Key("score").Double(o.score).Key("breakdown").BeginObject();
+      w.Key("priority").Double(o.priority).Key("trending").Double(o.trending);
+      w.Key("affinity").Double(o.affinity).Key("bandit").Double(o.bandit).EndObject();
+      if (o.trending_rank >= 0) w.Key("trending_rank").Int(o.trending_rank + 1);
+      w.Key("bandit").BeginObject().Key("views").Uint(o.views);
+      w.Key("conversions").Uint(o.conversions).Key("sample").Double(o.sample).EndObject();
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+}  // namespace eddy
