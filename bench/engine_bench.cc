@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "benchutil.h"
@@ -17,6 +18,7 @@ void BM_EngineIngestNdjson(benchmark::State& state) {
   const size_t batch = static_cast<size_t>(state.range(0));
   Options o;
   o.durability.data_dir = "";
+  o.durability.ack = AckLevel::kMemory;
   o.ingest.max_future_skew_ms = int64_t{1} << 50;
   o.runtime.shards = 1;  // the benchmark thread is the producer; one shard applies
   auto engine = std::move(Engine::Open(o)).value();
@@ -47,6 +49,7 @@ Engine& Loaded() {
   static std::unique_ptr<Engine> engine = [] {
     Options o;
     o.durability.data_dir = "";
+    o.durability.ack = AckLevel::kMemory;
     o.clock = ClockMode::kEvent;
     o.runtime.shards = 2;
     o.ingest.max_future_skew_ms = int64_t{1} << 50;
@@ -104,6 +107,99 @@ void BM_ReadPopular(benchmark::State& state) {
   TimeReads(state, [&] { benchmark::DoNotOptimize(e.PopularItemsSync("", 10)); });
 }
 BENCHMARK(BM_ReadPopular)->UseRealTime();
+
+// 1M events of history: the Taobao sample ten times over, each copy with its own users
+// (suffix) and two hours later, so item and category skew stay real.
+struct History {
+  std::unique_ptr<Engine> engine;
+  std::vector<std::string> users;
+};
+History& Loaded1M() {
+  static History h = [] {
+    History out;
+    Options o;
+    o.durability.data_dir = "";
+    o.durability.ack = AckLevel::kMemory;
+    o.clock = ClockMode::kEvent;
+    o.runtime.shards = 2;
+    o.ingest.max_future_skew_ms = int64_t{1} << 50;
+    out.engine = std::move(Engine::Open(o)).value();
+    auto ctx = out.engine->NewIngestContext();
+    const std::vector<std::string> base = bench::TaobaoEvents(96'000);
+    std::vector<std::string> ev;
+    for (int copy = 0; ev.size() < 1'000'000; ++copy) {
+      for (const std::string& j : base) {
+        std::string e = j;
+        const size_t u = e.find("\"userId\":\"");
+        if (u != std::string::npos) {
+          const size_t end = e.find('"', u + 10);
+          e.insert(end, "-" + std::to_string(copy));
+          if (copy == 0 && out.users.size() < 5000) out.users.push_back(e.substr(u + 10, end - u - 10 + 2));
+        }
+        const size_t t = e.find("\"timestamp\":");
+        if (t != std::string::npos) {
+          size_t p = t + 12, q = p;
+          while (q < e.size() && (std::isdigit(static_cast<unsigned char>(e[q])) != 0)) ++q;
+          const int64_t ts = std::stoll(e.substr(p, q - p)) + copy * int64_t{7'200};
+          e.replace(p, q - p, std::to_string(ts));
+        }
+        ev.push_back(std::move(e));
+        if (ev.size() == 1'000'000) break;
+      }
+    }
+    for (size_t i = 0; i < ev.size(); i += 1000) {
+      IngestReply r;
+      do {
+        r = out.engine->IngestSync(*ctx, bench::JoinNdjson(ev, i, std::min<size_t>(1000, ev.size() - i)),
+                                   BodyFormat::kNdjson);
+      } while (r.status.code() == StatusCode::kResourceExhausted);
+    }
+    out.engine->PopularItemsSync("", 1);  // every shard has applied everything
+    return out;
+  }();
+  return h;
+}
+
+// Recommendations (k = 10, explain data included) for users with history and, one in ten,
+// for unknown users (cold start), over 1M events of history.
+void BM_Recommend(benchmark::State& state) {
+  History& h = Loaded1M();
+  size_t i = 0;
+  TimeReads(state, [&] {
+    RecommendRequest r;
+    r.user = (i % 10 == 9) ? "nobody-" + std::to_string(i) : h.users[i % h.users.size()];
+    r.k = 10;
+    ++i;
+    benchmark::DoNotOptimize(h.engine->RecommendSync(r));
+  });
+}
+BENCHMARK(BM_Recommend)->UseRealTime();
+
+void BM_SimilarRanked(benchmark::State& state) {
+  History& h = Loaded1M();
+  const std::vector<std::string> ev = bench::TaobaoEvents(1000);
+  std::vector<std::string> items;
+  for (const std::string& j : ev) {
+    const size_t k = j.find("\"itemId\":\"");
+    if (k != std::string::npos) items.push_back(j.substr(k + 10, j.find('"', k + 10) - k - 10));
+  }
+  size_t i = 0;
+  TimeReads(state, [&] {
+    benchmark::DoNotOptimize(h.engine->SimilarItemsRankedSync(items[i++ % items.size()], 10));
+  });
+}
+BENCHMARK(BM_SimilarRanked)->UseRealTime();
+
+void BM_RankOffers(benchmark::State& state) {
+  History& h = Loaded1M();
+  std::vector<Offer> offers;
+  for (int i = 0; i < 10; ++i) offers.push_back({"offer-" + std::to_string(i), "", 50.0 + i});
+  size_t i = 0;
+  TimeReads(state, [&] {
+    benchmark::DoNotOptimize(h.engine->RankOffersSync(h.users[i++ % h.users.size()], offers, 3));
+  });
+}
+BENCHMARK(BM_RankOffers)->UseRealTime();
 
 }  // namespace
 }  // namespace eddy

@@ -20,6 +20,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/eval.h"
 #include "config/loader.h"
 #include "eddy/engine.h"
 #include "http/json_writer.h"
@@ -239,7 +240,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Precedence: config file < EDDY_<SECTION>_<KEY> environment variables < flags.\n"
       "Subcommands: check-config FILE validates a config file and exits; replay rebuilds\n"
-      "all state from the event store; dump prints the stored events as NDJSON.");
+      "all state from the event store; dump prints the stored events as NDJSON; eval\n"
+      "measures the recommendations on an event file.");
 
   std::string check_file;
   CLI::App* check = app.add_subcommand("check-config", "Validate a config file and exit");
@@ -249,9 +251,29 @@ int main(int argc, char** argv) {
                 "changing weights), write a checkpoint and exit; the daemon must be stopped");
   CLI::App* dump = app.add_subcommand(
       "dump", "Print the stored events as NDJSON (read-only; works beside a running daemon)");
+  eddy::EvalArgs eval_args;
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Replay an event file into an in-memory engine and report next-item HitRate@k "
+              "and MRR@k of the recommendations beside the POP and Item-KNN baselines");
+  eval->add_option("--data", eval_args.data, "Event file: NDJSON, or CSV with --csv-columns")
+      ->required();
+  eval->add_option("--csv-columns", eval_args.csv_columns,
+                   "CSV column names (eddy's field names or aliases; - skips a column), e.g. "
+                   "user_id,item_id,category_id,behavior,timestamp");
+  eval->add_option("--type", eval_args.default_type,
+                   "Event type of rows without one (default view)");
+  eval->add_option("--item-categories", eval_args.item_categories,
+                   "CSV giving each item's category: item id first, categories last "
+                   "('|'-separated, the first is used), e.g. MovieLens movies.csv");
+  eval->add_option("--split", eval_args.split,
+                   "Share of the time-ordered events replayed before evaluating (default 0.8)");
+  eval->add_option("--k", eval_args.k, "Length of the recommendation lists (default 20)");
+  eval->add_option("--limit", eval_args.limit,
+                   "Evaluate at most this many events after the split (default all)");
   // --config, --data-dir, --set ... also after the subcommand
   replay->fallthrough();
   dump->fallthrough();
+  eval->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
   if (*check) return CheckConfig(check_file);
@@ -269,6 +291,10 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) src.overrides.emplace_back("durability.data_dir", data_dir);
   if (!log_level.empty()) src.overrides.emplace_back("logging.level", log_level);
   if (*replay) return Replay(src);
+  if (*eval) {
+    SetUpLogging("warn");
+    return eddy::RunEval(src, eval_args);
+  }
   if (*dump) {
     eddy::Result<Options> o = eddy::LoadOptions(src);
     if (!o.ok()) {

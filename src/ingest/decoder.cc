@@ -73,6 +73,19 @@ Field FieldFor(std::string_view key) {
   return Field::kIgnored;
 }
 
+}  // namespace
+
+std::string_view CanonicalFieldName(std::string_view key) {
+  const Field f = FieldFor(key);
+  if (f == Field::kIgnored) return {};
+  for (const KeyField& kf : kKeys) {
+    if (kf.field == f) return kf.key;  // the canonical name is listed first
+  }
+  return {};
+}
+
+namespace {
+
 // A string field's value; numeric IDs are formatted into `buf`.
 struct Str {
   std::string_view v;

@@ -23,6 +23,10 @@
 
 namespace eddy {
 
+// The canonical name of an event field given by name or alias (SPEC §1.3), e.g.
+// "user_id" -> "userId"; "" for keys eddy ignores.
+std::string_view CanonicalFieldName(std::string_view key);
+
 // The interners of one engine, one per kind of string.
 struct Interners {
   Interner users;

@@ -1,0 +1,322 @@
+#include "cli/eval.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <simdjson.h>
+
+#include "eddy/engine.h"
+#include "ingest/decoder.h"
+#include "ingest/event_types.h"
+#include "load/source.h"
+
+namespace eddy {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// One event of the file, with what the evaluation needs to know about it.
+struct EvalEvent {
+  std::string json;
+  int64_t time_ms = 0;
+  std::string user, item;
+  bool touch = false;  // a typed item event whose weight is > 0: a "next item" to predict
+};
+
+std::string JsonQuoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// item id -> first category, from a CSV whose first column is the item id and whose last
+// column lists categories separated by '|' (MovieLens movies.csv: movieId,title,genres).
+std::unordered_map<std::string, std::string> LoadItemCategories(const std::string& path) {
+  std::unordered_map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t first = line.find(','), last = line.rfind(',');
+    if (first == std::string::npos) continue;
+    std::string cats = line.substr(last + 1);
+    cats = cats.substr(0, cats.find('|'));
+    if (!cats.empty()) out.emplace(line.substr(0, first), cats);
+  }
+  return out;
+}
+
+// Reads the file and fills in each event's user, item and whether it is a touch; adds the
+// default type and the item's category when the row has none.
+std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t* skipped) {
+  std::vector<std::string> columns;
+  if (!a.csv_columns.empty()) columns = load::SplitColumns(a.csv_columns);
+  std::unordered_map<std::string, std::string> categories;
+  if (!a.item_categories.empty()) categories = LoadItemCategories(a.item_categories);
+  std::vector<load::ReplayEvent> raw = load::LoadReplay(a.data, columns, skipped);
+  std::vector<EvalEvent> out;
+  out.reserve(raw.size());
+  simdjson::ondemand::parser parser;
+  for (load::ReplayEvent& r : raw) {
+    EvalEvent e;
+    e.time_ms = r.time_ms;
+    std::string type, category;
+    simdjson::padded_string padded(r.json);
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object obj;
+    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj)) {
+      ++*skipped;
+      continue;
+    }
+    for (auto field : obj) {
+      std::string_view key, value;
+      if (field.unescaped_key().get(key) || field.value().get_string().get(value)) continue;
+      const std::string_view canonical = CanonicalFieldName(key);
+      if (canonical == "userId") e.user = value;
+      if (canonical == "itemId") e.item = value;
+      if (canonical == "type") type = value;
+      if (canonical == "category") category = value;
+    }
+    std::string extra;
+    if (type.empty()) {
+      type = a.default_type;
+      extra += "\"type\":" + JsonQuoted(type) + ",";
+    }
+    if (category.empty() && !e.item.empty()) {
+      if (auto c = categories.find(e.item); c != categories.end()) {
+        extra += "\"category\":" + JsonQuoted(c->second) + ",";
+      }
+    }
+    e.json = std::move(r.json);
+    if (!extra.empty()) e.json.insert(1, extra);
+    const std::optional<EventType> t = ParseEventType(type);
+    e.touch = t && !e.user.empty() && !e.item.empty() && o.weights[static_cast<size_t>(*t)] > 0;
+    out.push_back(std::move(e));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const EvalEvent& x, const EvalEvent& y) { return x.time_ms < y.time_ms; });
+  return out;
+}
+
+// The two baselines, fed every event (Observe) and asked before each test event (Top).
+class Baselines {
+ public:
+  Baselines(bool exclude_seen, size_t history, size_t seeds)
+      : exclude_seen_(exclude_seen), history_(history), seeds_(seeds) {}
+
+  void Observe(const EvalEvent& e) {
+    if (!e.touch) return;
+    const uint32_t b = Id(e.item);
+    popular_.erase({-count_[b], e.item});
+    popular_.insert({-++count_[b], e.item});
+    std::vector<uint32_t>& h = history_of_[e.user];  // oldest first, distinct
+    seen_[e.user].insert(b);
+    for (size_t i = h.size() > history_ ? h.size() - history_ : 0; i < h.size(); ++i) {
+      if (h[i] == b) continue;
+      ++co_[h[i]][b];
+      ++co_[b][h[i]];
+    }
+    h.erase(std::remove(h.begin(), h.end(), b), h.end());
+    h.push_back(b);
+    if (h.size() > 4 * history_) h.erase(h.begin(), h.end() - history_);
+  }
+
+  std::vector<std::string> Popular(const std::string& user, uint32_t k) const {
+    const auto* seen = Seen(user);
+    std::vector<std::string> out;
+    for (const auto& [neg, item] : popular_) {
+      if (out.size() >= k) break;
+      if (seen != nullptr && seen->contains(ids_.at(item))) continue;
+      out.push_back(item);
+    }
+    return out;
+  }
+
+  std::vector<std::string> ItemKnn(const std::string& user, uint32_t k) const {
+    auto h = history_of_.find(user);
+    if (h == history_of_.end()) return {};
+    const auto* seen = Seen(user);
+    std::unordered_map<uint32_t, double> score;
+    const std::vector<uint32_t>& items = h->second;
+    for (size_t i = items.size() > seeds_ ? items.size() - seeds_ : 0; i < items.size(); ++i) {
+      const uint32_t a = items[i];
+      auto n = co_.find(a);
+      if (n == co_.end()) continue;
+      for (const auto& [b, c] : n->second) {
+        if (seen != nullptr && seen->contains(b)) continue;
+        score[b] += c / std::sqrt(static_cast<double>(count_.at(a)) * count_.at(b));
+      }
+    }
+    std::vector<std::pair<double, uint32_t>> ranked;
+    ranked.reserve(score.size());
+    for (const auto& [b, s] : score) ranked.emplace_back(s, b);
+    const size_t top = std::min<size_t>(k, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [&](auto& x, auto& y) {
+      return x.first != y.first ? x.first > y.first : names_[x.second] < names_[y.second];
+    });
+    std::vector<std::string> out;
+    for (size_t i = 0; i < top; ++i) out.push_back(names_[ranked[i].second]);
+    return out;
+  }
+
+ private:
+  uint32_t Id(const std::string& item) {
+    auto [it, inserted] = ids_.try_emplace(item, static_cast<uint32_t>(names_.size()));
+    if (inserted) names_.push_back(item);
+    return it->second;
+  }
+  const std::unordered_set<uint32_t>* Seen(const std::string& user) const {
+    if (!exclude_seen_) return nullptr;
+    auto it = seen_.find(user);
+    return it == seen_.end() ? nullptr : &it->second;
+  }
+
+  const bool exclude_seen_;
+  const size_t history_, seeds_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+  std::unordered_map<uint32_t, int64_t> count_;
+  std::set<std::pair<int64_t, std::string>> popular_;  // (-count, item)
+  std::unordered_map<std::string, std::vector<uint32_t>> history_of_;
+  std::unordered_map<std::string, std::unordered_set<uint32_t>> seen_;
+  std::unordered_map<uint32_t, std::unordered_map<uint32_t, uint32_t>> co_;
+};
+
+struct Score {
+  uint64_t hits = 0;
+  double reciprocal = 0;
+  void Add(const std::vector<std::string>& top, const std::string& item) {
+    for (size_t i = 0; i < top.size(); ++i) {
+      if (top[i] != item) continue;
+      ++hits;
+      reciprocal += 1.0 / static_cast<double>(i + 1);
+      return;
+    }
+  }
+};
+
+// Ingests `events` as NDJSON batches; retries a batch the log is too full to take.
+bool Ingest(Engine& engine, IngestContext& ctx, const std::vector<EvalEvent>& events, size_t from,
+            size_t to) {
+  constexpr size_t kBatch = 2000;
+  for (size_t i = from; i < to; i += kBatch) {
+    std::string body;
+    for (size_t j = i; j < std::min(to, i + kBatch); ++j) body += events[j].json + "\n";
+    for (;;) {
+      IngestReply r = engine.IngestSync(ctx, body, BodyFormat::kNdjson);
+      if (r.status.code() == StatusCode::kResourceExhausted) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the shards catch up
+        continue;
+      }
+      if (!r.status.ok()) {
+        std::cerr << "eddy eval: ingest failed: " << r.status.message() << "\n";
+        return false;
+      }
+      break;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunEval(const ConfigSources& config, const EvalArgs& a) {
+  Result<Options> loaded = LoadOptions(config);
+  if (!loaded.ok()) {
+    std::cerr << "eddy eval: " << loaded.status().message() << "\n";
+    return 2;
+  }
+  Options o = *loaded;
+  o.durability.data_dir.clear();  // in memory: the evaluation writes nothing
+  o.durability.ack = AckLevel::kMemory;
+  o.clock = ClockMode::kEvent;    // history's answers, not today's
+  if (a.split <= 0 || a.split >= 1) {
+    std::cerr << "eddy eval: --split must be in (0, 1)\n";
+    return 2;
+  }
+  if (!std::ifstream(a.data)) {
+    std::cerr << "eddy eval: cannot read " << a.data << "\n";
+    return 2;
+  }
+  uint64_t skipped = 0;
+  const std::vector<EvalEvent> events = LoadEvents(a, o, &skipped);
+  if (events.empty()) {
+    std::cerr << "eddy eval: no events in " << a.data << "\n";
+    return 2;
+  }
+  const size_t train = static_cast<size_t>(static_cast<double>(events.size()) * a.split);
+  Result<std::unique_ptr<Engine>> opened = Engine::Open(o);
+  if (!opened.ok()) {
+    std::cerr << "eddy eval: " << opened.status().message() << "\n";
+    return 1;
+  }
+  Engine& engine = **opened;
+  auto ctx = engine.NewIngestContext();
+  Baselines baselines(o.ranking.exclude_seen, /*history=*/50, o.ranking.seed_items);
+
+  const auto t0 = Steady::now();
+  if (!Ingest(engine, *ctx, events, 0, train)) return 1;
+  engine.RecentItemsSync("", 1);  // a read: every shard has applied what it was sent
+  engine.PopularItemsSync("", 1);
+  const double train_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  for (size_t i = 0; i < train; ++i) baselines.Observe(events[i]);
+
+  Score eddy_score, pop_score, knn_score;
+  uint64_t evaluated = 0;
+  double recommend_s = 0;
+  for (size_t i = train; i < events.size(); ++i) {
+    const EvalEvent& e = events[i];
+    if (e.touch && (a.limit == 0 || evaluated < a.limit)) {
+      ++evaluated;
+      const auto r0 = Steady::now();
+      RecommendAnswer answer = engine.RecommendSync([&] {
+        RecommendRequest r;
+        r.user = e.user;
+        r.k = a.k;
+        return r;
+      }());
+      recommend_s += std::chrono::duration<double>(Steady::now() - r0).count();
+      std::vector<std::string> top;
+      for (RankedItem& item : answer.items) top.push_back(std::move(item.item));
+      eddy_score.Add(top, e.item);
+      pop_score.Add(baselines.Popular(e.user, a.k), e.item);
+      knn_score.Add(baselines.ItemKnn(e.user, a.k), e.item);
+    }
+    if (!Ingest(engine, *ctx, events, i, i + 1)) return 1;
+    baselines.Observe(e);
+  }
+  engine.Stop();
+
+  std::printf("eddy eval: %s\n", a.data.c_str());
+  std::printf("  %zu events (%llu rows skipped), time-ordered; split %.2f: %zu replayed, %zu "
+              "after; %llu next-item predictions evaluated\n",
+              events.size(), static_cast<unsigned long long>(skipped), a.split, train,
+              events.size() - train, static_cast<unsigned long long>(evaluated));
+  std::printf("  replay: %zu events in %.2f s = %.0f events/s; recommendations: %.0f µs each "
+              "on average\n",
+              train, train_s, train_s > 0 ? static_cast<double>(train) / train_s : 0.0,
+              evaluated ? recommend_s * 1e6 / static_cast<double>(evaluated) : 0.0);
+  std::printf("  %-10s %10s %10s\n", "method", ("HR@" + std::to_string(a.k)).c_str(),
+              ("MRR@" + std::to_string(a.k)).c_str());
+  const double n = std::max<double>(1, static_cast<double>(evaluated));
+  for (const auto& [name, s] : {std::pair<const char*, const Score&>{"eddy", eddy_score},
+                                {"POP", pop_score},
+                                {"Item-KNN", knn_score}}) {
+    std::printf("  %-10s %10.4f %10.4f\n", name, static_cast<double>(s.hits) / n,
+                s.reciprocal / n);
+  }
+  return 0;
+}
+
+}  // namespace eddy
