@@ -94,7 +94,8 @@ struct RankingOptions {
   bool exclude_seen = false;       // never recommend the user's recent items
   uint32_t seed_items = 10;        // the user's latest items whose co-view neighbours count
   uint32_t affinity_categories = 3;  // the user's top categories whose popular items count
-  uint32_t popular_candidates = 100;  // popular items taken per source (global, category)
+  uint32_t popular_candidates = 100;  // popular items taken per shard per source
+  uint32_t coview_candidates = 300;   // co-view neighbours kept (the most co-viewed)
   uint32_t bought_items = 100;     // items remembered as bought per user (newest kept)
   uint32_t max_k = 1000;           // largest k a request may ask for
 };

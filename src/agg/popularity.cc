@@ -36,15 +36,16 @@ void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double 
     if (!free_.empty()) {
       it->second = free_.back();
       free_.pop_back();
-      entries_[it->second] = Entry{item};
+      entries_[it->second] = Entry{item, CategoryId(), 0, kNotInHeap};
     } else {
       it->second = static_cast<uint32_t>(entries_.size());
-      entries_.push_back(Entry{item});
+      entries_.push_back(Entry{item, CategoryId(), 0, kNotInHeap});
     }
   }
   const uint32_t slot = it->second;
   entries_[slot].sum += add;
   if (category.valid()) {
+    entries_[slot].category = category;
     auto [c, new_entry] = categories_[category].try_emplace(item, 0.0);
     c->second += add;
     category_entries_ += new_entry;
@@ -151,6 +152,21 @@ double Popularity::Top(CategoryId category, uint32_t k, int64_t now_ms, bool exh
   return n == 0 ? 0 : all[n - 1].second * scale;
 }
 
+void Popularity::TopAmongCandidates(const std::vector<CategoryId>& categories, uint32_t k,
+                                    int64_t now_ms, std::vector<Scored>* out) const {
+  std::vector<Scored> all;
+  for (uint32_t slot : heap_) {
+    const Entry& e = entries_[slot];
+    if (std::find(categories.begin(), categories.end(), e.category) != categories.end()) {
+      all.emplace_back(e.item, e.sum);
+    }
+  }
+  const size_t n = std::min<size_t>(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + n, all.end(), Better);
+  const double scale = Scale(now_ms);
+  for (size_t i = 0; i < n; ++i) out->emplace_back(all[i].first, all[i].second * scale);
+}
+
 void Popularity::ScoresOf(CategoryId category, const std::vector<ItemId>& items,
                           int64_t now_ms, std::vector<double>* out) const {
   out->assign(items.size(), 0);
@@ -184,6 +200,7 @@ void Popularity::Save(SerialWriter& w) const {
   w.U64(entries_.size());
   for (const Entry& e : entries_) {
     w.U64(e.item.value());
+    w.U64(e.category.value());
     w.F64(e.sum);
     w.U64(e.heap_pos);
   }
@@ -212,10 +229,11 @@ bool Popularity::Load(SerialReader& r) {
   has_ref_ = r.U64() != 0;
   ref_ms_ = r.I64();
   evicted_ = r.U64();
-  const uint64_t n = r.Count(10);
+  const uint64_t n = r.Count(11);
   entries_.resize(n);
   for (Entry& e : entries_) {
     e.item = ItemId(r.U32());
+    e.category = CategoryId(r.U32());
     e.sum = r.F64();
     e.heap_pos = r.U32();
   }

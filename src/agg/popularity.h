@@ -48,6 +48,11 @@ class Popularity {
   // candidate set unless `exhaustive`.
   double Top(CategoryId category, uint32_t k, int64_t now_ms, bool exhaustive,
              std::vector<Scored>* out) const;
+  // Among this shard's candidate set (the `candidates` best items overall), the best `k`
+  // whose latest category is one of `categories`, best first, appended to `out`. Cheap
+  // (one pass over the candidate set, no per-category scan): for candidate generation.
+  void TopAmongCandidates(const std::vector<CategoryId>& categories, uint32_t k,
+                          int64_t now_ms, std::vector<Scored>* out) const;
   // This shard's score at `now` of each of `items` (0 if unknown), in the same order.
   void ScoresOf(CategoryId category, const std::vector<ItemId>& items, int64_t now_ms,
                 std::vector<double>* out) const;
@@ -66,6 +71,7 @@ class Popularity {
   static constexpr uint32_t kNotInHeap = UINT32_MAX;
   struct Entry {
     ItemId item;
+    CategoryId category;  // of the item's latest event with one (fits the padding)
     double sum = 0;
     uint32_t heap_pos = kNotInHeap;
   };

@@ -146,6 +146,8 @@ std::vector<KeySpec> MakeSchema() {
                   &RankingOptions::affinity_categories));
   k.push_back(Int("ranking", "popular_candidates", 1, 10'000, &Options::ranking,
                   &RankingOptions::popular_candidates));
+  k.push_back(Int("ranking", "coview_candidates", 1, 100'000, &Options::ranking,
+                  &RankingOptions::coview_candidates));
   k.push_back(Int("ranking", "bought_items", 1, 10'000, &Options::ranking,
                   &RankingOptions::bought_items));
   k.push_back(Int("ranking", "max_k", 1, 10'000, &Options::ranking, &RankingOptions::max_k));

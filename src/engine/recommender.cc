@@ -131,22 +131,26 @@ void Recommender::UserStep(std::shared_ptr<Job> job) {
 }
 
 void Recommender::CandidateStep(std::shared_ptr<Job> job) {
-  // Seeds for co-view; categories (invalid = overall) whose popular items are candidates.
+  // Seeds for co-view; popular items: overall (exact top of each shard's candidate set),
+  // of the user's best categories (or the similar item's category) among those candidate
+  // sets (cheap), and of the requested category (an exact scan of it).
   std::vector<ItemId> seeds;
-  std::vector<std::pair<CategoryId, uint8_t>> popular;
+  std::vector<CategoryId> among;
+  const bool overall = !job->similar;
+  CategoryId exact;
   if (job->similar) {
     seeds.push_back(job->query_item);
-    if (job->filter_category.valid()) popular.emplace_back(job->filter_category, kFromCategory);
+    if (job->filter_category.valid()) among.push_back(job->filter_category);
   } else {
     seeds.assign(job->recent.begin(),
                  job->recent.begin() + std::min<size_t>(job->recent.size(),
                                                         options_.ranking.seed_items));
-    popular.emplace_back(CategoryId(), kFromPopular);
     for (size_t i = 0; i < job->affinity.size() && i < options_.ranking.affinity_categories; ++i) {
-      popular.emplace_back(job->affinity[i].first, kFromAffinity);
+      among.push_back(job->affinity[i].first);
     }
-    if (job->filter_category.valid()) popular.emplace_back(job->filter_category, kFromCategory);
+    exact = job->filter_category;
   }
+  const uint8_t among_source = job->similar ? kFromCategory : kFromAffinity;
   struct Part {
     std::vector<CoView::Neighbour> coview;
     std::vector<std::pair<ItemId, uint8_t>> popular;
@@ -154,15 +158,27 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
   const uint32_t fetch = options_.ranking.popular_candidates;
   const int64_t now_ms = job->now_ms;
   shards_.ScatterGather<Part>(
-      [seeds = std::move(seeds), popular = std::move(popular), fetch, now_ms](ShardState& st) {
+      [seeds = std::move(seeds), among = std::move(among), overall, exact, among_source, fetch,
+       now_ms](ShardState& st) {
         Part part;
         st.coview().Flush();
         for (ItemId seed : seeds) st.coview().Neighbours(seed, &part.coview);
         std::vector<Popularity::Scored> top;
-        for (const auto& [category, source] : popular) {
-          top.clear();
-          st.popularity().Top(category, fetch, now_ms, /*exhaustive=*/false, &top);
+        auto take = [&](uint8_t source) {
           for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
+          top.clear();
+        };
+        if (overall) {
+          st.popularity().Top(CategoryId(), fetch, now_ms, /*exhaustive=*/false, &top);
+          take(kFromPopular);
+        }
+        if (!among.empty()) {
+          st.popularity().TopAmongCandidates(among, fetch, now_ms, &top);
+          take(among_source);
+        }
+        if (exact.valid()) {
+          st.popularity().Top(exact, fetch, now_ms, /*exhaustive=*/false, &top);
+          take(kFromCategory);
         }
         return part;
       },
@@ -177,13 +193,32 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
             job->Add(job->recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
           }
         }
+        // Co-view counts summed over seeds and shards; the best coview_candidates of them.
+        absl::flat_hash_map<ItemId, CoView::Neighbour> coview;
         for (const Part& part : parts) {
           for (const CoView::Neighbour& n : part.coview) {
             if (!wanted(n.item)) continue;
-            Job::Candidate& c = job->Add(n.item, kFromCoView);
-            c.coview += n.count;
-            c.coview_error += n.error;
+            CoView::Neighbour& c = coview[n.item];
+            c.item = n.item;
+            c.count += n.count;
+            c.error += n.error;
           }
+        }
+        std::vector<CoView::Neighbour> best;
+        best.reserve(coview.size());
+        for (const auto& [item, n] : coview) best.push_back(n);
+        const size_t keep = std::min<size_t>(best.size(), options_.ranking.coview_candidates);
+        std::partial_sort(best.begin(), best.begin() + keep, best.end(),
+                          [this](const CoView::Neighbour& a, const CoView::Neighbour& b) {
+                            if (a.count != b.count) return a.count > b.count;
+                            return interners_.items.Lookup(a.item.value()) <
+                                   interners_.items.Lookup(b.item.value());
+                          });
+        best.resize(keep);
+        for (const CoView::Neighbour& n : best) {
+          Job::Candidate& c = job->Add(n.item, kFromCoView);
+          c.coview = n.count;
+          c.coview_error = n.error;
         }
         for (const Part& part : parts) {
           for (const auto& [item, source] : part.popular) {
@@ -226,7 +261,8 @@ void Recommender::SignalStep(std::shared_ptr<Job> job) {
           }
         }
         TrendingStep(job);
-      });
+      },
+      /*catch_up=*/false);
 }
 
 void Recommender::TrendingStep(std::shared_ptr<Job> job) {
@@ -246,7 +282,8 @@ void Recommender::TrendingStep(std::shared_ptr<Job> job) {
           for (size_t i = 0; i < p.size(); ++i) job->category_trending[i] += p[i] / 1e6;
         }
         Finish(*job);
-      });
+      },
+      /*catch_up=*/false);
 }
 
 void Recommender::Finish(Job& job) {

@@ -11,7 +11,8 @@
 //   4. every shard: the trending score of each candidate's category;
 //
 // then ranker::Rank on the shard that answered last. Nothing is cached: every answer
-// reflects every event acknowledged before the request (each step catches up first).
+// reflects every event acknowledged before the request: steps 1 and 2 catch up first;
+// 3 and 4 read the state as they find it (it only moved forward since step 2).
 //
 // Thread-safety: all member functions may be called from any thread; callbacks run on a
 // shard thread (or the caller's, for answers known without a shard).

@@ -29,9 +29,12 @@ struct ShardSet {
     shards[s]->Submit([st, task = std::move(task)] { task(*st); });
   }
 
+  // `catch_up` false: the part runs on the state as it is (for the later steps of a read
+  // whose first step caught up already: they add no freshness, only work under load).
   template <typename Partial>
   void ScatterGather(std::function<Partial(ShardState&)> part,
-                     std::function<void(std::vector<Partial>&)> merge) const {
+                     std::function<void(std::vector<Partial>&)> merge,
+                     bool catch_up = true) const {
     struct Gather {
       std::vector<Partial> parts;
       std::atomic<size_t> left;
@@ -43,8 +46,8 @@ struct ShardSet {
     g->merge = std::move(merge);
     for (size_t s = 0; s < shards.size(); ++s) {
       ShardState* st = states[s].get();
-      shards[s]->Submit([g, st, s, part] {
-        st->CatchUpAll();
+      shards[s]->Submit([g, st, s, part, catch_up] {
+        if (catch_up) st->CatchUpAll();
         g->parts[s] = part(*st);
         // acq_rel: the last one sees every shard's partial.
         if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);

@@ -72,6 +72,67 @@ TEST(DaemonTest, IngestShapesReadBackAndStopCleanly) {
   EXPECT_NE(d.Log().find("stopped cleanly"), std::string::npos);
 }
 
+// The object of `item` in a ranked answer ("" when absent).
+std::string ItemObject(const std::string& body, std::string_view item) {
+  const size_t at = body.find("\"itemId\":\"" + std::string(item) + "\"");
+  if (at == std::string::npos) return "";
+  const size_t end = body.find("{\"rank\"", at);
+  return body.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+TEST(DaemonTest, RecommendationsFollowEachEventWithExplain) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  std::vector<std::string> events;
+  for (int u = 0; u < 5; ++u) {
+    const std::string user = "shopper" + std::to_string(u);
+    events.push_back(EventBuilder().User(user).Type("view").Item("boots").Category("shoes").Price(80).Json());
+    events.push_back(EventBuilder().User(user).Type("view").Item("socks").Category("hosiery").Price(4).Json());
+  }
+  events.push_back(EventBuilder().User("alice").Type("view").Item("scarf").Category("winter").Price(25).Json());
+  ASSERT_EQ(c.Post("/v1/events", test::Ndjson(events), "application/x-ndjson").status, 200);
+
+  HttpResult before = c.Get("/v1/recommendations?userId=alice&k=5&explain=true");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_NE(before.body.find(R"("signals":{"coview":{"raw":)"), std::string::npos) << before.body;
+  EXPECT_NE(before.body.find(R"("itemId":"scarf")"), std::string::npos) << before.body;
+  EXPECT_EQ(ItemObject(before.body, "socks").find(R"("source":"coview)"), std::string::npos)
+      << before.body;
+
+  // Alice views boots: socks (co-viewed with boots by five shoppers) is recommended from
+  // co-view in the very next answer.
+  ASSERT_EQ(c.Post("/v1/events", EventBuilder().User("alice").Type("view").Item("boots").Json()).status,
+            200);
+  HttpResult after = c.Get("/v1/recommendations?userId=alice&k=5&explain=true");
+  ASSERT_EQ(after.status, 200);
+  const std::string socks = ItemObject(after.body, "socks");
+  EXPECT_NE(socks.find(R"("source":"coview)"), std::string::npos) << after.body;
+  EXPECT_NE(socks.find(R"("coview":{"raw":5,"normalised":1,"contribution":0.4})"), std::string::npos)
+      << after.body;
+
+  // She buys socks: bought items are not recommended; a price filter applies.
+  ASSERT_EQ(c.Post("/v1/events", EventBuilder().User("alice").Type("purchase").Item("socks").Price(4).Json())
+                .status,
+            200);
+  HttpResult bought = c.Get("/v1/recommendations?userId=alice&k=5");
+  EXPECT_EQ(ItemObject(bought.body, "socks"), "") << bought.body;
+  HttpResult cheap = c.Get("/v1/recommendations?userId=alice&k=5&maxPrice=30");
+  EXPECT_NE(cheap.body.find(R"("itemId":"scarf")"), std::string::npos) << cheap.body;
+  EXPECT_EQ(cheap.body.find(R"("itemId":"boots")"), std::string::npos) << cheap.body;
+
+  HttpResult similar = c.Get("/v1/items/boots/similar?k=3&explain=true");
+  EXPECT_NE(similar.body.find(R"({"rank":1,"itemId":"socks")"), std::string::npos) << similar.body;
+
+  HttpResult offers = c.Post("/v1/offers/rank",
+                             R"({"userId":"alice","offers":[{"offerId":"o1","category":"winter","priority":10},)"
+                             R"({"offerId":"o2","category":"garden","priority":10}],"k":2})");
+  ASSERT_EQ(offers.status, 200) << offers.body;
+  EXPECT_NE(offers.body.find(R"("offerId":"o1","category":"winter")"), std::string::npos);
+  EXPECT_NE(offers.body.find(R"("breakdown":{"priority":10,)"), std::string::npos) << offers.body;
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
 TEST(DaemonTest, ErrorStatusesOverHttp) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.started()) << d.Log();

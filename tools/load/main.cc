@@ -134,6 +134,11 @@ int main(int argc, char** argv) {
   app.add_option("--reads", run.reads_per_s,
                  "Recent-items reads per second (open loop) beside the ingest; 0 = none")
       ->capture_default_str();
+  std::string read_path = "/v1/users/{user}/recent?k=10";
+  app.add_option("--read-path", read_path,
+                 "The read each --reads request makes; {user} becomes a synthetic user, e.g. "
+                 "'/v1/recommendations?userId={user}&k=10'")
+      ->capture_default_str();
   app.add_option("--read-connections", run.read_connections, "Connections for reads")
       ->capture_default_str();
   app.add_option("--users", syn.users, "Synthetic: distinct users")->capture_default_str();
@@ -251,7 +256,13 @@ int main(int argc, char** argv) {
   const std::string ack = ServerAck(run.host, run.port);
   Synthetic reader_names(syn);
   std::mt19937_64 read_rng(syn.seed + 1);
-  auto read_target = [&] { return "/v1/users/" + reader_names.SampleUser(read_rng) + "/recent?k=10"; };
+  const size_t user_at = read_path.find("{user}");
+  auto read_target = [&] {
+    if (user_at == std::string::npos) return read_path;
+    std::string t = read_path;
+    t.replace(user_at, 6, reader_names.SampleUser(read_rng));
+    return t;
+  };
 
   RunResult r = Run(run, *source, read_target);
   const double secs = r.elapsed_s;

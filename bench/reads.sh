@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Read latency over HTTP beside ingest (issue 7's target: recommendations p99 < 2 ms with
+# ingest at half of the maximum). Starts the Release `eddy` (config/eddy.toml, so ack=wal)
+# on a temp data dir, measures the maximum NDJSON-100 ingest rate (closed loop), then runs
+# open-loop ingest at a light load and at half that maximum with open-loop reads beside it,
+# one line per read kind. Latencies are measured by eddy-load from each request's due time
+# (no coordinated omission). Usage: bench/reads.sh [duration_s] [reads_per_s]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+reads="${2:-1000}"
+source bench/lib.sh
+load=./build/release/eddy-load
+run() { "$load" --port "$port" --no-progress "$@"; }
+
+echo "eddy reads: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload, $reads reads/s"
+start_eddy --log-level warn
+max=$(run --duration "$duration" --batch 100 --connections 16 --line "ingest_max" | tee /dev/stderr |
+      awk '{print $2}')
+half=$(awk -v r="$max" 'BEGIN { printf "%d", r / 2 }')
+for kind in recent recommendations similar; do
+  case "$kind" in
+    recent) path='/v1/users/{user}/recent?k=10' ;;
+    recommendations) path='/v1/recommendations?userId={user}&k=10' ;;
+    similar) path='/v1/items/i1/similar?k=10' ;;
+  esac
+  for rate in 10000 "$half"; do
+    run --duration "$duration" --batch 100 --connections 16 --rate "$rate" --reads "$reads" \
+      --read-path "$path" --line "${kind}_at_ingest_${rate}/s" | grep '/reads'
+  done
+done
+stop_eddy
