@@ -67,6 +67,16 @@ Engine& Loaded() {
   return *engine;
 }
 
+// Item ids of the first 1000 Taobao events (the sample's items vary in popularity).
+std::vector<std::string> SampleItems() {
+  std::vector<std::string> items;
+  for (const std::string& j : bench::TaobaoEvents(1000)) {
+    const size_t k = j.find("\"itemId\":\"");
+    if (k != std::string::npos) items.push_back(j.substr(k + 10, j.find('"', k + 10) - k - 10));
+  }
+  return items;
+}
+
 // Times each call of `read` and reports p50 and p99 in microseconds.
 template <typename F>
 void TimeReads(benchmark::State& state, F read) {
@@ -90,13 +100,7 @@ BENCHMARK(BM_ReadTrending)->UseRealTime();
 
 void BM_ReadSimilar(benchmark::State& state) {
   Engine& e = Loaded();
-  // Taobao item ids of the sample's most viewed items vary; read a spread of them.
-  const std::vector<std::string> ev = bench::TaobaoEvents(1000);
-  std::vector<std::string> items;
-  for (const std::string& j : ev) {
-    const size_t k = j.find("\"itemId\":\"");
-    if (k != std::string::npos) items.push_back(j.substr(k + 10, j.find('"', k + 10) - k - 10));
-  }
+  const std::vector<std::string> items = SampleItems();
   size_t i = 0;
   TimeReads(state, [&] { benchmark::DoNotOptimize(e.SimilarItemsSync(items[i++ % items.size()], 10)); });
 }
@@ -177,12 +181,7 @@ BENCHMARK(BM_Recommend)->UseRealTime();
 
 void BM_SimilarRanked(benchmark::State& state) {
   History& h = Loaded1M();
-  const std::vector<std::string> ev = bench::TaobaoEvents(1000);
-  std::vector<std::string> items;
-  for (const std::string& j : ev) {
-    const size_t k = j.find("\"itemId\":\"");
-    if (k != std::string::npos) items.push_back(j.substr(k + 10, j.find('"', k + 10) - k - 10));
-  }
+  const std::vector<std::string> items = SampleItems();
   size_t i = 0;
   TimeReads(state, [&] {
     benchmark::DoNotOptimize(h.engine->SimilarItemsRankedSync(items[i++ % items.size()], 10));

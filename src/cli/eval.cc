@@ -29,6 +29,7 @@ struct EvalEvent {
   int64_t time_ms = 0;
   std::string user, item;
   bool touch = false;  // a typed item event whose weight is > 0: a "next item" to predict
+  bool rejected = false;  // by the engine (then not evaluated, and not seen by the baselines)
 };
 
 std::string JsonQuoted(std::string_view s) {
@@ -80,8 +81,21 @@ std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t*
       continue;
     }
     for (auto field : obj) {
-      std::string_view key, value;
-      if (field.unescaped_key().get(key) || field.value().get_string().get(value)) continue;
+      std::string_view key;
+      if (field.unescaped_key().get(key)) continue;
+      // Ids may be strings or integers (the decoder takes both).
+      std::string value;
+      simdjson::ondemand::value v;
+      if (field.value().get(v)) continue;
+      std::string_view text;
+      int64_t number = 0;
+      if (v.get_string().get(text) == simdjson::SUCCESS) {
+        value = text;
+      } else if (v.get_int64().get(number) == simdjson::SUCCESS) {
+        value = std::to_string(number);
+      } else {
+        continue;
+      }
       const std::string_view canonical = CanonicalFieldName(key);
       if (canonical == "userId") e.user = value;
       if (canonical == "itemId") e.item = value;
@@ -99,7 +113,7 @@ std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t*
       }
     }
     e.json = std::move(r.json);
-    if (!extra.empty()) e.json.insert(1, extra);
+    if (!extra.empty()) e.json.insert(e.json.find('{') + 1, extra);
     const std::optional<EventType> t = ParseEventType(type);
     e.touch = t && !e.user.empty() && !e.item.empty() && o.weights[static_cast<size_t>(*t)] > 0;
     out.push_back(std::move(e));
@@ -116,7 +130,7 @@ class Baselines {
       : exclude_seen_(exclude_seen), history_(history), seeds_(seeds) {}
 
   void Observe(const EvalEvent& e) {
-    if (!e.touch) return;
+    if (!e.touch || e.rejected) return;
     const uint32_t b = Id(e.item);
     popular_.erase({-count_[b], e.item});
     popular_.insert({-++count_[b], e.item});
@@ -196,6 +210,10 @@ class Baselines {
 struct Score {
   uint64_t hits = 0;
   double reciprocal = 0;
+  void Add(const Score& o) {
+    hits += o.hits;
+    reciprocal += o.reciprocal;
+  }
   void Add(const std::vector<std::string>& top, const std::string& item) {
     for (size_t i = 0; i < top.size(); ++i) {
       if (top[i] != item) continue;
@@ -206,13 +224,15 @@ struct Score {
   }
 };
 
-// Ingests `events` as NDJSON batches; retries a batch the log is too full to take.
-bool Ingest(Engine& engine, IngestContext& ctx, const std::vector<EvalEvent>& events, size_t from,
-            size_t to) {
+// Ingests events [from, to) as NDJSON batches (retrying a batch the log is too full to
+// take) and marks the ones the engine rejected; false if ingest itself failed.
+bool Ingest(Engine& engine, IngestContext& ctx, std::vector<EvalEvent>& events, size_t from,
+            size_t to, uint64_t* rejected) {
   constexpr size_t kBatch = 2000;
   for (size_t i = from; i < to; i += kBatch) {
+    const size_t end = std::min(to, i + kBatch);
     std::string body;
-    for (size_t j = i; j < std::min(to, i + kBatch); ++j) body += events[j].json + "\n";
+    for (size_t j = i; j < end; ++j) body += events[j].json + "\n";
     for (;;) {
       IngestReply r = engine.IngestSync(ctx, body, BodyFormat::kNdjson);
       if (r.status.code() == StatusCode::kResourceExhausted) {
@@ -222,6 +242,12 @@ bool Ingest(Engine& engine, IngestContext& ctx, const std::vector<EvalEvent>& ev
       if (!r.status.ok()) {
         std::cerr << "eddy eval: ingest failed: " << r.status.message() << "\n";
         return false;
+      }
+      for (const Rejection& rej : r.rejected) {
+        if (i + rej.index < end && !events[i + rej.index].rejected) {
+          events[i + rej.index].rejected = true;
+          ++*rejected;
+        }
       }
       break;
     }
@@ -241,6 +267,10 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
   o.durability.data_dir.clear();  // in memory: the evaluation writes nothing
   o.durability.ack = AckLevel::kMemory;
   o.clock = ClockMode::kEvent;    // history's answers, not today's
+  if (a.k < 1 || a.k > o.ranking.max_k) {
+    std::cerr << "eddy eval: --k must be in [1, ranking.max_k = " << o.ranking.max_k << "]\n";
+    return 2;
+  }
   if (a.split <= 0 || a.split >= 1) {
     std::cerr << "eddy eval: --split must be in (0, 1)\n";
     return 2;
@@ -250,7 +280,7 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
     return 2;
   }
   uint64_t skipped = 0;
-  const std::vector<EvalEvent> events = LoadEvents(a, o, &skipped);
+  std::vector<EvalEvent> events = LoadEvents(a, o, &skipped);
   if (events.empty()) {
     std::cerr << "eddy eval: no events in " << a.data << "\n";
     return 2;
@@ -265,10 +295,10 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
   auto ctx = engine.NewIngestContext();
   Baselines baselines(o.ranking.exclude_seen, /*history=*/50, o.ranking.seed_items);
 
+  uint64_t rejected = 0;
   const auto t0 = Steady::now();
-  if (!Ingest(engine, *ctx, events, 0, train)) return 1;
-  engine.RecentItemsSync("", 1);  // a read: every shard has applied what it was sent
-  engine.PopularItemsSync("", 1);
+  if (!Ingest(engine, *ctx, events, 0, train, &rejected)) return 1;
+  engine.PopularItemsSync("", 1);  // a read of every shard: all it was sent is applied
   const double train_s = std::chrono::duration<double>(Steady::now() - t0).count();
   for (size_t i = 0; i < train; ++i) baselines.Observe(events[i]);
 
@@ -276,9 +306,11 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
   uint64_t evaluated = 0;
   double recommend_s = 0;
   for (size_t i = train; i < events.size(); ++i) {
-    const EvalEvent& e = events[i];
-    if (e.touch && (a.limit == 0 || evaluated < a.limit)) {
-      ++evaluated;
+    EvalEvent& e = events[i];
+    // Asked before the event is applied; counted only if the engine then accepts it.
+    const bool evaluate = e.touch && (a.limit == 0 || evaluated < a.limit);
+    Score eddy_now, pop_now, knn_now;
+    if (evaluate) {
       const auto r0 = Steady::now();
       RecommendAnswer answer = engine.RecommendSync([&] {
         RecommendRequest r;
@@ -289,20 +321,27 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
       recommend_s += std::chrono::duration<double>(Steady::now() - r0).count();
       std::vector<std::string> top;
       for (RankedItem& item : answer.items) top.push_back(std::move(item.item));
-      eddy_score.Add(top, e.item);
-      pop_score.Add(baselines.Popular(e.user, a.k), e.item);
-      knn_score.Add(baselines.ItemKnn(e.user, a.k), e.item);
+      eddy_now.Add(top, e.item);
+      pop_now.Add(baselines.Popular(e.user, a.k), e.item);
+      knn_now.Add(baselines.ItemKnn(e.user, a.k), e.item);
     }
-    if (!Ingest(engine, *ctx, events, i, i + 1)) return 1;
+    if (!Ingest(engine, *ctx, events, i, i + 1, &rejected)) return 1;
+    if (evaluate && !e.rejected) {
+      ++evaluated;
+      eddy_score.Add(eddy_now);
+      pop_score.Add(pop_now);
+      knn_score.Add(knn_now);
+    }
     baselines.Observe(e);
   }
   engine.Stop();
 
   std::printf("eddy eval: %s\n", a.data.c_str());
-  std::printf("  %zu events (%llu rows skipped), time-ordered; split %.2f: %zu replayed, %zu "
-              "after; %llu next-item predictions evaluated\n",
-              events.size(), static_cast<unsigned long long>(skipped), a.split, train,
-              events.size() - train, static_cast<unsigned long long>(evaluated));
+  std::printf("  %zu events (%llu rows skipped, %llu rejected by eddy), time-ordered; split "
+              "%.2f: %zu replayed, %zu after; %llu next-item predictions evaluated\n",
+              events.size(), static_cast<unsigned long long>(skipped),
+              static_cast<unsigned long long>(rejected), a.split, train, events.size() - train,
+              static_cast<unsigned long long>(evaluated));
   std::printf("  replay: %zu events in %.2f s = %.0f events/s; recommendations: %.0f µs each "
               "on average\n",
               train, train_s, train_s > 0 ? static_cast<double>(train) / train_s : 0.0,

@@ -104,6 +104,7 @@ uint64_t ConfigFingerprint(const Options& o) {
   add(o.coview.max_neighbours);
   add(o.coview.max_items);
   add(o.engagement.max_items);
+  add(o.ranking.bought_items);
   return StableHash64(s);
 }
 

@@ -58,6 +58,7 @@ struct Recommender::Job {
     uint8_t sources = 0;
     uint64_t coview = 0, coview_error = 0;
     double recency = 0, popularity = 0, trending = 0;
+    bool unwanted = false;  // the query item, or seen with exclude_seen: dropped at the cut
     MergedFacts facts;
   };
   std::vector<Candidate> candidates;
@@ -126,6 +127,12 @@ void Recommender::UserStep(std::shared_ptr<Job> job) {
       for (const auto& e : *bought) job->bought.insert(e.item);
     }
     st.affinity().Scores(user, EventTime(job->now_ms), &job->affinity);
+    // Ties by name (Scores breaks them by interned id, which depends on arrival order).
+    std::sort(job->affinity.begin(), job->affinity.end(), [this](const auto& a, const auto& b) {
+      if (a.second != b.second) return a.second > b.second;
+      return interners_.categories.Lookup(a.first.value()) <
+             interners_.categories.Lookup(b.first.value());
+    });
     CandidateStep(job);
   });
 }
@@ -215,15 +222,19 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
                                    interners_.items.Lookup(b.item.value());
                           });
         best.resize(keep);
-        for (const CoView::Neighbour& n : best) {
-          Job::Candidate& c = job->Add(n.item, kFromCoView);
-          c.coview = n.count;
-          c.coview_error = n.error;
-        }
+        for (const CoView::Neighbour& n : best) job->Add(n.item, kFromCoView);
+        // Unwanted popular items stay until the cut (CutPopular), so that they take the same
+        // places in the global top whatever the number of shards.
         for (const Part& part : parts) {
-          for (const auto& [item, source] : part.popular) {
-            if (wanted(item)) job->Add(item, source);
-          }
+          for (const auto& [item, source] : part.popular) job->Add(item, source).unwanted |= !wanted(item);
+        }
+        // Every candidate's co-view count, also of those that came by another source.
+        for (Job::Candidate& c : job->candidates) {
+          auto n = coview.find(c.item);
+          if (n == coview.end()) continue;
+          c.sources |= kFromCoView;
+          c.coview = n->second.count;
+          c.coview_error = n->second.error;
         }
         SignalStep(job);
       });
@@ -249,13 +260,16 @@ void Recommender::SignalStep(std::shared_ptr<Job> job) {
         return part;
       },
       [this, job](std::vector<Part>& parts) {
-        absl::flat_hash_set<CategoryId> categories;
         for (size_t i = 0; i < job->candidates.size(); ++i) {
           Job::Candidate& c = job->candidates[i];
           for (const Part& part : parts) {
             c.popularity += part.popularity[i];
             c.facts.Add(part.facts[i], interners_.categories);
           }
+        }
+        CutPopular(*job);
+        absl::flat_hash_set<CategoryId> categories;
+        for (const Job::Candidate& c : job->candidates) {
           if (c.facts.category.valid() && categories.insert(c.facts.category).second) {
             job->categories.push_back(c.facts.category);
           }
@@ -265,21 +279,51 @@ void Recommender::SignalStep(std::shared_ptr<Job> job) {
       /*catch_up=*/false);
 }
 
+// Each shard proposed its own best `popular_candidates` per popular source, so more shards
+// would mean more candidates (and other answers): keep each source's best
+// `popular_candidates` by exact popularity over all shards (ties by name), then drop the
+// candidates left with no source and the unwanted ones.
+void Recommender::CutPopular(Job& job) {
+  const size_t keep = options_.ranking.popular_candidates;
+  std::vector<uint32_t> with;
+  for (uint8_t source : {kFromPopular, kFromAffinity, kFromCategory}) {
+    with.clear();
+    for (uint32_t i = 0; i < job.candidates.size(); ++i) {
+      if (job.candidates[i].sources & source) with.push_back(i);
+    }
+    if (with.size() <= keep) continue;
+    std::nth_element(with.begin(), with.begin() + keep, with.end(), [&](uint32_t a, uint32_t b) {
+      const Job::Candidate& x = job.candidates[a];
+      const Job::Candidate& y = job.candidates[b];
+      if (x.popularity != y.popularity) return x.popularity > y.popularity;
+      return interners_.items.Lookup(x.item.value()) < interners_.items.Lookup(y.item.value());
+    });
+    for (size_t j = keep; j < with.size(); ++j) job.candidates[with[j]].sources &= ~source;
+  }
+  std::erase_if(job.candidates,
+                [](const Job::Candidate& c) { return c.sources == 0 || c.unwanted; });
+}
+
 void Recommender::TrendingStep(std::shared_ptr<Job> job) {
   const int64_t g = MinuteOf(job->now_ms);
   auto categories = std::make_shared<std::vector<CategoryId>>(job->categories);
-  shards_.ScatterGather<std::vector<double>>(
+  shards_.ScatterGather<std::vector<int64_t>>(
       [categories, g](ShardState& st) {
-        std::vector<double> weights(categories->size());
+        std::vector<int64_t> weights(categories->size());  // millionths
         for (size_t i = 0; i < categories->size(); ++i) {
-          weights[i] = static_cast<double>(st.trending().WindowOf(0, g, (*categories)[i]).weight);
+          weights[i] = st.trending().WindowOf(0, g, (*categories)[i]).weight;
         }
         return weights;
       },
-      [this, job](std::vector<std::vector<double>>& parts) {
-        job->category_trending.assign(job->categories.size(), 0);
+      [this, job](std::vector<std::vector<int64_t>>& parts) {
+        // Summed as integers, so the value does not depend on the number of shards.
+        std::vector<int64_t> sum(job->categories.size(), 0);
         for (const auto& p : parts) {
-          for (size_t i = 0; i < p.size(); ++i) job->category_trending[i] += p[i] / 1e6;
+          for (size_t i = 0; i < p.size(); ++i) sum[i] += p[i];
+        }
+        job->category_trending.resize(sum.size());
+        for (size_t i = 0; i < sum.size(); ++i) {
+          job->category_trending[i] = static_cast<double>(sum[i]) / 1e6;
         }
         Finish(*job);
       },

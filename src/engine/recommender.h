@@ -48,6 +48,7 @@ class Recommender {
   void UserStep(std::shared_ptr<Job> job);
   void CandidateStep(std::shared_ptr<Job> job);
   void SignalStep(std::shared_ptr<Job> job);
+  void CutPopular(Job& job);
   void TrendingStep(std::shared_ptr<Job> job);
   void Finish(Job& job);
 

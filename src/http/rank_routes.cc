@@ -1,4 +1,5 @@
 // The ranker's routes (SPEC §6): recommendations, ranked similar items and offers.
+#include <algorithm>
 #include <cmath>
 
 #include <simdjson.h>
@@ -62,7 +63,15 @@ std::string ParseOffers(const std::string& body, OffersRequest* out) {
   if (doc.get(obj) != simdjson::SUCCESS) return "body: must be a JSON object";
   std::string error;
   bool have_offers = false;
+  std::vector<std::string_view> seen;  // canonical names of the fields given so far
+  auto duplicate = [&](std::string_view canonical) {
+    if (std::find(seen.begin(), seen.end(), canonical) != seen.end()) return true;
+    seen.push_back(canonical);
+    return false;
+  };
   for (auto [key, value] : obj) {
+    const std::string_view canonical = key == "user_id" ? "userId" : key;
+    if (duplicate(canonical)) return std::string(canonical) + ": given twice";
     if (key == "userId" || key == "user_id") {
       std::optional<std::string> u = StringField(value, "userId", &error);
       if (!u) return error;
@@ -85,7 +94,13 @@ std::string ParseOffers(const std::string& body, OffersRequest* out) {
         simdjson::dom::object offer;
         if (o.get(offer) != simdjson::SUCCESS) return where + ": must be an object";
         Offer parsed;
+        std::vector<std::string_view> fields;
         for (auto [k, v] : offer) {
+          const std::string_view name = (k == "offer_id" || k == "id") ? "offerId" : k;
+          if (std::find(fields.begin(), fields.end(), name) != fields.end()) {
+            return where + "." + std::string(name) + ": given twice";
+          }
+          fields.push_back(name);
           if (k == "offerId" || k == "offer_id" || k == "id") {
             std::optional<std::string> id = StringField(v, where + ".offerId", &error);
             if (!id) return error;

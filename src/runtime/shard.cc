@@ -1,6 +1,7 @@
 #include "runtime/shard.h"
 
 #include <string>
+#include <vector>
 
 #include <pthread.h>
 
@@ -18,6 +19,10 @@ inline void CpuRelax() {
 // Spins before sleeping: long enough to ride out a short gap between two batches,
 // short enough not to take a core from the I/O threads on a small machine (a few µs).
 constexpr int kIdleSpins = 64;
+
+// Late drains on this thread (see DrainLate): the shards still to drain, or nullptr when
+// the thread is not inside one.
+thread_local std::vector<Shard*>* late_pending = nullptr;
 
 }  // namespace
 
@@ -45,9 +50,25 @@ void Shard::Submit(Mailbox::Task task) {
   }
 }
 
+// After the thread exited, tasks run on the submitter's thread, one shard's lock at a
+// time. A task may submit to shards itself (a read's next step: often to this very
+// shard): inside a drain that only queues the shard for the outermost drain on this
+// thread, so no thread ever holds two late locks or re-locks one (no self- or
+// cross-deadlock), and tasks still run in their shard's order.
 void Shard::DrainLate() {
-  MutexLock lock(&late_mu_);
-  while (Mailbox::Task t = mailbox_.Pop()) t();
+  if (late_pending != nullptr) {
+    late_pending->push_back(this);
+    return;
+  }
+  std::vector<Shard*> pending{this};
+  late_pending = &pending;
+  while (!pending.empty()) {
+    Shard* s = pending.back();
+    pending.pop_back();
+    MutexLock lock(&s->late_mu_);
+    while (Mailbox::Task t = s->mailbox_.Pop()) t();
+  }
+  late_pending = nullptr;
 }
 
 void Shard::Stop() {

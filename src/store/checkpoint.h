@@ -29,6 +29,7 @@
 namespace eddy {
 
 // 2: engagement entries carry the item's category and price.
+// 3: per-user bought items; popularity entries carry the item's category.
 inline constexpr uint32_t kCheckpointFormatVersion = 3;
 
 struct Checkpoint {

@@ -201,7 +201,11 @@ TEST_F(RecommendTest, FreshEveryRequest) {
 
 TEST_F(RecommendTest, SameAnswersWhateverTheShardAndPartitionCounts) {
   auto run = [&](uint32_t partitions, int shards) {
-    Open(test::TestOptions(partitions, shards));
+    Options o = test::TestOptions(partitions, shards);
+    // Small candidate lists, so that each shard's proposals are cut to the same global set.
+    o.ranking.popular_candidates = 2;
+    o.ranking.coview_candidates = 2;
+    Open(o);
     Shop();
     std::string out;
     for (std::string user : {"u1", "o0", "o3", "nobody"}) {
@@ -210,13 +214,24 @@ TEST_F(RecommendTest, SameAnswersWhateverTheShardAndPartitionCounts) {
       }
     }
     for (const RankedItem& i : engine_->SimilarItemsRankedSync("shoe1", 10).items) {
-      out += i.item + "=" + std::to_string(i.score) + ";";
+      out += i.item + "=" + std::to_string(i.score) + " " + i.source + ";";
     }
     return out;
   };
   const std::string one = run(1, 1);
   EXPECT_EQ(run(4, 2), one);
   EXPECT_EQ(run(7, 3), one);
+}
+
+TEST_F(RecommendTest, RankedReadsStillAnswerAfterStop) {
+  Shop();
+  const std::vector<std::string> before = Names(engine_->RecommendSync(test::Req("u1", 5)));
+  const size_t similar = engine_->SimilarItemsRankedSync("shoe1", 5).items.size();
+  engine_->Stop();  // the steps now run on the caller's thread, one after the other
+  EXPECT_EQ(Names(engine_->RecommendSync(test::Req("u1", 5))), before);
+  EXPECT_EQ(engine_->SimilarItemsRankedSync("shoe1", 5).items.size(), similar);
+  EXPECT_EQ(engine_->RankOffersSync("u1", {{"A", "hats", 1}}, 1).top.size(), 1u);
+  EXPECT_EQ(engine_->PopularItemsSync("", 3).top.size(), 3u);
 }
 
 TEST_F(RecommendTest, SimilarRankedIsCoViewFirstThenTheCategoryFallback) {

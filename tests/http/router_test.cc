@@ -229,7 +229,9 @@ TEST_F(RouterTest, OffersAndTheirErrors) {
            {R"({"offers":[{"offerId":"a","priority":"high"}]})", "offers[0].priority: must be a number in [-1e9, 1e9]"},
            {R"({"offers":[{"offerId":"a","colour":"red"}]})", "offers[0]: unknown field 'colour' (known: offerId, category, priority)"},
            {R"({"offers":[{"offerId":"a"}],"k":0})", "k: must be an integer in [1, 1000]"},
-           {R"({"offers":[{"offerId":"a"}],"user":"u"})", "unknown field 'user' (known: userId, offers, k)"}}) {
+           {R"({"offers":[{"offerId":"a"}],"user":"u"})", "unknown field 'user' (known: userId, offers, k)"},
+           {R"({"offers":[{"offerId":"a"}],"offers":[{"offerId":"b"}]})", "offers: given twice"},
+           {R"({"offers":[{"offerId":"a","id":"b"}]})", "offers[0].offerId: given twice"}}) {
     Response bad = Call(http::verb::post, "/v1/offers/rank", b.body);
     EXPECT_EQ(bad.result(), http::status::bad_request) << b.body;
     EXPECT_EQ(bad.body(), R"({"error":")" + b.error + R"("})") << b.body;

@@ -1,0 +1,47 @@
+// `eddy eval` end to end on a log whose answers can be worked out by hand.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "testutil/daemon.h"
+#include "testutil/testutil.h"
+
+namespace eddy {
+namespace {
+
+// 100 users each view "hot", then an item nobody else ever sees, a minute apart; users in
+// time order. Split 0.8 of the 200 events: the last 20 users' 40 events are predicted with
+// k = 1. Before a user's first event every method that knows popularity says "hot" (a
+// hit); before the second, the item is new to everyone (a miss). Item-KNN knows nothing
+// of a user without history, and afterwards only hot's earlier neighbours: 0.
+TEST(EvalCommandTest, HitRateAndMrrOfEddyAndBothBaselines) {
+  test::TempDir dir;
+  std::string csv;
+  for (int u = 0; u < 100; ++u) {
+    const int64_t t = 1'700'000'000 + u * 600;
+    csv += "u" + std::to_string(u) + ",hot," + std::to_string(t) + "\n";
+    csv += "u" + std::to_string(u) + ",only-" + std::to_string(u) + "," + std::to_string(t + 60) + "\n";
+  }
+  const std::string file = (dir.path() / "log.csv").string();
+  test::WriteFile(file, csv);
+  auto [code, out] = test::RunCommand({EDDY_BINARY, "eval", "--data", file, "--csv-columns",
+                                       "userId,itemId,timestamp", "--k", "1", "--split", "0.8"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("200 events (0 rows skipped, 0 rejected by eddy), time-ordered; split 0.80: 160 replayed, 40 "
+                     "after; 40 next-item predictions evaluated"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("eddy           0.5000     0.5000"), std::string::npos) << out;
+  EXPECT_NE(out.find("POP            0.5000     0.5000"), std::string::npos) << out;
+  EXPECT_NE(out.find("Item-KNN       0.0000     0.0000"), std::string::npos) << out;
+
+  auto [bad, msg] = test::RunCommand({EDDY_BINARY, "eval", "--data", file, "--split", "1.5"});
+  EXPECT_EQ(bad, 2);
+  EXPECT_NE(msg.find("--split must be in (0, 1)"), std::string::npos) << msg;
+  auto [missing, why] = test::RunCommand({EDDY_BINARY, "eval", "--data", file + ".nope"});
+  EXPECT_EQ(missing, 2);
+  EXPECT_NE(why.find("cannot read"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace eddy
