@@ -44,24 +44,37 @@ void BM_EngineIngestNdjson(benchmark::State& state) {
 }
 BENCHMARK(BM_EngineIngestNdjson)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
 
-// An engine with the Taobao events in it, event clock (answers at the data's own time).
+// An in-memory engine for the read benches: event clock (answers at the data's own time),
+// 2 shards, any timestamp accepted.
+std::unique_ptr<Engine> OpenReadEngine() {
+  Options o;
+  o.durability.data_dir = "";
+  o.durability.ack = AckLevel::kMemory;
+  o.clock = ClockMode::kEvent;
+  o.runtime.shards = 2;
+  o.ingest.max_future_skew_ms = int64_t{1} << 50;
+  return std::move(Engine::Open(o)).value();
+}
+
+// Ingests `ev` in NDJSON batches of 1000 (retrying while the log is full), then reads every
+// shard once so that everything is applied before a bench starts timing.
+void IngestAll(Engine& e, const std::vector<std::string>& ev) {
+  auto ctx = e.NewIngestContext();
+  for (size_t i = 0; i < ev.size(); i += 1000) {
+    const size_t n = std::min<size_t>(1000, ev.size() - i);
+    IngestReply r;
+    do {
+      r = e.IngestSync(*ctx, bench::JoinNdjson(ev, i, n), BodyFormat::kNdjson);
+    } while (r.status.code() == StatusCode::kResourceExhausted);
+  }
+  e.PopularItemsSync("", 1);
+}
+
+// An engine with the Taobao events in it.
 Engine& Loaded() {
   static std::unique_ptr<Engine> engine = [] {
-    Options o;
-    o.durability.data_dir = "";
-    o.durability.ack = AckLevel::kMemory;
-    o.clock = ClockMode::kEvent;
-    o.runtime.shards = 2;
-    o.ingest.max_future_skew_ms = int64_t{1} << 50;
-    auto e = std::move(Engine::Open(o)).value();
-    auto ctx = e->NewIngestContext();
-    std::vector<std::string> ev = bench::TaobaoEvents(96'000);
-    for (size_t i = 0; i + 1000 <= ev.size(); i += 1000) {
-      IngestReply r;
-      do {
-        r = e->IngestSync(*ctx, bench::JoinNdjson(ev, i, 1000), BodyFormat::kNdjson);
-      } while (r.status.code() == StatusCode::kResourceExhausted);
-    }
+    auto e = OpenReadEngine();
+    IngestAll(*e, bench::TaobaoEvents(96'000));
     return e;
   }();
   return *engine;
@@ -121,14 +134,7 @@ struct History {
 History& Loaded1M() {
   static History h = [] {
     History out;
-    Options o;
-    o.durability.data_dir = "";
-    o.durability.ack = AckLevel::kMemory;
-    o.clock = ClockMode::kEvent;
-    o.runtime.shards = 2;
-    o.ingest.max_future_skew_ms = int64_t{1} << 50;
-    out.engine = std::move(Engine::Open(o)).value();
-    auto ctx = out.engine->NewIngestContext();
+    out.engine = OpenReadEngine();
     const std::vector<std::string> base = bench::TaobaoEvents(96'000);
     std::vector<std::string> ev;
     for (int copy = 0; ev.size() < 1'000'000; ++copy) {
@@ -151,14 +157,7 @@ History& Loaded1M() {
         if (ev.size() == 1'000'000) break;
       }
     }
-    for (size_t i = 0; i < ev.size(); i += 1000) {
-      IngestReply r;
-      do {
-        r = out.engine->IngestSync(*ctx, bench::JoinNdjson(ev, i, std::min<size_t>(1000, ev.size() - i)),
-                                   BodyFormat::kNdjson);
-      } while (r.status.code() == StatusCode::kResourceExhausted);
-    }
-    out.engine->PopularItemsSync("", 1);  // every shard has applied everything
+    IngestAll(*out.engine, ev);
     return out;
   }();
   return h;

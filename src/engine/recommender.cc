@@ -62,7 +62,7 @@ struct Recommender::Job {
     MergedFacts facts;
   };
   std::vector<Candidate> candidates;
-  absl::flat_hash_map<ItemId, uint32_t> index;
+  absl::flat_hash_map<ItemId, uint32_t> index;  // into candidates; stale after CutPopular
   std::vector<CategoryId> categories;  // distinct categories of the candidates
   std::vector<double> category_trending;
   std::function<void(Job&, std::vector<RankedItem>)> done;
