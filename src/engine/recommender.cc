@@ -1,6 +1,7 @@
 #include "engine/recommender.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -63,8 +64,11 @@ struct Recommender::Job {
   };
   std::vector<Candidate> candidates;
   absl::flat_hash_map<ItemId, uint32_t> index;  // into candidates; stale after CutPopular
-  std::vector<CategoryId> categories;  // distinct categories of the candidates
-  std::vector<double> category_trending;
+  // The categories the shards that proposed the candidates know them by (steps 1-2): step
+  // 3 fetches their trending sums, so that step 4 is needed only for a candidate whose
+  // category is one of none of them (its category changed on another shard, say).
+  absl::flat_hash_set<CategoryId> likely_categories;
+  absl::flat_hash_map<CategoryId, double> trending;  // per category of a candidate
   std::function<void(Job&, std::vector<RankedItem>)> done;
 
   Candidate& Add(ItemId item, uint8_t source) {
@@ -121,7 +125,12 @@ void Recommender::UserStep(std::shared_ptr<Job> job) {
     const UserId user(uid);
     if (const auto* recent = st.recent().Find(user)) {
       job->recent.reserve(recent->size());
-      for (auto it = recent->rbegin(); it != recent->rend(); ++it) job->recent.push_back(it->item);
+      for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+        job->recent.push_back(it->item);
+        if (const Engagement::Facts* f = st.engagement().FactsOf(it->item)) {
+          if (f->category.valid()) job->likely_categories.insert(f->category);
+        }
+      }
     }
     if (const auto* bought = st.bought().Find(user)) {
       for (const auto& e : *bought) job->bought.insert(e.item);
@@ -159,17 +168,35 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
   }
   const uint8_t among_source = job->similar ? kFromCategory : kFromAffinity;
   struct Part {
-    std::vector<CoView::Neighbour> coview;
+    std::vector<CoView::Neighbour> coview;  // summed over the seeds
     std::vector<std::pair<ItemId, uint8_t>> popular;
+    std::vector<CategoryId> categories;  // of this shard's best proposals (likely_categories)
   };
   const uint32_t fetch = options_.ranking.popular_candidates;
+  const uint32_t coview_keep = options_.ranking.coview_candidates;
   const int64_t now_ms = job->now_ms;
   shards_.ScatterGather<Part>(
       [seeds = std::move(seeds), among = std::move(among), overall, exact, among_source, fetch,
-       now_ms](ShardState& st) {
+       coview_keep, now_ms](ShardState& st) {
         Part part;
         st.coview().Flush();
-        for (ItemId seed : seeds) st.coview().Neighbours(seed, &part.coview);
+        std::vector<CoView::Neighbour> all;
+        for (ItemId seed : seeds) st.coview().Neighbours(seed, &all);
+        if (seeds.size() > 1) {
+          absl::flat_hash_map<ItemId, size_t> at;  // into part.coview
+          at.reserve(all.size());
+          for (const CoView::Neighbour& n : all) {
+            auto [it, inserted] = at.try_emplace(n.item, part.coview.size());
+            if (inserted) {
+              part.coview.push_back(n);
+            } else {
+              part.coview[it->second].count += n.count;
+              part.coview[it->second].error += n.error;
+            }
+          }
+        } else {
+          part.coview = std::move(all);
+        }
         std::vector<Popularity::Scored> top;
         auto take = [&](uint8_t source) {
           for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
@@ -187,6 +214,22 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
           st.popularity().Top(exact, fetch, now_ms, /*exhaustive=*/false, &top);
           take(kFromCategory);
         }
+        // The categories this shard knows its likely candidates by: its popular items and
+        // its own best co-view neighbours (the global best are nearly always among them).
+        absl::flat_hash_set<CategoryId> categories;
+        auto note = [&](ItemId item) {
+          const Engagement::Facts* f = st.engagement().FactsOf(item);
+          if (f != nullptr && f->category.valid()) categories.insert(f->category);
+        };
+        for (const auto& [item, source] : part.popular) note(item);
+        std::vector<CoView::Neighbour> best = part.coview;
+        if (best.size() > coview_keep) {
+          std::nth_element(best.begin(), best.begin() + coview_keep, best.end(),
+                           [](const auto& a, const auto& b) { return a.count > b.count; });
+          best.resize(coview_keep);
+        }
+        for (const CoView::Neighbour& n : best) note(n.item);
+        part.categories.assign(categories.begin(), categories.end());
         return part;
       },
       [this, job](std::vector<Part>& parts) {
@@ -200,7 +243,7 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
             job->Add(job->recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
           }
         }
-        // Co-view counts summed over seeds and shards; the best coview_candidates of them.
+        // Co-view counts summed over shards; the best coview_candidates of them.
         absl::flat_hash_map<ItemId, CoView::Neighbour> coview;
         for (const Part& part : parts) {
           for (const CoView::Neighbour& n : part.coview) {
@@ -210,18 +253,12 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
             c.count += n.count;
             c.error += n.error;
           }
+          job->likely_categories.insert(part.categories.begin(), part.categories.end());
         }
         std::vector<CoView::Neighbour> best;
         best.reserve(coview.size());
         for (const auto& [item, n] : coview) best.push_back(n);
-        const size_t keep = std::min<size_t>(best.size(), options_.ranking.coview_candidates);
-        std::partial_sort(best.begin(), best.begin() + keep, best.end(),
-                          [this](const CoView::Neighbour& a, const CoView::Neighbour& b) {
-                            if (a.count != b.count) return a.count > b.count;
-                            return interners_.items.Lookup(a.item.value()) <
-                                   interners_.items.Lookup(b.item.value());
-                          });
-        best.resize(keep);
+        KeepBest(best, options_.ranking.coview_candidates);
         for (const CoView::Neighbour& n : best) job->Add(n.item, kFromCoView);
         // Unwanted popular items stay until the cut (CutPopular), so that they take the same
         // places in the global top whatever the number of shards.
@@ -240,26 +277,55 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
       });
 }
 
+// Keeps the `keep` neighbours with the highest counts, ties by item name (so the cut does
+// not depend on interned ids, which follow arrival order). Only the neighbours tied at the
+// cut's count have their names looked up.
+void Recommender::KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) const {
+  if (best.size() <= keep) return;
+  if (keep == 0) return best.clear();
+  auto by_count = [](const CoView::Neighbour& a, const CoView::Neighbour& b) {
+    return a.count > b.count;
+  };
+  std::nth_element(best.begin(), best.begin() + keep - 1, best.end(), by_count);
+  const uint64_t cut = best[keep - 1].count;
+  // [0, above) counted more than the cut: kept. The ones counted exactly `cut` compete by name.
+  auto above = std::partition(best.begin(), best.end(),
+                              [cut](const CoView::Neighbour& n) { return n.count > cut; });
+  auto tied_end = std::partition(above, best.end(),
+                                 [cut](const CoView::Neighbour& n) { return n.count == cut; });
+  const size_t room = keep - static_cast<size_t>(above - best.begin());
+  std::partial_sort(above, above + room, tied_end,
+                    [this](const CoView::Neighbour& a, const CoView::Neighbour& b) {
+                      return interners_.items.Lookup(a.item.value()) <
+                             interners_.items.Lookup(b.item.value());
+                    });
+  best.resize(keep);
+}
+
 void Recommender::SignalStep(std::shared_ptr<Job> job) {
   struct Part {
     std::vector<double> popularity;
     std::vector<Engagement::Facts> facts;
+    std::vector<int64_t> trending;  // of each likely category, millionths
   };
   auto items = std::make_shared<std::vector<ItemId>>();
   items->reserve(job->candidates.size());
   for (const auto& c : job->candidates) items->push_back(c.item);
+  auto likely = std::make_shared<std::vector<CategoryId>>(job->likely_categories.begin(),
+                                                          job->likely_categories.end());
   const int64_t now_ms = job->now_ms;
   shards_.ScatterGather<Part>(
-      [items, now_ms](ShardState& st) {
+      [items, likely, now_ms](ShardState& st) {
         Part part;
         st.popularity().ScoresOf(CategoryId(), *items, now_ms, &part.popularity);
         part.facts.resize(items->size());
         for (size_t i = 0; i < items->size(); ++i) {
           if (const Engagement::Facts* f = st.engagement().FactsOf((*items)[i])) part.facts[i] = *f;
         }
+        part.trending = TrendingOf(st, *likely, now_ms);
         return part;
       },
-      [this, job](std::vector<Part>& parts) {
+      [this, job, likely](std::vector<Part>& parts) {
         for (size_t i = 0; i < job->candidates.size(); ++i) {
           Job::Candidate& c = job->candidates[i];
           for (const Part& part : parts) {
@@ -268,13 +334,17 @@ void Recommender::SignalStep(std::shared_ptr<Job> job) {
           }
         }
         CutPopular(*job);
-        absl::flat_hash_set<CategoryId> categories;
+        SumTrending(*job, *likely, parts, [](const Part& p) -> const auto& { return p.trending; });
+        // A candidate whose category no proposing shard knew it by: one more step for those.
+        std::vector<CategoryId> missing;
         for (const Job::Candidate& c : job->candidates) {
-          if (c.facts.category.valid() && categories.insert(c.facts.category).second) {
-            job->categories.push_back(c.facts.category);
+          if (c.facts.category.valid() && !job->trending.contains(c.facts.category)) {
+            job->trending[c.facts.category] = 0;  // once
+            missing.push_back(c.facts.category);
           }
         }
-        TrendingStep(job);
+        if (missing.empty()) return Finish(*job);
+        TrendingStep(job, std::move(missing));
       },
       /*catch_up=*/false);
 }
@@ -304,37 +374,42 @@ void Recommender::CutPopular(Job& job) {
                 [](const Job::Candidate& c) { return c.sources == 0 || c.unwanted; });
 }
 
-void Recommender::TrendingStep(std::shared_ptr<Job> job) {
-  const int64_t g = MinuteOf(job->now_ms);
-  auto categories = std::make_shared<std::vector<CategoryId>>(job->categories);
+std::vector<int64_t> Recommender::TrendingOf(const ShardState& st,
+                                             const std::vector<CategoryId>& categories,
+                                             int64_t now_ms) {
+  const int64_t g = MinuteOf(now_ms);
+  std::vector<int64_t> weights(categories.size());  // millionths
+  for (size_t i = 0; i < categories.size(); ++i) {
+    weights[i] = st.trending().WindowOf(0, g, categories[i]).weight;
+  }
+  return weights;
+}
+
+template <typename Part, typename Get>
+void Recommender::SumTrending(Job& job, const std::vector<CategoryId>& categories,
+                              const std::vector<Part>& parts, Get get) {
+  // Summed as integers, so the value does not depend on the number of shards.
+  for (size_t i = 0; i < categories.size(); ++i) {
+    int64_t sum = 0;
+    for (const Part& p : parts) sum += get(p)[i];
+    job.trending[categories[i]] = static_cast<double>(sum) / 1e6;
+  }
+}
+
+void Recommender::TrendingStep(std::shared_ptr<Job> job, std::vector<CategoryId> categories) {
+  auto wanted = std::make_shared<std::vector<CategoryId>>(std::move(categories));
+  const int64_t now_ms = job->now_ms;
   shards_.ScatterGather<std::vector<int64_t>>(
-      [categories, g](ShardState& st) {
-        std::vector<int64_t> weights(categories->size());  // millionths
-        for (size_t i = 0; i < categories->size(); ++i) {
-          weights[i] = st.trending().WindowOf(0, g, (*categories)[i]).weight;
-        }
-        return weights;
-      },
-      [this, job](std::vector<std::vector<int64_t>>& parts) {
-        // Summed as integers, so the value does not depend on the number of shards.
-        std::vector<int64_t> sum(job->categories.size(), 0);
-        for (const auto& p : parts) {
-          for (size_t i = 0; i < p.size(); ++i) sum[i] += p[i];
-        }
-        job->category_trending.resize(sum.size());
-        for (size_t i = 0; i < sum.size(); ++i) {
-          job->category_trending[i] = static_cast<double>(sum[i]) / 1e6;
-        }
+      [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
+      [this, job, wanted](std::vector<std::vector<int64_t>>& parts) {
+        SumTrending(*job, *wanted, parts, [](const std::vector<int64_t>& p) -> const auto& { return p; });
         Finish(*job);
       },
       /*catch_up=*/false);
 }
 
 void Recommender::Finish(Job& job) {
-  absl::flat_hash_map<CategoryId, double> trending, affinity;
-  for (size_t i = 0; i < job.categories.size(); ++i) {
-    trending[job.categories[i]] = job.category_trending[i];
-  }
+  absl::flat_hash_map<CategoryId, double> affinity;
   for (const auto& [c, a] : job.affinity) affinity[c] = a;
   std::vector<ranker::Candidate> candidates;
   candidates.reserve(job.candidates.size());
@@ -349,7 +424,7 @@ void Recommender::Finish(Job& job) {
     r.raw[kPopularity] = c.popularity;
     r.raw[kRecency] = c.recency;
     if (c.facts.category.valid()) {
-      r.raw[kTrending] = trending[c.facts.category];
+      r.raw[kTrending] = job.trending[c.facts.category];
       if (auto a = affinity.find(c.facts.category); a != affinity.end()) r.raw[kAffinity] = a->second;
     }
     candidates.push_back(std::move(r));
@@ -430,6 +505,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     uint32_t k = 0;
     int64_t now_ms = 0;
     std::function<void(OffersAnswer)> done;
+    std::atomic<int> left{0};  // reads still out; acq_rel: the last sees every part
   };
   auto job = std::make_shared<OfferJob>();
   job->user = std::string(user);
@@ -441,71 +517,72 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
                            .category = std::move(o.category),
                            .priority = o.priority});
   }
-  // Last: each offer's views and conversions (events whose itemId is the offer), summed
-  // over shards, then the ranking.
-  auto outcomes = [this, job] {
-    std::vector<ItemId> ids;
-    for (const auto& in : job->inputs) ids.push_back(ItemId(interners_.items.Find(in.offer_id)));
-    const int64_t g = MinuteOf(job->now_ms);
-    const size_t windows = options_.windows.minutes.size();
-    shards_.ScatterGather<std::vector<Engagement::Counts>>(
-        [ids = std::move(ids), g, windows](ShardState& st) {
-          std::vector<Engagement::Counts> counts(ids.size());
-          std::vector<Engagement::Counts> per_window(windows);
-          for (size_t i = 0; i < ids.size(); ++i) {
-            counts[i].fill(0);
-            if (ids[i].valid()) st.engagement().Add(ids[i], g, &counts[i], &per_window);
-          }
-          return counts;
-        },
-        [this, job](std::vector<std::vector<Engagement::Counts>>& parts) {
-          for (size_t i = 0; i < job->inputs.size(); ++i) {
-            for (const auto& p : parts) {
-              job->inputs[i].views += static_cast<uint64_t>(p[i][static_cast<int>(EventType::kView)]);
-              job->inputs[i].conversions +=
-                  static_cast<uint64_t>(p[i][static_cast<int>(EventType::kPurchase)] +
-                                        p[i][static_cast<int>(EventType::kRedemption)]);
-            }
-          }
-          job->ctx.user = job->user;
-          const std::vector<ranker::OfferScore> ranked =
-              ranker::RankOffers(job->inputs, job->ctx, options_.offers, job->k);
-          OffersAnswer answer;
-          answer.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
-          for (const ranker::OfferScore& s : ranked) {
-            const ranker::OfferInput& in = job->inputs[s.index];
-            answer.top.push_back({.offer_id = in.offer_id,
-                                  .category = in.category,
-                                  .score = s.score,
-                                  .priority = s.priority,
-                                  .trending = s.trending,
-                                  .affinity = s.affinity,
-                                  .bandit = s.bandit,
-                                  .sample = s.sample,
-                                  .trending_rank = s.trending_rank,
-                                  .views = in.views,
-                                  .conversions = in.conversions});
-          }
-          job->done(std::move(answer));
-        });
-  };
-  // First the trending categories, then the user's affinities.
-  auto affinity = [this, job, outcomes] {
-    engine_.UserAffinity(job->user, options_.affinity.max_categories,
-                         [job, outcomes](AffinityAnswer a) {
-                           for (ScoredName& s : a.top) {
-                             job->ctx.affinity.emplace_back(std::move(s.name), s.score);
-                           }
-                           outcomes();
-                         });
+  // Three independent reads at once (one hop deep instead of three in a row): the
+  // trending categories, the user's affinities, and each offer's views and conversions
+  // (events whose itemId is the offer) summed over shards. The last to answer ranks.
+  job->left.store(3);
+  auto rank = [this, job] {
+    if (job->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    job->ctx.user = job->user;
+    const std::vector<ranker::OfferScore> ranked =
+        ranker::RankOffers(job->inputs, job->ctx, options_.offers, job->k);
+    OffersAnswer answer;
+    answer.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
+    for (const ranker::OfferScore& s : ranked) {
+      const ranker::OfferInput& in = job->inputs[s.index];
+      answer.top.push_back({.offer_id = in.offer_id,
+                            .category = in.category,
+                            .score = s.score,
+                            .priority = s.priority,
+                            .trending = s.trending,
+                            .affinity = s.affinity,
+                            .bandit = s.bandit,
+                            .sample = s.sample,
+                            .trending_rank = s.trending_rank,
+                            .views = in.views,
+                            .conversions = in.conversions});
+    }
+    job->done(std::move(answer));
   };
   engine_.TrendingCategories(0, options_.offers.trending_categories,
-                             [job, affinity](TrendingAnswer t) {
+                             [job, rank](TrendingAnswer t) {
                                for (TrendingCategory& c : t.top) {
                                  job->ctx.trending.push_back(std::move(c.category));
                                }
-                               affinity();
+                               rank();
                              });
+  engine_.UserAffinity(job->user, options_.affinity.max_categories,
+                       [job, rank](AffinityAnswer a) {
+                         for (ScoredName& s : a.top) {
+                           job->ctx.affinity.emplace_back(std::move(s.name), s.score);
+                         }
+                         rank();
+                       });
+  std::vector<ItemId> ids;
+  for (const auto& in : job->inputs) ids.push_back(ItemId(interners_.items.Find(in.offer_id)));
+  const int64_t g = MinuteOf(job->now_ms);
+  const size_t windows = options_.windows.minutes.size();
+  shards_.ScatterGather<std::vector<Engagement::Counts>>(
+      [ids = std::move(ids), g, windows](ShardState& st) {
+        std::vector<Engagement::Counts> counts(ids.size());
+        std::vector<Engagement::Counts> per_window(windows);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          counts[i].fill(0);
+          if (ids[i].valid()) st.engagement().Add(ids[i], g, &counts[i], &per_window);
+        }
+        return counts;
+      },
+      [job, rank](std::vector<std::vector<Engagement::Counts>>& parts) {
+        for (size_t i = 0; i < job->inputs.size(); ++i) {
+          for (const auto& p : parts) {
+            job->inputs[i].views += static_cast<uint64_t>(p[i][static_cast<int>(EventType::kView)]);
+            job->inputs[i].conversions +=
+                static_cast<uint64_t>(p[i][static_cast<int>(EventType::kPurchase)] +
+                                      p[i][static_cast<int>(EventType::kRedemption)]);
+          }
+        }
+        rank();
+      });
 }
 
 }  // namespace eddy

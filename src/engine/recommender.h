@@ -6,13 +6,18 @@
 //   1. the user's shard: catch up the user's partition; take the user's recent items,
 //      bought items and category affinities;
 //   2. every shard: co-view neighbours of the user's seed items, and each shard's most
-//      popular items overall and in the user's best categories (candidates);
-//   3. every shard: each candidate's popularity and category/price facts;
-//   4. every shard: the trending score of each candidate's category;
+//      popular items overall and in the user's best categories (candidates), with the
+//      categories the shard knows its best proposals by;
+//   3. every shard: each candidate's popularity and category/price facts, and the trending
+//      score of each of those likely categories;
+//   4. only when a candidate's category (newest over all shards) was not among them: every
+//      shard, the trending score of the missing categories;
 //
 // then ranker::Rank on the shard that answered last. Nothing is cached: every answer
 // reflects every event acknowledged before the request: steps 1 and 2 catch up first;
-// 3 and 4 read the state as they find it (it only moved forward since step 2).
+// 3 and 4 read the state as they find it (it only moved forward since step 2). Each step
+// is a hop between threads (a wake-up, and a wait for the shard's current slice of
+// applying under load), so the chain is kept short: three hops in the common case.
 //
 // Thread-safety: all member functions may be called from any thread; callbacks run on a
 // shard thread (or the caller's, for answers known without a shard).
@@ -48,8 +53,17 @@ class Recommender {
   void UserStep(std::shared_ptr<Job> job);
   void CandidateStep(std::shared_ptr<Job> job);
   void SignalStep(std::shared_ptr<Job> job);
+  void KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) const;
   void CutPopular(Job& job);
-  void TrendingStep(std::shared_ptr<Job> job);
+  void TrendingStep(std::shared_ptr<Job> job, std::vector<CategoryId> categories);
+  // This shard's trending weight (window 0, millionths) of each category.
+  static std::vector<int64_t> TrendingOf(const ShardState& st,
+                                         const std::vector<CategoryId>& categories,
+                                         int64_t now_ms);
+  // job.trending[categories[i]] = the sum over the parts of get(part)[i], in units.
+  template <typename Part, typename Get>
+  void SumTrending(Job& job, const std::vector<CategoryId>& categories,
+                   const std::vector<Part>& parts, Get get);
   void Finish(Job& job);
 
   const Options& options_;

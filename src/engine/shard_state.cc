@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine/ingest_ticket.h"
+#include "runtime/shard.h"
 
 namespace eddy {
 namespace {
@@ -16,6 +17,9 @@ int64_t MinuteOf(EventTime t) {
 // cannot starve the others or the mailbox.
 constexpr uint64_t kPollBatch = 512;
 constexpr uint64_t kPrefetchAhead = 8;
+// While polling, the mailbox is looked at every this many entries: a read waiting behind
+// a busy shard waits for a slice of tens of microseconds, not for a whole poll.
+constexpr uint64_t kTaskCheckEvery = 32;
 
 // This shard's share of a cap configured for the whole engine: caps are split evenly
 // over the partitions.
@@ -110,7 +114,7 @@ void ShardState::Prefetch(const Event& ev) const {
   }
 }
 
-size_t ShardState::Drain(PartitionId p, uint64_t limit) {
+size_t ShardState::Drain(PartitionId p, uint64_t limit, bool yield_to_tasks) {
   PartitionLog& pl = log_->partition(p);
   uint64_t cur = pl.cursor(0);
   if (durable_ != nullptr) {
@@ -127,6 +131,7 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit) {
     Apply(*e);
     ++cur;
     ++n;
+    if (yield_to_tasks && n % kTaskCheckEvery == 0 && Shard::TasksWaiting()) break;
   }
   if (n != 0) {
     pl.Advance(0, cur);
@@ -136,9 +141,24 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit) {
 }
 
 size_t ShardState::Poll() {
+  // Round robin from where the last poll stopped: one that returned early for a task
+  // resumes with the partition it left, so no partition waits behind the others.
   size_t done = 0;
-  for (PartitionId p : partitions_) done += Drain(p, kPollBatch);
-  if (done == 0) coview_.Flush();  // idle: fold the buffered pairs
+  bool yielded = false;
+  const size_t n = partitions_.size();
+  for (size_t i = 0; i < n && !yielded; ++i) {
+    const size_t at = (poll_next_ + i) % n;
+    done += Drain(partitions_[at], kPollBatch, /*yield_to_tasks=*/true);
+    if (Shard::TasksWaiting()) {
+      poll_next_ = at;
+      yielded = true;
+    }
+  }
+  if (yielded) {
+    ++done;  // never 0: the shard comes back at once, tasks first
+  } else if (done == 0) {
+    coview_.Flush();  // idle: fold the buffered pairs
+  }
   // Live clock: let windows slide with the wall clock even without events, so what left
   // every window is freed (about once a second; an idle shard polls every millisecond).
   if ((++polls_ & 1023) == 0) {

@@ -83,7 +83,9 @@ class ShardState {
   const RateMeter& rate() const { return rate_; }
 
  private:
-  size_t Drain(PartitionId p, uint64_t limit);
+  // Applies up to `limit` entries of partition p; with `yield_to_tasks`, stops early when
+  // tasks wait in the shard's mailbox (Shard::TasksWaiting).
+  size_t Drain(PartitionId p, uint64_t limit, bool yield_to_tasks = false);
   void Prefetch(const Event& ev) const;
 
   const int index_;
@@ -107,6 +109,7 @@ class ShardState {
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
   const bool live_clock_;
   uint32_t polls_ = 0;
+  size_t poll_next_ = 0;  // the partition the next Poll starts with
   std::atomic<uint64_t> applied_events_{0};
   RateMeter rate_;
 };

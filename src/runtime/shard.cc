@@ -24,6 +24,9 @@ constexpr int kIdleSpins = 64;
 // the thread is not inside one.
 thread_local std::vector<Shard*>* late_pending = nullptr;
 
+// The shard whose thread this is (nullptr on other threads).
+thread_local const Shard* current_shard = nullptr;
+
 }  // namespace
 
 Shard::Shard(int index, PollFn poll, std::string name)
@@ -32,6 +35,10 @@ Shard::Shard(int index, PollFn poll, std::string name)
       name_(name.empty() ? "eddy-shard-" + std::to_string(index) : std::move(name)) {}
 
 Shard::~Shard() { Stop(); }
+
+bool Shard::TasksWaiting() {
+  return current_shard != nullptr && current_shard->mailbox_.MaybeNonEmpty();
+}
 
 void Shard::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -89,6 +96,7 @@ size_t Shard::RunOnce() {
 
 void Shard::Run() {
   thread_id_.store(std::this_thread::get_id());
+  current_shard = this;
   pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
   for (;;) {

@@ -45,6 +45,11 @@ class Shard {
   // Applies everything already published, runs queued tasks, and joins the thread.
   void Stop();
 
+  // For a long `poll`: whether tasks wait in the mailbox of the shard whose thread calls
+  // it (false off shard threads). A poll that finds them returns early, so reads wait for
+  // at most a short slice of applying instead of a whole poll.
+  static bool TasksWaiting();
+
   int index() const { return index_; }
   bool OnShardThread() const { return std::this_thread::get_id() == thread_id_.load(); }
 

@@ -9,6 +9,7 @@
 
 #include "eddy/engine.h"
 #include "testutil/testutil.h"
+#include "util/hash.h"
 
 namespace eddy {
 namespace {
@@ -221,6 +222,45 @@ TEST_F(RecommendTest, SameAnswersWhateverTheShardAndPartitionCounts) {
   const std::string one = run(1, 1);
   EXPECT_EQ(run(4, 2), one);
   EXPECT_EQ(run(7, 3), one);
+}
+
+// Step 3 fetches trending sums only for the categories the proposing shards know their
+// candidates by. Here x is proposed by shard 0 (co-view), which knows it as "old"; only
+// shard 1 saw its newer category "new" (by an event of weight 0, so shard 1 does not
+// propose x), and nothing shard 1 proposes is in "new": the answer takes one more step
+// for "new", and x's trending signal is still exactly the category's window sum.
+TEST_F(RecommendTest, TrendingOfACategoryOnlyAnotherShardKnowsAnItemBy) {
+  Options o = test::TestOptions(4, 2);
+  o.ranking.popular_candidates = 1;
+  o.weights[static_cast<size_t>(EventType::kWishlist)] = 0;
+  Open(o);
+  auto on_shard = [&](int shard, std::string_view prefix) {
+    for (int i = 0;; ++i) {
+      const std::string user = std::string(prefix) + std::to_string(i);
+      if (static_cast<uint32_t>(StableHash64(user)) % 4 % 2 == static_cast<uint32_t>(shard)) return user;
+    }
+  };
+  const std::string r = on_shard(0, "r"), a = on_shard(0, "a"), b = on_shard(1, "b"),
+                    c = on_shard(1, "c");
+  Ev(a, "view", "seed", "s", 10, 0);
+  Ev(a, "view", "x", "old", 10, 1);   // shard 0: seed <-> x, x is "old"
+  Ev(r, "view", "seed", "s", 10, 2);  // r's seed
+  Ev(b, "wishlist", "x", "new", 10, 5);  // shard 1 knows x as "new" (newer), weight 0
+  Ev(c, "view", "y", "new", 10, 5);      // "new" trends on shard 1 through y...
+  for (int i = 0; i < 3; ++i) Ev(c, "view", "z", "other", 10, 5);  // ...but z is its top
+  Flush();
+  RecommendAnswer ans = engine_->RecommendSync(test::Req(r, 10));
+  const RankedItem* x = Find(ans, "x");
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->category, "new");
+  EXPECT_EQ(x->source, "coview");
+  EXPECT_EQ(Find(ans, "y"), nullptr);  // nothing proposed is in "new"
+  std::map<std::string, double> trending;
+  for (const TrendingCategory& t : engine_->TrendingCategoriesSync(0, 100).top) trending[t.category] = t.score;
+  ASSERT_GT(trending["new"], 0);
+  EXPECT_DOUBLE_EQ(x->signals[kTrending].raw, trending["new"]);
+  ASSERT_NE(Find(ans, "seed"), nullptr);
+  EXPECT_DOUBLE_EQ(Find(ans, "seed")->signals[kTrending].raw, trending["s"]);
 }
 
 TEST_F(RecommendTest, RankedReadsStillAnswerAfterStop) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 
 namespace eddy {
 namespace {
@@ -32,6 +33,28 @@ TEST(ShardTest, RunsTasksOnItsThreadAndPollsWork) {
   shard.Stop();
   EXPECT_EQ(applied + available.load(), 300);
   EXPECT_EQ(available.load(), 0);  // Stop drains what was published
+}
+
+TEST(ShardTest, ALongPollSeesTasksWaitingAndYieldsToThem) {
+  EXPECT_FALSE(Shard::TasksWaiting());  // not a shard thread
+  std::atomic<bool> polling{false}, saw_task{false};
+  Shard shard(0, [&] {
+    // A poll with endless work: it stops only when a task waits (as ShardState::Poll
+    // does between slices), and reports nothing done once it saw one.
+    if (saw_task.load()) return size_t{0};
+    polling.store(true);
+    while (!Shard::TasksWaiting()) {
+    }
+    saw_task.store(true);
+    return size_t{1};
+  });
+  shard.Start();
+  while (!polling.load()) std::this_thread::yield();
+  std::promise<bool> ran;
+  shard.Submit([&] { ran.set_value(Shard::TasksWaiting()); });
+  EXPECT_FALSE(ran.get_future().get());  // the mailbox was emptied to run it
+  EXPECT_TRUE(saw_task.load());
+  shard.Stop();
 }
 
 TEST(ShardTest, StopRunsQueuedTasks) {
