@@ -4,11 +4,14 @@
 # on a temp data dir, measures the maximum NDJSON-100 ingest rate (closed loop), then runs
 # open-loop ingest at a light load and at half that maximum with open-loop reads beside it,
 # one line per read kind. Latencies are measured by eddy-load from each request's due time
-# (no coordinated omission). Usage: bench/reads.sh [duration_s] [reads_per_s]
+# (no coordinated omission). The first kind, "floor", is GET /healthz: answered by the I/O
+# thread with no engine work, so its latency is what the HTTP round trip alone costs under
+# the same load on the same cores (client included): no read can beat it.
+# Usage: bench/reads.sh [duration_s] [reads_per_s]   (defaults 10, 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
-reads="${2:-1000}"
+reads="${2:-200}"
 source bench/lib.sh
 load=./build/release/eddy-load
 run() { "$load" --port "$port" --no-progress "$@"; }
@@ -18,8 +21,9 @@ start_eddy --log-level warn
 max=$(run --duration "$duration" --batch 100 --connections 16 --line "ingest_max" | tee /dev/stderr |
       awk '{print $2}')
 half=$(awk -v r="$max" 'BEGIN { printf "%d", r / 2 }')
-for kind in recent recommendations similar; do
+for kind in floor recent recommendations similar; do
   case "$kind" in
+    floor) path='/healthz' ;;
     recent) path='/v1/users/{user}/recent?k=10' ;;
     recommendations) path='/v1/recommendations?userId={user}&k=10' ;;
     similar) path='/v1/items/i1/similar?k=10' ;;

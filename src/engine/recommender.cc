@@ -70,6 +70,9 @@ struct Recommender::Job {
   absl::flat_hash_set<CategoryId> likely_categories;
   absl::flat_hash_map<CategoryId, double> trending;  // per category of a candidate
   std::function<void(Job&, std::vector<RankedItem>)> done;
+  // Where the acknowledged events ended when the request arrived: the steps that catch up
+  // go that far, not further (what became durable since, the answer need not show).
+  ShardSet::Horizon horizon;
 
   Candidate& Add(ItemId item, uint8_t source) {
     auto [it, inserted] = index.try_emplace(item, static_cast<uint32_t>(candidates.size()));
@@ -100,6 +103,7 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->request = request;
   job->k = std::min(request.k, options_.ranking.max_k);
   job->now_ms = now_ms_();
+  job->horizon = shards_.HorizonNow();
   RecommendAnswer empty;
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
   if (!request.category.empty()) {
@@ -121,7 +125,7 @@ void Recommender::UserStep(std::shared_ptr<Job> job) {
   if (uid == 0) return CandidateStep(std::move(job));  // cold start: no history
   const PartitionId p = partition_of_(job->request.user);
   shards_.OnShard(shards_.ShardOf(p), [this, job = std::move(job), p, uid](ShardState& st) {
-    st.CatchUp(p);
+    st.CatchUp(p, (*job->horizon)[p.value()]);
     const UserId user(uid);
     if (const auto* recent = st.recent().Find(user)) {
       job->recent.reserve(recent->size());
@@ -274,7 +278,8 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
           c.coview_error = n->second.error;
         }
         SignalStep(job);
-      });
+      },
+      /*catch_up=*/true, job->horizon);
 }
 
 // Keeps the `keep` neighbours with the highest counts, ties by item name (so the cut does
@@ -475,6 +480,7 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
   job->k = std::min(k, options_.ranking.max_k);
   job->now_ms = now_ms_();
   if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
+  job->horizon = shards_.HorizonNow();
   job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
     RankedSimilarAnswer answer;
     answer.category = j.request.category;
@@ -493,7 +499,8 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
         job->filter_category = facts.category;
         job->request.category = std::string(facts.category_name);
         CandidateStep(job);
-      });
+      },
+      /*catch_up=*/true, job->horizon);
 }
 
 void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
@@ -582,7 +589,8 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
           }
         }
         rank();
-      });
+      },
+      /*catch_up=*/true, shards_.HorizonNow());
 }
 
 }  // namespace eddy

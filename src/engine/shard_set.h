@@ -8,6 +8,7 @@
 // they stop; the member functions may be called from any thread.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -29,12 +30,27 @@ struct ShardSet {
     shards[s]->Submit([st, task = std::move(task)] { task(*st); });
   }
 
+  // Where every partition's acknowledged events end now (index = partition): a read that
+  // catches up to these offsets reflects every event acknowledged before the call. Taken
+  // when a request arrives, it spares the read the events that became durable since.
+  using Horizon = std::shared_ptr<const std::vector<uint64_t>>;
+  Horizon HorizonNow() const {
+    size_t partitions = 0;
+    for (const auto& st : states) partitions += st->partitions().size();
+    auto h = std::make_shared<std::vector<uint64_t>>(partitions);
+    for (const auto& st : states) {
+      for (PartitionId p : st->partitions()) (*h)[p.value()] = st->VisibleEnd(p);
+    }
+    return h;
+  }
+
   // `catch_up` false: the part runs on the state as it is (for the later steps of a read
   // whose first step caught up already: they add no freshness, only work under load).
+  // `upto`: catch up only to that horizon (null: to what is acknowledged when it runs).
   template <typename Partial>
   void ScatterGather(std::function<Partial(ShardState&)> part,
                      std::function<void(std::vector<Partial>&)> merge,
-                     bool catch_up = true) const {
+                     bool catch_up = true, Horizon upto = nullptr) const {
     struct Gather {
       std::vector<Partial> parts;
       std::atomic<size_t> left;
@@ -46,8 +62,8 @@ struct ShardSet {
     g->merge = std::move(merge);
     for (size_t s = 0; s < shards.size(); ++s) {
       ShardState* st = states[s].get();
-      shards[s]->Submit([g, st, s, part, catch_up] {
-        if (catch_up) st->CatchUpAll();
+      shards[s]->Submit([g, st, s, part, catch_up, upto] {
+        if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);
         // acq_rel: the last one sees every shard's partial.
         if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);

@@ -1,5 +1,6 @@
 #include "engine/shard_state.h"
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -190,8 +191,14 @@ bool ShardState::Load(SerialReader& r) {
          r.done();
 }
 
-void ShardState::CatchUpAll() {
-  for (PartitionId p : partitions_) CatchUp(p);
+void ShardState::CatchUpAll(const std::vector<uint64_t>* upto) {
+  for (PartitionId p : partitions_) CatchUp(p, upto != nullptr ? (*upto)[p.value()] : UINT64_MAX);
+}
+
+uint64_t ShardState::VisibleEnd(PartitionId p) const {
+  // Gated: everything acknowledged is below the durable offset already.
+  return durable_ != nullptr ? durable_[p.value()].load(std::memory_order_acquire)
+                             : log_->partition(p).head();
 }
 
 void ShardState::PublishMemory() {
@@ -212,13 +219,10 @@ void ShardState::PublishMemory() {
   }
 }
 
-void ShardState::CatchUp(PartitionId p) {
+void ShardState::CatchUp(PartitionId p, uint64_t upto) {
   // Every offset below the head is reserved; its writer publishes it (an event or a skip)
   // without blocking, so this wait is short.
-  // Gated: everything acknowledged is below the durable offset already.
-  const uint64_t head = durable_ != nullptr
-                            ? durable_[p.value()].load(std::memory_order_acquire)
-                            : log_->partition(p).head();
+  const uint64_t head = std::min(upto, VisibleEnd(p));
   while (log_->partition(p).cursor(0) < head) {
     if (Drain(p, head - log_->partition(p).cursor(0)) == 0) std::this_thread::yield();
   }

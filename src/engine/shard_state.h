@@ -56,8 +56,13 @@ class ShardState {
   // the sense that a false return leaves the state unusable: the caller discards it.
   void Save(SerialWriter& w);
   bool Load(SerialReader& r);
-  void CatchUp(PartitionId p);
-  void CatchUpAll();
+  // Applies partition p up to min(upto, where its acknowledged events end now).
+  void CatchUp(PartitionId p, uint64_t upto = UINT64_MAX);
+  // CatchUp of every partition of this shard; `upto` (indexed by partition) may be null.
+  void CatchUpAll(const std::vector<uint64_t>* upto = nullptr);
+  // Where partition p's acknowledged events end now (the durable offset with a gate, else
+  // the log's head): every event acknowledged before this call is below it. Any thread.
+  uint64_t VisibleEnd(PartitionId p) const;
   // Folds one log entry into every aggregate. Called by Poll/CatchUp; public for the
   // per-aggregate benchmarks (bench/agg_bench), which drive it without a log.
   void Apply(const LogEntry& entry);

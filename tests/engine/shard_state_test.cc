@@ -1,0 +1,73 @@
+// ShardState's catch-up bounds (the read horizon): a read catches up to where the
+// acknowledged events ended when it arrived, never past what is visible (the durable
+// offset with a gate), and all the way without a bound.
+#include "engine/shard_state.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "eddy/clock.h"
+
+namespace eddy {
+namespace {
+
+class ShardStateTest : public ::testing::Test {
+ protected:
+  ShardStateTest() : log_(1, 64, 1), clock_(EventTime(1'700'000'000'000)) {
+    o_.log.partitions = 1;
+  }
+  // Publishes n view events (item 1, user 1) to partition 0.
+  void Publish(uint64_t n) {
+    PartitionLog& p = log_.partition(PartitionId(0));
+    const uint64_t first = p.TryReserve(n).value();
+    for (uint64_t o = first; o < first + n; ++o) {
+      LogEntry& e = p.At(o);
+      e = LogEntry{};
+      e.event.type = EventType::kView;
+      e.event.user = UserId(1);
+      e.event.item = ItemId(1);
+      e.event.time = clock_.Now();
+      p.Publish(o);
+    }
+  }
+
+  Options o_;
+  PartitionedLog log_;
+  ManualClock clock_;
+  std::atomic<uint64_t> duplicates_{0};
+};
+
+TEST_F(ShardStateTest, CatchUpStopsAtTheHorizonAndAtTheDurableOffset) {
+  ShardState st(0, o_, &log_, {PartitionId(0)}, &clock_, &duplicates_);
+  Publish(10);
+  EXPECT_EQ(st.VisibleEnd(PartitionId(0)), 10u);  // no gate: the log's head
+  st.CatchUp(PartitionId(0), 4);
+  EXPECT_EQ(st.applied_events(), 4u);
+  const std::vector<uint64_t> horizon = {7};
+  st.CatchUpAll(&horizon);
+  EXPECT_EQ(st.applied_events(), 7u);
+  st.CatchUp(PartitionId(0), 2);  // behind the cursor already: nothing to do
+  EXPECT_EQ(st.applied_events(), 7u);
+  st.CatchUpAll();
+  EXPECT_EQ(st.applied_events(), 10u);
+}
+
+TEST_F(ShardStateTest, WithADurableGateNothingPastTheDurableOffsetIsApplied) {
+  ShardState st(0, o_, &log_, {PartitionId(0)}, &clock_, &duplicates_);
+  std::atomic<uint64_t> durable[1];
+  durable[0].store(3);
+  st.SetDurableGate(durable);
+  Publish(10);
+  EXPECT_EQ(st.VisibleEnd(PartitionId(0)), 3u);
+  st.CatchUp(PartitionId(0), 8);  // the horizon is further than what is durable
+  EXPECT_EQ(st.applied_events(), 3u);
+  durable[0].store(9);
+  st.CatchUpAll();
+  EXPECT_EQ(st.applied_events(), 9u);
+  EXPECT_EQ(st.Poll(), 0u);  // the tenth is not durable
+}
+
+}  // namespace
+}  // namespace eddy
