@@ -103,7 +103,6 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->request = request;
   job->k = std::min(request.k, options_.ranking.max_k);
   job->now_ms = now_ms_();
-  job->horizon = shards_.HorizonNow();
   RecommendAnswer empty;
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
   if (!request.category.empty()) {
@@ -112,6 +111,7 @@ void Recommender::Recommend(const RecommendRequest& request,
     if (!job->filter_category.valid()) return done(std::move(empty));
   }
   if (job->now_ms == INT64_MIN || job->k == 0) return done(std::move(empty));
+  job->horizon = shards_.HorizonNow();
   job->done = [empty = std::move(empty), done = std::move(done)](
                   Job&, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
@@ -131,6 +131,7 @@ void Recommender::UserStep(std::shared_ptr<Job> job) {
       job->recent.reserve(recent->size());
       for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
         job->recent.push_back(it->item);
+        if (options_.ranking.exclude_seen) continue;  // not candidates
         if (const Engagement::Facts* f = st.engagement().FactsOf(it->item)) {
           if (f->category.valid()) job->likely_categories.insert(f->category);
         }
@@ -226,13 +227,15 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
           if (f != nullptr && f->category.valid()) categories.insert(f->category);
         };
         for (const auto& [item, source] : part.popular) note(item);
-        std::vector<CoView::Neighbour> best = part.coview;
-        if (best.size() > coview_keep) {
+        if (part.coview.size() <= coview_keep) {
+          for (const CoView::Neighbour& n : part.coview) note(n.item);
+        } else {
+          std::vector<CoView::Neighbour> best = part.coview;
           std::nth_element(best.begin(), best.begin() + coview_keep, best.end(),
                            [](const auto& a, const auto& b) { return a.count > b.count; });
           best.resize(coview_keep);
+          for (const CoView::Neighbour& n : best) note(n.item);
         }
-        for (const CoView::Neighbour& n : best) note(n.item);
         part.categories.assign(categories.begin(), categories.end());
         return part;
       },

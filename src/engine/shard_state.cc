@@ -56,6 +56,7 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
       coview_recent_(options.coview.recent_items),
       coview_window_ms_(options.coview.window_minutes * 60'000),
       live_clock_(options.clock == ClockMode::kLive) {
+  poll_left_ = kPollBatch;
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
   }
@@ -115,7 +116,8 @@ void ShardState::Prefetch(const Event& ev) const {
   }
 }
 
-size_t ShardState::Drain(PartitionId p, uint64_t limit, bool yield_to_tasks) {
+size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting,
+                         bool* yielded) {
   PartitionLog& pl = log_->partition(p);
   uint64_t cur = pl.cursor(0);
   if (durable_ != nullptr) {
@@ -132,7 +134,10 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, bool yield_to_tasks) {
     Apply(*e);
     ++cur;
     ++n;
-    if (yield_to_tasks && n % kTaskCheckEvery == 0 && Shard::TasksWaiting()) break;
+    if (tasks_waiting != nullptr && n % kTaskCheckEvery == 0 && n < limit && tasks_waiting()) {
+      *yielded = true;
+      break;
+    }
   }
   if (n != 0) {
     pl.Advance(0, cur);
@@ -141,24 +146,37 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, bool yield_to_tasks) {
   return n;
 }
 
-size_t ShardState::Poll() {
-  // Round robin from where the last poll stopped: one that returned early for a task
-  // resumes with the partition it left, so no partition waits behind the others.
+size_t ShardState::Poll() { return Poll(&Shard::TasksWaiting); }
+
+size_t ShardState::Poll(TasksWaitingFn tasks_waiting) {
+  // Each partition gets up to kPollBatch entries per round, in turn. When tasks wait, the
+  // poll returns early: mid-partition, the next poll resumes that partition with what was
+  // left of its batch; between partitions, with the next one. So reads wait for a short
+  // slice, and a partition with a backlog cannot keep the others waiting.
   size_t done = 0;
   bool yielded = false;
   const size_t n = partitions_.size();
   for (size_t i = 0; i < n && !yielded; ++i) {
     const size_t at = (poll_next_ + i) % n;
-    done += Drain(partitions_[at], kPollBatch, /*yield_to_tasks=*/true);
-    if (Shard::TasksWaiting()) {
+    const uint64_t budget = i == 0 ? poll_left_ : kPollBatch;
+    bool mid = false;
+    const size_t did = Drain(partitions_[at], budget, tasks_waiting, &mid);
+    done += did;
+    if (mid) {
       poll_next_ = at;
+      poll_left_ = budget - did;  // > 0: Drain yields only before its limit
+      yielded = true;
+    } else if (tasks_waiting()) {
+      poll_next_ = (at + 1) % n;
+      poll_left_ = kPollBatch;
       yielded = true;
     }
   }
   if (yielded) {
     ++done;  // never 0: the shard comes back at once, tasks first
-  } else if (done == 0) {
-    coview_.Flush();  // idle: fold the buffered pairs
+  } else {
+    poll_left_ = kPollBatch;  // a whole round: every partition had its turn
+    if (done == 0) coview_.Flush();  // idle: fold the buffered pairs
   }
   // Live clock: let windows slide with the wall clock even without events, so what left
   // every window is freed (about once a second; an idle shard polls every millisecond).

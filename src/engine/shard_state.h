@@ -50,7 +50,12 @@ class ShardState {
   // Applies only offsets below durable[p] of each partition p from now on (nullptr: no
   // gate). Set before the shard thread starts; the store thread advances the offsets.
   void SetDurableGate(const std::atomic<uint64_t>* durable) { durable_ = durable; }
+  // Applies newly published entries, up to a batch per partition; returns early (and
+  // non-zero) when Shard::TasksWaiting() says reads wait in the shard's mailbox.
   size_t Poll();
+  // The same with another test of "tasks are waiting" (tests drive the yielding with it).
+  using TasksWaitingFn = bool (*)();
+  size_t Poll(TasksWaitingFn tasks_waiting);
   // Checkpoint of every aggregate (folds co-view's buffer first). Save on the shard
   // thread, or after it stopped; Load before it starts. Load is all or nothing only in
   // the sense that a false return leaves the state unusable: the caller discards it.
@@ -88,9 +93,10 @@ class ShardState {
   const RateMeter& rate() const { return rate_; }
 
  private:
-  // Applies up to `limit` entries of partition p; with `yield_to_tasks`, stops early when
-  // tasks wait in the shard's mailbox (Shard::TasksWaiting).
-  size_t Drain(PartitionId p, uint64_t limit, bool yield_to_tasks = false);
+  // Applies up to `limit` entries of partition p. With `tasks_waiting`, looks every
+  // kTaskCheckEvery entries and stops early (setting *yielded) when it says so.
+  size_t Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting = nullptr,
+               bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
 
   const int index_;
@@ -115,6 +121,7 @@ class ShardState {
   const bool live_clock_;
   uint32_t polls_ = 0;
   size_t poll_next_ = 0;  // the partition the next Poll starts with
+  uint64_t poll_left_ = 0;  // what is left of that partition's batch (set in the ctor)
   std::atomic<uint64_t> applied_events_{0};
   RateMeter rate_;
 };

@@ -15,12 +15,12 @@ namespace {
 
 class ShardStateTest : public ::testing::Test {
  protected:
-  ShardStateTest() : log_(1, 64, 1), clock_(EventTime(1'700'000'000'000)) {
-    o_.log.partitions = 1;
+  ShardStateTest() : log_(2, 4096, 1), clock_(EventTime(1'700'000'000'000)) {
+    o_.log.partitions = 2;
   }
-  // Publishes n view events (item 1, user 1) to partition 0.
-  void Publish(uint64_t n) {
-    PartitionLog& p = log_.partition(PartitionId(0));
+  // Publishes n view events (item 1, user 1) to partition `part`.
+  void Publish(uint64_t n, uint32_t part = 0) {
+    PartitionLog& p = log_.partition(PartitionId(part));
     const uint64_t first = p.TryReserve(n).value();
     for (uint64_t o = first; o < first + n; ++o) {
       LogEntry& e = p.At(o);
@@ -56,7 +56,8 @@ TEST_F(ShardStateTest, CatchUpStopsAtTheHorizonAndAtTheDurableOffset) {
 
 TEST_F(ShardStateTest, WithADurableGateNothingPastTheDurableOffsetIsApplied) {
   ShardState st(0, o_, &log_, {PartitionId(0)}, &clock_, &duplicates_);
-  std::atomic<uint64_t> durable[1];
+  std::atomic<uint64_t> durable[2];
+  durable[1].store(0);
   durable[0].store(3);
   st.SetDurableGate(durable);
   Publish(10);
@@ -67,6 +68,32 @@ TEST_F(ShardStateTest, WithADurableGateNothingPastTheDurableOffsetIsApplied) {
   st.CatchUpAll();
   EXPECT_EQ(st.applied_events(), 9u);
   EXPECT_EQ(st.Poll(), 0u);  // the tenth is not durable
+}
+
+// Reads always waiting (a shard under constant read load): each poll applies a slice and
+// returns. A partition with a backlog gets its batch of 512 per round, not more, before
+// the next partition gets its turn; and every entry is applied in the end.
+bool always_waiting() { return true; }
+
+TEST_F(ShardStateTest, PollsYieldingToTasksStillTakePartitionsInTurn) {
+  ShardState st(0, o_, &log_, {PartitionId(0), PartitionId(1)}, &clock_, &duplicates_);
+  Publish(2000, 0);
+  Publish(10, 1);
+  const PartitionLog& p0 = log_.partition(PartitionId(0));
+  const PartitionLog& p1 = log_.partition(PartitionId(1));
+  int polls = 0;
+  while (p1.cursor(0) == 0) {
+    ASSERT_NE(st.Poll(&always_waiting), 0u);  // yielded: never reports idle
+    ASSERT_LT(++polls, 1000);
+  }
+  EXPECT_EQ(p0.cursor(0), 512u);  // partition 0's batch, in slices of 32, then partition 1
+  EXPECT_GE(polls, 512 / 32);
+  while (st.applied_events() < 2010) {
+    st.Poll(&always_waiting);
+    ASSERT_LT(++polls, 10000);
+  }
+  EXPECT_EQ(p0.cursor(0), 2000u);
+  EXPECT_EQ(p1.cursor(0), 10u);
 }
 
 }  // namespace
