@@ -676,9 +676,6 @@ class EngineImpl final : public Engine {
   PartitionId PartitionOfUser(std::string_view user) const {
     return log_->PartitionOf(static_cast<uint32_t>(StableHash64(user)));
   }
-  static int64_t Minute(int64_t ms) {
-    return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
-  }
 
   void TrendingCategories(size_t window, uint32_t k,
                           std::function<void(TrendingAnswer)> done) override {
@@ -689,7 +686,7 @@ class EngineImpl final : public Engine {
       empty.now = AnswerTime(now_ms);
       return done(std::move(empty));
     }
-    const int64_t g = Minute(now_ms);
+    const int64_t g = MinuteOf(now_ms);
     struct Partial {
       CategoryWindows::Sums window;
       CategoryWindows::Sums this_minute, previous_minute;
@@ -749,7 +746,7 @@ class EngineImpl final : public Engine {
     answer.per_minute.assign(minutes, 0);
     const uint32_t cat = interners_->categories.Find(category);
     if (cat == 0 || now_ms == INT64_MIN || minutes == 0) return done(std::move(answer));
-    const int64_t g = Minute(now_ms);
+    const int64_t g = MinuteOf(now_ms);
     set_.ScatterGather<std::vector<int64_t>>(
         [g, minutes, cat](ShardState& st) {
           std::vector<int64_t> counts(minutes, 0);
@@ -773,7 +770,7 @@ class EngineImpl final : public Engine {
     answer.per_window.resize(options_.windows.minutes.size());
     const uint32_t id = interners_->items.Find(item);
     if (id == 0 || now_ms == INT64_MIN) return done(std::move(answer));
-    const int64_t g = Minute(now_ms);
+    const int64_t g = MinuteOf(now_ms);
     const size_t windows = options_.windows.minutes.size();
     // An item's events come from many users, so from every shard.
     struct Part {

@@ -8,6 +8,7 @@
 #include "engine/item_facts.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
+#include "util/time.h"
 
 namespace eddy {
 namespace {
@@ -36,8 +37,6 @@ std::string SourceName(uint8_t bits) {
   }
   return out;
 }
-
-int64_t MinuteOf(int64_t ms) { return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000); }
 
 }  // namespace
 

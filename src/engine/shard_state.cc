@@ -6,14 +6,10 @@
 
 #include "engine/ingest_ticket.h"
 #include "runtime/shard.h"
+#include "util/time.h"
 
 namespace eddy {
 namespace {
-int64_t MinuteOf(EventTime t) {
-  const int64_t ms = t.millis();
-  return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000);
-}
-
 // Entries applied per partition before moving to the next one, so one hot partition
 // cannot starve the others or the mailbox.
 constexpr uint64_t kPollBatch = 512;

@@ -20,4 +20,9 @@ EventTime FromEpochNumber(double v);
 // "2025-01-19T10:30:00.000Z"
 std::string FormatIso8601(EventTime t);
 
+// The minute an epoch-millisecond instant falls in (rounded down, also before 1970): the
+// unit of the windowed aggregates.
+inline int64_t MinuteOf(int64_t ms) { return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000); }
+inline int64_t MinuteOf(EventTime t) { return MinuteOf(t.millis()); }
+
 }  // namespace eddy
