@@ -39,6 +39,14 @@ class CoView {
     uint64_t count = 0;  // upper bound of the pairs (exact when error is 0)
     uint64_t error = 0;
   };
+  // Neighbours summed by item (over seed items, over shards): counts and errors add up.
+  using NeighbourSums = absl::flat_hash_map<ItemId, Neighbour>;
+  static void AddTo(NeighbourSums& sums, const Neighbour& n) {
+    Neighbour& s = sums[n.item];
+    s.item = n.item;
+    s.count += n.count;
+    s.error += n.error;
+  }
 
   static constexpr size_t kBufferPairs = 1 << 14;
 

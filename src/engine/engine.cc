@@ -420,7 +420,7 @@ class EngineImpl final : public Engine {
       if (store_end_[p] == pl.cursor(1)) continue;
       durable_[p].store(store_end_[p], std::memory_order_release);
       pl.Advance(1, store_end_[p]);
-      if (gated_) waker.Add(p % set_.shards.size());
+      if (gated_) waker.Add(set_.ShardOf(PartitionId(p)));
     }
     waker.Flush();
     // After the durable offsets moved: a read sent after one of these replies catches up
@@ -646,12 +646,10 @@ class EngineImpl final : public Engine {
       return;
     }
     const PartitionId p = PartitionOfUser(user);
-    const size_t s = p.value() % set_.shards.size();
-    ShardState* st = set_.states[s].get();
-    set_.shards[s]->Submit([this, st, p, uid, k, done = std::move(done)] {
-      st->CatchUp(p);
+    set_.OnShard(set_.ShardOf(p), [this, p, uid, k, done = std::move(done)](ShardState& st) {
+      st.CatchUp(p);
       std::vector<eddy::RecentItems::Entry> entries;
-      st->recent().Get(UserId(uid), k, &entries);
+      st.recent().Get(UserId(uid), k, &entries);
       std::vector<RecentItem> out;
       out.reserve(entries.size());
       for (const auto& e : entries) {
@@ -887,13 +885,11 @@ class EngineImpl final : public Engine {
     const uint32_t uid = interners_->users.Find(user);
     if (uid == 0 || now_ms == INT64_MIN) return done(std::move(answer));
     const PartitionId p = PartitionOfUser(user);
-    const size_t s = p.value() % set_.shards.size();
-    ShardState* st = set_.states[s].get();
-    set_.shards[s]->Submit([this, st, p, uid, k, now_ms, answer = std::move(answer),
-                        done = std::move(done)]() mutable {
-      st->CatchUp(p);
+    set_.OnShard(set_.ShardOf(p), [this, p, uid, k, now_ms, answer = std::move(answer),
+                                   done = std::move(done)](ShardState& st) mutable {
+      st.CatchUp(p);
       std::vector<std::pair<CategoryId, double>> scores;
-      st->affinity().Scores(UserId(uid), EventTime(now_ms), &scores);
+      st.affinity().Scores(UserId(uid), EventTime(now_ms), &scores);
       answer.top.reserve(scores.size());
       for (const auto& [c, score] : scores) {
         answer.top.push_back({std::string(interners_->categories.Lookup(c.value())), score});
@@ -919,14 +915,9 @@ class EngineImpl final : public Engine {
           return n;
         },
         [this, k, done = std::move(done)](std::vector<std::vector<CoView::Neighbour>>& parts) {
-          absl::flat_hash_map<ItemId, CoView::Neighbour> sum;
+          CoView::NeighbourSums sum;
           for (const auto& p : parts) {
-            for (const CoView::Neighbour& n : p) {
-              CoView::Neighbour& x = sum[n.item];
-              x.item = n.item;
-              x.count += n.count;
-              x.error += n.error;
-            }
+            for (const CoView::Neighbour& n : p) CoView::AddTo(sum, n);
           }
           SimilarAnswer answer;
           answer.top.reserve(sum.size());
@@ -987,7 +978,7 @@ class EngineImpl final : public Engine {
       const PartitionLog& pl = log_->partition(PartitionId(p));
       PartitionStatus ps;
       ps.partition = p;
-      ps.shard = static_cast<int>(p % set_.shards.size());
+      ps.shard = static_cast<int>(set_.ShardOf(PartitionId(p)));
       ps.applied = pl.cursor(0);
       ps.head = std::max(ps.applied, pl.head());
       ps.durable = store_ ? durable_[p].load(std::memory_order_relaxed) : 0;
@@ -1162,7 +1153,7 @@ class EngineImpl final : public Engine {
       // they answer; so wake it (a syscall) only when someone waits for the apply or the
       // partition is filling up. Gated, the store thread wakes the shards after its write.
       if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
-        waker.Add(p % set_.shards.size());
+        waker.Add(set_.ShardOf(PartitionId(p)));
       }
       if (store_ && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) wake_store = true;
     }

@@ -187,17 +187,11 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         std::vector<CoView::Neighbour> all;
         for (ItemId seed : seeds) st.coview().Neighbours(seed, &all);
         if (seeds.size() > 1) {
-          absl::flat_hash_map<ItemId, size_t> at;  // into part.coview
-          at.reserve(all.size());
-          for (const CoView::Neighbour& n : all) {
-            auto [it, inserted] = at.try_emplace(n.item, part.coview.size());
-            if (inserted) {
-              part.coview.push_back(n);
-            } else {
-              part.coview[it->second].count += n.count;
-              part.coview[it->second].error += n.error;
-            }
-          }
+          CoView::NeighbourSums sums;
+          sums.reserve(all.size());
+          for (const CoView::Neighbour& n : all) CoView::AddTo(sums, n);
+          part.coview.reserve(sums.size());
+          for (const auto& [item, n] : sums) part.coview.push_back(n);
         } else {
           part.coview = std::move(all);
         }
@@ -250,14 +244,10 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
           }
         }
         // Co-view counts summed over shards; the best coview_candidates of them.
-        absl::flat_hash_map<ItemId, CoView::Neighbour> coview;
+        CoView::NeighbourSums coview;
         for (const Part& part : parts) {
           for (const CoView::Neighbour& n : part.coview) {
-            if (!wanted(n.item)) continue;
-            CoView::Neighbour& c = coview[n.item];
-            c.item = n.item;
-            c.count += n.count;
-            c.error += n.error;
+            if (wanted(n.item)) CoView::AddTo(coview, n);
           }
           job->likely_categories.insert(part.categories.begin(), part.categories.end());
         }
