@@ -57,7 +57,7 @@ struct Recommender::Job {
     ItemId item;
     uint8_t sources = 0;
     uint64_t coview = 0, coview_error = 0;
-    double recency = 0, popularity = 0, trending = 0;
+    double recency = 0, popularity = 0;
     bool unwanted = false;  // the query item, or seen with exclude_seen: dropped at the cut
     MergedFacts facts;
   };
