@@ -1,7 +1,6 @@
 #include "http/router.h"
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 #include "config/loader.h"
@@ -256,14 +255,7 @@ void Router::Recent(const Request& req, std::string_view user_raw, std::string_v
   if (!user) return;
   const uint32_t max_k = engine_.options().recent.max_items;
   uint32_t k = max_k;
-  if (std::optional<std::string_view> ks = QueryParam(query, "k")) {
-    auto [p, ec] = std::from_chars(ks->data(), ks->data() + ks->size(), k);
-    if (ec != std::errc() || p != ks->data() + ks->size() || k < 1 || k > max_k) {
-      return respond(ErrorResponse(http::status::bad_request, v,
-                                   "k: must be an integer in [1, " + std::to_string(max_k) +
-                                       "]"));
-    }
-  }
+  if (!IntParam(query, "k", 1, max_k, &k, v, respond)) return;
   engine_.RecentItems(*user, k, [v, user = *user, respond = std::move(respond)](
                                     std::vector<RecentItem> items) {
     JsonWriter w;
