@@ -79,6 +79,16 @@ std::optional<std::string> PathId(std::string_view raw, std::string_view name, u
   return id;
 }
 
+bool IdParam(std::string_view query, std::string_view name, std::string* out, unsigned version,
+             const Respond& respond) {
+  std::optional<std::string_view> raw = QueryParam(query, name);
+  if (!raw || raw->empty()) return true;
+  std::optional<std::string> id = PathId(*raw, name, version, respond);
+  if (!id) return false;
+  *out = std::move(*id);
+  return true;
+}
+
 bool BoolParam(std::string_view query, std::string_view name, bool* out, unsigned version,
                const Respond& respond) {
   std::optional<std::string_view> v = QueryParam(query, name);

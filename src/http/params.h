@@ -39,4 +39,9 @@ bool MicrosParam(std::string_view query, std::string_view name, std::optional<in
 std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
                                   const Respond& respond);
 
+// An optional query parameter naming a user, item or category (absent or empty: *out is
+// left alone); false (and PathId's reply) if it is malformed.
+bool IdParam(std::string_view query, std::string_view name, std::string* out, unsigned version,
+             const Respond& respond);
+
 }  // namespace eddy

@@ -144,11 +144,7 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   if (!user) return;
   r.user = std::move(*user);
   if (!IntParam(query, "k", 1, engine_.options().ranking.max_k, &r.k, v, respond)) return;
-  if (std::optional<std::string_view> c = QueryParam(query, "category"); c && !c->empty()) {
-    std::optional<std::string> decoded = PathId(*c, "category", v, respond);
-    if (!decoded) return;
-    r.category = std::move(*decoded);
-  }
+  if (!IdParam(query, "category", &r.category, v, respond)) return;
   if (!MicrosParam(query, "minPrice", &r.min_price_micros, v, respond)) return;
   if (!MicrosParam(query, "maxPrice", &r.max_price_micros, v, respond)) return;
   if (r.min_price_micros && r.max_price_micros && *r.min_price_micros > *r.max_price_micros) {

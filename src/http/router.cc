@@ -370,11 +370,7 @@ void Router::Popular(const Request& req, std::string_view query, Respond respond
         "or use window=all; for counts in a window see /v1/items/{itemId}/engagement"));
   }
   std::string category;
-  if (std::optional<std::string_view> c = QueryParam(query, "category"); c && !c->empty()) {
-    std::optional<std::string> decoded = PathId(*c, "category", v, respond);
-    if (!decoded) return;
-    category = std::move(*decoded);
-  }
+  if (!IdParam(query, "category", &category, v, respond)) return;
   uint32_t k = 10;
   if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
   engine_.PopularItems(category, k, [v, category, respond = std::move(respond)](PopularAnswer a) {
