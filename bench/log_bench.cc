@@ -21,7 +21,7 @@ void BM_LogAppendSingleProducer(benchmark::State& state) {
     for (uint32_t j = 0; j < run; ++j) {
       LogEntry& e = log.At(*first + j);
       e.event = ev;
-      e.ticket = nullptr;
+      e.tag = nullptr;
       e.kind = LogEntry::kEvent;
     }
     for (uint32_t j = 0; j < run; ++j) log.Publish(*first + j);

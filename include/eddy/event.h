@@ -94,4 +94,16 @@ struct Rejection {
   std::string error;
 };
 
+// How a request body holds its events. kAuto: a JSON array, or one object or NDJSON lines.
+enum class BodyFormat : uint8_t { kAuto, kNdjson };
+
+// The type an event without a `type` field gets, by route (SPEC §2 seed-compatible routes).
+enum class DefaultType : uint8_t {
+  kNone,           // `type` is required (POST /v1/events)
+  kPurchase,       // POST /v1/streaming/events/purchase
+  kSegmentUpdate,  // POST /v1/streaming/events/segment-update
+  kSeedBatch,      // POST /v1/streaming/events/batch: segment update if it has newSegment,
+                   // else purchase
+};
+
 }  // namespace eddy

@@ -19,6 +19,8 @@
 #include "eddy/event.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -57,6 +59,37 @@ class Affinity {
   uint64_t evicted_ = 0;
   size_t entries_ = 0;
   absl::flat_hash_map<UserId, UserState> users_;
+};
+
+
+// The affinity state (SPEC §3.5). Owned by the user's shard: nothing merges.
+class AffinityState final : public State, public Affinity {
+ public:
+  AffinityState(const Options& o, const CapShare& share)
+      : Affinity(o.affinity.half_life_minutes * 60'000, o.affinity.max_categories,
+                 share.Of(o.affinity.max_users)),
+        options_(o.affinity) {}
+  std::string_view Name() const override { return "affinity"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
+    if (ev.user.valid() && ev.category.valid() && info.weight > 0) {
+      Apply(ev.user, ev.category, ev.time, info.weight);
+    }
+  }
+  void Prefetch(const Event& ev, const ApplyInfo&) const override {
+    if (ev.user.valid()) Affinity::Prefetch(ev.user);
+  }
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "half_life_minutes", options_.half_life_minutes);
+    Setting(out, "max_categories", options_.max_categories);
+    Setting(out, "max_users", options_.max_users);
+  }
+
+ private:
+  const AffinityOptions options_;
 };
 
 }  // namespace eddy

@@ -29,6 +29,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
+#include "agg/recent.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -61,6 +64,12 @@ class CoView {
   void Flush();
   // Appends the item's counters to `out` (unordered). Call Flush() first.
   void Neighbours(ItemId item, std::vector<Neighbour>* out) const;
+  // The largest count ever cut from the item's list (0 while nothing was cut): what a
+  // neighbour it does not list may have had.
+  uint64_t Floor(ItemId item) const {
+    auto it = items_.find(item);
+    return it == items_.end() ? 0 : it->second.floor;
+  }
 
   // Checkpoint: every item's counters, floor and recency (call Flush() first: the buffer
   // is not saved). Load replaces the state.
@@ -105,6 +114,91 @@ class CoView {
   std::vector<Counter> cut_scratch_;
   std::vector<size_t> runs_;
   absl::flat_hash_map<ItemId, List> items_;
+};
+
+
+// The co-view state (SPEC §3.7). Pairs are made on the shard of the user, from the user's
+// recent items *before* this touch: so it reads `recent` and must be applied before it.
+// A partial of a global answer, see Partial.
+class CoViewState final : public State, public CoView {
+ public:
+  CoViewState(const Options& o, const CapShare& share, const RecentItems& recent)
+      : CoView(o.coview.max_neighbours, share.Of(o.coview.max_items)),
+        options_(o.coview),
+        recent_(recent),
+        window_ms_(o.coview.window_minutes * 60'000) {}
+  std::string_view Name() const override { return "coview"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
+    if (!ev.item.valid() || !ev.user.valid() || info.weight <= 0) return;
+    // Pair the touch with the user's N latest distinct other items touched within T.
+    const std::vector<RecentItems::Entry>* items = recent_.Find(ev.user);
+    if (items == nullptr) return;
+    const int64_t from = ev.time.millis() - window_ms_;
+    uint32_t taken = 0;
+    for (auto r = items->rbegin(); r != items->rend() && taken < options_.recent_items; ++r) {
+      if (r->item == ev.item) continue;
+      ++taken;
+      if (r->time.millis() >= from) AddPair(r->item, ev.item);
+    }
+  }
+  void Idle() override { Flush(); }
+  void SaveTo(SerialWriter& w) override {
+    Flush();
+    Save(w);
+  }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "recent_items", options_.recent_items);
+    Setting(out, "window_minutes", options_.window_minutes);
+    Setting(out, "max_neighbours", options_.max_neighbours);
+    Setting(out, "max_items", options_.max_items);
+  }
+
+  // Neighbours of one item (or summed over several items) from some shards: counts and
+  // errors by neighbour, plus `floor`, what a neighbour *absent* from `sums` may have had
+  // there (the sum of the floors of the lists it is missing from). A list that cut a
+  // neighbour still may have seen up to its floor pairs of it, so the bounds hold after a
+  // merge only if an absent neighbour counts the other side's floor as count and error:
+  // count stays an upper bound and count - error a lower one.
+  struct Partial {
+    NeighbourSums sums;
+    uint64_t floor = 0;
+  };
+  // The partial of one item's list on this shard (call Flush() first).
+  Partial PartialOf(ItemId item) const {
+    Partial p;
+    std::vector<Neighbour> n;
+    Neighbours(item, &n);
+    for (const Neighbour& x : n) p.sums.emplace(x.item, x);
+    p.floor = Floor(item);
+    return p;
+  }
+  static void Merge(Partial& into, const Partial& part) {
+    for (auto& [item, n] : into.sums) {
+      if (!part.sums.contains(item)) {
+        n.count += part.floor;
+        n.error += part.floor;
+      }
+    }
+    for (const auto& [item, n] : part.sums) {
+      auto [it, inserted] = into.sums.try_emplace(item, n);
+      if (inserted) {
+        it->second.count += into.floor;
+        it->second.error += into.floor;
+      } else {
+        it->second.count += n.count;
+        it->second.error += n.error;
+      }
+    }
+    into.floor += part.floor;
+  }
+
+ private:
+  const CoViewOptions options_;
+  const RecentItems& recent_;
+  const int64_t window_ms_;
 };
 
 }  // namespace eddy

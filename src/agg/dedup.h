@@ -15,6 +15,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "eddy/event.h"
 #include "util/serial.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -42,6 +44,31 @@ class EventIdSet {
   int64_t newest_ms_ = INT64_MIN;
   absl::flat_hash_set<EventIdHash> set_;
   std::deque<std::pair<int64_t, EventIdHash>> order_;  // insertion order
+};
+
+
+// The idempotency state. Unlike the others it decides whether an event is applied at all:
+// the shard asks Insert() before any state sees the event, so ApplyEvent has nothing to do.
+class DedupState final : public State, public EventIdSet {
+ public:
+  DedupState(const Options& o, const CapShare& share)
+      : EventIdSet(o.ingest.dedup_horizon_ms, share.Of(o.ingest.dedup_max_ids)),
+        horizon_ms_(o.ingest.dedup_horizon_ms),
+        max_ids_(o.ingest.dedup_max_ids) {}
+  std::string_view Name() const override { return "dedup"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event&, const ApplyInfo&) override {}
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {size(), bytes(), 0}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "horizon_ms", horizon_ms_);
+    Setting(out, "max_ids", max_ids_);
+  }
+
+ private:
+  const int64_t horizon_ms_;
+  const uint64_t max_ids_;
 };
 
 }  // namespace eddy

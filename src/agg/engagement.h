@@ -16,6 +16,8 @@
 #include "agg/windowed_sums.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -149,6 +151,51 @@ class Engagement {
   uint64_t evicted_ = 0;
   absl::flat_hash_map<ItemId, Entry> all_time_;
   WindowedSums<uint64_t> sums_;
+};
+
+
+// The engagement state (SPEC §3.3), with each item's category/price facts. A partial of a
+// global answer: an item's counts add over shards (its facts merge by event time, see
+// engine/item_facts.h, which needs the category names to break ties).
+class EngagementState final : public State, public Engagement {
+ public:
+  EngagementState(const Options& o, const CapShare& share)
+      : Engagement(o.windows.minutes, share.Of(o.engagement.max_items)),
+        windows_(o.windows.minutes),
+        max_items_(o.engagement.max_items) {}
+  std::string_view Name() const override { return "engagement"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
+    if (ev.item.valid()) Apply(ev.item, ev.type, info.minute, &ev);
+  }
+  void Prefetch(const Event& ev, const ApplyInfo& info) const override {
+    if (ev.item.valid()) Engagement::Prefetch(ev.item, ev.type, info.minute);
+  }
+  void Tick(int64_t minute) override { AdvanceTo(minute); }
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
+  void DescribeSettings(std::string* out) const override {
+    for (int64_t m : windows_) Setting(out, "window", m);
+    Setting(out, "max_items", max_items_);
+  }
+
+  // One item's counts: all-time and per window, by event type.
+  struct Partial {
+    Counts all_time{};
+    std::vector<Counts> per_window;
+  };
+  static void Merge(Partial& into, const Partial& part) {
+    if (into.per_window.size() < part.per_window.size()) into.per_window.resize(part.per_window.size());
+    for (int t = 0; t < kEventTypeCount; ++t) {
+      into.all_time[t] += part.all_time[t];
+      for (size_t w = 0; w < part.per_window.size(); ++w) into.per_window[w][t] += part.per_window[w][t];
+    }
+  }
+
+ private:
+  const std::vector<int64_t> windows_;
+  const uint64_t max_items_;
 };
 
 }  // namespace eddy

@@ -25,6 +25,8 @@
 #include "eddy/event.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -107,6 +109,43 @@ class Popularity {
   size_t category_entries_ = 0;
   std::vector<uint32_t> heap_;  // the candidate set: slots, min-heap by score
   uint64_t evicted_ = 0;
+};
+
+
+// The popularity state (SPEC §3.4). A partial of a global answer: an item's decayed
+// scores (at one read time) add over shards.
+class PopularityState final : public State, public Popularity {
+ public:
+  PopularityState(const Options& o, const CapShare& share)
+      : Popularity(o.popularity.half_life_minutes * 60'000, o.popularity.candidates,
+                   share.Of(o.popularity.max_items)),
+        options_(o.popularity) {}
+  std::string_view Name() const override { return "popularity"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
+    if (ev.item.valid() && info.weight > 0) Apply(ev.item, ev.category, ev.time, info.weight);
+  }
+  void Prefetch(const Event& ev, const ApplyInfo&) const override {
+    if (ev.item.valid()) Popularity::Prefetch(ev.item, ev.category);
+  }
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "half_life_minutes", options_.half_life_minutes);
+    Setting(out, "candidates", options_.candidates);
+    Setting(out, "max_items", options_.max_items);
+  }
+
+  // Scores of a list of items, in its order (ScoresOf at one read time).
+  using Partial = std::vector<double>;
+  static void Merge(Partial& into, const Partial& part) {
+    if (into.size() < part.size()) into.resize(part.size(), 0.0);
+    for (size_t i = 0; i < part.size(); ++i) into[i] += part[i];
+  }
+
+ private:
+  const PopularityOptions options_;
 };
 
 }  // namespace eddy

@@ -17,6 +17,8 @@
 #include "eddy/event.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
+#include "agg/state.h"
+#include "eddy/options.h"
 
 namespace eddy {
 
@@ -75,6 +77,61 @@ class RecentItems {
   uint32_t tail_ = kNil;
   uint64_t evicted_ = 0;
   size_t entries_ = 0;
+};
+
+
+// The recent-items state (SPEC §3.6): a touch is an event with a user and an item whose
+// type weight is > 0. Owned by the user's shard: reads go to that shard, nothing merges.
+class RecentState final : public State, public RecentItems {
+ public:
+  RecentState(const Options& o, const CapShare& share)
+      : RecentItems(o.recent.max_items, share.Of(o.recent.max_users)), options_(o.recent) {}
+  std::string_view Name() const override { return "recent"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
+    if (ev.item.valid() && ev.user.valid() && info.weight > 0) Touch(ev.user, ev.item, ev.time);
+  }
+  void Prefetch(const Event& ev, const ApplyInfo&) const override {
+    if (ev.user.valid()) RecentItems::Prefetch(ev.user);
+  }
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "max_items", options_.max_items);
+    Setting(out, "max_users", options_.max_users);
+  }
+
+ private:
+  const RecentOptions options_;
+};
+
+// The ranker's bought items: per user, the latest distinct items of their purchase events.
+// Owned by the user's shard.
+class BoughtState final : public State, public RecentItems {
+ public:
+  BoughtState(const Options& o, const CapShare& share)
+      : RecentItems(o.ranking.bought_items, share.Of(o.recent.max_users)),
+        bought_items_(o.ranking.bought_items),
+        max_users_(o.recent.max_users) {}
+  std::string_view Name() const override { return "bought"; }
+  uint32_t FormatVersion() const override { return 1; }
+  void ApplyEvent(const Event& ev, const ApplyInfo&) override {
+    if (ev.type == EventType::kPurchase && ev.item.valid() && ev.user.valid()) {
+      Touch(ev.user, ev.item, ev.time);
+    }
+  }
+  void SaveTo(SerialWriter& w) override { Save(w); }
+  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
+  void DescribeSettings(std::string* out) const override {
+    Setting(out, "bought_items", bought_items_);
+    Setting(out, "max_users", max_users_);
+  }
+
+ private:
+  const uint32_t bought_items_;
+  const uint64_t max_users_;
 };
 
 }  // namespace eddy

@@ -12,10 +12,19 @@
 #include <utility>
 
 #include "eddy/engine.h"
+#include "log/partitioned_log.h"
 
 namespace eddy {
 
-class IngestTicket {
+// The ingest path's LogEntry::flags.
+enum IngestFlags : uint8_t {
+  kLastOfRun = 1,  // the last entry of one request in this partition
+  // The ticket is completed by the store thread once the run is durable (ack wal/fsync,
+  // no eventIds: nothing to wait for from the apply), not by the shard.
+  kStoreReplies = 2,
+};
+
+class IngestTicket final : public LogTag {
  public:
   IngestTicket(uint32_t runs, IngestReply reply, IngestCallback done)
       : pending_(runs), reply_(std::move(reply)), done_(std::move(done)) {}
@@ -44,5 +53,8 @@ class IngestTicket {
   IngestReply reply_;
   IngestCallback done_;
 };
+
+// The ticket of an entry the ingest path wrote (null when nobody waits for it).
+inline IngestTicket* TicketOf(const LogEntry& e) { return static_cast<IngestTicket*>(e.tag); }
 
 }  // namespace eddy

@@ -5,6 +5,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "agg/affinity.h"
+#include "agg/engagement.h"
+#include "agg/popularity.h"
+#include "agg/recent.h"
+#include "agg/trending.h"
 #include "engine/item_facts.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
@@ -86,22 +91,15 @@ struct Recommender::Job {
 };
 
 Recommender::Recommender(const Options& options, const ShardSet& shards,
-                         const Interners& interners, Engine& engine,
-                         std::function<int64_t()> now_ms,
-                         std::function<PartitionId(std::string_view)> partition_of)
-    : options_(options),
-      shards_(shards),
-      interners_(interners),
-      engine_(engine),
-      now_ms_(std::move(now_ms)),
-      partition_of_(std::move(partition_of)) {}
+                         const Interners& interners, const QueryService& queries)
+    : options_(options), shards_(shards), interners_(interners), queries_(queries) {}
 
 void Recommender::Recommend(const RecommendRequest& request,
                             std::function<void(RecommendAnswer)> done) {
   auto job = std::make_shared<Job>();
   job->request = request;
   job->k = std::min(request.k, options_.ranking.max_k);
-  job->now_ms = now_ms_();
+  job->now_ms = queries_.NowMs();
   RecommendAnswer empty;
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
   if (!request.category.empty()) {
@@ -122,24 +120,24 @@ void Recommender::Recommend(const RecommendRequest& request,
 void Recommender::UserStep(std::shared_ptr<Job> job) {
   const uint32_t uid = interners_.users.Find(job->request.user);
   if (uid == 0) return CandidateStep(std::move(job));  // cold start: no history
-  const PartitionId p = partition_of_(job->request.user);
+  const PartitionId p = queries_.PartitionOfUser(job->request.user);
   shards_.OnShard(shards_.ShardOf(p), [this, job = std::move(job), p, uid](ShardState& st) {
     st.CatchUp(p, (*job->horizon)[p.value()]);
     const UserId user(uid);
-    if (const auto* recent = st.recent().Find(user)) {
+    if (const auto* recent = st.Get<RecentState>().Find(user)) {
       job->recent.reserve(recent->size());
       for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
         job->recent.push_back(it->item);
         if (options_.ranking.exclude_seen) continue;  // not candidates
-        if (const Engagement::Facts* f = st.engagement().FactsOf(it->item)) {
+        if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(it->item)) {
           if (f->category.valid()) job->likely_categories.insert(f->category);
         }
       }
     }
-    if (const auto* bought = st.bought().Find(user)) {
+    if (const auto* bought = st.Get<BoughtState>().Find(user)) {
       for (const auto& e : *bought) job->bought.insert(e.item);
     }
-    st.affinity().Scores(user, EventTime(job->now_ms), &job->affinity);
+    st.Get<AffinityState>().Scores(user, EventTime(job->now_ms), &job->affinity);
     // Ties by name (Scores breaks them by interned id, which depends on arrival order).
     std::sort(job->affinity.begin(), job->affinity.end(), [this](const auto& a, const auto& b) {
       if (a.second != b.second) return a.second > b.second;
@@ -172,7 +170,7 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
   }
   const uint8_t among_source = job->similar ? kFromCategory : kFromAffinity;
   struct Part {
-    std::vector<CoView::Neighbour> coview;  // summed over the seeds
+    CoViewState::Partial coview;  // summed over the seeds
     std::vector<std::pair<ItemId, uint8_t>> popular;
     std::vector<CategoryId> categories;  // of this shard's best proposals (likely_categories)
   };
@@ -183,47 +181,40 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
       [seeds = std::move(seeds), among = std::move(among), overall, exact, among_source, fetch,
        coview_keep, now_ms](ShardState& st) {
         Part part;
-        st.coview().Flush();
-        std::vector<CoView::Neighbour> all;
-        for (ItemId seed : seeds) st.coview().Neighbours(seed, &all);
-        if (seeds.size() > 1) {
-          CoView::NeighbourSums sums;
-          sums.reserve(all.size());
-          for (const CoView::Neighbour& n : all) CoView::AddTo(sums, n);
-          part.coview.reserve(sums.size());
-          for (const auto& [item, n] : sums) part.coview.push_back(n);
-        } else {
-          part.coview = std::move(all);
-        }
+        CoViewState& cv = st.Get<CoViewState>();
+        cv.Flush();
+        for (ItemId seed : seeds) CoViewState::Merge(part.coview, cv.PartialOf(seed));
         std::vector<Popularity::Scored> top;
         auto take = [&](uint8_t source) {
           for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
           top.clear();
         };
         if (overall) {
-          st.popularity().Top(CategoryId(), fetch, now_ms, /*exhaustive=*/false, &top);
+          st.Get<PopularityState>().Top(CategoryId(), fetch, now_ms, /*exhaustive=*/false, &top);
           take(kFromPopular);
         }
         if (!among.empty()) {
-          st.popularity().TopAmongCandidates(among, fetch, now_ms, &top);
+          st.Get<PopularityState>().TopAmongCandidates(among, fetch, now_ms, &top);
           take(among_source);
         }
         if (exact.valid()) {
-          st.popularity().Top(exact, fetch, now_ms, /*exhaustive=*/false, &top);
+          st.Get<PopularityState>().Top(exact, fetch, now_ms, /*exhaustive=*/false, &top);
           take(kFromCategory);
         }
         // The categories this shard knows its likely candidates by: its popular items and
         // its own best co-view neighbours (the global best are nearly always among them).
         absl::flat_hash_set<CategoryId> categories;
         auto note = [&](ItemId item) {
-          const Engagement::Facts* f = st.engagement().FactsOf(item);
+          const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(item);
           if (f != nullptr && f->category.valid()) categories.insert(f->category);
         };
         for (const auto& [item, source] : part.popular) note(item);
-        if (part.coview.size() <= coview_keep) {
-          for (const CoView::Neighbour& n : part.coview) note(n.item);
+        if (part.coview.sums.size() <= coview_keep) {
+          for (const auto& [item, n] : part.coview.sums) note(item);
         } else {
-          std::vector<CoView::Neighbour> best = part.coview;
+          std::vector<CoView::Neighbour> best;
+          best.reserve(part.coview.sums.size());
+          for (const auto& [item, n] : part.coview.sums) best.push_back(n);
           std::nth_element(best.begin(), best.begin() + coview_keep, best.end(),
                            [](const auto& a, const auto& b) { return a.count > b.count; });
           best.resize(coview_keep);
@@ -243,17 +234,18 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
             job->Add(job->recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
           }
         }
-        // Co-view counts summed over shards; the best coview_candidates of them.
-        CoView::NeighbourSums coview;
+        // Co-view counts merged over shards (bounds kept, agg/coview.h); the best
+        // coview_candidates of them.
+        CoViewState::Partial coview;
         for (const Part& part : parts) {
-          for (const CoView::Neighbour& n : part.coview) {
-            if (wanted(n.item)) CoView::AddTo(coview, n);
-          }
+          CoViewState::Merge(coview, part.coview);
           job->likely_categories.insert(part.categories.begin(), part.categories.end());
         }
         std::vector<CoView::Neighbour> best;
-        best.reserve(coview.size());
-        for (const auto& [item, n] : coview) best.push_back(n);
+        best.reserve(coview.sums.size());
+        for (const auto& [item, n] : coview.sums) {
+          if (wanted(item)) best.push_back(n);
+        }
         KeepBest(best, options_.ranking.coview_candidates);
         for (const CoView::Neighbour& n : best) job->Add(n.item, kFromCoView);
         // Unwanted popular items stay until the cut (CutPopular), so that they take the same
@@ -263,8 +255,8 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         }
         // Every candidate's co-view count, also of those that came by another source.
         for (Job::Candidate& c : job->candidates) {
-          auto n = coview.find(c.item);
-          if (n == coview.end()) continue;
+          auto n = coview.sums.find(c.item);
+          if (n == coview.sums.end()) continue;
           c.sources |= kFromCoView;
           c.coview = n->second.count;
           c.coview_error = n->second.error;
@@ -314,10 +306,10 @@ void Recommender::SignalStep(std::shared_ptr<Job> job) {
   shards_.ScatterGather<Part>(
       [items, likely, now_ms](ShardState& st) {
         Part part;
-        st.popularity().ScoresOf(CategoryId(), *items, now_ms, &part.popularity);
+        st.Get<PopularityState>().ScoresOf(CategoryId(), *items, now_ms, &part.popularity);
         part.facts.resize(items->size());
         for (size_t i = 0; i < items->size(); ++i) {
-          if (const Engagement::Facts* f = st.engagement().FactsOf((*items)[i])) part.facts[i] = *f;
+          if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf((*items)[i])) part.facts[i] = *f;
         }
         part.trending = TrendingOf(st, *likely, now_ms);
         return part;
@@ -377,7 +369,7 @@ std::vector<int64_t> Recommender::TrendingOf(const ShardState& st,
   const int64_t g = MinuteOf(now_ms);
   std::vector<int64_t> weights(categories.size());  // millionths
   for (size_t i = 0; i < categories.size(); ++i) {
-    weights[i] = st.trending().WindowOf(0, g, categories[i]).weight;
+    weights[i] = st.Get<TrendingState>().WindowOf(0, g, categories[i]).weight;
   }
   return weights;
 }
@@ -470,7 +462,7 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
   job->similar = true;
   job->query_item = ItemId(id);
   job->k = std::min(k, options_.ranking.max_k);
-  job->now_ms = now_ms_();
+  job->now_ms = queries_.NowMs();
   if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
   job->horizon = shards_.HorizonNow();
   job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
@@ -482,7 +474,7 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
   // The item's own category first (its popular items are the fallback candidates).
   shards_.ScatterGather<Engagement::Facts>(
       [id](ShardState& st) {
-        const Engagement::Facts* f = st.engagement().FactsOf(ItemId(id));
+        const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(ItemId(id));
         return f != nullptr ? *f : Engagement::Facts{};
       },
       [this, job](std::vector<Engagement::Facts>& parts) {
@@ -509,7 +501,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   auto job = std::make_shared<OfferJob>();
   job->user = std::string(user);
   job->k = k;
-  job->now_ms = now_ms_();
+  job->now_ms = queries_.NowMs();
   job->done = std::move(done);
   for (Offer& o : offers) {
     job->inputs.push_back({.offer_id = std::move(o.offer_id),
@@ -543,14 +535,14 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     }
     job->done(std::move(answer));
   };
-  engine_.TrendingCategories(0, options_.offers.trending_categories,
+  queries_.TrendingCategories(0, options_.offers.trending_categories,
                              [job, rank](TrendingAnswer t) {
                                for (TrendingCategory& c : t.top) {
                                  job->ctx.trending.push_back(std::move(c.category));
                                }
                                rank();
                              });
-  engine_.UserAffinity(job->user, options_.affinity.max_categories,
+  queries_.UserAffinity(job->user, options_.affinity.max_categories,
                        [job, rank](AffinityAnswer a) {
                          for (ScoredName& s : a.top) {
                            job->ctx.affinity.emplace_back(std::move(s.name), s.score);
@@ -567,7 +559,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
         std::vector<Engagement::Counts> per_window(windows);
         for (size_t i = 0; i < ids.size(); ++i) {
           counts[i].fill(0);
-          if (ids[i].valid()) st.engagement().Add(ids[i], g, &counts[i], &per_window);
+          if (ids[i].valid()) st.Get<EngagementState>().Add(ids[i], g, &counts[i], &per_window);
         }
         return counts;
       },

@@ -27,19 +27,20 @@
 #include <string_view>
 #include <vector>
 
+#include "agg/coview.h"
 #include "eddy/engine.h"
 #include "engine/shard_set.h"
-#include "ingest/decoder.h"
+#include "engine/query_service.h"
+#include "util/interners.h"
 
 namespace eddy {
 
 class Recommender {
  public:
-  // `now_ms` gives the engine clock of a read (INT64_MIN: no time yet); `partition_of`
-  // the partition of a user. All referenced objects must outlive the Recommender.
+  // `queries` gives the engine clock, users' partitions and the plain reads offers use.
+  // All referenced objects must outlive the Recommender.
   Recommender(const Options& options, const ShardSet& shards, const Interners& interners,
-              Engine& engine, std::function<int64_t()> now_ms,
-              std::function<PartitionId(std::string_view)> partition_of);
+              const QueryService& queries);
 
   void Recommend(const RecommendRequest& request, std::function<void(RecommendAnswer)> done);
   void SimilarItemsRanked(std::string_view item, uint32_t k,
@@ -69,9 +70,7 @@ class Recommender {
   const Options& options_;
   const ShardSet& shards_;
   const Interners& interners_;
-  Engine& engine_;
-  const std::function<int64_t()> now_ms_;
-  const std::function<PartitionId(std::string_view)> partition_of_;
+  const QueryService& queries_;
 };
 
 }  // namespace eddy

@@ -7,6 +7,7 @@
 // Thread-safety: the vectors are filled before the shards start and not changed until
 // they stop; the member functions may be called from any thread.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,26 @@
 #include "runtime/shard.h"
 
 namespace eddy {
+
+// Wakes each of a batch's shards once (a futex syscall each): shards below 64 are collected
+// in a bitmask and woken by Flush, the rest at once. One thread at a time.
+class ShardWaker {
+ public:
+  explicit ShardWaker(const std::vector<std::unique_ptr<Shard>>& shards) : shards_(shards) {}
+  void Add(size_t s) {
+    if (s < 64) mask_ |= uint64_t{1} << s; else shards_[s]->Wake();
+  }
+  void Flush() {
+    for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
+      if (mask_ & (uint64_t{1} << s)) shards_[s]->Wake();
+    }
+    mask_ = 0;
+  }
+
+ private:
+  const std::vector<std::unique_ptr<Shard>>& shards_;
+  uint64_t mask_ = 0;
+};
 
 struct ShardSet {
   std::vector<std::unique_ptr<ShardState>> states;

@@ -4,6 +4,12 @@
 #include <cmath>
 #include <thread>
 
+#include "agg/affinity.h"
+#include "agg/coview.h"
+#include "agg/engagement.h"
+#include "agg/popularity.h"
+#include "agg/recent.h"
+#include "agg/trending.h"
 #include "engine/ingest_ticket.h"
 #include "runtime/shard.h"
 #include "util/time.h"
@@ -18,11 +24,6 @@ constexpr uint64_t kPrefetchAhead = 8;
 // a busy shard waits for a slice of tens of microseconds, not for a whole poll.
 constexpr uint64_t kTaskCheckEvery = 32;
 
-// This shard's share of a cap configured for the whole engine: caps are split evenly
-// over the partitions.
-uint64_t ShareOf(uint64_t cap, const Options& o, size_t owned) {
-  return std::max<uint64_t>(1, cap / std::max<size_t>(1, o.log.partitions) * owned);
-}
 }  // namespace
 
 ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
@@ -34,82 +35,51 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
       partitions_(std::move(partitions)),
       clock_(clock),
       duplicates_total_(duplicates_total),
-      recent_(options.recent.max_items,
-              ShareOf(options.recent.max_users, options, partitions_.size())),
-      dedup_(options.ingest.dedup_horizon_ms,
-             ShareOf(options.ingest.dedup_max_ids, options, partitions_.size())),
-      trending_(options.windows.minutes),
-      engagement_(options.windows.minutes,
-                  ShareOf(options.engagement.max_items, options, partitions_.size())),
-      popularity_(options.popularity.half_life_minutes * 60'000, options.popularity.candidates,
-                  ShareOf(options.popularity.max_items, options, partitions_.size())),
-      affinity_(options.affinity.half_life_minutes * 60'000, options.affinity.max_categories,
-                ShareOf(options.affinity.max_users, options, partitions_.size())),
-      coview_(options.coview.max_neighbours,
-              ShareOf(options.coview.max_items, options, partitions_.size())),
-      bought_(options.ranking.bought_items,
-              ShareOf(options.recent.max_users, options, partitions_.size())),
-      coview_recent_(options.coview.recent_items),
-      coview_window_ms_(options.coview.window_minutes * 60'000),
       live_clock_(options.clock == ClockMode::kLive) {
   poll_left_ = kPollBatch;
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
   }
+  RegisterStates(options);
+  memory_ = std::make_unique<std::array<std::atomic<uint64_t>, 3>[]>(states_.size());
+}
+
+// The states of a shard, in apply order. Adding a state is its files plus one line here:
+// checkpoints, recovery, replay, status and the settings fingerprint follow from State.
+void ShardState::RegisterStates(const Options& o) {
+  const CapShare share{o.log.partitions, partitions_.size()};
+  auto dedup = std::make_unique<DedupState>(o, share);
+  dedup_ = dedup.get();
+  states_.push_back(std::move(dedup));
+  auto recent = std::make_unique<RecentState>(o, share);
+  states_.push_back(std::make_unique<CoViewState>(o, share, *recent));  // before recent
+  states_.push_back(std::move(recent));
+  states_.push_back(std::make_unique<BoughtState>(o, share));
+  states_.push_back(std::make_unique<TrendingState>(o));
+  states_.push_back(std::make_unique<EngagementState>(o, share));
+  states_.push_back(std::make_unique<PopularityState>(o, share));
+  states_.push_back(std::make_unique<AffinityState>(o, share));
 }
 
 void ShardState::Apply(const LogEntry& entry) {
   if (entry.kind == LogEntry::kSkip) return;
   const Event& ev = entry.event;
-  bool duplicate = ev.event_id.present() && !dedup_.Insert(ev.event_id, ev.time);
+  const bool duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
   if (!duplicate) {
-    const double weight = weights_[static_cast<size_t>(ev.type)];
-    if (ev.item.valid() && ev.user.valid() && weight > 0) {
-      // Co-view (SPEC §3.7): pair the touch with the user's N latest distinct other items
-      // touched within T before it, then it becomes the latest.
-      if (const std::vector<RecentItems::Entry>* items = recent_.Find(ev.user)) {
-        const int64_t from = ev.time.millis() - coview_window_ms_;
-        uint32_t taken = 0;
-        for (auto r = items->rbegin(); r != items->rend() && taken < coview_recent_; ++r) {
-          if (r->item == ev.item) continue;
-          ++taken;
-          if (r->time.millis() >= from) coview_.AddPair(r->item, ev.item);
-        }
-      }
-      recent_.Touch(ev.user, ev.item, ev.time);
-    }
-    if (ev.type == EventType::kPurchase && ev.item.valid() && ev.user.valid()) {
-      bought_.Touch(ev.user, ev.item, ev.time);
-    }
-    if (ev.item.valid()) {
-      engagement_.Apply(ev.item, ev.type, MinuteOf(ev.time), &ev);
-      if (weight > 0) popularity_.Apply(ev.item, ev.category, ev.time, weight);
-    }
-    if (ev.user.valid() && ev.category.valid() && weight > 0) {
-      affinity_.Apply(ev.user, ev.category, ev.time, weight);
-    }
-    if (ev.category.valid()) {
-      trending_.Apply(ev.category, MinuteOf(ev.time),
-                      weight_micros_[static_cast<size_t>(ev.type)]);
-    }
+    const ApplyInfo info = InfoOf(ev);
+    for (const auto& st : states_) st->ApplyEvent(ev, info);
     applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
   }
-  if (entry.ticket != nullptr && !(entry.flags & LogEntry::kStoreReplies)) {
-    if (duplicate) entry.ticket->AddDuplicate();
-    if (entry.flags & LogEntry::kLastOfRun) entry.ticket->RunDone(duplicates_total_);
+  if (IngestTicket* ticket = TicketOf(entry); ticket != nullptr && !(entry.flags & kStoreReplies)) {
+    if (duplicate) ticket->AddDuplicate();
+    if (entry.flags & kLastOfRun) ticket->RunDone(duplicates_total_);
   }
 }
 
 void ShardState::Prefetch(const Event& ev) const {
-  if (ev.user.valid()) {
-    recent_.Prefetch(ev.user);
-    affinity_.Prefetch(ev.user);
-  }
-  if (ev.item.valid()) {
-    engagement_.Prefetch(ev.item, ev.type, MinuteOf(ev.time));
-    popularity_.Prefetch(ev.item, ev.category);
-  }
+  const ApplyInfo info = InfoOf(ev);
+  for (const auto& st : states_) st->Prefetch(ev, info);
 }
 
 size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting,
@@ -172,37 +142,54 @@ size_t ShardState::Poll(TasksWaitingFn tasks_waiting) {
     ++done;  // never 0: the shard comes back at once, tasks first
   } else {
     poll_left_ = kPollBatch;  // a whole round: every partition had its turn
-    if (done == 0) coview_.Flush();  // idle: fold the buffered pairs
+    if (done == 0) {
+      for (const auto& st : states_) st->Idle();  // fold buffered work (co-view's pairs)
+    }
   }
   // Live clock: let windows slide with the wall clock even without events, so what left
   // every window is freed (about once a second; an idle shard polls every millisecond).
   if ((++polls_ & 1023) == 0) {
     if (live_clock_) {
       const int64_t minute = MinuteOf(clock_->Now());
-      trending_.AdvanceTo(minute);
-      engagement_.AdvanceTo(minute);
+      for (const auto& st : states_) st->Tick(minute);
     }
     PublishMemory();
   }
   return done;
 }
 
+// Sections: the count, then per state its name, format version and bytes. Sections are
+// found by name, so the order of registration is free to change.
 void ShardState::Save(SerialWriter& w) {
-  coview_.Flush();
-  recent_.Save(w);
-  dedup_.Save(w);
-  trending_.Save(w);
-  engagement_.Save(w);
-  popularity_.Save(w);
-  affinity_.Save(w);
-  coview_.Save(w);
-  bought_.Save(w);
+  w.U64(states_.size());
+  std::string section;
+  for (const auto& st : states_) {
+    section.clear();
+    SerialWriter sw(&section);
+    st->SaveTo(sw);
+    w.Bytes(st->Name());
+    w.U64(st->FormatVersion());
+    w.Bytes(section);
+  }
 }
 
 bool ShardState::Load(SerialReader& r) {
-  return recent_.Load(r) && dedup_.Load(r) && trending_.Load(r) && engagement_.Load(r) &&
-         popularity_.Load(r) && affinity_.Load(r) && coview_.Load(r) && bought_.Load(r) &&
-         r.done();
+  const uint64_t n = r.Count(3);
+  std::vector<bool> loaded(states_.size(), false);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const std::string_view name = r.Bytes();
+    const uint64_t version = r.U64();
+    const std::string_view bytes = r.Bytes();
+    if (!r.ok()) return false;
+    size_t s = 0;
+    while (s < states_.size() && states_[s]->Name() != name) ++s;
+    if (s == states_.size()) continue;  // a state this build no longer has
+    if (loaded[s] || version > states_[s]->FormatVersion()) return false;
+    SerialReader sr(bytes);
+    if (!states_[s]->LoadFrom(sr, static_cast<uint32_t>(version)) || !sr.done()) return false;
+    loaded[s] = true;
+  }
+  return r.done() && std::find(loaded.begin(), loaded.end(), false) == loaded.end();
 }
 
 void ShardState::CatchUpAll(const std::vector<uint64_t>* upto) {
@@ -216,20 +203,11 @@ uint64_t ShardState::VisibleEnd(PartitionId p) const {
 }
 
 void ShardState::PublishMemory() {
-  const MemoryFigures f[kAggregateCount] = {
-      {recent_.users(), recent_.bytes(), recent_.evicted_users()},
-      {dedup_.size(), dedup_.bytes(), 0},
-      {trending_.tracked_keys(), trending_.bytes(), 0},
-      {engagement_.items(), engagement_.bytes(), engagement_.evicted_items()},
-      {popularity_.items(), popularity_.bytes(), popularity_.evicted_items()},
-      {affinity_.users(), affinity_.bytes(), affinity_.evicted_users()},
-      {coview_.items(), coview_.bytes(), coview_.evicted_items()},
-      {bought_.users(), bought_.bytes(), bought_.evicted_users()},
-  };
-  for (size_t a = 0; a < kAggregateCount; ++a) {
-    memory_[a][0].store(f[a].keys, std::memory_order_relaxed);
-    memory_[a][1].store(f[a].bytes, std::memory_order_relaxed);
-    memory_[a][2].store(f[a].evicted, std::memory_order_relaxed);
+  for (size_t i = 0; i < states_.size(); ++i) {
+    const StateMemory f = states_[i]->Memory();
+    memory_[i][0].store(f.keys, std::memory_order_relaxed);
+    memory_[i][1].store(f.bytes, std::memory_order_relaxed);
+    memory_[i][2].store(f.evicted, std::memory_order_relaxed);
   }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// ShardState: everything one shard owns — the cursors of its partitions and the
-// aggregates of the users in them. Poll() applies newly published log entries in offset
+// ShardState: everything one shard owns — the cursors of its partitions and the states
+// (agg/state.h) of the users in them, registered once in RegisterStates. Poll() applies newly published log entries in offset
 // order; CatchUp() applies one partition up to its head before a read is answered, so a
 // read reflects every event acknowledged before it was sent. With a durability gate (ack
 // wal or fsync) a shard applies only offsets below the partition's durable offset, so no
@@ -13,36 +13,23 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <iterator>
+#include <cstdlib>
+#include <memory>
+#include <string>
 #include <vector>
 
-#include "agg/affinity.h"
-#include "agg/coview.h"
 #include "agg/dedup.h"
-#include "agg/engagement.h"
-#include "agg/popularity.h"
-#include "agg/recent.h"
-#include "agg/trending.h"
+#include "agg/state.h"
 #include "eddy/clock.h"
 #include "eddy/options.h"
 #include "engine/rate_meter.h"
 #include "log/partitioned_log.h"
+#include "util/time.h"
 
 namespace eddy {
 
-// The aggregates whose memory a shard reports (StreamStatus::memory), in this order.
-inline constexpr const char* kAggregateNames[] = {"recent",     "dedup",      "trending",
-                                                   "engagement", "popularity", "affinity",
-                                                   "coview",     "bought"};
-inline constexpr size_t kAggregateCount = std::size(kAggregateNames);
-
 class ShardState {
  public:
-  // One aggregate's figures as last published by the shard thread.
-  struct MemoryFigures {
-    uint64_t keys = 0, bytes = 0, evicted = 0;
-  };
-
   ShardState(int index, const Options& options, PartitionedLog* log,
              std::vector<PartitionId> partitions, Clock* clock,
              std::atomic<uint64_t>* duplicates_total);
@@ -56,9 +43,10 @@ class ShardState {
   // The same with another test of "tasks are waiting" (tests drive the yielding with it).
   using TasksWaitingFn = bool (*)();
   size_t Poll(TasksWaitingFn tasks_waiting);
-  // Checkpoint of every aggregate (folds co-view's buffer first). Save on the shard
-  // thread, or after it stopped; Load before it starts. Load is all or nothing only in
-  // the sense that a false return leaves the state unusable: the caller discards it.
+  // Checkpoint of every state: a section each (name, format version, bytes). Save on the
+  // shard thread, or after it stopped; Load before it starts. Load fails when a
+  // registered state has no section or cannot read it; a false return leaves the state
+  // unusable: the caller discards it.
   void Save(SerialWriter& w);
   bool Load(SerialReader& r);
   // Applies partition p up to min(upto, where its acknowledged events end now).
@@ -72,20 +60,22 @@ class ShardState {
   // per-aggregate benchmarks (bench/agg_bench), which drive it without a log.
   void Apply(const LogEntry& entry);
 
-  RecentItems& recent() { return recent_; }
-  // Per user, the latest distinct items they bought (purchase events), for the ranker.
-  const RecentItems& bought() const { return bought_; }
-  const CategoryWindows& trending() const { return trending_; }
-  const Engagement& engagement() const { return engagement_; }
-  const Popularity& popularity() const { return popularity_; }
-  const Affinity& affinity() const { return affinity_; }
-  CoView& coview() { return coview_; }
-  // Figures of aggregate `a` (index into kAggregateNames), published about once a second
-  // by the shard thread; any thread may read them.
-  MemoryFigures memory(size_t a) const {
-    return {memory_[a][0].load(std::memory_order_relaxed),
-            memory_[a][1].load(std::memory_order_relaxed),
-            memory_[a][2].load(std::memory_order_relaxed)};
+  // The registered states, in apply order (RegisterStates in shard_state.cc).
+  const std::vector<std::unique_ptr<State>>& states() const { return states_; }
+  // The state of type S (a read path knows what it reads); S must be registered.
+  template <typename S>
+  S& Get() const {
+    for (const auto& st : states_) {
+      if (auto* s = dynamic_cast<S*>(st.get())) return *s;
+    }
+    std::abort();  // a read asked for a state that is not registered: a programming error
+  }
+  // Figures of states()[i], published about once a second by the shard thread; any
+  // thread may read them.
+  StateMemory memory(size_t i) const {
+    return {memory_[i][0].load(std::memory_order_relaxed),
+            memory_[i][1].load(std::memory_order_relaxed),
+            memory_[i][2].load(std::memory_order_relaxed)};
   }
   void PublishMemory();
   const std::vector<PartitionId>& partitions() const { return partitions_; }
@@ -98,6 +88,11 @@ class ShardState {
   size_t Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting = nullptr,
                bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
+  void RegisterStates(const Options& options);
+  ApplyInfo InfoOf(const Event& ev) const {
+    const size_t t = static_cast<size_t>(ev.type);
+    return {weights_[t], weight_micros_[t], MinuteOf(ev.time)};
+  }
 
   const int index_;
   const EventWeights weights_;
@@ -106,17 +101,9 @@ class ShardState {
   const std::atomic<uint64_t>* durable_ = nullptr;
   Clock* clock_;
   std::atomic<uint64_t>* duplicates_total_;
-  RecentItems recent_;
-  EventIdSet dedup_;
-  CategoryWindows trending_;
-  Engagement engagement_;
-  Popularity popularity_;
-  Affinity affinity_;
-  CoView coview_;
-  RecentItems bought_;
-  const uint32_t coview_recent_;
-  const int64_t coview_window_ms_;
-  std::array<std::array<std::atomic<uint64_t>, 3>, kAggregateCount> memory_{};
+  std::vector<std::unique_ptr<State>> states_;
+  DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
+  std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
   const bool live_clock_;
   uint32_t polls_ = 0;

@@ -15,38 +15,16 @@
 #include <vector>
 
 #include "eddy/clock.h"
-#include "eddy/engine.h"
 #include "eddy/event.h"
 #include "eddy/options.h"
 #include "eddy/status.h"
-#include "util/interner.h"
+#include "util/interners.h"
 
 namespace eddy {
 
 // The canonical name of an event field given by name or alias (SPEC §1.3), e.g.
 // "user_id" -> "userId"; "" for keys eddy ignores.
 std::string_view CanonicalFieldName(std::string_view key);
-
-// The interners of one engine, one per kind of string.
-struct Interners {
-  Interner users;
-  Interner items;
-  Interner categories;
-  Interner sessions;
-  Interner orders;
-  Interner strings;  // queries, devices, IPs, locations, segments
-
-  // Checkpoint: every kind, in this order (Interner::Save/Load).
-  void Save(SerialWriter& w) const {
-    for (const Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) i->Save(w);
-  }
-  bool Load(SerialReader& r) {
-    for (Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) {
-      if (!i->Load(r)) return false;
-    }
-    return true;
-  }
-};
 
 // Longest accepted identifier (eventId, userId, itemId, category, sessionId, orderId) and
 // free-text field (query, deviceType, ip, location, segment), in bytes.

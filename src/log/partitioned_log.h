@@ -26,21 +26,20 @@
 
 namespace eddy {
 
-class IngestTicket;  // defined by the engine; the log only carries the pointer
+// What a writer attaches to an entry for its readers (the engine: the request waiting
+// for it). The log only carries the pointer and the flags, and never looks at either.
+struct LogTag {
+ protected:
+  ~LogTag() = default;
+};
 
 struct LogEntry {
   enum Kind : uint8_t { kEvent = 0, kSkip = 1 };
-  enum Flags : uint8_t {
-    kLastOfRun = 1,  // the last entry of one request in this partition
-    // The ticket is completed by the store thread once the run is durable (ack wal/fsync,
-    // no eventIds: nothing to wait for from the apply), not by the shard.
-    kStoreReplies = 2,
-  };
 
   Event event;
-  IngestTicket* ticket = nullptr;  // set when the request waits for its apply results
+  LogTag* tag = nullptr;
   Kind kind = kEvent;
-  uint8_t flags = 0;
+  uint8_t flags = 0;  // the writer's, opaque to the log
 };
 
 class PartitionLog {

@@ -30,7 +30,9 @@ namespace eddy {
 
 // 2: engagement entries carry the item's category and price.
 // 3: per-user bought items; popularity entries carry the item's category.
-inline constexpr uint32_t kCheckpointFormatVersion = 3;
+// 4: a shard's state is a list of named sections, each with its own format version
+//    (agg/state.h): from here on a state changes its own version, not this one.
+inline constexpr uint32_t kCheckpointFormatVersion = 4;
 
 struct Checkpoint {
   uint64_t sequence = 0;

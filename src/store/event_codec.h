@@ -23,7 +23,7 @@
 
 #include "eddy/event.h"
 #include "eddy/status.h"
-#include "ingest/decoder.h"
+#include "util/interners.h"
 
 namespace eddy {
 

@@ -1,0 +1,94 @@
+#pragma once
+// State: what every per-shard aggregate is to the engine (STYLE §3.1). A shard applies
+// each event of its partitions, in offset order, to every registered state; ticks them
+// once a minute of wall clock in live mode; saves and loads each in a checkpoint section
+// of its own (named, with its own format version, so one state can change its format
+// without invalidating the others: Load gets the version the section was written with);
+// publishes each one's memory figures for status; and hashes each one's settings into
+// the checkpoint fingerprint. The engine, checkpoints, recovery, replay and status loop
+// over the registered states and never name one; a new state is its files plus one
+// registration line (engine/shard_state.cc, RegisterStates).
+//
+// How partials merge: a state kept per shard is either owned by the shard of a user
+// (recent items, affinity: a read goes to that one shard, nothing to merge) or a partial
+// of a global answer, summed over shards at read time. A partial state declares
+// `using Partial = ...;` and `static void Merge(Partial& into, const Partial& part);` —
+// associative and commutative, so shards (and later nodes) can be combined in any order.
+// The read paths use exactly these functions (engine/query_service.cc).
+//
+// Thread-safety: none; a state is owned and used by one shard thread (and, before it
+// starts or after it stops, by the thread that owns the shard).
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "eddy/event.h"
+#include "util/serial.h"
+
+namespace eddy {
+
+// What the shard computes once per event for every state.
+struct ApplyInfo {
+  double weight = 0;         // the event type's weight (config [weights])
+  int64_t weight_micros = 0; // the same in millionths (exact integer sums)
+  int64_t minute = 0;        // the event's minute (floor of its time)
+};
+
+// One state's figures for status (StreamStatus::memory).
+struct StateMemory {
+  uint64_t keys = 0;     // tracked users / items / categories / ids
+  uint64_t bytes = 0;    // estimate of the heap it holds
+  uint64_t evicted = 0;  // keys forgotten by its cap since start
+};
+
+// A cap configured for the whole engine is split evenly over the partitions; a shard's
+// states get their partitions' share.
+struct CapShare {
+  uint32_t partitions = 1;  // log.partitions
+  size_t owned = 1;         // partitions this shard owns
+  uint64_t Of(uint64_t cap) const {
+    return std::max<uint64_t>(1, cap / std::max<uint32_t>(1, partitions) * owned);
+  }
+};
+
+class State {
+ public:
+  virtual ~State() = default;
+
+  // Unique among a shard's states: the checkpoint section and the status entry.
+  virtual std::string_view Name() const = 0;
+  // The format SaveTo writes; LoadFrom accepts it and any older one it still reads.
+  virtual uint32_t FormatVersion() const = 0;
+
+  // Folds one new (not duplicate) event in. Deterministic: the same events in the same
+  // order give the same state, whatever the wall clock.
+  virtual void ApplyEvent(const Event& ev, const ApplyInfo& info) = 0;
+  // Starts loading what ApplyEvent(ev) will touch into cache (a hint only).
+  virtual void Prefetch(const Event& ev, const ApplyInfo& info) const {}
+  // Live clock: the wall clock reached `minute`; windows slide, what left them is freed.
+  virtual void Tick(int64_t minute) {}
+  // The shard has nothing to apply: fold buffered work so reads find it done.
+  virtual void Idle() {}
+
+  // Checkpoint section. SaveTo may fold buffered work first (hence non-const).
+  virtual void SaveTo(SerialWriter& w) = 0;
+  // Replaces the state with a section written by FormatVersion() == `version` or older;
+  // false when it cannot (then the caller discards the whole shard state).
+  virtual bool LoadFrom(SerialReader& r, uint32_t version) = 0;
+
+  virtual StateMemory Memory() const = 0;
+  // Appends every setting that shapes this state (caps, half-lives, windows...): a
+  // checkpoint taken under other settings is not loaded.
+  virtual void DescribeSettings(std::string* out) const = 0;
+
+ protected:
+  // For DescribeSettings: "|name=value".
+  template <typename T>
+  static void Setting(std::string* out, std::string_view name, T value) {
+    out->append("|").append(name).append("=").append(std::to_string(value));
+  }
+};
+
+}  // namespace eddy

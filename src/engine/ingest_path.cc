@@ -1,0 +1,194 @@
+#include "engine/ingest_path.h"
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "engine/ingest_ticket.h"
+#include "engine/store_writer.h"
+#include "ingest/decoder.h"
+
+namespace eddy {
+
+// Per I/O thread: the decoder and the scratch vectors of the grouping by partition.
+class IngestContextImpl final : public IngestContext {
+ public:
+  IngestContextImpl(Interners& interners, const Options& options, Clock* clock)
+      : decoder(interners, options.ingest, clock),
+        run_length(options.log.partitions),
+        run_start(options.log.partitions),
+        first_offset(options.log.partitions) {}
+
+  Decoder decoder;
+  std::vector<Event> events;
+  std::vector<Rejection> rejected;
+  std::vector<uint32_t> partition_of;  // per event
+  std::vector<uint32_t> run_length;    // per partition
+  std::vector<uint32_t> run_start;     // per partition, into `order`
+  std::vector<uint32_t> run_cursor;    // scratch for the grouping
+  std::vector<uint32_t> order;         // event indexes grouped by partition, stable
+  std::vector<uint64_t> first_offset;  // per partition, of the reservation
+  std::vector<uint32_t> touched;       // partitions with a run, ascending
+};
+
+IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
+                       const ShardSet& shards, StoreWriter* store, EngineClock& clock)
+    : options_(options),
+      log_(log),
+      interners_(interners),
+      shards_(shards),
+      store_(store),
+      clock_(clock),
+      gated_(store != nullptr && options.durability.ack != AckLevel::kMemory) {}
+
+std::unique_ptr<IngestContext> IngestPath::NewContext() const {
+  return std::make_unique<IngestContextImpl>(interners_, options_, clock_.wall());
+}
+
+void IngestPath::Close() {
+  stopping_.store(true, std::memory_order_seq_cst);
+  // Ingests that passed the stopping check finish appending first; none can start now.
+  // seq_cst, pairing with Ingest's increment-then-check: with a weaker load, both sides
+  // could miss each other (a store-load reordering).
+  while (inflight_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+}
+
+Status IngestPath::Refusal() const {
+  if (stopping_.load(std::memory_order_seq_cst)) {
+    return Status::Unavailable("eddy is shutting down");
+  }
+  if (store_ != nullptr && store_->failing()) {
+    return Status::Unavailable("the event store cannot write (" + store_->LastError() +
+                               "); no events accepted until it can");
+  }
+  return Status::Ok();
+}
+
+void IngestPath::Ingest(IngestContext& base, std::string& body, BodyFormat format,
+                        DefaultType default_type, IngestCallback done) {
+  // Counted before the stopping check, so Close() can wait for every ingest that got in.
+  inflight_.fetch_add(1, std::memory_order_seq_cst);
+  IngestReply reply;
+  reply.status = Refusal();
+  if (reply.status.ok()) {
+    auto& ctx = static_cast<IngestContextImpl&>(base);
+    body.reserve(body.size() + Decoder::kPadding);
+    DecodeResult dr = ctx.decoder.Decode(body, body.capacity(), format, default_type,
+                                         &ctx.events, &ctx.rejected);
+    reply.rejected = std::move(ctx.rejected);
+    ctx.rejected = {};
+    if (!dr.status.ok()) {
+      reply.status = dr.status;
+      reply.error_offset = dr.error_offset;
+    } else if (!ctx.events.empty()) {
+      reply.status = Append(ctx, &reply, &done);
+    }
+  }
+  inflight_.fetch_sub(1, std::memory_order_release);
+  if (done) done(std::move(reply));  // else a ticket owns it and replies later
+}
+
+// Appends ctx.events to the log, all or nothing. On success fills reply->accepted and,
+// when someone must reply later (eventIds, or a durable ack), moves `*done` into a ticket.
+Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+  const uint32_t n = static_cast<uint32_t>(ctx.events.size());
+  std::fill(ctx.run_length.begin(), ctx.run_length.end(), 0);
+  ctx.partition_of.resize(n);
+  ctx.touched.clear();
+  bool has_ids = false;
+  int64_t newest = INT64_MIN;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t p = log_.PartitionOf(ctx.events[i].user_hash).value();
+    ctx.partition_of[i] = p;
+    if (ctx.run_length[p]++ == 0) ctx.touched.push_back(p);
+    has_ids |= ctx.events[i].event_id.present();
+    newest = std::max(newest, ctx.events[i].time.millis());
+  }
+  std::sort(ctx.touched.begin(), ctx.touched.end());
+  uint32_t start = 0;
+  for (uint32_t p : ctx.touched) {
+    if (ctx.run_length[p] > log_.partition(PartitionId(p)).capacity()) {
+      return Status::TooLarge("request holds " + std::to_string(ctx.run_length[p]) +
+                              " events for one partition; log.capacity_per_partition is " +
+                              std::to_string(log_.partition(PartitionId(p)).capacity()));
+    }
+    ctx.run_start[p] = start;
+    start += ctx.run_length[p];
+  }
+  ctx.order.resize(n);
+  ctx.run_cursor = ctx.run_start;  // same size: no allocation once warm
+  for (uint32_t i = 0; i < n; ++i) ctx.order[ctx.run_cursor[ctx.partition_of[i]]++] = i;
+  // Allocate before reserving: once offsets are reserved nothing may fail before they are
+  // published, or the partition would stall at the gap.
+  std::unique_ptr<IngestTicket> ticket;
+  // Gated (ack wal/fsync): the reply waits for the apply, which waits for the store.
+  if (has_ids || gated_) {
+    ticket = std::make_unique<IngestTicket>(static_cast<uint32_t>(ctx.touched.size()),
+                                            IngestReply{}, IngestCallback{});
+  }
+  // Reserve every partition first (ascending), so a full one aborts the whole request.
+  for (size_t t = 0; t < ctx.touched.size(); ++t) {
+    uint32_t p = ctx.touched[t];
+    std::optional<uint64_t> first = log_.partition(PartitionId(p)).TryReserve(ctx.run_length[p]);
+    if (!first) {
+      for (size_t u = 0; u < t; ++u) PublishSkips(ctx.touched[u], ctx);
+      return Status::ResourceExhausted("event log partition " + std::to_string(p) +
+                                       " is full; retry later");
+    }
+    ctx.first_offset[p] = *first;
+  }
+  reply->accepted = n;
+  IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
+  // Gated without eventIds the reply needs durability only: the store thread sends it
+  // right after its write (reads catch up to the durable offset, so they see it).
+  const uint8_t store_replies = gated_ && !has_ids ? kStoreReplies : 0;
+  if (owned_by_log != nullptr) {
+    owned_by_log->Arm(std::move(*reply), std::move(*done));
+    *done = nullptr;
+  }
+  accepted_total_.fetch_add(n, std::memory_order_relaxed);
+  // Before publishing (and so before the reply): a read's clock covers every acknowledged
+  // event.
+  clock_.Observe(newest);
+  ShardWaker waker(shards_.shards);
+  bool wake_store = false;
+  for (uint32_t p : ctx.touched) {
+    PartitionLog& pl = log_.partition(PartitionId(p));
+    const uint64_t first = ctx.first_offset[p];
+    const uint32_t len = ctx.run_length[p];
+    for (uint32_t j = 0; j < len; ++j) {
+      LogEntry& e = pl.At(first + j);
+      e.event = ctx.events[ctx.order[ctx.run_start[p] + j]];
+      e.kind = LogEntry::kEvent;
+      e.tag = owned_by_log;
+      e.flags = static_cast<uint8_t>((j + 1 == len ? kLastOfRun : 0) | store_replies);
+    }
+    // After this loop's last Publish the ticket may already be gone: do not touch it.
+    for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
+    // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
+    // they answer; so wake it (a syscall) only when someone waits for the apply or the
+    // partition is filling up. Gated, the store thread wakes the shards after its write.
+    if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
+      waker.Add(shards_.ShardOf(PartitionId(p)));
+    }
+    if (store_ != nullptr && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) {
+      wake_store = true;
+    }
+  }
+  waker.Flush();
+  if (wake_store) store_->Wake();
+  return Status::Ok();
+}
+
+void IngestPath::PublishSkips(uint32_t p, IngestContextImpl& ctx) {
+  PartitionLog& pl = log_.partition(PartitionId(p));
+  for (uint32_t j = 0; j < ctx.run_length[p]; ++j) {
+    LogEntry& e = pl.At(ctx.first_offset[p] + j);
+    e.kind = LogEntry::kSkip;
+    e.tag = nullptr;
+    e.flags = 0;
+    pl.Publish(ctx.first_offset[p] + j);
+  }
+}
+
+}  // namespace eddy

@@ -1,0 +1,67 @@
+#pragma once
+// IngestPath: decode, validate and intern a request's events on the calling I/O thread,
+// then append them to the partitioned log all or nothing (SPEC §4, STYLE §3 steps 1-2):
+// every partition's run is reserved before any is published; if one partition is full
+// the runs already reserved become skip entries and the request gets 429, so nothing is
+// half-taken. The reply is sent: with ack memory right after the append; with wal/fsync
+// by the store thread once the runs are durable; with eventIds by the shard that applied
+// the request's last run (duplicates are known then) — through an IngestTicket in the
+// log.
+//
+// Thread-safety: Ingest from any number of threads, each with its own IngestContext
+// (NewContext). Close from the owner: once it returns no Ingest appends any more.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/engine.h"
+#include "eddy/options.h"
+#include "engine/engine_clock.h"
+#include "engine/shard_set.h"
+#include "log/partitioned_log.h"
+#include "util/interners.h"
+
+namespace eddy {
+
+class StoreWriter;
+class IngestContextImpl;
+
+class IngestPath {
+ public:
+  // `store` is null without an event store. Every referenced object must outlive this.
+  IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
+             const ShardSet& shards, StoreWriter* store, EngineClock& clock);
+
+  std::unique_ptr<IngestContext> NewContext() const;
+  void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
+              DefaultType default_type, IngestCallback done);
+  // Refuses new requests (Unavailable) and waits until every Ingest that got in has
+  // appended. Idempotent.
+  void Close();
+  bool closed() const { return stopping_.load(std::memory_order_acquire); }
+
+  uint64_t accepted_total() const { return accepted_total_.load(std::memory_order_relaxed); }
+
+ private:
+  Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
+  void PublishSkips(uint32_t p, IngestContextImpl& ctx);
+  // Why ingest refuses a request before decoding it (ok: it does not).
+  Status Refusal() const;
+
+  const Options& options_;
+  PartitionedLog& log_;
+  Interners& interners_;
+  const ShardSet& shards_;
+  StoreWriter* const store_;
+  EngineClock& clock_;
+  const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
+  std::atomic<uint64_t> accepted_total_{0};
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace eddy

@@ -1,0 +1,155 @@
+#include "engine/store_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/ingest_ticket.h"
+#include "store/event_codec.h"
+
+namespace eddy {
+
+StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog& log,
+                         const Interners& interners, const ShardSet& shards,
+                         std::atomic<uint64_t>& duplicates_total, Clock* clock,
+                         const std::vector<uint64_t>& start, int64_t last_mark_ms,
+                         std::function<void(LogStore::Mark)> on_mark)
+    : gated_(options.durability.ack != AckLevel::kMemory),
+      sync_(options.durability.ack == AckLevel::kFsync),
+      store_(store),
+      log_(log),
+      interners_(interners),
+      shards_(shards),
+      duplicates_total_(duplicates_total),
+      clock_(clock),
+      on_mark_(std::move(on_mark)),
+      durable_(new std::atomic<uint64_t>[log.partitions()]),
+      end_(log.partitions(), 0),
+      last_mark_ms_(last_mark_ms) {
+  for (uint32_t p = 0; p < log.partitions(); ++p) {
+    durable_[p].store(start[p], std::memory_order_relaxed);
+  }
+  thread_ = std::make_unique<Shard>(0, [this] { return Round(); }, "eddy-store");
+}
+
+StoreWriter::~StoreWriter() { thread_->Stop(); }
+
+void StoreWriter::Start() { thread_->Start(); }
+
+void StoreWriter::Stop() {
+  thread_->Stop();
+  if (failing()) {
+    spdlog::error("engine: stopping while the event store cannot write ({}); events not yet "
+                  "persisted are lost and their requests get no reply",
+                  LastError());
+  }
+}
+
+std::string StoreWriter::LastError() const {
+  MutexLock lock(&error_mu_);
+  return error_;
+}
+
+// Every partition's newly published entries (up to kRoundMax each) go into one WriteBatch,
+// written once (synced in fsync mode); then the durable offsets advance and, when reads are
+// gated, the shards are woken. A round takes whatever accumulated while the previous write
+// ran, so batches grow with load.
+size_t StoreWriter::Round() {
+  static constexpr uint64_t kRoundMax = 16384;
+  size_t n = 0;
+  for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    PartitionLog& pl = log_.partition(PartitionId(p));
+    const uint64_t first = pl.cursor(1);
+    uint64_t end = first;
+    const uint64_t stop = first + kRoundMax;
+    chunk_.Begin();
+    while (end < stop) {
+      const LogEntry* e = pl.Peek(end);
+      if (e == nullptr) break;
+      if (e->kind == LogEntry::kEvent) {
+        encode_buf_.clear();
+        EncodeEvent(e->event, interners_, &encode_buf_);
+        chunk_.Add(encode_buf_);
+        if ((e->flags & kStoreReplies) && (e->flags & kLastOfRun)) {
+          durable_replies_.push_back(TicketOf(*e));
+        }
+      } else {
+        chunk_.AddSkip();
+      }
+      ++end;
+    }
+    if (end != first) store_.Put(PartitionId(p), first, chunk_.Finish(), chunk_.count());
+    n += end - first;
+    end_[p] = end;
+  }
+  if (n == 0) return 0;
+  // Once a minute a retention mark (where every partition's log ends now) goes into the
+  // same batch as the data it describes.
+  LogStore::Mark mark;
+  const int64_t now_ms = clock_->Now().millis();
+  if (now_ms - last_mark_ms_ >= kMarkIntervalMs) {
+    mark.ms = now_ms;
+    mark.next_offsets = end_;
+    store_.PutMark(mark);
+  }
+  if (Status st = store_.Commit(sync_); !st.ok()) {
+    store_.Discard();
+    durable_replies_.clear();  // the round is retried from the same offsets (cursor 1)
+    OnError(st);
+    return 0;  // the runner idles ~1 ms, then the round is retried
+  }
+  if (mark.ms != 0) {
+    last_mark_ms_ = mark.ms;
+    on_mark_(std::move(mark));
+  }
+  if (failing_.load(std::memory_order_relaxed)) {
+    spdlog::warn("store: writes succeed again; accepting events");
+    failing_.store(false, std::memory_order_release);
+  }
+  ShardWaker waker(shards_.shards);
+  for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    PartitionLog& pl = log_.partition(PartitionId(p));
+    if (end_[p] == pl.cursor(1)) continue;
+    durable_[p].store(end_[p], std::memory_order_release);
+    pl.Advance(1, end_[p]);
+    if (gated_) waker.Add(shards_.ShardOf(PartitionId(p)));
+  }
+  waker.Flush();
+  // After the durable offsets moved: a read sent after one of these replies catches up to
+  // them.
+  for (IngestTicket* t : durable_replies_) t->RunDone(&duplicates_total_);
+  durable_replies_.clear();
+  return n;
+}
+
+void StoreWriter::OnError(const Status& st) {
+  {
+    MutexLock lock(&error_mu_);
+    error_ = std::string(st.message());
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!failing_.exchange(true, std::memory_order_acq_rel) ||
+      now - last_error_log_ > std::chrono::seconds(5)) {
+    spdlog::error("store: group commit failed, retrying; ingest answers 503 meanwhile: {}",
+                  st.message());
+    last_error_log_ = now;
+  }
+}
+
+void StoreWriter::FillStatus(StoreStatus* o) const {
+  const StoreStats st = store_.Stats();
+  o->enabled = true;
+  o->failing = failing_.load(std::memory_order_relaxed);
+  o->last_error = LastError();
+  o->persisted_events = st.records;
+  o->batches = st.batches;
+  o->syncs = st.syncs;
+  o->bytes = st.bytes;
+  o->wal_bytes = st.wal_bytes;
+  o->wal_syncs = st.wal_syncs;
+  o->live_sst_bytes = st.live_sst_bytes;
+  o->memtable_bytes = st.memtable_bytes;
+  o->estimated_keys = st.estimated_keys;
+  o->pending_compaction_bytes = st.pending_compaction_bytes;
+  o->stall_micros = st.stall_micros;
+}
+
+}  // namespace eddy

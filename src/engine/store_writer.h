@@ -1,0 +1,91 @@
+#pragma once
+// StoreWriter: the store thread (`eddy-store`) and its group-commit round. Each round
+// takes every partition's newly published log entries (log consumer 1), writes them as
+// one chunk per partition in one RocksDB WriteBatch (synced with ack fsync), then
+// advances the partitions' durable offsets, wakes the shards (gated: they apply only
+// below the durable offset) and answers the requests that waited for durability. A
+// failed commit makes the store "failing" (ingest answers 503) and is retried from the
+// same offsets until it succeeds.
+//
+// Thread-safety: Round and everything it touches run on the store thread only. durable(),
+// failing(), LastError(), FillStatus() and Wake() may be called from any thread: durable
+// offsets are release-stored after the write that made them true; the error text is
+// guarded by a mutex and never held while anything else runs.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eddy/clock.h"
+#include "eddy/engine.h"
+#include "eddy/options.h"
+#include "engine/shard_set.h"
+#include "log/partitioned_log.h"
+#include "runtime/shard.h"
+#include "store/log_store.h"
+#include "util/interners.h"
+#include "util/mutex.h"
+
+namespace eddy {
+
+class IngestTicket;
+
+class StoreWriter {
+ public:
+  // `start[p]`: where partition p's log continues (everything below is stored). `on_mark`
+  // gets each retention mark once it is durable (on the store thread). Every referenced
+  // object must outlive the writer.
+  StoreWriter(const Options& options, LogStore& store, PartitionedLog& log,
+              const Interners& interners, const ShardSet& shards,
+              std::atomic<uint64_t>& duplicates_total, Clock* clock,
+              const std::vector<uint64_t>& start, int64_t last_mark_ms,
+              std::function<void(LogStore::Mark)> on_mark);
+  ~StoreWriter();
+
+  // Per partition: offsets below it are in the store. Valid for the writer's lifetime.
+  const std::atomic<uint64_t>* durable() const { return durable_.get(); }
+
+  void Start();
+  // Runs rounds until everything published is stored (or the store fails), then joins.
+  void Stop();
+  void Wake() { thread_->Wake(); }
+
+  bool failing() const { return failing_.load(std::memory_order_acquire); }
+  std::string LastError() const;
+  // The store's figures (persisted events, RocksDB statistics, failing, last error).
+  void FillStatus(StoreStatus* out) const;
+
+ private:
+  size_t Round();
+  void OnError(const Status& st);
+
+  static constexpr int64_t kMarkIntervalMs = 60'000;
+
+  const bool gated_;
+  const bool sync_;
+  LogStore& store_;
+  PartitionedLog& log_;
+  const Interners& interners_;
+  const ShardSet& shards_;
+  std::atomic<uint64_t>& duplicates_total_;
+  Clock* const clock_;
+  const std::function<void(LogStore::Mark)> on_mark_;
+  std::unique_ptr<std::atomic<uint64_t>[]> durable_;
+  std::unique_ptr<Shard> thread_;
+  // Store thread only.
+  std::vector<uint64_t> end_;  // this round's end per partition
+  std::string encode_buf_;
+  ChunkBuilder chunk_;
+  std::vector<IngestTicket*> durable_replies_;  // this round's
+  int64_t last_mark_ms_;
+  std::chrono::steady_clock::time_point last_error_log_;
+  std::atomic<bool> failing_{false};
+  mutable Mutex error_mu_;
+  std::string error_ ABSL_GUARDED_BY(error_mu_);
+};
+
+}  // namespace eddy
