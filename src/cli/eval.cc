@@ -16,7 +16,8 @@
 #include "eddy/engine.h"
 #include "ingest/decoder.h"
 #include "ingest/event_types.h"
-#include "load/source.h"
+#include "ingest/replay_reader.h"
+#include "util/json.h"
 
 namespace eddy {
 namespace {
@@ -31,15 +32,6 @@ struct EvalEvent {
   bool touch = false;  // a typed item event whose weight is > 0: a "next item" to predict
   bool rejected = false;  // by the engine (then not evaluated, and not seen by the baselines)
 };
-
-std::string JsonQuoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // item id -> first category, from a CSV whose first column is the item id and whose last
 // column lists categories separated by '|' (MovieLens movies.csv: movieId,title,genres).
@@ -62,14 +54,14 @@ std::unordered_map<std::string, std::string> LoadItemCategories(const std::strin
 // default type and the item's category when the row has none.
 std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t* skipped) {
   std::vector<std::string> columns;
-  if (!a.csv_columns.empty()) columns = load::SplitColumns(a.csv_columns);
+  if (!a.csv_columns.empty()) columns = SplitColumns(a.csv_columns);
   std::unordered_map<std::string, std::string> categories;
   if (!a.item_categories.empty()) categories = LoadItemCategories(a.item_categories);
-  std::vector<load::ReplayEvent> raw = load::LoadReplay(a.data, columns, skipped);
+  std::vector<ReplayEvent> raw = LoadReplay(a.data, columns, skipped);
   std::vector<EvalEvent> out;
   out.reserve(raw.size());
   simdjson::ondemand::parser parser;
-  for (load::ReplayEvent& r : raw) {
+  for (ReplayEvent& r : raw) {
     EvalEvent e;
     e.time_ms = r.time_ms;
     std::string type, category;
@@ -105,11 +97,11 @@ std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t*
     std::string extra;
     if (type.empty()) {
       type = a.default_type;
-      extra += "\"type\":" + JsonQuoted(type) + ",";
+      extra += "\"type\":" + JsonString(type) + ",";
     }
     if (category.empty() && !e.item.empty()) {
       if (auto c = categories.find(e.item); c != categories.end()) {
-        extra += "\"category\":" + JsonQuoted(c->second) + ",";
+        extra += "\"category\":" + JsonString(c->second) + ",";
       }
     }
     e.json = std::move(r.json);

@@ -1,5 +1,7 @@
 #include "http/json_writer.h"
 
+#include "util/json.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -78,28 +80,6 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
-void JsonWriter::AppendEscaped(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          *out += buf;
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
+void JsonWriter::AppendEscaped(std::string* out, std::string_view s) { AppendJsonString(out, s); }
 
 }  // namespace eddy

@@ -26,6 +26,7 @@ class JsonWriter {
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }
 
+  // util/json.h's escaper (valid JSON always: invalid UTF-8 becomes U+FFFD).
   static void AppendEscaped(std::string* out, std::string_view s);
 
  private:

@@ -22,6 +22,9 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using namespace eddy::load;
+using eddy::LoadReplay;
+using eddy::ReplayEvent;
+using eddy::SplitColumns;
 
 // The server's ack level, from /v1/stream/status ("unknown" if it does not say).
 std::string ServerAck(const std::string& host, uint16_t port) {

@@ -1,0 +1,94 @@
+#include "ingest/replay_reader.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+
+#include "util/json.h"
+
+namespace eddy {
+namespace {
+
+bool IsNumber(const std::string& s) {
+  if (s.empty()) return false;
+  double d;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// The epoch-ms time of a JSON event text with a numeric "timestamp" (seconds or ms).
+int64_t TimeOf(const std::string& json) {
+  size_t k = json.find("\"timestamp\":");
+  if (k == std::string::npos) return 0;
+  size_t p = k + 12;
+  while (p < json.size() && json[p] == ' ') ++p;
+  double v = 0;
+  auto [end, ec] = std::from_chars(json.data() + p, json.data() + json.size(), v);
+  if (ec != std::errc()) return 0;
+  return std::fabs(v) < 1e11 ? static_cast<int64_t>(v * 1000) : static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+std::vector<std::string> SplitColumns(const std::string& spec) {
+  std::vector<std::string> cols;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    cols.push_back(spec.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return cols;
+}
+
+std::optional<std::string> CsvRowToJson(const std::vector<std::string>& columns,
+                                        const std::string& row) {
+  std::vector<std::string> fields = SplitColumns(row);
+  if (!fields.empty() && !fields.back().empty() && fields.back().back() == '\r') {
+    fields.back().pop_back();
+  }
+  if (fields.size() < columns.size()) return std::nullopt;
+  std::string out = "{";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const std::string& name = columns[i];
+    if (name.empty() || name == "-") continue;
+    if (out.size() > 1) out += ',';
+    AppendJsonString(&out, name);
+    out += ':';
+    const bool numeric_column = name == "timestamp" || name == "price" || name == "quantity" ||
+                                name == "stock" || name == "totalAmount";
+    if (numeric_column && IsNumber(fields[i])) {
+      out += fields[i];
+    } else {
+      AppendJsonString(&out, fields[i]);
+    }
+  }
+  return out + "}";
+}
+
+std::vector<ReplayEvent> LoadReplay(const std::string& path,
+                                    const std::vector<std::string>& csv_columns,
+                                    uint64_t* skipped) {
+  std::vector<ReplayEvent> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (csv_columns.empty()) {
+      out.push_back({line, TimeOf(line)});
+      continue;
+    }
+    std::optional<std::string> json = CsvRowToJson(csv_columns, line);
+    if (!json) {
+      ++*skipped;
+      continue;
+    }
+    int64_t t = TimeOf(*json);
+    out.push_back({std::move(*json), t});
+  }
+  return out;
+}
+
+}  // namespace eddy
