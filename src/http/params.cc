@@ -1,5 +1,7 @@
 #include "http/params.h"
 
+#include "util/json.h"
+
 #include <charconv>
 #include <cmath>
 
@@ -67,13 +69,19 @@ bool IntParam(std::string_view query, std::string_view name, uint32_t lo, uint32
 }
 
 // Decodes a path segment naming a user, item or category; replies 400 and returns nullopt
-// when it is malformed, empty or longer than 128 bytes.
+// when it is malformed, empty, longer than 128 bytes or not valid UTF-8 (ids are echoed in
+// JSON replies; ingest accepts no other).
 std::optional<std::string> PathId(std::string_view raw, std::string_view name, unsigned version,
                                   const Respond& respond) {
   std::optional<std::string> id = PercentDecode(raw);
   if (!id || id->empty() || id->size() > 128) {
     respond(ErrorResponse(http::status::bad_request, version,
                           std::string(name) + ": must be a percent-encoded string of 1-128 bytes"));
+    return std::nullopt;
+  }
+  if (!IsValidUtf8(*id)) {
+    respond(ErrorResponse(http::status::bad_request, version,
+                          std::string(name) + ": not valid UTF-8 once percent-decoded"));
     return std::nullopt;
   }
   return id;

@@ -47,6 +47,21 @@ TEST_F(RouterTest, IngestAndRecent) {
       << g.body();
 }
 
+// Replies are valid JSON always: an id that is not UTF-8 once decoded is refused, never
+// echoed.
+TEST_F(RouterTest, IdsInPathAndQueryMustBeUtf8) {
+  for (const char* target : {"/v1/users/%FF/recent", "/v1/users/a%C3/affinity",
+                             "/v1/items/%ED%A0%80/similar", "/v1/categories/%FE/velocity",
+                             "/v1/items/popular?category=%FF", "/v1/recommendations?userId=%FF"}) {
+    Response r = Call(http::verb::get, target);
+    EXPECT_EQ(r.result(), http::status::bad_request) << target;
+    EXPECT_NE(r.body().find("not valid UTF-8 once percent-decoded"), std::string::npos)
+        << target << " " << r.body();
+    EXPECT_EQ(r.body().find('\xFF'), std::string::npos) << target;
+  }
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/caf%C3%A9/recent").result(), http::status::ok);
+}
+
 TEST_F(RouterTest, AllRejectedIs400WithTheRejections) {
   Response r = Call(http::verb::post, "/v1/events", R"({"userId":"u","type":"view"})");
   EXPECT_EQ(r.result(), http::status::bad_request);

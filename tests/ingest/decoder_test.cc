@@ -336,6 +336,21 @@ TEST_F(DecoderTest, RejectsEmptyAndOverlongStrings) {
   One(EventBuilder().User(std::string(128, 'x')).Type("view").Item("i").Json());
 }
 
+// Every accepted id is valid UTF-8: simdjson validates the body's bytes, and an escape
+// naming a lone surrogate is refused naming the field.
+TEST_F(DecoderTest, RejectsIdsThatAreNotUtf8) {
+  EXPECT_EQ(ErrorOf(R"({"userId":"u\ud800","type":"view","itemId":"i"})"),
+            "userId: must be a valid string");
+  EXPECT_EQ(ErrorOf(R"({"userId":"u","type":"view","itemId":"\udfff"})"),
+            "itemId: must be a valid string");
+  // Raw invalid bytes make the line malformed JSON, named as such.
+  Out out = Decode("{\"userId\":\"\xFF\",\"type\":\"view\",\"itemId\":\"i\"}\n",
+                   BodyFormat::kNdjson);
+  ASSERT_EQ(out.rejected.size(), 1u);
+  EXPECT_EQ(out.rejected[0].error.rfind("json: ", 0), 0u) << out.rejected[0].error;
+  One(R"({"userId":"caf\u00e9 \ud83d\ude00","type":"view","itemId":"i"})");  // a valid pair
+}
+
 TEST_F(DecoderTest, RejectsNegativePrice) {
   EXPECT_EQ(ErrorOf(EventBuilder().User("u").Type("purchase").Item("i").Price(-0.01).Json()),
             "price: must be >= 0");

@@ -456,5 +456,26 @@ TEST(EngineStoreTest, AFailingStoreRefusesIngestAndRecoversByItself) {
   EXPECT_EQ(engine->Status().store.persisted_events, 155u);
 }
 
+// Callbacks run outside locks: the refusal's callback may call back into the engine (an
+// HTTP handler asking for status, say) — it used to run holding the store error's mutex,
+// and Status() takes that mutex: a self-deadlock.
+TEST(EngineStoreTest, TheRefusalCallbackMayCallIntoTheEngine) {
+  test::TempDir dir;
+  auto engine = Reopen(dir, AckLevel::kWal);
+  engine->FailStoreWritesForTest(true);
+  auto ctx = engine->NewIngestContext();
+  std::string body = Batch(0, 5);
+  engine->Ingest(*ctx, body, BodyFormat::kAuto, DefaultType::kNone, [](IngestReply) {});
+  while (!engine->Status().store.failing) std::this_thread::yield();
+  std::string error_seen_inside;
+  std::string refused = Batch(100, 5);
+  engine->Ingest(*ctx, refused, BodyFormat::kAuto, DefaultType::kNone, [&](IngestReply r) {
+    EXPECT_EQ(r.status.code(), StatusCode::kUnavailable);
+    error_seen_inside = engine->Status().store.last_error;  // takes the store's error mutex
+  });
+  EXPECT_NE(error_seen_inside.find("injected failure"), std::string::npos) << error_seen_inside;
+  engine->FailStoreWritesForTest(false);
+}
+
 }  // namespace
 }  // namespace eddy
