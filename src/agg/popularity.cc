@@ -36,16 +36,19 @@ void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double 
     if (!free_.empty()) {
       it->second = free_.back();
       free_.pop_back();
-      entries_[it->second] = Entry{item, CategoryId(), 0, kNotInHeap};
+      entries_[it->second] = Entry{item, CategoryId(), 0, kNotInHeap, INT64_MIN};
     } else {
       it->second = static_cast<uint32_t>(entries_.size());
-      entries_.push_back(Entry{item, CategoryId(), 0, kNotInHeap});
+      entries_.push_back(Entry{item, CategoryId(), 0, kNotInHeap, INT64_MIN});
     }
   }
   const uint32_t slot = it->second;
   entries_[slot].sum += add;
   if (category.valid()) {
-    entries_[slot].category = category;
+    if (t >= entries_[slot].category_ms) {
+      entries_[slot].category = category;
+      entries_[slot].category_ms = t;
+    }
     auto [c, new_entry] = categories_[category].try_emplace(item, 0.0);
     c->second += add;
     category_entries_ += new_entry;
@@ -203,6 +206,7 @@ void Popularity::Save(SerialWriter& w) const {
     w.U64(e.category.value());
     w.F64(e.sum);
     w.U64(e.heap_pos);
+    w.I64(e.category_ms);
   }
   w.U64(free_.size());
   for (uint32_t s : free_) w.U64(s);
@@ -219,7 +223,7 @@ void Popularity::Save(SerialWriter& w) const {
   }
 }
 
-bool Popularity::Load(SerialReader& r) {
+bool Popularity::Load(SerialReader& r, uint32_t version) {
   items_.clear();
   entries_.clear();
   free_.clear();
@@ -236,6 +240,7 @@ bool Popularity::Load(SerialReader& r) {
     e.category = CategoryId(r.U32());
     e.sum = r.F64();
     e.heap_pos = r.U32();
+    e.category_ms = version >= 2 ? r.I64() : INT64_MIN;
   }
   std::vector<bool> is_free(n, false);
   const uint64_t nfree = r.Count(1);

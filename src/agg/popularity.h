@@ -61,8 +61,10 @@ class Popularity {
 
   // Checkpoint: the entry slots, free list, candidate heap and per-category sums verbatim
   // (bit-exact doubles), so a restored shard answers exactly as before.
+  // Format 2 adds each entry's category time; Load reads format 1 too (category times
+  // unknown: the item's next event with a category sets it).
   void Save(SerialWriter& w) const;
-  bool Load(SerialReader& r);
+  bool Load(SerialReader& r, uint32_t version = 2);
 
   size_t items() const { return items_.size(); }
   size_t category_entries() const { return category_entries_; }
@@ -73,9 +75,13 @@ class Popularity {
   static constexpr uint32_t kNotInHeap = UINT32_MAX;
   struct Entry {
     ItemId item;
-    CategoryId category;  // of the item's latest event with one (fits the padding)
+    // Of the item's newest event (by event time) with one; at the same millisecond the
+    // later applied. By event time, not apply order: the order in which a shard applies
+    // its partitions' events depends on how they interleaved, the answer must not.
+    CategoryId category;
     double sum = 0;
     uint32_t heap_pos = kNotInHeap;
+    int64_t category_ms = INT64_MIN;
   };
   using CategoryMap = absl::flat_hash_map<ItemId, double>;
 
@@ -121,7 +127,7 @@ class PopularityState final : public State, public Popularity {
                    share.Of(o.popularity.max_items)),
         options_(o.popularity) {}
   std::string_view Name() const override { return "popularity"; }
-  uint32_t FormatVersion() const override { return 1; }
+  uint32_t FormatVersion() const override { return 2; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid() && info.weight > 0) Apply(ev.item, ev.category, ev.time, info.weight);
   }
@@ -129,7 +135,7 @@ class PopularityState final : public State, public Popularity {
     if (ev.item.valid()) Popularity::Prefetch(ev.item, ev.category);
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
-  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  bool LoadFrom(SerialReader& r, uint32_t version) override { return Load(r, version); }
   StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "half_life_minutes", options_.half_life_minutes);

@@ -68,10 +68,30 @@ sigset_t BlockStopSignals() {
 }
 
 // Prints every stored event of every partition as one NDJSON line, in partition and offset
-// order, with the fields ingest accepts (so the output can be posted back) plus
-// "partition", "offset" and, for events that had an eventId, "eventIdHash" (the store
-// keeps the eventId's 128-bit hash, not its text). Read-only: works beside a running
-// daemon.
+// order (so each user's events in acceptance order), with the fields ingest accepts plus
+// "partition" and "offset" (ignored by ingest): posting the output into a fresh eddy gives
+// the same state. An eventId is printed as "eventIdHash" (the store keeps its 128-bit hash,
+// not its text), which ingest accepts in its place, so a re-post keeps idempotency.
+// Read-only: works beside a running daemon.
+// A location sent as an object is stored as "country/region/city" plus the country; print
+// it as an object again so that a re-post stores both the same way.
+void DumpLocation(const eddy::StoredEventView& e, eddy::JsonWriter& w) {
+  if (e.location.data() == nullptr) return;
+  const std::string_view loc = e.location;
+  const size_t last = loc.rfind('/');
+  if (e.country.data() == nullptr || loc.substr(0, e.country.size() + 1) != std::string(e.country) + "/" ||
+      last < e.country.size() + 1) {
+    w.Key("location").String(loc);
+    return;
+  }
+  const size_t from = e.country.size() + 1;
+  w.Key("location").BeginObject();
+  w.Key("country").String(e.country);
+  w.Key("region").String(loc.substr(from, last - from));
+  w.Key("city").String(loc.substr(last + 1));
+  w.EndObject();
+}
+
 int Dump(const std::string& data_dir) {
   eddy::Result<std::unique_ptr<eddy::LogStore>> store =
       eddy::LogStore::OpenReadOnly(data_dir + "/log");
@@ -92,13 +112,17 @@ int Dump(const std::string& data_dir) {
       w.BeginObject().Key("partition").Uint(p).Key("offset").Uint(offset);
       w.Key("type").String(eddy::EventTypeName(e.event.type));
       w.Key("timestamp").Int(e.event.time.millis());
+      // A segment update keeps its new segment where searches keep their query.
+      const char* query_key =
+          e.event.type == eddy::EventType::kSegmentUpdate ? "newSegment" : "query";
       const std::pair<const char*, std::string_view> strings[] = {
           {"userId", e.user},     {"itemId", e.item},     {"category", e.category},
-          {"sessionId", e.session}, {"orderId", e.order}, {"query", e.query},
-          {"deviceType", e.device}, {"ip", e.ip},         {"location", e.location}};
+          {"sessionId", e.session}, {"orderId", e.order}, {query_key, e.query},
+          {"deviceType", e.device}, {"ip", e.ip}};
       for (const auto& [key, s] : strings) {
         if (s.data() != nullptr) w.Key(key).String(s);
       }
+      DumpLocation(e, w);
       if (e.event.has_price()) w.Key("price").Double(static_cast<double>(e.event.price_micros) / 1e6);
       if (e.event.quantity != 1) w.Key("quantity").Uint(e.event.quantity);
       if (e.event.flags & eddy::Event::kHasStock) w.Key("stock").Int(e.event.stock);

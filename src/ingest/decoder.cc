@@ -36,6 +36,7 @@ enum class Field : uint8_t {
   kStock,
   kTotalAmount,
   kNewSegment,
+  kEventIdHash,
 };
 
 struct KeyField {
@@ -64,6 +65,7 @@ constexpr KeyField kKeys[] = {
     {"device_type", Field::kDevice},    {"ip", Field::kIp},
     {"location", Field::kLocation},     {"stock", Field::kStock},
     {"totalAmount", Field::kTotalAmount}, {"newSegment", Field::kNewSegment},
+    {"eventIdHash", Field::kEventIdHash},
 };
 
 Field FieldFor(std::string_view key) {
@@ -96,10 +98,11 @@ struct Str {
 // What one event's fields said, before validation across fields and interning.
 struct Raw {
   Str event_id, user, session, item, category, order;
-  std::string_view type_name, query, device, ip, segment;
+  std::string_view type_name, query, device, ip, segment, event_id_hash;
   std::string_view country, region, city, location;
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
+  bool has_event_id_hash = false;
   std::optional<EventTime> time;
   std::optional<double> price, total_amount;
   int64_t quantity = 1;
@@ -127,6 +130,23 @@ struct Decoder::Impl {
   enum class Outcome { kOk, kRejected, kSyntax };
 
   static bool TooLong(std::string_view s, size_t max) { return s.size() > max; }
+
+  // `eddy dump` prints an eventId as its 128-bit hash (the store keeps no text): hi then lo,
+  // 16 hex digits each. Posting the dump back keeps the events' idempotency.
+  static bool ParseEventIdHash(std::string_view hex, EventIdHash* out) {
+    if (hex.size() != 32) return false;
+    uint64_t half[2] = {0, 0};
+    for (size_t i = 0; i < 32; ++i) {
+      const char c = hex[i];
+      const int d = c >= '0' && c <= '9' ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      half[i / 16] = half[i / 16] << 4 | static_cast<uint64_t>(d);
+    }
+    *out = EventIdHash{half[1], half[0]};
+    return out->present();
+  }
 
   // Reads an identifier: a string, or an integer (formatted as decimal). `null` = absent.
   static bool ReadId(od::value v, std::string_view key, Str* out, std::string* err) {
@@ -292,6 +312,9 @@ struct Decoder::Impl {
         case Field::kDevice: ReadText(v, key, &r->device, &r->has_device, err); break;
         case Field::kIp: ReadText(v, key, &r->ip, &r->has_ip, err); break;
         case Field::kNewSegment: ReadText(v, key, &r->segment, &r->has_segment, err); break;
+        case Field::kEventIdHash:
+          ReadText(v, key, &r->event_id_hash, &r->has_event_id_hash, err);
+          break;
         case Field::kTimestamp: ReadTimestamp(v, key, r, err); break;
         case Field::kLocation: ReadLocation(v, key, r, err); break;
         case Field::kPrice: ReadNumber(v, key, &r->price, err); break;
@@ -393,7 +416,11 @@ struct Decoder::Impl {
       ev->stock = r.stock;
       ev->flags |= Event::kHasStock;
     }
-    if (r.event_id.present) ev->event_id = StableHash128(r.event_id.v);
+    if (r.event_id.present) {
+      ev->event_id = StableHash128(r.event_id.v);
+    } else if (r.has_event_id_hash && !ParseEventIdHash(r.event_id_hash, &ev->event_id)) {
+      return Fail(err, "eventIdHash", "must be 32 hex digits (as eddy dump prints it), not 0");
+    }
     // The partition key: the user, or the item for events without one (inventory).
     const uint64_t user_hash = StableHash64(r.user.present ? r.user.v : r.item.v);
     ev->user_hash = static_cast<uint32_t>(user_hash);

@@ -270,6 +270,24 @@ TEST_F(DecoderTest, EventIdHashedStably) {
   EXPECT_FALSE(a.event_id == c.event_id);
 }
 
+// `eddy dump` prints an eventId as its hash; posting that back names the same event.
+TEST_F(DecoderTest, EventIdHashAsDumpPrintsIt) {
+  Event a = One(EventBuilder().User("u").Type("view").Item("i").Id("e-1").Json());
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(a.event_id.hi),
+                static_cast<unsigned long long>(a.event_id.lo));
+  Event b = One(EventBuilder().User("u").Type("view").Item("i").Str("eventIdHash", hex).Json());
+  EXPECT_EQ(a.event_id, b.event_id);
+  // eventId wins when both are given.
+  Event c = One(EventBuilder().User("u").Type("view").Item("i").Id("e-2").Str("eventIdHash", hex).Json());
+  EXPECT_FALSE(c.event_id == a.event_id);
+  for (const char* bad : {"12", "zz000000000000000000000000000000", "00000000000000000000000000000000"}) {
+    EXPECT_EQ(ErrorOf(EventBuilder().User("u").Type("view").Item("i").Str("eventIdHash", bad).Json()),
+              "eventIdHash: must be 32 hex digits (as eddy dump prints it), not 0")
+        << bad;
+  }
+}
+
 // --- SPEC §1.4: one test per bad-input case, exact error text -----------------------------
 
 TEST_F(DecoderTest, RejectsMissingUser) {
