@@ -285,6 +285,11 @@ class Engine {
                           std::function<void(OffersAnswer)> done) = 0;
   OffersAnswer RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k);
 
+  // Whether a read may be queued now: ResourceExhausted, naming the shard and the cap,
+  // when a shard's queue of waiting reads is at runtime.max_queued_reads (HTTP answers 429
+  // with Retry-After). Reads called without asking are never refused.
+  virtual eddy::Status AdmitRead() const = 0;
+
   virtual StreamStatus Status() const = 0;
 
   // Writes a checkpoint of the aggregate state now (also done periodically and on Stop);

@@ -30,6 +30,8 @@ struct ServerOptions {
   int write_timeout_ms = 30'000;
   int retry_after_s = 1;          // Retry-After of a 429
   int drain_timeout_ms = 10'000;  // how long SIGTERM waits for in-flight requests
+  int max_connections = 10'000;   // open connections; more are answered 503 and closed
+  int read_deadline_ms = 2'000;   // a read not answered by then gets 503
 };
 
 struct LogOptions {
@@ -39,6 +41,9 @@ struct LogOptions {
 
 struct RuntimeOptions {
   int shards = 0;  // 0 = one per core
+  // Read tasks queued on one shard; past it reads are refused (429 + Retry-After) instead
+  // of queueing without bound.
+  int max_queued_reads = 4096;
 };
 
 struct IngestOptions {

@@ -88,10 +88,16 @@ std::vector<KeySpec> MakeSchema() {
                   &ServerOptions::retry_after_s));
   k.push_back(Int("server", "drain_timeout_ms", 0, 600'000, &Options::server,
                   &ServerOptions::drain_timeout_ms));
+  k.push_back(Int("server", "max_connections", 1, 1'000'000, &Options::server,
+                  &ServerOptions::max_connections));
+  k.push_back(Int("server", "read_deadline_ms", 1, 3'600'000, &Options::server,
+                  &ServerOptions::read_deadline_ms));
   k.push_back(Int("log", "partitions", 1, 4096, &Options::log, &LogOptions::partitions));
   k.push_back(Int("log", "capacity_per_partition", 16, int64_t{1} << 24, &Options::log,
                   &LogOptions::capacity_per_partition));
   k.push_back(Int("runtime", "shards", 0, 256, &Options::runtime, &RuntimeOptions::shards));
+  k.push_back(Int("runtime", "max_queued_reads", 1, 1'000'000, &Options::runtime,
+                  &RuntimeOptions::max_queued_reads));
   k.push_back(Int("ingest", "max_future_skew_s", 0, 366 * 86400, &Options::ingest,
                   &IngestOptions::max_future_skew_ms, 1000));
   k.push_back(Int("ingest", "dedup_horizon_s", 0, 30 * 86400, &Options::ingest,

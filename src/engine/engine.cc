@@ -123,6 +123,7 @@ class EngineImpl final : public Engine {
       set_.shards.push_back(std::make_unique<Shard>(static_cast<int>(set_.shards.size()),
                                                     [st] { return st->Poll(); }));
     }
+    set_.InitQueues();
     for (auto& s : set_.shards) s->Start();
     if (writer_) writer_->Start();
   }
@@ -196,6 +197,19 @@ class EngineImpl final : public Engine {
   }
   void FailStoreWritesForTest(bool fail) override {
     if (store_) store_->FailWritesForTest(fail);
+  }
+
+  eddy::Status AdmitRead() const override {
+    const int64_t cap = options_.runtime.max_queued_reads;
+    for (size_t s = 0; s < set_.shards.size(); ++s) {
+      const int64_t q = set_.queued[s].load(std::memory_order_relaxed);
+      if (q >= cap) {
+        return eddy::Status::ResourceExhausted(
+            "shard " + std::to_string(s) + " has " + std::to_string(q) +
+            " reads waiting (runtime.max_queued_reads = " + std::to_string(cap) + "); retry later");
+      }
+    }
+    return eddy::Status::Ok();
   }
 
   StreamStatus Status() const override;

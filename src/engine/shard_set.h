@@ -42,13 +42,35 @@ class ShardWaker {
 struct ShardSet {
   std::vector<std::unique_ptr<ShardState>> states;
   std::vector<std::unique_ptr<Shard>> shards;
+  // Per shard, tasks submitted and not yet started (relaxed: an admission figure; a read
+  // admitted a moment too late only makes the bound approximate by the I/O threads' count).
+  std::unique_ptr<std::atomic<int64_t>[]> queued;
 
   size_t size() const { return states.size(); }
   size_t ShardOf(PartitionId p) const { return p.value() % states.size(); }
 
+  // Call once the shards exist.
+  void InitQueues() {
+    queued = std::make_unique<std::atomic<int64_t>[]>(shards.size());
+    for (size_t s = 0; s < shards.size(); ++s) queued[s].store(0, std::memory_order_relaxed);
+  }
+  // The longest queue of tasks waiting on a shard.
+  int64_t MaxQueued() const {
+    int64_t m = 0;
+    for (size_t s = 0; s < shards.size(); ++s) {
+      m = std::max(m, queued[s].load(std::memory_order_relaxed));
+    }
+    return m;
+  }
+
   void OnShard(size_t s, std::function<void(ShardState&)> task) const {
     ShardState* st = states[s].get();
-    shards[s]->Submit([st, task = std::move(task)] { task(*st); });
+    std::atomic<int64_t>* q = &queued[s];
+    q->fetch_add(1, std::memory_order_relaxed);
+    shards[s]->Submit([st, q, task = std::move(task)] {
+      q->fetch_sub(1, std::memory_order_relaxed);
+      task(*st);
+    });
   }
 
   // Where every partition's acknowledged events end now (index = partition): a read that
@@ -83,7 +105,10 @@ struct ShardSet {
     g->merge = std::move(merge);
     for (size_t s = 0; s < shards.size(); ++s) {
       ShardState* st = states[s].get();
-      shards[s]->Submit([g, st, s, part, catch_up, upto] {
+      std::atomic<int64_t>* q = &queued[s];
+      q->fetch_add(1, std::memory_order_relaxed);
+      shards[s]->Submit([g, st, q, s, part, catch_up, upto] {
+        q->fetch_sub(1, std::memory_order_relaxed);
         if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);
         // acq_rel: the last one sees every shard's partial.

@@ -93,112 +93,152 @@ bool IsIngestRoute(std::string_view target) {
   return false;
 }
 
+// The routes besides ingest: an exact path, or "<prefix>{id}<suffix>" with a non-empty id
+// (one path segment). `read` routes ask the engine's shards and are admission-checked.
+struct Router::Route {
+  std::string_view prefix;
+  std::string_view suffix;  // "" for an exact path
+  http::verb method;
+  bool read;
+  void (*handle)(Router& r, Request& req, std::string_view id, std::string_view query,
+                 Respond respond);
+};
+
+const Router::Route Router::kRoutes[] = {
+    {"/healthz", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       respond(JsonResponse(http::status::ok, req.version(), "{\"status\":\"ok\"}"));
+     }},
+    {"/readyz", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) { r.Ready(req, std::move(respond)); }},
+    {"/v1/admin/checkpoint", "", http::verb::post, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       r.Checkpoint(req, std::move(respond));
+     }},
+    {"/v1/stream/status", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       respond(r.StreamStatusResponse(req.version()));
+     }},
+    {"/v1/recommendations", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Recommendations(req, q, std::move(respond));
+     }},
+    {"/v1/offers/rank", "", http::verb::post, true,
+     [](Router& r, Request& req, auto, auto, Respond respond) { r.Offers(req, std::move(respond)); }},
+    {"/v1/items/popular", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Popular(req, q, std::move(respond));
+     }},
+    {"/v1/trending/categories", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Trending(req, q, std::move(respond));
+     }},
+    {"/v1/categories/", "/velocity", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Velocity(req, id, q, std::move(respond));
+     }},
+    {"/v1/items/", "/engagement", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.Engagement(req, id, std::move(respond));
+     }},
+    {"/v1/items/", "/similar", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Similar(req, id, q, std::move(respond));
+     }},
+    {"/v1/users/", "/recent", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Recent(req, id, q, std::move(respond));
+     }},
+    {"/v1/users/", "/affinity", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Affinity(req, id, q, std::move(respond));
+     }},
+};
+
+const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
+  for (const Route& r : kRoutes) {
+    if (r.suffix.empty()) {
+      if (path == r.prefix) return &r;
+      continue;
+    }
+    if (path.size() <= r.prefix.size() + r.suffix.size() || !path.starts_with(r.prefix) ||
+        !path.ends_with(r.suffix)) {
+      continue;
+    }
+    std::string_view middle =
+        path.substr(r.prefix.size(), path.size() - r.prefix.size() - r.suffix.size());
+    if (middle.find('/') != std::string_view::npos) continue;
+    *id = middle;
+    return &r;
+  }
+  return nullptr;
+}
+
+bool Router::IsRead(const Request& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view id;
+  const Route* r = Find(target.substr(0, target.find('?')), &id);
+  return r != nullptr && r->read && req.method() == r->method;
+}
+
 void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
   const unsigned v = req.version();
   std::string_view target(req.target().data(), req.target().size());
-  size_t qpos = target.find('?');
-  std::string_view path = target.substr(0, qpos);
-  std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
-  const http::verb method = req.method();
-
-  auto wrong_method = [&](std::string_view allow) {
+  const size_t qpos = target.find('?');
+  const std::string_view path = target.substr(0, qpos);
+  const std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
+  auto wrong_method = [&](http::verb allow) {
+    const std::string allowed(http::to_string(allow));
     Response res = ErrorResponse(http::status::method_not_allowed, v,
                                  "method " + std::string(req.method_string()) +
-                                     " not allowed on " + std::string(path) + "; use " +
-                                     std::string(allow));
-    res.set(http::field::allow, allow);
+                                     " not allowed on " + std::string(path) + "; use " + allowed);
+    res.set(http::field::allow, allowed);
     respond(std::move(res));
   };
-
   for (const IngestRoute& r : kIngestRoutes) {
     if (path != r.path) continue;
-    if (method != http::verb::post) return wrong_method("POST");
+    if (req.method() != http::verb::post) return wrong_method(http::verb::post);
     return Ingest(req, ctx, r.type, std::move(respond));
   }
-  if (path == "/healthz") {
-    if (method != http::verb::get) return wrong_method("GET");
-    return respond(JsonResponse(http::status::ok, v, "{\"status\":\"ok\"}"));
+  std::string_view id;
+  const Route* route = Find(path, &id);
+  if (route == nullptr) {
+    return respond(ErrorResponse(http::status::not_found, v,
+                                 "no route " + std::string(req.method_string()) + " " +
+                                     std::string(path)));
   }
-  if (path == "/readyz") {
-    if (method != http::verb::get) return wrong_method("GET");
-    if (engine_.Ready()) return respond(JsonResponse(http::status::ok, v, "{\"ready\":true}"));
-    return respond(ErrorResponse(http::status::service_unavailable, v, "not ready",
-                                 "{\"ready\":false}"));
-  }
-  if (path == "/v1/admin/checkpoint") {
-    if (method != http::verb::post) return wrong_method("POST");
-    return engine_.RequestCheckpoint([v, respond = std::move(respond), this](eddy::Status st,
-                                                                            uint64_t seq) {
-      if (!st.ok()) {
-        return respond(ErrorResponse(http::status::service_unavailable, v,
-                                     std::string(st.message())));
-      }
-      const StoreStatus s = engine_.Status().store;
-      JsonWriter w;
-      w.BeginObject().Key("checkpoint").Uint(seq).Key("bytes").Uint(s.last_checkpoint_bytes);
-      w.Key("duration_ms").Double(s.last_checkpoint_ms);
-      w.Key("longest_shard_pause_ms").Double(s.last_checkpoint_pause_ms).EndObject();
-      respond(JsonResponse(http::status::ok, v, w.Take()));
-    });
-  }
-  if (path == "/v1/stream/status") {
-    if (method != http::verb::get) return wrong_method("GET");
-    return respond(StreamStatusResponse(v));
-  }
-  if (path == "/v1/recommendations") {
-    if (method != http::verb::get) return wrong_method("GET");
-    return Recommendations(req, query, std::move(respond));
-  }
-  if (path == "/v1/offers/rank") {
-    if (method != http::verb::post) return wrong_method("POST");
-    return Offers(req, std::move(respond));
-  }
-  if (path == "/v1/items/popular") {
-    if (method != http::verb::get) return wrong_method("GET");
-    return Popular(req, query, std::move(respond));
-  }
-  if (path == "/v1/trending/categories") {
-    if (method != http::verb::get) return wrong_method("GET");
-    return Trending(req, query, std::move(respond));
-  }
-  constexpr std::string_view kCategories = "/v1/categories/";
-  if (path.substr(0, kCategories.size()) == kCategories) {
-    std::string_view rest = path.substr(kCategories.size());
-    size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash) == "/velocity" && slash > 0) {
-      if (method != http::verb::get) return wrong_method("GET");
-      return Velocity(req, rest.substr(0, slash), query, std::move(respond));
+  if (req.method() != route->method) return wrong_method(route->method);
+  if (route->read) {
+    // Backpressure: a read that would queue past the shards' bound is refused now rather
+    // than answered late (or never) behind the ones already waiting.
+    if (eddy::Status st = engine_.AdmitRead(); !st.ok()) {
+      Response res = ErrorResponse(http::status::too_many_requests, v, std::string(st.message()));
+      res.set(http::field::retry_after, std::to_string(options_.retry_after_s));
+      return respond(std::move(res));
     }
   }
-  constexpr std::string_view kItems = "/v1/items/";
-  if (path.substr(0, kItems.size()) == kItems) {
-    std::string_view rest = path.substr(kItems.size());
-    size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash) == "/engagement" && slash > 0) {
-      if (method != http::verb::get) return wrong_method("GET");
-      return Engagement(req, rest.substr(0, slash), std::move(respond));
+  route->handle(*this, req, id, query, std::move(respond));
+}
+
+void Router::Ready(const Request& req, Respond respond) {
+  const unsigned v = req.version();
+  if (engine_.Ready()) return respond(JsonResponse(http::status::ok, v, "{\"ready\":true}"));
+  respond(ErrorResponse(http::status::service_unavailable, v, "not ready", "{\"ready\":false}"));
+}
+
+void Router::Checkpoint(const Request& req, Respond respond) {
+  const unsigned v = req.version();
+  engine_.RequestCheckpoint([v, respond = std::move(respond), this](eddy::Status st, uint64_t seq) {
+    if (!st.ok()) {
+      return respond(ErrorResponse(http::status::service_unavailable, v, std::string(st.message())));
     }
-    if (slash != std::string_view::npos && rest.substr(slash) == "/similar" && slash > 0) {
-      if (method != http::verb::get) return wrong_method("GET");
-      return Similar(req, rest.substr(0, slash), query, std::move(respond));
-    }
-  }
-  constexpr std::string_view kUsers = "/v1/users/";
-  if (path.substr(0, kUsers.size()) == kUsers) {
-    std::string_view rest = path.substr(kUsers.size());
-    size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash) == "/recent" && slash > 0) {
-      if (method != http::verb::get) return wrong_method("GET");
-      return Recent(req, rest.substr(0, slash), query, std::move(respond));
-    }
-    if (slash != std::string_view::npos && rest.substr(slash) == "/affinity" && slash > 0) {
-      if (method != http::verb::get) return wrong_method("GET");
-      return Affinity(req, rest.substr(0, slash), query, std::move(respond));
-    }
-  }
-  respond(ErrorResponse(http::status::not_found, v,
-                        "no route " + std::string(req.method_string()) + " " +
-                            std::string(path)));
+    const StoreStatus s = engine_.Status().store;
+    JsonWriter w;
+    w.BeginObject().Key("checkpoint").Uint(seq).Key("bytes").Uint(s.last_checkpoint_bytes);
+    w.Key("duration_ms").Double(s.last_checkpoint_ms);
+    w.Key("longest_shard_pause_ms").Double(s.last_checkpoint_pause_ms).EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
 }
 
 void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond) {

@@ -36,8 +36,16 @@ class Router {
 
   // `req.body()` may be moved from or grow (padding for the JSON parser).
   void Handle(Request& req, IngestContext& ctx, Respond respond);
+  // Whether the request is a read of the engine's state (those get a deadline and are
+  // refused with 429 when the shards' read queues are full).
+  static bool IsRead(const Request& req);
 
  private:
+  struct Route;
+  static const Route kRoutes[];
+  static const Route* Find(std::string_view path, std::string_view* id);
+  void Ready(const Request& req, Respond respond);
+  void Checkpoint(const Request& req, Respond respond);
   void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond);
   void Recent(const Request& req, std::string_view user, std::string_view query,
               Respond respond);

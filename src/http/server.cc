@@ -48,6 +48,7 @@ struct Shared {
   const ServerOptions& options;
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active{0};  // requests read and not yet answered
+  std::atomic<int> connections{0};  // sessions open (not counting refused ones)
   Shared(Engine& e, const ServerOptions& o) : router(e, o), options(o) {}
 };
 
@@ -57,12 +58,37 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), worker_(worker), shared_(shared) {
     worker_.sessions.insert(this);
   }
-  ~Session() { worker_.sessions.erase(this); }
+  ~Session() {
+    worker_.sessions.erase(this);
+    if (admitted_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
 
-  void Start() { ReadHeader(); }
+  // Past server.max_connections the connection is answered 503 and closed: a flood of
+  // clients costs a short write each, not a session's buffers and a file descriptor for
+  // as long as they like.
+  void Start() {
+    const int open = shared_.connections.fetch_add(1, std::memory_order_relaxed);
+    admitted_ = true;
+    if (open >= shared_.options.max_connections) {
+      return Reply(ErrorResponse(http::status::service_unavailable, 11,
+                                 "too many connections (server.max_connections = " +
+                                     std::to_string(shared_.options.max_connections) + ")"),
+                   false);
+    }
+    ReadHeader();
+  }
 
-  // Called by the sweep: closes the connection when its current read or write is late.
+  // Called by the sweep: closes the connection when its current read or write is late,
+  // and answers 503 to a read whose answer is later than server.read_deadline_ms.
   void CheckDeadline(Clock::time_point now) {
+    if (awaiting_ && now >= answer_deadline_) {
+      awaiting_ = false;  // the late answer, when it comes, is dropped
+      return Reply(ErrorResponse(http::status::service_unavailable, answer_version_,
+                                 "no answer within server.read_deadline_ms = " +
+                                     std::to_string(shared_.options.read_deadline_ms) +
+                                     " ms (the shards are busy); retry later"),
+                   answer_keep_alive_);
+    }
     if (now < deadline_) return;
     deadline_ = Clock::time_point::max();
     beast::error_code ignored;
@@ -144,16 +170,28 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close(ec);
     Request& req = parser_->get();
     const bool keep_alive = req.keep_alive();
+    // One request at a time per connection: the answer is awaited until it comes or, for
+    // a read, until the deadline (the sweep answers 503 then).
+    awaiting_ = true;
+    answer_keep_alive_ = keep_alive;
+    answer_version_ = req.version();
+    answer_deadline_ = Router::IsRead(req)
+                           ? worker_.now + std::chrono::milliseconds(shared_.options.read_deadline_ms)
+                           : Clock::time_point::max();
+    const uint64_t seq = ++request_seq_;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it). The callback hands its
     // reference over to the hop instead of copying it: the callback object is destroyed
     // on the answering thread, and the last reference must not drop there (~Session
     // updates the I/O thread's session set).
     shared_.router.Handle(req, *worker_.ingest,
-                          [self = shared_from_this(), keep_alive](Response res) mutable {
+                          [self = shared_from_this(), keep_alive, seq](Response res) mutable {
                             auto executor = self->stream_.get_executor();
-                            net::dispatch(executor, [self = std::move(self), keep_alive,
+                            net::dispatch(executor, [self = std::move(self), keep_alive, seq,
                                                      res = std::move(res)]() mutable {
+                              // Late (the deadline answered already): dropped.
+                              if (!self->awaiting_ || self->request_seq_ != seq) return;
+                              self->awaiting_ = false;
                               self->Reply(std::move(res), keep_alive);
                             });
                           });
@@ -245,6 +283,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string body_;
   std::string out_;  // the serialized response being written; reused
   bool counted_ = false;
+  bool admitted_ = false;  // counted in shared_.connections
+  // The request whose answer is awaited (one at a time per connection).
+  bool awaiting_ = false;
+  bool answer_keep_alive_ = false;
+  unsigned answer_version_ = 11;
+  uint64_t request_seq_ = 0;
+  Clock::time_point answer_deadline_ = Clock::time_point::max();
   static constexpr size_t kDiscardBytes = 16 * 1024;
   std::unique_ptr<char[]> discard_;  // allocated only for a lingering close
   size_t drained_ = 0;
