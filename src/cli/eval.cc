@@ -1,5 +1,6 @@
 #include "cli/eval.h"
 
+#include <array>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -115,11 +116,10 @@ std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t*
   return out;
 }
 
-// The two baselines, fed every event (Observe) and asked before each test event (Top).
+// The baselines, fed every event (Observe) and asked before each test event.
 class Baselines {
  public:
-  Baselines(bool exclude_seen, size_t history, size_t seeds)
-      : exclude_seen_(exclude_seen), history_(history), seeds_(seeds) {}
+  Baselines(size_t history, size_t seeds) : history_(history), seeds_(seeds) {}
 
   void Observe(const EvalEvent& e) {
     if (!e.touch || e.rejected) return;
@@ -127,7 +127,6 @@ class Baselines {
     popular_.erase({-count_[b], e.item});
     popular_.insert({-++count_[b], e.item});
     std::vector<uint32_t>& h = history_of_[e.user];  // oldest first, distinct
-    seen_[e.user].insert(b);
     for (size_t i = h.size() > history_ ? h.size() - history_ : 0; i < h.size(); ++i) {
       if (h[i] == b) continue;
       ++co_[h[i]][b];
@@ -138,21 +137,28 @@ class Baselines {
     if (h.size() > 4 * history_) h.erase(h.begin(), h.end() - history_);
   }
 
-  std::vector<std::string> Popular(const std::string& user, uint32_t k) const {
-    const auto* seen = Seen(user);
-    std::vector<std::string> out;
+  // Appends POP's items, best first, that `skip` rejects not, until `out` holds k.
+  template <typename Skip>
+  void FillPopular(std::vector<std::string>* out, size_t k, Skip skip) const {
     for (const auto& [neg, item] : popular_) {
-      if (out.size() >= k) break;
-      if (seen != nullptr && seen->contains(ids_.at(item))) continue;
-      out.push_back(item);
+      if (out->size() >= k) break;
+      if (!skip(item)) out->push_back(item);
+    }
+  }
+
+  std::vector<std::string> Recent(const std::string& user, size_t k) const {
+    std::vector<std::string> out;
+    auto h = history_of_.find(user);
+    if (h == history_of_.end()) return out;
+    for (auto it = h->second.rbegin(); it != h->second.rend() && out.size() < k; ++it) {
+      out.push_back(names_[*it]);
     }
     return out;
   }
 
-  std::vector<std::string> ItemKnn(const std::string& user, uint32_t k) const {
+  std::vector<std::string> ItemKnn(const std::string& user, size_t k) const {
     auto h = history_of_.find(user);
     if (h == history_of_.end()) return {};
-    const auto* seen = Seen(user);
     std::unordered_map<uint32_t, double> score;
     const std::vector<uint32_t>& items = h->second;
     for (size_t i = items.size() > seeds_ ? items.size() - seeds_ : 0; i < items.size(); ++i) {
@@ -160,7 +166,6 @@ class Baselines {
       auto n = co_.find(a);
       if (n == co_.end()) continue;
       for (const auto& [b, c] : n->second) {
-        if (seen != nullptr && seen->contains(b)) continue;
         score[b] += c / std::sqrt(static_cast<double>(count_.at(a)) * count_.at(b));
       }
     }
@@ -182,21 +187,56 @@ class Baselines {
     if (inserted) names_.push_back(item);
     return it->second;
   }
-  const std::unordered_set<uint32_t>* Seen(const std::string& user) const {
-    if (!exclude_seen_) return nullptr;
-    auto it = seen_.find(user);
-    return it == seen_.end() ? nullptr : &it->second;
-  }
 
-  const bool exclude_seen_;
   const size_t history_, seeds_;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<std::string> names_;
   std::unordered_map<uint32_t, int64_t> count_;
   std::set<std::pair<int64_t, std::string>> popular_;  // (-count, item)
   std::unordered_map<std::string, std::vector<uint32_t>> history_of_;
-  std::unordered_map<std::string, std::unordered_set<uint32_t>> seen_;
   std::unordered_map<uint32_t, std::unordered_map<uint32_t, uint32_t>> co_;
+};
+
+// What every method's list goes through, the same for all: the excluded items dropped
+// (every item the user touched before, with --exclude seen), then cut to k, then
+// back-filled with POP's next items.
+class ListRules {
+ public:
+  ListRules(bool exclude_seen, size_t k, const Baselines& baselines)
+      : exclude_seen_(exclude_seen), k_(k), baselines_(baselines) {}
+
+  void Observe(const EvalEvent& e) {
+    if (exclude_seen_ && e.touch && !e.rejected) seen_[e.user].insert(e.item);
+  }
+  // How many items to ask a method for, so that k remain after the exclusion.
+  size_t Ask(const std::string& user) const {
+    const auto* seen = Seen(user);
+    return k_ + (seen != nullptr ? seen->size() : 0);
+  }
+  std::vector<std::string> Apply(const std::string& user, std::vector<std::string> top) const {
+    const auto* seen = Seen(user);
+    const auto excluded = [seen](const std::string& item) {
+      return seen != nullptr && seen->contains(item);
+    };
+    std::erase_if(top, excluded);
+    if (top.size() > k_) top.resize(k_);
+    std::unordered_set<std::string> in(top.begin(), top.end());
+    baselines_.FillPopular(&top, k_, [&](const std::string& item) {
+      return excluded(item) || in.contains(item);
+    });
+    return top;
+  }
+
+ private:
+  const std::unordered_set<std::string>* Seen(const std::string& user) const {
+    auto it = seen_.find(user);
+    return it == seen_.end() ? nullptr : &it->second;
+  }
+
+  const bool exclude_seen_;
+  const size_t k_;
+  const Baselines& baselines_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> seen_;
 };
 
 struct Score {
@@ -247,106 +287,131 @@ bool Ingest(Engine& engine, IngestContext& ctx, std::vector<EvalEvent>& events, 
   return true;
 }
 
+
+// The methods compared, in the report's order.
+enum Method : size_t { kEddy, kPop, kRecent, kKnn, kMethods };
+constexpr const char* kMethodNames[kMethods] = {"eddy", "POP", "Recent", "Item-KNN"};
+
+struct Report {
+  size_t events = 0, train = 0;
+  uint64_t skipped = 0, rejected = 0, evaluated = 0;
+  double train_s = 0, recommend_s = 0;
+  Score score[kMethods];
+};
+
+// Every method's list for one user, through the same list rules.
+std::array<std::vector<std::string>, kMethods> Lists(Engine& engine, const Baselines& baselines,
+                                                     const ListRules& rules,
+                                                     const std::string& user, double* eddy_s) {
+  const size_t ask = rules.Ask(user);
+  RecommendRequest r;
+  r.user = user;
+  r.k = static_cast<uint32_t>(std::min<size_t>(ask, engine.options().ranking.max_k));
+  const auto r0 = Steady::now();
+  RecommendAnswer answer = engine.RecommendSync(r);
+  *eddy_s += std::chrono::duration<double>(Steady::now() - r0).count();
+  std::array<std::vector<std::string>, kMethods> lists;
+  for (RankedItem& item : answer.items) lists[kEddy].push_back(std::move(item.item));
+  baselines.FillPopular(&lists[kPop], ask, [](const std::string&) { return false; });
+  lists[kRecent] = baselines.Recent(user, ask);
+  lists[kKnn] = baselines.ItemKnn(user, ask);
+  for (auto& list : lists) list = rules.Apply(user, std::move(list));
+  return lists;
+}
+
+// Replays the training share, then asks every method before each later touch is applied.
+bool Evaluate(Engine& engine, std::vector<EvalEvent>& events, const EvalArgs& a,
+              bool exclude_seen, Report* rep) {
+  auto ctx = engine.NewIngestContext();
+  Baselines baselines(/*history=*/50, engine.options().ranking.seed_items);
+  ListRules rules(exclude_seen, a.k, baselines);
+  const auto t0 = Steady::now();
+  if (!Ingest(engine, *ctx, events, 0, rep->train, &rep->rejected)) return false;
+  engine.PopularItemsSync("", 1);  // a read of every shard: all it was sent is applied
+  rep->train_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  for (size_t i = 0; i < rep->train; ++i) {
+    baselines.Observe(events[i]);
+    rules.Observe(events[i]);
+  }
+  for (size_t i = rep->train; i < events.size(); ++i) {
+    EvalEvent& e = events[i];
+    // Asked before the event is applied; counted only if the engine then accepts it.
+    const bool evaluate = e.touch && (a.limit == 0 || rep->evaluated < a.limit);
+    std::array<std::vector<std::string>, kMethods> lists;
+    if (evaluate) lists = Lists(engine, baselines, rules, e.user, &rep->recommend_s);
+    if (!Ingest(engine, *ctx, events, i, i + 1, &rep->rejected)) return false;
+    if (evaluate && !e.rejected) {
+      ++rep->evaluated;
+      for (size_t m = 0; m < kMethods; ++m) rep->score[m].Add(lists[m], e.item);
+    }
+    baselines.Observe(e);
+    rules.Observe(e);
+  }
+  return true;
+}
+
+void Print(const EvalArgs& a, const Report& r) {
+  std::printf("eddy eval: %s\n", a.data.c_str());
+  std::printf("  %zu events (%llu rows skipped, %llu rejected by eddy), time-ordered; split "
+              "%.2f: %zu replayed, %zu after; %llu next-item predictions evaluated; exclude %s\n",
+              r.events, static_cast<unsigned long long>(r.skipped),
+              static_cast<unsigned long long>(r.rejected), a.split, r.train, r.events - r.train,
+              static_cast<unsigned long long>(r.evaluated), a.exclude.c_str());
+  std::printf("  replay: %zu events in %.2f s = %.0f events/s; recommendations: %.0f µs each "
+              "on average\n",
+              r.train, r.train_s, r.train_s > 0 ? static_cast<double>(r.train) / r.train_s : 0.0,
+              r.evaluated ? r.recommend_s * 1e6 / static_cast<double>(r.evaluated) : 0.0);
+  std::printf("  %-10s %10s %10s\n", "method", ("HR@" + std::to_string(a.k)).c_str(),
+              ("MRR@" + std::to_string(a.k)).c_str());
+  const double n = std::max<double>(1, static_cast<double>(r.evaluated));
+  for (size_t m = 0; m < kMethods; ++m) {
+    std::printf("  %-10s %10.4f %10.4f\n", kMethodNames[m],
+                static_cast<double>(r.score[m].hits) / n, r.score[m].reciprocal / n);
+  }
+}
+
+// The options as the evaluation runs them; an error message when the arguments are bad.
+std::string EvalOptions(const ConfigSources& config, const EvalArgs& a, Options* o) {
+  Result<Options> loaded = LoadOptions(config);
+  if (!loaded.ok()) return std::string(loaded.status().message());
+  *o = *loaded;
+  o->ranking.exclude_seen = false;  // the harness excludes, alike for every method
+  o->durability.data_dir.clear();   // in memory: the evaluation writes nothing
+  o->durability.ack = AckLevel::kMemory;
+  o->clock = ClockMode::kEvent;     // history's answers, not today's
+  if (a.k < 1 || a.k > o->ranking.max_k) {
+    return "--k must be in [1, ranking.max_k = " + std::to_string(o->ranking.max_k) + "]";
+  }
+  if (a.split <= 0 || a.split >= 1) return "--split must be in (0, 1)";
+  if (a.exclude != "none" && a.exclude != "seen") return "--exclude must be none or seen";
+  if (!std::ifstream(a.data)) return "cannot read " + a.data;
+  return "";
+}
+
 }  // namespace
 
 int RunEval(const ConfigSources& config, const EvalArgs& a) {
-  Result<Options> loaded = LoadOptions(config);
-  if (!loaded.ok()) {
-    std::cerr << "eddy eval: " << loaded.status().message() << "\n";
+  Options o;
+  if (std::string error = EvalOptions(config, a, &o); !error.empty()) {
+    std::cerr << "eddy eval: " << error << "\n";
     return 2;
   }
-  Options o = *loaded;
-  o.durability.data_dir.clear();  // in memory: the evaluation writes nothing
-  o.durability.ack = AckLevel::kMemory;
-  o.clock = ClockMode::kEvent;    // history's answers, not today's
-  if (a.k < 1 || a.k > o.ranking.max_k) {
-    std::cerr << "eddy eval: --k must be in [1, ranking.max_k = " << o.ranking.max_k << "]\n";
-    return 2;
-  }
-  if (a.split <= 0 || a.split >= 1) {
-    std::cerr << "eddy eval: --split must be in (0, 1)\n";
-    return 2;
-  }
-  if (!std::ifstream(a.data)) {
-    std::cerr << "eddy eval: cannot read " << a.data << "\n";
-    return 2;
-  }
-  uint64_t skipped = 0;
-  std::vector<EvalEvent> events = LoadEvents(a, o, &skipped);
+  Report report;
+  std::vector<EvalEvent> events = LoadEvents(a, o, &report.skipped);
   if (events.empty()) {
     std::cerr << "eddy eval: no events in " << a.data << "\n";
     return 2;
   }
-  const size_t train = static_cast<size_t>(static_cast<double>(events.size()) * a.split);
+  report.events = events.size();
+  report.train = static_cast<size_t>(static_cast<double>(events.size()) * a.split);
   Result<std::unique_ptr<Engine>> opened = Engine::Open(o);
   if (!opened.ok()) {
     std::cerr << "eddy eval: " << opened.status().message() << "\n";
     return 1;
   }
-  Engine& engine = **opened;
-  auto ctx = engine.NewIngestContext();
-  Baselines baselines(o.ranking.exclude_seen, /*history=*/50, o.ranking.seed_items);
-
-  uint64_t rejected = 0;
-  const auto t0 = Steady::now();
-  if (!Ingest(engine, *ctx, events, 0, train, &rejected)) return 1;
-  engine.PopularItemsSync("", 1);  // a read of every shard: all it was sent is applied
-  const double train_s = std::chrono::duration<double>(Steady::now() - t0).count();
-  for (size_t i = 0; i < train; ++i) baselines.Observe(events[i]);
-
-  Score eddy_score, pop_score, knn_score;
-  uint64_t evaluated = 0;
-  double recommend_s = 0;
-  for (size_t i = train; i < events.size(); ++i) {
-    EvalEvent& e = events[i];
-    // Asked before the event is applied; counted only if the engine then accepts it.
-    const bool evaluate = e.touch && (a.limit == 0 || evaluated < a.limit);
-    Score eddy_now, pop_now, knn_now;
-    if (evaluate) {
-      const auto r0 = Steady::now();
-      RecommendAnswer answer = engine.RecommendSync([&] {
-        RecommendRequest r;
-        r.user = e.user;
-        r.k = a.k;
-        return r;
-      }());
-      recommend_s += std::chrono::duration<double>(Steady::now() - r0).count();
-      std::vector<std::string> top;
-      for (RankedItem& item : answer.items) top.push_back(std::move(item.item));
-      eddy_now.Add(top, e.item);
-      pop_now.Add(baselines.Popular(e.user, a.k), e.item);
-      knn_now.Add(baselines.ItemKnn(e.user, a.k), e.item);
-    }
-    if (!Ingest(engine, *ctx, events, i, i + 1, &rejected)) return 1;
-    if (evaluate && !e.rejected) {
-      ++evaluated;
-      eddy_score.Add(eddy_now);
-      pop_score.Add(pop_now);
-      knn_score.Add(knn_now);
-    }
-    baselines.Observe(e);
-  }
-  engine.Stop();
-
-  std::printf("eddy eval: %s\n", a.data.c_str());
-  std::printf("  %zu events (%llu rows skipped, %llu rejected by eddy), time-ordered; split "
-              "%.2f: %zu replayed, %zu after; %llu next-item predictions evaluated\n",
-              events.size(), static_cast<unsigned long long>(skipped),
-              static_cast<unsigned long long>(rejected), a.split, train, events.size() - train,
-              static_cast<unsigned long long>(evaluated));
-  std::printf("  replay: %zu events in %.2f s = %.0f events/s; recommendations: %.0f µs each "
-              "on average\n",
-              train, train_s, train_s > 0 ? static_cast<double>(train) / train_s : 0.0,
-              evaluated ? recommend_s * 1e6 / static_cast<double>(evaluated) : 0.0);
-  std::printf("  %-10s %10s %10s\n", "method", ("HR@" + std::to_string(a.k)).c_str(),
-              ("MRR@" + std::to_string(a.k)).c_str());
-  const double n = std::max<double>(1, static_cast<double>(evaluated));
-  for (const auto& [name, s] : {std::pair<const char*, const Score&>{"eddy", eddy_score},
-                                {"POP", pop_score},
-                                {"Item-KNN", knn_score}}) {
-    std::printf("  %-10s %10.4f %10.4f\n", name, static_cast<double>(s.hits) / n,
-                s.reciprocal / n);
-  }
+  if (!Evaluate(**opened, events, a, a.exclude == "seen", &report)) return 1;
+  (*opened)->Stop();
+  Print(a, report);
   return 0;
 }
 

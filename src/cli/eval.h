@@ -8,10 +8,15 @@
 // is in it (HitRate@k) and 1/rank (MRR@k). Baselines, fed the same events at the same
 // points:
 //   POP      - the k items with the most events so far (ties: lower name);
+//   Recent   - the user's own latest distinct items, newest first ("recently viewed");
 //   Item-KNN - item-to-item co-occurrence in users' histories: each touch pairs the item
 //              with the user's last `history` distinct items; similarity is the cosine
 //              c(a,b) / sqrt(n(a) n(b)); a user's score for b is the sum over their
-//              `seeds` latest items, the user's own items skipped when ranking.exclude_seen.
+//              `seeds` latest items.
+// Every method's list is treated alike: with --exclude seen every item the user touched
+// before is dropped from it (eddy's own ranking.exclude_seen is turned off, so that no
+// method excludes more than another), and a list shorter than k is back-filled with POP's
+// next items — so a cold user gets POP's list from every method.
 // Events/s of the training replay is printed too.
 
 #include <string>
@@ -29,6 +34,7 @@ struct EvalArgs {
   double split = 0.8;
   uint32_t k = 20;
   uint32_t limit = 0;                    // evaluate at most this many events (0 = all)
+  std::string exclude = "none";          // "none" or "seen"
 };
 
 // Prints the report to stdout; returns the process exit code.

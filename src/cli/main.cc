@@ -292,6 +292,10 @@ int main(int argc, char** argv) {
   eval->add_option("--split", eval_args.split,
                    "Share of the time-ordered events replayed before evaluating (default 0.8)");
   eval->add_option("--k", eval_args.k, "Length of the recommendation lists (default 20)");
+  eval->add_option("--exclude", eval_args.exclude,
+                   "none (default): every method may recommend what the user touched before; "
+                   "seen: every method's list drops every item the user touched before")
+      ->check(CLI::IsMember({"none", "seen"}));
   eval->add_option("--limit", eval_args.limit,
                    "Evaluate at most this many events after the split (default all)");
   // --config, --data-dir, --set ... also after the subcommand

@@ -1,0 +1,116 @@
+// StoreWriter: a round stores what was published, advances the durable offsets and only
+// then answers the requests that waited for durability; a failing store refuses ingest
+// and recovers by itself.
+#include "engine/store_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "engine/components.h"
+#include "engine/ingest_path.h"
+#include "store/event_codec.h"
+
+namespace eddy {
+namespace {
+
+struct Stored {
+  explicit Stored(const test::TempDir& dir) {
+    o = test::ComponentOptions();
+    o.durability.data_dir = dir.path().string();
+    o.durability.ack = AckLevel::kWal;
+    store = std::move(LogStore::Open(o.durability.data_dir + "/log", o.log.partitions)).value();
+    parts = std::make_unique<test::Parts>(o, /*consumers=*/2);
+    writer = std::make_unique<StoreWriter>(
+        parts->options, *store, *parts->log, *parts->interners, parts->set, parts->duplicates,
+        Clock::System(), std::vector<uint64_t>(o.log.partitions, 0), 0,
+        [this](LogStore::Mark m) { marks.push_back(std::move(m)); });
+    parts->StartShards(writer->durable());
+    writer->Start();
+    ingest = std::make_unique<IngestPath>(parts->options, *parts->log, *parts->interners,
+                                          parts->set, writer.get(), parts->clock);
+    ctx = ingest->NewContext();
+  }
+  ~Stored() {
+    writer->Stop();
+    parts->StopShards();
+  }
+  std::future<IngestReply> Send(std::vector<std::string> lines) {
+    auto p = std::make_shared<std::promise<IngestReply>>();
+    std::string body = test::Ndjson(lines);
+    ingest->Ingest(*ctx, body, BodyFormat::kNdjson, DefaultType::kNone,
+                   [p](IngestReply r) { p->set_value(std::move(r)); });
+    return p->get_future();
+  }
+  uint64_t StoredEvents() {
+    uint64_t n = 0;
+    for (uint32_t p = 0; p < o.log.partitions; ++p) {
+      EXPECT_TRUE(store->Scan(PartitionId(p), 0, [&](uint64_t, std::string_view v) {
+        StoredEventView e;
+        if (Status st = DecodeStoredEventView(v, &e); !st.ok()) return st;
+        ++n;
+        return Status::Ok();
+      }).ok());
+    }
+    return n;
+  }
+
+  Options o;
+  std::unique_ptr<LogStore> store;
+  std::unique_ptr<test::Parts> parts;
+  std::vector<LogStore::Mark> marks;  // store thread; read after it stopped
+  std::unique_ptr<StoreWriter> writer;
+  std::unique_ptr<IngestPath> ingest;
+  std::unique_ptr<IngestContext> ctx;
+};
+
+std::vector<std::string> Views(int n, int from = 0) {
+  std::vector<std::string> v;
+  for (int i = from; i < from + n; ++i) {
+    v.push_back(test::EventBuilder().User("u" + std::to_string(i % 7)).Type("view")
+                    .Item("i" + std::to_string(i)).Json());
+  }
+  return v;
+}
+
+TEST(StoreWriterTest, RepliesOnceTheEventsAreDurable) {
+  test::TempDir dir;
+  Stored s(dir);
+  IngestReply r = s.Send(Views(40)).get();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.accepted, 40u);
+  // Answered after the write: every event is in the store and below the durable offsets.
+  EXPECT_EQ(s.StoredEvents(), 40u);
+  uint64_t durable = 0;
+  for (uint32_t p = 0; p < s.o.log.partitions; ++p) {
+    durable += s.writer->durable()[p].load();
+    EXPECT_EQ(s.writer->durable()[p].load(), s.parts->log->partition(PartitionId(p)).head());
+  }
+  EXPECT_EQ(durable, 40u);
+  StoreStatus st;
+  s.writer->FillStatus(&st);
+  EXPECT_TRUE(st.enabled);
+  EXPECT_FALSE(st.failing);
+  EXPECT_EQ(st.persisted_events, 40u);
+}
+
+TEST(StoreWriterTest, AFailingStoreRefusesIngestUntilItWritesAgain) {
+  test::TempDir dir;
+  Stored s(dir);
+  s.store->FailWritesForTest(true);
+  std::future<IngestReply> waiting = s.Send(Views(5));
+  while (!s.writer->failing()) std::this_thread::yield();
+  EXPECT_NE(s.writer->LastError().find("injected"), std::string::npos) << s.writer->LastError();
+  IngestReply refused = s.Send(Views(3, 100)).get();
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status.message().find("the event store cannot write"), std::string::npos);
+  s.store->FailWritesForTest(false);
+  IngestReply later = waiting.get();  // the round is retried from the same offsets
+  EXPECT_TRUE(later.status.ok());
+  while (s.writer->failing()) std::this_thread::yield();
+  EXPECT_EQ(s.StoredEvents(), 5u);
+}
+
+}  // namespace
+}  // namespace eddy
