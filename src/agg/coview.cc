@@ -142,6 +142,21 @@ void CoView::EvictOldest() {
       });
 }
 
+void CoView::AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const {
+  auto it = items_.find(item);
+  if (it == items_.end()) return;  // no list here: no pairs, nothing cut (floor 0)
+  const uint64_t f = it->second.floor;
+  for (const Counter& c : it->second.slots) {
+    if (c.count == 0) continue;
+    Neighbour& n = (*sums)[ItemId(c.id)];
+    n.item = ItemId(c.id);
+    // Modulo 2^64: an error is below the floor when the floor rose after it was made.
+    n.count += uint64_t{c.count} - f;
+    n.error += uint64_t{c.error} - f;
+  }
+  *floor += f;
+}
+
 void CoView::Neighbours(ItemId item, std::vector<Neighbour>* out) const {
   auto it = items_.find(item);
   if (it == items_.end()) return;

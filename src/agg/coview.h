@@ -42,14 +42,8 @@ class CoView {
     uint64_t count = 0;  // upper bound of the pairs (exact when error is 0)
     uint64_t error = 0;
   };
-  // Neighbours summed by item (over seed items, over shards): counts and errors add up.
+  // Neighbours summed by item (over seed items, over shards; see AddNeighbours).
   using NeighbourSums = absl::flat_hash_map<ItemId, Neighbour>;
-  static void AddTo(NeighbourSums& sums, const Neighbour& n) {
-    Neighbour& s = sums[n.item];
-    s.item = n.item;
-    s.count += n.count;
-    s.error += n.error;
-  }
 
   static constexpr size_t kBufferPairs = 1 << 14;
 
@@ -64,6 +58,10 @@ class CoView {
   void Flush();
   // Appends the item's counters to `out` (unordered). Call Flush() first.
   void Neighbours(ItemId item, std::vector<Neighbour>* out) const;
+  // Adds the item's list to a sum over lists kept relative to the floors (see
+  // CoViewState::Partial): per neighbour (count − floor) and (error − floor), modulo 2^64,
+  // and the list's floor to `floor`. Call Flush() first.
+  void AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const;
   // The largest count ever cut from the item's list (0 while nothing was cut): what a
   // neighbour it does not list may have had.
   uint64_t Floor(ItemId item) const {
@@ -156,41 +154,29 @@ class CoViewState final : public State, public CoView {
     Setting(out, "max_items", options_.max_items);
   }
 
-  // Neighbours of one item (or summed over several items) from some shards: counts and
-  // errors by neighbour, plus `floor`, what a neighbour *absent* from `sums` may have had
-  // there (the sum of the floors of the lists it is missing from). A list that cut a
-  // neighbour still may have seen up to its floor pairs of it, so the bounds hold after a
-  // merge only if an absent neighbour counts the other side's floor as count and error:
-  // count stays an upper bound and count - error a lower one.
+  // Neighbours of one item (or summed over several items) from some shards. A list that
+  // cut a neighbour may still have seen up to its floor pairs of it, so a sum over lists
+  // keeps its bounds only if a list that lacks a neighbour counts its floor as count and
+  // error: count(n) = Σ over lists (holds n ? count_l(n) : floor_l) = F + Σ over the lists
+  // holding n of (count_l(n) − floor_l), with F = Σ floor_l (the same for error). So a
+  // partial keeps, per neighbour, those differences (modulo 2^64), and F: two partials
+  // merge by plain addition, in any order, and Bounds() gives count (an upper bound) and
+  // error (count − error is a lower bound).
   struct Partial {
-    NeighbourSums sums;
-    uint64_t floor = 0;
-  };
-  // The partial of one item's list on this shard (call Flush() first).
-  Partial PartialOf(ItemId item) const {
-    Partial p;
-    std::vector<Neighbour> n;
-    Neighbours(item, &n);
-    for (const Neighbour& x : n) p.sums.emplace(x.item, x);
-    p.floor = Floor(item);
-    return p;
-  }
-  static void Merge(Partial& into, const Partial& part) {
-    for (auto& [item, n] : into.sums) {
-      if (!part.sums.contains(item)) {
-        n.count += part.floor;
-        n.error += part.floor;
-      }
+    NeighbourSums sums;  // per neighbour: Σ (count − floor), Σ (error − floor)
+    uint64_t floor = 0;  // F
+    Neighbour Bounds(const Neighbour& d) const {
+      return {d.item, floor + d.count, floor + d.error};
     }
-    for (const auto& [item, n] : part.sums) {
-      auto [it, inserted] = into.sums.try_emplace(item, n);
-      if (inserted) {
-        it->second.count += into.floor;
-        it->second.error += into.floor;
-      } else {
-        it->second.count += n.count;
-        it->second.error += n.error;
-      }
+  };
+  // Adds one item's list on this shard to a partial (call Flush() first).
+  void AddTo(Partial& p, ItemId item) const { AddNeighbours(item, &p.sums, &p.floor); }
+  static void Merge(Partial& into, const Partial& part) {
+    for (const auto& [item, d] : part.sums) {
+      Neighbour& n = into.sums[item];
+      n.item = item;
+      n.count += d.count;
+      n.error += d.error;
     }
     into.floor += part.floor;
   }

@@ -90,19 +90,18 @@ void IngestPath::Ingest(IngestContext& base, std::string& body, BodyFormat forma
 
 // Appends ctx.events to the log, all or nothing. On success fills reply->accepted and,
 // when someone must reply later (eventIds, or a durable ack), moves `*done` into a ticket.
-Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+// Groups ctx.events by partition (stable): ctx.touched, run_length, run_start, order.
+Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const {
   const uint32_t n = static_cast<uint32_t>(ctx.events.size());
   std::fill(ctx.run_length.begin(), ctx.run_length.end(), 0);
   ctx.partition_of.resize(n);
   ctx.touched.clear();
-  bool has_ids = false;
-  int64_t newest = INT64_MIN;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t p = log_.PartitionOf(ctx.events[i].user_hash).value();
     ctx.partition_of[i] = p;
     if (ctx.run_length[p]++ == 0) ctx.touched.push_back(p);
-    has_ids |= ctx.events[i].event_id.present();
-    newest = std::max(newest, ctx.events[i].time.millis());
+    *has_ids |= ctx.events[i].event_id.present();
+    *newest = std::max(*newest, ctx.events[i].time.millis());
   }
   std::sort(ctx.touched.begin(), ctx.touched.end());
   uint32_t start = 0;
@@ -118,6 +117,14 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   ctx.order.resize(n);
   ctx.run_cursor = ctx.run_start;  // same size: no allocation once warm
   for (uint32_t i = 0; i < n; ++i) ctx.order[ctx.run_cursor[ctx.partition_of[i]]++] = i;
+  return Status::Ok();
+}
+
+Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+  const uint32_t n = static_cast<uint32_t>(ctx.events.size());
+  bool has_ids = false;
+  int64_t newest = INT64_MIN;
+  if (Status st = Group(ctx, &has_ids, &newest); !st.ok()) return st;
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
   // published, or the partition would stall at the gap.
   std::unique_ptr<IngestTicket> ticket;

@@ -269,14 +269,17 @@ void QueryService::SimilarItems(std::string_view item, uint32_t k,
       [id](ShardState& st) {
         CoViewState& cv = st.Get<CoViewState>();
         cv.Flush();
-        return cv.PartialOf(ItemId(id));
+        CoViewState::Partial p;
+        cv.AddTo(p, ItemId(id));
+        return p;
       },
       [this, k, done = std::move(done)](std::vector<CoViewState::Partial>& parts) {
-        CoViewState::Partial sum;
-        for (const auto& p : parts) CoViewState::Merge(sum, p);
+        CoViewState::Partial sum = std::move(parts[0]);
+        for (size_t i = 1; i < parts.size(); ++i) CoViewState::Merge(sum, parts[i]);
         SimilarAnswer answer;
         answer.top.reserve(sum.sums.size());
-        for (const auto& [i, n] : sum.sums) {
+        for (const auto& [i, d] : sum.sums) {
+          const CoView::Neighbour n = sum.Bounds(d);
           answer.top.push_back({std::string(interners_.items.Lookup(i.value())), n.count, n.error});
         }
         const size_t top = std::min<size_t>(k, answer.top.size());

@@ -183,7 +183,7 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         Part part;
         CoViewState& cv = st.Get<CoViewState>();
         cv.Flush();
-        for (ItemId seed : seeds) CoViewState::Merge(part.coview, cv.PartialOf(seed));
+        for (ItemId seed : seeds) cv.AddTo(part.coview, seed);
         std::vector<Popularity::Scored> top;
         auto take = [&](uint8_t source) {
           for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
@@ -214,7 +214,7 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         } else {
           std::vector<CoView::Neighbour> best;
           best.reserve(part.coview.sums.size());
-          for (const auto& [item, n] : part.coview.sums) best.push_back(n);
+          for (const auto& [item, d] : part.coview.sums) best.push_back(part.coview.Bounds(d));
           std::nth_element(best.begin(), best.begin() + coview_keep, best.end(),
                            [](const auto& a, const auto& b) { return a.count > b.count; });
           best.resize(coview_keep);
@@ -243,8 +243,8 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         }
         std::vector<CoView::Neighbour> best;
         best.reserve(coview.sums.size());
-        for (const auto& [item, n] : coview.sums) {
-          if (wanted(item)) best.push_back(n);
+        for (const auto& [item, d] : coview.sums) {
+          if (wanted(item)) best.push_back(coview.Bounds(d));
         }
         KeepBest(best, options_.ranking.coview_candidates);
         for (const CoView::Neighbour& n : best) job->Add(n.item, kFromCoView);
@@ -255,11 +255,12 @@ void Recommender::CandidateStep(std::shared_ptr<Job> job) {
         }
         // Every candidate's co-view count, also of those that came by another source.
         for (Job::Candidate& c : job->candidates) {
-          auto n = coview.sums.find(c.item);
-          if (n == coview.sums.end()) continue;
+          auto d = coview.sums.find(c.item);
+          if (d == coview.sums.end()) continue;
+          const CoView::Neighbour n = coview.Bounds(d->second);
           c.sources |= kFromCoView;
-          c.coview = n->second.count;
-          c.coview_error = n->second.error;
+          c.coview = n.count;
+          c.coview_error = n.error;
         }
         SignalStep(job);
       },

@@ -48,17 +48,15 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
 // checkpoints, recovery, replay, status and the settings fingerprint follow from State.
 void ShardState::RegisterStates(const Options& o) {
   const CapShare share{o.log.partitions, partitions_.size()};
-  auto dedup = std::make_unique<DedupState>(o, share);
-  dedup_ = dedup.get();
-  states_.push_back(std::move(dedup));
+  dedup_ = Register(std::make_unique<DedupState>(o, share));
   auto recent = std::make_unique<RecentState>(o, share);
-  states_.push_back(std::make_unique<CoViewState>(o, share, *recent));  // before recent
-  states_.push_back(std::move(recent));
-  states_.push_back(std::make_unique<BoughtState>(o, share));
-  states_.push_back(std::make_unique<TrendingState>(o));
-  states_.push_back(std::make_unique<EngagementState>(o, share));
-  states_.push_back(std::make_unique<PopularityState>(o, share));
-  states_.push_back(std::make_unique<AffinityState>(o, share));
+  Register(std::make_unique<CoViewState>(o, share, *recent));  // reads recent: before it
+  Register(std::move(recent));
+  Register(std::make_unique<BoughtState>(o, share));
+  Register(std::make_unique<TrendingState>(o));
+  Register(std::make_unique<EngagementState>(o, share));
+  Register(std::make_unique<PopularityState>(o, share));
+  Register(std::make_unique<AffinityState>(o, share));
 }
 
 void ShardState::Apply(const LogEntry& entry) {

@@ -62,13 +62,15 @@ class ShardState {
 
   // The registered states, in apply order (RegisterStates in shard_state.cc).
   const std::vector<std::unique_ptr<State>>& states() const { return states_; }
-  // The state of type S (a read path knows what it reads); S must be registered.
+  // The state of type S (a read path knows what it reads); S must be registered. O(1):
+  // reads call it per candidate.
   template <typename S>
   S& Get() const {
-    for (const auto& st : states_) {
-      if (auto* s = dynamic_cast<S*>(st.get())) return *s;
+    const size_t id = TypeId<S>();
+    if (id >= by_type_.size() || by_type_[id] == nullptr) {
+      std::abort();  // a read asked for a state that is not registered: a programming error
     }
-    std::abort();  // a read asked for a state that is not registered: a programming error
+    return *static_cast<S*>(by_type_[id]);
   }
   // Figures of states()[i], published about once a second by the shard thread; any
   // thread may read them.
@@ -89,6 +91,25 @@ class ShardState {
                bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
   void RegisterStates(const Options& options);
+  template <typename S>
+  S* Register(std::unique_ptr<S> state) {
+    S* raw = state.get();
+    const size_t id = TypeId<S>();
+    if (by_type_.size() <= id) by_type_.resize(id + 1, nullptr);
+    by_type_[id] = raw;
+    states_.push_back(std::move(state));
+    return raw;
+  }
+  // A small dense number per state type, the same in every shard (first use allocates it).
+  static size_t NextTypeId() {
+    static std::atomic<size_t> next{0};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
+  template <typename S>
+  static size_t TypeId() {
+    static const size_t id = NextTypeId();
+    return id;
+  }
   ApplyInfo InfoOf(const Event& ev) const {
     const size_t t = static_cast<size_t>(ev.type);
     return {weights_[t], weight_micros_[t], MinuteOf(ev.time)};
@@ -102,6 +123,7 @@ class ShardState {
   Clock* clock_;
   std::atomic<uint64_t>* duplicates_total_;
   std::vector<std::unique_ptr<State>> states_;
+  std::vector<State*> by_type_;  // index: TypeId<S>()
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths

@@ -351,8 +351,8 @@ struct Decoder::Impl {
 
   // Cross-field validation, then interning. Interning happens only for good events, so a
   // flood of bad events cannot grow the interners.
-  bool Finish(Raw& r, DefaultType dt, Event* ev, std::string* err) {
-    EventType type = EventType::kView;
+  // The event's type: its own, or the route's default.
+  static bool TypeOf(const Raw& r, DefaultType dt, EventType* type, std::string* err) {
     if (r.has_type) {
       std::optional<EventType> t = ParseEventType(r.type_name);
       if (!t) {
@@ -365,17 +365,22 @@ struct Decoder::Impl {
         err->append(")");
         return false;
       }
-      type = *t;
-    } else {
-      switch (dt) {
-        case DefaultType::kNone: return Fail(err, "type", "required");
-        case DefaultType::kPurchase: type = EventType::kPurchase; break;
-        case DefaultType::kSegmentUpdate: type = EventType::kSegmentUpdate; break;
-        case DefaultType::kSeedBatch:
-          type = r.has_segment ? EventType::kSegmentUpdate : EventType::kPurchase;
-          break;
-      }
+      *type = *t;
+      return true;
     }
+    switch (dt) {
+      case DefaultType::kNone: return Fail(err, "type", "required");
+      case DefaultType::kPurchase: *type = EventType::kPurchase; break;
+      case DefaultType::kSegmentUpdate: *type = EventType::kSegmentUpdate; break;
+      case DefaultType::kSeedBatch:
+        *type = r.has_segment ? EventType::kSegmentUpdate : EventType::kPurchase;
+        break;
+    }
+    return true;
+  }
+
+  // The fields each type requires, and a timestamp not too far ahead.
+  bool Validate(const Raw& r, EventType type, EventTime time, std::string* err) const {
     if (!r.user.present && type != EventType::kInventory) return Fail(err, "userId", "required");
     if (!r.item.present && RequiresItem(type)) {
       err->append("itemId: required for ");
@@ -395,14 +400,52 @@ struct Decoder::Impl {
     if (type == EventType::kSegmentUpdate && !r.has_segment) {
       return Fail(err, "newSegment", "required for segment_update events");
     }
-    EventTime time = r.time.value_or(now);
     if (time.millis() > now.millis() + options.max_future_skew_ms) {
       err->append("timestamp: more than ");
       err->append(std::to_string(options.max_future_skew_ms / 1000));
       err->append(" s in the future");
       return false;
     }
+    return true;
+  }
 
+  // Interns the event's strings (the partition key first: the user, or the item for
+  // events without one, as inventory).
+  bool InternStrings(const Raw& r, EventType type, Event* ev, std::string* err) {
+    const uint64_t user_hash = StableHash64(r.user.present ? r.user.v : r.item.v);
+    ev->user_hash = static_cast<uint32_t>(user_hash);
+    if (r.user.present) {
+      uint32_t id = users.Intern(r.user.v, user_hash);
+      if (id == 0) return Fail(err, "userId", "too many distinct values");
+      ev->user = UserId(id);
+    }
+    const bool segment = type == EventType::kSegmentUpdate;
+    if (!InternInto(items, r.item, "itemId", &ev->item, err) ||
+        !InternInto(categories, r.category, "category", &ev->category, err) ||
+        !InternInto(interners.sessions, r.session, "sessionId", &ev->session, err) ||
+        !InternInto(interners.orders, r.order, "orderId", &ev->order, err) ||
+        !InternText(segment ? r.segment : r.query, segment ? r.has_segment : r.has_query,
+                    "query", &ev->query, err) ||
+        !InternText(r.device, r.has_device, "deviceType", &ev->device, err) ||
+        !InternText(r.ip, r.has_ip, "ip", &ev->ip, err)) {
+      return false;
+    }
+    if (!r.has_location) return true;
+    std::string_view loc = r.location;
+    if (loc.empty()) {
+      location_buf.assign(r.country);
+      location_buf.append("/").append(r.region).append("/").append(r.city);
+      loc = location_buf;
+    }
+    return InternText(loc, true, "location", &ev->location, err) &&
+           InternText(r.country, !r.country.empty(), "location.country", &ev->country, err);
+  }
+
+  bool Finish(Raw& r, DefaultType dt, Event* ev, std::string* err) {
+    EventType type = EventType::kView;
+    if (!TypeOf(r, dt, &type, err)) return false;
+    const EventTime time = r.time.value_or(now);
+    if (!Validate(r, type, time, err)) return false;
     *ev = Event{};
     ev->type = type;
     ev->time = time;
@@ -421,39 +464,7 @@ struct Decoder::Impl {
     } else if (r.has_event_id_hash && !ParseEventIdHash(r.event_id_hash, &ev->event_id)) {
       return Fail(err, "eventIdHash", "must be 32 hex digits (as eddy dump prints it), not 0");
     }
-    // The partition key: the user, or the item for events without one (inventory).
-    const uint64_t user_hash = StableHash64(r.user.present ? r.user.v : r.item.v);
-    ev->user_hash = static_cast<uint32_t>(user_hash);
-    if (r.user.present) {
-      uint32_t id = users.Intern(r.user.v, user_hash);
-      if (id == 0) return Fail(err, "userId", "too many distinct values");
-      ev->user = UserId(id);
-    }
-
-    if (!InternInto(items, r.item, "itemId", &ev->item, err) ||
-        !InternInto(categories, r.category, "category", &ev->category, err) ||
-        !InternInto(interners.sessions, r.session, "sessionId", &ev->session, err) ||
-        !InternInto(interners.orders, r.order, "orderId", &ev->order, err) ||
-        !InternText(type == EventType::kSegmentUpdate ? r.segment : r.query,
-                    type == EventType::kSegmentUpdate ? r.has_segment : r.has_query, "query",
-                    &ev->query, err) ||
-        !InternText(r.device, r.has_device, "deviceType", &ev->device, err) ||
-        !InternText(r.ip, r.has_ip, "ip", &ev->ip, err)) {
-      return false;
-    }
-    if (r.has_location) {
-      std::string_view loc = r.location;
-      if (loc.empty()) {
-        location_buf.assign(r.country);
-        location_buf.append("/").append(r.region).append("/").append(r.city);
-        loc = location_buf;
-      }
-      if (!InternText(loc, true, "location", &ev->location, err) ||
-          !InternText(r.country, !r.country.empty(), "location.country", &ev->country, err)) {
-        return false;
-      }
-    }
-    return true;
+    return InternStrings(r, type, ev, err);
   }
 
   // Decodes the object `v` as event `index`. kSyntax means the document is broken.

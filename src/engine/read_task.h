@@ -1,0 +1,102 @@
+#pragma once
+// Reads that read top to bottom (STYLE §3.2): a read that fans out over the shards is a
+// C++20 coroutine whose steps return values —
+//
+//   ReadTask Recommender::Run(...) {
+//     UserPart user = co_await OnShard<UserPart>(shards_, s, [..](ShardState& st) {...});
+//     std::vector<Part> parts = co_await Gather<Part>(shards_, [..](ShardState& st) {...});
+//     ...
+//   }
+//
+// `co_await OnShard(set, s, fn)` runs fn on shard s's thread and resumes the coroutine
+// there with its result; `co_await Gather(set, part)` runs part on every shard (after it
+// caught up, as ShardSet::ScatterGather) and resumes on the shard that finished last with
+// every partial, by shard. A ReadTask starts at once and frees itself when it returns; it
+// answers through the callback it was given (exactly once, on its last step's thread).
+//
+// Thread-safety: a coroutine runs on one thread at a time (each step on the thread that
+// resumed it); its frame is touched by nobody else meanwhile. An awaiter does nothing after
+// handing the work over, since the work may resume (and finish) the coroutine before the
+// hand-over returns (it does when the shards have stopped and tasks run inline).
+
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "engine/shard_set.h"
+
+namespace eddy {
+
+struct ReadTask {
+  struct promise_type {
+    ReadTask get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+template <typename T>
+class OnShardAwaiter {
+ public:
+  OnShardAwaiter(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn)
+      : set_(set), shard_(shard), fn_(std::move(fn)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    set_.OnShard(shard_, [this, h](ShardState& st) {
+      result_.emplace(fn_(st));
+      h.resume();
+    });
+  }
+  T await_resume() { return std::move(*result_); }
+
+ private:
+  const ShardSet& set_;
+  const size_t shard_;
+  std::function<T(ShardState&)> fn_;
+  std::optional<T> result_;
+};
+
+template <typename T>
+OnShardAwaiter<T> OnShard(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn) {
+  return OnShardAwaiter<T>(set, shard, std::move(fn));
+}
+
+template <typename P>
+class GatherAwaiter {
+ public:
+  GatherAwaiter(const ShardSet& set, std::function<P(ShardState&)> part, bool catch_up,
+                ShardSet::Horizon upto)
+      : set_(set), part_(std::move(part)), catch_up_(catch_up), upto_(std::move(upto)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    set_.ScatterGather<P>(
+        std::move(part_),
+        [this, h](std::vector<P>& parts) {
+          parts_ = std::move(parts);
+          h.resume();
+        },
+        catch_up_, std::move(upto_));
+  }
+  std::vector<P> await_resume() { return std::move(parts_); }
+
+ private:
+  const ShardSet& set_;
+  std::function<P(ShardState&)> part_;
+  const bool catch_up_;
+  ShardSet::Horizon upto_;
+  std::vector<P> parts_;
+};
+
+// `catch_up` and `upto` as ShardSet::ScatterGather's.
+template <typename P>
+GatherAwaiter<P> Gather(const ShardSet& set, std::function<P(ShardState&)> part,
+                        bool catch_up = true, ShardSet::Horizon upto = nullptr) {
+  return GatherAwaiter<P>(set, std::move(part), catch_up, std::move(upto));
+}
+
+}  // namespace eddy
