@@ -11,6 +11,7 @@
 #include "agg/recent.h"
 #include "agg/trending.h"
 #include "engine/item_facts.h"
+#include "engine/read_task.h"
 #include "util/hash.h"
 #include "util/time.h"
 
@@ -168,71 +169,67 @@ void QueryService::PopularItems(std::string_view category, uint32_t k,
     if (!cat.valid()) return done(std::move(answer));
   }
   if (now_ms == INT64_MIN || k == 0) return done(std::move(answer));
-  PopularRound(cat, k, now_ms, /*exhaustive=*/false, std::move(answer), std::move(done));
+  Popular(cat, k, now_ms, std::move(answer), std::move(done));
 }
 
 // Exact top-k of a sum over shards (a threshold test, as in TPUT): round one takes each
 // shard's best k and the bound on the rest; round two sums every shard's score of the
 // candidates. If the k-th exact total beats the sum of the bounds, nothing unseen can enter
 // the top; otherwise it is redone with every item of every shard as a candidate.
-void QueryService::PopularRound(CategoryId cat, uint32_t k, int64_t now_ms, bool exhaustive,
-                                PopularAnswer answer,
-                                std::function<void(PopularAnswer)> done) const {
-  struct Part {
+ReadTask QueryService::Popular(CategoryId cat, uint32_t k, int64_t now_ms, PopularAnswer answer,
+                               std::function<void(PopularAnswer)> done) const {
+  struct Top {
     std::vector<Popularity::Scored> top;
     double bound = 0;
   };
-  shards_.ScatterGather<Part>(
-      [cat, k, now_ms, exhaustive](ShardState& st) {
-        Part p;
-        // Exhaustive: every item of every shard is a candidate. Otherwise a few times k
-        // from each, so the bounds fall well below the k-th total.
-        const uint32_t fetch = exhaustive ? UINT32_MAX
-                                          : static_cast<uint32_t>(
-                                                std::clamp<uint64_t>(4ull * k, 64, UINT32_MAX));
-        p.bound = st.Get<PopularityState>().Top(cat, fetch, now_ms, exhaustive, &p.top);
-        return p;
-      },
-      [this, cat, k, now_ms, exhaustive, answer = std::move(answer),
-       done = std::move(done)](std::vector<Part>& parts) mutable {
-        auto cands = std::make_shared<std::vector<ItemId>>();
-        absl::flat_hash_set<ItemId> seen;
-        double bound = 0;
-        for (const Part& p : parts) {
-          bound += p.bound;
-          for (const auto& [item, score] : p.top) {
-            if (seen.insert(item).second) cands->push_back(item);
-          }
-        }
-        shards_.ScatterGather<PopularityState::Partial>(
-            [cands, cat, now_ms](ShardState& st) {
-              PopularityState::Partial scores;
-              st.Get<PopularityState>().ScoresOf(cat, *cands, now_ms, &scores);
-              return scores;
-            },
-            [this, cands, cat, k, now_ms, exhaustive, bound, answer = std::move(answer),
-             done = std::move(done)](std::vector<PopularityState::Partial>& parts) mutable {
-              PopularityState::Partial sum(cands->size(), 0.0);
-              for (const auto& p : parts) PopularityState::Merge(sum, p);
-              std::vector<ScoredName> all(cands->size());
-              for (size_t i = 0; i < cands->size(); ++i) {
-                all[i] = {std::string(interners_.items.Lookup((*cands)[i].value())), sum[i]};
-              }
-              std::sort(all.begin(), all.end(), [](const ScoredName& a, const ScoredName& b) {
-                return a.score != b.score ? a.score > b.score : a.name < b.name;
-              });
-              // Strictly greater: an unseen item tying the k-th could precede it by name.
-              const bool exact =
-                  exhaustive || bound == 0 || (all.size() >= k && all[k - 1].score > bound);
-              if (!exact) {
-                popular_fallbacks_.fetch_add(1, std::memory_order_relaxed);
-                return PopularRound(cat, k, now_ms, true, std::move(answer), std::move(done));
-              }
-              if (all.size() > k) all.resize(k);
-              answer.top = std::move(all);
-              done(std::move(answer));
-            });
-      });
+  for (const bool exhaustive : {false, true}) {
+    // Exhaustive: every item of every shard is a candidate. Otherwise a few times k from
+    // each, so the bounds fall well below the k-th total.
+    const uint32_t fetch = exhaustive ? UINT32_MAX
+                                      : static_cast<uint32_t>(
+                                            std::clamp<uint64_t>(4ull * k, 64, UINT32_MAX));
+    auto round_one = Gather<Top>(shards_, [cat, fetch, now_ms, exhaustive](ShardState& st) {
+      Top t;
+      t.bound = st.Get<PopularityState>().Top(cat, fetch, now_ms, exhaustive, &t.top);
+      return t;
+    });
+    const std::vector<Top> tops = co_await round_one;
+    auto cands = std::make_shared<std::vector<ItemId>>();
+    absl::flat_hash_set<ItemId> seen;
+    double bound = 0;
+    for (const Top& t : tops) {
+      bound += t.bound;
+      for (const auto& [item, score] : t.top) {
+        if (seen.insert(item).second) cands->push_back(item);
+      }
+    }
+    auto round_two = Gather<PopularityState::Partial>(
+        shards_,
+        [cands, cat, now_ms](ShardState& st) {
+          PopularityState::Partial scores;
+          st.Get<PopularityState>().ScoresOf(cat, *cands, now_ms, &scores);
+          return scores;
+        },
+        /*catch_up=*/false);
+    const std::vector<PopularityState::Partial> parts = co_await round_two;
+    PopularityState::Partial sum(cands->size(), 0.0);
+    for (const auto& p : parts) PopularityState::Merge(sum, p);
+    std::vector<ScoredName> all(cands->size());
+    for (size_t i = 0; i < cands->size(); ++i) {
+      all[i] = {std::string(interners_.items.Lookup((*cands)[i].value())), sum[i]};
+    }
+    std::sort(all.begin(), all.end(), [](const ScoredName& a, const ScoredName& b) {
+      return a.score != b.score ? a.score > b.score : a.name < b.name;
+    });
+    // Strictly greater: an unseen item tying the k-th could precede it by name.
+    if (exhaustive || bound == 0 || (all.size() >= k && all[k - 1].score > bound)) {
+      if (all.size() > k) all.resize(k);
+      answer.top = std::move(all);
+      done(std::move(answer));
+      co_return;
+    }
+    popular_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void QueryService::UserAffinity(std::string_view user, uint32_t k,

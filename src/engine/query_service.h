@@ -17,6 +17,7 @@
 
 #include "eddy/engine.h"
 #include "engine/engine_clock.h"
+#include "engine/read_task.h"
 #include "engine/shard_set.h"
 #include "log/partitioned_log.h"
 #include "util/interners.h"
@@ -51,8 +52,8 @@ class QueryService {
   uint64_t popular_full_scans() const { return popular_fallbacks_.load(std::memory_order_relaxed); }
 
  private:
-  void PopularRound(CategoryId cat, uint32_t k, int64_t now_ms, bool exhaustive,
-                    PopularAnswer answer, std::function<void(PopularAnswer)> done) const;
+  ReadTask Popular(CategoryId cat, uint32_t k, int64_t now_ms, PopularAnswer answer,
+                   std::function<void(PopularAnswer)> done) const;
 
   const Options& options_;
   const ShardSet& shards_;

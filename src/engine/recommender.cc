@@ -11,6 +11,7 @@
 #include "agg/recent.h"
 #include "agg/trending.h"
 #include "engine/item_facts.h"
+#include "engine/read_task.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
 #include "util/time.h"
@@ -96,7 +97,7 @@ Recommender::Recommender(const Options& options, const ShardSet& shards,
 
 void Recommender::Recommend(const RecommendRequest& request,
                             std::function<void(RecommendAnswer)> done) {
-  auto job = std::make_shared<Job>();
+  auto job = std::make_unique<Job>();
   job->request = request;
   job->k = std::min(request.k, options_.ranking.max_k);
   job->now_ms = queries_.NowMs();
@@ -114,157 +115,273 @@ void Recommender::Recommend(const RecommendRequest& request,
     empty.items = std::move(items);
     done(std::move(empty));
   };
-  UserStep(std::move(job));
+  Run(std::move(job));
 }
 
-void Recommender::UserStep(std::shared_ptr<Job> job) {
-  const uint32_t uid = interners_.users.Find(job->request.user);
-  if (uid == 0) return CandidateStep(std::move(job));  // cold start: no history
-  const PartitionId p = queries_.PartitionOfUser(job->request.user);
-  shards_.OnShard(shards_.ShardOf(p), [this, job = std::move(job), p, uid](ShardState& st) {
-    st.CatchUp(p, (*job->horizon)[p.value()]);
-    const UserId user(uid);
-    if (const auto* recent = st.Get<RecentState>().Find(user)) {
-      job->recent.reserve(recent->size());
-      for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
-        job->recent.push_back(it->item);
-        if (options_.ranking.exclude_seen) continue;  // not candidates
-        if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(it->item)) {
-          if (f->category.valid()) job->likely_categories.insert(f->category);
-        }
+void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
+                                     std::function<void(RankedSimilarAnswer)> done) {
+  const uint32_t id = interners_.items.Find(item);
+  auto job = std::make_unique<Job>();
+  job->similar = true;
+  job->query_item = ItemId(id);
+  job->k = std::min(k, options_.ranking.max_k);
+  job->now_ms = queries_.NowMs();
+  if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
+  job->horizon = shards_.HorizonNow();
+  job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
+    RankedSimilarAnswer answer;
+    answer.category = j.request.category;
+    answer.items = std::move(items);
+    done(std::move(answer));
+  };
+  Run(std::move(job));
+}
+
+// The steps of a ranked read, top to bottom; each co_await is one hop (one message per
+// shard), resumed on the shard that answered last. (Each awaiter is a named local: GCC 12
+// destroys some temporaries of a co_await expression twice.)
+ReadTask Recommender::Run(std::unique_ptr<Job> job) {
+  if (job->similar) {
+    // The item's own category first (its popular items are the fallback candidates).
+    const ItemId item = job->query_item;
+    auto step = Gather<Engagement::Facts>(
+        shards_,
+        [item](ShardState& st) {
+          const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(item);
+          return f != nullptr ? *f : Engagement::Facts{};
+        },
+        /*catch_up=*/true, job->horizon);
+    std::vector<Engagement::Facts> facts = co_await step;
+    MergedFacts merged;
+    for (const auto& f : facts) merged.Add(f, interners_.categories);
+    job->filter_category = merged.category;
+    job->request.category = std::string(merged.category_name);
+  } else if (const uint32_t uid = interners_.users.Find(job->request.user); uid != 0) {
+    // Unknown users (cold start) have no history: straight to the candidates.
+    const PartitionId p = queries_.PartitionOfUser(job->request.user);
+    const uint64_t upto = (*job->horizon)[p.value()];
+    const int64_t now_ms = job->now_ms;
+    auto step = OnShard<UserPart>(shards_, shards_.ShardOf(p),
+                                  [this, p, upto, uid, now_ms](ShardState& st) {
+                                    st.CatchUp(p, upto);
+                                    return UserPartOf(st, UserId(uid), now_ms);
+                                  });
+    UserPart user = co_await step;
+    job->recent = std::move(user.recent);
+    job->bought = std::move(user.bought);
+    job->affinity = std::move(user.affinity);
+    job->likely_categories = std::move(user.categories);
+  }
+  const CandidateQuery query = QueryOf(*job);
+  auto candidates = Gather<CandidatePart>(
+      shards_, [query](ShardState& st) { return CandidatePartOf(st, query); },
+      /*catch_up=*/true, job->horizon);
+  std::vector<CandidatePart> parts = co_await candidates;
+  MergeCandidates(*job, parts);
+  // Steps 3 and 4 read the state as they find it: step 2 saw every acknowledged event.
+  auto items = std::make_shared<std::vector<ItemId>>();
+  items->reserve(job->candidates.size());
+  for (const auto& c : job->candidates) items->push_back(c.item);
+  auto likely = std::make_shared<std::vector<CategoryId>>(job->likely_categories.begin(),
+                                                          job->likely_categories.end());
+  const int64_t now_ms = job->now_ms;
+  auto signal_step = Gather<SignalPart>(
+      shards_,
+      [items, likely, now_ms](ShardState& st) { return SignalPartOf(st, *items, *likely, now_ms); },
+      /*catch_up=*/false);
+  std::vector<SignalPart> signals = co_await signal_step;
+  std::vector<CategoryId> missing = MergeSignals(*job, signals, *likely);
+  if (!missing.empty()) {
+    // A candidate whose category no proposing shard knew it by: one more hop for those.
+    auto wanted = std::make_shared<std::vector<CategoryId>>(std::move(missing));
+    auto step = Gather<std::vector<int64_t>>(
+        shards_, [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
+        /*catch_up=*/false);
+    std::vector<std::vector<int64_t>> trending = co_await step;
+    SumTrending(*job, *wanted, trending, [](const std::vector<int64_t>& p) -> const auto& { return p; });
+  }
+  Finish(*job);
+}
+
+// The user's recent items (newest first), bought items and affinities (ties by name:
+// Scores breaks them by interned id, which depends on arrival order), and the categories
+// the recent items are known by here. On the user's shard.
+Recommender::UserPart Recommender::UserPartOf(const ShardState& st, UserId user,
+                                              int64_t now_ms) const {
+  UserPart out;
+  if (const auto* recent = st.Get<RecentState>().Find(user)) {
+    out.recent.reserve(recent->size());
+    for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+      out.recent.push_back(it->item);
+      if (options_.ranking.exclude_seen) continue;  // not candidates
+      if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(it->item)) {
+        if (f->category.valid()) out.categories.insert(f->category);
       }
     }
-    if (const auto* bought = st.Get<BoughtState>().Find(user)) {
-      for (const auto& e : *bought) job->bought.insert(e.item);
-    }
-    st.Get<AffinityState>().Scores(user, EventTime(job->now_ms), &job->affinity);
-    // Ties by name (Scores breaks them by interned id, which depends on arrival order).
-    std::sort(job->affinity.begin(), job->affinity.end(), [this](const auto& a, const auto& b) {
-      if (a.second != b.second) return a.second > b.second;
-      return interners_.categories.Lookup(a.first.value()) <
-             interners_.categories.Lookup(b.first.value());
-    });
-    CandidateStep(job);
+  }
+  if (const auto* bought = st.Get<BoughtState>().Find(user)) {
+    for (const auto& e : *bought) out.bought.insert(e.item);
+  }
+  st.Get<AffinityState>().Scores(user, EventTime(now_ms), &out.affinity);
+  std::sort(out.affinity.begin(), out.affinity.end(), [this](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return interners_.categories.Lookup(a.first.value()) <
+           interners_.categories.Lookup(b.first.value());
   });
+  return out;
 }
 
-void Recommender::CandidateStep(std::shared_ptr<Job> job) {
-  // Seeds for co-view; popular items: overall (exact top of each shard's candidate set),
-  // of the user's best categories (or the similar item's category) among those candidate
-  // sets (cheap), and of the requested category (an exact scan of it).
-  std::vector<ItemId> seeds;
-  std::vector<CategoryId> among;
-  const bool overall = !job->similar;
-  CategoryId exact;
-  if (job->similar) {
-    seeds.push_back(job->query_item);
-    if (job->filter_category.valid()) among.push_back(job->filter_category);
-  } else {
-    seeds.assign(job->recent.begin(),
-                 job->recent.begin() + std::min<size_t>(job->recent.size(),
-                                                        options_.ranking.seed_items));
-    for (size_t i = 0; i < job->affinity.size() && i < options_.ranking.affinity_categories; ++i) {
-      among.push_back(job->affinity[i].first);
-    }
-    exact = job->filter_category;
+// Seeds for co-view; popular items: overall (exact top of each shard's candidate set), of
+// the user's best categories (or the similar item's category) among those candidate sets
+// (cheap), and of the requested category (an exact scan of it).
+Recommender::CandidateQuery Recommender::QueryOf(const Job& job) const {
+  CandidateQuery q;
+  q.overall = !job.similar;
+  q.among_source = job.similar ? kFromCategory : kFromAffinity;
+  q.fetch = options_.ranking.popular_candidates;
+  q.coview_keep = options_.ranking.coview_candidates;
+  q.now_ms = job.now_ms;
+  if (job.similar) {
+    q.seeds.push_back(job.query_item);
+    if (job.filter_category.valid()) q.among.push_back(job.filter_category);
+    return q;
   }
-  const uint8_t among_source = job->similar ? kFromCategory : kFromAffinity;
-  struct Part {
-    CoViewState::Partial coview;  // summed over the seeds
-    std::vector<std::pair<ItemId, uint8_t>> popular;
-    std::vector<CategoryId> categories;  // of this shard's best proposals (likely_categories)
+  q.seeds.assign(job.recent.begin(),
+                 job.recent.begin() + std::min<size_t>(job.recent.size(), options_.ranking.seed_items));
+  for (size_t i = 0; i < job.affinity.size() && i < options_.ranking.affinity_categories; ++i) {
+    q.among.push_back(job.affinity[i].first);
+  }
+  q.exact = job.filter_category;
+  return q;
+}
+
+// One shard's candidates: co-view neighbours of the seeds, its popular items of each
+// source, and the categories it knows its best proposals by.
+Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const CandidateQuery& q) {
+  CandidatePart part;
+  CoViewState& cv = st.Get<CoViewState>();
+  cv.Flush();
+  for (ItemId seed : q.seeds) cv.AddTo(part.coview, seed);
+  const PopularityState& pop = st.Get<PopularityState>();
+  std::vector<Popularity::Scored> top;
+  auto take = [&](uint8_t source) {
+    for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
+    top.clear();
   };
-  const uint32_t fetch = options_.ranking.popular_candidates;
-  const uint32_t coview_keep = options_.ranking.coview_candidates;
-  const int64_t now_ms = job->now_ms;
-  shards_.ScatterGather<Part>(
-      [seeds = std::move(seeds), among = std::move(among), overall, exact, among_source, fetch,
-       coview_keep, now_ms](ShardState& st) {
-        Part part;
-        CoViewState& cv = st.Get<CoViewState>();
-        cv.Flush();
-        for (ItemId seed : seeds) cv.AddTo(part.coview, seed);
-        std::vector<Popularity::Scored> top;
-        auto take = [&](uint8_t source) {
-          for (const auto& [item, score] : top) part.popular.emplace_back(item, source);
-          top.clear();
-        };
-        if (overall) {
-          st.Get<PopularityState>().Top(CategoryId(), fetch, now_ms, /*exhaustive=*/false, &top);
-          take(kFromPopular);
-        }
-        if (!among.empty()) {
-          st.Get<PopularityState>().TopAmongCandidates(among, fetch, now_ms, &top);
-          take(among_source);
-        }
-        if (exact.valid()) {
-          st.Get<PopularityState>().Top(exact, fetch, now_ms, /*exhaustive=*/false, &top);
-          take(kFromCategory);
-        }
-        // The categories this shard knows its likely candidates by: its popular items and
-        // its own best co-view neighbours (the global best are nearly always among them).
-        absl::flat_hash_set<CategoryId> categories;
-        auto note = [&](ItemId item) {
-          const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(item);
-          if (f != nullptr && f->category.valid()) categories.insert(f->category);
-        };
-        for (const auto& [item, source] : part.popular) note(item);
-        if (part.coview.sums.size() <= coview_keep) {
-          for (const auto& [item, n] : part.coview.sums) note(item);
-        } else {
-          std::vector<CoView::Neighbour> best;
-          best.reserve(part.coview.sums.size());
-          for (const auto& [item, d] : part.coview.sums) best.push_back(part.coview.Bounds(d));
-          std::nth_element(best.begin(), best.begin() + coview_keep, best.end(),
-                           [](const auto& a, const auto& b) { return a.count > b.count; });
-          best.resize(coview_keep);
-          for (const CoView::Neighbour& n : best) note(n.item);
-        }
-        part.categories.assign(categories.begin(), categories.end());
-        return part;
-      },
-      [this, job](std::vector<Part>& parts) {
-        absl::flat_hash_set<ItemId> seen;
-        if (options_.ranking.exclude_seen && !job->similar) seen.insert(job->recent.begin(), job->recent.end());
-        auto wanted = [&](ItemId item) {
-          return !(job->similar && item == job->query_item) && !seen.contains(item);
-        };
-        if (!options_.ranking.exclude_seen) {
-          for (size_t r = 0; r < job->recent.size(); ++r) {
-            job->Add(job->recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
-          }
-        }
-        // Co-view counts merged over shards (bounds kept, agg/coview.h); the best
-        // coview_candidates of them.
-        CoViewState::Partial coview;
-        for (const Part& part : parts) {
-          CoViewState::Merge(coview, part.coview);
-          job->likely_categories.insert(part.categories.begin(), part.categories.end());
-        }
-        std::vector<CoView::Neighbour> best;
-        best.reserve(coview.sums.size());
-        for (const auto& [item, d] : coview.sums) {
-          if (wanted(item)) best.push_back(coview.Bounds(d));
-        }
-        KeepBest(best, options_.ranking.coview_candidates);
-        for (const CoView::Neighbour& n : best) job->Add(n.item, kFromCoView);
-        // Unwanted popular items stay until the cut (CutPopular), so that they take the same
-        // places in the global top whatever the number of shards.
-        for (const Part& part : parts) {
-          for (const auto& [item, source] : part.popular) job->Add(item, source).unwanted |= !wanted(item);
-        }
-        // Every candidate's co-view count, also of those that came by another source.
-        for (Job::Candidate& c : job->candidates) {
-          auto d = coview.sums.find(c.item);
-          if (d == coview.sums.end()) continue;
-          const CoView::Neighbour n = coview.Bounds(d->second);
-          c.sources |= kFromCoView;
-          c.coview = n.count;
-          c.coview_error = n.error;
-        }
-        SignalStep(job);
-      },
-      /*catch_up=*/true, job->horizon);
+  if (q.overall) {
+    pop.Top(CategoryId(), q.fetch, q.now_ms, /*exhaustive=*/false, &top);
+    take(kFromPopular);
+  }
+  if (!q.among.empty()) {
+    pop.TopAmongCandidates(q.among, q.fetch, q.now_ms, &top);
+    take(q.among_source);
+  }
+  if (q.exact.valid()) {
+    pop.Top(q.exact, q.fetch, q.now_ms, /*exhaustive=*/false, &top);
+    take(kFromCategory);
+  }
+  // The categories this shard knows its likely candidates by: its popular items and its
+  // own best co-view neighbours (the global best are nearly always among them).
+  absl::flat_hash_set<CategoryId> categories;
+  const EngagementState& engagement = st.Get<EngagementState>();
+  auto note = [&](ItemId item) {
+    const Engagement::Facts* f = engagement.FactsOf(item);
+    if (f != nullptr && f->category.valid()) categories.insert(f->category);
+  };
+  for (const auto& [item, source] : part.popular) note(item);
+  if (part.coview.sums.size() <= q.coview_keep) {
+    for (const auto& [item, n] : part.coview.sums) note(item);
+  } else {
+    std::vector<CoView::Neighbour> best;
+    best.reserve(part.coview.sums.size());
+    for (const auto& [item, d] : part.coview.sums) best.push_back(part.coview.Bounds(d));
+    std::nth_element(best.begin(), best.begin() + q.coview_keep, best.end(),
+                     [](const auto& a, const auto& b) { return a.count > b.count; });
+    best.resize(q.coview_keep);
+    for (const CoView::Neighbour& n : best) note(n.item);
+  }
+  part.categories.assign(categories.begin(), categories.end());
+  return part;
+}
+
+void Recommender::MergeCandidates(Job& job, const std::vector<CandidatePart>& parts) const {
+  absl::flat_hash_set<ItemId> seen;
+  if (options_.ranking.exclude_seen && !job.similar) seen.insert(job.recent.begin(), job.recent.end());
+  auto wanted = [&](ItemId item) {
+    return !(job.similar && item == job.query_item) && !seen.contains(item);
+  };
+  if (!options_.ranking.exclude_seen) {
+    for (size_t r = 0; r < job.recent.size(); ++r) {
+      job.Add(job.recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
+    }
+  }
+  // Co-view counts merged over shards (bounds kept, agg/coview.h); the best
+  // coview_candidates of them.
+  CoViewState::Partial coview;
+  for (const CandidatePart& part : parts) {
+    CoViewState::Merge(coview, part.coview);
+    job.likely_categories.insert(part.categories.begin(), part.categories.end());
+  }
+  std::vector<CoView::Neighbour> best;
+  best.reserve(coview.sums.size());
+  for (const auto& [item, d] : coview.sums) {
+    if (wanted(item)) best.push_back(coview.Bounds(d));
+  }
+  KeepBest(best, options_.ranking.coview_candidates);
+  for (const CoView::Neighbour& n : best) job.Add(n.item, kFromCoView);
+  // Unwanted popular items stay until the cut (CutPopular), so that they take the same
+  // places in the global top whatever the number of shards.
+  for (const CandidatePart& part : parts) {
+    for (const auto& [item, source] : part.popular) job.Add(item, source).unwanted |= !wanted(item);
+  }
+  // Every candidate's co-view count, also of those that came by another source.
+  for (Job::Candidate& c : job.candidates) {
+    auto d = coview.sums.find(c.item);
+    if (d == coview.sums.end()) continue;
+    const CoView::Neighbour n = coview.Bounds(d->second);
+    c.sources |= kFromCoView;
+    c.coview = n.count;
+    c.coview_error = n.error;
+  }
+}
+
+// One shard's popularity and facts of each candidate, and trending of each likely category.
+Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
+                                                  const std::vector<ItemId>& items,
+                                                  const std::vector<CategoryId>& likely,
+                                                  int64_t now_ms) {
+  SignalPart part;
+  st.Get<PopularityState>().ScoresOf(CategoryId(), items, now_ms, &part.popularity);
+  part.facts.resize(items.size());
+  const EngagementState& engagement = st.Get<EngagementState>();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (const Engagement::Facts* f = engagement.FactsOf(items[i])) part.facts[i] = *f;
+  }
+  part.trending = TrendingOf(st, likely, now_ms);
+  return part;
+}
+
+// Sums the signals, cuts the popular sources; returns the candidates' categories whose
+// trending sums are still missing (usually none).
+std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<SignalPart>& parts,
+                                                  const std::vector<CategoryId>& likely) const {
+  for (size_t i = 0; i < job.candidates.size(); ++i) {
+    Job::Candidate& c = job.candidates[i];
+    for (const SignalPart& part : parts) {
+      c.popularity += part.popularity[i];
+      c.facts.Add(part.facts[i], interners_.categories);
+    }
+  }
+  CutPopular(job);
+  SumTrending(job, likely, parts, [](const SignalPart& p) -> const auto& { return p.trending; });
+  std::vector<CategoryId> missing;
+  for (const Job::Candidate& c : job.candidates) {
+    if (c.facts.category.valid() && !job.trending.contains(c.facts.category)) {
+      job.trending[c.facts.category] = 0;  // once
+      missing.push_back(c.facts.category);
+    }
+  }
+  return missing;
 }
 
 // Keeps the `keep` neighbours with the highest counts, ties by item name (so the cut does
@@ -292,58 +409,11 @@ void Recommender::KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) co
   best.resize(keep);
 }
 
-void Recommender::SignalStep(std::shared_ptr<Job> job) {
-  struct Part {
-    std::vector<double> popularity;
-    std::vector<Engagement::Facts> facts;
-    std::vector<int64_t> trending;  // of each likely category, millionths
-  };
-  auto items = std::make_shared<std::vector<ItemId>>();
-  items->reserve(job->candidates.size());
-  for (const auto& c : job->candidates) items->push_back(c.item);
-  auto likely = std::make_shared<std::vector<CategoryId>>(job->likely_categories.begin(),
-                                                          job->likely_categories.end());
-  const int64_t now_ms = job->now_ms;
-  shards_.ScatterGather<Part>(
-      [items, likely, now_ms](ShardState& st) {
-        Part part;
-        st.Get<PopularityState>().ScoresOf(CategoryId(), *items, now_ms, &part.popularity);
-        part.facts.resize(items->size());
-        for (size_t i = 0; i < items->size(); ++i) {
-          if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf((*items)[i])) part.facts[i] = *f;
-        }
-        part.trending = TrendingOf(st, *likely, now_ms);
-        return part;
-      },
-      [this, job, likely](std::vector<Part>& parts) {
-        for (size_t i = 0; i < job->candidates.size(); ++i) {
-          Job::Candidate& c = job->candidates[i];
-          for (const Part& part : parts) {
-            c.popularity += part.popularity[i];
-            c.facts.Add(part.facts[i], interners_.categories);
-          }
-        }
-        CutPopular(*job);
-        SumTrending(*job, *likely, parts, [](const Part& p) -> const auto& { return p.trending; });
-        // A candidate whose category no proposing shard knew it by: one more step for those.
-        std::vector<CategoryId> missing;
-        for (const Job::Candidate& c : job->candidates) {
-          if (c.facts.category.valid() && !job->trending.contains(c.facts.category)) {
-            job->trending[c.facts.category] = 0;  // once
-            missing.push_back(c.facts.category);
-          }
-        }
-        if (missing.empty()) return Finish(*job);
-        TrendingStep(job, std::move(missing));
-      },
-      /*catch_up=*/false);
-}
-
 // Each shard proposed its own best `popular_candidates` per popular source, so more shards
 // would mean more candidates (and other answers): keep each source's best
 // `popular_candidates` by exact popularity over all shards (ties by name), then drop the
 // candidates left with no source and the unwanted ones.
-void Recommender::CutPopular(Job& job) {
+void Recommender::CutPopular(Job& job) const {
   const size_t keep = options_.ranking.popular_candidates;
   std::vector<uint32_t> with;
   for (uint8_t source : {kFromPopular, kFromAffinity, kFromCategory}) {
@@ -377,25 +447,13 @@ std::vector<int64_t> Recommender::TrendingOf(const ShardState& st,
 
 template <typename Part, typename Get>
 void Recommender::SumTrending(Job& job, const std::vector<CategoryId>& categories,
-                              const std::vector<Part>& parts, Get get) {
+                              const std::vector<Part>& parts, Get get) const {
   // Summed as integers, so the value does not depend on the number of shards.
   for (size_t i = 0; i < categories.size(); ++i) {
     int64_t sum = 0;
     for (const Part& p : parts) sum += get(p)[i];
     job.trending[categories[i]] = static_cast<double>(sum) / 1e6;
   }
-}
-
-void Recommender::TrendingStep(std::shared_ptr<Job> job, std::vector<CategoryId> categories) {
-  auto wanted = std::make_shared<std::vector<CategoryId>>(std::move(categories));
-  const int64_t now_ms = job->now_ms;
-  shards_.ScatterGather<std::vector<int64_t>>(
-      [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
-      [this, job, wanted](std::vector<std::vector<int64_t>>& parts) {
-        SumTrending(*job, *wanted, parts, [](const std::vector<int64_t>& p) -> const auto& { return p; });
-        Finish(*job);
-      },
-      /*catch_up=*/false);
 }
 
 void Recommender::Finish(Job& job) {
@@ -454,38 +512,6 @@ void Recommender::Finish(Job& job) {
     out.push_back(std::move(item));
   }
   job.done(job, std::move(out));
-}
-
-void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
-                                     std::function<void(RankedSimilarAnswer)> done) {
-  const uint32_t id = interners_.items.Find(item);
-  auto job = std::make_shared<Job>();
-  job->similar = true;
-  job->query_item = ItemId(id);
-  job->k = std::min(k, options_.ranking.max_k);
-  job->now_ms = queries_.NowMs();
-  if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
-  job->horizon = shards_.HorizonNow();
-  job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
-    RankedSimilarAnswer answer;
-    answer.category = j.request.category;
-    answer.items = std::move(items);
-    done(std::move(answer));
-  };
-  // The item's own category first (its popular items are the fallback candidates).
-  shards_.ScatterGather<Engagement::Facts>(
-      [id](ShardState& st) {
-        const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(ItemId(id));
-        return f != nullptr ? *f : Engagement::Facts{};
-      },
-      [this, job](std::vector<Engagement::Facts>& parts) {
-        MergedFacts facts;
-        for (const auto& f : parts) facts.Add(f, interners_.categories);
-        job->filter_category = facts.category;
-        job->request.category = std::string(facts.category_name);
-        CandidateStep(job);
-      },
-      /*catch_up=*/true, job->horizon);
 }
 
 void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,

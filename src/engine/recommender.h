@@ -1,7 +1,8 @@
 #pragma once
 // Recommender: the engine's ranked reads — recommendations (SPEC §6.1), similar items
 // ranked by the scorer, and the offer decision engine (§6.3). It owns no state: each
-// request is a short chain of messages to the shards (STYLE §3.5):
+// request is a coroutine (Run, engine/read_task.h) whose steps are messages to the shards
+// (STYLE §3.2, §3.5), each step's part and merge a named function returning a value:
 //
 //   1. the user's shard: catch up the user's partition; take the user's recent items,
 //      bought items and category affinities;
@@ -27,10 +28,13 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "agg/coview.h"
+#include "agg/engagement.h"
 #include "eddy/engine.h"
 #include "engine/shard_set.h"
 #include "engine/query_service.h"
+#include "engine/read_task.h"
 #include "util/interners.h"
 
 namespace eddy {
@@ -51,12 +55,46 @@ class Recommender {
   struct Job;  // one request's state through the steps (recommender.cc)
 
  private:
-  void UserStep(std::shared_ptr<Job> job);
-  void CandidateStep(std::shared_ptr<Job> job);
-  void SignalStep(std::shared_ptr<Job> job);
+  // What the user's shard says of the user (step 1).
+  struct UserPart {
+    std::vector<ItemId> recent;  // newest first
+    absl::flat_hash_set<ItemId> bought;
+    std::vector<std::pair<CategoryId, double>> affinity;  // best first, ties by name
+    absl::flat_hash_set<CategoryId> categories;           // of the recent items
+  };
+  // What every shard is asked for candidates (step 2), and what each answers.
+  struct CandidateQuery {
+    std::vector<ItemId> seeds;
+    std::vector<CategoryId> among;
+    CategoryId exact;
+    bool overall = true;
+    uint8_t among_source = 0;
+    uint32_t fetch = 0, coview_keep = 0;
+    int64_t now_ms = 0;
+  };
+  struct CandidatePart {
+    CoViewState::Partial coview;  // summed over the seeds
+    std::vector<std::pair<ItemId, uint8_t>> popular;
+    std::vector<CategoryId> categories;  // of this shard's best proposals
+  };
+  // Each candidate's signals on one shard (step 3).
+  struct SignalPart {
+    std::vector<double> popularity;
+    std::vector<Engagement::Facts> facts;
+    std::vector<int64_t> trending;  // of each likely category, millionths
+  };
+
+  ReadTask Run(std::unique_ptr<Job> job);
+  UserPart UserPartOf(const ShardState& st, UserId user, int64_t now_ms) const;
+  CandidateQuery QueryOf(const Job& job) const;
+  static CandidatePart CandidatePartOf(ShardState& st, const CandidateQuery& query);
+  void MergeCandidates(Job& job, const std::vector<CandidatePart>& parts) const;
+  static SignalPart SignalPartOf(const ShardState& st, const std::vector<ItemId>& items,
+                                 const std::vector<CategoryId>& likely, int64_t now_ms);
+  std::vector<CategoryId> MergeSignals(Job& job, const std::vector<SignalPart>& parts,
+                                       const std::vector<CategoryId>& likely) const;
   void KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) const;
-  void CutPopular(Job& job);
-  void TrendingStep(std::shared_ptr<Job> job, std::vector<CategoryId> categories);
+  void CutPopular(Job& job) const;
   // This shard's trending weight (window 0, millionths) of each category.
   static std::vector<int64_t> TrendingOf(const ShardState& st,
                                          const std::vector<CategoryId>& categories,
@@ -64,7 +102,7 @@ class Recommender {
   // job.trending[categories[i]] = the sum over the parts of get(part)[i], in units.
   template <typename Part, typename Get>
   void SumTrending(Job& job, const std::vector<CategoryId>& categories,
-                   const std::vector<Part>& parts, Get get);
+                   const std::vector<Part>& parts, Get get) const;
   void Finish(Job& job);
 
   const Options& options_;
