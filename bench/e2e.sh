@@ -37,6 +37,10 @@ for ack in memory wal fsync; do
   out=$(run --duration "$duration" --batch 100 --connections 16 --line "ndjson_batch100/ack=$ack")
   echo "$out"
   eddy_rate[$ack]=$(awk '{print $2}' <<<"$out")
+  # The same with events shaped like seed 002's (ISO timestamps, sessions, devices,
+  # locations, mostly new customers: a pool large enough that they stay new).
+  run --duration "$duration" --batch 100 --connections 16 --shape seed --pool-events 2000000 \
+    --line "ndjson_batch100_seed_shape/ack=$ack"
   run --duration "$duration" --batch 1000 --connections 8 --line "ndjson_batch1000/ack=$ack"
   stop_eddy
 done

@@ -242,6 +242,33 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
   return 0;
 }
 
+// `eddy eval` and its flags (src/cli/eval.h).
+CLI::App* AddEvalCommand(CLI::App& app, eddy::EvalArgs* args) {
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Replay an event file into an in-memory engine and report next-item HitRate@k "
+              "and MRR@k of the recommendations beside the POP and Item-KNN baselines");
+  eval->add_option("--data", args->data, "Event file: NDJSON, or CSV with --csv-columns")
+      ->required();
+  eval->add_option("--csv-columns", args->csv_columns,
+                   "CSV column names (eddy's field names or aliases; - skips a column), e.g. "
+                   "user_id,item_id,category_id,behavior,timestamp");
+  eval->add_option("--type", args->default_type,
+                   "Event type of rows without one (default view)");
+  eval->add_option("--item-categories", args->item_categories,
+                   "CSV giving each item's category: item id first, categories last "
+                   "('|'-separated, the first is used), e.g. MovieLens movies.csv");
+  eval->add_option("--split", args->split,
+                   "Share of the time-ordered events replayed before evaluating (default 0.8)");
+  eval->add_option("--k", args->k, "Length of the recommendation lists (default 20)");
+  eval->add_option("--exclude", args->exclude,
+                   "none (default): every method may recommend what the user touched before; "
+                   "seen: every method's list drops every item the user touched before")
+      ->check(CLI::IsMember({"none", "seen"}));
+  eval->add_option("--limit", args->limit,
+                   "Evaluate at most this many events after the split (default all)");
+  return eval;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,28 +303,7 @@ int main(int argc, char** argv) {
   CLI::App* dump = app.add_subcommand(
       "dump", "Print the stored events as NDJSON (read-only; works beside a running daemon)");
   eddy::EvalArgs eval_args;
-  CLI::App* eval = app.add_subcommand(
-      "eval", "Replay an event file into an in-memory engine and report next-item HitRate@k "
-              "and MRR@k of the recommendations beside the POP and Item-KNN baselines");
-  eval->add_option("--data", eval_args.data, "Event file: NDJSON, or CSV with --csv-columns")
-      ->required();
-  eval->add_option("--csv-columns", eval_args.csv_columns,
-                   "CSV column names (eddy's field names or aliases; - skips a column), e.g. "
-                   "user_id,item_id,category_id,behavior,timestamp");
-  eval->add_option("--type", eval_args.default_type,
-                   "Event type of rows without one (default view)");
-  eval->add_option("--item-categories", eval_args.item_categories,
-                   "CSV giving each item's category: item id first, categories last "
-                   "('|'-separated, the first is used), e.g. MovieLens movies.csv");
-  eval->add_option("--split", eval_args.split,
-                   "Share of the time-ordered events replayed before evaluating (default 0.8)");
-  eval->add_option("--k", eval_args.k, "Length of the recommendation lists (default 20)");
-  eval->add_option("--exclude", eval_args.exclude,
-                   "none (default): every method may recommend what the user touched before; "
-                   "seen: every method's list drops every item the user touched before")
-      ->check(CLI::IsMember({"none", "seen"}));
-  eval->add_option("--limit", eval_args.limit,
-                   "Evaluate at most this many events after the split (default all)");
+  CLI::App* eval = AddEvalCommand(app, &eval_args);
   // --config, --data-dir, --set ... also after the subcommand
   replay->fallthrough();
   dump->fallthrough();

@@ -69,6 +69,15 @@ std::vector<std::string> Stream() {
   return lines;
 }
 
+// Start-up recovery into `parts` from `store`; the recovery figures.
+StoreStatus Recover(test::Parts& parts, LogStore& store, std::vector<uint64_t>* start) {
+  CheckpointManager cm(parts.options, store, *parts.log, parts.clock);
+  EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, start).ok());
+  StoreStatus st;
+  cm.FillStatus(&st);
+  return st;
+}
+
 // The user's recent items and category c0's window sum, as the states hold them.
 std::string StateOf(test::Parts& parts) {
   std::string out;
@@ -106,21 +115,15 @@ TEST(CheckpointManagerTest, RecoveryLoadsTheCheckpointIntoFreshStates) {
     Options full = o;
     full.recovery.ignore_checkpoints = true;
     test::Parts parts(full, 2);
-    CheckpointManager cm(parts.options, *store, *parts.log, parts.clock);
     std::vector<uint64_t> start;
-    ASSERT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, &start).ok());
-    StoreStatus st;
-    cm.FillStatus(&st);
+    const StoreStatus st = Recover(parts, *store, &start);
     EXPECT_EQ(st.recovered_events, 60u);
     EXPECT_EQ(st.recovered_from_checkpoint, 0u);
     replayed = StateOf(parts);
   }
   test::Parts parts(o, 2);
-  CheckpointManager cm(parts.options, *store, *parts.log, parts.clock);
   std::vector<uint64_t> start;
-  ASSERT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, &start).ok());
-  StoreStatus st;
-  cm.FillStatus(&st);
+  const StoreStatus st = Recover(parts, *store, &start);
   EXPECT_EQ(st.recovered_from_checkpoint, 1u);
   EXPECT_EQ(st.recovered_events, 0u);  // the checkpoint covers everything stored
   uint64_t total = 0;
@@ -138,11 +141,8 @@ TEST(CheckpointManagerTest, ChangedSettingsReplayInsteadOfLoading) {
   IngestAndCheckpoint(o, *store, Stream());
   o.recent.max_items = 3;
   test::Parts parts(o, 2);
-  CheckpointManager cm(parts.options, *store, *parts.log, parts.clock);
   std::vector<uint64_t> start;
-  ASSERT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, &start).ok());
-  StoreStatus st;
-  cm.FillStatus(&st);
+  const StoreStatus st = Recover(parts, *store, &start);
   EXPECT_EQ(st.recovered_from_checkpoint, 0u);
   EXPECT_EQ(st.recovered_events, 60u);
 }

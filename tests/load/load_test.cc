@@ -9,6 +9,8 @@
 
 #include <boost/asio.hpp>
 
+#include "eddy/clock.h"
+#include "ingest/decoder.h"
 #include "load/histogram.h"
 #include "load/runner.h"
 #include "load/source.h"
@@ -259,6 +261,40 @@ TEST(RedisCommandsTest, EightCommandsPerEvent) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '*'), 8);
   EXPECT_EQ(out.rfind("*4\r\n$7\r\nZINCRBY\r\n$11\r\ntrending:1h\r\n$1\r\n1\r\n$2\r\nc3\r\n", 0), 0u);
   EXPECT_NE(out.find("$5\r\nLTRIM\r\n$9\r\nrecent:u1\r\n$1\r\n0\r\n$2\r\n49\r\n"), std::string::npos);
+}
+
+// The seed-shaped stream: every event is one eddy accepts, with the seed's names and
+// fields; most bursts are by customers never seen before.
+TEST(SyntheticTest, SeedShapedEventsAreAcceptedWithTheirFields) {
+  SyntheticOptions o;
+  o.seed_shape = true;
+  Synthetic gen(o);
+  std::vector<std::string> lines(2000);
+  for (std::string& l : lines) gen.Next(&l);
+  EXPECT_NE(lines[0].find("\"customerId\":\"customer-"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"location\":{\"country\":"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"sessionId\":\"sess-42-1\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"timestamp\":\"20"), std::string::npos) << lines[0];
+  Interners interners;
+  Decoder decoder(interners, IngestOptions{}, Clock::System());
+  std::string body;
+  for (const std::string& l : lines) body += l + "\n";
+  body.reserve(body.size() + Decoder::kPadding);
+  std::vector<Event> events;
+  std::vector<Rejection> rejected;
+  ASSERT_TRUE(decoder.Decode(body, body.capacity(), BodyFormat::kNdjson, DefaultType::kNone,
+                             &events, &rejected).status.ok());
+  EXPECT_TRUE(rejected.empty()) << rejected[0].error;
+  ASSERT_EQ(events.size(), 2000u);
+  size_t purchases = 0;
+  for (const Event& e : events) {
+    EXPECT_TRUE(e.session.valid());
+    EXPECT_TRUE(e.country.valid());
+    EXPECT_TRUE(e.device.valid());
+    purchases += e.type == EventType::kPurchase && e.order.valid() && e.has_price();
+  }
+  EXPECT_GT(purchases, 10u);
+  EXPECT_GT(interners.users.size(), 300u);  // mostly new customers
 }
 
 }  // namespace

@@ -161,6 +161,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-burst", syn.max_burst,
                  "Synthetic: a user emits 1..N events in a row (a session-like burst)")
       ->capture_default_str();
+  std::string shape = "synthetic";
+  app.add_option("--shape", shape,
+                 "Synthetic: 'synthetic' (short ids, numeric fields) or 'seed' (events shaped "
+                 "like seed 002's examples: ISO timestamps, sessionId, deviceType, a location "
+                 "object, mostly new customers)")
+      ->check(CLI::IsMember({"synthetic", "seed"}))
+      ->capture_default_str();
   app.add_option("--seed", syn.seed, "Synthetic: random seed (same seed, same stream)")
       ->capture_default_str();
   app.add_option("--pool-events", pool_events,
@@ -183,6 +190,7 @@ int main(int argc, char** argv) {
                  "stdout and exit (for bench/baseline-redis.sh)");
   app.add_flag("--print-free-port", free_port, "Print a free loopback TCP port and exit");
   CLI11_PARSE(app, argc, argv);
+  syn.seed_shape = shape == "seed";
 
   if (free_port) {
     std::printf("%u\n", FreePort());
@@ -253,7 +261,7 @@ int main(int argc, char** argv) {
     source = std::make_unique<ReplaySource>(std::move(events), batch, x);
   } else {
     const double r = *rate_v;
-    what = "synthetic (seed " + std::to_string(syn.seed) + ", rate " + rate + " events/s)";
+    what = std::string(syn.seed_shape ? "seed-shaped" : "synthetic") + " (seed " + std::to_string(syn.seed) + ", rate " + rate + " events/s)";
     source = std::make_unique<SyntheticSource>(syn, batch, r, pool_events);
   }
   const std::string ack = ServerAck(run.host, run.port);

@@ -1,6 +1,9 @@
 #include "load/source.h"
 
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <cmath>
 #include <fstream>
 
@@ -44,7 +47,9 @@ std::string Synthetic::SampleUser(std::mt19937_64& rng) const {
 
 void Synthetic::Next(std::string* out, EventFields* fields) {
   if (burst_left_ <= 0) {
-    user_ = users_.Sample(rng_);
+    // Seed shape: 4 bursts in 5 by a customer never seen before.
+    user_ = o_.seed_shape && rng_() % 5 != 0 ? o_.users + new_users_++ : users_.Sample(rng_);
+    ++sessions_;
     burst_left_ = 1 + static_cast<int>(rng_() % static_cast<uint64_t>(std::max(1, o_.max_burst)));
   }
   --burst_left_;
@@ -62,6 +67,13 @@ void Synthetic::Next(std::string* out, EventFields* fields) {
   } else if (r < o_.view + o_.cart + o_.wishlist + o_.purchase) {
     type = "purchase", weight = 10;
   }
+  if (o_.seed_shape) {
+    AppendSeedShaped(out, item, category, type, weight);
+    if (fields != nullptr) *fields = EventFields{"customer-" + std::to_string(user_),
+                                                 "product-" + std::to_string(item),
+                                                 "category-" + std::to_string(category), type, weight};
+    return;
+  }
   const std::string u = "u" + std::to_string(user_), i = "i" + std::to_string(item),
                     c = "c" + std::to_string(category);
   *out += "{\"userId\":\"" + u + "\",\"itemId\":\"" + i + "\",\"category\":\"" + c +
@@ -75,6 +87,46 @@ void Synthetic::Next(std::string* out, EventFields* fields) {
   }
   *out += '}';
   if (fields != nullptr) *fields = EventFields{u, i, c, type, weight};
+}
+
+void Synthetic::AppendSeedShaped(std::string* out, uint64_t item, uint64_t category,
+                                 const char* type, int weight) {
+  static constexpr const char* kDevices[] = {"web", "mobile", "pos"};
+  static constexpr const char* kPlaces[][3] = {{"DE", "Bavaria", "Munich"},
+                                               {"US", "California", "San Francisco"},
+                                               {"FR", "Ile-de-France", "Paris"},
+                                               {"JP", "Kanto", "Tokyo"}};
+  if (time_ms_ == 0) {
+    time_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  const int64_t t = time_ms_++;
+  const std::time_t secs = static_cast<std::time_t>(t / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char iso[96];  // room for any int the compiler imagines in tm
+  std::snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(t % 1000));
+  const auto& place = kPlaces[user_ % 4];
+  *out += "{\"customerId\":\"customer-" + std::to_string(user_) + "\",\"productId\":\"product-" +
+          std::to_string(item) + "\",\"productCategory\":\"category-" + std::to_string(category) +
+          "\",\"type\":\"" + type + "\",\"timestamp\":\"" + iso + "\",\"sessionId\":\"sess-" +
+          std::to_string(o_.seed) + "-" + std::to_string(sessions_) + "\",\"deviceType\":\"" +
+          kDevices[user_ % 3] + "\",\"location\":{\"country\":\"" + place[0] +
+          "\",\"region\":\"" + place[1] + "\",\"city\":\"" + place[2] + "\"}";
+  if (weight == 10) {
+    const double price = 1.0 + std::floor(Unit(item ^ 0x5eed) * 19900.0) / 100.0;
+    const uint64_t quantity = 1 + rng_() % 3;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, ",\"quantity\":%llu,\"price\":%.2f,\"totalAmount\":%.2f",
+                  static_cast<unsigned long long>(quantity), price,
+                  price * static_cast<double>(quantity));
+    *out += buf;
+    *out += ",\"orderId\":\"order-" + std::to_string(o_.seed) + "-" + std::to_string(++orders_) +
+            "\",\"paymentMethod\":\"credit_card\"";
+  }
+  *out += '}';
 }
 
 void AppendRedisCommands(const EventFields& e, int64_t minute, std::string* out) {

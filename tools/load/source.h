@@ -30,6 +30,11 @@ struct SyntheticOptions {
   double purchase = 0.022;
   int max_burst = 8;  // a user emits 1..max_burst events in a row (a session-like burst)
   uint64_t seed = 42;
+  // Events shaped like seed 002's examples: customerId/productId/productCategory names, an
+  // ISO-8601 timestamp (the wall clock when generated), a sessionId per burst, deviceType,
+  // a location object, and mostly customers never seen before (4 bursts in 5), with
+  // quantity, totalAmount, orderId and paymentMethod on purchases.
+  bool seed_shape = false;
 };
 
 // One event as the seed Redis layer would see it (for the baseline).
@@ -47,12 +52,17 @@ class Synthetic {
   std::string SampleUser(std::mt19937_64& rng) const;
 
  private:
+  void AppendSeedShaped(std::string* out, uint64_t item, uint64_t category, const char* type,
+                        int weight);
+
   SyntheticOptions o_;
   std::mt19937_64 rng_;
   Zipf users_, items_, categories_;
   uint64_t user_ = 0;
   int burst_left_ = 0;
   uint64_t orders_ = 0;
+  uint64_t new_users_ = 0, sessions_ = 0;
+  int64_t time_ms_ = 0;  // seed shape: the next event's time
 };
 
 // The seed design's Redis state layer for one event, as RESP commands (8 per event):
