@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Memory soak (issue 5): starts eddy with caps below the stream's key counts, sends
 # EVENTS synthetic events (default 10 M; 1 M users, 400 k items, NDJSON batches of 100 at
-# max speed), and prints RSS before and after and, per aggregate, the keys tracked against
-# its cap, the estimated bytes and the evictions (/v1/stream/status).
-# Usage: bench/soak.sh [EVENTS]
+# max speed), and prints RSS over time (after each 5 s of load) and at the end, per
+# state, the keys tracked against its cap, the estimated bytes and the evictions
+# (/v1/stream/status). SHAPE "seed" sends seed-002-shaped events instead: mostly new
+# customers, a new session per burst, an order per purchase, 20 M items with a flat
+# skew — the stream that grows the interned strings (ids are not recycled yet).
+# Usage: bench/soak.sh [EVENTS] [synthetic|seed]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-10000000}
+shape=${2:-synthetic}
+stream=(--users 1000000 --items 400000 --categories 2000)
+[[ "$shape" == seed ]] && stream=(--shape seed --users 1000000 --items 20000000 --item-skew 0.2 --categories 2000)
 source bench/lib.sh
 caps=(--set recent.max_users=200000 --set affinity.max_users=200000
       --set popularity.max_items=100000 --set engagement.max_items=100000
@@ -20,8 +26,8 @@ echo "before: $(rss)"
 start=$(date +%s.%N)
 while (( $(accepted) < events )); do
   ./build/release/eddy-load --port "$port" --batch 100 --connections 16 --duration 5 \
-    --users 1000000 --items 400000 --categories 2000 --pool-events 2000000 --no-progress \
-    --seed "$RANDOM" --line soak >/dev/null
+    "${stream[@]}" --pool-events 2000000 --no-progress --seed "$RANDOM" --line soak >/dev/null
+  echo "  $(accepted) events: $(rss)"
 done
 end=$(date +%s.%N)
 sleep 2  # shards publish their memory figures about once a second

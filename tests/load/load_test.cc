@@ -276,7 +276,8 @@ TEST(SyntheticTest, SeedShapedEventsAreAcceptedWithTheirFields) {
   EXPECT_NE(lines[0].find("\"sessionId\":\"sess-42-1\""), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("\"timestamp\":\"20"), std::string::npos) << lines[0];
   Interners interners;
-  Decoder decoder(interners, IngestOptions{}, Clock::System());
+  const IngestOptions options;  // the decoder keeps a reference
+  Decoder decoder(interners, options, Clock::System());
   std::string body;
   for (const std::string& l : lines) body += l + "\n";
   body.reserve(body.size() + Decoder::kPadding);

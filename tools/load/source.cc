@@ -48,7 +48,10 @@ std::string Synthetic::SampleUser(std::mt19937_64& rng) const {
 void Synthetic::Next(std::string* out, EventFields* fields) {
   if (burst_left_ <= 0) {
     // Seed shape: 4 bursts in 5 by a customer never seen before.
-    user_ = o_.seed_shape && rng_() % 5 != 0 ? o_.users + new_users_++ : users_.Sample(rng_);
+    // (New ones are numbered past --users and per --seed, so runs with other seeds bring
+    // other new customers.)
+    user_ = o_.seed_shape && rng_() % 5 != 0 ? o_.users + (o_.seed << 32) + new_users_++
+                                             : users_.Sample(rng_);
     ++sessions_;
     burst_left_ = 1 + static_cast<int>(rng_() % static_cast<uint64_t>(std::max(1, o_.max_burst)));
   }
