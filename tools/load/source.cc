@@ -99,11 +99,10 @@ void Synthetic::AppendSeedShaped(std::string* out, uint64_t item, uint64_t categ
                                                {"US", "California", "San Francisco"},
                                                {"FR", "Ile-de-France", "Paris"},
                                                {"JP", "Kanto", "Tokyo"}};
-  if (time_ms_ == 0) {
-    time_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-  }
-  const int64_t t = time_ms_++;
+  // The wall clock when generated (a pool is cycled for a few minutes at most, well within
+  // eddy's past horizon; never ahead of it, which eddy would refuse).
+  const int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(t / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);

@@ -62,7 +62,6 @@ class Synthetic {
   int burst_left_ = 0;
   uint64_t orders_ = 0;
   uint64_t new_users_ = 0, sessions_ = 0;
-  int64_t time_ms_ = 0;  // seed shape: the next event's time
 };
 
 // The seed design's Redis state layer for one event, as RESP commands (8 per event):
