@@ -68,13 +68,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // as long as they like.
   void Start() {
     const int open = shared_.connections.fetch_add(1, std::memory_order_relaxed);
-    admitted_ = true;
     if (open >= shared_.options.max_connections) {
+      shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+      refused_ = true;  // closed as soon as the 503 is written, without lingering
       return Reply(ErrorResponse(http::status::service_unavailable, 11,
                                  "too many connections (server.max_connections = " +
                                      std::to_string(shared_.options.max_connections) + ")"),
                    false);
     }
+    admitted_ = true;
     ReadHeader();
   }
 
@@ -178,6 +180,9 @@ class Session : public std::enable_shared_from_this<Session> {
     answer_deadline_ = Router::IsRead(req)
                            ? worker_.now + std::chrono::milliseconds(shared_.options.read_deadline_ms)
                            : Clock::time_point::max();
+    // Nothing is read or written while the engine works on the answer: the socket's
+    // timeout does not apply (a read has its own deadline; ingest waits for durability).
+    deadline_ = Clock::time_point::max();
     const uint64_t seq = ++request_seq_;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it). The callback hands its
@@ -242,7 +247,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive || shared_.draining.load(std::memory_order_acquire)) {
       beast::error_code ignored;
       stream_.shutdown(Socket::shutdown_send, ignored);
-      return Linger();
+      // A refused connection lingers briefly: a flood of refusals holds few fds.
+      return Linger(std::chrono::milliseconds(refused_ ? 200 : 2000));
     }
     ReadHeader();
   }
@@ -250,15 +256,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // After the last response, read and drop what the client still sends (say, the body
   // of a request refused with 413) until it closes: closing a socket with unread input
   // makes the kernel send RST, which can destroy the response before the client reads it.
-  void Linger() {
+  void Linger(std::chrono::milliseconds how_long) {
     static constexpr size_t kMaxDrain = 64ull << 20;
     if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
-    expires_after(std::chrono::milliseconds(2000));
+    expires_after(how_long);
     stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = shared_from_this(), how_long](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kMaxDrain) return self->Close({});
-                              self->Linger();
+                              self->Linger(how_long);
                             });
   }
 
@@ -284,6 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_;  // the serialized response being written; reused
   bool counted_ = false;
   bool admitted_ = false;  // counted in shared_.connections
+  bool refused_ = false;   // past server.max_connections: answered 503 and closed
   // The request whose answer is awaited (one at a time per connection).
   bool awaiting_ = false;
   bool answer_keep_alive_ = false;

@@ -5,23 +5,52 @@
 #include <fstream>
 
 #include "util/json.h"
+#include "util/time.h"
 
 namespace eddy {
 namespace {
 
+// A JSON number (RFC 8259): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? — so that a
+// CSV field written unquoted never makes the line invalid JSON (from_chars alone takes
+// "inf", "nan", ".5" and "007").
 bool IsNumber(const std::string& s) {
-  if (s.empty()) return false;
-  double d;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-  return ec == std::errc() && p == s.data() + s.size();
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
 }
 
-// The epoch-ms time of a JSON event text with a numeric "timestamp" (seconds or ms).
+// The epoch-ms time of a JSON event text's "timestamp": a number (seconds or ms) or an
+// ISO-8601 string; 0 when there is none.
 int64_t TimeOf(const std::string& json) {
-  size_t k = json.find("\"timestamp\":");
+  size_t k = json.find("\"timestamp\"");
   if (k == std::string::npos) return 0;
-  size_t p = k + 12;
-  while (p < json.size() && json[p] == ' ') ++p;
+  size_t p = k + 11;
+  while (p < json.size() && (json[p] == ' ' || json[p] == ':')) ++p;
+  if (p < json.size() && json[p] == '"') {
+    const size_t end = json.find('"', p + 1);
+    if (end == std::string::npos) return 0;
+    std::optional<EventTime> t = ParseIso8601(std::string_view(json).substr(p + 1, end - p - 1));
+    return t ? t->millis() : 0;
+  }
   double v = 0;
   auto [end, ec] = std::from_chars(json.data() + p, json.data() + json.size(), v);
   if (ec != std::errc()) return 0;

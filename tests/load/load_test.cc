@@ -67,6 +67,36 @@ TEST(CsvMappingTest, SkippedColumnsQuotesAndNonNumericTimestamps) {
             R"({"userId":"u\"1","itemId":"i","price":9.5,"timestamp":"2017-11-26T01:00:00Z"})");
 }
 
+// A field is written as a number only when it is a JSON number: the line stays valid JSON.
+TEST(CsvMappingTest, OnlyJsonNumbersAreWrittenUnquoted) {
+  auto cols = SplitColumns("userId,price");
+  for (const char* n : {"0", "-1", "9.5", "1e3", "2.5E-2"}) {
+    EXPECT_EQ(CsvRowToJson(cols, std::string("u,") + n).value(),
+              std::string(R"({"userId":"u","price":)") + n + "}");
+  }
+  for (const char* s : {"inf", "nan", ".5", "5.", "007", "-", "1e", "0x10"}) {
+    EXPECT_EQ(CsvRowToJson(cols, std::string("u,") + s).value(),
+              std::string(R"({"userId":"u","price":")") + s + "\"}");
+  }
+}
+
+// Replayed events are time-ordered by their timestamp, numeric or ISO-8601.
+TEST(ReplayTest, IsoTimestampsGiveTheEventTime) {
+  char path[] = "/tmp/eddy-replay-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string data = "{\"userId\":\"u\",\"timestamp\": \"2017-11-26T01:00:00Z\"}\n"
+                     "{\"userId\":\"u\",\"timestamp\":1511658002}\n";
+  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  close(fd);
+  uint64_t skipped = 0;
+  auto ev = LoadReplay(path, {}, &skipped);
+  unlink(path);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].time_ms, 1'511'658'000'000);
+  EXPECT_EQ(ev[1].time_ms, 1'511'658'002'000);
+}
+
 TEST(ReplayTest, LoadsCsvWithTimesAndCountsBadRows) {
   char path[] = "/tmp/eddy-replay-XXXXXX";
   int fd = mkstemp(path);
