@@ -76,6 +76,7 @@ class AffinityState final : public State, public Affinity {
       Apply(ev.user, ev.category, ev.time, info.weight);
     }
   }
+  bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) Affinity::Prefetch(ev.user);
   }

@@ -57,6 +57,7 @@ class DedupState final : public State, public EventIdSet {
         max_ids_(o.ingest.dedup_max_ids) {}
   std::string_view Name() const override { return "dedup"; }
   uint32_t FormatVersion() const override { return 1; }
+  bool Applies() const override { return false; }
   void ApplyEvent(const Event&, const ApplyInfo&) override {}
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }

@@ -168,6 +168,7 @@ class EngagementState final : public State, public Engagement {
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid()) Apply(ev.item, ev.type, info.minute, &ev);
   }
+  bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo& info) const override {
     if (ev.item.valid()) Engagement::Prefetch(ev.item, ev.type, info.minute);
   }

@@ -131,6 +131,7 @@ class PopularityState final : public State, public Popularity {
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid() && info.weight > 0) Apply(ev.item, ev.category, ev.time, info.weight);
   }
+  bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.item.valid()) Popularity::Prefetch(ev.item, ev.category);
   }

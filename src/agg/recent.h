@@ -91,6 +91,7 @@ class RecentState final : public State, public RecentItems {
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid() && ev.user.valid() && info.weight > 0) Touch(ev.user, ev.item, ev.time);
   }
+  bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) RecentItems::Prefetch(ev.user);
   }

@@ -63,9 +63,13 @@ class State {
   virtual uint32_t FormatVersion() const = 0;
 
   // Folds one new (not duplicate) event in. Deterministic: the same events in the same
-  // order give the same state, whatever the wall clock.
+  // order give the same state, whatever the wall clock. Called only for states whose
+  // Applies() is true (the idempotency state decides before the others instead).
+  virtual bool Applies() const { return true; }
   virtual void ApplyEvent(const Event& ev, const ApplyInfo& info) = 0;
-  // Starts loading what ApplyEvent(ev) will touch into cache (a hint only).
+  // Starts loading what ApplyEvent(ev) will touch into cache (a hint only). Called only
+  // for states whose Prefetches() is true (the apply loop skips the others).
+  virtual bool Prefetches() const { return false; }
   virtual void Prefetch(const Event& ev, const ApplyInfo& info) const {}
   // Live clock: the wall clock reached `minute`; windows slide, what left them is freed.
   virtual void Tick(int64_t minute) {}

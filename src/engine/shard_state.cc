@@ -65,7 +65,7 @@ void ShardState::Apply(const LogEntry& entry) {
   const bool duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
   if (!duplicate) {
     const ApplyInfo info = InfoOf(ev);
-    for (const auto& st : states_) st->ApplyEvent(ev, info);
+    for (State* st : applying_) st->ApplyEvent(ev, info);
     applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
   }
@@ -77,7 +77,7 @@ void ShardState::Apply(const LogEntry& entry) {
 
 void ShardState::Prefetch(const Event& ev) const {
   const ApplyInfo info = InfoOf(ev);
-  for (const auto& st : states_) st->Prefetch(ev, info);
+  for (State* st : prefetching_) st->Prefetch(ev, info);
 }
 
 size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting,

@@ -97,6 +97,8 @@ class ShardState {
     const size_t id = TypeId<S>();
     if (by_type_.size() <= id) by_type_.resize(id + 1, nullptr);
     by_type_[id] = raw;
+    if (raw->Applies()) applying_.push_back(raw);
+    if (raw->Prefetches()) prefetching_.push_back(raw);
     states_.push_back(std::move(state));
     return raw;
   }
@@ -124,6 +126,8 @@ class ShardState {
   std::atomic<uint64_t>* duplicates_total_;
   std::vector<std::unique_ptr<State>> states_;
   std::vector<State*> by_type_;  // index: TypeId<S>()
+  // The per-event loops visit only the states with work there (fewer virtual calls).
+  std::vector<State*> applying_, prefetching_;
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
