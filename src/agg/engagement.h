@@ -124,6 +124,7 @@ class Engagement {
   }
 
   size_t items() const { return all_time_.size(); }
+  size_t tracked_window_keys() const { return sums_.tracked_keys(); }
   uint64_t evicted_items() const { return evicted_; }
   size_t bytes() const {
     return all_time_.capacity() * (sizeof(ItemId) + sizeof(Entry) + 1) + sums_.bytes();
@@ -136,9 +137,16 @@ class Engagement {
     Facts facts;
   };
 
+  // The least recently seen eighth of the items goes, with its cells in every minute
+  // bucket and window total: they are invisible once the item is gone (reads start from
+  // all_time_), and without this the windows would hold every item seen in the last
+  // day, cap or not.
   void EvictOldest() {
     evicted_ += EvictLeastRecentEighth(
         all_time_, [](const Entry& e) { return e.last_seq; }, [](const Entry&) {});
+    sums_.EraseKeysIf([this](uint64_t key) {
+      return !all_time_.contains(ItemId(static_cast<uint32_t>(key >> 8)));
+    });
   }
 
   static uint64_t Key(ItemId item, EventType type) {

@@ -89,6 +89,20 @@ class WindowedSums {
     if (hot_minute_ < keep_from) hot_ = nullptr;
   }
 
+  // Forgets every cell of the keys `drop(key)` says, in every minute and every window
+  // total (a key whose owner was evicted by its cap), and gives back the tables' memory.
+  template <typename Drop>
+  void EraseKeysIf(Drop drop) {
+    const auto erase = [&](Sums& m) {
+      if (absl::erase_if(m, [&](const auto& kv) { return drop(kv.first); }) > 0 &&
+          m.size() < m.capacity() / 4) {
+        m.rehash(0);  // shrink: a cap must bound the memory, not just the keys
+      }
+    };
+    for (auto& [minute, bucket] : buckets_) erase(bucket);
+    for (Sums& t : totals_) erase(t);
+  }
+
   // Adds this shard's sums of every key for window `w` at global minute `g` to `out`.
   void AddWindow(size_t w, int64_t g, Sums* out) const {
     if (cur_ == INT64_MIN) return;
