@@ -64,6 +64,48 @@ TEST(PopularityTest, ItemsPastTheCapAreEvictedLowestFirst) {
   EXPECT_GT(s[1], 0);
 }
 
+// A state changes its own checkpoint format without invalidating older checkpoints:
+// popularity's format 2 added each entry's category time, and still loads format 1 (the
+// times unknown, so the item's next event with a category sets its category).
+TEST(PopularityTest, LoadsItsFormatOneSection) {
+  std::string v1;
+  SerialWriter w(&v1);
+  w.U64(1);               // has_ref
+  w.I64(0);               // ref_ms
+  w.U64(0);               // evicted
+  w.U64(1);               // entries
+  w.U64(7);               // item
+  w.U64(3);               // category
+  w.F64(2.5);             // sum
+  w.U64(0);               // heap position
+  w.U64(0);               // free slots
+  w.U64(1);               // heap
+  w.U64(0);               //   slot 0
+  w.U64(1);               // categories
+  w.U64(3);               //   category 3
+  w.U64(1);               //   its items
+  w.U64(7);
+  w.F64(2.5);
+  Popularity p(3'600'000, 10, 100);
+  SerialReader r(v1);
+  ASSERT_TRUE(p.Load(r, 1));
+  EXPECT_TRUE(r.done());
+  std::vector<Popularity::Scored> top;
+  p.Top(CategoryId(3), 5, 0, false, &top);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].first, ItemId(7));
+  EXPECT_DOUBLE_EQ(top[0].second, 2.5);
+  // Written again, it is format 2 (one more field per entry) and loads as such.
+  std::string v2;
+  SerialWriter w2(&v2);
+  p.Save(w2);
+  EXPECT_EQ(v2.size(), v1.size() + 10);  // INT64_MIN zigzag-encoded: 10 bytes
+  Popularity q(3'600'000, 10, 100);
+  SerialReader r2(v2);
+  EXPECT_TRUE(q.Load(r2, 2));
+  EXPECT_TRUE(r2.done());
+}
+
 TEST(AffinityTest, UsersPastTheCapAreForgottenLeastRecentFirst) {
   Affinity a(kHour, 8, /*max_users=*/100);
   for (uint32_t u = 1; u <= 1000; ++u) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
