@@ -62,12 +62,6 @@ class CoView {
   // CoViewState::Partial): per neighbour (count − floor) and (error − floor), modulo 2^64,
   // and the list's floor to `floor`. Call Flush() first.
   void AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const;
-  // The largest count ever cut from the item's list (0 while nothing was cut): what a
-  // neighbour it does not list may have had.
-  uint64_t Floor(ItemId item) const {
-    auto it = items_.find(item);
-    return it == items_.end() ? 0 : it->second.floor;
-  }
 
   // Checkpoint: every item's counters, floor and recency (call Flush() first: the buffer
   // is not saved). Load replaces the state.

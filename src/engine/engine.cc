@@ -116,28 +116,12 @@ class EngineImpl final : public Engine {
   }
 
   void StartShards() {
-    const bool gated = writer_ != nullptr && options_.durability.ack != AckLevel::kMemory;
-    for (auto& state : set_.states) {
-      ShardState* st = state.get();
-      if (gated) st->SetDurableGate(writer_->durable());
-      set_.shards.push_back(std::make_unique<Shard>(static_cast<int>(set_.shards.size()),
-                                                    [st] { return st->Poll(); }));
-    }
-    set_.InitQueues();
-    for (auto& s : set_.shards) s->Start();
+    set_.Start(writer_ && writer_->gated() ? writer_->durable() : nullptr);
     if (writer_) writer_->Start();
   }
 
   std::vector<std::unique_ptr<ShardState>> NewStates() {
-    std::vector<std::unique_ptr<ShardState>> states;
-    const uint32_t partitions = options_.log.partitions;
-    for (int s = 0; s < shards_; ++s) {
-      std::vector<PartitionId> owned;
-      for (uint32_t p = s; p < partitions; p += shards_) owned.push_back(PartitionId(p));
-      states.push_back(std::make_unique<ShardState>(s, options_, log_.get(), std::move(owned),
-                                                    clock_.wall(), &duplicates_total_));
-    }
-    return states;
+    return NewShardStates(shards_, options_, log_.get(), clock_.wall(), &duplicates_total_);
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
@@ -231,7 +215,7 @@ class EngineImpl final : public Engine {
     // The store first: it persists everything published (the shards, when gated, can only
     // apply what it made durable); then the shards apply the rest.
     if (writer_) writer_->Stop();
-    for (auto& s : set_.shards) s->Stop();
+    set_.Stop();
     // (Tasks run inline once the shard threads are gone.)
     if (checkpoints_ && ready_.load(std::memory_order_acquire) && !writer_->failing()) {
       (void)checkpoints_->Take();

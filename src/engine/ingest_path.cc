@@ -39,7 +39,7 @@ IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& i
       shards_(shards),
       store_(store),
       clock_(clock),
-      gated_(store != nullptr && options.durability.ack != AckLevel::kMemory) {}
+      gated_(store != nullptr && store->gated()) {}
 
 std::unique_ptr<IngestContext> IngestPath::NewContext() const {
   return std::make_unique<IngestContextImpl>(interners_, options_, clock_.wall());

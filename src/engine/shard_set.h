@@ -49,18 +49,22 @@ struct ShardSet {
   size_t size() const { return states.size(); }
   size_t ShardOf(PartitionId p) const { return p.value() % states.size(); }
 
-  // Call once the shards exist.
-  void InitQueues() {
+  // Starts a shard thread polling each state (applying only below `gate`'s durable
+  // offsets when it is not null). Once, after the states are final (recovery done).
+  void Start(const std::atomic<uint64_t>* gate) {
+    for (auto& state : states) {
+      ShardState* st = state.get();
+      if (gate != nullptr) st->SetDurableGate(gate);
+      shards.push_back(std::make_unique<Shard>(static_cast<int>(shards.size()),
+                                               [st] { return st->Poll(); }));
+    }
     queued = std::make_unique<std::atomic<int64_t>[]>(shards.size());
     for (size_t s = 0; s < shards.size(); ++s) queued[s].store(0, std::memory_order_relaxed);
+    for (auto& s : shards) s->Start();
   }
-  // The longest queue of tasks waiting on a shard.
-  int64_t MaxQueued() const {
-    int64_t m = 0;
-    for (size_t s = 0; s < shards.size(); ++s) {
-      m = std::max(m, queued[s].load(std::memory_order_relaxed));
-    }
-    return m;
+  // Applies everything published and joins the threads; later tasks run inline.
+  void Stop() {
+    for (auto& s : shards) s->Stop();
   }
 
   void OnShard(size_t s, std::function<void(ShardState&)> task) const {

@@ -44,6 +44,20 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
   memory_ = std::make_unique<std::array<std::atomic<uint64_t>, 3>[]>(states_.size());
 }
 
+std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
+                                                        PartitionedLog* log, Clock* clock,
+                                                        std::atomic<uint64_t>* duplicates_total) {
+  std::vector<std::unique_ptr<ShardState>> states;
+  const uint32_t partitions = options.log.partitions;
+  for (int s = 0; s < shards; ++s) {
+    std::vector<PartitionId> owned;
+    for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
+    states.push_back(std::make_unique<ShardState>(s, options, log, std::move(owned), clock,
+                                                  duplicates_total));
+  }
+  return states;
+}
+
 // The states of a shard, in apply order. Adding a state is its files plus one line here:
 // checkpoints, recovery, replay, status and the settings fingerprint follow from State.
 void ShardState::RegisterStates(const Options& o) {

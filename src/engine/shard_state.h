@@ -1,8 +1,9 @@
 #pragma once
 // ShardState: everything one shard owns — the cursors of its partitions and the states
-// (agg/state.h) of the users in them, registered once in RegisterStates. Poll() applies newly published log entries in offset
-// order; CatchUp() applies one partition up to its head before a read is answered, so a
-// read reflects every event acknowledged before it was sent. With a durability gate (ack
+// (agg/state.h) of the users in them, registered once in RegisterStates. Poll() applies
+// newly published log entries in offset order; CatchUp() applies one partition up to its
+// head before a read is answered, so a read reflects every event acknowledged before it
+// was sent. With a durability gate (ack
 // wal or fsync) a shard applies only offsets below the partition's durable offset, so no
 // read ever shows an event a crash could take back.
 //
@@ -27,6 +28,14 @@
 #include "util/time.h"
 
 namespace eddy {
+
+class ShardState;
+
+// The states of `shards` shards: shard s owns the partitions p with p % shards == s
+// (ShardSet::ShardOf). `duplicates_total` is the engine's counter of duplicates.
+std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
+                                                        PartitionedLog* log, Clock* clock,
+                                                        std::atomic<uint64_t>* duplicates_total);
 
 class ShardState {
  public:

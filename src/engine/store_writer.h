@@ -49,6 +49,10 @@ class StoreWriter {
   // Per partition: offsets below it are in the store. Valid for the writer's lifetime.
   const std::atomic<uint64_t>* durable() const { return durable_.get(); }
 
+  // Ack wal/fsync: the shards apply only what is durable, and the requests without
+  // eventIds are answered by this writer once their events are stored.
+  bool gated() const { return gated_; }
+
   void Start();
   // Runs rounds until everything published is stored (or the store fails), then joins.
   void Stop();

@@ -29,27 +29,11 @@ struct Parts {
   ~Parts() { StopShards(); }
 
   std::vector<std::unique_ptr<ShardState>> NewStates() {
-    std::vector<std::unique_ptr<ShardState>> states;
-    const int shards = options.runtime.shards;
-    for (int s = 0; s < shards; ++s) {
-      std::vector<PartitionId> owned;
-      for (uint32_t p = s; p < options.log.partitions; p += shards) owned.push_back(PartitionId(p));
-      states.push_back(std::make_unique<ShardState>(s, options, log.get(), std::move(owned),
-                                                    Clock::System(), &duplicates));
-    }
-    return states;
+    return NewShardStates(options.runtime.shards, options, log.get(), Clock::System(),
+                          &duplicates);
   }
 
-  void StartShards(const std::atomic<uint64_t>* gate = nullptr) {
-    for (auto& state : set.states) {
-      ShardState* st = state.get();
-      if (gate != nullptr) st->SetDurableGate(gate);
-      set.shards.push_back(std::make_unique<Shard>(static_cast<int>(set.shards.size()),
-                                                   [st] { return st->Poll(); }));
-    }
-    set.InitQueues();
-    for (auto& s : set.shards) s->Start();
-  }
+  void StartShards(const std::atomic<uint64_t>* gate = nullptr) { set.Start(gate); }
   // Every shard catches up with every acknowledged event (a read of them all).
   void CatchUp() {
     std::promise<void> done;
@@ -57,9 +41,7 @@ struct Parts {
                            [&done](std::vector<int>&) { done.set_value(); });
     done.get_future().wait();
   }
-  void StopShards() {
-    for (auto& s : set.shards) s->Stop();
-  }
+  void StopShards() { set.Stop(); }
 
   // Decodes NDJSON lines into events with these interners (as an I/O thread would).
   std::vector<Event> Decode(const std::vector<std::string>& lines) {
