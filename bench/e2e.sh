@@ -18,13 +18,11 @@ while (($#)); do
   shift
 done
 source bench/lib.sh
-load=./build/release/eddy-load
 start_ack() {  # a fresh data dir per ack level
   rm -rf "$work/data"
   : >"$work/eddy.log"
   start_eddy --log-level warn --set "durability.ack=$1"
 }
-run() { "$load" --port "$port" --no-progress "$@"; }
 
 echo "eddy e2e: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload"
 declare -A eddy_rate

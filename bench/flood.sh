@@ -11,8 +11,6 @@ cd "$(dirname "$0")/.."
 duration="${1:-10}"
 conns="${2:-256}"
 source bench/lib.sh
-load=./build/release/eddy-load
-run() { "$load" --port "$port" --no-progress "$@"; }
 
 echo "eddy flood: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload, $conns read connections"
 start_eddy --log-level warn

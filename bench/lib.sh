@@ -2,6 +2,7 @@
 # loopback port, stop it. Source it after `cd` to the repository root.
 #   start_eddy [eddy args...]   sets $pid and $port; returns 1 if eddy exited instead
 #   stop_eddy [signal]          default TERM; waits for the exit
+#   run [eddy-load args...]     eddy-load against the started eddy, no progress line
 # $work is a temp dir removed on exit (with eddy killed if still running).
 tools/setup-deps.sh >/dev/null
 cmake --preset release >/dev/null
@@ -22,6 +23,8 @@ start_eddy() {
   done
   port=$(cat "$work/port")
 }
+
+run() { ./build/release/eddy-load --port "$port" --no-progress "$@"; }
 
 stop_eddy() {
   kill "-${1:-TERM}" "$pid"

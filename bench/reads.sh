@@ -13,8 +13,6 @@ cd "$(dirname "$0")/.."
 duration="${1:-10}"
 reads="${2:-200}"
 source bench/lib.sh
-load=./build/release/eddy-load
-run() { "$load" --port "$port" --no-progress "$@"; }
 
 echo "eddy reads: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload, $reads reads/s"
 start_eddy --log-level warn
