@@ -185,6 +185,19 @@ struct StoreStatus {
   uint64_t retention_deleted = 0;       // log offsets deleted by retention since start
 };
 
+// Interned strings of one kind (users, items, ...) and their recycling.
+struct IdKindStatus {
+  std::string kind;
+  uint64_t live = 0;   // ids held now
+  uint64_t freed = 0;  // ids recycled since start
+};
+
+struct IdStatus {
+  std::vector<IdKindStatus> kinds;
+  uint64_t sweeps = 0;  // sweeps finished since start
+  double last_sweep_ms = 0;
+};
+
 struct ShardStatus {
   int shard = 0;
   uint64_t applied_events = 0;  // events (not skips) applied since start
@@ -202,6 +215,7 @@ struct StreamStatus {
   std::vector<PartitionStatus> partition;
   std::vector<ShardStatus> shard;
   std::vector<AggregateMemory> memory;
+  IdStatus ids;
   StoreStatus store;
 };
 
@@ -298,6 +312,10 @@ class Engine {
   // The same on the engine's checkpoint thread; `done` gets the outcome and the new
   // checkpoint's sequence number (from that thread).
   virtual void RequestCheckpoint(std::function<void(eddy::Status, uint64_t)> done) = 0;
+
+  // Recycles now the interned ids no state references any more (a background sweep does it
+  // as runtime.id_sweep_after says): the ids freed, or why the sweep gave up.
+  virtual Result<uint64_t> RecycleIdsNow() = 0;
 
   // Tests only: makes the event store's writes fail (as a full disk would) until cleared.
   virtual void FailStoreWritesForTest(bool fail) = 0;

@@ -44,6 +44,10 @@ struct RuntimeOptions {
   // Read tasks queued on one shard; past it reads are refused (429 + Retry-After) instead
   // of queueing without bound.
   int max_queued_reads = 4096;
+  // Interned ids (users, items, categories, sessions, orders, free text) no state
+  // references any more are recycled by a sweep that starts once this many ids, or as
+  // many as were live after the previous sweep if that is more, were made since it.
+  uint64_t id_sweep_after = 1'000'000;
 };
 
 struct IngestOptions {

@@ -40,6 +40,13 @@ class Affinity {
   bool Load(SerialReader& r);
 
   size_t users() const { return users_.size(); }
+  // Marks every user and category held.
+  void MarkIds(IdMarks& marks) const {
+    for (const auto& [user, st] : users_) {
+      marks.Mark(user);
+      for (const auto& s : st.sums) marks.Mark(s.first);
+    }
+  }
   uint64_t evicted_users() const { return evicted_; }
   size_t bytes() const;
 
@@ -82,6 +89,7 @@ class AffinityState final : public State, public Affinity {
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "half_life_minutes", options_.half_life_minutes);

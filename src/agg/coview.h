@@ -69,6 +69,15 @@ class CoView {
   bool Load(SerialReader& r);
 
   size_t items() const { return items_.size(); }
+  // Marks every item held (call Flush() first: the buffer holds items too).
+  void MarkIds(IdMarks& marks) const {
+    for (const auto& [item, list] : items_) {
+      marks.Mark(item);
+      for (const Counter& c : list.slots) {
+        if (c.count != 0) marks.Mark(ItemId(c.id));
+      }
+    }
+  }
   size_t counters() const { return counters_; }
   size_t slots() const { return slots_; }
   uint64_t evicted_items() const { return evicted_; }
@@ -140,6 +149,10 @@ class CoViewState final : public State, public CoView {
     Save(w);
   }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override {
+    Flush();
+    MarkIds(marks);
+  }
   StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "recent_items", options_.recent_items);

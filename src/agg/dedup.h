@@ -61,6 +61,7 @@ class DedupState final : public State, public EventIdSet {
   void ApplyEvent(const Event&, const ApplyInfo&) override {}
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks&) override {}  // event ids are hashes, not interned
   StateMemory Memory() const override { return {size(), bytes(), 0}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "horizon_ms", horizon_ms_);

@@ -124,6 +124,13 @@ class Engagement {
   }
 
   size_t items() const { return all_time_.size(); }
+  // Marks every item and category held (the windows hold only items of all_time_).
+  void MarkIds(IdMarks& marks) const {
+    for (const auto& [item, e] : all_time_) {
+      marks.Mark(item);
+      if (e.facts.category.valid()) marks.Mark(e.facts.category);
+    }
+  }
   size_t tracked_window_keys() const { return sums_.tracked_keys(); }
   uint64_t evicted_items() const { return evicted_; }
   size_t bytes() const {
@@ -183,6 +190,7 @@ class EngagementState final : public State, public Engagement {
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
   void DescribeSettings(std::string* out) const override {
     for (int64_t m : windows_) Setting(out, "window", m);

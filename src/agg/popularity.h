@@ -67,6 +67,17 @@ class Popularity {
   bool Load(SerialReader& r, uint32_t version = 2);
 
   size_t items() const { return items_.size(); }
+  // Marks every item and category held.
+  void MarkIds(IdMarks& marks) const {
+    for (const auto& [item, slot] : items_) {
+      marks.Mark(item);
+      if (entries_[slot].category.valid()) marks.Mark(entries_[slot].category);
+    }
+    for (const auto& [category, members] : categories_) {
+      marks.Mark(category);
+      for (const auto& m : members) marks.Mark(m.first);
+    }
+  }
   size_t category_entries() const { return category_entries_; }
   uint64_t evicted_items() const { return evicted_; }
   size_t bytes() const;
@@ -137,6 +148,7 @@ class PopularityState final : public State, public Popularity {
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t version) override { return Load(r, version); }
+  void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "half_life_minutes", options_.half_life_minutes);

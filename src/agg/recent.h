@@ -38,6 +38,13 @@ class RecentItems {
   void Get(UserId user, uint32_t k, std::vector<Entry>* out) const;
   // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid
   // until the next Touch.
+  // Marks every user and item held.
+  void MarkIds(IdMarks& marks) const {
+    for (const auto& [user, slot] : index_) {
+      marks.Mark(user);
+      for (const Entry& e : slots_[slot].items) marks.Mark(e.item);
+    }
+  }
   const std::vector<Entry>* Find(UserId user) const {
     auto it = index_.find(user);
     return it == index_.end() ? nullptr : &slots_[it->second].items;
@@ -97,6 +104,7 @@ class RecentState final : public State, public RecentItems {
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "max_items", options_.max_items);
@@ -124,6 +132,7 @@ class BoughtState final : public State, public RecentItems {
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {users(), bytes(), evicted_users()}; }
   void DescribeSettings(std::string* out) const override {
     Setting(out, "bought_items", bought_items_);

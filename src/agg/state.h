@@ -5,7 +5,8 @@
 // of its own (named, with its own format version, so one state can change its format
 // without invalidating the others: Load gets the version the section was written with);
 // publishes each one's memory figures for status; and hashes each one's settings into
-// the checkpoint fingerprint. The engine, checkpoints, recovery, replay and status loop
+// the checkpoint fingerprint; and marks the interned ids each one references, so that the
+// others can be recycled. The engine, checkpoints, recovery, replay and status loop
 // over the registered states and never name one; a new state is its files plus one
 // registration line (engine/shard_state.cc, RegisterStates).
 //
@@ -25,6 +26,7 @@
 #include <string_view>
 
 #include "eddy/event.h"
+#include "util/interners.h"
 #include "util/serial.h"
 
 namespace eddy {
@@ -81,6 +83,11 @@ class State {
   // Replaces the state with a section written by FormatVersion() == `version` or older;
   // false when it cannot (then the caller discards the whole shard state).
   virtual bool LoadFrom(SerialReader& r, uint32_t version) = 0;
+
+  // Marks every interned id the state references (the recycler frees the others). On the
+  // shard thread; may fold buffered work first (hence non-const). A state that forgets an
+  // id here lets it be given to another string while the state still uses it.
+  virtual void VisitIds(IdMarks& marks) = 0;
 
   virtual StateMemory Memory() const = 0;
   // Appends every setting that shapes this state (caps, half-lives, windows...): a

@@ -25,6 +25,9 @@ class TrendingState final : public State, public CategoryWindows {
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  void VisitIds(IdMarks& marks) override {
+    ForEachKey([&](CategoryId c) { marks.Mark(c); });
+  }
   StateMemory Memory() const override { return {tracked_keys(), bytes(), 0}; }
   void DescribeSettings(std::string* out) const override {
     for (int64_t m : windows_) Setting(out, "window", m);

@@ -178,6 +178,16 @@ class WindowedSums {
     return b;
   }
   size_t buckets() const { return buckets_.size(); }
+  // Calls f(key) for every key in a minute bucket or a window total (repeats included).
+  template <typename F>
+  void ForEachKey(F f) const {
+    for (const auto& [minute, bucket] : buckets_) {
+      for (const auto& kv : bucket) f(kv.first);
+    }
+    for (const Sums& t : totals_) {
+      for (const auto& kv : t) f(kv.first);
+    }
+  }
   size_t tracked_keys() const {
     size_t n = 0;
     for (const Sums& t : totals_) n = std::max(n, t.size());

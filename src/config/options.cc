@@ -98,6 +98,8 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Int("runtime", "shards", 0, 256, &Options::runtime, &RuntimeOptions::shards));
   k.push_back(Int("runtime", "max_queued_reads", 1, 1'000'000, &Options::runtime,
                   &RuntimeOptions::max_queued_reads));
+  k.push_back(Int("runtime", "id_sweep_after", 1, int64_t{1} << 28, &Options::runtime,
+                  &RuntimeOptions::id_sweep_after));
   k.push_back(Int("ingest", "max_future_skew_s", 0, 366 * 86400, &Options::ingest,
                   &IngestOptions::max_future_skew_ms, 1000));
   k.push_back(Int("ingest", "dedup_horizon_s", 0, 30 * 86400, &Options::ingest,

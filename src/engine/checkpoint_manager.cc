@@ -260,6 +260,8 @@ void CheckpointManager::Request(std::function<void(Status, uint64_t)> done) {
 
 Status CheckpointManager::Take() {
   MutexLock lock(&checkpoint_mu_);
+  // No id is recycled between the states' snapshots and the interners' (they must agree).
+  MutexLock ids(&interners_->recycle_mu);
   const ShardSet& set = *set_;
   const auto t0 = std::chrono::steady_clock::now();
   Checkpoint cp;

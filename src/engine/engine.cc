@@ -7,6 +7,7 @@
 //   CheckpointManager (engine/checkpoint_manager.h) checkpoints, recovery, retention
 //   QueryService (engine/query_service.h)           the plain reads
 //   Recommender (engine/recommender.h)              the ranked reads
+//   IdRecycler (engine/id_recycler.h)               frees ids no state references
 // and the shards with their states (engine/shard_set.h, engine/shard_state.h).
 
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_clock.h"
+#include "engine/id_recycler.h"
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
 #include "engine/recommender.h"
@@ -95,6 +97,9 @@ class EngineImpl final : public Engine {
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
+    recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
+                                             options_.runtime);
+    recycler_->Start();
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
                  log_->partition(PartitionId(0)).capacity(), shards_,
@@ -133,43 +138,45 @@ class EngineImpl final : public Engine {
 
   void RecentItems(std::string_view user, uint32_t k,
                    std::function<void(std::vector<RecentItem>)> done) override {
-    queries_->RecentItems(user, k, std::move(done));
+    queries_->RecentItems(user, k, Guarded(std::move(done)));
   }
   void TrendingCategories(size_t window, uint32_t k,
                           std::function<void(TrendingAnswer)> done) override {
-    queries_->TrendingCategories(window, k, std::move(done));
+    queries_->TrendingCategories(window, k, Guarded(std::move(done)));
   }
   void CategoryVelocity(std::string_view category, uint32_t minutes,
                         std::function<void(VelocityAnswer)> done) override {
-    queries_->CategoryVelocity(category, minutes, std::move(done));
+    queries_->CategoryVelocity(category, minutes, Guarded(std::move(done)));
   }
   void ItemEngagement(std::string_view item, std::function<void(EngagementAnswer)> done) override {
-    queries_->ItemEngagement(item, std::move(done));
+    queries_->ItemEngagement(item, Guarded(std::move(done)));
   }
   void PopularItems(std::string_view category, uint32_t k,
                     std::function<void(PopularAnswer)> done) override {
-    queries_->PopularItems(category, k, std::move(done));
+    queries_->PopularItems(category, k, Guarded(std::move(done)));
   }
   void UserAffinity(std::string_view user, uint32_t k,
                     std::function<void(AffinityAnswer)> done) override {
-    queries_->UserAffinity(user, k, std::move(done));
+    queries_->UserAffinity(user, k, Guarded(std::move(done)));
   }
   void SimilarItems(std::string_view item, uint32_t k,
                     std::function<void(SimilarAnswer)> done) override {
-    queries_->SimilarItems(item, k, std::move(done));
+    queries_->SimilarItems(item, k, Guarded(std::move(done)));
   }
   void Recommend(const RecommendRequest& request,
                  std::function<void(RecommendAnswer)> done) override {
-    recommender_->Recommend(request, std::move(done));
+    recommender_->Recommend(request, Guarded(std::move(done)));
   }
   void SimilarItemsRanked(std::string_view item, uint32_t k,
                           std::function<void(RankedSimilarAnswer)> done) override {
-    recommender_->SimilarItemsRanked(item, k, std::move(done));
+    recommender_->SimilarItemsRanked(item, k, Guarded(std::move(done)));
   }
   void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                   std::function<void(OffersAnswer)> done) override {
-    recommender_->RankOffers(user, std::move(offers), k, std::move(done));
+    recommender_->RankOffers(user, std::move(offers), k, Guarded(std::move(done)));
   }
+
+  Result<uint64_t> RecycleIdsNow() override { return recycler_->RunOnce(); }
 
   eddy::Status TakeCheckpoint() override {
     if (!checkpoints_) return eddy::Status::Unavailable("no data_dir: nothing to checkpoint into");
@@ -211,6 +218,7 @@ class EngineImpl final : public Engine {
       return;
     }
     if (ingest_) ingest_->Close();
+    if (recycler_) recycler_->Stop();
     if (checkpoints_) checkpoints_->StopPeriodic();
     // The store first: it persists everything published (the shards, when gated, can only
     // apply what it made durable); then the shards apply the rest.
@@ -230,6 +238,17 @@ class EngineImpl final : public Engine {
   const Options& options() const override { return options_; }
 
  private:
+  // A read's callback that holds an id guard until it has run: the read may hold ids it
+  // found or took from a state until its answer is printed (util/id_epochs.h).
+  template <typename T>
+  std::function<void(T)> Guarded(std::function<void(T)> done) {
+    auto guard = std::make_shared<IdEpochs::Guard>(interners_->epochs.Enter());
+    return [guard = std::move(guard), done = std::move(done)](T v) {
+      done(std::move(v));
+      guard->Release();
+    };
+  }
+
   const Options options_;
   EngineClock clock_;
   DirLock lock_;
@@ -244,6 +263,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<IngestPath> ingest_;
   std::unique_ptr<QueryService> queries_;
   std::unique_ptr<Recommender> recommender_;
+  std::unique_ptr<IdRecycler> recycler_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> ready_{false};
@@ -289,6 +309,7 @@ StreamStatus EngineImpl::Status() const {
     s.shard[ps.shard].lag_events += ps.head - ps.applied;
     s.partition.push_back(ps);
   }
+  if (recycler_) recycler_->Fill(&s.ids);
   if (writer_) writer_->FillStatus(&s.store);
   if (checkpoints_) checkpoints_->FillStatus(&s.store);
   return s;

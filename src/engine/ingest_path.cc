@@ -72,6 +72,8 @@ void IngestPath::Ingest(IngestContext& base, std::string& body, BodyFormat forma
   reply.status = Refusal();
   if (reply.status.ok()) {
     auto& ctx = static_cast<IngestContextImpl&>(base);
+    // From interning to appending, the events' ids are held here (util/id_epochs.h).
+    IdEpochs::Guard ids = interners_.epochs.Enter();
     body.reserve(body.size() + Decoder::kPadding);
     DecodeResult dr = ctx.decoder.Decode(body, body.capacity(), format, default_type,
                                          &ctx.events, &ctx.rejected);

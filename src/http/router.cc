@@ -471,6 +471,11 @@ Response Router::StreamStatusResponse(unsigned version) {
     total += m.bytes;
   }
   w.Key("total_bytes").Uint(total).EndObject();
+  w.Key("ids").BeginObject();
+  for (const IdKindStatus& k : s.ids.kinds) {
+    w.Key(k.kind).BeginObject().Key("live").Uint(k.live).Key("freed").Uint(k.freed).EndObject();
+  }
+  w.Key("sweeps").Uint(s.ids.sweeps).Key("last_sweep_ms").Double(s.ids.last_sweep_ms).EndObject();
   const StoreStatus& st = s.store;
   w.Key("store").BeginObject().Key("enabled").Bool(st.enabled);
   if (st.enabled) {

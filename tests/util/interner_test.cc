@@ -83,5 +83,76 @@ TEST(InternCacheTest, AgreesWithInterner) {
   EXPECT_EQ(in.Lookup(cache.Intern("b", 42)), "b");
 }
 
+// Sweep frees exactly the ids that are neither referenced nor handed out since the sweep's
+// epoch; Intern reuses them; the interner's figures follow.
+TEST(InternerTest, SweepFreesUnreferencedOldIdsAndReusesThem) {
+  IdEpochs epochs;
+  Interner in(&epochs);
+  const uint32_t a = in.Intern("a"), b = in.Intern("b"), c = in.Intern("c");
+  const uint32_t e1 = epochs.Advance();
+  EXPECT_EQ(in.Find("c"), c);  // handed out in the new epoch: kept
+  IdBitmap referenced(in.bound());
+  referenced.Set(a);
+  EXPECT_EQ(in.Sweep(referenced, e1), 1u);  // only b
+  EXPECT_EQ(in.Find("b"), 0u);
+  EXPECT_EQ(in.Lookup(a), "a");
+  EXPECT_EQ(in.Lookup(c), "c");
+  EXPECT_EQ(in.size(), 2u);
+  EXPECT_EQ(in.freed(), 1u);
+  // The freed id goes to the next new string (of the same stripe; try until one lands).
+  bool reused = false;
+  for (int i = 0; i < 1000 && !reused; ++i) reused = in.Intern("n" + std::to_string(i)) == b;
+  EXPECT_TRUE(reused);
+  EXPECT_EQ(in.Lookup(b).substr(0, 1), "n");
+  EXPECT_EQ(in.Intern("b") > c, true);  // "b" again: a new id, not its old one
+}
+
+// A checkpoint of an interner with free ids loads with the same ids, and the holes stay
+// free (to be reused).
+TEST(InternerTest, SaveLoadKeepsIdsAcrossHoles) {
+  IdEpochs epochs;
+  Interner in(&epochs);
+  for (int i = 0; i < 100; ++i) in.Intern("k" + std::to_string(i));
+  IdBitmap referenced(in.bound());
+  for (uint32_t id = 1; id < in.bound(); id += 3) referenced.Set(id);
+  const uint32_t e1 = epochs.Advance();
+  EXPECT_EQ(in.Sweep(referenced, e1), 66u);
+  std::string bytes;
+  SerialWriter w(&bytes);
+  in.Save(w);
+  Interner loaded(&epochs);
+  SerialReader r(bytes);
+  ASSERT_TRUE(loaded.Load(r));
+  EXPECT_EQ(loaded.size(), 34u);
+  EXPECT_EQ(loaded.bound(), in.bound());
+  for (uint32_t id = 1; id < in.bound(); ++id) {
+    EXPECT_EQ(loaded.Lookup(id), in.Lookup(id)) << id;
+    if (id % 3 == 1) {
+      EXPECT_EQ(loaded.Find(in.Lookup(id)), id);
+    }
+  }
+  // New strings fill the holes (each stripe reuses its own, so some new ids may come
+  // first); after enough of them no hole is left.
+  for (int i = 0; i < 2000; ++i) loaded.Intern("new" + std::to_string(i));
+  EXPECT_EQ(loaded.size(), 2034u);
+  for (uint32_t id = 1; id < in.bound(); ++id) EXPECT_FALSE(loaded.Lookup(id).empty()) << id;
+}
+
+// A cache entry from an older epoch is not trusted: its id may have been freed and reused.
+TEST(InternCacheTest, EntriesOfAnOlderEpochAreMisses) {
+  IdEpochs epochs;
+  Interner in(&epochs);
+  InternCache cache(in);
+  const uint32_t x = cache.Intern("x", StableHash64("x"));
+  const uint32_t e1 = epochs.Advance();
+  EXPECT_EQ(in.Sweep(IdBitmap(in.bound()), e1), 1u);  // x was handed out before e1: freed
+  const uint32_t y = in.Intern("y");                  // may take x's id
+  const uint32_t x2 = cache.Intern("x", StableHash64("x"));
+  EXPECT_NE(x2, y);
+  EXPECT_EQ(in.Lookup(x2), "x");
+  EXPECT_EQ(in.Lookup(y), "y");
+  (void)x;
+}
+
 }  // namespace
 }  // namespace eddy

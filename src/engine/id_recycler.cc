@@ -1,0 +1,149 @@
+#include "engine/id_recycler.h"
+
+#include <future>
+#include <vector>
+
+#include "spdlog/spdlog.h"
+
+namespace eddy {
+
+IdRecycler::IdRecycler(Interners& interners, PartitionedLog& log, const ShardSet& set,
+                       int log_consumers, const RuntimeOptions& options)
+    : interners_(interners),
+      log_(log),
+      set_(set),
+      log_consumers_(log_consumers),
+      sweep_after_(std::max<uint64_t>(1, options.id_sweep_after)) {
+  made_at_last_.store(Made(), std::memory_order_relaxed);
+  live_at_last_.store(Live(), std::memory_order_relaxed);
+}
+
+IdRecycler::~IdRecycler() { Stop(); }
+
+uint64_t IdRecycler::Made() const {
+  uint64_t n = 0;
+  interners_.ForEach([&](const Interner& i) { n += i.made(); });
+  return n;
+}
+
+uint64_t IdRecycler::Live() const {
+  uint64_t n = 0;
+  interners_.ForEach([&](const Interner& i) { n += i.size(); });
+  return n;
+}
+
+void IdRecycler::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void IdRecycler::Stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool IdRecycler::Due() const {
+  const uint64_t since = Made() - made_at_last_.load(std::memory_order_relaxed);
+  return since >= std::max(sweep_after_, live_at_last_.load(std::memory_order_relaxed));
+}
+
+void IdRecycler::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    // A check is a few dozen relaxed loads; ten a second keeps a burst's overshoot small.
+    cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
+    if (stop_ || !Due()) continue;
+    lock.unlock();
+    Result<uint64_t> r = RunOnce();
+    if (!r.ok()) spdlog::warn("ids: sweep gave up: {}", r.status().message());
+    lock.lock();
+  }
+}
+
+bool IdRecycler::WaitUntil(const std::function<bool()>& done) const {
+  const auto limit = std::chrono::steady_clock::now() + kWaitLimit;
+  while (!done()) {
+    if (stopping_.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() > limit) {
+      return false;
+    }
+    // A background thread waiting for others' progress (a grace period, a shard catching
+    // up): nothing to be woken by, so it polls.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+Result<uint64_t> IdRecycler::RunOnce() {
+  const auto t0 = std::chrono::steady_clock::now();
+  MutexLock lock(&interners_.recycle_mu);
+  IdEpochs& epochs = interners_.epochs;
+  // 1. Every id handed out before e1 is in the log now, or dropped.
+  const uint32_t e1 = epochs.Advance();
+  if (!WaitUntil([&] { return epochs.Drained(e1 - 1); })) {
+    return Status::Unavailable("an ingest or read held ids for longer than the wait limit");
+  }
+  // 2. ... and every log entry published so far is applied and encoded.
+  std::vector<uint64_t> heads(log_.partitions());
+  for (uint32_t p = 0; p < log_.partitions(); ++p) heads[p] = log_.partition(PartitionId(p)).head();
+  const bool passed = WaitUntil([&] {
+    for (uint32_t p = 0; p < log_.partitions(); ++p) {
+      const PartitionLog& pl = log_.partition(PartitionId(p));
+      for (int c = 0; c < log_consumers_; ++c) {
+        if (pl.cursor(c) < heads[p]) return false;
+      }
+    }
+    return true;
+  });
+  if (!passed) return Status::Unavailable("the log's consumers did not catch up in time");
+  // 3. What the states reference, marked on each shard's thread.
+  std::vector<IdMarks> marks(set_.size(), IdMarks(interners_));
+  std::vector<std::promise<void>> marked(set_.size());
+  for (size_t s = 0; s < set_.size(); ++s) {
+    set_.OnShard(s, [&marks, &marked, s](ShardState& st) {
+      for (const auto& state : st.states()) state->VisitIds(marks[s]);
+      marked[s].set_value();
+    });
+  }
+  for (auto& m : marked) m.get_future().wait();
+  for (size_t s = 1; s < marks.size(); ++s) marks[0].Or(marks[s]);
+  // 4. Reads that may have taken an id from a state before it was marked are done.
+  const uint32_t e2 = epochs.Advance();
+  if (!WaitUntil([&] { return epochs.Drained(e2 - 1); })) {
+    return Status::Unavailable("a read held ids for longer than the wait limit");
+  }
+  // 5. Free.
+  const IdMarks& m = marks[0];
+  uint64_t freed = 0;
+  freed += interners_.users.Sweep(m.users, e1);
+  freed += interners_.items.Sweep(m.items, e1);
+  freed += interners_.categories.Sweep(m.categories, e1);
+  freed += interners_.sessions.Sweep(m.sessions, e1);
+  freed += interners_.orders.Sweep(m.orders, e1);
+  freed += interners_.strings.Sweep(m.strings, e1);
+  made_at_last_.store(Made(), std::memory_order_relaxed);
+  live_at_last_.store(Live(), std::memory_order_relaxed);
+  sweeps_.fetch_add(1, std::memory_order_relaxed);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  last_sweep_ms_.store(ms, std::memory_order_relaxed);
+  spdlog::debug("ids: sweep freed {} ids in {:.1f} ms", freed, ms);
+  return freed;
+}
+
+void IdRecycler::Fill(IdStatus* out) const {
+  static constexpr const char* kKinds[] = {"users",    "items",  "categories",
+                                           "sessions", "orders", "strings"};
+  size_t k = 0;
+  out->kinds.clear();
+  interners_.ForEach([&](const Interner& i) {
+    out->kinds.push_back({kKinds[k++], i.size(), i.freed()});
+  });
+  out->sweeps = sweeps_.load(std::memory_order_relaxed);
+  out->last_sweep_ms = last_sweep_ms_.load(std::memory_order_relaxed);
+}
+
+}  // namespace eddy
