@@ -5,7 +5,8 @@
 # state, the keys tracked against its cap, the estimated bytes and the evictions
 # (/v1/stream/status). SHAPE "seed" sends seed-002-shaped events instead: mostly new
 # customers, a new session per burst, an order per purchase, 20 M items with a flat
-# skew — the stream that grows the interned strings (ids are not recycled yet).
+# skew — the stream that would grow the interned strings if ids were not recycled (the
+# end shows, per kind, the ids live and recycled, and the sweeps).
 # Usage: bench/soak.sh [EVENTS] [synthetic|seed]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +40,8 @@ for name, m in s["memory"].items():
     if isinstance(m, dict):
         print("  %-11s keys %9d  bytes %8.1f MiB  evicted %9d" % (name, m["keys"], m["bytes"] / 2**20, m["evicted"]))
 print("  total_bytes %.1f MiB" % (s["memory"]["total_bytes"] / 2**20))
+ids = s["ids"]
+print("  ids: " + ", ".join("%s %d live / %d recycled" % (k, v["live"], v["freed"])
+                             for k, v in ids.items() if isinstance(v, dict)))
+print("  id sweeps %d, the last %.0f ms" % (ids["sweeps"], ids["last_sweep_ms"]))
 '
