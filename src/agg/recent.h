@@ -36,8 +36,6 @@ class RecentItems {
   void Prefetch(UserId user) const { index_.prefetch(user); }
   // Up to k entries, newest first.
   void Get(UserId user, uint32_t k, std::vector<Entry>* out) const;
-  // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid
-  // until the next Touch.
   // Marks every user and item held.
   void MarkIds(IdMarks& marks) const {
     for (const auto& [user, slot] : index_) {
@@ -45,6 +43,8 @@ class RecentItems {
       for (const Entry& e : slots_[slot].items) marks.Mark(e.item);
     }
   }
+  // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid
+  // until the next Touch.
   const std::vector<Entry>* Find(UserId user) const {
     auto it = index_.find(user);
     return it == index_.end() ? nullptr : &slots_[it->second].items;

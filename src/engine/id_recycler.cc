@@ -59,7 +59,9 @@ void IdRecycler::Loop() {
     if (stop_ || !Due()) continue;
     lock.unlock();
     Result<uint64_t> r = RunOnce();
-    if (!r.ok()) spdlog::warn("ids: sweep gave up: {}", r.status().message());
+    if (!r.ok() && !stopping_.load(std::memory_order_relaxed)) {
+      spdlog::warn("ids: sweep gave up (freed nothing): {}", r.status().message());
+    }
     lock.lock();
   }
 }
@@ -77,13 +79,28 @@ bool IdRecycler::WaitUntil(const std::function<bool()>& done) const {
   return true;
 }
 
-Result<uint64_t> IdRecycler::RunOnce() {
-  const auto t0 = std::chrono::steady_clock::now();
-  MutexLock lock(&interners_.recycle_mu);
+bool IdRecycler::AdvanceAndDrain(uint32_t* now) {
   IdEpochs& epochs = interners_.epochs;
+  // Guards of the epoch before the current one share the next epoch's parity: advancing
+  // while one is left (an earlier sweep gave up waiting for it) would lose sight of it.
+  if (!WaitUntil([&] { return epochs.Drained(epochs.current() - 1); })) return false;
+  *now = epochs.Advance();
+  return WaitUntil([&] { return epochs.Drained(*now - 1); });
+}
+
+Result<uint64_t> IdRecycler::RunOnce() {
+  Result<uint64_t> r = Sweep();
+  // After a give-up, the next try waits for as much new growth as a sweep would.
+  if (!r.ok()) made_at_last_.store(Made(), std::memory_order_relaxed);
+  return r;
+}
+
+Result<uint64_t> IdRecycler::Sweep() {
+  const auto t0 = std::chrono::steady_clock::now();
+  MutexLock run(&run_mu_);
   // 1. Every id handed out before e1 is in the log now, or dropped.
-  const uint32_t e1 = epochs.Advance();
-  if (!WaitUntil([&] { return epochs.Drained(e1 - 1); })) {
+  uint32_t e1 = 0;
+  if (!AdvanceAndDrain(&e1)) {
     return Status::Unavailable("an ingest or read held ids for longer than the wait limit");
   }
   // 2. ... and every log entry published so far is applied and encoded.
@@ -99,7 +116,9 @@ Result<uint64_t> IdRecycler::RunOnce() {
     return true;
   });
   if (!passed) return Status::Unavailable("the log's consumers did not catch up in time");
-  // 3. What the states reference, marked on each shard's thread.
+  // 3. What the states reference, marked on each shard's thread. From here to the freeing,
+  // no checkpoint: the states and interners it saves must agree.
+  MutexLock lock(&interners_.recycle_mu);
   std::vector<IdMarks> marks(set_.size(), IdMarks(interners_));
   std::vector<std::promise<void>> marked(set_.size());
   for (size_t s = 0; s < set_.size(); ++s) {
@@ -111,8 +130,8 @@ Result<uint64_t> IdRecycler::RunOnce() {
   for (auto& m : marked) m.get_future().wait();
   for (size_t s = 1; s < marks.size(); ++s) marks[0].Or(marks[s]);
   // 4. Reads that may have taken an id from a state before it was marked are done.
-  const uint32_t e2 = epochs.Advance();
-  if (!WaitUntil([&] { return epochs.Drained(e2 - 1); })) {
+  uint32_t e2 = 0;
+  if (!AdvanceAndDrain(&e2)) {
     return Status::Unavailable("a read held ids for longer than the wait limit");
   }
   // 5. Free.

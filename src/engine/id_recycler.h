@@ -12,9 +12,11 @@
 //   4. Advance again and wait for the guards of e1 to leave: a read that took an id from
 //      a state before the marking (the state may have dropped it since) has finished.
 //   5. Free every id that is unmarked and was last handed out before e1.
-// A sweep holds Interners::recycle_mu, which a checkpoint also holds. It gives up (frees
-// nothing) when a wait lasts longer than kWaitLimit (the store cannot write, a read is
-// stuck) and logs why.
+// Steps 3-5 hold Interners::recycle_mu, which a checkpoint also holds. A sweep gives up
+// (frees nothing) when a wait lasts longer than kWaitLimit (the store cannot write, a read
+// is stuck) and logs why; the next one starts after as much new growth as a sweep needs,
+// and never advances the epoch while a guard of the epoch before the current one is left
+// (it would share the new epoch's parity).
 //
 // Thread-safety: Start/Stop from the owning thread; RunOnce from any thread (sweeps are
 // serialised by recycle_mu); Fill from any thread.
@@ -33,6 +35,7 @@
 #include "engine/shard_set.h"
 #include "log/partitioned_log.h"
 #include "util/interners.h"
+#include "util/mutex.h"
 
 namespace eddy {
 
@@ -59,6 +62,10 @@ class IdRecycler {
  private:
   void Loop();
   bool Due() const;
+  Result<uint64_t> Sweep();
+  // Waits for the guards of the epoch before the current one, advances, and waits for the
+  // guards of the epoch before the new one (*now); false when a wait ran out.
+  bool AdvanceAndDrain(uint32_t* now);
   // Polls `done` until it is true; false past kWaitLimit or when stopping.
   bool WaitUntil(const std::function<bool()>& done) const;
   uint64_t Made() const;
@@ -72,6 +79,7 @@ class IdRecycler {
   std::atomic<uint64_t> made_at_last_{0}, live_at_last_{0};
   std::atomic<uint64_t> sweeps_{0};
   std::atomic<double> last_sweep_ms_{0};
+  Mutex run_mu_;  // one sweep at a time
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_

@@ -29,7 +29,7 @@ PartitionId QueryService::PartitionOfUser(std::string_view user) const {
 void QueryService::RecentItems(std::string_view user, uint32_t k,
                                std::function<void(std::vector<RecentItem>)> done) const {
   const uint32_t uid = interners_.users.Find(user);
-  if (uid == 0) return done({});  // never seen (every acknowledged event's user is interned)
+  if (uid == 0) return done({});  // unknown: never seen, or no state holds it any more
   const PartitionId p = PartitionOfUser(user);
   shards_.OnShard(shards_.ShardOf(p), [this, p, uid, k, done = std::move(done)](ShardState& st) {
     st.CatchUp(p);
