@@ -37,11 +37,12 @@ Interner::Entry* Interner::Slot(uint32_t id) const {
   return &c[id & ((1u << kChunkBits) - 1)];
 }
 
-void Interner::Place(Stripe& st, uint32_t id, std::string_view s, uint64_t hash) {
+void Interner::Place(Stripe& st, uint32_t id, const Key& key) {
+  const std::string_view s = key.s;
   char* copy = new char[std::max<size_t>(1, s.size())];  // never null: null means free
   if (!s.empty()) std::memcpy(copy, s.data(), s.size());
-  *Slot(id) = Entry{copy, static_cast<uint32_t>(s.size()), epoch()};
-  st.map.emplace(Key{std::string_view(copy, s.size()), hash}, id);
+  *Slot(id) = Entry{copy, static_cast<uint32_t>(s.size())};
+  key.s = std::string_view(copy, s.size());
   st.made.store(st.made.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
@@ -49,12 +50,13 @@ uint32_t Interner::Intern(std::string_view s) { return Intern(s, StableHash64(s)
 
 uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
   Stripe& st = StripeFor(hash);
+  const uint32_t now = epoch();
   MutexLock lock(&st.mu);
-  if (auto it = st.map.find(Key{s, hash}); it != st.map.end()) {
-    Entry& e = *Slot(it->second);
-    const uint32_t now = epoch();
-    if (e.epoch != now) e.epoch = now;
-    return it->second;
+  // One probe whether it is new or not; a new key views `s` until Place copies it.
+  auto [it, inserted] = st.map.try_emplace(Key{s, hash}, Value{0, now});
+  if (!inserted) {
+    if (it->second.epoch != now) it->second.epoch = now;  // (no store, no dirty line, if not)
+    return it->second.id;
   }
   uint32_t id;
   if (!st.free.empty()) {
@@ -64,10 +66,12 @@ uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
     id = next_.fetch_add(1, std::memory_order_relaxed);
     if (id > kMaxIds) {
       next_.fetch_sub(1, std::memory_order_relaxed);
+      st.map.erase(it);
       return 0;
     }
   }
-  Place(st, id, s, hash);
+  it->second.id = id;
+  Place(st, id, it->first);
   return id;
 }
 
@@ -77,8 +81,8 @@ uint32_t Interner::Find(std::string_view s) const {
   MutexLock lock(&st.mu);
   auto it = st.map.find(Key{s, hash});
   if (it == st.map.end()) return 0;
-  Slot(it->second)->epoch = epoch();
-  return it->second;
+  if (const uint32_t now = epoch(); it->second.epoch != now) it->second.epoch = now;
+  return it->second.id;
 }
 
 uint32_t Interner::size() const { return static_cast<uint32_t>(made() - freed()); }
@@ -102,17 +106,17 @@ uint64_t Interner::Sweep(const IdBitmap& referenced, uint32_t before) {
     MutexLock lock(&st.mu);
     uint64_t n = 0;
     for (auto it = st.map.begin(); it != st.map.end();) {
-      const uint32_t id = it->second;
-      Entry& e = *Slot(id);
+      const uint32_t id = it->second.id;
       // Epochs only grow (by one per advance); the difference survives a wrap.
-      const bool recent = static_cast<int32_t>(e.epoch - before) >= 0;
+      const bool recent = static_cast<int32_t>(it->second.epoch - before) >= 0;
       if (recent || referenced.Test(id)) {
         ++it;
         continue;
       }
+      Entry& e = *Slot(id);
       st.map.erase(it++);  // the key views e.data: erase first, then free it
       delete[] e.data;
-      e = Entry{nullptr, 0, 0};
+      e = Entry{nullptr, 0};
       st.free.push_back(id);
       ++n;
     }
@@ -131,8 +135,8 @@ void Interner::Save(SerialWriter& w) const {
   std::vector<std::string_view> by_id(uint64_t{n} + 1);
   for (int i = 0; i < kStripes; ++i) {
     MutexLock lock(&stripes_[i].mu);
-    for (const auto& [key, id] : stripes_[i].map) {
-      if (id <= n) by_id[id] = key.s;
+    for (const auto& [key, v] : stripes_[i].map) {
+      if (v.id <= n) by_id[v.id] = key.s;
     }
   }
   w.U64(n);
@@ -153,8 +157,9 @@ bool Interner::Load(SerialReader& r) {
       st.free.push_back(static_cast<uint32_t>(id));
       continue;
     }
-    if (st.map.contains(Key{s, hash})) return false;  // a repeated string
-    Place(st, static_cast<uint32_t>(id), s, hash);
+    auto [it, inserted] = st.map.try_emplace(Key{s, hash}, Value{static_cast<uint32_t>(id), epoch()});
+    if (!inserted) return false;  // a repeated string
+    Place(st, static_cast<uint32_t>(id), it->first);
   }
   if (!r.ok()) return false;
   next_.store(static_cast<uint32_t>(n + 1), std::memory_order_release);

@@ -97,22 +97,29 @@ class Interner {
 
  private:
   struct Entry {
-    char* data;      // owned; nullptr for a free id
+    char* data;  // owned; nullptr for a free id
     uint32_t size;
-    uint32_t epoch;  // when it was last handed out; written under its stripe's lock
   };
-  // Keys carry their stable hash, so the map never hashes a string a second time.
+  // Keys carry their stable hash, so the map never hashes a string a second time (and
+  // compares it before the bytes). `s` is mutable so that a key inserted with the caller's
+  // bytes can be pointed at the interner's copy (the same bytes: neither hash nor equality
+  // changes).
   struct Key {
-    std::string_view s;
+    mutable std::string_view s;
     uint64_t hash;
-    friend bool operator==(const Key& a, const Key& b) { return a.s == b.s; }
+    friend bool operator==(const Key& a, const Key& b) { return a.hash == b.hash && a.s == b.s; }
+  };
+  // In the map slot, beside the key the probe just read: a hit costs no other cache line.
+  struct Value {
+    uint32_t id;
+    uint32_t epoch;  // when it was last handed out (Intern, Find)
   };
   struct KeyHash {
     size_t operator()(const Key& k) const { return k.hash; }
   };
   struct Stripe {
     mutable Mutex mu;
-    absl::flat_hash_map<Key, uint32_t, KeyHash> map ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<Key, Value, KeyHash> map ABSL_GUARDED_BY(mu);
     std::vector<uint32_t> free ABSL_GUARDED_BY(mu);  // freed ids, reused first
     // Written under mu, read by size()/made()/freed() from any thread.
     std::atomic<uint64_t> made{0}, freed{0};
@@ -121,9 +128,9 @@ class Interner {
 
   Stripe& StripeFor(uint64_t hash) const { return stripes_[(hash >> 58) % kStripes]; }
   Entry* Slot(uint32_t id) const;
-  // Gives `s` the id `id` (a free one, or the next): its entry and its map key.
-  void Place(Stripe& st, uint32_t id, std::string_view s, uint64_t hash)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
+  // Copies the key's bytes for `id` (a free one, or the next): its entry, and the key then
+  // views the copy.
+  void Place(Stripe& st, uint32_t id, const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
 
   const IdEpochs* const epochs_;
   std::unique_ptr<Stripe[]> stripes_;
