@@ -28,18 +28,20 @@ void BM_EngineIngestNdjson(benchmark::State& state) {
   for (size_t i = 0; i + batch <= ev.size(); i += batch) {
     bodies.push_back(bench::JoinNdjson(ev, i, batch));
   }
-  size_t i = 0, n = 0;
+  size_t i = 0, n = 0, retries = 0;
   std::string body;
   for (auto _ : state) {
     body = bodies[i++ % bodies.size()];
     IngestReply r;
     do {
       r = engine->IngestSync(*ctx, body, BodyFormat::kNdjson);
+      retries += r.status.code() == StatusCode::kResourceExhausted;
     } while (r.status.code() == StatusCode::kResourceExhausted);
     if (!r.status.ok()) state.SkipWithError("ingest failed");
     n += r.accepted;
   }
   engine->Stop();
+  state.counters["retries"] = static_cast<double>(retries);
   state.SetItemsProcessed(static_cast<int64_t>(n));
 }
 BENCHMARK(BM_EngineIngestNdjson)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
