@@ -36,7 +36,11 @@ for ack in memory wal fsync; do
   echo "$out"
   eddy_rate[$ack]=$(awk '{print $2}' <<<"$out")
   # The same with events shaped like seed 002's (ISO timestamps, sessions, devices,
-  # locations, mostly new customers: a pool large enough that they stay new).
+  # locations, mostly new customers: a pool large enough that they stay new), beside the
+  # synthetic stream from an equally large pool (the default 200 k pool repeats every
+  # fraction of a second, a warmer stream): the like-for-like pair.
+  run --duration "$duration" --batch 100 --connections 16 --pool-events 2000000 \
+    --line "ndjson_batch100_pool2m/ack=$ack"
   run --duration "$duration" --batch 100 --connections 16 --shape seed --pool-events 2000000 \
     --line "ndjson_batch100_seed_shape/ack=$ack"
   run --duration "$duration" --batch 1000 --connections 8 --line "ndjson_batch1000/ack=$ack"
