@@ -50,12 +50,15 @@ uint32_t Interner::Intern(std::string_view s) { return Intern(s, StableHash64(s)
 
 uint32_t Interner::Intern(std::string_view s, uint64_t hash) {
   Stripe& st = StripeFor(hash);
-  const uint32_t now = epoch();
   MutexLock lock(&st.mu);
+  // Read under the lock: the stamps of one stripe are then written in epoch order and never
+  // go back (a stamp read before the lock could overwrite a newer one, and a sweep would
+  // free an id handed out after it began).
+  const uint32_t now = epoch();
   // One probe whether it is new or not; a new key views `s` until Place copies it.
   auto [it, inserted] = st.map.try_emplace(Key{s, hash}, Value{0, now});
   if (!inserted) {
-    if (it->second.epoch != now) it->second.epoch = now;  // (no store, no dirty line, if not)
+    Stamp(it->second, now);
     return it->second.id;
   }
   uint32_t id;
@@ -81,7 +84,7 @@ uint32_t Interner::Find(std::string_view s) const {
   MutexLock lock(&st.mu);
   auto it = st.map.find(Key{s, hash});
   if (it == st.map.end()) return 0;
-  if (const uint32_t now = epoch(); it->second.epoch != now) it->second.epoch = now;
+  Stamp(it->second, epoch());
   return it->second.id;
 }
 

@@ -128,6 +128,11 @@ class Interner {
 
   Stripe& StripeFor(uint64_t hash) const { return stripes_[(hash >> 58) % kStripes]; }
   Entry* Slot(uint32_t id) const;
+  // Raises v's stamp to `now` (only forward; no store, no dirtied line, when unchanged).
+  // Under the stripe's lock.
+  static void Stamp(Value& v, uint32_t now) {
+    if (static_cast<int32_t>(now - v.epoch) > 0) v.epoch = now;
+  }
   // Copies the key's bytes for `id` (a free one, or the next): its entry, and the key then
   // views the copy.
   void Place(Stripe& st, uint32_t id, const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu);
