@@ -22,9 +22,8 @@ struct Fixture {
   std::vector<Event> events;
   std::vector<Rejection> rejected;
 
-  Fixture(bool ndjson) {
+  Fixture(bool ndjson, const std::vector<std::string>& ev) {
     options.max_future_skew_ms = int64_t{1} << 50;
-    std::vector<std::string> ev = bench::TaobaoEvents(96'000);
     for (size_t i = 0; i + kBatch <= ev.size(); i += kBatch) {
       std::string body;
       if (ndjson) {
@@ -40,8 +39,12 @@ struct Fixture {
   }
 };
 
-void Run(benchmark::State& state, BodyFormat format) {
-  Fixture f(format == BodyFormat::kNdjson);
+std::string TaobaoLabel() { return bench::HaveTaobao() ? "taobao" : "synthetic taobao-shaped"; }
+
+void Run(benchmark::State& state, BodyFormat format,
+         const std::vector<std::string>& ev = bench::TaobaoEvents(96'000),
+         const std::string& label = TaobaoLabel()) {
+  Fixture f(format == BodyFormat::kNdjson, ev);
   size_t i = 0, events = 0, bytes = 0;
   for (auto _ : state) {
     const std::string& b = f.bodies[i++ % f.bodies.size()];
@@ -53,7 +56,7 @@ void Run(benchmark::State& state, BodyFormat format) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(events));
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
-  state.SetLabel(bench::HaveTaobao() ? "taobao" : "synthetic taobao-shaped");
+  state.SetLabel(label);
 }
 
 void BM_DecodeNdjson(benchmark::State& state) { Run(state, BodyFormat::kNdjson); }
@@ -61,7 +64,7 @@ void BM_DecodeJsonArray(benchmark::State& state) { Run(state, BodyFormat::kAuto)
 
 // simdjson alone: parse each NDJSON line and visit every field, no validation or interning.
 void BM_SimdjsonOnlyNdjson(benchmark::State& state) {
-  Fixture f(true);
+  Fixture f(true, bench::TaobaoEvents(96'000));
   simdjson::ondemand::parser parser;
   size_t i = 0, events = 0;
   for (auto _ : state) {
@@ -100,12 +103,7 @@ void BM_SimdjsonOnlyNdjson(benchmark::State& state) {
 // a flat skew — most strings are new to the interners, as in the daemon under that load.
 // The pool (200 k events) is decoded once per pass, so later passes meet known strings
 // again; the first pass is the cold figure, printed as its own benchmark.
-void BM_DecodeSeedNdjson(benchmark::State& state) {
-  Interners interners;
-  IngestOptions options;
-  options.max_future_skew_ms = int64_t{1} << 50;
-  ManualClock clock{EventTime(1'600'000'000'000)};
-  Decoder decoder{interners, options, &clock};
+std::vector<std::string> SeedShapedEvents() {
   load::SyntheticOptions so;
   so.seed_shape = true;
   so.users = 1'000'000;
@@ -113,32 +111,12 @@ void BM_DecodeSeedNdjson(benchmark::State& state) {
   so.item_skew = 0.2;
   so.categories = 2000;
   load::Synthetic gen(so);
-  std::vector<std::string> bodies;
-  std::string line;
-  for (int b = 0; b < 200; ++b) {
-    std::string body;
-    for (size_t j = 0; j < kBatch; ++j) {
-      line.clear();
-      gen.Next(&line);
-      body += line;
-      body += '\n';
-    }
-    body.reserve(body.size() + Decoder::kPadding);
-    bodies.push_back(std::move(body));
-  }
-  std::vector<Event> events;
-  std::vector<Rejection> rejected;
-  size_t i = 0, n = 0, bytes = 0;
-  for (auto _ : state) {
-    const std::string& b = bodies[i++ % bodies.size()];
-    DecodeResult r = decoder.Decode(b, b.capacity(), BodyFormat::kNdjson, DefaultType::kNone,
-                                    &events, &rejected);
-    if (!r.status.ok() || !rejected.empty()) state.SkipWithError("decode failed");
-    n += events.size();
-    bytes += b.size();
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(n));
-  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  std::vector<std::string> ev(200 * kBatch);
+  for (std::string& e : ev) gen.Next(&e);
+  return ev;
+}
+void BM_DecodeSeedNdjson(benchmark::State& state) {
+  Run(state, BodyFormat::kNdjson, SeedShapedEvents(), "seed-shaped");
 }
 
 BENCHMARK(BM_DecodeNdjson);

@@ -22,13 +22,13 @@ IdRecycler::~IdRecycler() { Stop(); }
 
 uint64_t IdRecycler::Made() const {
   uint64_t n = 0;
-  interners_.ForEach([&](const Interner& i) { n += i.made(); });
+  for (const Interner* i : interners_.All()) n += i->made();
   return n;
 }
 
 uint64_t IdRecycler::Live() const {
   uint64_t n = 0;
-  interners_.ForEach([&](const Interner& i) { n += i.size(); });
+  for (const Interner* i : interners_.All()) n += i->size();
   return n;
 }
 
@@ -37,10 +37,9 @@ void IdRecycler::Start() {
 }
 
 void IdRecycler::Stop() {
-  stopping_.store(true, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    std::lock_guard<std::mutex> lock(mu_);  // so the loop cannot miss the notify
+    stopping_.store(true, std::memory_order_relaxed);
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -53,13 +52,14 @@ bool IdRecycler::Due() const {
 
 void IdRecycler::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
+  auto stopping = [this] { return stopping_.load(std::memory_order_relaxed); };
+  while (!stopping()) {
     // A check is a few dozen relaxed loads; ten a second keeps a burst's overshoot small.
-    cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
-    if (stop_ || !Due()) continue;
+    cv_.wait_for(lock, std::chrono::milliseconds(100), stopping);
+    if (stopping() || !Due()) continue;
     lock.unlock();
     Result<uint64_t> r = RunOnce();
-    if (!r.ok() && !stopping_.load(std::memory_order_relaxed)) {
+    if (!r.ok() && !stopping()) {
       spdlog::warn("ids: sweep gave up (freed nothing): {}", r.status().message());
     }
     lock.lock();
@@ -135,14 +135,10 @@ Result<uint64_t> IdRecycler::Sweep() {
     return Status::Unavailable("a read held ids for longer than the wait limit");
   }
   // 5. Free.
-  const IdMarks& m = marks[0];
   uint64_t freed = 0;
-  freed += interners_.users.Sweep(m.users, e1);
-  freed += interners_.items.Sweep(m.items, e1);
-  freed += interners_.categories.Sweep(m.categories, e1);
-  freed += interners_.sessions.Sweep(m.sessions, e1);
-  freed += interners_.orders.Sweep(m.orders, e1);
-  freed += interners_.strings.Sweep(m.strings, e1);
+  for (size_t k = 0; k < Interners::kKinds; ++k) {
+    freed += interners_.All()[k]->Sweep(marks[0].kinds[k], e1);
+  }
   made_at_last_.store(Made(), std::memory_order_relaxed);
   live_at_last_.store(Live(), std::memory_order_relaxed);
   sweeps_.fetch_add(1, std::memory_order_relaxed);
@@ -154,13 +150,11 @@ Result<uint64_t> IdRecycler::Sweep() {
 }
 
 void IdRecycler::Fill(IdStatus* out) const {
-  static constexpr const char* kKinds[] = {"users",    "items",  "categories",
-                                           "sessions", "orders", "strings"};
-  size_t k = 0;
   out->kinds.clear();
-  interners_.ForEach([&](const Interner& i) {
-    out->kinds.push_back({kKinds[k++], i.size(), i.freed()});
-  });
+  for (size_t k = 0; k < Interners::kKinds; ++k) {
+    const Interner& i = *interners_.All()[k];
+    out->kinds.push_back({std::string(Interners::kNames[k]), i.size(), i.freed()});
+  }
   out->sweeps = sweeps_.load(std::memory_order_relaxed);
   out->last_sweep_ms = last_sweep_ms_.load(std::memory_order_relaxed);
 }

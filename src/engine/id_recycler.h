@@ -82,8 +82,7 @@ class IdRecycler {
   Mutex run_mu_;  // one sweep at a time
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false};  // set under mu_ (the loop waits on cv_ for it)
   std::thread thread_;
 };
 

@@ -6,6 +6,9 @@
 // Thread-safety: as Interner (thread-safe); Save/Load as Interner's. `recycle_mu` is held
 // by a sweep and by a checkpoint (states and interners saved together must agree).
 
+#include <array>
+#include <string_view>
+
 #include "eddy/ids.h"
 #include "util/id_epochs.h"
 #include "util/interner.h"
@@ -16,6 +19,11 @@ namespace eddy {
 
 // The interners of one engine, one per kind of string.
 struct Interners {
+  // The kinds, in checkpoint order: the index of each in All(), kNames and IdMarks.
+  enum Kind : size_t { kUsers, kItems, kCategories, kSessions, kOrders, kStrings, kKinds };
+  static constexpr std::array<std::string_view, kKinds> kNames = {
+      "users", "items", "categories", "sessions", "orders", "strings"};
+
   IdEpochs epochs;  // first: the interners below point at it
   Interner users{&epochs};
   Interner items{&epochs};
@@ -25,54 +33,45 @@ struct Interners {
   Interner strings{&epochs};  // queries, devices, IPs, locations, segments
   mutable Mutex recycle_mu;
 
-  // Every kind, in checkpoint order.
-  template <typename F>
-  void ForEach(F f) {
-    for (Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) f(*i);
+  // Every kind, indexed by Kind.
+  std::array<Interner*, kKinds> All() {
+    return {&users, &items, &categories, &sessions, &orders, &strings};
   }
-  template <typename F>
-  void ForEach(F f) const {
-    for (const Interner* i : {&users, &items, &categories, &sessions, &orders, &strings}) f(*i);
+  std::array<const Interner*, kKinds> All() const {
+    return {&users, &items, &categories, &sessions, &orders, &strings};
   }
 
-  // Checkpoint: every kind, in this order (Interner::Save/Load).
+  // Checkpoint: every kind, in Kind order (Interner::Save/Load).
   void Save(SerialWriter& w) const {
-    ForEach([&](const Interner& i) { i.Save(w); });
+    for (const Interner* i : All()) i->Save(w);
   }
   bool Load(SerialReader& r) {
-    bool ok = true;
-    ForEach([&](Interner& i) { ok = ok && i.Load(r); });
-    return ok;
+    for (Interner* i : All()) {
+      if (!i->Load(r)) return false;
+    }
+    return true;
   }
 };
 
-// The ids a state references (State::VisitIds), one set per kind; ids at or above each
-// interner's bound when the marks were made are newer than the sweep and never freed by it.
+// The ids a state references (State::VisitIds), one set per kind (indexed by
+// Interners::Kind); ids at or above each interner's bound when the marks were made are
+// newer than the sweep and never freed by it.
 struct IdMarks {
-  explicit IdMarks(const Interners& in)
-      : users(in.users.bound()),
-        items(in.items.bound()),
-        categories(in.categories.bound()),
-        sessions(in.sessions.bound()),
-        orders(in.orders.bound()),
-        strings(in.strings.bound()) {}
-
-  void Mark(UserId id) { users.Set(id.value()); }
-  void Mark(ItemId id) { items.Set(id.value()); }
-  void Mark(CategoryId id) { categories.Set(id.value()); }
-  void Mark(SessionId id) { sessions.Set(id.value()); }
-  void Mark(OrderId id) { orders.Set(id.value()); }
-  void Mark(StringId id) { strings.Set(id.value()); }
-  void Or(const IdMarks& o) {
-    users.Or(o.users);
-    items.Or(o.items);
-    categories.Or(o.categories);
-    sessions.Or(o.sessions);
-    orders.Or(o.orders);
-    strings.Or(o.strings);
+  explicit IdMarks(const Interners& in) {
+    for (size_t k = 0; k < Interners::kKinds; ++k) kinds[k] = IdBitmap(in.All()[k]->bound());
   }
 
-  IdBitmap users, items, categories, sessions, orders, strings;
+  void Mark(UserId id) { kinds[Interners::kUsers].Set(id.value()); }
+  void Mark(ItemId id) { kinds[Interners::kItems].Set(id.value()); }
+  void Mark(CategoryId id) { kinds[Interners::kCategories].Set(id.value()); }
+  void Mark(SessionId id) { kinds[Interners::kSessions].Set(id.value()); }
+  void Mark(OrderId id) { kinds[Interners::kOrders].Set(id.value()); }
+  void Mark(StringId id) { kinds[Interners::kStrings].Set(id.value()); }
+  void Or(const IdMarks& o) {
+    for (size_t k = 0; k < Interners::kKinds; ++k) kinds[k].Or(o.kinds[k]);
+  }
+
+  std::array<IdBitmap, Interners::kKinds> kinds;
 };
 
 }  // namespace eddy
