@@ -151,6 +151,57 @@ struct OffersAnswer {
   std::vector<RankedOffer> top;  // best first
 };
 
+// One session of a user (SPEC §3.8, commerce/sessions.h).
+struct SessionSummary {
+  std::string session_id;  // the producer's sessionId, or "auto-<start ms>" for one split by gaps
+  bool from_producer = false;
+  EventTime start, end;    // its first and last event time
+  bool open = false;       // the engine clock is less than sessions.gap after its end
+  std::array<uint32_t, kEventTypeCount> counts{};  // events by EventType
+  std::vector<std::string> items;  // distinct items, earliest first touch first (capped)
+  int64_t revenue_micros = 0;      // Σ price · quantity of its priced purchases
+};
+
+struct SessionsAnswer {
+  EventTime now;
+  std::vector<SessionSummary> sessions;  // newest start first
+};
+
+// Sessions started in the window that reached each funnel step (SPEC §3.8).
+struct FunnelAnswer {
+  EventTime now;
+  int64_t window_minutes = 0;
+  std::string category;  // "" = overall
+  int64_t sessions = 0;  // sessions with an event (of the category)
+  int64_t viewed = 0, carted = 0, purchased = 0;  // reached view, then cart, then purchase
+};
+
+// One tumbling revenue window (SPEC §3.9, commerce/revenue.h).
+struct RevenueWindow {
+  EventTime start, end;
+  int64_t orders = 0, priced_orders = 0, units = 0, revenue_micros = 0;
+  int64_t unpriced = 0, cancelled = 0, late = 0, late_revenue_micros = 0;
+};
+
+struct RevenueRequest {
+  int64_t window_minutes = 5;  // one of revenue.windows
+  // Windows starting in [from, to); absent: `to` = the end of the engine clock's window,
+  // `from` = 12 windows before `to`.
+  std::optional<int64_t> from_ms, to_ms;
+  std::string category;        // "" = overall
+};
+
+// The most windows one revenue answer lists (a longer range answers none).
+inline constexpr int64_t kMaxRevenueWindows = 10'000;
+
+struct RevenueAnswer {
+  EventTime now;
+  int64_t window_minutes = 0;
+  std::string category;
+  std::vector<RevenueWindow> windows;  // every window starting in [from, to), oldest first
+  RevenueWindow total;                 // their sum (start/end: the range)
+};
+
 // One aggregate's memory, summed over shards (figures published about once a second).
 struct AggregateMemory {
   std::string aggregate;
@@ -282,6 +333,22 @@ class Engine {
   virtual void SimilarItems(std::string_view item, uint32_t k,
                             std::function<void(SimilarAnswer)> done) = 0;
   SimilarAnswer SimilarItemsSync(std::string_view item, uint32_t k);
+
+  // The user's `k` newest sessions (SPEC §3.8), the open one included.
+  virtual void UserSessions(std::string_view user, uint32_t k,
+                            std::function<void(SessionsAnswer)> done) = 0;
+  SessionsAnswer UserSessionsSync(std::string_view user, uint32_t k);
+
+  // The view → add_to_cart → purchase funnel of sessions started in the last
+  // `window_minutes` (at most sessions.funnel_retention), overall or of one category.
+  virtual void Funnel(int64_t window_minutes, std::string_view category,
+                      std::function<void(FunnelAnswer)> done) = 0;
+  FunnelAnswer FunnelSync(int64_t window_minutes, std::string_view category);
+
+  // Revenue windows (SPEC §3.9). `request.window_minutes` must be one of revenue.windows
+  // (else the answer has window_minutes 0 and no windows).
+  virtual void Revenue(const RevenueRequest& request, std::function<void(RevenueAnswer)> done) = 0;
+  RevenueAnswer RevenueSync(const RevenueRequest& request);
 
   // Recommendations for a user (SPEC §6.1), computed fresh on the user's shard with item
   // signals gathered from every shard. k is capped by ranking.max_k.

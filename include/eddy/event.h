@@ -64,6 +64,7 @@ struct Event {
   enum Flags : uint8_t {
     kHasPrice = 1,
     kHasStock = 2,
+    kHasAcceptLag = 4,  // accept_lag_ms is set (purchases; stored only then)
   };
 
   EventTime time;
@@ -79,6 +80,10 @@ struct Event {
   StringId location;   // the location string, or "country/region/city"
   StringId country;
   uint32_t quantity = 1;
+  // How far the engine clock was ahead of `time` when the event was accepted (ms, at
+  // most UINT32_MAX): decides, in any replay, whether a purchase came after its revenue
+  // window closed (SPEC §3.9). Set for purchases, with kHasAcceptLag.
+  uint32_t accept_lag_ms = 0;
   int64_t price_micros = 0;  // unit price in millionths; valid when kHasPrice
   int64_t stock = 0;         // absolute stock level; valid when kHasStock
   EventType type = EventType::kView;

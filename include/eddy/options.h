@@ -118,6 +118,27 @@ struct OfferOptions {
   double bandit_weight = 20;         // * a Thompson sample of the offer's conversion rate
   uint64_t seed = 42;                // same seed + same state + same request = same answer
 };
+// Sessions and the funnel (SPEC §3.8). A user's events with a producer sessionId form that
+// session; the others split where two consecutive events (in event time) are `gap_ms` or
+// more apart.
+struct SessionOptions {
+  int64_t gap_ms = 30 * 60'000;
+  uint32_t max_per_user = 20;      // sessions kept per user; the oldest (by start) dropped
+  uint32_t max_items = 20;         // distinct items listed per session (earliest touched)
+  uint32_t max_categories = 8;     // categories a session's per-category funnel follows
+  uint64_t max_users = 2'000'000;  // users tracked; least recently active evicted first
+  int64_t funnel_retention_minutes = 7 * 1440;  // longest funnel window a read may ask
+};
+
+// Revenue windows (SPEC §3.9): tumbling, aligned to the epoch, one series per size.
+struct RevenueOptions {
+  std::vector<int64_t> window_minutes = {5, 60};
+  int64_t lateness_ms = 10 * 60'000;  // a purchase accepted later than this after its
+                                      // window closed counts in `late` only
+  int64_t retention_minutes = 7 * 1440;  // windows kept (event time)
+  uint64_t max_orders = 1'000'000;    // orders remembered for cancels; oldest dropped
+};
+
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
 // newest event time only (replaying history gives the answers history had).
 enum class ClockMode : uint8_t { kLive, kEvent };
@@ -163,6 +184,8 @@ struct Options {
   PopularityOptions popularity;
   CoViewOptions coview;
   EngagementOptions engagement;
+  SessionOptions sessions;
+  RevenueOptions revenue;
   RankingOptions ranking;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "agg/lru_map.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
@@ -33,56 +33,32 @@ class RecentItems {
 
   void Touch(UserId user, ItemId item, EventTime time);
   // Starts loading the user's index slot into cache (a hint; no effect on state).
-  void Prefetch(UserId user) const { index_.prefetch(user); }
+  void Prefetch(UserId user) const { users_.Prefetch(user); }
   // Up to k entries, newest first.
   void Get(UserId user, uint32_t k, std::vector<Entry>* out) const;
   // Marks every user and item held.
   void MarkIds(IdMarks& marks) const {
-    for (const auto& [user, slot] : index_) {
+    users_.ForEach([&](UserId user, const std::vector<Entry>& items) {
       marks.Mark(user);
-      for (const Entry& e : slots_[slot].items) marks.Mark(e.item);
-    }
+      for (const Entry& e : items) marks.Mark(e.item);
+    });
   }
   // The user's entries, oldest first, newest last (nullptr for an unknown user). Valid
   // until the next Touch.
-  const std::vector<Entry>* Find(UserId user) const {
-    auto it = index_.find(user);
-    return it == index_.end() ? nullptr : &slots_[it->second].items;
-  }
+  const std::vector<Entry>* Find(UserId user) const { return users_.Find(user); }
 
   // Checkpoint: the whole state, users from least to most recently active. Load replaces
   // the state; false on malformed input or more than the caps hold.
   void Save(SerialWriter& w) const;
   bool Load(SerialReader& r);
 
-  size_t users() const { return index_.size(); }
-  uint64_t evicted_users() const { return evicted_; }
-  size_t bytes() const {
-    return index_.capacity() * (sizeof(UserId) + sizeof(uint32_t) + 1) +
-           slots_.capacity() * sizeof(UserState) + entries_ * sizeof(Entry);
-  }
+  size_t users() const { return users_.size(); }
+  uint64_t evicted_users() const { return users_.evicted(); }
+  size_t bytes() const { return users_.bytes() + entries_ * sizeof(Entry); }
 
  private:
-  static constexpr uint32_t kNil = UINT32_MAX;
-  struct UserState {
-    UserId user;
-    std::vector<Entry> items;  // oldest first, newest last
-    uint32_t prev = kNil;      // LRU list: head = least recently active
-    uint32_t next = kNil;
-  };
-
-  void Unlink(uint32_t slot);
-  void PushBack(uint32_t slot);
-  uint32_t SlotFor(UserId user);
-
   const uint32_t max_items_;
-  const uint64_t max_users_;
-  absl::flat_hash_map<UserId, uint32_t> index_;
-  std::vector<UserState> slots_;
-  std::vector<uint32_t> free_;
-  uint32_t head_ = kNil;
-  uint32_t tail_ = kNil;
-  uint64_t evicted_ = 0;
+  LruMap<UserId, std::vector<Entry>> users_;
   size_t entries_ = 0;
 };
 

@@ -242,6 +242,15 @@ Status CheckCrossKeys(Options& o) {
         ") must not exceed recent.max_items (" + std::to_string(o.recent.max_items) +
         "): co-view pairs a touch with the user's remembered recent items");
   }
+  if (o.revenue.window_minutes.size() > 8) {
+    return Status::InvalidArgument("config: revenue.windows holds " +
+                                   std::to_string(o.revenue.window_minutes.size()) +
+                                   " sizes; at most 8");
+  }
+  if (o.revenue.retention_minutes < o.revenue.window_minutes.back()) {
+    return Status::InvalidArgument(
+        "config: revenue.retention must be at least the longest revenue window");
+  }
   double weight_sum = 0;
   for (double w : o.ranking.weights) weight_sum += w;
   if (weight_sum <= 0) {

@@ -134,6 +134,28 @@ std::vector<KeySpec> MakeSchema() {
                   &PopularityOptions::candidates));
   k.push_back(Int("popularity", "max_items", 1, 1'000'000'000, &Options::popularity,
                   &PopularityOptions::max_items));
+  k.push_back(Int("sessions", "gap_s", 1, 7 * 86400, &Options::sessions,
+                  &SessionOptions::gap_ms, 1000));
+  k.push_back(Int("sessions", "max_per_user", 1, 10'000, &Options::sessions,
+                  &SessionOptions::max_per_user));
+  k.push_back(Int("sessions", "max_items", 1, 10'000, &Options::sessions,
+                  &SessionOptions::max_items));
+  k.push_back(Int("sessions", "max_categories", 0, 32, &Options::sessions,
+                  &SessionOptions::max_categories));
+  k.push_back(Int("sessions", "max_users", 1, 1'000'000'000, &Options::sessions,
+                  &SessionOptions::max_users));
+  k.push_back(Minutes("sessions", "funnel_retention", 1, 366 * 1440, &Options::sessions,
+                      &SessionOptions::funnel_retention_minutes));
+  k.push_back(Spec("revenue", "windows", KeySpec::kDurationList, 1, 7 * 24 * 60));
+  k.back().set_minutes = [](Options& o, std::vector<int64_t> v) {
+    o.revenue.window_minutes = std::move(v);
+  };
+  k.push_back(Int("revenue", "lateness_s", 0, 30 * 86400, &Options::revenue,
+                  &RevenueOptions::lateness_ms, 1000));
+  k.push_back(Minutes("revenue", "retention", 1, 366 * 1440, &Options::revenue,
+                      &RevenueOptions::retention_minutes));
+  k.push_back(Int("revenue", "max_orders", 1, 1'000'000'000, &Options::revenue,
+                  &RevenueOptions::max_orders));
   k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
                   &CoViewOptions::recent_items));
   k.push_back(Minutes("coview", "window", 1, 7 * 1440, &Options::coview,

@@ -6,6 +6,7 @@
 //   StoreWriter (engine/store_writer.h)             the store thread's group commit
 //   CheckpointManager (engine/checkpoint_manager.h) checkpoints, recovery, retention
 //   QueryService (engine/query_service.h)           the plain reads
+//   AnalyticsService (engine/analytics_service.h)   sessions, funnel, revenue
 //   Recommender (engine/recommender.h)              the ranked reads
 //   IdRecycler (engine/id_recycler.h)               frees ids no state references
 // and the shards with their states (engine/shard_set.h, engine/shard_state.h).
@@ -26,6 +27,7 @@
 #include "engine/id_recycler.h"
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
+#include "engine/analytics_service.h"
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
 #include "engine/shard_state.h"
@@ -95,6 +97,7 @@ class EngineImpl final : public Engine {
     StartShards();
     ingest_ = std::make_unique<IngestPath>(options_, *log_, *interners_, set_, writer_.get(), clock_);
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
+    analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
@@ -162,6 +165,17 @@ class EngineImpl final : public Engine {
   void SimilarItems(std::string_view item, uint32_t k,
                     std::function<void(SimilarAnswer)> done) override {
     queries_->SimilarItems(item, k, Guarded(std::move(done)));
+  }
+  void UserSessions(std::string_view user, uint32_t k,
+                    std::function<void(SessionsAnswer)> done) override {
+    analytics_->UserSessions(user, k, Guarded(std::move(done)));
+  }
+  void Funnel(int64_t window_minutes, std::string_view category,
+              std::function<void(FunnelAnswer)> done) override {
+    analytics_->Funnel(window_minutes, category, Guarded(std::move(done)));
+  }
+  void Revenue(const RevenueRequest& request, std::function<void(RevenueAnswer)> done) override {
+    analytics_->Revenue(request, Guarded(std::move(done)));
   }
   void Recommend(const RecommendRequest& request,
                  std::function<void(RecommendAnswer)> done) override {
@@ -262,6 +276,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<StoreWriter> writer_;             // with a store
   std::unique_ptr<IngestPath> ingest_;
   std::unique_ptr<QueryService> queries_;
+  std::unique_ptr<AnalyticsService> analytics_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<IdRecycler> recycler_;
   std::atomic<bool> stopping_{false};
@@ -367,6 +382,18 @@ AffinityAnswer Engine::UserAffinitySync(std::string_view user, uint32_t k) {
 
 SimilarAnswer Engine::SimilarItemsSync(std::string_view item, uint32_t k) {
   return Await<SimilarAnswer>([&](auto cb) { SimilarItems(item, k, std::move(cb)); });
+}
+
+SessionsAnswer Engine::UserSessionsSync(std::string_view user, uint32_t k) {
+  return Await<SessionsAnswer>([&](auto cb) { UserSessions(user, k, std::move(cb)); });
+}
+
+FunnelAnswer Engine::FunnelSync(int64_t window_minutes, std::string_view category) {
+  return Await<FunnelAnswer>([&](auto cb) { Funnel(window_minutes, category, std::move(cb)); });
+}
+
+RevenueAnswer Engine::RevenueSync(const RevenueRequest& request) {
+  return Await<RevenueAnswer>([&](auto cb) { Revenue(request, std::move(cb)); });
 }
 
 RecommendAnswer Engine::RecommendSync(const RecommendRequest& request) {

@@ -98,7 +98,17 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
   std::fill(ctx.run_length.begin(), ctx.run_length.end(), 0);
   ctx.partition_of.resize(n);
   ctx.touched.clear();
+  // The engine clock as each event is accepted: what it was before the request, raised by
+  // the events before it in the request (so batch boundaries do not change it).
+  int64_t clock = clock_.NowMs();
   for (uint32_t i = 0; i < n; ++i) {
+    Event& ev = ctx.events[i];
+    clock = std::max(clock, ev.time.millis());
+    if (ev.type == EventType::kPurchase) {
+      ev.accept_lag_ms = static_cast<uint32_t>(
+          std::min<int64_t>(clock - ev.time.millis(), UINT32_MAX));
+      ev.flags |= Event::kHasAcceptLag;
+    }
     uint32_t p = log_.PartitionOf(ctx.events[i].user_hash).value();
     ctx.partition_of[i] = p;
     if (ctx.run_length[p]++ == 0) ctx.touched.push_back(p);

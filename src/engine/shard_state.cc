@@ -10,6 +10,8 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/revenue.h"
+#include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
 #include "runtime/shard.h"
 #include "util/time.h"
@@ -71,6 +73,8 @@ void ShardState::RegisterStates(const Options& o) {
   Register(std::make_unique<EngagementState>(o, share));
   Register(std::make_unique<PopularityState>(o, share));
   Register(std::make_unique<AffinityState>(o, share));
+  Register(std::make_unique<SessionState>(o, share));
+  Register(std::make_unique<RevenueState>(o, share));
 }
 
 void ShardState::Apply(const LogEntry& entry) {

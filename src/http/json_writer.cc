@@ -59,6 +59,29 @@ JsonWriter& JsonWriter::Uint(uint64_t v) {
   out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
   return *this;
 }
+JsonWriter& JsonWriter::Micros(int64_t v) {
+  Separator();
+  const bool negative = v < 0;
+  // Magnitude as unsigned: INT64_MIN has no positive int64.
+  const uint64_t m = negative ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  if (negative) out_ += '-';
+  char buf[24];
+  out_.append(buf, std::to_chars(buf, buf + sizeof buf, m / 1'000'000).ptr);
+  uint64_t frac = m % 1'000'000;
+  if (frac != 0) {
+    int digits = 6;
+    while (frac % 10 == 0) {
+      frac /= 10;
+      --digits;
+    }
+    char f[8];
+    const char* end = std::to_chars(f, f + sizeof f, frac).ptr;
+    out_ += '.';
+    out_.append(static_cast<size_t>(digits - (end - f)), '0');
+    out_.append(f, static_cast<size_t>(end - f));
+  }
+  return *this;
+}
 JsonWriter& JsonWriter::Double(double v) {
   Separator();
   if (!std::isfinite(v)) {

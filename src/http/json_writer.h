@@ -20,6 +20,8 @@ class JsonWriter {
   JsonWriter& Int(int64_t v);
   JsonWriter& Uint(uint64_t v);
   JsonWriter& Double(double v);
+  // A fixed-point amount in millionths as an exact decimal number ("12.5", "-0.000001").
+  JsonWriter& Micros(int64_t v);
   JsonWriter& Bool(bool v);
   JsonWriter& Null();
 

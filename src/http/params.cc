@@ -1,6 +1,7 @@
 #include "http/params.h"
 
 #include "util/json.h"
+#include "util/time.h"
 
 #include <charconv>
 #include <cmath>
@@ -127,6 +128,36 @@ bool MicrosParam(std::string_view query, std::string_view name, std::optional<in
   }
   *out = std::llround(x * 1e6);
   return true;
+}
+
+std::string WindowLabel(int64_t minutes) {
+  if (minutes % 1440 == 0 && minutes >= 2 * 1440) return std::to_string(minutes / 1440) + "d";
+  if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
+  return std::to_string(minutes) + "m";
+}
+
+bool TimeParam(std::string_view query, std::string_view name, std::optional<int64_t>* out,
+               unsigned version, const Respond& respond) {
+  std::optional<std::string> v;
+  if (std::optional<std::string_view> raw = QueryParam(query, name)) v = PercentDecode(*raw);
+  else return true;
+  if (v) {
+    if (std::optional<EventTime> t = ParseIso8601(*v)) {
+      *out = t->millis();
+      return true;
+    }
+    double x = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+    if (!v->empty() && ec == std::errc() && p == v->data() + v->size() && std::isfinite(x) &&
+        std::fabs(x) < 1e15) {
+      *out = FromEpochNumber(x).millis();
+      return true;
+    }
+  }
+  respond(ErrorResponse(http::status::bad_request, version,
+                        std::string(name) +
+                            ": must be an ISO-8601 time or epoch seconds or milliseconds"));
+  return false;
 }
 
 }  // namespace eddy

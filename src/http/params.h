@@ -44,4 +44,12 @@ std::optional<std::string> PathId(std::string_view raw, std::string_view name, u
 bool IdParam(std::string_view query, std::string_view name, std::string* out, unsigned version,
              const Respond& respond);
 
+// "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
+std::string WindowLabel(int64_t minutes);
+
+// Parses an optional time query parameter — ISO-8601, or epoch seconds or milliseconds —
+// into epoch milliseconds; false (and a reply) if bad.
+bool TimeParam(std::string_view query, std::string_view name, std::optional<int64_t>* out,
+               unsigned version, const Respond& respond);
+
 }  // namespace eddy

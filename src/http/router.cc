@@ -17,13 +17,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
-std::string WindowLabel(int64_t minutes) {
-  if (minutes % 1440 == 0 && minutes >= 2 * 1440) return std::to_string(minutes / 1440) + "d";
-  if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";
-  return std::to_string(minutes) + "m";
-}
-
 void WriteScored(JsonWriter& w, std::string_view key, const std::vector<ScoredName>& top) {
   w.BeginArray();
   int rank = 0;
@@ -152,6 +145,18 @@ const Router::Route Router::kRoutes[] = {
     {"/v1/users/", "/affinity", http::verb::get, true,
      [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
        r.Affinity(req, id, q, std::move(respond));
+     }},
+    {"/v1/users/", "/sessions", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Sessions(req, id, q, std::move(respond));
+     }},
+    {"/v1/analytics/funnel", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Funnel(req, q, std::move(respond));
+     }},
+    {"/v1/analytics/revenue", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Revenue(req, q, std::move(respond));
      }},
 };
 

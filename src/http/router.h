@@ -58,6 +58,11 @@ class Router {
                 Respond respond);
   void Similar(const Request& req, std::string_view item, std::string_view query,
                Respond respond);
+  // analytics_routes.cc
+  void Sessions(const Request& req, std::string_view user, std::string_view query,
+                Respond respond);
+  void Funnel(const Request& req, std::string_view query, Respond respond);
+  void Revenue(const Request& req, std::string_view query, Respond respond);
   // rank_routes.cc
   void Recommendations(const Request& req, std::string_view query, Respond respond);
   void Offers(const Request& req, Respond respond);

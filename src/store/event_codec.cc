@@ -63,6 +63,7 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
   w.U64(ev.quantity);
   if (ev.flags & Event::kHasPrice) w.I64(ev.price_micros);
   if (ev.flags & Event::kHasStock) w.I64(ev.stock);
+  if (ev.flags & Event::kHasAcceptLag) w.U64(ev.accept_lag_ms);
 }
 
 Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
@@ -111,6 +112,11 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
   if (flags & Event::kHasStock) {
     ev.stock = r.I64();
     if (!r.ok()) return Status::Corruption("stored event: truncated stock");
+  }
+  if (flags & Event::kHasAcceptLag) {
+    const uint64_t lag = r.U64();
+    if (!r.ok() || lag > UINT32_MAX) return Status::Corruption("stored event: bad accept lag");
+    ev.accept_lag_ms = static_cast<uint32_t>(lag);
   }
   if (!r.done()) return Status::Corruption("stored event: trailing bytes");
   ev.quantity = static_cast<uint32_t>(quantity);

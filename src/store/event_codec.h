@@ -15,6 +15,8 @@
 //   varint quantity
 //   [varint zigzag price in millionths]                  if flags has kHasPrice
 //   [varint zigzag absolute stock]                       if flags has kHasStock
+//   [varint accept lag in ms]                            if flags has kHasAcceptLag
+// (kHasAcceptLag came later within version 1: a value without it reads as lag 0.)
 // The partition key hash is recomputed from the user (or item) string on decode.
 
 #include <cstdint>

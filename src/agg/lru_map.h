@@ -1,0 +1,132 @@
+#pragma once
+// LruMap<Key, Value>: a map of at most `max_keys` keys kept in least-recently-used order —
+// the per-user tables (recent items, sessions) that forget the least recently active user
+// past their cap. Values live in a slot vector (stable indexes, reused after eviction); the
+// order is an intrusive doubly linked list over the slots.
+//
+// Thread-safety: none; owned and used by one shard thread.
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace eddy {
+
+template <typename Key, typename Value>
+class LruMap {
+ public:
+  explicit LruMap(uint64_t max_keys) : max_keys_(std::max<uint64_t>(max_keys, 1)) {}
+
+  // The value of `key`, made the most recent; a new key gets Value{} and, past the cap,
+  // the least recent key is evicted first (on_evict(key, value) sees it go).
+  template <typename OnEvict>
+  Value& Touch(Key key, OnEvict on_evict) {
+    auto [it, inserted] = index_.try_emplace(key, kNil);
+    if (!inserted) {
+      Unlink(it->second);
+      PushBack(it->second);
+      return slots_[it->second].value;
+    }
+    if (index_.size() > max_keys_) {
+      const uint32_t victim = head_;
+      Unlink(victim);
+      Slot& v = slots_[victim];
+      on_evict(v.key, v.value);
+      index_.erase(v.key);
+      v.value = Value{};
+      free_.push_back(victim);
+      ++evicted_;
+      it = index_.find(key);  // erase may have moved it
+    }
+    const uint32_t slot = NewSlot(key);
+    it->second = slot;
+    return slots_[slot].value;
+  }
+
+  const Value* Find(Key key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &slots_[it->second].value;
+  }
+  // Starts loading the key's index slot into cache (a hint only).
+  void Prefetch(Key key) const { index_.prefetch(key); }
+
+  // Every key and value, least recent first.
+  template <typename F>
+  void ForEach(F f) const {
+    for (uint32_t s = head_; s != kNil; s = slots_[s].next) f(slots_[s].key, slots_[s].value);
+  }
+
+  void Clear() {
+    index_.clear();
+    slots_.clear();
+    free_.clear();
+    head_ = tail_ = kNil;
+  }
+  // For a checkpoint load: appends `key` as the most recent (nullptr if already present).
+  Value* Append(Key key) {
+    if (index_.size() >= max_keys_) return nullptr;
+    auto [it, inserted] = index_.try_emplace(key, kNil);
+    if (!inserted) return nullptr;
+    it->second = NewSlot(key);
+    return &slots_[it->second].value;
+  }
+  void set_evicted(uint64_t n) { evicted_ = n; }
+
+  size_t size() const { return index_.size(); }
+  uint64_t max_keys() const { return max_keys_; }
+  uint64_t evicted() const { return evicted_; }
+  // The tables' own memory (not what values hold on the heap).
+  size_t bytes() const {
+    return index_.capacity() * (sizeof(Key) + sizeof(uint32_t) + 1) +
+           slots_.capacity() * sizeof(Slot);
+  }
+
+ private:
+  static constexpr uint32_t kNil = UINT32_MAX;
+  struct Slot {
+    Key key{};
+    Value value{};
+    uint32_t prev = kNil;  // towards the least recent
+    uint32_t next = kNil;
+  };
+
+  uint32_t NewSlot(Key key) {
+    uint32_t slot;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    slots_[slot].key = key;
+    PushBack(slot);
+    return slot;
+  }
+  void Unlink(uint32_t slot) {
+    Slot& s = slots_[slot];
+    if (s.prev != kNil) slots_[s.prev].next = s.next; else head_ = s.next;
+    if (s.next != kNil) slots_[s.next].prev = s.prev; else tail_ = s.prev;
+    s.prev = s.next = kNil;
+  }
+  void PushBack(uint32_t slot) {
+    Slot& s = slots_[slot];
+    s.prev = tail_;
+    s.next = kNil;
+    if (tail_ != kNil) slots_[tail_].next = slot; else head_ = slot;
+    tail_ = slot;
+  }
+
+  const uint64_t max_keys_;
+  absl::flat_hash_map<Key, uint32_t> index_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  uint32_t head_ = kNil;
+  uint32_t tail_ = kNil;
+  uint64_t evicted_ = 0;
+};
+
+}  // namespace eddy

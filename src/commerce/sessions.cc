@@ -1,0 +1,403 @@
+#include "commerce/sessions.h"
+
+#include <algorithm>
+
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+
+// How far behind the newest minute a funnel minute is still kept beyond the retention: a
+// read's clock may trail a shard's newest event by a few minutes.
+constexpr int64_t kSlackMinutes = 15;
+
+}  // namespace
+
+void FunnelScope::Add(EventType type, int64_t t) {
+  switch (type) {
+    case EventType::kView: first_view = std::min(first_view, t); break;
+    case EventType::kPurchase: last_purchase = std::max(last_purchase, t); break;
+    case EventType::kAddToCart:
+      if (step == 3) return;
+      carts.insert(std::upper_bound(carts.begin(), carts.end(), t), t);
+      if (carts.size() > kMaxCarts) carts.erase(carts.begin());
+      break;
+    default: return;
+  }
+  Settle();
+}
+
+void FunnelScope::MergeFrom(const FunnelScope& o) {
+  first_view = std::min(first_view, o.first_view);
+  last_purchase = std::max(last_purchase, o.last_purchase);
+  if (o.step == 3) step = 3;
+  if (step != 3) {
+    std::vector<int64_t> all;
+    all.reserve(carts.size() + o.carts.size());
+    std::merge(carts.begin(), carts.end(), o.carts.begin(), o.carts.end(),
+               std::back_inserter(all));
+    if (all.size() > kMaxCarts) all.erase(all.begin(), all.end() - kMaxCarts);
+    carts = std::move(all);
+  }
+  Settle();
+}
+
+// The first view only moves earlier and the last purchase only later, so once an
+// add_to_cart lies between them it always will: step 3 is final and the carts can go.
+void FunnelScope::Settle() {
+  if (step == 3) {
+    carts.clear();
+    carts.shrink_to_fit();
+    return;
+  }
+  if (first_view == INT64_MAX) {
+    step = 0;
+    return;
+  }
+  auto c = std::lower_bound(carts.begin(), carts.end(), first_view);
+  if (c == carts.end()) {
+    step = 1;
+  } else if (*c <= last_purchase) {
+    step = 3;
+    carts.clear();
+    carts.shrink_to_fit();
+  } else {
+    step = 2;
+  }
+}
+
+SessionState::SessionState(const Options& o, const CapShare& share)
+    : options_(o.sessions), users_(share.Of(o.sessions.max_users)) {}
+
+SessionState::Steps SessionState::StepsOf(const Session& s) {
+  Steps st;
+  st.minute = MinuteOf(s.start);
+  st.n = std::min(s.scopes.size(), st.scope.size());
+  for (size_t i = 0; i < st.n; ++i) st.scope[i] = {s.scopes[i].category, s.scopes[i].step};
+  return st;
+}
+
+void SessionState::Count(const Steps& st, int sign) {
+  if (st.n == 0) return;
+  if (cur_ != INT64_MIN &&
+      st.minute < cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1) {
+    return;  // older than any funnel read: not kept
+  }
+  Cells& cells = funnel_[st.minute];
+  for (size_t i = 0; i < st.n; ++i) {
+    Partial& p = cells[st.scope[i].first];
+    for (size_t j = 0; j <= st.scope[i].second; ++j) p[j] += sign;
+  }
+}
+
+void SessionState::AdvanceTo(int64_t minute) {
+  if (minute <= cur_) return;
+  cur_ = minute;
+  const int64_t keep_from = cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1;
+  funnel_.erase(funnel_.begin(), funnel_.lower_bound(keep_from));
+}
+
+// The session `ev` belongs to, creating or merging sessions as needed; `before` gets the
+// funnel steps of every session it replaces (already subtracted from the counts).
+Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& ev,
+                                  Steps* before) {
+  const int64_t t = ev.time.millis();
+  if (ev.session.valid()) {
+    for (Session& s : sessions) {
+      if (s.producer == ev.session) {
+        *before = StepsOf(s);
+        return &s;
+      }
+    }
+  } else {
+    // Sessions within the gap of t, in start order; the first absorbs the others.
+    Session* into = nullptr;
+    for (size_t i = 0; i < sessions.size();) {
+      Session& s = sessions[i];
+      const bool near = !s.producer.valid() && t - s.end < options_.gap_ms &&
+                        s.start - t < options_.gap_ms;
+      if (!near) {
+        ++i;
+        continue;
+      }
+      if (into == nullptr) {
+        *before = StepsOf(s);
+        into = &s;
+        ++i;
+        continue;
+      }
+      Count(*before, -1);  // two or more: subtract each now, add the merged one later
+      Count(StepsOf(s), -1);
+      before->n = 0;
+      heap_ -= HeapOf(*into) + HeapOf(s);
+      MergeInto(*into, s);
+      heap_ += HeapOf(*into);
+      sessions.erase(sessions.begin() + static_cast<ptrdiff_t>(i));
+      --sessions_;
+    }
+    if (into != nullptr) return into;
+  }
+  Session fresh;
+  fresh.producer = ev.session;
+  fresh.start = fresh.end = t;
+  fresh.scopes.emplace_back();
+  before->n = 0;
+  auto at = std::upper_bound(sessions.begin(), sessions.end(), t,
+                             [](int64_t v, const Session& s) { return v < s.start; });
+  heap_ += HeapOf(fresh);
+  at = sessions.insert(at, std::move(fresh));
+  ++sessions_;
+  return &*at;
+}
+
+void SessionState::MergeInto(Session& into, Session& from) {
+  into.start = std::min(into.start, from.start);
+  into.end = std::max(into.end, from.end);
+  for (size_t i = 0; i < into.counts.size(); ++i) into.counts[i] += from.counts[i];
+  into.revenue_micros += from.revenue_micros;
+  for (const auto& [item, t] : from.items) {
+    auto it = std::find_if(into.items.begin(), into.items.end(),
+                           [&](const auto& e) { return e.first == item; });
+    if (it != into.items.end()) {
+      it->second = std::min(it->second, t);
+    } else {
+      into.items.emplace_back(item, t);
+    }
+  }
+  std::stable_sort(into.items.begin(), into.items.end(),
+                   [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (into.items.size() > options_.max_items) into.items.resize(options_.max_items);
+  for (const FunnelScope& f : from.scopes) {
+    auto it = std::find_if(into.scopes.begin(), into.scopes.end(),
+                           [&](const FunnelScope& s) { return s.category == f.category; });
+    if (it != into.scopes.end()) {
+      it->MergeFrom(f);
+    } else if (into.scopes.size() < 1 + options_.max_categories) {
+      into.scopes.push_back(f);
+    }
+  }
+}
+
+void SessionState::AddTo(Session& s, const Event& ev) {
+  const int64_t t = ev.time.millis();
+  s.start = std::min(s.start, t);
+  s.end = std::max(s.end, t);
+  ++s.counts[static_cast<size_t>(ev.type)];
+  if (ev.type == EventType::kPurchase && ev.has_price()) {
+    s.revenue_micros += ev.price_micros * static_cast<int64_t>(ev.quantity);
+  }
+  if (ev.item.valid()) {
+    auto it = std::find_if(s.items.begin(), s.items.end(),
+                           [&](const auto& e) { return e.first == ev.item; });
+    if (it == s.items.end() || t < it->second) {
+      if (it != s.items.end()) s.items.erase(it);
+      auto at = std::upper_bound(s.items.begin(), s.items.end(), t,
+                                 [](int64_t v, const auto& e) { return v < e.second; });
+      s.items.insert(at, {ev.item, t});
+      if (s.items.size() > options_.max_items) s.items.pop_back();
+    }
+  }
+  s.scopes[0].Add(ev.type, t);
+  if (ev.category.valid()) {
+    auto it = std::find_if(s.scopes.begin() + 1, s.scopes.end(),
+                           [&](const FunnelScope& f) { return f.category == ev.category; });
+    if (it == s.scopes.end() && s.scopes.size() < 1 + options_.max_categories) {
+      s.scopes.emplace_back().category = ev.category;
+      it = s.scopes.end() - 1;
+    }
+    if (it != s.scopes.end()) it->Add(ev.type, t);
+  }
+}
+
+void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
+  if (!ev.user.valid()) return;
+  AdvanceTo(info.minute);
+  std::vector<Session>& sessions =
+      users_.Touch(ev.user, [this](UserId, const std::vector<Session>& gone) {
+        sessions_ -= gone.size();
+        for (const Session& s : gone) heap_ -= HeapOf(s);
+      });
+  Steps before;
+  Session* s = SessionFor(sessions, ev, &before);
+  const uint64_t heap_before = HeapOf(*s);
+  AddTo(*s, ev);
+  heap_ += HeapOf(*s) - heap_before;
+  const Steps after = StepsOf(*s);
+  if (before.n != after.n || before.minute != after.minute ||
+      !std::equal(before.scope.begin(), before.scope.begin() + before.n, after.scope.begin())) {
+    Count(before, -1);
+    Count(after, +1);
+  }
+  // An earlier start moves the session towards the front: keep the vector in start order.
+  const auto by_start = [](const Session& a, const Session& b) { return a.start < b.start; };
+  if (!std::is_sorted(sessions.begin(), sessions.end(), by_start)) {
+    std::stable_sort(sessions.begin(), sessions.end(), by_start);
+  }
+  if (sessions.size() > options_.max_per_user) {
+    heap_ -= HeapOf(sessions.front());
+    sessions.erase(sessions.begin());
+    --sessions_;
+    ++dropped_;
+  }
+}
+
+void SessionState::AddFunnel(CategoryId category, int64_t g, int64_t minutes,
+                             Partial* out) const {
+  for (auto it = funnel_.upper_bound(g - minutes); it != funnel_.end() && it->first <= g; ++it) {
+    auto c = it->second.find(category);
+    if (c != it->second.end()) Merge(*out, c->second);
+  }
+}
+
+namespace {
+
+void SaveScope(SerialWriter& w, const FunnelScope& f) {
+  w.U64(f.category.value());
+  w.I64(f.first_view);
+  w.I64(f.last_purchase);
+  w.U8(f.step);
+  w.U64(f.carts.size());
+  for (int64_t c : f.carts) w.I64(c);
+}
+
+bool LoadScope(SerialReader& r, FunnelScope* f) {
+  f->category = CategoryId(r.U32());
+  f->first_view = r.I64();
+  f->last_purchase = r.I64();
+  f->step = r.U8();
+  const uint64_t n = r.Count(1);
+  if (n > FunnelScope::kMaxCarts || f->step > 3) return false;
+  f->carts.resize(n);
+  for (int64_t& c : f->carts) c = r.I64();
+  return r.ok() && std::is_sorted(f->carts.begin(), f->carts.end());
+}
+
+}  // namespace
+
+void SessionState::SaveTo(SerialWriter& w) {
+  w.I64(cur_);
+  w.U64(users_.evicted());
+  w.U64(dropped_);
+  w.U64(users_.size());
+  users_.ForEach([&](UserId user, const std::vector<Session>& sessions) {
+    w.U64(user.value());
+    w.U64(sessions.size());
+    for (const Session& s : sessions) {
+      w.U64(s.producer.value());
+      w.I64(s.start);
+      w.I64(s.end);
+      for (uint32_t c : s.counts) w.U64(c);
+      w.I64(s.revenue_micros);
+      w.U64(s.items.size());
+      for (const auto& [item, t] : s.items) {
+        w.U64(item.value());
+        w.I64(t);
+      }
+      w.U64(s.scopes.size());
+      for (const FunnelScope& f : s.scopes) SaveScope(w, f);
+    }
+  });
+  w.U64(funnel_.size());
+  for (const auto& [minute, cells] : funnel_) {
+    w.I64(minute);
+    w.U64(cells.size());
+    for (const auto& [cat, p] : cells) {
+      w.U64(cat.value());
+      for (int64_t v : p) w.I64(v);
+    }
+  }
+}
+
+bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
+  users_.Clear();
+  funnel_.clear();
+  sessions_ = 0;
+  heap_ = 0;
+  cur_ = r.I64();
+  users_.set_evicted(r.U64());
+  dropped_ = r.U64();
+  const uint64_t users = r.Count(2);
+  if (users > users_.max_keys()) return false;
+  for (uint64_t u = 0; u < users && r.ok(); ++u) {
+    std::vector<Session>* sessions = users_.Append(UserId(r.U32()));
+    const uint64_t n = r.Count(4);
+    if (sessions == nullptr || n > options_.max_per_user) return false;
+    sessions->resize(n);
+    for (Session& s : *sessions) {
+      s.producer = SessionId(r.U32());
+      s.start = r.I64();
+      s.end = r.I64();
+      for (uint32_t& c : s.counts) c = r.U32();
+      s.revenue_micros = r.I64();
+      const uint64_t items = r.Count(2);
+      if (items > options_.max_items) return false;
+      s.items.resize(items);
+      for (auto& [item, t] : s.items) {
+        item = ItemId(r.U32());
+        t = r.I64();
+      }
+      const uint64_t scopes = r.Count(5);
+      if (scopes == 0 || scopes > 1 + options_.max_categories) return false;
+      s.scopes.resize(scopes);
+      for (FunnelScope& f : s.scopes) {
+        if (!LoadScope(r, &f)) return false;
+      }
+      heap_ += HeapOf(s);
+    }
+    sessions_ += n;
+  }
+  const uint64_t minutes = r.Count(2);
+  for (uint64_t m = 0; m < minutes && r.ok(); ++m) {
+    Cells& cells = funnel_[r.I64()];
+    const uint64_t n = r.Count(5);
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      Partial& p = cells[CategoryId(r.U32())];
+      for (int64_t& v : p) v = r.I64();
+    }
+  }
+  return r.ok();
+}
+
+void SessionState::VisitIds(IdMarks& marks) {
+  users_.ForEach([&](UserId user, const std::vector<Session>& sessions) {
+    marks.Mark(user);
+    for (const Session& s : sessions) {
+      if (s.producer.valid()) marks.Mark(s.producer);
+      for (const auto& [item, t] : s.items) marks.Mark(item);
+      for (const FunnelScope& f : s.scopes) {
+        if (f.category.valid()) marks.Mark(f.category);
+      }
+    }
+  });
+  for (const auto& [minute, cells] : funnel_) {
+    for (const auto& [cat, p] : cells) {
+      if (cat.valid()) marks.Mark(cat);
+    }
+  }
+}
+
+uint64_t SessionState::HeapOf(const Session& s) {
+  uint64_t bytes = sizeof(Session) + s.items.capacity() * sizeof(s.items[0]) +
+                   s.scopes.capacity() * sizeof(FunnelScope);
+  for (const FunnelScope& f : s.scopes) bytes += f.carts.capacity() * sizeof(int64_t);
+  return bytes;
+}
+
+StateMemory SessionState::Memory() const {
+  uint64_t bytes = users_.bytes() + heap_;
+  for (const auto& [minute, cells] : funnel_) {
+    bytes += 64 + cells.capacity() * (sizeof(CategoryId) + sizeof(Partial) + 1);
+  }
+  return {users_.size(), bytes, users_.evicted()};
+}
+
+void SessionState::DescribeSettings(std::string* out) const {
+  Setting(out, "gap_ms", options_.gap_ms);
+  Setting(out, "max_per_user", options_.max_per_user);
+  Setting(out, "max_items", options_.max_items);
+  Setting(out, "max_categories", options_.max_categories);
+  Setting(out, "max_users", options_.max_users);
+  Setting(out, "funnel_retention", options_.funnel_retention_minutes);
+}
+
+}  // namespace eddy

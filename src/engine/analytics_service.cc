@@ -1,0 +1,161 @@
+#include "engine/analytics_service.h"
+
+#include <algorithm>
+
+#include "commerce/revenue.h"
+#include "commerce/sessions.h"
+#include "util/hash.h"
+#include "util/time.h"
+
+namespace eddy {
+
+AnalyticsService::AnalyticsService(const Options& options, const ShardSet& shards,
+                                   const Interners& interners, const PartitionedLog& log,
+                                   const EngineClock& clock)
+    : options_(options), shards_(shards), interners_(interners), log_(log), clock_(clock) {}
+
+void AnalyticsService::UserSessions(std::string_view user, uint32_t k,
+                                    std::function<void(SessionsAnswer)> done) const {
+  SessionsAnswer answer;
+  const int64_t now_ms = clock_.NowMs();
+  answer.now = EngineClock::AnswerTime(now_ms);
+  const uint32_t uid = interners_.users.Find(user);
+  if (uid == 0 || k == 0) return done(std::move(answer));
+  const PartitionId p = log_.PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+  shards_.OnShard(shards_.ShardOf(p), [this, p, uid, k, now_ms, answer = std::move(answer),
+                                       done = std::move(done)](ShardState& st) mutable {
+    st.CatchUp(p);
+    const std::vector<Session>* sessions = st.Get<SessionState>().Find(UserId(uid));
+    if (sessions != nullptr) {
+      for (auto s = sessions->rbegin(); s != sessions->rend() && answer.sessions.size() < k; ++s) {
+        SessionSummary& out = answer.sessions.emplace_back();
+        out.from_producer = s->producer.valid();
+        out.session_id = out.from_producer
+                             ? std::string(interners_.sessions.Lookup(s->producer.value()))
+                             : "auto-" + std::to_string(s->start);
+        out.start = EventTime(s->start);
+        out.end = EventTime(s->end);
+        out.open = now_ms != INT64_MIN && now_ms - s->end < options_.sessions.gap_ms;
+        out.counts = s->counts;
+        out.revenue_micros = s->revenue_micros;
+        out.items.reserve(s->items.size());
+        for (const auto& [item, t] : s->items) {
+          out.items.emplace_back(interners_.items.Lookup(item.value()));
+        }
+      }
+    }
+    done(std::move(answer));
+  });
+}
+
+void AnalyticsService::Funnel(int64_t window_minutes, std::string_view category,
+                              std::function<void(FunnelAnswer)> done) const {
+  FunnelAnswer answer;
+  const int64_t now_ms = clock_.NowMs();
+  answer.now = EngineClock::AnswerTime(now_ms);
+  answer.window_minutes = window_minutes;
+  answer.category = std::string(category);
+  CategoryId cat;
+  if (!category.empty()) {
+    cat = CategoryId(interners_.categories.Find(category));
+    if (!cat.valid()) return done(std::move(answer));
+  }
+  if (now_ms == INT64_MIN || window_minutes <= 0) return done(std::move(answer));
+  const int64_t g = MinuteOf(now_ms);
+  shards_.ScatterGather<SessionState::Partial>(
+      [cat, g, window_minutes](ShardState& st) {
+        SessionState::Partial p{};
+        st.Get<SessionState>().AddFunnel(cat, g, window_minutes, &p);
+        return p;
+      },
+      [answer = std::move(answer),
+       done = std::move(done)](std::vector<SessionState::Partial>& parts) mutable {
+        SessionState::Partial sum{};
+        for (const auto& p : parts) SessionState::Merge(sum, p);
+        answer.sessions = sum[0];
+        answer.viewed = sum[1];
+        answer.carted = sum[2];
+        answer.purchased = sum[3];
+        done(std::move(answer));
+      });
+}
+
+void AnalyticsService::Revenue(const RevenueRequest& request,
+                               std::function<void(RevenueAnswer)> done) const {
+  RevenueAnswer answer;
+  const int64_t now_ms = clock_.NowMs();
+  answer.now = EngineClock::AnswerTime(now_ms);
+  answer.category = request.category;
+  const std::vector<int64_t>& sizes = options_.revenue.window_minutes;
+  const auto at = std::find(sizes.begin(), sizes.end(), request.window_minutes);
+  if (at == sizes.end()) return done(std::move(answer));
+  const size_t size = static_cast<size_t>(at - sizes.begin());
+  const int64_t w = request.window_minutes;
+  // Windows starting in [from, to): minutes [ceil(from / W) * W, ceil(to / W) * W).
+  const auto ceil_window = [w](int64_t ms) {
+    const int64_t m = MinuteOf(ms - 1) + 1;  // the first whole minute at or after ms
+    const int64_t q = m >= 0 ? (m + w - 1) / w : -((-m) / w);
+    return q * w;
+  };
+  int64_t to_ms = 0;
+  if (request.to_ms) {
+    to_ms = *request.to_ms;
+  } else if (now_ms != INT64_MIN) {
+    to_ms = ceil_window(now_ms + 1) * 60'000;  // the end of now's window
+  }
+  const int64_t from_ms = request.from_ms.value_or(to_ms - 12 * w * 60'000);
+  if (to_ms <= from_ms || (to_ms - from_ms) / (w * 60'000) > kMaxRevenueWindows) {
+    return done(std::move(answer));
+  }
+  answer.window_minutes = w;
+  answer.total.start = EventTime(from_ms);
+  answer.total.end = EventTime(to_ms);
+  const int64_t from_minute = ceil_window(from_ms), to_minute = ceil_window(to_ms);
+  CategoryId cat;
+  if (!request.category.empty()) cat = CategoryId(interners_.categories.Find(request.category));
+  // A category never seen still gets its (empty) windows.
+  const bool unknown_category = !request.category.empty() && !cat.valid();
+  shards_.ScatterGather<RevenueState::Partial>(
+      [size, cat, from_minute, to_minute, unknown_category](ShardState& st) {
+        RevenueState::Partial p;
+        if (!unknown_category) {
+          st.Get<RevenueState>().AddWindows(size, cat, from_minute, to_minute, &p);
+        }
+        return p;
+      },
+      [w, from_minute, to_minute, answer = std::move(answer),
+       done = std::move(done)](std::vector<RevenueState::Partial>& parts) mutable {
+        RevenueState::Partial sum;
+        for (const auto& p : parts) RevenueState::Merge(sum, p);
+        for (int64_t m = from_minute; m < to_minute; m += w) {
+          RevenueWindow& out = answer.windows.emplace_back();
+          out.start = EventTime(m * 60'000);
+          out.end = EventTime((m + w) * 60'000);
+          auto it = sum.find(m);
+          if (it == sum.end()) continue;
+          const RevenueCell& c = it->second;
+          out.orders = c.orders;
+          out.priced_orders = c.priced_orders;
+          out.units = c.units;
+          out.revenue_micros = c.revenue_micros;
+          out.unpriced = c.unpriced;
+          out.cancelled = c.cancelled;
+          out.late = c.late;
+          out.late_revenue_micros = c.late_revenue_micros;
+        }
+        RevenueWindow& t = answer.total;
+        for (const RevenueWindow& x : answer.windows) {
+          t.orders += x.orders;
+          t.priced_orders += x.priced_orders;
+          t.units += x.units;
+          t.revenue_micros += x.revenue_micros;
+          t.unpriced += x.unpriced;
+          t.cancelled += x.cancelled;
+          t.late += x.late;
+          t.late_revenue_micros += x.late_revenue_micros;
+        }
+        done(std::move(answer));
+      });
+}
+
+}  // namespace eddy
