@@ -122,6 +122,7 @@ struct OfferOptions {
 // session; the others split where two consecutive events (in event time) are `gap_ms` or
 // more apart.
 struct SessionOptions {
+  bool enabled = true;             // false: no sessions or funnel kept (reads answer empty)
   int64_t gap_ms = 30 * 60'000;
   uint32_t max_per_user = 20;      // sessions kept per user; the oldest (by start) dropped
   uint32_t max_items = 20;         // distinct items listed per session (earliest touched)
@@ -132,6 +133,7 @@ struct SessionOptions {
 
 // Revenue windows (SPEC §3.9): tumbling, aligned to the epoch, one series per size.
 struct RevenueOptions {
+  bool enabled = true;                // false: no revenue kept (reads answer empty)
   std::vector<int64_t> window_minutes = {5, 60};
   int64_t lateness_ms = 10 * 60'000;  // a purchase accepted later than this after its
                                       // window closed counts in `late` only

@@ -71,7 +71,9 @@ sigset_t BlockStopSignals() {
 // order (so each user's events in acceptance order), with the fields ingest accepts plus
 // "partition" and "offset" (ignored by ingest): posting the output into a fresh eddy gives
 // the same state. An eventId is printed as "eventIdHash" (the store keeps its 128-bit hash,
-// not its text), which ingest accepts in its place, so a re-post keeps idempotency.
+// not its text), which ingest accepts in its place, so a re-post keeps idempotency; a
+// purchase's "acceptLagMs" (how far the engine clock was ahead of it when it was first
+// accepted) keeps its revenue lateness.
 // Read-only: works beside a running daemon.
 // A location sent as an object is stored as "country/region/city" plus the country; print
 // it as an object again so that a re-post stores both the same way.
@@ -126,6 +128,9 @@ int Dump(const std::string& data_dir) {
       if (e.event.has_price()) w.Key("price").Double(static_cast<double>(e.event.price_micros) / 1e6);
       if (e.event.quantity != 1) w.Key("quantity").Uint(e.event.quantity);
       if (e.event.flags & eddy::Event::kHasStock) w.Key("stock").Int(e.event.stock);
+      if (e.event.flags & eddy::Event::kHasAcceptLag) {
+        w.Key("acceptLagMs").Uint(e.event.accept_lag_ms);
+      }
       if (e.event.event_id.present()) {
         char hex[33];
         std::snprintf(hex, sizeof(hex), "%016llx%016llx",

@@ -269,6 +269,7 @@ StateMemory RevenueState::Memory() const {
 }
 
 void RevenueState::DescribeSettings(std::string* out) const {
+  Setting(out, "enabled", options_.enabled);
   for (int64_t m : options_.window_minutes) Setting(out, "window", m);
   Setting(out, "lateness_ms", options_.lateness_ms);
   Setting(out, "retention", options_.retention_minutes);

@@ -67,6 +67,7 @@ class RevenueState final : public State {
 
   std::string_view Name() const override { return "revenue"; }
   uint32_t FormatVersion() const override { return 1; }
+  bool Applies() const override { return options_.enabled; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override;
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override;

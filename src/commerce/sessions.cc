@@ -392,6 +392,7 @@ StateMemory SessionState::Memory() const {
 }
 
 void SessionState::DescribeSettings(std::string* out) const {
+  Setting(out, "enabled", options_.enabled);
   Setting(out, "gap_ms", options_.gap_ms);
   Setting(out, "max_per_user", options_.max_per_user);
   Setting(out, "max_items", options_.max_items);

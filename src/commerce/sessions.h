@@ -74,8 +74,9 @@ class SessionState final : public State {
 
   std::string_view Name() const override { return "sessions"; }
   uint32_t FormatVersion() const override { return 1; }
+  bool Applies() const override { return options_.enabled; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override;
-  bool Prefetches() const override { return true; }
+  bool Prefetches() const override { return options_.enabled; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) users_.Prefetch(ev.user);
   }

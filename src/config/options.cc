@@ -134,6 +134,7 @@ std::vector<KeySpec> MakeSchema() {
                   &PopularityOptions::candidates));
   k.push_back(Int("popularity", "max_items", 1, 1'000'000'000, &Options::popularity,
                   &PopularityOptions::max_items));
+  k.push_back(Bool("sessions", "enabled", &Options::sessions, &SessionOptions::enabled));
   k.push_back(Int("sessions", "gap_s", 1, 7 * 86400, &Options::sessions,
                   &SessionOptions::gap_ms, 1000));
   k.push_back(Int("sessions", "max_per_user", 1, 10'000, &Options::sessions,
@@ -146,6 +147,7 @@ std::vector<KeySpec> MakeSchema() {
                   &SessionOptions::max_users));
   k.push_back(Minutes("sessions", "funnel_retention", 1, 366 * 1440, &Options::sessions,
                       &SessionOptions::funnel_retention_minutes));
+  k.push_back(Bool("revenue", "enabled", &Options::revenue, &RevenueOptions::enabled));
   k.push_back(Spec("revenue", "windows", KeySpec::kDurationList, 1, 7 * 24 * 60));
   k.back().set_minutes = [](Options& o, std::vector<int64_t> v) {
     o.revenue.window_minutes = std::move(v);

@@ -99,12 +99,13 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
   ctx.partition_of.resize(n);
   ctx.touched.clear();
   // The engine clock as each event is accepted: what it was before the request, raised by
-  // the events before it in the request (so batch boundaries do not change it).
+  // the events before it in the request (so batch boundaries do not change it). A purchase
+  // re-posted from `eddy dump` brings the lag it was first accepted with.
   int64_t clock = clock_.NowMs();
   for (uint32_t i = 0; i < n; ++i) {
     Event& ev = ctx.events[i];
     clock = std::max(clock, ev.time.millis());
-    if (ev.type == EventType::kPurchase) {
+    if (ev.type == EventType::kPurchase && !(ev.flags & Event::kHasAcceptLag)) {
       ev.accept_lag_ms = static_cast<uint32_t>(
           std::min<int64_t>(clock - ev.time.millis(), UINT32_MAX));
       ev.flags |= Event::kHasAcceptLag;

@@ -37,6 +37,7 @@ enum class Field : uint8_t {
   kTotalAmount,
   kNewSegment,
   kEventIdHash,
+  kAcceptLag,
 };
 
 struct KeyField {
@@ -65,7 +66,7 @@ constexpr KeyField kKeys[] = {
     {"device_type", Field::kDevice},    {"ip", Field::kIp},
     {"location", Field::kLocation},     {"stock", Field::kStock},
     {"totalAmount", Field::kTotalAmount}, {"newSegment", Field::kNewSegment},
-    {"eventIdHash", Field::kEventIdHash},
+    {"eventIdHash", Field::kEventIdHash},  {"acceptLagMs", Field::kAcceptLag},
 };
 
 Field FieldFor(std::string_view key) {
@@ -102,11 +103,12 @@ struct Raw {
   std::string_view country, region, city, location;
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
-  bool has_event_id_hash = false;
+  bool has_event_id_hash = false, has_accept_lag = false;
   std::optional<EventTime> time;
   std::optional<double> price, total_amount;
   int64_t quantity = 1;
   int64_t stock = 0;
+  int64_t accept_lag = 0;
 };
 
 }  // namespace
@@ -336,6 +338,9 @@ struct Decoder::Impl {
         case Field::kStock:
           ReadInteger(v, key, 0, int64_t{1} << 53, &r->stock, &r->has_stock, err);
           break;
+        case Field::kAcceptLag:
+          ReadInteger(v, key, 0, UINT32_MAX, &r->accept_lag, &r->has_accept_lag, err);
+          break;
       }
     }
     return err->empty() ? Outcome::kOk : Outcome::kRejected;
@@ -469,6 +474,10 @@ struct Decoder::Impl {
     if (r.has_stock) {
       ev->stock = r.stock;
       ev->flags |= Event::kHasStock;
+    }
+    if (r.has_accept_lag && type == EventType::kPurchase) {
+      ev->accept_lag_ms = static_cast<uint32_t>(r.accept_lag);
+      ev->flags |= Event::kHasAcceptLag;
     }
     if (r.event_id.present) {
       ev->event_id = StableHash128(r.event_id.v);

@@ -342,7 +342,12 @@ TEST_P(AnalyticsOracleTest, SessionsFunnelAndRevenueMatchBruteForce) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, AnalyticsOracleTest,
                          ::testing::Values(Layout{1, 1, 1}, Layout{4, 2, 7},
-                                           Layout{16, 3, 100}));
+                                           Layout{16, 3, 100}),
+                         [](const ::testing::TestParamInfo<Layout>& i) {
+                           return std::to_string(i.param.partitions) + "p" +
+                                  std::to_string(i.param.shards) + "s_batch" +
+                                  std::to_string(i.param.batch);
+                         });
 
 // The stream really exercises what the oracles check: sessions split at exactly the gap,
 // merged by late events, producer sessions, cancels, late and unpriced lines.

@@ -33,6 +33,18 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->ingest.dedup_horizon_ms, d.ingest.dedup_horizon_ms);
   EXPECT_EQ(r->recent.max_items, d.recent.max_items);
   EXPECT_EQ(r->weights, d.weights);
+  EXPECT_EQ(r->sessions.enabled, d.sessions.enabled);
+  EXPECT_EQ(r->sessions.gap_ms, d.sessions.gap_ms);
+  EXPECT_EQ(r->sessions.max_per_user, d.sessions.max_per_user);
+  EXPECT_EQ(r->sessions.max_items, d.sessions.max_items);
+  EXPECT_EQ(r->sessions.max_categories, d.sessions.max_categories);
+  EXPECT_EQ(r->sessions.max_users, d.sessions.max_users);
+  EXPECT_EQ(r->sessions.funnel_retention_minutes, d.sessions.funnel_retention_minutes);
+  EXPECT_EQ(r->revenue.enabled, d.revenue.enabled);
+  EXPECT_EQ(r->revenue.window_minutes, d.revenue.window_minutes);
+  EXPECT_EQ(r->revenue.lateness_ms, d.revenue.lateness_ms);
+  EXPECT_EQ(r->revenue.retention_minutes, d.revenue.retention_minutes);
+  EXPECT_EQ(r->revenue.max_orders, d.revenue.max_orders);
   EXPECT_EQ(r->durability.data_dir, "./data");
   EXPECT_EQ(r->durability.ack, AckLevel::kWal);
 }
@@ -102,6 +114,29 @@ TEST(ConfigTest, CrossKeyShardsVsPartitions) {
   EXPECT_EQ(ErrorOf("[log]\npartitions = 2\n[runtime]\nshards = 4\n"),
             "config: runtime.shards (4) must not exceed log.partitions (2): a shard owns whole "
             "partitions");
+}
+
+TEST(ConfigTest, SessionsAndRevenue) {
+  Result<Options> r = ParseOptions(
+      "[sessions]\ngap_s = 600\nmax_categories = 4\nfunnel_retention = \"2d\"\n"
+      "[revenue]\nenabled = false\nwindows = [\"1h\", \"5m\"]\nlateness_s = 30\n"
+      "retention = \"1d\"\n",
+      "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->sessions.gap_ms, 600'000);
+  EXPECT_EQ(r->sessions.max_categories, 4u);
+  EXPECT_EQ(r->sessions.funnel_retention_minutes, 2 * 1440);
+  EXPECT_FALSE(r->revenue.enabled);
+  EXPECT_EQ(r->revenue.window_minutes, (std::vector<int64_t>{5, 60}));
+  EXPECT_EQ(r->revenue.lateness_ms, 30'000);
+  EXPECT_EQ(r->revenue.retention_minutes, 1440);
+  EXPECT_EQ(ErrorOf("[revenue]\nwindows = [\"1d\"]\nretention = \"1h\"\n"),
+            "config: revenue.retention must be at least the longest revenue window");
+  EXPECT_EQ(ErrorOf("[revenue]\nwindows = [\"1m\", \"2m\", \"3m\", \"4m\", \"5m\", "
+                    "\"6m\", \"7m\", \"8m\", \"9m\"]\n"),
+            "config: revenue.windows holds 9 sizes; at most 8");
+  EXPECT_NE(ErrorOf("[sessions]\nmax_categories = 33\n").find("sessions.max_categories"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, WindowDurationsAndClock) {

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <future>
 
+#include "http/json_writer.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
@@ -17,6 +20,18 @@ TEST(BodyFormatTest, FromContentType) {
   EXPECT_EQ(BodyFormatFor("application/jsonl"), BodyFormat::kNdjson);
   EXPECT_FALSE(BodyFormatFor("application/x-www-form-urlencoded").has_value());
   EXPECT_FALSE(BodyFormatFor("text/plain").has_value());
+}
+
+// Money is printed exactly from its integer millionths.
+TEST(JsonWriterTest, MicrosAreExactDecimals) {
+  JsonWriter w;
+  w.BeginArray();
+  for (int64_t v : {int64_t{0}, int64_t{39'980'000}, int64_t{-1}, int64_t{5'000'000},
+                    int64_t{1'000'050}, INT64_MIN, INT64_MAX}) {
+    w.Micros(v);
+  }
+  w.EndArray();
+  EXPECT_EQ(w.str(), "[0,39.98,-0.000001,5,1.00005,-9223372036854.775808,9223372036854.775807]");
 }
 
 class RouterTest : public ::testing::Test {
@@ -252,6 +267,75 @@ TEST_F(RouterTest, OffersAndTheirErrors) {
     EXPECT_EQ(bad.body(), R"({"error":")" + b.error + R"("})") << b.body;
   }
   EXPECT_EQ(Call(http::verb::get, "/v1/offers/rank").result(), http::status::method_not_allowed);
+}
+
+TEST_F(RouterTest, SessionsFunnelRevenue) {
+  const int64_t t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count() - 120'000;
+  const std::vector<std::string> events = {
+      test::EventBuilder().User("u1").Type("view").Item("i1").Category("c1").Time(t0).Json(),
+      test::EventBuilder().User("u1").Type("add_to_cart").Item("i1").Category("c1")
+          .Time(t0 + 1000).Json(),
+      test::EventBuilder().User("u1").Type("purchase").Item("i1").Category("c1")
+          .Time(t0 + 2000).Raw("price", "19.99").Raw("quantity", "2").Str("orderId", "o1").Json(),
+      test::EventBuilder().User("u2").Type("purchase").Item("i2").Time(t0).Raw("price", "5")
+          .Json(),
+  };
+  ASSERT_EQ(Call(http::verb::post, "/v1/events", test::Ndjson(events), "application/x-ndjson")
+                .result(),
+            http::status::ok);
+  Response s = Call(http::verb::get, "/v1/users/u1/sessions?k=5");
+  EXPECT_EQ(s.result(), http::status::ok);
+  for (const std::string& part :
+       {"\"sessionId\":\"auto-" + std::to_string(t0) + "\"", std::string("\"source\":\"gap\""),
+        std::string("\"duration_ms\":2000,\"open\":true"),
+        std::string("\"counts\":{\"view\":1,\"add_to_cart\":1,\"purchase\":1},\"events\":3"),
+        std::string("\"page_views\":1,\"items\":[\"i1\"],\"converted\":true,\"revenue\":39.98")}) {
+    EXPECT_NE(s.body().find(part), std::string::npos) << part << " in " << s.body();
+  }
+  Response f = Call(http::verb::get, "/v1/analytics/funnel?window=1h");
+  EXPECT_EQ(f.result(), http::status::ok);
+  EXPECT_NE(f.body().find("\"sessions\":2,\"viewed\":1,\"carted\":1,\"purchased\":1,"
+                          "\"rates\":{\"view_to_cart\":1,\"cart_to_purchase\":1,"
+                          "\"view_to_purchase\":1}"),
+            std::string::npos)
+      << f.body();
+  Response fc = Call(http::verb::get, "/v1/analytics/funnel?window=30m&category=c2");
+  EXPECT_NE(fc.body().find("\"sessions\":0,\"viewed\":0,\"carted\":0,\"purchased\":0,"
+                           "\"rates\":{\"view_to_cart\":null"),
+            std::string::npos)
+      << fc.body();
+  const std::string range =
+      "&from=" + std::to_string(t0 - 3'600'000) + "&to=" + std::to_string(t0 + 3'600'000);
+  Response r = Call(http::verb::get, "/v1/analytics/revenue?window=5m" + range);
+  EXPECT_EQ(r.result(), http::status::ok);
+  EXPECT_NE(r.body().find("\"total\":{\"start\":"), std::string::npos) << r.body();
+  EXPECT_NE(r.body().find("\"orders\":2,\"priced_orders\":2,\"units\":3,\"revenue\":44.98,"
+                          "\"average_order_value\":22.49,\"unpriced\":0,\"cancelled\":0"),
+            std::string::npos)
+      << r.body();
+  Response rc = Call(http::verb::get, "/v1/analytics/revenue?window=1h&category=c1" + range);
+  EXPECT_NE(rc.body().find("\"orders\":1,\"priced_orders\":1,\"units\":2,\"revenue\":39.98"),
+            std::string::npos)
+      << rc.body();
+  const std::pair<std::string, std::string> bad[] = {
+      {"/v1/analytics/revenue?window=2m", "window: must be one of revenue.windows: 5m, 1h"},
+      {"/v1/analytics/revenue?from=2026-01-01T00:00:00Z",
+       "from, to: give both, or neither (the last 12 windows)"},
+      {"/v1/analytics/revenue?from=2000&to=1000", "to: must be after from"},
+      {"/v1/analytics/revenue?from=x&to=1000",
+       "from: must be an ISO-8601 time or epoch seconds or milliseconds"},
+      {"/v1/analytics/revenue?window=5m&from=0&to=9000000000000",
+       "from, to: the range holds more than 10000 windows"},
+      {"/v1/analytics/funnel?window=8d",
+       "window: must be a duration such as 30m, 1h or 7d, at most sessions.funnel_retention (7d)"},
+      {"/v1/users/u1/sessions?k=0", "k: "},
+  };
+  for (const auto& [target, error] : bad) {
+    Response b = Call(http::verb::get, target);
+    EXPECT_EQ(b.result(), http::status::bad_request) << target;
+    EXPECT_NE(b.body().find(error), std::string::npos) << target << " " << b.body();
+  }
 }
 
 TEST_F(RouterTest, HealthReadyStatus) {

@@ -288,6 +288,19 @@ TEST_F(DecoderTest, EventIdHashAsDumpPrintsIt) {
   }
 }
 
+// `eddy dump` prints a purchase's acceptance lag; posting it back keeps it (only purchases
+// carry one).
+TEST_F(DecoderTest, AcceptLagAsDumpPrintsIt) {
+  Event p = One(EventBuilder().User("u").Type("purchase").Item("i").Raw("acceptLagMs", "1234").Json());
+  EXPECT_TRUE(p.flags & Event::kHasAcceptLag);
+  EXPECT_EQ(p.accept_lag_ms, 1234u);
+  Event v = One(EventBuilder().User("u").Type("view").Item("i").Raw("acceptLagMs", "1234").Json());
+  EXPECT_FALSE(v.flags & Event::kHasAcceptLag);
+  EXPECT_NE(ErrorOf(EventBuilder().User("u").Type("purchase").Item("i").Raw("acceptLagMs", "-1").Json())
+                .find("acceptLagMs"),
+            std::string::npos);
+}
+
 // --- SPEC §1.4: one test per bad-input case, exact error text -----------------------------
 
 TEST_F(DecoderTest, RejectsMissingUser) {

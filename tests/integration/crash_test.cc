@@ -50,14 +50,20 @@ std::string EventJson(uint64_t n) {
   std::mt19937_64 rng(n);
   const char* types[] = {"view", "view", "view", "view", "click", "add_to_cart", "purchase"};
   const int item = static_cast<int>(rng() % kItems);
-  return test::EventBuilder()
-      .Id("ev-" + std::to_string(n))
+  test::EventBuilder b;
+  b.Id("ev-" + std::to_string(n))
       .User("u" + std::to_string(rng() % kUsers))
       .Item("i" + std::to_string(item))
       .Category("c" + std::to_string(item % kCategories))
-      .Type(types[rng() % 7])
-      .Raw("timestamp", std::to_string(kT0 + static_cast<int64_t>(n) * 250))
-      .Json();
+      .Raw("timestamp", std::to_string(kT0 + static_cast<int64_t>(n) * 250));
+  // Purchases with orders and prices (some unpriced), cancels of them, producer session
+  // ids: state for sessions, the funnel and revenue.
+  const std::string type = rng() % 20 == 0 ? "cancel" : types[rng() % 7];
+  b.Type(type);
+  if (type == "purchase" || type == "cancel") b.Str("orderId", "o" + std::to_string(rng() % 40));
+  if (type == "purchase" && rng() % 4 != 0) b.Raw("price", std::to_string(1 + rng() % 5000) + ".25");
+  if (rng() % 6 == 0) b.Str("sessionId", "s" + std::to_string(rng() % 4));
+  return b.Json();
 }
 
 // Every URL whose answer is compared.
@@ -66,7 +72,14 @@ std::vector<std::string> Queries() {
                                 "/v1/trending/categories?window=24h&k=20",
                                 "/v1/items/popular?k=30"};
   for (int c = 0; c < kCategories; ++c) q.push_back("/v1/items/popular?k=10&category=c" + std::to_string(c));
+  for (const char* w : {"5m", "1h"}) {
+    q.push_back(std::string("/v1/analytics/revenue?window=") + w);
+    q.push_back(std::string("/v1/analytics/revenue?window=") + w + "&category=c1");
+  }
+  q.push_back("/v1/analytics/funnel?window=1h");
+  q.push_back("/v1/analytics/funnel?window=7d&category=c2");
   for (int u = 0; u < kUsers; ++u) {
+    q.push_back("/v1/users/u" + std::to_string(u) + "/sessions?k=20");
     q.push_back("/v1/users/u" + std::to_string(u) + "/recent?k=50");
     q.push_back("/v1/users/u" + std::to_string(u) + "/affinity?k=10");
   }
@@ -265,6 +278,7 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     std::map<std::string, std::deque<std::string>> recent;         // user -> newest first
     for (const Stored& s : stored) {
       ++counts[s.item][s.type];
+      if (s.type == "cancel") continue;  // weight 0: not a touch
       auto& r = recent[s.user];
       r.erase(std::remove(r.begin(), r.end(), s.item), r.end());
       r.push_front(s.item);
