@@ -98,12 +98,22 @@ struct SimilarAnswer {
   std::vector<SimilarItem> top;  // by count, best first; ties by name
 };
 
+// Request filters of the ranked reads on the item catalog: every attribute must be in the
+// item's catalog record with that value (a number matches numerically), and no excluded
+// item is ranked.
+struct ItemFilter {
+  std::vector<std::pair<std::string, std::string>> attributes;  // attr.<name>=<value>
+  std::vector<std::string> exclude;
+  bool empty() const { return attributes.empty() && exclude.empty(); }
+};
+
 // A recommendation request (SPEC §6.1). Prices in millionths of the currency unit.
 struct RecommendRequest {
   std::string user;                     // may be unknown: cold start
   uint32_t k = 10;
   std::string category;                 // only items of this category ("" = any)
   std::optional<int64_t> min_price_micros, max_price_micros;
+  ItemFilter filter;
 };
 
 // One ranked item with its score breakdown (recommendations and ranked similar items).
@@ -200,6 +210,18 @@ struct RevenueAnswer {
   std::string category;
   std::vector<RevenueWindow> windows;  // every window starting in [from, to), oldest first
   RevenueWindow total;                 // their sum (start/end: the range)
+};
+
+// An item's catalog record (commerce/catalog.h).
+struct CatalogRecord {
+  bool found = false;    // the catalog has a record (perhaps a tombstone)
+  bool deleted = false;  // withdrawn by DELETE
+  bool hidden = false;
+  std::string category;  // "" = none
+  std::optional<int64_t> price_micros, stock;
+  std::optional<uint32_t> low_stock_threshold;
+  std::string attributes;  // a JSON object ("{}" when none)
+  EventTime updated;       // event time of the last change
 };
 
 // One aggregate's memory, summed over shards (figures published about once a second).
@@ -334,6 +356,10 @@ class Engine {
                             std::function<void(SimilarAnswer)> done) = 0;
   SimilarAnswer SimilarItemsSync(std::string_view item, uint32_t k);
 
+  // The item's catalog record, as of every change acknowledged before the call.
+  virtual void ItemCatalog(std::string_view item, std::function<void(CatalogRecord)> done) = 0;
+  CatalogRecord ItemCatalogSync(std::string_view item);
+
   // The user's `k` newest sessions (SPEC §3.8), the open one included.
   virtual void UserSessions(std::string_view user, uint32_t k,
                             std::function<void(SessionsAnswer)> done) = 0;
@@ -357,9 +383,10 @@ class Engine {
   RecommendAnswer RecommendSync(const RecommendRequest& request);
 
   // The item's co-view neighbours, ranked by the scorer, then its category's popular items.
-  virtual void SimilarItemsRanked(std::string_view item, uint32_t k,
+  virtual void SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
                                   std::function<void(RankedSimilarAnswer)> done) = 0;
-  RankedSimilarAnswer SimilarItemsRankedSync(std::string_view item, uint32_t k);
+  RankedSimilarAnswer SimilarItemsRankedSync(std::string_view item, uint32_t k,
+                                             ItemFilter filter = {});
 
   // The offer decision engine (SPEC §6.3): the top k of `offers` for `user`.
   virtual void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,

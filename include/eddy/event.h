@@ -38,8 +38,18 @@ enum class EventType : uint8_t {
   kInventory,
   // A customer segment change (seeds/002 `segment-update` route); weight 0.
   kSegmentUpdate,
+  // Item catalog changes (PUT / PATCH / DELETE /v1/items/{itemId}): not interactions — no
+  // weight, no count; only the catalog state sees them. Outside [0, kEventTypeCount): never
+  // an index of a per-type table.
+  kCatalogPut = 32,  // the item's whole record (absent fields cleared)
+  kCatalogPatch,     // only the fields given
+  kCatalogDelete,    // withdrawn from every ranked answer
 };
-inline constexpr int kEventTypeCount = 11;
+inline constexpr int kEventTypeCount = 11;  // interaction types: the per-type tables
+
+inline constexpr bool IsCatalogChange(EventType t) {
+  return static_cast<uint8_t>(t) >= static_cast<uint8_t>(EventType::kCatalogPut);
+}
 
 // Canonical lower-case name ("add_to_cart").
 std::string_view EventTypeName(EventType type);
@@ -65,6 +75,11 @@ struct Event {
     kHasPrice = 1,
     kHasStock = 2,
     kHasAcceptLag = 4,  // accept_lag_ms is set (purchases; stored only then)
+    // Catalog changes: `hidden` given (and its value), `lowStockThreshold` given (in
+    // `quantity`).
+    kHasHidden = 8,
+    kHidden = 16,
+    kHasThreshold = 32,
   };
 
   EventTime time;
@@ -74,12 +89,13 @@ struct Event {
   CategoryId category;
   SessionId session;
   OrderId order;
-  StringId query;      // search query, or the new segment of a segment update
+  StringId query;      // search query, the new segment of a segment update, or a catalog
+                       // change's attributes (canonical JSON object)
   StringId device;
   StringId ip;
   StringId location;   // the location string, or "country/region/city"
   StringId country;
-  uint32_t quantity = 1;
+  uint32_t quantity = 1;  // a catalog change's lowStockThreshold when kHasThreshold
   // How far the engine clock was ahead of `time` when the event was accepted (ms, at
   // most UINT32_MAX): decides, in any replay, whether a purchase came after its revenue
   // window closed (SPEC §3.9). Set for purchases, with kHasAcceptLag.
@@ -109,6 +125,8 @@ enum class DefaultType : uint8_t {
   kSegmentUpdate,  // POST /v1/streaming/events/segment-update
   kSeedBatch,      // POST /v1/streaming/events/batch: segment update if it has newSegment,
                    // else purchase
+  kCatalogPut,     // PUT /v1/items/{itemId}, POST /v1/items
+  kCatalogPatch,   // PATCH /v1/items/{itemId}
 };
 
 }  // namespace eddy

@@ -101,6 +101,7 @@ struct RankingOptions {
   uint32_t max_per_category = 0;   // at most this many items of one category (0 = no limit)
   bool exclude_bought = true;      // never recommend what the user already bought
   bool exclude_seen = false;       // never recommend the user's recent items
+  bool exclude_out_of_stock = true;  // never rank an item whose catalog stock is 0
   uint32_t seed_items = 10;        // the user's latest items whose co-view neighbours count
   uint32_t affinity_categories = 3;  // the user's top categories whose popular items count
   uint32_t popular_candidates = 100;  // popular items taken per shard per source
@@ -139,6 +140,11 @@ struct RevenueOptions {
                                       // window closed counts in `late` only
   int64_t retention_minutes = 7 * 1440;  // windows kept (event time)
   uint64_t max_orders = 1'000'000;    // orders remembered for cancels; oldest dropped
+};
+
+// The item catalog (PUT/PATCH/DELETE /v1/items/{itemId}).
+struct CatalogOptions {
+  uint64_t max_items = 2'000'000;  // records kept; the one changed longest ago forgotten
 };
 
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
@@ -188,6 +194,7 @@ struct Options {
   EngagementOptions engagement;
   SessionOptions sessions;
   RevenueOptions revenue;
+  CatalogOptions catalog;
   RankingOptions ranking;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;

@@ -69,6 +69,11 @@ class State {
   // Applies() is true (the idempotency state decides before the others instead).
   virtual bool Applies() const { return true; }
   virtual void ApplyEvent(const Event& ev, const ApplyInfo& info) = 0;
+  // Item catalog changes (IsCatalogChange(ev.type)) go only to the states whose
+  // TakesCatalog() is true, through ApplyCatalog, never through ApplyEvent: they are not
+  // interactions. In the order the item's partition accepted them.
+  virtual bool TakesCatalog() const { return false; }
+  virtual void ApplyCatalog(const Event& ev) {}
   // Starts loading what ApplyEvent(ev) will touch into cache (a hint only). Called only
   // for states whose Prefetches() is true (the apply loop skips the others).
   virtual bool Prefetches() const { return false; }

@@ -117,16 +117,29 @@ int Dump(const std::string& data_dir) {
       // A segment update keeps its new segment where searches keep their query.
       const char* query_key =
           e.event.type == eddy::EventType::kSegmentUpdate ? "newSegment" : "query";
+      const bool catalog = eddy::IsCatalogChange(e.event.type);
       const std::pair<const char*, std::string_view> strings[] = {
           {"userId", e.user},     {"itemId", e.item},     {"category", e.category},
-          {"sessionId", e.session}, {"orderId", e.order}, {query_key, e.query},
+          {"sessionId", e.session}, {"orderId", e.order},
+          {query_key, catalog ? std::string_view() : e.query},
           {"deviceType", e.device}, {"ip", e.ip}};
       for (const auto& [key, s] : strings) {
         if (s.data() != nullptr) w.Key(key).String(s);
       }
+      if (catalog) {
+        // A catalog change keeps its attributes (canonical JSON) where searches keep
+        // their query.
+        if (e.query.data() != nullptr) w.Key("attributes").RawJson(e.query);
+        if (e.event.flags & eddy::Event::kHasHidden) {
+          w.Key("hidden").Bool(e.event.flags & eddy::Event::kHidden);
+        }
+        if (e.event.flags & eddy::Event::kHasThreshold) {
+          w.Key("lowStockThreshold").Uint(e.event.quantity);
+        }
+      }
       DumpLocation(e, w);
       if (e.event.has_price()) w.Key("price").Double(static_cast<double>(e.event.price_micros) / 1e6);
-      if (e.event.quantity != 1) w.Key("quantity").Uint(e.event.quantity);
+      if (e.event.quantity != 1 && !catalog) w.Key("quantity").Uint(e.event.quantity);
       if (e.event.flags & eddy::Event::kHasStock) w.Key("stock").Int(e.event.stock);
       if (e.event.flags & eddy::Event::kHasAcceptLag) {
         w.Key("acceptLagMs").Uint(e.event.accept_lag_ms);

@@ -158,6 +158,8 @@ std::vector<KeySpec> MakeSchema() {
                       &RevenueOptions::retention_minutes));
   k.push_back(Int("revenue", "max_orders", 1, 1'000'000'000, &Options::revenue,
                   &RevenueOptions::max_orders));
+  k.push_back(Int("catalog", "max_items", 1, 1'000'000'000, &Options::catalog,
+                  &CatalogOptions::max_items));
   k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
                   &CoViewOptions::recent_items));
   k.push_back(Minutes("coview", "window", 1, 7 * 1440, &Options::coview,
@@ -173,6 +175,8 @@ std::vector<KeySpec> MakeSchema() {
                   &RankingOptions::max_per_category));
   k.push_back(Bool("ranking", "exclude_bought", &Options::ranking, &RankingOptions::exclude_bought));
   k.push_back(Bool("ranking", "exclude_seen", &Options::ranking, &RankingOptions::exclude_seen));
+  k.push_back(Bool("ranking", "exclude_out_of_stock", &Options::ranking,
+                   &RankingOptions::exclude_out_of_stock));
   k.push_back(Int("ranking", "seed_items", 1, 1000, &Options::ranking, &RankingOptions::seed_items));
   k.push_back(Int("ranking", "affinity_categories", 0, 100, &Options::ranking,
                   &RankingOptions::affinity_categories));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "commerce/catalog.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "util/hash.h"
@@ -13,6 +14,32 @@ AnalyticsService::AnalyticsService(const Options& options, const ShardSet& shard
                                    const Interners& interners, const PartitionedLog& log,
                                    const EngineClock& clock)
     : options_(options), shards_(shards), interners_(interners), log_(log), clock_(clock) {}
+
+void AnalyticsService::ItemCatalog(std::string_view item,
+                                   std::function<void(CatalogRecord)> done) const {
+  const uint32_t id = interners_.items.Find(item);
+  if (id == 0) return done({});
+  // Catalog changes live in the item's partition.
+  const PartitionId p = log_.PartitionOf(static_cast<uint32_t>(StableHash64(item)));
+  shards_.OnShard(shards_.ShardOf(p), [this, p, id, done = std::move(done)](ShardState& st) {
+    st.CatchUp(p);
+    CatalogRecord out;
+    if (const eddy::CatalogItem* c = st.Get<CatalogState>().Find(ItemId(id))) {
+      out.found = true;
+      out.deleted = c->deleted;
+      out.hidden = c->hidden;
+      if (c->category.valid()) out.category = interners_.categories.Lookup(c->category.value());
+      out.price_micros = c->price();
+      out.stock = c->stock_level();
+      if (c->has & eddy::CatalogItem::kThreshold) out.low_stock_threshold = c->threshold;
+      out.attributes = c->attributes.valid() ? std::string(interners_.strings.Lookup(
+                                                   c->attributes.value()))
+                                             : "{}";
+      out.updated = EventTime(c->updated_ms);
+    }
+    done(std::move(out));
+  });
+}
 
 void AnalyticsService::UserSessions(std::string_view user, uint32_t k,
                                     std::function<void(SessionsAnswer)> done) const {

@@ -1,6 +1,6 @@
 #pragma once
-// AnalyticsService: the commerce reads (SPEC §3.8-3.9) — a user's sessions (one message to
-// the user's shard), the funnel and revenue windows (scatter-gather over every shard,
+// AnalyticsService: the commerce reads (SPEC §3.8-3.9) — an item's catalog record (one
+// message to the item's shard), a user's sessions (one message to the user's shard), the funnel and revenue windows (scatter-gather over every shard,
 // merged with the states' own Merge). Like QueryService, every read first catches its
 // shards up, so it reflects every event acknowledged before it was sent.
 //
@@ -25,6 +25,7 @@ class AnalyticsService {
   AnalyticsService(const Options& options, const ShardSet& shards, const Interners& interners,
                    const PartitionedLog& log, const EngineClock& clock);
 
+  void ItemCatalog(std::string_view item, std::function<void(CatalogRecord)> done) const;
   void UserSessions(std::string_view user, uint32_t k,
                     std::function<void(SessionsAnswer)> done) const;
   void Funnel(int64_t window_minutes, std::string_view category,

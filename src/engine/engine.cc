@@ -166,6 +166,9 @@ class EngineImpl final : public Engine {
                     std::function<void(SimilarAnswer)> done) override {
     queries_->SimilarItems(item, k, Guarded(std::move(done)));
   }
+  void ItemCatalog(std::string_view item, std::function<void(CatalogRecord)> done) override {
+    analytics_->ItemCatalog(item, Guarded(std::move(done)));
+  }
   void UserSessions(std::string_view user, uint32_t k,
                     std::function<void(SessionsAnswer)> done) override {
     analytics_->UserSessions(user, k, Guarded(std::move(done)));
@@ -181,9 +184,9 @@ class EngineImpl final : public Engine {
                  std::function<void(RecommendAnswer)> done) override {
     recommender_->Recommend(request, Guarded(std::move(done)));
   }
-  void SimilarItemsRanked(std::string_view item, uint32_t k,
+  void SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
                           std::function<void(RankedSimilarAnswer)> done) override {
-    recommender_->SimilarItemsRanked(item, k, Guarded(std::move(done)));
+    recommender_->SimilarItemsRanked(item, k, std::move(filter), Guarded(std::move(done)));
   }
   void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                   std::function<void(OffersAnswer)> done) override {
@@ -384,6 +387,10 @@ SimilarAnswer Engine::SimilarItemsSync(std::string_view item, uint32_t k) {
   return Await<SimilarAnswer>([&](auto cb) { SimilarItems(item, k, std::move(cb)); });
 }
 
+CatalogRecord Engine::ItemCatalogSync(std::string_view item) {
+  return Await<CatalogRecord>([&](auto cb) { ItemCatalog(item, std::move(cb)); });
+}
+
 SessionsAnswer Engine::UserSessionsSync(std::string_view user, uint32_t k) {
   return Await<SessionsAnswer>([&](auto cb) { UserSessions(user, k, std::move(cb)); });
 }
@@ -400,8 +407,10 @@ RecommendAnswer Engine::RecommendSync(const RecommendRequest& request) {
   return Await<RecommendAnswer>([&](auto cb) { Recommend(request, std::move(cb)); });
 }
 
-RankedSimilarAnswer Engine::SimilarItemsRankedSync(std::string_view item, uint32_t k) {
-  return Await<RankedSimilarAnswer>([&](auto cb) { SimilarItemsRanked(item, k, std::move(cb)); });
+RankedSimilarAnswer Engine::SimilarItemsRankedSync(std::string_view item, uint32_t k,
+                                                   ItemFilter filter) {
+  return Await<RankedSimilarAnswer>(
+      [&](auto cb) { SimilarItemsRanked(item, k, std::move(filter), std::move(cb)); });
 }
 
 OffersAnswer Engine::RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k) {

@@ -10,6 +10,7 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/catalog.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
 #include "util/hash.h"
@@ -203,20 +204,32 @@ ReadTask QueryService::Popular(CategoryId cat, uint32_t k, int64_t now_ms, Popul
         if (seen.insert(item).second) cands->push_back(item);
       }
     }
-    auto round_two = Gather<PopularityState::Partial>(
+    struct Scores {
+      PopularityState::Partial scores;
+      std::vector<uint8_t> withdrawn;  // by the catalog, on the item's shard
+    };
+    auto round_two = Gather<Scores>(
         shards_,
         [cands, cat, now_ms](ShardState& st) {
-          PopularityState::Partial scores;
-          st.Get<PopularityState>().ScoresOf(cat, *cands, now_ms, &scores);
-          return scores;
+          Scores s;
+          st.Get<PopularityState>().ScoresOf(cat, *cands, now_ms, &s.scores);
+          s.withdrawn = WithdrawnOf(st, *cands);
+          return s;
         },
         /*catch_up=*/false);
-    const std::vector<PopularityState::Partial> parts = co_await round_two;
+    const std::vector<Scores> parts = co_await round_two;
     PopularityState::Partial sum(cands->size(), 0.0);
-    for (const auto& p : parts) PopularityState::Merge(sum, p);
-    std::vector<ScoredName> all(cands->size());
+    std::vector<uint8_t> withdrawn(cands->size(), 0);
+    for (const auto& p : parts) {
+      PopularityState::Merge(sum, p.scores);
+      for (size_t i = 0; i < withdrawn.size(); ++i) withdrawn[i] |= p.withdrawn[i];
+    }
+    // Items the catalog withdrew are not ranked (an unseen one could only be one more).
+    std::vector<ScoredName> all;
+    all.reserve(cands->size());
     for (size_t i = 0; i < cands->size(); ++i) {
-      all[i] = {std::string(interners_.items.Lookup((*cands)[i].value())), sum[i]};
+      if (withdrawn[i]) continue;
+      all.push_back({std::string(interners_.items.Lookup((*cands)[i].value())), sum[i]});
     }
     std::sort(all.begin(), all.end(), [](const ScoredName& a, const ScoredName& b) {
       return a.score != b.score ? a.score > b.score : a.name < b.name;
@@ -257,36 +270,62 @@ void QueryService::UserAffinity(std::string_view user, uint32_t k,
   });
 }
 
+std::vector<uint8_t> QueryService::WithdrawnOf(const ShardState& st,
+                                               const std::vector<ItemId>& items) {
+  std::vector<uint8_t> out(items.size(), 0);
+  const CatalogState& catalog = st.Get<CatalogState>();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const CatalogItem* c = catalog.Find(items[i]);
+    out[i] = c != nullptr && c->withdrawn();
+  }
+  return out;
+}
+
 void QueryService::SimilarItems(std::string_view item, uint32_t k,
                                 std::function<void(SimilarAnswer)> done) const {
   const uint32_t id = interners_.items.Find(item);
   if (id == 0 || k == 0) return done({});
-  // Pairs are counted on the shard of the user who made them: merge every shard's list.
-  shards_.ScatterGather<CoViewState::Partial>(
-      [id](ShardState& st) {
-        CoViewState& cv = st.Get<CoViewState>();
-        cv.Flush();
-        CoViewState::Partial p;
-        cv.AddTo(p, ItemId(id));
-        return p;
-      },
-      [this, k, done = std::move(done)](std::vector<CoViewState::Partial>& parts) {
-        CoViewState::Partial sum = std::move(parts[0]);
-        for (size_t i = 1; i < parts.size(); ++i) CoViewState::Merge(sum, parts[i]);
-        SimilarAnswer answer;
-        answer.top.reserve(sum.sums.size());
-        for (const auto& [i, d] : sum.sums) {
-          const CoView::Neighbour n = sum.Bounds(d);
-          answer.top.push_back({std::string(interners_.items.Lookup(i.value())), n.count, n.error});
-        }
-        const size_t top = std::min<size_t>(k, answer.top.size());
-        std::partial_sort(answer.top.begin(), answer.top.begin() + top, answer.top.end(),
-                          [](const SimilarItem& a, const SimilarItem& b) {
-                            return a.count != b.count ? a.count > b.count : a.item < b.item;
-                          });
-        answer.top.resize(top);
-        done(std::move(answer));
-      });
+  Similar(ItemId(id), k, std::move(done));
+}
+
+// Pairs are counted on the shard of the user who made them: merge every shard's list;
+// then drop what the catalog withdrew (asked of every shard: only the item's holds it).
+ReadTask QueryService::Similar(ItemId id, uint32_t k,
+                               std::function<void(SimilarAnswer)> done) const {
+  auto merge = Gather<CoViewState::Partial>(shards_, [id](ShardState& st) {
+    CoViewState& cv = st.Get<CoViewState>();
+    cv.Flush();
+    CoViewState::Partial p;
+    cv.AddTo(p, id);
+    return p;
+  });
+  std::vector<CoViewState::Partial> parts = co_await merge;
+  CoViewState::Partial sum = std::move(parts[0]);
+  for (size_t i = 1; i < parts.size(); ++i) CoViewState::Merge(sum, parts[i]);
+  auto items = std::make_shared<std::vector<ItemId>>();
+  items->reserve(sum.sums.size());
+  for (const auto& [i, d] : sum.sums) items->push_back(i);
+  auto check = Gather<std::vector<uint8_t>>(
+      shards_, [items](ShardState& st) { return WithdrawnOf(st, *items); }, /*catch_up=*/false);
+  const std::vector<std::vector<uint8_t>> withdrawn = co_await check;
+  SimilarAnswer answer;
+  answer.top.reserve(items->size());
+  size_t index = 0;
+  for (const auto& [i, d] : sum.sums) {
+    bool gone = false;
+    for (const auto& w : withdrawn) gone |= w[index] != 0;
+    ++index;
+    if (gone) continue;
+    const CoView::Neighbour n = sum.Bounds(d);
+    answer.top.push_back({std::string(interners_.items.Lookup(i.value())), n.count, n.error});
+  }
+  const size_t top = std::min<size_t>(k, answer.top.size());
+  std::partial_sort(answer.top.begin(), answer.top.begin() + top, answer.top.end(),
+                    [](const SimilarItem& a, const SimilarItem& b) {
+                      return a.count != b.count ? a.count > b.count : a.item < b.item;
+                    });
+  answer.top.resize(top);
+  done(std::move(answer));
 }
 
 }  // namespace eddy

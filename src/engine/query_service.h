@@ -54,6 +54,10 @@ class QueryService {
  private:
   ReadTask Popular(CategoryId cat, uint32_t k, int64_t now_ms, PopularAnswer answer,
                    std::function<void(PopularAnswer)> done) const;
+  ReadTask Similar(ItemId item, uint32_t k, std::function<void(SimilarAnswer)> done) const;
+  // 1 for each of `items` the catalog withdrew (hidden or deleted) — on the shard that
+  // holds the item's record; 0 everywhere else.
+  static std::vector<uint8_t> WithdrawnOf(const ShardState& st, const std::vector<ItemId>& items);
 
   const Options& options_;
   const ShardSet& shards_;

@@ -51,6 +51,7 @@ struct Recommender::Job {
   bool similar = false;  // ranked similar items of `query_item` instead of recommendations
   ItemId query_item;
   RecommendRequest request;
+  ItemFilter filter;  // the request's (recommendations: request.filter)
   uint32_t k = 0;
   int64_t now_ms = 0;
   CategoryId filter_category;
@@ -66,6 +67,7 @@ struct Recommender::Job {
     double recency = 0, popularity = 0;
     bool unwanted = false;  // the query item, or seen with exclude_seen: dropped at the cut
     MergedFacts facts;
+    std::optional<CatalogItem> catalog;  // the item's catalog record, if it has one
   };
   std::vector<Candidate> candidates;
   absl::flat_hash_map<ItemId, uint32_t> index;  // into candidates; stale after CutPopular
@@ -118,11 +120,12 @@ void Recommender::Recommend(const RecommendRequest& request,
   Run(std::move(job));
 }
 
-void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k,
+void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
                                      std::function<void(RankedSimilarAnswer)> done) {
   const uint32_t id = interners_.items.Find(item);
   auto job = std::make_unique<Job>();
   job->similar = true;
+  job->filter = std::move(filter);
   job->query_item = ItemId(id);
   job->k = std::min(k, options_.ranking.max_k);
   job->now_ms = queries_.NowMs();
@@ -353,9 +356,12 @@ Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
   SignalPart part;
   st.Get<PopularityState>().ScoresOf(CategoryId(), items, now_ms, &part.popularity);
   part.facts.resize(items.size());
+  part.catalog.resize(items.size());
   const EngagementState& engagement = st.Get<EngagementState>();
+  const CatalogState& catalog = st.Get<CatalogState>();
   for (size_t i = 0; i < items.size(); ++i) {
     if (const Engagement::Facts* f = engagement.FactsOf(items[i])) part.facts[i] = *f;
+    if (const CatalogItem* c = catalog.Find(items[i])) part.catalog[i] = *c;
   }
   part.trending = TrendingOf(st, likely, now_ms);
   return part;
@@ -370,7 +376,14 @@ std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<Si
     for (const SignalPart& part : parts) {
       c.popularity += part.popularity[i];
       c.facts.Add(part.facts[i], interners_.categories);
+      if (part.catalog[i]) c.catalog = part.catalog[i];
     }
+    // Catalog values win over what events said.
+    if (c.catalog && c.catalog->category.valid()) {
+      c.facts.category = c.catalog->category;
+      c.facts.category_name = interners_.categories.Lookup(c.catalog->category.value());
+    }
+    if (c.catalog && c.catalog->price()) c.facts.price_micros = c.catalog->price();
   }
   CutPopular(job);
   SumTrending(job, likely, parts, [](const SignalPart& p) -> const auto& { return p.trending; });
@@ -461,9 +474,27 @@ void Recommender::Finish(Job& job) {
   for (const auto& [c, a] : job.affinity) affinity[c] = a;
   std::vector<ranker::Candidate> candidates;
   candidates.reserve(job.candidates.size());
+  const ItemFilter& filter = job.similar ? job.filter : job.request.filter;
+  const absl::flat_hash_set<std::string_view> excluded(filter.exclude.begin(),
+                                                       filter.exclude.end());
+  std::vector<const Job::Candidate*> kept;  // job.candidates behind `candidates`
+  kept.reserve(job.candidates.size());
   for (const Job::Candidate& c : job.candidates) {
+    // The catalog's rules: withdrawn items never; attribute filters need the record.
+    if (c.catalog && c.catalog->withdrawn()) continue;
+    if (!filter.attributes.empty() &&
+        !(c.catalog && c.catalog->attributes.valid() &&
+          AttributesMatch(interners_.strings.Lookup(c.catalog->attributes.value()),
+                          filter.attributes))) {
+      continue;
+    }
+    const std::string_view name = interners_.items.Lookup(c.item.value());
+    if (excluded.contains(name)) continue;
+    kept.push_back(&c);
     ranker::Candidate r;
-    r.item = std::string(interners_.items.Lookup(c.item.value()));
+    r.in_stock = !(options_.ranking.exclude_out_of_stock && c.catalog && c.catalog->stock_level() &&
+                   *c.catalog->stock_level() <= 0);
+    r.item = std::string(name);
     r.category = std::string(c.facts.category_name);
     r.price_micros = c.facts.price_micros;
     r.bought = job.bought.contains(c.item);
@@ -497,7 +528,7 @@ void Recommender::Finish(Job& job) {
   out.reserve(ranked.size());
   for (const ranker::Scored& s : ranked) {
     const ranker::Candidate& c = *s.candidate;
-    const Job::Candidate& jc = job.candidates[static_cast<size_t>(&c - candidates.data())];
+    const Job::Candidate& jc = *kept[static_cast<size_t>(&c - candidates.data())];
     RankedItem item;
     item.item = c.item;
     item.score = s.score;
@@ -518,6 +549,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
                              std::function<void(OffersAnswer)> done) {
   struct OfferJob {
     std::vector<ranker::OfferInput> inputs;
+    std::vector<uint8_t> withdrawn;  // by input: hidden or deleted in the catalog
     ranker::OfferContext ctx;
     std::string user;
     uint32_t k = 0;
@@ -535,6 +567,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
                            .category = std::move(o.category),
                            .priority = o.priority});
   }
+  job->withdrawn.assign(job->inputs.size(), 0);
   // Three independent reads at once (one hop deep instead of three in a row): the
   // trending categories, the user's affinities, and each offer's views and conversions
   // (events whose itemId is the offer) summed over shards. The last to answer ranks.
@@ -542,6 +575,14 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   auto rank = [this, job] {
     if (job->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     job->ctx.user = job->user;
+    // Offers the catalog withdrew (hidden or deleted) are never ranked.
+    size_t kept = 0;
+    for (size_t i = 0; i < job->inputs.size(); ++i) {
+      if (job->withdrawn[i]) continue;
+      if (kept != i) job->inputs[kept] = std::move(job->inputs[i]);
+      ++kept;
+    }
+    job->inputs.resize(kept);
     const std::vector<ranker::OfferScore> ranked =
         ranker::RankOffers(job->inputs, job->ctx, options_.offers, job->k);
     OffersAnswer answer;
@@ -580,23 +621,34 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   for (const auto& in : job->inputs) ids.push_back(ItemId(interners_.items.Find(in.offer_id)));
   const int64_t g = MinuteOf(job->now_ms);
   const size_t windows = options_.windows.minutes.size();
-  shards_.ScatterGather<std::vector<Engagement::Counts>>(
+  struct OfferPart {
+    std::vector<Engagement::Counts> counts;
+    std::vector<uint8_t> withdrawn;  // by the catalog (on the offer's shard)
+  };
+  shards_.ScatterGather<OfferPart>(
       [ids = std::move(ids), g, windows](ShardState& st) {
-        std::vector<Engagement::Counts> counts(ids.size());
+        OfferPart part;
+        part.counts.resize(ids.size());
+        part.withdrawn.resize(ids.size(), 0);
         std::vector<Engagement::Counts> per_window(windows);
         for (size_t i = 0; i < ids.size(); ++i) {
-          counts[i].fill(0);
-          if (ids[i].valid()) st.Get<EngagementState>().Add(ids[i], g, &counts[i], &per_window);
+          part.counts[i].fill(0);
+          if (!ids[i].valid()) continue;
+          st.Get<EngagementState>().Add(ids[i], g, &part.counts[i], &per_window);
+          const CatalogItem* c = st.Get<CatalogState>().Find(ids[i]);
+          part.withdrawn[i] = c != nullptr && c->withdrawn();
         }
-        return counts;
+        return part;
       },
-      [job, rank](std::vector<std::vector<Engagement::Counts>>& parts) {
+      [job, rank](std::vector<OfferPart>& parts) {
         for (size_t i = 0; i < job->inputs.size(); ++i) {
-          for (const auto& p : parts) {
-            job->inputs[i].views += static_cast<uint64_t>(p[i][static_cast<int>(EventType::kView)]);
+          for (const OfferPart& part : parts) {
+            const Engagement::Counts& p = part.counts[i];
+            job->inputs[i].views += static_cast<uint64_t>(p[static_cast<int>(EventType::kView)]);
             job->inputs[i].conversions +=
-                static_cast<uint64_t>(p[i][static_cast<int>(EventType::kPurchase)] +
-                                      p[i][static_cast<int>(EventType::kRedemption)]);
+                static_cast<uint64_t>(p[static_cast<int>(EventType::kPurchase)] +
+                                      p[static_cast<int>(EventType::kRedemption)]);
+            job->withdrawn[i] |= part.withdrawn[i];
           }
         }
         rank();

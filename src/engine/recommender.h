@@ -25,12 +25,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "agg/coview.h"
 #include "agg/engagement.h"
+#include "commerce/catalog.h"
 #include "eddy/engine.h"
 #include "engine/shard_set.h"
 #include "engine/query_service.h"
@@ -47,7 +49,7 @@ class Recommender {
               const QueryService& queries);
 
   void Recommend(const RecommendRequest& request, std::function<void(RecommendAnswer)> done);
-  void SimilarItemsRanked(std::string_view item, uint32_t k,
+  void SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
                           std::function<void(RankedSimilarAnswer)> done);
   void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                   std::function<void(OffersAnswer)> done);
@@ -81,6 +83,7 @@ class Recommender {
   struct SignalPart {
     std::vector<double> popularity;
     std::vector<Engagement::Facts> facts;
+    std::vector<std::optional<CatalogItem>> catalog;  // held by the item's shard only
     std::vector<int64_t> trending;  // of each likely category, millionths
   };
 

@@ -10,6 +10,7 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/catalog.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -75,13 +76,18 @@ void ShardState::RegisterStates(const Options& o) {
   Register(std::make_unique<AffinityState>(o, share));
   Register(std::make_unique<SessionState>(o, share));
   Register(std::make_unique<RevenueState>(o, share));
+  Register(std::make_unique<CatalogState>(o, share));
 }
 
 void ShardState::Apply(const LogEntry& entry) {
   if (entry.kind == LogEntry::kSkip) return;
   const Event& ev = entry.event;
-  const bool duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
-  if (!duplicate) {
+  const bool catalog = IsCatalogChange(ev.type);
+  const bool duplicate =
+      !catalog && ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
+  if (catalog) {
+    for (State* st : catalog_) st->ApplyCatalog(ev);
+  } else if (!duplicate) {
     const ApplyInfo info = InfoOf(ev);
     for (State* st : applying_) st->ApplyEvent(ev, info);
     applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
@@ -94,6 +100,7 @@ void ShardState::Apply(const LogEntry& entry) {
 }
 
 void ShardState::Prefetch(const Event& ev) const {
+  if (IsCatalogChange(ev.type)) return;
   const ApplyInfo info = InfoOf(ev);
   for (State* st : prefetching_) st->Prefetch(ev, info);
 }

@@ -107,6 +107,7 @@ class ShardState {
     if (by_type_.size() <= id) by_type_.resize(id + 1, nullptr);
     by_type_[id] = raw;
     if (raw->Applies()) applying_.push_back(raw);
+    if (raw->TakesCatalog()) catalog_.push_back(raw);
     if (raw->Prefetches()) prefetching_.push_back(raw);
     states_.push_back(std::move(state));
     return raw;
@@ -136,7 +137,7 @@ class ShardState {
   std::vector<std::unique_ptr<State>> states_;
   std::vector<State*> by_type_;  // index: TypeId<S>()
   // The per-event loops visit only the states with work there (fewer virtual calls).
-  std::vector<State*> applying_, prefetching_;
+  std::vector<State*> applying_, prefetching_, catalog_;
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths

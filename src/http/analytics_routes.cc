@@ -1,12 +1,16 @@
-// The commerce analytics routes (SPEC §3.8-3.9): a user's sessions, the funnel, revenue
-// windows.
+// The commerce routes: the item catalog (PUT / PATCH / DELETE / GET /v1/items/{itemId}), a
+// user's sessions, the funnel, revenue windows (SPEC §3.8-3.9).
 #include <algorithm>
+#include <memory>
 #include <string>
+
+#include <simdjson.h>
 
 #include "config/loader.h"
 #include "http/json_writer.h"
 #include "http/params.h"
 #include "http/router.h"
+#include "util/json.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -37,6 +41,92 @@ void WriteRevenueFigures(JsonWriter& w, const RevenueWindow& x) {
 }
 
 }  // namespace
+
+// A catalog change is an event of its own kind through the ingest path (same log, store,
+// ack level and reply). The item comes from the path; the body of PUT / PATCH is one
+// object of catalog fields; DELETE has none.
+void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view item_raw,
+                          Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
+  std::string body = "{\"itemId\":" + JsonString(*item);
+  DefaultType type = DefaultType::kNone;
+  if (req.method() == http::verb::delete_) {
+    body += ",\"type\":\"catalog_delete\"}";
+  } else {
+    type = req.method() == http::verb::put ? DefaultType::kCatalogPut : DefaultType::kCatalogPatch;
+    simdjson::dom::parser parser;
+    simdjson::dom::object obj;
+    if (parser.parse(req.body()).get(obj) != simdjson::SUCCESS) {
+      return respond(ErrorResponse(http::status::bad_request, v,
+                                   "body: must be one JSON object of catalog fields (category, "
+                                   "price, stock, hidden, lowStockThreshold, attributes)"));
+    }
+    for (auto [key, value] : obj) {
+      if (key == "type") {
+        return respond(ErrorResponse(http::status::bad_request, v,
+                                     "type: not allowed here; the method says what changes"));
+      }
+      if (key == "itemId" || key == "item_id" || key == "productId" || key == "product_id" ||
+          key == "offerId" || key == "offer_id" || key == "itemid") {
+        std::string_view named;
+        if (value.get(named) != simdjson::SUCCESS || named != *item) {
+          return respond(ErrorResponse(http::status::bad_request, v,
+                                       std::string(key) + ": differs from the item in the path"));
+        }
+      }
+    }
+    const std::string_view text = req.body();
+    const size_t open = text.find('{');
+    std::string_view rest = text.substr(open + 1);
+    const size_t first = rest.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && rest[first] != '}') body += ",";
+    body.append(rest);
+  }
+  req.body() = std::move(body);
+  req.set(http::field::content_type, "application/json");
+  Ingest(req, ctx, type, std::move(respond));
+}
+
+// The catalog record and the engagement of one item; 404 when eddy knows neither.
+void Router::Item(const Request& req, std::string_view item_raw, Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
+  std::vector<int64_t> windows = engine_.options().windows.minutes;
+  Engine* engine = &engine_;
+  engine_.ItemCatalog(*item, [v, engine, item = *item, windows = std::move(windows),
+                              respond = std::move(respond)](CatalogRecord c) mutable {
+    // The engagement read runs after the catalog's answer, from its callback.
+    engine->ItemEngagement(item, [v, item, c = std::move(c), windows = std::move(windows),
+                                  respond = std::move(respond)](EngagementAnswer a) {
+      int64_t events = 0;
+      for (int64_t n : a.all_time) events += n;
+      if (!c.found && events == 0) {
+        return respond(ErrorResponse(http::status::not_found, v,
+                                     "item " + item + ": not in the catalog and no event seen"));
+      }
+      JsonWriter w;
+      w.BeginObject().Key("itemId").String(item).Key("catalog");
+      if (!c.found) {
+        w.Null();
+      } else {
+        w.BeginObject().Key("deleted").Bool(c.deleted).Key("hidden").Bool(c.hidden);
+        if (!c.category.empty()) w.Key("category").String(c.category);
+        if (c.price_micros) w.Key("price").Micros(*c.price_micros);
+        if (c.stock) w.Key("stock").Int(*c.stock);
+        if (c.low_stock_threshold) w.Key("lowStockThreshold").Uint(*c.low_stock_threshold);
+        w.Key("attributes").RawJson(c.attributes);
+        w.Key("updated").String(FormatIso8601(c.updated)).EndObject();
+      }
+      w.Key("engagement").BeginObject();
+      WriteEngagementFields(w, a, windows);
+      w.EndObject().EndObject();
+      respond(JsonResponse(http::status::ok, v, w.Take()));
+    });
+  });
+}
 
 void Router::Sessions(const Request& req, std::string_view user_raw, std::string_view query,
                       Respond respond) {

@@ -59,6 +59,11 @@ JsonWriter& JsonWriter::Uint(uint64_t v) {
   out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
   return *this;
 }
+JsonWriter& JsonWriter::RawJson(std::string_view json) {
+  Separator();
+  out_.append(json);
+  return *this;
+}
 JsonWriter& JsonWriter::Micros(int64_t v) {
   Separator();
   const bool negative = v < 0;

@@ -24,6 +24,8 @@ class JsonWriter {
   JsonWriter& Micros(int64_t v);
   JsonWriter& Bool(bool v);
   JsonWriter& Null();
+  // A value that is already JSON text (the caller vouches for it).
+  JsonWriter& RawJson(std::string_view json);
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }

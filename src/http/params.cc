@@ -130,6 +130,46 @@ bool MicrosParam(std::string_view query, std::string_view name, std::optional<in
   return true;
 }
 
+bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
+                  const Respond& respond) {
+  constexpr size_t kMaxExcluded = 1000;
+  const auto bad = [&](std::string message) {
+    respond(ErrorResponse(http::status::bad_request, version, message));
+    return false;
+  };
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    const size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (key.starts_with("attr.")) {
+      std::optional<std::string> name = PercentDecode(key.substr(5));
+      std::optional<std::string> value = PercentDecode(raw);
+      if (!name || name->empty() || !IsValidUtf8(*name) || name->size() > 128) {
+        return bad(std::string("attr.<name>: the name must be 1 to 128 bytes of UTF-8"));
+      }
+      if (!value || !IsValidUtf8(*value) || value->size() > 256) {
+        return bad("attr." + *name + ": the value must be at most 256 bytes of UTF-8");
+      }
+      out->attributes.emplace_back(std::move(*name), std::move(*value));
+    } else if (key == "exclude") {
+      for (std::string_view rest = raw; !rest.empty();) {
+        const size_t comma = rest.find(',');
+        std::optional<std::string> id = PercentDecode(rest.substr(0, comma));
+        rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+        if (!id || !IsValidUtf8(*id) || id->size() > 128) {
+          return bad("exclude: each id must be at most 128 bytes of UTF-8");
+        }
+        if (!id->empty()) out->exclude.push_back(std::move(*id));
+        if (out->exclude.size() > kMaxExcluded) return bad("exclude: more than 1000 ids");
+      }
+    }
+  }
+  return true;
+}
+
 std::string WindowLabel(int64_t minutes) {
   if (minutes % 1440 == 0 && minutes >= 2 * 1440) return std::to_string(minutes / 1440) + "d";
   if (minutes % 60 == 0) return std::to_string(minutes / 60) + "h";

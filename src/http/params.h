@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/json_writer.h"
 #include "http/router.h"
 
 namespace eddy {
@@ -43,6 +44,16 @@ std::optional<std::string> PathId(std::string_view raw, std::string_view name, u
 // left alone); false (and PathId's reply) if it is malformed.
 bool IdParam(std::string_view query, std::string_view name, std::string* out, unsigned version,
              const Respond& respond);
+
+// The catalog filters of a ranked read: every `attr.<name>=<value>` pair and
+// `exclude=a,b,c` (ids percent-decoded, at most 1000); false (and a reply) if malformed.
+bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
+                  const Respond& respond);
+
+// An item's engagement answer (now, category, price, all_time, windows) as fields of the
+// object being written.
+void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
+                           const std::vector<int64_t>& windows);
 
 // "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
 std::string WindowLabel(int64_t minutes);

@@ -153,6 +153,7 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   }
   bool explain = false;
   if (!BoolParam(query, "explain", &explain, v, respond)) return;
+  if (!FilterParams(query, &r.filter, v, respond)) return;
   std::string user_id = r.user;
   engine_.Recommend(r, [v, explain, user_id = std::move(user_id),
                         respond = std::move(respond)](RecommendAnswer a) {
@@ -175,7 +176,9 @@ void Router::Similar(const Request& req, std::string_view item_raw, std::string_
   if (!IntParam(query, "k", 1, engine_.options().ranking.max_k, &k, v, respond)) return;
   bool explain = false;
   if (!BoolParam(query, "explain", &explain, v, respond)) return;
-  engine_.SimilarItemsRanked(*item, k, [v, explain, item = *item,
+  ItemFilter filter;
+  if (!FilterParams(query, &filter, v, respond)) return;
+  engine_.SimilarItemsRanked(*item, k, std::move(filter), [v, explain, item = *item,
                                         respond = std::move(respond)](RankedSimilarAnswer a) {
     JsonWriter w;
     w.BeginObject().Key("itemId").String(item);

@@ -36,6 +36,7 @@ constexpr IngestRoute kIngestRoutes[] = {
     {"/v1/streaming/events/purchase", DefaultType::kPurchase},
     {"/v1/streaming/events/batch", DefaultType::kSeedBatch},
     {"/v1/streaming/events/segment-update", DefaultType::kSegmentUpdate},
+    {"/v1/items", DefaultType::kCatalogPut},
 };
 
 std::string IngestReplyJson(const IngestReply& r, std::string_view error) {
@@ -146,6 +147,10 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
        r.Affinity(req, id, q, std::move(respond));
      }},
+    {"/v1/items/", "", http::verb::get, true,  // after /v1/items/popular
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.Item(req, id, std::move(respond));
+     }},
     {"/v1/users/", "/sessions", http::verb::get, true,
      [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
        r.Sessions(req, id, q, std::move(respond));
@@ -162,7 +167,7 @@ const Router::Route Router::kRoutes[] = {
 
 const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
   for (const Route& r : kRoutes) {
-    if (r.suffix.empty()) {
+    if (r.suffix.empty() && !r.prefix.ends_with('/')) {
       if (path == r.prefix) return &r;
       continue;
     }
@@ -206,13 +211,29 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
     return Ingest(req, ctx, r.type, std::move(respond));
   }
   std::string_view id;
+  if (IsCatalogWrite(req.method()) && path.starts_with("/v1/items/")) {
+    id = path.substr(std::string_view("/v1/items/").size());
+    if (!id.empty() && id.find('/') == std::string_view::npos) {
+      return CatalogWrite(req, ctx, id, std::move(respond));
+    }
+  }
   const Route* route = Find(path, &id);
   if (route == nullptr) {
     return respond(ErrorResponse(http::status::not_found, v,
                                  "no route " + std::string(req.method_string()) + " " +
                                      std::string(path)));
   }
-  if (req.method() != route->method) return wrong_method(route->method);
+  if (req.method() != route->method) {
+    if (route->prefix == "/v1/items/" && route->suffix.empty()) {
+      Response res = ErrorResponse(http::status::method_not_allowed, v,
+                                   "method " + std::string(req.method_string()) +
+                                       " not allowed on " + std::string(path) +
+                                       "; use GET, PUT, PATCH or DELETE");
+      res.set(http::field::allow, "GET, PUT, PATCH, DELETE");
+      return respond(std::move(res));
+    }
+    return wrong_method(route->method);
+  }
   if (route->read) {
     // Backpressure: a read that would queue past the shards' bound is refused now rather
     // than answered late (or never) behind the ones already waiting.
@@ -383,27 +404,34 @@ void Router::Engagement(const Request& req, std::string_view item_raw, Respond r
   std::vector<int64_t> windows = engine_.options().windows.minutes;
   engine_.ItemEngagement(*item, [v, item = *item, windows = std::move(windows),
                                  respond = std::move(respond)](EngagementAnswer a) {
-    auto counts = [](JsonWriter& w, const std::array<int64_t, kEventTypeCount>& c) {
-      w.BeginObject();
-      for (int t = 0; t < kEventTypeCount; ++t) {
-        w.Key(EventTypeName(static_cast<EventType>(t))).Int(c[t]);
-      }
-      w.EndObject();
-    };
     JsonWriter w;
-    w.BeginObject().Key("itemId").String(item).Key("now").String(FormatIso8601(a.now));
-    if (!a.category.empty()) w.Key("category").String(a.category);
-    if (a.price_micros) w.Key("price").Double(static_cast<double>(*a.price_micros) / 1e6);
-    w.Key("all_time");
-    counts(w, a.all_time);
-    w.Key("windows").BeginObject();
-    for (size_t i = 0; i < windows.size() && i < a.per_window.size(); ++i) {
-      w.Key(WindowLabel(windows[i]));
-      counts(w, a.per_window[i]);
-    }
-    w.EndObject().EndObject();
+    w.BeginObject().Key("itemId").String(item);
+    WriteEngagementFields(w, a, windows);
+    w.EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));
   });
+}
+
+void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
+                           const std::vector<int64_t>& windows) {
+  auto counts = [](JsonWriter& w, const std::array<int64_t, kEventTypeCount>& c) {
+    w.BeginObject();
+    for (int t = 0; t < kEventTypeCount; ++t) {
+      w.Key(EventTypeName(static_cast<EventType>(t))).Int(c[t]);
+    }
+    w.EndObject();
+  };
+  w.Key("now").String(FormatIso8601(a.now));
+  if (!a.category.empty()) w.Key("category").String(a.category);
+  if (a.price_micros) w.Key("price").Double(static_cast<double>(*a.price_micros) / 1e6);
+  w.Key("all_time");
+  counts(w, a.all_time);
+  w.Key("windows").BeginObject();
+  for (size_t i = 0; i < windows.size() && i < a.per_window.size(); ++i) {
+    w.Key(WindowLabel(windows[i]));
+    counts(w, a.per_window[i]);
+  }
+  w.EndObject();
 }
 
 void Router::Popular(const Request& req, std::string_view query, Respond respond) {

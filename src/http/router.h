@@ -59,6 +59,11 @@ class Router {
   void Similar(const Request& req, std::string_view item, std::string_view query,
                Respond respond);
   // analytics_routes.cc
+  static bool IsCatalogWrite(http::verb v) {
+    return v == http::verb::put || v == http::verb::patch || v == http::verb::delete_;
+  }
+  void CatalogWrite(Request& req, IngestContext& ctx, std::string_view item, Respond respond);
+  void Item(const Request& req, std::string_view item, Respond respond);
   void Sessions(const Request& req, std::string_view user, std::string_view query,
                 Respond respond);
   void Funnel(const Request& req, std::string_view query, Respond respond);

@@ -3,12 +3,14 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include <simdjson.h>
 
 #include "ingest/event_types.h"
 #include "util/hash.h"
+#include "util/json.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -38,6 +40,9 @@ enum class Field : uint8_t {
   kNewSegment,
   kEventIdHash,
   kAcceptLag,
+  kHidden,
+  kThreshold,
+  kAttributes,
 };
 
 struct KeyField {
@@ -67,6 +72,8 @@ constexpr KeyField kKeys[] = {
     {"location", Field::kLocation},     {"stock", Field::kStock},
     {"totalAmount", Field::kTotalAmount}, {"newSegment", Field::kNewSegment},
     {"eventIdHash", Field::kEventIdHash},  {"acceptLagMs", Field::kAcceptLag},
+    {"hidden", Field::kHidden},         {"lowStockThreshold", Field::kThreshold},
+    {"attributes", Field::kAttributes},
 };
 
 Field FieldFor(std::string_view key) {
@@ -104,6 +111,9 @@ struct Raw {
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
   bool has_event_id_hash = false, has_accept_lag = false;
+  bool has_hidden = false, hidden = false, has_threshold = false, has_attributes = false;
+  int64_t threshold = 0;
+  std::string attributes;  // canonical JSON object (keys sorted)
   std::optional<EventTime> time;
   std::optional<double> price, total_amount;
   int64_t quantity = 1;
@@ -240,6 +250,66 @@ struct Decoder::Impl {
     return true;
   }
 
+  static bool ReadBool(od::value v, std::string_view key, bool* out, bool* present,
+                       std::string* err) {
+    if (IsNull(v)) return true;
+    if (v.get_bool().get(*out)) return Fail(err, key, "must be true or false");
+    *present = true;
+    return true;
+  }
+
+  // A flat object of strings and numbers, kept as canonical JSON: keys sorted, numbers in
+  // their shortest form. null clears the attributes (an empty object).
+  static bool ReadAttributes(od::value v, std::string_view key, Raw* r, std::string* err) {
+    static constexpr size_t kMaxAttributes = 64, kMaxAttributeBytes = 256;
+    od::json_type t;
+    if (v.type().get(t)) return Fail(err, key, "must be an object");
+    r->has_attributes = true;
+    r->attributes = "{}";
+    if (t == od::json_type::null) return true;
+    od::object obj;
+    if (t != od::json_type::object || v.get_object().get(obj)) {
+      return Fail(err, key, "must be an object of strings and numbers");
+    }
+    std::map<std::string, std::string, std::less<>> sorted;
+    for (auto f : obj) {
+      std::string_view k;
+      od::value fv;
+      od::json_type ft;
+      if (f.unescaped_key().get(k) || f.value().get(fv) || fv.type().get(ft)) return false;
+      std::string name = "attributes.";
+      name.append(k);
+      if (k.empty() || TooLong(k, kMaxIdBytes) || !IsValidUtf8(k)) {
+        return Fail(err, name, "name must be 1 to 128 bytes of UTF-8");
+      }
+      std::string value;
+      if (ft == od::json_type::string) {
+        std::string_view sv;
+        if (fv.get_string().get(sv)) return false;
+        if (TooLong(sv, kMaxAttributeBytes)) return Fail(err, name, "longer than 256 bytes");
+        AppendJsonString(&value, sv);
+      } else if (ft == od::json_type::number) {
+        double d;
+        if (fv.get_double().get(d) || !std::isfinite(d)) return Fail(err, name, "must be finite");
+        char buf[32];
+        value.assign(buf, std::to_chars(buf, buf + sizeof buf, d).ptr);
+      } else {
+        return Fail(err, name, "must be a string or a number");
+      }
+      sorted[std::string(k)] = std::move(value);
+      if (sorted.size() > kMaxAttributes) return Fail(err, key, "more than 64 attributes");
+    }
+    r->attributes = "{";
+    for (const auto& [k, value] : sorted) {
+      if (r->attributes.size() > 1) r->attributes += ',';
+      AppendJsonString(&r->attributes, k);
+      r->attributes += ':';
+      r->attributes += value;
+    }
+    r->attributes += '}';
+    return true;
+  }
+
   bool ReadTimestamp(od::value v, std::string_view key, Raw* r, std::string* err) {
     static constexpr std::string_view kWhat =
         "must be an ISO-8601 string or epoch seconds/milliseconds";
@@ -341,6 +411,11 @@ struct Decoder::Impl {
         case Field::kAcceptLag:
           ReadInteger(v, key, 0, UINT32_MAX, &r->accept_lag, &r->has_accept_lag, err);
           break;
+        case Field::kHidden: ReadBool(v, key, &r->hidden, &r->has_hidden, err); break;
+        case Field::kThreshold:
+          ReadInteger(v, key, 0, INT32_MAX, &r->threshold, &r->has_threshold, err);
+          break;
+        case Field::kAttributes: ReadAttributes(v, key, r, err); break;
       }
     }
     return err->empty() ? Outcome::kOk : Outcome::kRejected;
@@ -391,13 +466,17 @@ struct Decoder::Impl {
       case DefaultType::kSeedBatch:
         *type = r.has_segment ? EventType::kSegmentUpdate : EventType::kPurchase;
         break;
+      case DefaultType::kCatalogPut: *type = EventType::kCatalogPut; break;
+      case DefaultType::kCatalogPatch: *type = EventType::kCatalogPatch; break;
     }
     return true;
   }
 
   // The fields each type requires, and a timestamp not too far ahead.
   bool Validate(const Raw& r, EventType type, EventTime time, std::string* err) const {
-    if (!r.user.present && type != EventType::kInventory) return Fail(err, "userId", "required");
+    if (!r.user.present && type != EventType::kInventory && !IsCatalogChange(type)) {
+      return Fail(err, "userId", "required");
+    }
     if (!r.item.present && RequiresItem(type)) {
       err->append("itemId: required for ");
       err->append(EventTypeName(type));
@@ -428,8 +507,17 @@ struct Decoder::Impl {
   // Interns the event's strings (the partition key first: the user, or the item for
   // events without one, as inventory).
   bool InternStrings(const Raw& r, EventType type, Event* ev, std::string* err) {
-    const uint64_t user_hash = StableHash64(r.user.present ? r.user.v : r.item.v);
+    // A catalog change belongs to its item's partition, whatever user it names.
+    const bool by_user = r.user.present && !IsCatalogChange(type);
+    const uint64_t user_hash = StableHash64(by_user ? r.user.v : r.item.v);
     ev->user_hash = static_cast<uint32_t>(user_hash);
+    if (IsCatalogChange(type)) {
+      if (!InternInto(items, r.item, "itemId", &ev->item, err) ||
+          !InternInto(categories, r.category, "category", &ev->category, err)) {
+        return false;
+      }
+      return InternText(r.attributes, r.has_attributes, "attributes", &ev->query, err);
+    }
     if (r.user.present) {
       uint32_t id = users.Intern(r.user.v, user_hash);
       if (id == 0) return Fail(err, "userId", "too many distinct values");
@@ -478,6 +566,13 @@ struct Decoder::Impl {
     if (r.has_accept_lag && type == EventType::kPurchase) {
       ev->accept_lag_ms = static_cast<uint32_t>(r.accept_lag);
       ev->flags |= Event::kHasAcceptLag;
+    }
+    if (IsCatalogChange(type)) {
+      if (r.has_hidden) ev->flags |= Event::kHasHidden | (r.hidden ? Event::kHidden : 0);
+      if (r.has_threshold) {
+        ev->flags |= Event::kHasThreshold;
+        ev->quantity = static_cast<uint32_t>(r.threshold);
+      }
     }
     if (r.event_id.present) {
       ev->event_id = StableHash128(r.event_id.v);

@@ -25,6 +25,9 @@ constexpr std::array kNames = {
     NameType{"cancel", EventType::kCancel},
     NameType{"inventory", EventType::kInventory},
     NameType{"segment_update", EventType::kSegmentUpdate},
+    NameType{"catalog_put", EventType::kCatalogPut},
+    NameType{"catalog_patch", EventType::kCatalogPatch},
+    NameType{"catalog_delete", EventType::kCatalogDelete},
     NameType{"page_view", EventType::kView},
     NameType{"pv", EventType::kView},
     NameType{"fav", EventType::kWishlist},
@@ -66,7 +69,7 @@ bool RequiresItem(EventType type) {
 
 std::string_view EventTypeList() {
   return "view, click, wishlist, add_to_cart, remove_from_cart, purchase, redemption, search, "
-         "cancel, inventory, segment_update";
+         "cancel, inventory, segment_update, catalog_put, catalog_patch, catalog_delete";
 }
 
 }  // namespace eddy

@@ -15,6 +15,9 @@ std::string_view EventTypeName(EventType type) {
     case EventType::kCancel: return "cancel";
     case EventType::kInventory: return "inventory";
     case EventType::kSegmentUpdate: return "segment_update";
+    case EventType::kCatalogPut: return "catalog_put";
+    case EventType::kCatalogPatch: return "catalog_patch";
+    case EventType::kCatalogDelete: return "catalog_delete";
   }
   return "unknown";
 }
