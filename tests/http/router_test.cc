@@ -338,6 +338,63 @@ TEST_F(RouterTest, SessionsFunnelRevenue) {
   }
 }
 
+TEST_F(RouterTest, ItemCatalogRoutes) {
+  Response put = Call(http::verb::put, "/v1/items/sku%201",
+                      R"({"category":"shoes","price":19.99,"stock":5,"lowStockThreshold":2,)"
+                      R"("attributes":{"size":42,"color":"red"}})");
+  EXPECT_EQ(put.result(), http::status::ok) << put.body();
+  EXPECT_EQ(put.body(), R"({"accepted":1,"duplicates":0,"rejected":[]})");
+  Response get = Call(http::verb::get, "/v1/items/sku%201");
+  EXPECT_EQ(get.result(), http::status::ok);
+  EXPECT_NE(get.body().find(R"({"itemId":"sku 1","catalog":{"deleted":false,"hidden":false,)"
+                            R"("category":"shoes","price":19.99,"stock":5,"lowStockThreshold":2,)"
+                            R"("attributes":{"color":"red","size":42},"updated":)"),
+            std::string::npos)
+      << get.body();
+  EXPECT_NE(get.body().find(R"("engagement":{"now":)"), std::string::npos) << get.body();
+  // PATCH changes only what it names.
+  ASSERT_EQ(Call(http::verb::patch, "/v1/items/sku%201", R"({"price":"bad"})").result(),
+            http::status::bad_request);
+  ASSERT_EQ(Call(http::verb::patch, "/v1/items/sku%201", R"( { "price": 7, "hidden": true })")
+                .result(),
+            http::status::ok);
+  get = Call(http::verb::get, "/v1/items/sku%201");
+  EXPECT_NE(get.body().find(R"("hidden":true,"category":"shoes","price":7,"stock":5)"),
+            std::string::npos)
+      << get.body();
+  ASSERT_EQ(Call(http::verb::delete_, "/v1/items/sku%201").result(), http::status::ok);
+  get = Call(http::verb::get, "/v1/items/sku%201");
+  EXPECT_NE(get.body().find(R"("catalog":{"deleted":true)"), std::string::npos) << get.body();
+  // Bulk: NDJSON of items, per-item errors.
+  Response bulk = Call(http::verb::post, "/v1/items",
+                       "{\"itemId\":\"a\",\"category\":\"c\"}\n"
+                       "{\"itemId\":\"b\",\"price\":-1}\n"
+                       "{\"itemId\":\"c\",\"type\":\"catalog_delete\"}\n",
+                       "application/x-ndjson");
+  EXPECT_EQ(bulk.result(), http::status::ok);
+  EXPECT_NE(bulk.body().find(R"("accepted":2)"), std::string::npos) << bulk.body();
+  EXPECT_NE(bulk.body().find(R"({"index":1,"error":"price: )"), std::string::npos) << bulk.body();
+  EXPECT_NE(Call(http::verb::get, "/v1/items/a").body().find(R"("category":"c")"),
+            std::string::npos);
+  EXPECT_EQ(Call(http::verb::get, "/v1/items/popular").result(), http::status::ok);
+  const std::pair<Response, std::string> bad[] = {
+      {Call(http::verb::put, "/v1/items/x", "[1]"), "body: must be one JSON object"},
+      {Call(http::verb::put, "/v1/items/x", R"({"itemId":"y"})"),
+       "itemId: differs from the item in the path"},
+      {Call(http::verb::put, "/v1/items/x", R"({"type":"view"})"), "type: not allowed here"},
+      {Call(http::verb::put, "/v1/items/x", R"({"attributes":{"a":[1]}})"),
+       "attributes.a: must be a string or a number"},
+  };
+  for (const auto& [r, error] : bad) {
+    EXPECT_EQ(r.result(), http::status::bad_request) << error;
+    EXPECT_NE(r.body().find(error), std::string::npos) << r.body();
+  }
+  EXPECT_EQ(Call(http::verb::get, "/v1/items/unknown").result(), http::status::not_found);
+  Response wrong = Call(http::verb::post, "/v1/items/x");
+  EXPECT_EQ(wrong.result(), http::status::method_not_allowed);
+  EXPECT_EQ(wrong[http::field::allow], "GET, PUT, PATCH, DELETE");
+}
+
 TEST_F(RouterTest, HealthReadyStatus) {
   EXPECT_EQ(Call(http::verb::get, "/healthz").body(), R"({"status":"ok"})");
   EXPECT_EQ(Call(http::verb::get, "/readyz").result(), http::status::ok);
