@@ -11,6 +11,8 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/revenue.h"
+#include "commerce/sessions.h"
 #include "engine/shard_state.h"
 #include "load/zipf.h"
 
@@ -127,9 +129,39 @@ void BM_RecentAndCoView(benchmark::State& state) {
 }
 BENCHMARK(BM_RecentAndCoView);
 
-// Everything a shard does per event (ShardState::Apply), default options.
+// Sessions and the funnel (commerce/sessions.h), default options; one shard of one.
+void BM_Sessions(benchmark::State& state) {
+  Options o;
+  SessionState st(o, CapShare{1, 1});
+  Run(state, [&](const Event& e, double w, int64_t off) {
+    Event ev = e;
+    ev.time = At(e, off);
+    st.ApplyEvent(ev, {w, 0, ev.time.millis() / 60'000});
+  });
+}
+BENCHMARK(BM_Sessions);
+
+// Revenue windows (commerce/revenue.h): purchases (5.5% of the stream), one order each,
+// default options.
+void BM_Revenue(benchmark::State& state) {
+  Options o;
+  RevenueState st(o, CapShare{1, 1});
+  Run(state, [&](const Event& e, double w, int64_t off) {
+    Event ev = e;
+    ev.time = At(e, off);
+    ev.order = OrderId(static_cast<uint32_t>(e.time.millis() - kT0 + 1));
+    ev.price_micros = 9'990'000;
+    ev.flags |= Event::kHasPrice;
+    st.ApplyEvent(ev, {w, 0, ev.time.millis() / 60'000});
+  });
+}
+BENCHMARK(BM_Revenue);
+
+// Everything a shard does per event (ShardState::Apply), default options; /0 with the
+// commerce analytics off (sessions.enabled = revenue.enabled = false).
 void BM_ShardApplyAll(benchmark::State& state) {
   Options o;
+  o.sessions.enabled = o.revenue.enabled = state.range(0) != 0;
   o.log.partitions = 1;
   PartitionedLog log(1, 16, 1);
   std::atomic<uint64_t> dups{0};
@@ -142,7 +174,7 @@ void BM_ShardApplyAll(benchmark::State& state) {
     shard.Apply(entry);
   });
 }
-BENCHMARK(BM_ShardApplyAll);
+BENCHMARK(BM_ShardApplyAll)->Arg(1)->Arg(0);
 
 }  // namespace
 }  // namespace eddy

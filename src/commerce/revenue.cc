@@ -124,6 +124,14 @@ void RevenueState::Purchase(const Event& ev) {
     return;
   }
   Order* order = Remember({ev.user, ev.order});
+  if (order->lines.size() >= kMaxLines) {
+    // A giant order: further lines count, but in cells of their own (a cancel no longer
+    // reaches them), so that a line costs O(kMaxLines) at most.
+    Order single;
+    single.lines.push_back(line);
+    Count(single, 0, +1, false);
+    return;
+  }
   order->lines.push_back(line);
   ++lines_;
   const size_t index = order->lines.size() - 1;
@@ -225,6 +233,7 @@ bool RevenueState::LoadFrom(SerialReader& r, uint32_t) {
     Order& o = it->second;
     o.cancelled = r.U8() != 0;
     const uint64_t lines = r.Count(5);
+    if (lines > kMaxLines) return false;
     o.lines.resize(lines);
     for (Line& l : o.lines) {
       l.time = r.I64();

@@ -20,7 +20,8 @@
 //
 // Memory: windows for `retention_minutes` (+ slack) of event time behind the newest event
 // this shard saw; remembered orders (those with an orderId) capped by `max_orders`
-// (oldest first out).
+// (oldest first out), at most kMaxLines lines each (an order with more counts its further
+// lines as orders of their own, which its cancel does not reach).
 //
 // Thread-safety: none; owned and used by one shard thread.
 
@@ -62,6 +63,8 @@ struct RevenueCell {
 class RevenueState final : public State {
  public:
   static constexpr size_t kMaxSizes = 8;  // revenue.windows holds at most this many sizes
+  // Lines remembered per order; more lines of one order count as orders of their own.
+  static constexpr size_t kMaxLines = 256;
 
   RevenueState(const Options& o, const CapShare& share);
 

@@ -97,17 +97,16 @@ void SessionState::AdvanceTo(int64_t minute) {
   funnel_.erase(funnel_.begin(), funnel_.lower_bound(keep_from));
 }
 
-// The session `ev` belongs to, creating or merging sessions as needed; `before` gets the
-// funnel steps of every session it replaces (already subtracted from the counts).
+// The session `ev` belongs to, creating or merging sessions as needed. *counted: whether
+// its funnel counts are in the cells as it stands (false for a new or merged session: the
+// caller adds them once the event is in).
 Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& ev,
-                                  Steps* before) {
+                                  bool* counted) {
   const int64_t t = ev.time.millis();
+  *counted = true;
   if (ev.session.valid()) {
     for (Session& s : sessions) {
-      if (s.producer == ev.session) {
-        *before = StepsOf(s);
-        return &s;
-      }
+      if (s.producer == ev.session) return &s;
     }
   } else {
     // Sessions within the gap of t, in start order; the first absorbs the others.
@@ -121,14 +120,14 @@ Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& e
         continue;
       }
       if (into == nullptr) {
-        *before = StepsOf(s);
         into = &s;
         ++i;
         continue;
       }
-      Count(*before, -1);  // two or more: subtract each now, add the merged one later
+      // Two or more: each one's counts out now, the merged one's in later.
+      if (*counted) Count(StepsOf(*into), -1);
+      *counted = false;
       Count(StepsOf(s), -1);
-      before->n = 0;
       heap_ -= HeapOf(*into) + HeapOf(s);
       MergeInto(*into, s);
       heap_ += HeapOf(*into);
@@ -141,10 +140,10 @@ Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& e
   fresh.producer = ev.session;
   fresh.start = fresh.end = t;
   fresh.scopes.emplace_back();
-  before->n = 0;
+  *counted = false;
+  heap_ += HeapOf(fresh);
   auto at = std::upper_bound(sessions.begin(), sessions.end(), t,
                              [](int64_t v, const Session& s) { return v < s.start; });
-  heap_ += HeapOf(fresh);
   at = sessions.insert(at, std::move(fresh));
   ++sessions_;
   return &*at;
@@ -178,8 +177,15 @@ void SessionState::MergeInto(Session& into, Session& from) {
   }
 }
 
-void SessionState::AddTo(Session& s, const Event& ev) {
+void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   const int64_t t = ev.time.millis();
+  if (counted && MinuteOf(t) < MinuteOf(s.start)) {
+    // The session moves to an earlier start minute: its counts move with it.
+    Count(StepsOf(s), -1);
+    AddTo(s, ev, false);
+    Count(StepsOf(s), +1);
+    return;
+  }
   s.start = std::min(s.start, t);
   s.end = std::max(s.end, t);
   ++s.counts[static_cast<size_t>(ev.type)];
@@ -197,16 +203,33 @@ void SessionState::AddTo(Session& s, const Event& ev) {
       if (s.items.size() > options_.max_items) s.items.pop_back();
     }
   }
-  s.scopes[0].Add(ev.type, t);
+  // Steps only rise as events come in (the first view moves earlier, the last purchase
+  // later): a counted session adds the steps a scope newly reached.
+  const int64_t minute = MinuteOf(s.start);
+  const auto add = [&](FunnelScope& f, int from) {
+    f.Add(ev.type, t);
+    if (counted && f.step > from) CountSteps(minute, f.category, from + 1, f.step);
+  };
+  add(s.scopes[0], s.scopes[0].step);
   if (ev.category.valid()) {
     auto it = std::find_if(s.scopes.begin() + 1, s.scopes.end(),
                            [&](const FunnelScope& f) { return f.category == ev.category; });
-    if (it == s.scopes.end() && s.scopes.size() < 1 + options_.max_categories) {
+    if (it != s.scopes.end()) {
+      add(*it, it->step);
+    } else if (s.scopes.size() < 1 + options_.max_categories) {
       s.scopes.emplace_back().category = ev.category;
-      it = s.scopes.end() - 1;
+      if (counted) CountSteps(minute, ev.category, 0, 0);  // a session with the category
+      add(s.scopes.back(), 0);
     }
-    if (it != s.scopes.end()) it->Add(ev.type, t);
   }
+}
+
+void SessionState::CountSteps(int64_t minute, CategoryId category, int from, int to) {
+  if (cur_ != INT64_MIN && minute < cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1) {
+    return;  // older than any funnel read: not kept
+  }
+  Partial& p = funnel_[minute][category];
+  for (int j = from; j <= to; ++j) ++p[j];
 }
 
 void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
@@ -217,17 +240,12 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
         sessions_ -= gone.size();
         for (const Session& s : gone) heap_ -= HeapOf(s);
       });
-  Steps before;
-  Session* s = SessionFor(sessions, ev, &before);
+  bool counted = true;
+  Session* s = SessionFor(sessions, ev, &counted);
   const uint64_t heap_before = HeapOf(*s);
-  AddTo(*s, ev);
+  AddTo(*s, ev, counted);
   heap_ += HeapOf(*s) - heap_before;
-  const Steps after = StepsOf(*s);
-  if (before.n != after.n || before.minute != after.minute ||
-      !std::equal(before.scope.begin(), before.scope.begin() + before.n, after.scope.begin())) {
-    Count(before, -1);
-    Count(after, +1);
-  }
+  if (!counted) Count(StepsOf(*s), +1);
   // An earlier start moves the session towards the front: keep the vector in start order.
   const auto by_start = [](const Session& a, const Session& b) { return a.start < b.start; };
   if (!std::is_sorted(sessions.begin(), sessions.end(), by_start)) {

@@ -105,15 +105,17 @@ class SessionState final : public State {
   struct Steps {
     int64_t minute = 0;
     size_t n = 0;
-    std::array<std::pair<CategoryId, uint8_t>, 1 + kMaxCategories> scope{};
+    std::array<std::pair<CategoryId, uint8_t>, 1 + kMaxCategories> scope;  // [0, n) set
   };
   static Steps StepsOf(const Session& s);
   // The heap one session holds (its own slot included).
   static uint64_t HeapOf(const Session& s);
   void Count(const Steps& st, int sign);
   void AdvanceTo(int64_t minute);
-  Session* SessionFor(std::vector<Session>& sessions, const Event& ev, Steps* before);
-  void AddTo(Session& s, const Event& ev);
+  Session* SessionFor(std::vector<Session>& sessions, const Event& ev, bool* counted);
+  void AddTo(Session& s, const Event& ev, bool counted);
+  // Sessions of `category` started in `minute` that reached steps from..to: +1 each.
+  void CountSteps(int64_t minute, CategoryId category, int from, int to);
   void MergeInto(Session& into, Session& from);
 
   const SessionOptions options_;

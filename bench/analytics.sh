@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# What the commerce analytics (sessions + funnel, revenue windows) cost at ingest: eddy with
+# them on (the default) and off (sessions.enabled = revenue.enabled = false), alternating
+# on/off runs on fresh data dirs so that drift hits both alike, NDJSON batches of 100 of
+# seed-shaped events (sessions, purchases with orders and prices) and the synthetic
+# stream. Prints one line per run and the mean ratio off/on per stream.
+# Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pairs=3
+duration=10
+ack=wal
+while (($#)); do
+  case "$1" in
+    --pairs) pairs="$2"; shift ;;
+    --duration) duration="$2"; shift ;;
+    --ack) ack="$2"; shift ;;
+    *) echo "usage: bench/analytics.sh [--pairs N] [--duration S] [--ack A]" >&2; exit 2 ;;
+  esac
+  shift
+done
+source bench/lib.sh
+echo "eddy analytics on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
+declare -A sum
+for ((i = 1; i <= pairs; ++i)); do
+  for mode in on off; do
+    flags=(--log-level warn --set "durability.ack=$ack")
+    [[ $mode == off ]] && flags+=(--set sessions.enabled=false --set revenue.enabled=false)
+    for shape in seed synthetic; do
+      rm -rf "$work/data"
+      start_eddy "${flags[@]}"
+      out=$(run --duration "$duration" --batch 100 --connections 16 --shape "$shape" \
+        --pool-events 2000000 --line "analytics_${mode}/${shape}/pair$i")
+      echo "$out"
+      stop_eddy
+      sum[$mode/$shape]=$(awk -v s="${sum[$mode/$shape]:-0}" -v r="$(awk '{print $2}' <<<"$out")" \
+        'BEGIN { print s + r }')
+    done
+  done
+done
+for shape in seed synthetic; do
+  awk -v on="${sum[on/$shape]}" -v off="${sum[off/$shape]}" -v s="$shape" -v n="$pairs" \
+    'BEGIN { printf "%s: mean on %.0f events/s, off %.0f events/s, on/off = %.1f%%\n", s, on / n, off / n, 100 * on / off }'
+done
