@@ -17,7 +17,9 @@ stream=(--users 1000000 --items 400000 --categories 2000)
 source bench/lib.sh
 caps=(--set recent.max_users=200000 --set affinity.max_users=200000
       --set popularity.max_items=100000 --set engagement.max_items=100000
-      --set coview.max_items=50000 --set ingest.dedup_max_ids=1000000)
+      --set coview.max_items=50000 --set ingest.dedup_max_ids=1000000
+      --set sessions.max_users=200000 --set revenue.max_orders=200000
+      --set catalog.max_items=100000)
 start_eddy --log-level warn "${caps[@]}"
 rss() { awk '/VmRSS|VmHWM/ { printf "%s %d MiB  ", $1, $2 / 1024 }' "/proc/$pid/status"; echo; }
 status() { curl -s "localhost:$port/v1/stream/status"; }
