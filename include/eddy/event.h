@@ -48,7 +48,8 @@ enum class EventType : uint8_t {
 inline constexpr int kEventTypeCount = 11;  // interaction types: the per-type tables
 
 inline constexpr bool IsCatalogChange(EventType t) {
-  return static_cast<uint8_t>(t) >= static_cast<uint8_t>(EventType::kCatalogPut);
+  return static_cast<uint8_t>(t) >= static_cast<uint8_t>(EventType::kCatalogPut) &&
+         static_cast<uint8_t>(t) <= static_cast<uint8_t>(EventType::kCatalogDelete);
 }
 
 // Canonical lower-case name ("add_to_cart").
@@ -125,8 +126,10 @@ enum class DefaultType : uint8_t {
   kSegmentUpdate,  // POST /v1/streaming/events/segment-update
   kSeedBatch,      // POST /v1/streaming/events/batch: segment update if it has newSegment,
                    // else purchase
-  kCatalogPut,     // PUT /v1/items/{itemId}, POST /v1/items
-  kCatalogPatch,   // PATCH /v1/items/{itemId}
+  kCatalogBulk,    // POST /v1/items: catalog_put, unless the record says catalog_patch or
+                   // catalog_delete (no other type)
+  kCatalogPut,     // PUT /v1/items/{itemId}: no `type` allowed
+  kCatalogPatch,   // PATCH /v1/items/{itemId}: no `type` allowed
 };
 
 }  // namespace eddy

@@ -104,7 +104,7 @@ void CatalogState::SaveTo(SerialWriter& w) {
 bool CatalogState::LoadFrom(SerialReader& r, uint32_t) {
   items_.Clear();
   items_.set_evicted(r.U64());
-  const uint64_t n = r.Count(10);
+  const uint64_t n = r.Count(9);  // the smallest record: 7 one-byte varints and 2 bytes
   if (n > items_.max_keys()) return false;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     CatalogItem* c = items_.Append(ItemId(r.U32()));

@@ -130,6 +130,7 @@ void RevenueState::Purchase(const Event& ev) {
     Order single;
     single.lines.push_back(line);
     Count(single, 0, +1, false);
+    if (order->cancelled) Count(single, 0, -1, true);
     return;
   }
   order->lines.push_back(line);

@@ -21,7 +21,8 @@
 // Memory: windows for `retention_minutes` (+ slack) of event time behind the newest event
 // this shard saw; remembered orders (those with an orderId) capped by `max_orders`
 // (oldest first out), at most kMaxLines lines each (an order with more counts its further
-// lines as orders of their own, which its cancel does not reach).
+// lines as orders of their own: a cancel that came before them cancels them too, one that
+// comes after does not reach them).
 //
 // Thread-safety: none; owned and used by one shard thread.
 

@@ -136,6 +136,9 @@ Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& e
     }
     if (into != nullptr) return into;
   }
+  // A user at max_per_user whose new session would start before all of theirs would drop
+  // it at once (and count it again at each of its events): such an old event is left out.
+  if (sessions.size() >= options_.max_per_user && t < sessions.front().start) return nullptr;
   Session fresh;
   fresh.producer = ev.session;
   fresh.start = fresh.end = t;
@@ -242,6 +245,7 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
       });
   bool counted = true;
   Session* s = SessionFor(sessions, ev, &counted);
+  if (s == nullptr) return;
   const uint64_t heap_before = HeapOf(*s);
   AddTo(*s, ev, counted);
   heap_ += HeapOf(*s) - heap_before;

@@ -20,7 +20,8 @@
 // counts. A funnel read sums the minutes of its window over every shard (a partial: Merge).
 //
 // Memory: at most `max_users` users (least recently active forgotten), `max_per_user`
-// sessions each (the oldest by start dropped), `max_items` items and `max_categories`
+// sessions each (the oldest by start dropped; an event that would start a session older
+// than all of a full user's is left out of sessions and the funnel), `max_items` items and `max_categories`
 // categories per session, 16 add_to_cart times per session and category before the step is
 // settled (oldest dropped), funnel minutes for `funnel_retention_minutes` (+ slack) of
 // event time. Forgetting a session leaves its funnel counts (it happened).

@@ -63,11 +63,8 @@ void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view ite
                                    "body: must be one JSON object of catalog fields (category, "
                                    "price, stock, hidden, lowStockThreshold, attributes)"));
     }
+    // (A `type` under any alias is refused by the decoder for these routes.)
     for (auto [key, value] : obj) {
-      if (key == "type") {
-        return respond(ErrorResponse(http::status::bad_request, v,
-                                     "type: not allowed here; the method says what changes"));
-      }
       if (key == "itemId" || key == "item_id" || key == "productId" || key == "product_id" ||
           key == "offerId" || key == "offer_id" || key == "itemid") {
         std::string_view named;

@@ -36,7 +36,7 @@ constexpr IngestRoute kIngestRoutes[] = {
     {"/v1/streaming/events/purchase", DefaultType::kPurchase},
     {"/v1/streaming/events/batch", DefaultType::kSeedBatch},
     {"/v1/streaming/events/segment-update", DefaultType::kSegmentUpdate},
-    {"/v1/items", DefaultType::kCatalogPut},
+    {"/v1/items", DefaultType::kCatalogBulk},
 };
 
 std::string IngestReplyJson(const IngestReply& r, std::string_view error) {

@@ -107,6 +107,7 @@ struct Str {
 struct Raw {
   Str event_id, user, session, item, category, order;
   std::string_view type_name, query, device, ip, segment, event_id_hash;
+  std::string_view type_key = "type";  // as the producer spelled it
   std::string_view country, region, city, location;
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
@@ -276,7 +277,9 @@ struct Decoder::Impl {
       std::string_view k;
       od::value fv;
       od::json_type ft;
-      if (f.unescaped_key().get(k) || f.value().get(fv) || fv.type().get(ft)) return false;
+      if (f.unescaped_key().get(k) || f.value().get(fv) || fv.type().get(ft)) {
+        return Fail(err, key, "must be an object of strings and numbers");
+      }
       std::string name = "attributes.";
       name.append(k);
       if (k.empty() || TooLong(k, kMaxIdBytes) || !IsValidUtf8(k)) {
@@ -285,7 +288,7 @@ struct Decoder::Impl {
       std::string value;
       if (ft == od::json_type::string) {
         std::string_view sv;
-        if (fv.get_string().get(sv)) return false;
+        if (fv.get_string().get(sv)) return Fail(err, name, "must be a string or a number");
         if (TooLong(sv, kMaxAttributeBytes)) return Fail(err, name, "longer than 256 bytes");
         AppendJsonString(&value, sv);
       } else if (ft == od::json_type::number) {
@@ -390,7 +393,10 @@ struct Decoder::Impl {
         case Field::kItem: ReadId(v, key, &r->item, err); break;
         case Field::kCategory: ReadId(v, key, &r->category, err); break;
         case Field::kOrder: ReadId(v, key, &r->order, err); break;
-        case Field::kType: ReadText(v, key, &r->type_name, &r->has_type, err); break;
+        case Field::kType:
+          r->type_key = key;
+          ReadText(v, key, &r->type_name, &r->has_type, err);
+          break;
         case Field::kQuery: ReadText(v, key, &r->query, &r->has_query, err); break;
         case Field::kDevice: ReadText(v, key, &r->device, &r->has_device, err); break;
         case Field::kIp: ReadText(v, key, &r->ip, &r->has_ip, err); break;
@@ -444,6 +450,9 @@ struct Decoder::Impl {
   // flood of bad events cannot grow the interners.
   // The event's type: its own, or the route's default.
   static bool TypeOf(const Raw& r, DefaultType dt, EventType* type, std::string* err) {
+    if (r.has_type && (dt == DefaultType::kCatalogPut || dt == DefaultType::kCatalogPatch)) {
+      return Fail(err, r.type_key, "not allowed here; the method says what changes");
+    }
     if (r.has_type) {
       std::optional<EventType> t = ParseEventType(r.type_name);
       if (!t) {
@@ -456,6 +465,10 @@ struct Decoder::Impl {
         err->append(")");
         return false;
       }
+      if (dt == DefaultType::kCatalogBulk && !IsCatalogChange(*t)) {
+        return Fail(err, r.type_key,
+                    "must be catalog_put, catalog_patch or catalog_delete on /v1/items");
+      }
       *type = *t;
       return true;
     }
@@ -466,6 +479,7 @@ struct Decoder::Impl {
       case DefaultType::kSeedBatch:
         *type = r.has_segment ? EventType::kSegmentUpdate : EventType::kPurchase;
         break;
+      case DefaultType::kCatalogBulk:
       case DefaultType::kCatalogPut: *type = EventType::kCatalogPut; break;
       case DefaultType::kCatalogPatch: *type = EventType::kCatalogPatch; break;
     }

@@ -79,7 +79,7 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
   const uint64_t present = r.U64();
   const int64_t time_ms = r.I64();
   if (!r.ok()) return Status::Corruption("stored event: truncated header");
-  if (type >= kEventTypeCount && !IsCatalogChange(static_cast<EventType>(type))) {
+  if (type >= kEventTypeCount && !IsCatalogChange(static_cast<EventType>(type))) {  // 32..34
     return Status::Corruption("stored event: unknown type " + std::to_string(type));
   }
   if (present >> kFieldCount) return Status::Corruption("stored event: unknown fields");

@@ -446,6 +446,30 @@ TEST(RevenueTest, CancelsRemoveTheOrderWhateverTheOrder) {
   }
 }
 
+// A user at max_per_user: an old session arriving late is left out (not made, dropped
+// and counted again at each of its events).
+TEST(SessionsTest, LateSessionOfAFullUserIsLeftOut) {
+  Options o = AnalyticsOptions(2, 1);
+  o.sessions.max_per_user = 2;
+  auto engine = Open(o);
+  const int64_t h = 3'600'000;
+  const auto ev = [](const std::string& type, int64_t t) {
+    CommerceEvent e;
+    e.json = test::EventBuilder().User("u").Type(type).Item("i").Time(t).Json();
+    return e;
+  };
+  Ingest(*engine,
+         {ev("view", test::kCommerceT0 + 10 * h), ev("view", test::kCommerceT0 + 12 * h),
+          ev("view", test::kCommerceT0 + 8 * h), ev("add_to_cart", test::kCommerceT0 + 8 * h + 1000),
+          ev("purchase", test::kCommerceT0 + 8 * h + 2000)},
+         1);
+  EXPECT_EQ(engine->UserSessionsSync("u", 10).sessions.size(), 2u);
+  FunnelAnswer f = engine->FunnelSync(7 * 1440, "");
+  EXPECT_EQ(f.sessions, 2);
+  EXPECT_EQ(f.viewed, 2);
+  EXPECT_EQ(f.carted, 0);
+}
+
 // Sessions, funnel and revenue come back the same from a checkpoint.
 TEST(AnalyticsCheckpointTest, RestartGivesTheSameAnswers) {
   test::TempDir dir;

@@ -246,6 +246,23 @@ TEST(CatalogRankingTest, FiltersCatalogValuesAndStock) {
   EXPECT_EQ(keep->RecommendSync(shoes).items.size(), 1u);
 }
 
+// The smallest record (a tombstone at time 0 of a low item id) loads back.
+TEST(CatalogCheckpointTest, SmallestRecordLoads) {
+  test::TempDir dir;
+  Options o = CatalogOptions(1, 1);
+  o.durability.data_dir = dir.path().string();
+  o.durability.ack = AckLevel::kWal;
+  {
+    auto e = Open(o);
+    Send(*e, {EventBuilder().Type("catalog_delete").Item("b").Raw("timestamp", "0").Json()});
+    ASSERT_TRUE(e->TakeCheckpoint().ok());
+    e->Stop();
+  }
+  auto e = Open(o);
+  EXPECT_GT(e->Status().store.recovered_from_checkpoint, 0u);
+  EXPECT_TRUE(e->ItemCatalogSync("b").deleted);
+}
+
 TEST(CatalogCheckpointTest, RestartKeepsTheCatalog) {
   test::TempDir dir;
   Options o = CatalogOptions(4, 2);
