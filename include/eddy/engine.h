@@ -186,11 +186,30 @@ struct FunnelAnswer {
   int64_t viewed = 0, carted = 0, purchased = 0;  // reached view, then cart, then purchase
 };
 
-// One tumbling revenue window (SPEC §3.9, commerce/revenue.h).
-struct RevenueWindow {
-  EventTime start, end;
+// The figures of revenue windows (SPEC §3.9, commerce/revenue.h); amounts in millionths.
+struct RevenueFigures {
   int64_t orders = 0, priced_orders = 0, units = 0, revenue_micros = 0;
   int64_t unpriced = 0, cancelled = 0, late = 0, late_revenue_micros = 0;
+
+  void Add(const RevenueFigures& o) {
+    orders += o.orders;
+    priced_orders += o.priced_orders;
+    units += o.units;
+    revenue_micros += o.revenue_micros;
+    unpriced += o.unpriced;
+    cancelled += o.cancelled;
+    late += o.late;
+    late_revenue_micros += o.late_revenue_micros;
+  }
+  bool empty() const {
+    return (orders | priced_orders | units | revenue_micros | unpriced | cancelled | late |
+            late_revenue_micros) == 0;
+  }
+};
+
+// One tumbling revenue window.
+struct RevenueWindow : RevenueFigures {
+  EventTime start, end;
 };
 
 struct RevenueRequest {

@@ -35,31 +35,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "agg/state.h"
+#include "eddy/engine.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
 #include "eddy/options.h"
 
 namespace eddy {
 
-struct RevenueCell {
-  int64_t orders = 0, priced_orders = 0, units = 0, revenue_micros = 0;
-  int64_t unpriced = 0, cancelled = 0, late = 0, late_revenue_micros = 0;
-
-  void Add(const RevenueCell& o) {
-    orders += o.orders;
-    priced_orders += o.priced_orders;
-    units += o.units;
-    revenue_micros += o.revenue_micros;
-    unpriced += o.unpriced;
-    cancelled += o.cancelled;
-    late += o.late;
-    late_revenue_micros += o.late_revenue_micros;
-  }
-  bool empty() const {
-    return (orders | priced_orders | units | revenue_micros | unpriced | cancelled | late |
-            late_revenue_micros) == 0;
-  }
-};
+// One window's figures for one category (or overall): the public RevenueFigures.
+using RevenueCell = RevenueFigures;
 
 class RevenueState final : public State {
  public:

@@ -159,28 +159,9 @@ void AnalyticsService::Revenue(const RevenueRequest& request,
           out.start = EventTime(m * 60'000);
           out.end = EventTime((m + w) * 60'000);
           auto it = sum.find(m);
-          if (it == sum.end()) continue;
-          const RevenueCell& c = it->second;
-          out.orders = c.orders;
-          out.priced_orders = c.priced_orders;
-          out.units = c.units;
-          out.revenue_micros = c.revenue_micros;
-          out.unpriced = c.unpriced;
-          out.cancelled = c.cancelled;
-          out.late = c.late;
-          out.late_revenue_micros = c.late_revenue_micros;
+          if (it != sum.end()) static_cast<RevenueFigures&>(out) = it->second;
         }
-        RevenueWindow& t = answer.total;
-        for (const RevenueWindow& x : answer.windows) {
-          t.orders += x.orders;
-          t.priced_orders += x.priced_orders;
-          t.units += x.units;
-          t.revenue_micros += x.revenue_micros;
-          t.unpriced += x.unpriced;
-          t.cancelled += x.cancelled;
-          t.late += x.late;
-          t.late_revenue_micros += x.late_revenue_micros;
-        }
+        for (const RevenueWindow& x : answer.windows) answer.total.Add(x);
         done(std::move(answer));
       });
 }
