@@ -50,6 +50,11 @@ void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view ite
   const unsigned v = req.version();
   std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
   if (!item) return;
+  if (*item == "popular") {  // GET /v1/items/popular could never show it
+    return respond(ErrorResponse(http::status::bad_request, v,
+                                 "itemId: 'popular' is reserved (GET /v1/items/popular lists "
+                                 "the popular items)"));
+  }
   std::string body = "{\"itemId\":" + JsonString(*item);
   DefaultType type = DefaultType::kNone;
   if (req.method() == http::verb::delete_) {

@@ -45,6 +45,8 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->revenue.lateness_ms, d.revenue.lateness_ms);
   EXPECT_EQ(r->revenue.retention_minutes, d.revenue.retention_minutes);
   EXPECT_EQ(r->revenue.max_orders, d.revenue.max_orders);
+  EXPECT_EQ(r->catalog.max_items, d.catalog.max_items);
+  EXPECT_EQ(r->ranking.exclude_out_of_stock, d.ranking.exclude_out_of_stock);
   EXPECT_EQ(r->durability.data_dir, "./data");
   EXPECT_EQ(r->durability.ack, AckLevel::kWal);
 }

@@ -382,6 +382,7 @@ TEST_F(RouterTest, ItemCatalogRoutes) {
       {Call(http::verb::put, "/v1/items/x", R"({"itemId":"y"})"),
        "itemId: differs from the item in the path"},
       {Call(http::verb::put, "/v1/items/x", R"({"type":"view"})"), "type: not allowed here"},
+      {Call(http::verb::put, "/v1/items/popular", "{}"), "itemId: 'popular' is reserved"},
       {Call(http::verb::put, "/v1/items/x", R"({"behavior":"catalog_delete"})"),
        "behavior: not allowed here"},
       {Call(http::verb::patch, "/v1/items/x", R"({"eventType":"purchase","userId":"u"})"),
