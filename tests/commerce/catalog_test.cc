@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "commerce/catalog.h"
 #include "eddy/engine.h"
 #include "testutil/testutil.h"
 
@@ -138,6 +139,24 @@ TEST(CatalogOracleTest, PutPatchDeleteMatchBruteForceInEveryLayout) {
     }
     EXPECT_FALSE(e->ItemCatalogSync("never").found);
   }
+}
+
+// The attribute filter reads the canonical JSON the decoder writes: strings by value
+// (escapes included), numbers by value, every wanted pair must match.
+TEST(AttributesMatchTest, StringsNumbersEscapesAndAll) {
+  const std::string json = R"({"brand":"a\"b,c","size":42,"w\"x":"}{"})";
+  using Want = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_TRUE(AttributesMatch(json, Want{}));
+  EXPECT_TRUE(AttributesMatch(json, Want{{"brand", "a\"b,c"}}));
+  EXPECT_TRUE(AttributesMatch(json, Want{{"size", "42"}}));
+  EXPECT_TRUE(AttributesMatch(json, Want{{"size", "42.0"}}));
+  EXPECT_TRUE(AttributesMatch(json, Want{{"w\"x", "}{"}, {"size", "42"}}));
+  EXPECT_FALSE(AttributesMatch(json, Want{{"size", "41"}}));
+  EXPECT_FALSE(AttributesMatch(json, Want{{"size", "big"}}));
+  EXPECT_FALSE(AttributesMatch(json, Want{{"brand", "a"}}));
+  EXPECT_FALSE(AttributesMatch(json, Want{{"colour", "red"}}));
+  EXPECT_FALSE(AttributesMatch(json, Want{{"size", "42"}, {"colour", "red"}}));
+  EXPECT_FALSE(AttributesMatch("{}", Want{{"size", "42"}}));
 }
 
 // ---- Withdrawn items in ranked answers ----------------------------------------------
