@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "util/serial.h"
+#include "util/time.h"
 
 namespace eddy {
 
@@ -33,7 +34,7 @@ class WindowedSums {
   using Sums = absl::flat_hash_map<Key, Cell>;
 
   // How far a read's minute may trail this shard's newest minute and stay exact.
-  static constexpr int64_t kSlackMinutes = 15;
+  static constexpr int64_t kSlackMinutes = kReadSlackMinutes;
 
   explicit WindowedSums(std::vector<int64_t> window_minutes)
       : windows_(std::move(window_minutes)),

@@ -79,6 +79,11 @@ class CatalogState final : public State {
 
   // The item's record (tombstones included); nullptr when the catalog has none here.
   const CatalogItem* Find(ItemId item) const { return items_.Find(item); }
+  // Whether this shard's catalog withdrew the item (hidden or deleted).
+  bool Withdrawn(ItemId item) const {
+    const CatalogItem* c = Find(item);
+    return c != nullptr && c->withdrawn();
+  }
 
  private:
   const uint64_t max_items_;

@@ -7,14 +7,8 @@
 namespace eddy {
 namespace {
 
-// How far behind the newest minute a window is still kept beyond the retention: a read's
-// clock may trail a shard's newest event by a few minutes.
-constexpr int64_t kSlackMinutes = 15;
-
 int64_t WindowStart(int64_t time_ms, int64_t size_minutes) {
-  const int64_t m = MinuteOf(time_ms);
-  const int64_t q = m >= 0 ? m / size_minutes : -((-m + size_minutes - 1) / size_minutes);
-  return q * size_minutes;
+  return FloorDiv(MinuteOf(time_ms), size_minutes) * size_minutes;
 }
 
 }  // namespace
@@ -35,7 +29,7 @@ void RevenueState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
 }
 
 int64_t RevenueState::KeepFrom() const {
-  return cur_ == INT64_MIN ? INT64_MIN : cur_ - options_.retention_minutes - kSlackMinutes;
+  return cur_ == INT64_MIN ? INT64_MIN : cur_ - options_.retention_minutes - kReadSlackMinutes;
 }
 
 void RevenueState::AdvanceTo(int64_t minute) {
@@ -117,27 +111,18 @@ void RevenueState::Purchase(const Event& ev) {
                               options_.window_minutes[s]) * 60'000;
     if (accepted > close_ms + options_.lateness_ms) line.late |= uint8_t(1u << s);
   }
-  if (!ev.order.valid() || !ev.user.valid()) {
-    Order single;
-    single.lines.push_back(line);
-    Count(single, 0, +1, false);
-    return;
-  }
-  Order* order = Remember({ev.user, ev.order});
-  if (order->lines.size() >= kMaxLines) {
-    // A giant order: further lines count, but in cells of their own (a cancel no longer
-    // reaches them), so that a line costs O(kMaxLines) at most.
-    Order single;
-    single.lines.push_back(line);
-    Count(single, 0, +1, false);
-    if (order->cancelled) Count(single, 0, -1, true);
-    return;
-  }
-  order->lines.push_back(line);
-  ++lines_;
-  const size_t index = order->lines.size() - 1;
-  Count(*order, index, +1, false);
-  if (order->cancelled) Count(*order, index, -1, true);
+  Order* order = ev.order.valid() && ev.user.valid() ? Remember({ev.user, ev.order}) : nullptr;
+  // A line counts alone (an order of its own) without an orderId, and past kMaxLines of a
+  // giant order — in cells of its own, so a line costs O(kMaxLines) at most, which a
+  // cancel that came first still cancels and a later one no longer reaches.
+  Order single;
+  const bool alone = order == nullptr || order->lines.size() >= kMaxLines;
+  Order& into = alone ? single : *order;
+  into.lines.push_back(line);
+  if (!alone) ++lines_;
+  const size_t index = into.lines.size() - 1;
+  Count(into, index, +1, false);
+  if (order != nullptr && order->cancelled) Count(into, index, -1, true);
 }
 
 void RevenueState::Cancel(const Event& ev) {

@@ -5,14 +5,6 @@
 #include "util/time.h"
 
 namespace eddy {
-namespace {
-
-// How far behind the newest minute a funnel minute is still kept beyond the retention: a
-// read's clock may trail a shard's newest event by a few minutes.
-constexpr int64_t kSlackMinutes = 15;
-
-}  // namespace
-
 void FunnelScope::Add(EventType type, int64_t t) {
   switch (type) {
     case EventType::kView: first_view = std::min(first_view, t); break;
@@ -77,24 +69,21 @@ SessionState::Steps SessionState::StepsOf(const Session& s) {
   return st;
 }
 
+int64_t SessionState::KeepFrom() const {
+  return cur_ == INT64_MIN ? INT64_MIN
+                           : cur_ - options_.funnel_retention_minutes - kReadSlackMinutes + 1;
+}
+
 void SessionState::Count(const Steps& st, int sign) {
-  if (st.n == 0) return;
-  if (cur_ != INT64_MIN &&
-      st.minute < cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1) {
-    return;  // older than any funnel read: not kept
-  }
-  Cells& cells = funnel_[st.minute];
   for (size_t i = 0; i < st.n; ++i) {
-    Partial& p = cells[st.scope[i].first];
-    for (size_t j = 0; j <= st.scope[i].second; ++j) p[j] += sign;
+    CountSteps(st.minute, st.scope[i].first, 0, st.scope[i].second, sign);
   }
 }
 
 void SessionState::AdvanceTo(int64_t minute) {
   if (minute <= cur_) return;
   cur_ = minute;
-  const int64_t keep_from = cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1;
-  funnel_.erase(funnel_.begin(), funnel_.lower_bound(keep_from));
+  funnel_.erase(funnel_.begin(), funnel_.lower_bound(KeepFrom()));
 }
 
 // The session `ev` belongs to, creating or merging sessions as needed. *counted: whether
@@ -227,12 +216,10 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   }
 }
 
-void SessionState::CountSteps(int64_t minute, CategoryId category, int from, int to) {
-  if (cur_ != INT64_MIN && minute < cur_ - options_.funnel_retention_minutes - kSlackMinutes + 1) {
-    return;  // older than any funnel read: not kept
-  }
+void SessionState::CountSteps(int64_t minute, CategoryId category, int from, int to, int sign) {
+  if (minute < KeepFrom()) return;  // older than any funnel read: not kept
   Partial& p = funnel_[minute][category];
-  for (int j = from; j <= to; ++j) ++p[j];
+  for (int j = from; j <= to; ++j) p[j] += sign;
 }
 
 void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {

@@ -115,8 +115,10 @@ class SessionState final : public State {
   void AdvanceTo(int64_t minute);
   Session* SessionFor(std::vector<Session>& sessions, const Event& ev, bool* counted);
   void AddTo(Session& s, const Event& ev, bool counted);
-  // Sessions of `category` started in `minute` that reached steps from..to: +1 each.
-  void CountSteps(int64_t minute, CategoryId category, int from, int to);
+  // Sessions of `category` started in `minute` that reached steps from..to: `sign` each.
+  void CountSteps(int64_t minute, CategoryId category, int from, int to, int sign = +1);
+  // The oldest minute of session start the funnel keeps (INT64_MIN before any event).
+  int64_t KeepFrom() const;
   void MergeInto(Session& into, Session& from);
 
   const SessionOptions options_;

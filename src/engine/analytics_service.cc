@@ -5,7 +5,6 @@
 #include "commerce/catalog.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
-#include "util/hash.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -20,7 +19,7 @@ void AnalyticsService::ItemCatalog(std::string_view item,
   const uint32_t id = interners_.items.Find(item);
   if (id == 0) return done({});
   // Catalog changes live in the item's partition.
-  const PartitionId p = log_.PartitionOf(static_cast<uint32_t>(StableHash64(item)));
+  const PartitionId p = log_.PartitionOfKey(item);
   shards_.OnShard(shards_.ShardOf(p), [this, p, id, done = std::move(done)](ShardState& st) {
     st.CatchUp(p);
     CatalogRecord out;
@@ -48,7 +47,7 @@ void AnalyticsService::UserSessions(std::string_view user, uint32_t k,
   answer.now = EngineClock::AnswerTime(now_ms);
   const uint32_t uid = interners_.users.Find(user);
   if (uid == 0 || k == 0) return done(std::move(answer));
-  const PartitionId p = log_.PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+  const PartitionId p = log_.PartitionOfKey(user);
   shards_.OnShard(shards_.ShardOf(p), [this, p, uid, k, now_ms, answer = std::move(answer),
                                        done = std::move(done)](ShardState& st) mutable {
     st.CatchUp(p);
@@ -119,11 +118,7 @@ void AnalyticsService::Revenue(const RevenueRequest& request,
   const size_t size = static_cast<size_t>(at - sizes.begin());
   const int64_t w = request.window_minutes;
   // Windows starting in [from, to): minutes [ceil(from / W) * W, ceil(to / W) * W).
-  const auto ceil_window = [w](int64_t ms) {
-    const int64_t m = MinuteOf(ms - 1) + 1;  // the first whole minute at or after ms
-    const int64_t q = m >= 0 ? (m + w - 1) / w : -((-m) / w);
-    return q * w;
-  };
+  const auto ceil_window = [w](int64_t ms) { return CeilDiv(CeilDiv(ms, 60'000), w) * w; };
   int64_t to_ms = 0;
   if (request.to_ms) {
     to_ms = *request.to_ms;

@@ -13,7 +13,6 @@
 #include "commerce/catalog.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
-#include "util/hash.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -24,7 +23,7 @@ QueryService::QueryService(const Options& options, const ShardSet& shards,
     : options_(options), shards_(shards), interners_(interners), log_(log), clock_(clock) {}
 
 PartitionId QueryService::PartitionOfUser(std::string_view user) const {
-  return log_.PartitionOf(static_cast<uint32_t>(StableHash64(user)));
+  return log_.PartitionOfKey(user);
 }
 
 void QueryService::RecentItems(std::string_view user, uint32_t k,
@@ -274,10 +273,7 @@ std::vector<uint8_t> QueryService::WithdrawnOf(const ShardState& st,
                                                const std::vector<ItemId>& items) {
   std::vector<uint8_t> out(items.size(), 0);
   const CatalogState& catalog = st.Get<CatalogState>();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const CatalogItem* c = catalog.Find(items[i]);
-    out[i] = c != nullptr && c->withdrawn();
-  }
+  for (size_t i = 0; i < items.size(); ++i) out[i] = catalog.Withdrawn(items[i]);
   return out;
 }
 

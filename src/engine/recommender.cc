@@ -635,8 +635,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
           part.counts[i].fill(0);
           if (!ids[i].valid()) continue;
           st.Get<EngagementState>().Add(ids[i], g, &part.counts[i], &per_window);
-          const CatalogItem* c = st.Get<CatalogState>().Find(ids[i]);
-          part.withdrawn[i] = c != nullptr && c->withdrawn();
+          part.withdrawn[i] = st.Get<CatalogState>().Withdrawn(ids[i]);
         }
         return part;
       },

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "eddy/event.h"
 #include "eddy/ids.h"
+#include "util/hash.h"
 
 namespace eddy {
 
@@ -100,6 +102,11 @@ class PartitionedLog {
   uint32_t partitions() const { return static_cast<uint32_t>(parts_.size()); }
   PartitionId PartitionOf(uint32_t key_hash) const {
     return PartitionId(key_hash % partitions());
+  }
+  // The partition of a partition key's text (a user, or the item of a catalog change): as
+  // the decoder hashes it into Event::user_hash.
+  PartitionId PartitionOfKey(std::string_view key) const {
+    return PartitionOf(static_cast<uint32_t>(StableHash64(key)));
   }
   PartitionLog& partition(PartitionId p) { return *parts_[p.value()]; }
   const PartitionLog& partition(PartitionId p) const { return *parts_[p.value()]; }

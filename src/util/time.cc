@@ -113,7 +113,7 @@ EventTime FromEpochNumber(double v) {
 
 std::string FormatIso8601(EventTime t) {
   int64_t ms = t.millis();
-  int64_t days = ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+  int64_t days = FloorDiv(ms, 86'400'000);
   int64_t rem = ms - days * 86'400'000;
   int64_t y;
   unsigned m, d;

@@ -20,9 +20,17 @@ EventTime FromEpochNumber(double v);
 // "2025-01-19T10:30:00.000Z"
 std::string FormatIso8601(EventTime t);
 
+// a / b rounded towards minus infinity (b > 0), and rounded up.
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
+
 // The minute an epoch-millisecond instant falls in (rounded down, also before 1970): the
 // unit of the windowed aggregates.
-inline int64_t MinuteOf(int64_t ms) { return ms >= 0 ? ms / 60'000 : -((-ms + 59'999) / 60'000); }
+inline int64_t MinuteOf(int64_t ms) { return FloorDiv(ms, 60'000); }
+
+// How far behind a shard's newest minute the windowed states keep what a read may still
+// ask for: a read's clock may trail a shard's newest event by a few minutes.
+inline constexpr int64_t kReadSlackMinutes = 15;
 inline int64_t MinuteOf(EventTime t) { return MinuteOf(t.millis()); }
 
 }  // namespace eddy
