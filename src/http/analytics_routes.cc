@@ -200,18 +200,10 @@ void Router::Funnel(const Request& req, std::string_view query, Respond respond)
 void Router::Revenue(const Request& req, std::string_view query, Respond respond) {
   const unsigned v = req.version();
   const std::vector<int64_t>& sizes = engine_.options().revenue.window_minutes;
+  size_t size = 0;
+  if (!WindowParam(query, sizes, "revenue.windows", &size, v, respond)) return;
   RevenueRequest r;
-  r.window_minutes = sizes.front();
-  if (std::optional<std::string_view> w = QueryParam(query, "window")) {
-    std::optional<int64_t> m = ParseDurationMinutes(*w);
-    if (!m || std::find(sizes.begin(), sizes.end(), *m) == sizes.end()) {
-      std::string known;
-      for (int64_t s : sizes) known += (known.empty() ? "" : ", ") + WindowLabel(s);
-      return respond(ErrorResponse(http::status::bad_request, v,
-                                   "window: must be one of revenue.windows: " + known));
-    }
-    r.window_minutes = *m;
-  }
+  r.window_minutes = sizes[size];
   if (!TimeParam(query, "from", &r.from_ms, v, respond) ||
       !TimeParam(query, "to", &r.to_ms, v, respond) ||
       !IdParam(query, "category", &r.category, v, respond)) {

@@ -1,10 +1,12 @@
 #include "http/params.h"
 
-#include "util/json.h"
-#include "util/time.h"
-
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "config/loader.h"
+#include "util/json.h"
+#include "util/time.h"
 
 namespace eddy {
 
@@ -38,17 +40,12 @@ std::optional<std::string> PercentDecode(std::string_view s) {
 
 // The value of `name` in a query string ("a=1&k=5"), or nullopt.
 std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
+  std::optional<std::string_view> found;
+  ForEachQueryPair(query, [&](std::string_view key, std::string_view value) {
+    if (key == name) found = value;
+    return !found;
+  });
+  return found;
 }
 
 // Parses an optional integer query parameter in [lo, hi]; false (and an error reply) if
@@ -137,21 +134,16 @@ bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
     respond(ErrorResponse(http::status::bad_request, version, message));
     return false;
   };
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
-    const size_t eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+  bool ok = true;
+  ForEachQueryPair(query, [&](std::string_view key, std::string_view raw) {
     if (key.starts_with("attr.")) {
       std::optional<std::string> name = PercentDecode(key.substr(5));
       std::optional<std::string> value = PercentDecode(raw);
       if (!name || name->empty() || !IsValidUtf8(*name) || name->size() > 128) {
-        return bad(std::string("attr.<name>: the name must be 1 to 128 bytes of UTF-8"));
+        return ok = bad(std::string("attr.<name>: the name must be 1 to 128 bytes of UTF-8"));
       }
       if (!value || !IsValidUtf8(*value) || value->size() > 256) {
-        return bad("attr." + *name + ": the value must be at most 256 bytes of UTF-8");
+        return ok = bad("attr." + *name + ": the value must be at most 256 bytes of UTF-8");
       }
       out->attributes.emplace_back(std::move(*name), std::move(*value));
     } else if (key == "exclude") {
@@ -160,13 +152,31 @@ bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
         std::optional<std::string> id = PercentDecode(rest.substr(0, comma));
         rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
         if (!id || !IsValidUtf8(*id) || id->size() > 128) {
-          return bad("exclude: each id must be at most 128 bytes of UTF-8");
+          return ok = bad("exclude: each id must be at most 128 bytes of UTF-8");
         }
         if (!id->empty()) out->exclude.push_back(std::move(*id));
-        if (out->exclude.size() > kMaxExcluded) return bad("exclude: more than 1000 ids");
+        if (out->exclude.size() > kMaxExcluded) return ok = bad("exclude: more than 1000 ids");
       }
     }
+    return true;
+  });
+  return ok;
+}
+
+bool WindowParam(std::string_view query, const std::vector<int64_t>& windows,
+                 std::string_view what, size_t* index, unsigned version, const Respond& respond) {
+  std::optional<std::string_view> w = QueryParam(query, "window");
+  if (!w) return true;
+  std::optional<int64_t> minutes = ParseDurationMinutes(*w);
+  auto it = minutes ? std::find(windows.begin(), windows.end(), *minutes) : windows.end();
+  if (it == windows.end()) {
+    std::string known;
+    for (int64_t m : windows) known += (known.empty() ? "" : ", ") + WindowLabel(m);
+    respond(ErrorResponse(http::status::bad_request, version,
+                          "window: must be one of " + std::string(what) + ": " + known));
+    return false;
   }
+  *index = static_cast<size_t>(it - windows.begin());
   return true;
 }
 

@@ -18,6 +18,22 @@ Response JsonResponse(http::status status, unsigned version, std::string body);
 // Percent-decodes a path segment or query value; nullopt if malformed.
 std::optional<std::string> PercentDecode(std::string_view s);
 
+// Calls f(key, raw value) for each "key=value" pair of a query string ("a=1&k=5"; a pair
+// without '=' has an empty value), in order, while f returns true.
+template <typename F>
+void ForEachQueryPair(std::string_view query, F f) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    const size_t eq = pair.find('=');
+    if (!f(pair.substr(0, eq), eq == std::string_view::npos ? std::string_view()
+                                                             : pair.substr(eq + 1))) {
+      return;
+    }
+  }
+}
+
 // The raw value of `name` in a query string ("a=1&k=5"), or nullopt.
 std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name);
 
@@ -54,6 +70,12 @@ bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
 // object being written.
 void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
                            const std::vector<int64_t>& windows);
+
+// An optional `window` query parameter naming one of `windows` (minutes, as in config):
+// *index gets its position (left alone when absent); false (and a reply naming `what` and
+// the allowed labels) if it is not one of them.
+bool WindowParam(std::string_view query, const std::vector<int64_t>& windows,
+                 std::string_view what, size_t* index, unsigned version, const Respond& respond);
 
 // "1h" for 60, "24h" for 1440, "90m", "7d" (days only from two days up).
 std::string WindowLabel(int64_t minutes);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <optional>
 
-#include "config/loader.h"
 #include "http/json_writer.h"
 #include "http/params.h"
 #include "util/time.h"
@@ -197,17 +196,17 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
   const size_t qpos = target.find('?');
   const std::string_view path = target.substr(0, qpos);
   const std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
-  auto wrong_method = [&](http::verb allow) {
-    const std::string allowed(http::to_string(allow));
+  auto wrong_method = [&](std::string_view allowed) {
     Response res = ErrorResponse(http::status::method_not_allowed, v,
                                  "method " + std::string(req.method_string()) +
-                                     " not allowed on " + std::string(path) + "; use " + allowed);
+                                     " not allowed on " + std::string(path) + "; use " +
+                                     std::string(allowed));
     res.set(http::field::allow, allowed);
     respond(std::move(res));
   };
   for (const IngestRoute& r : kIngestRoutes) {
     if (path != r.path) continue;
-    if (req.method() != http::verb::post) return wrong_method(http::verb::post);
+    if (req.method() != http::verb::post) return wrong_method("POST");
     return Ingest(req, ctx, r.type, std::move(respond));
   }
   std::string_view id;
@@ -224,15 +223,9 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
                                      std::string(path)));
   }
   if (req.method() != route->method) {
-    if (route->prefix == "/v1/items/" && route->suffix.empty()) {
-      Response res = ErrorResponse(http::status::method_not_allowed, v,
-                                   "method " + std::string(req.method_string()) +
-                                       " not allowed on " + std::string(path) +
-                                       "; use GET, PUT, PATCH or DELETE");
-      res.set(http::field::allow, "GET, PUT, PATCH, DELETE");
-      return respond(std::move(res));
-    }
-    return wrong_method(route->method);
+    // /v1/items/{itemId} also takes the catalog writes (dispatched above).
+    const bool item = route->prefix == "/v1/items/" && route->suffix.empty();
+    return wrong_method(item ? "GET, PUT, PATCH, DELETE" : http::to_string(route->method));
   }
   if (route->read) {
     // Backpressure: a read that would queue past the shards' bound is refused now rather
@@ -338,18 +331,10 @@ void Router::Recent(const Request& req, std::string_view user_raw, std::string_v
 
 void Router::Trending(const Request& req, std::string_view query, Respond respond) {
   const unsigned v = req.version();
-  const std::vector<int64_t>& windows = engine_.options().windows.minutes;
   size_t window = 0;
-  if (std::optional<std::string_view> w = QueryParam(query, "window")) {
-    std::optional<int64_t> minutes = ParseDurationMinutes(*w);
-    auto it = minutes ? std::find(windows.begin(), windows.end(), *minutes) : windows.end();
-    if (it == windows.end()) {
-      std::string known;
-      for (int64_t m : windows) known += (known.empty() ? "" : ", ") + WindowLabel(m);
-      return respond(ErrorResponse(http::status::bad_request, v,
-                                   "window: must be one of the configured windows: " + known));
-    }
-    window = static_cast<size_t>(it - windows.begin());
+  if (!WindowParam(query, engine_.options().windows.minutes, "the configured windows", &window,
+                   v, respond)) {
+    return;
   }
   uint32_t k = 10;
   if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
