@@ -171,7 +171,7 @@ void BM_ShardApplyAll(benchmark::State& state) {
   Run(state, [&](const Event& e, double, int64_t off) {
     entry.event = e;
     entry.event.time = At(e, off);
-    shard.Apply(entry);
+    shard.Apply(entry, PartitionId(0));
   });
 }
 BENCHMARK(BM_ShardApplyAll)->Arg(1)->Arg(0);

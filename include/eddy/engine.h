@@ -243,6 +243,58 @@ struct CatalogRecord {
   EventTime updated;       // event time of the last change
 };
 
+// An item's stock (SPEC §3.12, commerce/inventory.h) as of the engine clock.
+struct InventoryAnswer {
+  EventTime now;
+  bool found = false;             // inventory knows the item (a level or a sale)
+  std::optional<int64_t> stock;   // none until an absolute level was given
+  int64_t oversold = 0;           // units purchased beyond the stock, all time
+  int64_t sold_in_window = 0;     // units sold (net of cancels) in the velocity window
+  int64_t window_days = 0;
+  double velocity = 0;            // units per day
+  std::optional<double> days_of_cover;  // stock / velocity (none at velocity 0)
+  std::optional<int64_t> reorder;       // units to cover lead time + safety days
+  uint32_t threshold = 0;         // the low-stock threshold in force (0: none)
+  bool low = false;               // stock < threshold
+  EventTime updated;              // event time of the last change
+};
+
+// An item below its low-stock threshold.
+struct LowStockItem {
+  std::string item_id;
+  int64_t stock = 0;
+  uint32_t threshold = 0;
+  EventTime since;  // event time it fell below
+};
+struct LowStockAnswer {
+  EventTime now;
+  std::vector<LowStockItem> items;  // lowest stock first (then by threshold, item id)
+};
+
+// An alert (commerce/alerts.h): today inventory ones; fraud and anomaly kinds later.
+struct Alert {
+  std::string id;     // "<kind>-<subject>-<n>": stable across restarts and replays
+  std::string kind;   // "inventory"
+  std::string item_id;
+  EventTime time;     // event time of what raised it
+  bool active = true;
+  std::optional<EventTime> cleared;  // event time of what cleared it
+  int64_t stock = 0;      // inventory: the stock when raised
+  int64_t threshold = 0;  // inventory: the threshold it fell below
+};
+// The alert kinds GET /v1/alerts knows (SPEC §2); only "inventory" is raised today.
+inline constexpr std::array<std::string_view, 3> kAlertKinds = {"inventory", "fraud", "anomaly"};
+struct AlertsRequest {
+  std::string kind;              // "" = every kind
+  int64_t since_ms = INT64_MIN;  // raised at or after
+  uint32_t k = 100;
+};
+struct AlertsAnswer {
+  std::vector<Alert> alerts;  // newest first (event time; then last raised first)
+};
+// Receives each alert as it is raised or cleared, on a shard thread; must not block.
+using AlertListener = std::function<void(const Alert&)>;
+
 // One aggregate's memory, summed over shards (figures published about once a second).
 struct AggregateMemory {
   std::string aggregate;
@@ -394,6 +446,20 @@ class Engine {
   // (else the answer has window_minutes 0 and no windows).
   virtual void Revenue(const RevenueRequest& request, std::function<void(RevenueAnswer)> done) = 0;
   RevenueAnswer RevenueSync(const RevenueRequest& request);
+
+  // The item's stock, velocity, days of cover and reorder suggestion (SPEC §3.12).
+  virtual void ItemInventory(std::string_view item, std::function<void(InventoryAnswer)> done) = 0;
+  InventoryAnswer ItemInventorySync(std::string_view item);
+  // Up to `k` items below their low-stock threshold.
+  virtual void LowStock(uint32_t k, std::function<void(LowStockAnswer)> done) = 0;
+  LowStockAnswer LowStockSync(uint32_t k);
+  // Alerts kept (alerts.max_kept), newest first.
+  virtual void Alerts(const AlertsRequest& request, std::function<void(AlertsAnswer)> done) = 0;
+  AlertsAnswer AlertsSync(const AlertsRequest& request);
+  // Calls `listener` with every alert raised or cleared from now on (the SSE feed);
+  // returns a handle for UnsubscribeAlerts, after which the listener is never called.
+  virtual uint64_t SubscribeAlerts(AlertListener listener) = 0;
+  virtual void UnsubscribeAlerts(uint64_t handle) = 0;
 
   // Recommendations for a user (SPEC §6.1), computed fresh on the user's shard with item
   // signals gathered from every shard. k is capped by ranking.max_k.

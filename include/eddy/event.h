@@ -71,6 +71,13 @@ struct EventIdHash {
   }
 };
 
+// The eventId of a stock move derived from an event with id `id` (none stays none): a
+// retried purchase derives the same id, so the item's shard drops its move as a duplicate.
+inline EventIdHash DerivedEventId(EventIdHash id) {
+  if (!id.present()) return id;
+  return {id.lo ^ 0x9e3779b97f4a7c15ull, (id.hi << 17 | id.hi >> 47) ^ 0xd1b54a32d192ed03ull};
+}
+
 struct Event {
   enum Flags : uint8_t {
     kHasPrice = 1,
@@ -81,6 +88,10 @@ struct Event {
     kHasHidden = 8,
     kHidden = 16,
     kHasThreshold = 32,
+    // A stock move (SPEC §3.12) the ingest path derived from a purchase (a copy in the
+    // item's partition) or a cancel (a copy in every partition): only inventory sees it;
+    // it is stored and replayed like an event but never counted, dumped or acknowledged.
+    kDerived = 64,
   };
 
   EventTime time;
@@ -108,6 +119,7 @@ struct Event {
   uint32_t user_hash = 0;    // low bits of hash(userId): the partition key
 
   bool has_price() const { return flags & kHasPrice; }
+  bool derived() const { return flags & kDerived; }
 };
 
 // One rejected event of a request: its index in the request and "<field>: <what is wrong>".

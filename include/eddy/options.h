@@ -101,7 +101,7 @@ struct RankingOptions {
   uint32_t max_per_category = 0;   // at most this many items of one category (0 = no limit)
   bool exclude_bought = true;      // never recommend what the user already bought
   bool exclude_seen = false;       // never recommend the user's recent items
-  bool exclude_out_of_stock = true;  // never rank an item whose catalog stock is 0
+  bool exclude_out_of_stock = true;  // never rank an item whose stock is 0 or less
   uint32_t seed_items = 10;        // the user's latest items whose co-view neighbours count
   uint32_t affinity_categories = 3;  // the user's top categories whose popular items count
   uint32_t popular_candidates = 100;  // popular items taken per shard per source
@@ -145,6 +145,25 @@ struct RevenueOptions {
 // The item catalog (PUT/PATCH/DELETE /v1/items/{itemId}).
 struct CatalogOptions {
   uint64_t max_items = 2'000'000;  // records kept; the one changed longest ago forgotten
+};
+
+// Inventory (SPEC §3.12): stock per item from catalog `stock` and `inventory` events
+// (absolute), minus purchased quantities, plus cancelled ones, in the order the item's
+// partition accepted them.
+struct InventoryOptions {
+  bool enabled = true;                    // false: no stock kept (reads answer empty)
+  int64_t velocity_window_minutes = 7 * 1440;  // sales velocity = units sold in it / its days
+  double lead_time_days = 7;              // a reorder covers the lead time...
+  double safety_days = 3;                 // ...plus this many days of sales
+  uint32_t default_threshold = 0;         // low-stock threshold of items without their own
+                                          // lowStockThreshold (0: none)
+  uint64_t max_items = 2'000'000;         // items tracked; the one changed longest ago forgotten
+  uint64_t max_orders = 1'000'000;        // orders remembered for cancels; oldest dropped
+};
+
+// Alerts (inventory now; fraud and anomaly later): kept newest first, per shard.
+struct AlertOptions {
+  uint64_t max_kept = 10'000;  // alerts kept; the oldest dropped
 };
 
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
@@ -195,6 +214,8 @@ struct Options {
   SessionOptions sessions;
   RevenueOptions revenue;
   CatalogOptions catalog;
+  InventoryOptions inventory;
+  AlertOptions alerts;
   RankingOptions ranking;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;

@@ -69,11 +69,14 @@ class State {
   // Applies() is true (the idempotency state decides before the others instead).
   virtual bool Applies() const { return true; }
   virtual void ApplyEvent(const Event& ev, const ApplyInfo& info) = 0;
-  // Item catalog changes (IsCatalogChange(ev.type)) go only to the states whose
-  // TakesCatalog() is true, through ApplyCatalog, never through ApplyEvent: they are not
-  // interactions. In the order the item's partition accepted them.
-  virtual bool TakesCatalog() const { return false; }
-  virtual void ApplyCatalog(const Event& ev) {}
+  // The item feed: what changes an item's record or stock, in the order the item's
+  // partition `p` accepted it — catalog changes (IsCatalogChange(ev.type)), `inventory`
+  // events, and stock moves (ev.derived(): a purchase's copy in its item's partition, a
+  // cancel's copy in every partition). Goes to the states whose TakesItemFeed() is true,
+  // through ApplyItemFeed. Catalog changes and stock moves never reach ApplyEvent (they
+  // are not interactions); an inventory event reaches both.
+  virtual bool TakesItemFeed() const { return false; }
+  virtual void ApplyItemFeed(const Event& ev, PartitionId p) {}
   // Starts loading what ApplyEvent(ev) will touch into cache (a hint only). Called only
   // for states whose Prefetches() is true (the apply loop skips the others).
   virtual bool Prefetches() const { return false; }

@@ -54,8 +54,8 @@ bool AttributesMatch(std::string_view json,
   return true;
 }
 
-void CatalogState::ApplyCatalog(const Event& ev) {
-  if (!ev.item.valid()) return;
+void CatalogState::ApplyItemFeed(const Event& ev, PartitionId) {
+  if (!IsCatalogChange(ev.type) || !ev.item.valid()) return;
   CatalogItem& c = items_.Touch(ev.item, [](ItemId, const CatalogItem&) {});
   c.updated_ms = ev.time.millis();
   if (ev.type == EventType::kCatalogDelete) {

@@ -65,8 +65,8 @@ class CatalogState final : public State {
   uint32_t FormatVersion() const override { return 1; }
   bool Applies() const override { return false; }  // interactions do not change it
   void ApplyEvent(const Event&, const ApplyInfo&) override {}
-  bool TakesCatalog() const override { return true; }
-  void ApplyCatalog(const Event& ev) override;
+  bool TakesItemFeed() const override { return true; }
+  void ApplyItemFeed(const Event& ev, PartitionId p) override;
   void SaveTo(SerialWriter& w) override;
   bool LoadFrom(SerialReader& r, uint32_t version) override;
   void VisitIds(IdMarks& marks) override;

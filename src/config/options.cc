@@ -160,6 +160,21 @@ std::vector<KeySpec> MakeSchema() {
                   &RevenueOptions::max_orders));
   k.push_back(Int("catalog", "max_items", 1, 1'000'000'000, &Options::catalog,
                   &CatalogOptions::max_items));
+  k.push_back(Bool("inventory", "enabled", &Options::inventory, &InventoryOptions::enabled));
+  k.push_back(Minutes("inventory", "velocity_window", 1440, 366 * 1440, &Options::inventory,
+                      &InventoryOptions::velocity_window_minutes));
+  k.push_back(Double("inventory", "lead_time_days", 0, 365, &Options::inventory,
+                     &InventoryOptions::lead_time_days));
+  k.push_back(Double("inventory", "safety_days", 0, 365, &Options::inventory,
+                     &InventoryOptions::safety_days));
+  k.push_back(Int("inventory", "default_threshold", 0, 1'000'000'000, &Options::inventory,
+                  &InventoryOptions::default_threshold));
+  k.push_back(Int("inventory", "max_items", 1, 1'000'000'000, &Options::inventory,
+                  &InventoryOptions::max_items));
+  k.push_back(Int("inventory", "max_orders", 1, 1'000'000'000, &Options::inventory,
+                  &InventoryOptions::max_orders));
+  k.push_back(Int("alerts", "max_kept", 1, 100'000'000, &Options::alerts,
+                  &AlertOptions::max_kept));
   k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
                   &CoViewOptions::recent_items));
   k.push_back(Minutes("coview", "window", 1, 7 * 1440, &Options::coview,

@@ -1,8 +1,13 @@
 #include "engine/analytics_service.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
+#include "commerce/alerts.h"
 #include "commerce/catalog.h"
+#include "commerce/inventory.h"
+#include "engine/alert_feed.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "util/time.h"
@@ -157,6 +162,105 @@ void AnalyticsService::Revenue(const RevenueRequest& request,
           if (it != sum.end()) static_cast<RevenueFigures&>(out) = it->second;
         }
         for (const RevenueWindow& x : answer.windows) answer.total.Add(x);
+        done(std::move(answer));
+      });
+}
+
+void AnalyticsService::ItemInventory(std::string_view item,
+                                     std::function<void(InventoryAnswer)> done) const {
+  InventoryAnswer answer;
+  const int64_t now_ms = clock_.NowMs();
+  answer.now = EngineClock::AnswerTime(now_ms);
+  const uint32_t id = interners_.items.Find(item);
+  if (id == 0) return done(std::move(answer));
+  // Stock lives with the item's catalog record, in the item's partition.
+  const PartitionId p = log_.PartitionOfKey(item);
+  shards_.OnShard(shards_.ShardOf(p), [this, p, id, now_ms, answer = std::move(answer),
+                                       done = std::move(done)](ShardState& st) mutable {
+    st.CatchUp(p);
+    const InventoryState& inventory = st.Get<InventoryState>();
+    if (const InventoryItem* it = inventory.Find(ItemId(id))) {
+      answer.found = true;
+      answer.stock = it->stock_level();
+      answer.oversold = it->oversold;
+      answer.window_days = inventory.window_days();
+      if (now_ms != INT64_MIN) {
+        answer.sold_in_window = inventory.UnitsSold(*it, now_ms);
+        answer.velocity = inventory.Velocity(*it, now_ms);
+      }
+      if (answer.stock && answer.velocity > 0) answer.days_of_cover = *answer.stock / answer.velocity;
+      if (answer.stock) {
+        const double days = options_.inventory.lead_time_days + options_.inventory.safety_days;
+        const auto need = static_cast<int64_t>(std::ceil(answer.velocity * days - 1e-9));
+        answer.reorder = std::max<int64_t>(0, need - *answer.stock);
+      }
+      answer.threshold = inventory.ThresholdOf(*it);
+      answer.low = it->low;
+      answer.updated = EventTime(it->updated_ms);
+    }
+    done(std::move(answer));
+  });
+}
+
+void AnalyticsService::LowStock(uint32_t k, std::function<void(LowStockAnswer)> done) const {
+  LowStockAnswer answer;
+  answer.now = EngineClock::AnswerTime(clock_.NowMs());
+  const auto before = [](const LowStockItem& a, const LowStockItem& b) {
+    if (a.stock != b.stock) return a.stock < b.stock;
+    if (a.threshold != b.threshold) return a.threshold > b.threshold;
+    return a.item_id < b.item_id;
+  };
+  shards_.ScatterGather<std::vector<LowStockItem>>(
+      [this, k, before](ShardState& st) {
+        std::vector<LowStockItem> part;
+        const InventoryState& inventory = st.Get<InventoryState>();
+        inventory.ForEachLow([&](ItemId item, const InventoryItem& it) {
+          part.push_back({std::string(interners_.items.Lookup(item.value())), it.stock,
+                          inventory.ThresholdOf(it), EventTime(it.low_since_ms)});
+        });
+        std::sort(part.begin(), part.end(), before);
+        if (part.size() > k) part.resize(k);
+        return part;
+      },
+      [k, before, answer = std::move(answer),
+       done = std::move(done)](std::vector<std::vector<LowStockItem>>& parts) mutable {
+        for (auto& p : parts) {
+          answer.items.insert(answer.items.end(), std::make_move_iterator(p.begin()),
+                              std::make_move_iterator(p.end()));
+        }
+        std::sort(answer.items.begin(), answer.items.end(), before);
+        if (answer.items.size() > k) answer.items.resize(k);
+        done(std::move(answer));
+      });
+}
+
+void AnalyticsService::Alerts(const AlertsRequest& request,
+                              std::function<void(AlertsAnswer)> done) const {
+  AlertsAnswer answer;
+  std::optional<AlertKind> kind;
+  if (!request.kind.empty()) {
+    if (request.kind != AlertKindName(AlertKind::kInventory)) return done(std::move(answer));
+    kind = AlertKind::kInventory;  // the only kind raised yet
+  }
+  const int64_t since = request.since_ms;
+  const uint32_t k = request.k;
+  shards_.ScatterGather<std::vector<AlertRecord>>(
+      [kind, since, k](ShardState& st) {
+        std::vector<AlertRecord> part;
+        st.Get<AlertState>().Collect(kind ? &*kind : nullptr, since, k, &part);
+        return part;
+      },
+      [this, k, answer = std::move(answer),
+       done = std::move(done)](std::vector<std::vector<AlertRecord>>& parts) mutable {
+        for (const auto& p : parts) {
+          for (const AlertRecord& r : p) answer.alerts.push_back(ToAlert(r, interners_));
+        }
+        // Newest first; ties in an order no layout changes.
+        std::sort(answer.alerts.begin(), answer.alerts.end(), [](const Alert& a, const Alert& b) {
+          if (a.time != b.time) return a.time > b.time;
+          return a.id > b.id;
+        });
+        if (answer.alerts.size() > k) answer.alerts.resize(k);
         done(std::move(answer));
       });
 }

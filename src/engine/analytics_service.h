@@ -1,7 +1,8 @@
 #pragma once
-// AnalyticsService: the commerce reads (SPEC §3.8-3.9) — an item's catalog record (one
-// message to the item's shard), a user's sessions (one message to the user's shard), the funnel and revenue windows (scatter-gather over every shard,
-// merged with the states' own Merge). Like QueryService, every read first catches its
+// AnalyticsService: the commerce reads (SPEC §3.8, 3.9, 3.12) — an item's catalog record
+// and inventory (one message to the item's shard), a user's sessions (one message to the
+// user's shard), the funnel, revenue windows, low-stock items and alerts (scatter-gather
+// over every shard, merged with the states' own Merge or sorted). Like QueryService, every read first catches its
 // shards up, so it reflects every event acknowledged before it was sent.
 //
 // Thread-safety: every member function may be called from any thread; callbacks run on a
@@ -31,6 +32,9 @@ class AnalyticsService {
   void Funnel(int64_t window_minutes, std::string_view category,
               std::function<void(FunnelAnswer)> done) const;
   void Revenue(const RevenueRequest& request, std::function<void(RevenueAnswer)> done) const;
+  void ItemInventory(std::string_view item, std::function<void(InventoryAnswer)> done) const;
+  void LowStock(uint32_t k, std::function<void(LowStockAnswer)> done) const;
+  void Alerts(const AlertsRequest& request, std::function<void(AlertsAnswer)> done) const;
 
  private:
   const Options& options_;

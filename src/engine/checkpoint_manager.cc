@@ -187,7 +187,8 @@ Status CheckpointManager::ReplayShard(ShardState& state, Interners& interners,
         return Status::Corruption("partition " + std::to_string(p.value()) + " offset " +
                                   std::to_string(offset) + ": " + std::string(d.message()));
       }
-      state.Apply(entry);
+      state.Apply(entry, p);
+      if (entry.event.derived()) return Status::Ok();  // a stock move: not an event
       if ((++*count & 4095) == 0) replay_progress_.fetch_add(4096, std::memory_order_relaxed);
       *newest = std::max(*newest, entry.event.time.millis());
       return Status::Ok();

@@ -6,7 +6,9 @@
 //   StoreWriter (engine/store_writer.h)             the store thread's group commit
 //   CheckpointManager (engine/checkpoint_manager.h) checkpoints, recovery, retention
 //   QueryService (engine/query_service.h)           the plain reads
-//   AnalyticsService (engine/analytics_service.h)   sessions, funnel, revenue
+//   AnalyticsService (engine/analytics_service.h)   catalog, inventory, sessions, funnel,
+//                                                   revenue, alerts
+//   AlertFeed (engine/alert_feed.h)                 alerts as they are raised (SSE)
 //   Recommender (engine/recommender.h)              the ranked reads
 //   IdRecycler (engine/id_recycler.h)               frees ids no state references
 // and the shards with their states (engine/shard_set.h, engine/shard_state.h).
@@ -27,6 +29,7 @@
 #include "engine/id_recycler.h"
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
+#include "engine/alert_feed.h"
 #include "engine/analytics_service.h"
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
@@ -129,7 +132,8 @@ class EngineImpl final : public Engine {
   }
 
   std::vector<std::unique_ptr<ShardState>> NewStates() {
-    return NewShardStates(shards_, options_, log_.get(), clock_.wall(), &duplicates_total_);
+    return NewShardStates(shards_, options_, log_.get(), clock_.wall(), &duplicates_total_,
+                          &alert_feed_);
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
@@ -169,6 +173,19 @@ class EngineImpl final : public Engine {
   void ItemCatalog(std::string_view item, std::function<void(CatalogRecord)> done) override {
     analytics_->ItemCatalog(item, Guarded(std::move(done)));
   }
+  void ItemInventory(std::string_view item, std::function<void(InventoryAnswer)> done) override {
+    analytics_->ItemInventory(item, Guarded(std::move(done)));
+  }
+  void LowStock(uint32_t k, std::function<void(LowStockAnswer)> done) override {
+    analytics_->LowStock(k, Guarded(std::move(done)));
+  }
+  void Alerts(const AlertsRequest& request, std::function<void(AlertsAnswer)> done) override {
+    analytics_->Alerts(request, Guarded(std::move(done)));
+  }
+  uint64_t SubscribeAlerts(AlertListener listener) override {
+    return alert_feed_.Subscribe(std::move(listener));
+  }
+  void UnsubscribeAlerts(uint64_t handle) override { alert_feed_.Unsubscribe(handle); }
   void UserSessions(std::string_view user, uint32_t k,
                     std::function<void(SessionsAnswer)> done) override {
     analytics_->UserSessions(user, k, Guarded(std::move(done)));
@@ -273,6 +290,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // recovery may replace
   std::unique_ptr<LogStore> store_;  // null without a data_dir
   std::unique_ptr<PartitionedLog> log_;
+  AlertFeed alert_feed_{interners_};  // before the states that raise alerts into it
   ShardSet set_;
   std::atomic<uint64_t> duplicates_total_{0};  // counted by the shards and the store writer
   std::unique_ptr<CheckpointManager> checkpoints_;  // with a store
@@ -385,6 +403,18 @@ AffinityAnswer Engine::UserAffinitySync(std::string_view user, uint32_t k) {
 
 SimilarAnswer Engine::SimilarItemsSync(std::string_view item, uint32_t k) {
   return Await<SimilarAnswer>([&](auto cb) { SimilarItems(item, k, std::move(cb)); });
+}
+
+InventoryAnswer Engine::ItemInventorySync(std::string_view item) {
+  return Await<InventoryAnswer>([&](auto cb) { ItemInventory(item, std::move(cb)); });
+}
+
+LowStockAnswer Engine::LowStockSync(uint32_t k) {
+  return Await<LowStockAnswer>([&](auto cb) { LowStock(k, std::move(cb)); });
+}
+
+AlertsAnswer Engine::AlertsSync(const AlertsRequest& request) {
+  return Await<AlertsAnswer>([&](auto cb) { Alerts(request, std::move(cb)); });
 }
 
 CatalogRecord Engine::ItemCatalogSync(std::string_view item) {

@@ -7,6 +7,7 @@
 #include "engine/ingest_ticket.h"
 #include "engine/store_writer.h"
 #include "ingest/decoder.h"
+#include "util/hash.h"
 
 namespace eddy {
 
@@ -29,7 +30,42 @@ class IngestContextImpl final : public IngestContext {
   std::vector<uint32_t> order;         // event indexes grouped by partition, stable
   std::vector<uint64_t> first_offset;  // per partition, of the reservation
   std::vector<uint32_t> touched;       // partitions with a run, ascending
+  std::vector<Event> with_moves;       // scratch for AddStockMoves
 };
+
+// Inventory (SPEC §3.12) is kept on the item's shard, in the order the item's partition
+// accepted its changes; purchases and cancels live in the user's partition. So each
+// purchase of an item brings a copy into the item's partition, and each cancel a copy
+// into every partition (the lines of its order may be anywhere), right after it in the
+// request: the same all-or-nothing reservation, stored and replayed with it.
+void IngestPath::AddStockMoves(IngestContextImpl& ctx) const {
+  const auto moves = [](const Event& ev) {
+    return (ev.type == EventType::kPurchase && ev.item.valid()) ||
+           (ev.type == EventType::kCancel && ev.order.valid());
+  };
+  if (std::none_of(ctx.events.begin(), ctx.events.end(), moves)) return;
+  const uint32_t partitions = log_.partitions();
+  ctx.with_moves.clear();
+  for (const Event& ev : ctx.events) {
+    ctx.with_moves.push_back(ev);
+    if (!moves(ev)) continue;
+    Event move = ev;
+    move.flags |= Event::kDerived;
+    if (ev.type == EventType::kPurchase) {
+      move.event_id = DerivedEventId(ev.event_id);  // a retry's move is a duplicate too
+      move.user_hash =
+          static_cast<uint32_t>(StableHash64(interners_.items.Lookup(ev.item.value())));
+      ctx.with_moves.push_back(move);
+    } else {
+      move.event_id = {};  // cancelling twice changes nothing: no idempotency needed
+      for (uint32_t p = 0; p < partitions; ++p) {
+        move.user_hash = p;  // PartitionOf(p) == p
+        ctx.with_moves.push_back(move);
+      }
+    }
+  }
+  ctx.events.swap(ctx.with_moves);
+}
 
 IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
                        const ShardSet& shards, StoreWriter* store, EngineClock& clock)
@@ -105,7 +141,7 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
   for (uint32_t i = 0; i < n; ++i) {
     Event& ev = ctx.events[i];
     clock = std::max(clock, ev.time.millis());
-    if (ev.type == EventType::kPurchase && !(ev.flags & Event::kHasAcceptLag)) {
+    if (ev.type == EventType::kPurchase && !(ev.flags & (Event::kHasAcceptLag | Event::kDerived))) {
       ev.accept_lag_ms = static_cast<uint32_t>(
           std::min<int64_t>(clock - ev.time.millis(), UINT32_MAX));
       ev.flags |= Event::kHasAcceptLag;
@@ -134,7 +170,9 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
 }
 
 Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+  // Acknowledged and counted: the request's events, not their stock moves.
   const uint32_t n = static_cast<uint32_t>(ctx.events.size());
+  if (options_.inventory.enabled) AddStockMoves(ctx);
   bool has_ids = false;
   int64_t newest = INT64_MIN;
   if (Status st = Group(ctx, &has_ids, &newest); !st.ok()) return st;

@@ -47,6 +47,7 @@ class IngestPath {
   uint64_t accepted_total() const { return accepted_total_.load(std::memory_order_relaxed); }
 
  private:
+  void AddStockMoves(IngestContextImpl& ctx) const;
   Status Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const;
   Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);

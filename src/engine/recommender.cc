@@ -10,6 +10,7 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/inventory.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
 #include "ranker/offers.h"
@@ -359,9 +360,16 @@ Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
   part.catalog.resize(items.size());
   const EngagementState& engagement = st.Get<EngagementState>();
   const CatalogState& catalog = st.Get<CatalogState>();
+  const InventoryState& inventory = st.Get<InventoryState>();
   for (size_t i = 0; i < items.size(); ++i) {
     if (const Engagement::Facts* f = engagement.FactsOf(items[i])) part.facts[i] = *f;
     if (const CatalogItem* c = catalog.Find(items[i])) part.catalog[i] = *c;
+    // The stock is inventory's (catalog stock, inventory events, purchases, cancels).
+    if (const InventoryItem* inv = inventory.Find(items[i]); inv != nullptr && inv->known) {
+      if (!part.catalog[i]) part.catalog[i].emplace();
+      part.catalog[i]->stock = inv->stock;
+      part.catalog[i]->has |= CatalogItem::kStock;
+    }
   }
   part.trending = TrendingOf(st, likely, now_ms);
   return part;

@@ -10,7 +10,9 @@
 #include "agg/popularity.h"
 #include "agg/recent.h"
 #include "agg/trending.h"
+#include "commerce/alerts.h"
 #include "commerce/catalog.h"
+#include "commerce/inventory.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -31,7 +33,7 @@ constexpr uint64_t kTaskCheckEvery = 32;
 
 ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
                        std::vector<PartitionId> partitions, Clock* clock,
-                       std::atomic<uint64_t>* duplicates_total)
+                       std::atomic<uint64_t>* duplicates_total, AlertSink* alerts)
     : index_(index),
       weights_(options.weights),
       log_(log),
@@ -43,27 +45,28 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
   }
-  RegisterStates(options);
+  RegisterStates(options, alerts);
   memory_ = std::make_unique<std::array<std::atomic<uint64_t>, 3>[]>(states_.size());
 }
 
 std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
                                                         PartitionedLog* log, Clock* clock,
-                                                        std::atomic<uint64_t>* duplicates_total) {
+                                                        std::atomic<uint64_t>* duplicates_total,
+                                                        AlertSink* alerts) {
   std::vector<std::unique_ptr<ShardState>> states;
   const uint32_t partitions = options.log.partitions;
   for (int s = 0; s < shards; ++s) {
     std::vector<PartitionId> owned;
     for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
     states.push_back(std::make_unique<ShardState>(s, options, log, std::move(owned), clock,
-                                                  duplicates_total));
+                                                  duplicates_total, alerts));
   }
   return states;
 }
 
 // The states of a shard, in apply order. Adding a state is its files plus one line here:
 // checkpoints, recovery, replay, status and the settings fingerprint follow from State.
-void ShardState::RegisterStates(const Options& o) {
+void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
   const CapShare share{o.log.partitions, partitions_.size()};
   dedup_ = Register(std::make_unique<DedupState>(o, share));
   auto recent = std::make_unique<RecentState>(o, share);
@@ -77,21 +80,33 @@ void ShardState::RegisterStates(const Options& o) {
   Register(std::make_unique<SessionState>(o, share));
   Register(std::make_unique<RevenueState>(o, share));
   Register(std::make_unique<CatalogState>(o, share));
+  AlertState* alerts = Register(std::make_unique<AlertState>(o, share, sink));
+  Register(std::make_unique<InventoryState>(o, share, *alerts));
 }
 
-void ShardState::Apply(const LogEntry& entry) {
+void ShardState::Apply(const LogEntry& entry, PartitionId p) {
   if (entry.kind == LogEntry::kSkip) return;
   const Event& ev = entry.event;
-  const bool catalog = IsCatalogChange(ev.type);
-  const bool duplicate =
-      !catalog && ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
-  if (catalog) {
-    for (State* st : catalog_) st->ApplyCatalog(ev);
-  } else if (!duplicate) {
-    const ApplyInfo info = InfoOf(ev);
-    for (State* st : applying_) st->ApplyEvent(ev, info);
-    applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+  bool duplicate = false;  // of an event the request acknowledged (not of a stock move)
+  if (ev.derived()) {
+    // A stock move: to the item feed only. A retried purchase's move carries the same
+    // derived id and is dropped here, as the purchase is on its user's shard.
+    if (!ev.event_id.present() || dedup_->Insert(ev.event_id, ev.time)) {
+      for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
+    }
+  } else if (IsCatalogChange(ev.type)) {
+    for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
+  } else {
+    duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
+    if (!duplicate) {
+      const ApplyInfo info = InfoOf(ev);
+      for (State* st : applying_) st->ApplyEvent(ev, info);
+      if (ev.type == EventType::kInventory) {
+        for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
+      }
+      applied_events_.store(applied_events_.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
+    }
   }
   if (IngestTicket* ticket = TicketOf(entry); ticket != nullptr && !(entry.flags & kStoreReplies)) {
     if (duplicate) ticket->AddDuplicate();
@@ -100,7 +115,7 @@ void ShardState::Apply(const LogEntry& entry) {
 }
 
 void ShardState::Prefetch(const Event& ev) const {
-  if (IsCatalogChange(ev.type)) return;
+  if (IsCatalogChange(ev.type) || ev.derived()) return;
   const ApplyInfo info = InfoOf(ev);
   for (State* st : prefetching_) st->Prefetch(ev, info);
 }
@@ -120,7 +135,7 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_wai
     // entry a few ahead so they overlap with this one's work. (An entry not yet published
     // reads as nullptr; a published one stays put until this shard advances past it.)
     if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead)) Prefetch(ahead->event);
-    Apply(*e);
+    Apply(*e, p);
     ++cur;
     ++n;
     if (tasks_waiting != nullptr && n % kTaskCheckEvery == 0 && n < limit && tasks_waiting()) {

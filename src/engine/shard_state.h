@@ -29,19 +29,22 @@
 
 namespace eddy {
 
+class AlertSink;
 class ShardState;
 
 // The states of `shards` shards: shard s owns the partitions p with p % shards == s
-// (ShardSet::ShardOf). `duplicates_total` is the engine's counter of duplicates.
+// (ShardSet::ShardOf). `duplicates_total` is the engine's counter of duplicates; `alerts`
+// (may be null) receives every alert the states raise.
 std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
                                                         PartitionedLog* log, Clock* clock,
-                                                        std::atomic<uint64_t>* duplicates_total);
+                                                        std::atomic<uint64_t>* duplicates_total,
+                                                        AlertSink* alerts = nullptr);
 
 class ShardState {
  public:
   ShardState(int index, const Options& options, PartitionedLog* log,
              std::vector<PartitionId> partitions, Clock* clock,
-             std::atomic<uint64_t>* duplicates_total);
+             std::atomic<uint64_t>* duplicates_total, AlertSink* alerts = nullptr);
 
   // Applies only offsets below durable[p] of each partition p from now on (nullptr: no
   // gate). Set before the shard thread starts; the store thread advances the offsets.
@@ -65,9 +68,10 @@ class ShardState {
   // Where partition p's acknowledged events end now (the durable offset with a gate, else
   // the log's head): every event acknowledged before this call is below it. Any thread.
   uint64_t VisibleEnd(PartitionId p) const;
-  // Folds one log entry into every aggregate. Called by Poll/CatchUp; public for the
-  // per-aggregate benchmarks (bench/agg_bench), which drive it without a log.
-  void Apply(const LogEntry& entry);
+  // Folds one log entry of partition p into every aggregate. Called by Poll/CatchUp and
+  // recovery; public for the per-aggregate benchmarks (bench/agg_bench), which drive it
+  // without a log.
+  void Apply(const LogEntry& entry, PartitionId p);
 
   // The registered states, in apply order (RegisterStates in shard_state.cc).
   const std::vector<std::unique_ptr<State>>& states() const { return states_; }
@@ -99,7 +103,7 @@ class ShardState {
   size_t Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting = nullptr,
                bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
-  void RegisterStates(const Options& options);
+  void RegisterStates(const Options& options, AlertSink* alerts);
   template <typename S>
   S* Register(std::unique_ptr<S> state) {
     S* raw = state.get();
@@ -107,7 +111,7 @@ class ShardState {
     if (by_type_.size() <= id) by_type_.resize(id + 1, nullptr);
     by_type_[id] = raw;
     if (raw->Applies()) applying_.push_back(raw);
-    if (raw->TakesCatalog()) catalog_.push_back(raw);
+    if (raw->TakesItemFeed()) item_feed_.push_back(raw);
     if (raw->Prefetches()) prefetching_.push_back(raw);
     states_.push_back(std::move(state));
     return raw;
@@ -137,7 +141,7 @@ class ShardState {
   std::vector<std::unique_ptr<State>> states_;
   std::vector<State*> by_type_;  // index: TypeId<S>()
   // The per-event loops visit only the states with work there (fewer virtual calls).
-  std::vector<State*> applying_, prefetching_, catalog_;
+  std::vector<State*> applying_, prefetching_, item_feed_;
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths

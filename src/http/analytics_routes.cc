@@ -240,4 +240,73 @@ void Router::Revenue(const Request& req, std::string_view query, Respond respond
   });
 }
 
+void Router::Inventory(const Request& req, std::string_view item_raw, Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
+  if (!item) return;
+  const InventoryOptions& o = engine_.options().inventory;
+  engine_.ItemInventory(*item, [v, o, item = *item, respond = std::move(respond)](InventoryAnswer a) {
+    if (!a.found) {
+      return respond(ErrorResponse(http::status::not_found, v,
+                                   "item " + item + ": no stock given and no sale seen"));
+    }
+    JsonWriter w;
+    w.BeginObject().Key("itemId").String(item).Key("now").String(FormatIso8601(a.now));
+    w.Key("stock");
+    if (a.stock) w.Int(*a.stock); else w.Null();
+    w.Key("oversold").Int(a.oversold);
+    w.Key("soldInWindow").Int(a.sold_in_window).Key("windowDays").Int(a.window_days);
+    w.Key("velocity").Double(a.velocity).Key("daysOfCover");
+    if (a.days_of_cover) w.Double(*a.days_of_cover); else w.Null();
+    w.Key("reorder");
+    if (a.reorder) w.Int(*a.reorder); else w.Null();
+    w.Key("leadTimeDays").Double(o.lead_time_days).Key("safetyDays").Double(o.safety_days);
+    w.Key("threshold").Uint(a.threshold).Key("low").Bool(a.low);
+    w.Key("updated").String(FormatIso8601(a.updated)).EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::LowStock(const Request& req, std::string_view query, Respond respond) {
+  const unsigned v = req.version();
+  uint32_t k = 50;
+  if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  engine_.LowStock(k, [v, respond = std::move(respond)](LowStockAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("now").String(FormatIso8601(a.now)).Key("items").BeginArray();
+    for (const LowStockItem& x : a.items) {
+      w.BeginObject().Key("itemId").String(x.item_id).Key("stock").Int(x.stock);
+      w.Key("threshold").Uint(x.threshold).Key("since").String(FormatIso8601(x.since));
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Alerts(const Request& req, std::string_view query, Respond respond) {
+  const unsigned v = req.version();
+  AlertsRequest r;
+  if (std::optional<std::string_view> kind = QueryParam(query, "kind")) {
+    if (std::find(kAlertKinds.begin(), kAlertKinds.end(), *kind) == kAlertKinds.end()) {
+      return respond(ErrorResponse(http::status::bad_request, v,
+                                   "kind: must be inventory, fraud or anomaly"));
+    }
+    r.kind = std::string(*kind);
+  }
+  std::optional<int64_t> since;
+  if (!TimeParam(query, "since", &since, v, respond) ||
+      !IntParam(query, "k", 1, 1000, &r.k, v, respond)) {
+    return;
+  }
+  if (since) r.since_ms = *since;
+  engine_.Alerts(r, [v, respond = std::move(respond)](AlertsAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("alerts").BeginArray();
+    for (const Alert& x : a.alerts) WriteAlert(w, x);
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
 }  // namespace eddy

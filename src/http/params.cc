@@ -210,4 +210,22 @@ bool TimeParam(std::string_view query, std::string_view name, std::optional<int6
   return false;
 }
 
+void WriteAlert(JsonWriter& w, const Alert& a) {
+  w.BeginObject().Key("id").String(a.id).Key("kind").String(a.kind);
+  if (!a.item_id.empty()) w.Key("itemId").String(a.item_id);
+  w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
+  w.Key("cleared");
+  if (a.cleared) {
+    w.String(FormatIso8601(*a.cleared));
+  } else {
+    w.Null();
+  }
+  w.Key("stock").Int(a.stock).Key("threshold").Int(a.threshold);
+  std::string message = "stock of " + a.item_id + " fell to " + std::to_string(a.stock) +
+                        ", below its threshold " + std::to_string(a.threshold);
+  if (!a.active) message += "; back at or above it since " + FormatIso8601(*a.cleared);
+  w.Key("message").String(message);
+  w.EndObject();
+}
+
 }  // namespace eddy

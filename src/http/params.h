@@ -85,4 +85,7 @@ std::string WindowLabel(int64_t minutes);
 bool TimeParam(std::string_view query, std::string_view name, std::optional<int64_t>* out,
                unsigned version, const Respond& respond);
 
+// An alert as a JSON object (GET /v1/alerts and the SSE stream).
+void WriteAlert(JsonWriter& w, const Alert& a);
+
 }  // namespace eddy

@@ -162,7 +162,32 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
        r.Revenue(req, q, std::move(respond));
      }},
+    {"/v1/items/", "/inventory", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.Inventory(req, id, std::move(respond));
+     }},
+    {"/v1/inventory/low", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.LowStock(req, q, std::move(respond));
+     }},
+    {"/v1/alerts", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
+       r.Alerts(req, q, std::move(respond));
+     }},
+    // Served by the HTTP server as a Server-Sent Events stream (IsAlertStream); listed
+    // here for the method check.
+    {"/v1/alerts/stream", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       respond(ErrorResponse(http::status::bad_request, req.version(),
+                             "/v1/alerts/stream is a Server-Sent Events stream: it needs the "
+                             "HTTP server's streaming connection"));
+     }},
 };
+
+bool Router::IsAlertStream(const Request& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  return req.method() == http::verb::get && target.substr(0, target.find('?')) == "/v1/alerts/stream";
+}
 
 const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
   for (const Route& r : kRoutes) {

@@ -39,6 +39,9 @@ class Router {
   // Whether the request is a read of the engine's state (those get a deadline and are
   // refused with 429 when the shards' read queues are full).
   static bool IsRead(const Request& req);
+  // Whether the request asks for the alert stream (GET /v1/alerts/stream): the server
+  // answers it itself, as Server-Sent Events, each alert written by WriteAlert.
+  static bool IsAlertStream(const Request& req);
 
  private:
   struct Route;
@@ -68,6 +71,9 @@ class Router {
                 Respond respond);
   void Funnel(const Request& req, std::string_view query, Respond respond);
   void Revenue(const Request& req, std::string_view query, Respond respond);
+  void Inventory(const Request& req, std::string_view item, Respond respond);
+  void LowStock(const Request& req, std::string_view query, Respond respond);
+  void Alerts(const Request& req, std::string_view query, Respond respond);
   // rank_routes.cc
   void Recommendations(const Request& req, std::string_view query, Respond respond);
   void Offers(const Request& req, Respond respond);

@@ -8,7 +8,10 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/json_writer.h"
+#include "http/params.h"
 #include "http/router.h"
+#include "util/mutex.h"
 
 namespace eddy {
 
@@ -45,11 +48,37 @@ struct Worker {
 
 struct Shared {
   Router router;
+  Engine& engine;
   const ServerOptions& options;
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active{0};  // requests read and not yet answered
   std::atomic<int> connections{0};  // sessions open (not counting refused ones)
-  Shared(Engine& e, const ServerOptions& o) : router(e, o), options(o) {}
+  Shared(Engine& e, const ServerOptions& o) : router(e, o), engine(e), options(o) {}
+
+  // The alert streams' subscriptions. Join ends them all before the I/O threads stop, so
+  // no shard thread posts to an io_context being destroyed; a session ending first ends
+  // its own.
+  Mutex streams_mu;
+  absl::flat_hash_set<uint64_t> streams ABSL_GUARDED_BY(streams_mu);
+  bool streams_closed ABSL_GUARDED_BY(streams_mu) = false;
+
+  uint64_t Subscribe(AlertListener listener) {
+    MutexLock lock(&streams_mu);
+    if (streams_closed) return 0;
+    const uint64_t handle = engine.SubscribeAlerts(std::move(listener));
+    streams.insert(handle);
+    return handle;
+  }
+  void Unsubscribe(uint64_t handle) {
+    MutexLock lock(&streams_mu);
+    if (streams.erase(handle) != 0) engine.UnsubscribeAlerts(handle);
+  }
+  void CloseStreams() {
+    MutexLock lock(&streams_mu);
+    streams_closed = true;
+    for (uint64_t h : streams) engine.UnsubscribeAlerts(h);
+    streams.clear();
+  }
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -59,6 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
     worker_.sessions.insert(this);
   }
   ~Session() {
+    if (alert_stream_ != 0) shared_.Unsubscribe(alert_stream_);
     worker_.sessions.erase(this);
     if (admitted_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -83,6 +113,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Called by the sweep: closes the connection when its current read or write is late,
   // and answers 503 to a read whose answer is later than server.read_deadline_ms.
   void CheckDeadline(Clock::time_point now) {
+    // An idle alert stream gets a comment line now and then: proxies and clients see it
+    // alive, and a vanished client is noticed by the failing write.
+    if (streaming_ && !writing_ && now - last_write_ >= kStreamKeepAlive) StreamSend(": keep-alive\n\n");
     if (awaiting_ && now >= answer_deadline_) {
       awaiting_ = false;  // the late answer, when it comes, is dropped
       return Reply(ErrorResponse(http::status::service_unavailable, answer_version_,
@@ -189,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Nothing is read or written while the engine works on the answer: the socket's
     // timeout does not apply (a read has its own deadline; ingest waits for durability).
     deadline_ = Clock::time_point::max();
+    if (Router::IsAlertStream(req)) return StartStream(req.version());
     const uint64_t seq = ++request_seq_;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it). The callback hands its
@@ -206,6 +240,82 @@ class Session : public std::enable_shared_from_this<Session> {
                               self->Reply(std::move(res), keep_alive);
                             });
                           });
+  }
+
+  // GET /v1/alerts/stream: Server-Sent Events, one `event: alert` per alert raised or
+  // cleared, until the client goes away or the server stops. Not a request in flight (the
+  // drain does not wait for it). A client too slow to take its alerts (more than
+  // kStreamBacklog bytes waiting) is disconnected; it reconnects and reads what it missed
+  // from GET /v1/alerts?since=.
+  void StartStream(unsigned version) {
+    awaiting_ = false;
+    Uncount();
+    streaming_ = true;
+    if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
+    std::weak_ptr<Session> weak = shared_from_this();
+    auto executor = stream_.get_executor();
+    alert_stream_ = shared_.Subscribe([weak, executor](const Alert& a) {
+      JsonWriter w;
+      WriteAlert(w, a);
+      std::string event = "event: alert\nid: " + a.id + "\ndata: " + w.Take() + "\n\n";
+      net::post(executor, [weak, event = std::move(event)]() mutable {
+        if (auto self = weak.lock()) self->StreamSend(event);
+      });
+    });
+    std::string head = version == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+    head += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n"
+            ": eddy alerts\nretry: 1000\n\n";
+    if (alert_stream_ == 0) {
+      streaming_ = false;  // the server is stopping
+      return Reply(ErrorResponse(http::status::service_unavailable, version, "eddy is shutting down"),
+                   false);
+    }
+    StreamSend(std::move(head));
+    WatchStreamClose();
+  }
+
+  void StreamSend(std::string_view data) {
+    if (!streaming_) return;
+    if (stream_backlog_.size() + data.size() > kStreamBacklog) {
+      spdlog::warn("http: an alert stream's client fell {} bytes behind; disconnecting it",
+                   stream_backlog_.size());
+      streaming_ = false;
+      return Close({});
+    }
+    stream_backlog_.append(data);
+    if (!writing_) FlushStream();
+  }
+
+  void FlushStream() {
+    if (stream_backlog_.empty() || !streaming_) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    out_.swap(stream_backlog_);
+    stream_backlog_.clear();
+    last_write_ = worker_.now;
+    expires_after(std::chrono::milliseconds(shared_.options.write_timeout_ms));
+    net::async_write(stream_, net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->deadline_ = Clock::time_point::max();
+      if (ec) {
+        self->streaming_ = false;
+        return self->Close(ec);
+      }
+      self->FlushStream();
+    });
+  }
+
+  // Reads (and drops) what the client sends on a stream; its end or an error ends the stream.
+  void WatchStreamClose() {
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
+    stream_.async_read_some(net::buffer(discard_.get(), kDiscardBytes),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) return self->WatchStreamClose();
+                              self->streaming_ = false;
+                              self->Close(ec);
+                            });
   }
 
   void Reply(Response res, bool keep_alive) {
@@ -305,8 +415,16 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point answer_deadline_ = Clock::time_point::max();
   static constexpr size_t kDiscardBytes = 16 * 1024;
   static constexpr uint64_t kReadBufferBytes = 64 * 1024;
-  std::unique_ptr<char[]> discard_;  // allocated only for a lingering close
+  std::unique_ptr<char[]> discard_;  // allocated only for a lingering close or a stream
   size_t drained_ = 0;
+  // An alert stream (StartStream).
+  static constexpr size_t kStreamBacklog = 4 << 20;
+  static constexpr auto kStreamKeepAlive = std::chrono::seconds(15);
+  bool streaming_ = false;
+  bool writing_ = false;
+  uint64_t alert_stream_ = 0;   // its subscription (0: none)
+  std::string stream_backlog_;  // events not yet handed to the socket
+  Clock::time_point last_write_{};
 };
 
 void Worker::StartSweep() {
@@ -424,6 +542,7 @@ void HttpServer::BeginShutdown() {
 }
 
 void HttpServer::Join() {
+  impl_->shared.CloseStreams();  // before the I/O threads stop: no alert is posted to them
   for (auto& w : impl_->workers) {
     w->guard.reset();
     w->ioc.stop();

@@ -521,8 +521,10 @@ struct Decoder::Impl {
   // Interns the event's strings (the partition key first: the user, or the item for
   // events without one, as inventory).
   bool InternStrings(const Raw& r, EventType type, Event* ev, std::string* err) {
-    // A catalog change belongs to its item's partition, whatever user it names.
-    const bool by_user = r.user.present && !IsCatalogChange(type);
+    // A catalog change or an inventory event belongs to its item's partition (where the
+    // item's record and stock are kept), whatever user it names; that user is not kept.
+    const bool item_keyed = IsCatalogChange(type) || type == EventType::kInventory;
+    const bool by_user = r.user.present && !item_keyed;
     const uint64_t user_hash = StableHash64(by_user ? r.user.v : r.item.v);
     ev->user_hash = static_cast<uint32_t>(user_hash);
     if (IsCatalogChange(type)) {
@@ -532,7 +534,7 @@ struct Decoder::Impl {
       }
       return InternText(r.attributes, r.has_attributes, "attributes", &ev->query, err);
     }
-    if (r.user.present) {
+    if (by_user) {
       uint32_t id = users.Intern(r.user.v, user_hash);
       if (id == 0) return Fail(err, "userId", "too many distinct values");
       ev->user = UserId(id);

@@ -120,7 +120,11 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
   }
   if (!r.done()) return Status::Corruption("stored event: trailing bytes");
   ev.quantity = static_cast<uint32_t>(quantity);
-  const std::string_view key = (present >> kUserBit & 1) ? out->user : out->item;
+  // The partition key, as the ingest path chose it: the user, else the item (catalog
+  // changes, inventory events); a stock move derived from a purchase goes by its item. (A
+  // cancel's moves sit in every partition: recovery puts each back where it was stored.)
+  const bool by_item = (flags & Event::kDerived) && (present >> kItemBit & 1);
+  const std::string_view key = !by_item && (present >> kUserBit & 1) ? out->user : out->item;
   ev.user_hash = static_cast<uint32_t>(StableHash64(key));
   return Status::Ok();
 }

@@ -28,6 +28,7 @@ Options SmallCaps(uint32_t partitions = 1, int shards = 1) {
   o.affinity.max_users = 8;
   o.sessions.max_users = 8;
   o.revenue.max_orders = 8;
+  o.inventory.max_orders = 8;
   return o;
 }
 

@@ -1,0 +1,247 @@
+#include "commerce/inventory.h"
+
+#include <algorithm>
+
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+constexpr int64_t kDayMs = 86'400'000;
+// Lines remembered per order for a cancel (as revenue's); a longer order's further lines
+// are sold for good.
+constexpr size_t kMaxLines = 256;
+}  // namespace
+
+InventoryState::InventoryState(const Options& o, const CapShare& share, AlertState& alerts)
+    : options_(o.inventory),
+      window_days_(std::max<int64_t>(1, CeilDiv(o.inventory.velocity_window_minutes, 1440))),
+      alerts_(alerts),
+      items_(share.Of(o.inventory.max_items)),
+      orders_(share.Of(o.inventory.max_orders)) {}
+
+void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
+  if (ev.derived()) {
+    if (ev.type == EventType::kPurchase) Purchase(ev, p);
+    if (ev.type == EventType::kCancel) Cancel(ev, p);
+    return;
+  }
+  if (!ev.item.valid()) return;
+  const bool has_stock = ev.flags & Event::kHasStock;
+  if (ev.type == EventType::kInventory) {
+    InventoryItem& it = Item(ev.item);
+    it.stock = ev.stock;
+    it.known = true;
+    it.updated_ms = ev.time.millis();
+    return Judge(ev.item, it, ev.time.millis());
+  }
+  const bool has_threshold = ev.flags & Event::kHasThreshold;
+  const bool put = ev.type == EventType::kCatalogPut;
+  if (ev.type != EventType::kCatalogPatch && !put) return;  // a delete keeps the stock
+  if (!has_stock && !has_threshold && (!put || items_.Find(ev.item) == nullptr)) return;
+  InventoryItem& it = Item(ev.item);
+  // PUT replaces: what it does not give is unknown / the default again.
+  if (put || has_stock) {
+    it.known = has_stock;
+    it.stock = has_stock ? ev.stock : 0;
+  }
+  if (put || has_threshold) {
+    it.own_threshold = has_threshold;
+    it.threshold = has_threshold ? ev.quantity : 0;
+  }
+  it.updated_ms = ev.time.millis();
+  Judge(ev.item, it, ev.time.millis());
+}
+
+void InventoryState::Purchase(const Event& ev, PartitionId p) {
+  if (!ev.item.valid()) return;
+  OrderBook* book = nullptr;
+  if (ev.order.valid()) {
+    book = &orders_.Touch(OrderKey{p.value(), ev.user, ev.order}, [](const OrderKey&, const OrderBook&) {});
+    if (book->cancelled) return;  // the cancel came first: nothing leaves the stock
+  }
+  InventoryItem& it = Item(ev.item);
+  const int64_t quantity = ev.quantity;
+  int64_t taken = 0;
+  if (it.known) {
+    taken = std::min(it.stock, quantity);
+    it.stock -= taken;
+    it.oversold += quantity - taken;
+  }
+  const int64_t day = FloorDiv(ev.time.millis(), kDayMs);
+  AddSold(it, day, quantity);
+  it.updated_ms = ev.time.millis();
+  if (book != nullptr && book->lines.size() < kMaxLines) {
+    book->lines.push_back({ev.item, ev.quantity, taken, day});
+  }
+  Judge(ev.item, it, ev.time.millis());
+}
+
+void InventoryState::Cancel(const Event& ev, PartitionId p) {
+  OrderBook& book =
+      orders_.Touch(OrderKey{p.value(), ev.user, ev.order}, [](const OrderKey&, const OrderBook&) {});
+  if (book.cancelled) return;
+  book.cancelled = true;
+  for (const Line& line : book.lines) {
+    InventoryItem& it = Item(line.item);
+    if (it.known) it.stock += line.taken;
+    AddSold(it, line.day, -static_cast<int64_t>(line.quantity));
+    it.updated_ms = ev.time.millis();
+    Judge(line.item, it, ev.time.millis());
+  }
+  book.lines = {};
+}
+
+void InventoryState::AddSold(InventoryItem& it, int64_t day, int64_t units) {
+  auto& days = it.days;
+  auto at = std::lower_bound(days.begin(), days.end(), day,
+                             [](const auto& d, int64_t x) { return d.first < x; });
+  if (at != days.end() && at->first == day) {
+    at->second += units;
+    if (at->second <= 0) days.erase(at);
+  } else if (units > 0) {
+    days.insert(at, {day, units});
+  }
+  // Only the window's days behind the newest sale are kept.
+  while (!days.empty() && days.front().first <= days.back().first - window_days_) {
+    days.erase(days.begin());
+  }
+}
+
+int64_t InventoryState::UnitsSold(const InventoryItem& it, int64_t now_ms) const {
+  const int64_t today = FloorDiv(now_ms, kDayMs);
+  int64_t units = 0;
+  for (const auto& [day, n] : it.days) {
+    if (day > today - window_days_ && day <= today) units += n;
+  }
+  return units;
+}
+
+void InventoryState::Judge(ItemId item, InventoryItem& it, int64_t time_ms) {
+  const uint32_t threshold = ThresholdOf(it);
+  const bool low = it.known && threshold > 0 && it.stock < threshold;
+  if (low == it.low) return;
+  it.low = low;
+  if (!low) return alerts_.Clear(it.alert, time_ms);
+  AlertRecord a;
+  a.kind = AlertKind::kInventory;
+  a.item = item;
+  a.n = ++it.crossings;
+  a.time_ms = time_ms;
+  a.value = it.stock;
+  a.threshold = threshold;
+  it.low_since_ms = time_ms;
+  it.alert = alerts_.Raise(a);
+}
+
+StateMemory InventoryState::Memory() const {
+  uint64_t bytes = items_.bytes() + orders_.bytes();
+  items_.ForEach([&](ItemId, const InventoryItem& it) {
+    bytes += it.days.capacity() * sizeof(it.days[0]);
+  });
+  orders_.ForEach([&](const OrderKey&, const OrderBook& b) { bytes += b.lines.capacity() * sizeof(Line); });
+  return {items_.size(), bytes, items_.evicted() + orders_.evicted()};
+}
+
+void InventoryState::DescribeSettings(std::string* out) const {
+  Setting(out, "enabled", options_.enabled);
+  Setting(out, "velocity_days", window_days_);
+  Setting(out, "default_threshold", options_.default_threshold);
+  Setting(out, "max_items", options_.max_items);
+  Setting(out, "max_orders", options_.max_orders);
+}
+
+void InventoryState::SaveTo(SerialWriter& w) {
+  w.U64(items_.evicted());
+  w.U64(items_.size());
+  items_.ForEach([&](ItemId item, const InventoryItem& it) {
+    w.U64(item.value());
+    w.I64(it.stock);
+    w.I64(it.oversold);
+    w.I64(it.updated_ms);
+    w.I64(it.low_since_ms);
+    w.U64(it.alert);
+    w.U64(it.threshold);
+    w.U64(it.crossings);
+    w.U8(static_cast<uint8_t>((it.known ? 1 : 0) | (it.own_threshold ? 2 : 0) | (it.low ? 4 : 0)));
+    w.U64(it.days.size());
+    for (const auto& [day, n] : it.days) {
+      w.I64(day);
+      w.I64(n);
+    }
+  });
+  w.U64(orders_.evicted());
+  w.U64(orders_.size());
+  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+    w.U64(k.partition);
+    w.U64(k.user.value());
+    w.U64(k.order.value());
+    w.U8(b.cancelled ? 1 : 0);
+    w.U64(b.lines.size());
+    for (const Line& l : b.lines) {
+      w.U64(l.item.value());
+      w.U64(l.quantity);
+      w.I64(l.taken);
+      w.I64(l.day);
+    }
+  });
+}
+
+bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
+  items_.Clear();
+  orders_.Clear();
+  items_.set_evicted(r.U64());
+  const uint64_t n = r.Count(10);  // the smallest item: ten one-byte fields
+  if (n > items_.max_keys()) return false;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    InventoryItem* it = items_.Append(ItemId(r.U32()));
+    if (it == nullptr) return false;
+    it->stock = r.I64();
+    it->oversold = r.I64();
+    it->updated_ms = r.I64();
+    it->low_since_ms = r.I64();
+    it->alert = r.U64();
+    it->threshold = r.U32();
+    it->crossings = r.U32();
+    const uint8_t flags = r.U8();
+    it->known = flags & 1;
+    it->own_threshold = flags & 2;
+    it->low = flags & 4;
+    const uint64_t days = r.Count(2);
+    for (uint64_t d = 0; d < days && r.ok(); ++d) {
+      const int64_t day = r.I64();
+      it->days.emplace_back(day, r.I64());
+    }
+  }
+  orders_.set_evicted(r.U64());
+  const uint64_t m = r.Count(5);
+  if (m > orders_.max_keys()) return false;
+  for (uint64_t i = 0; i < m && r.ok(); ++i) {
+    OrderKey k;
+    k.partition = r.U32();
+    k.user = UserId(r.U32());
+    k.order = OrderId(r.U32());
+    OrderBook* b = orders_.Append(k);
+    if (b == nullptr) return false;
+    b->cancelled = r.U8() != 0;
+    const uint64_t lines = r.Count(4);
+    for (uint64_t l = 0; l < lines && r.ok(); ++l) {
+      Line& line = b->lines.emplace_back();
+      line.item = ItemId(r.U32());
+      line.quantity = r.U32();
+      line.taken = r.I64();
+      line.day = r.I64();
+    }
+  }
+  return r.ok();
+}
+
+void InventoryState::VisitIds(IdMarks& marks) {
+  items_.ForEach([&](ItemId item, const InventoryItem&) { marks.Mark(item); });
+  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+    if (k.user.valid()) marks.Mark(k.user);
+    marks.Mark(k.order);
+    for (const Line& l : b.lines) marks.Mark(l.item);
+  });
+}
+
+}  // namespace eddy

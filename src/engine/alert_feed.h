@@ -1,0 +1,43 @@
+#pragma once
+// AlertFeed: the live side of alerts (commerce/alerts.h). The shards' AlertStates hand it
+// every alert they raise or clear; it hands each, as a public Alert, to every subscriber
+// (the SSE routes). With no subscriber a raise costs one atomic load.
+//
+// Thread-safety: Raised from any shard thread; Subscribe/Unsubscribe from any thread. A
+// listener runs on the shard thread, under the feed's lock: it must only hand the alert
+// over (post it to its connection's thread). After Unsubscribe returns, it is not called.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "commerce/alerts.h"
+#include "eddy/engine.h"
+#include "util/interners.h"
+#include "util/mutex.h"
+
+namespace eddy {
+
+// The public form of an alert record (its strings looked up).
+Alert ToAlert(const AlertRecord& record, const Interners& interners);
+
+class AlertFeed final : public AlertSink {
+ public:
+  // `interners` is the engine's pointer (recovery may replace what it points to).
+  explicit AlertFeed(const std::unique_ptr<Interners>& interners) : interners_(interners) {}
+
+  void Raised(const AlertRecord& record) override;
+  uint64_t Subscribe(AlertListener listener);
+  void Unsubscribe(uint64_t handle);
+
+ private:
+  const std::unique_ptr<Interners>& interners_;
+  std::atomic<size_t> count_{0};
+  Mutex mu_;
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<std::pair<uint64_t, AlertListener>> listeners_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace eddy
