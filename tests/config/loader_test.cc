@@ -46,6 +46,14 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->revenue.retention_minutes, d.revenue.retention_minutes);
   EXPECT_EQ(r->revenue.max_orders, d.revenue.max_orders);
   EXPECT_EQ(r->catalog.max_items, d.catalog.max_items);
+  EXPECT_EQ(r->inventory.enabled, d.inventory.enabled);
+  EXPECT_EQ(r->inventory.velocity_window_minutes, d.inventory.velocity_window_minutes);
+  EXPECT_EQ(r->inventory.lead_time_days, d.inventory.lead_time_days);
+  EXPECT_EQ(r->inventory.safety_days, d.inventory.safety_days);
+  EXPECT_EQ(r->inventory.default_threshold, d.inventory.default_threshold);
+  EXPECT_EQ(r->inventory.max_items, d.inventory.max_items);
+  EXPECT_EQ(r->inventory.max_orders, d.inventory.max_orders);
+  EXPECT_EQ(r->alerts.max_kept, d.alerts.max_kept);
   EXPECT_EQ(r->ranking.exclude_out_of_stock, d.ranking.exclude_out_of_stock);
   EXPECT_EQ(r->durability.data_dir, "./data");
   EXPECT_EQ(r->durability.ack, AckLevel::kWal);
@@ -139,6 +147,28 @@ TEST(ConfigTest, SessionsAndRevenue) {
             "config: revenue.windows holds 9 sizes; at most 8");
   EXPECT_NE(ErrorOf("[sessions]\nmax_categories = 33\n").find("sessions.max_categories"),
             std::string::npos);
+}
+
+TEST(ConfigTest, InventoryAndAlerts) {
+  Result<Options> r = ParseOptions(
+      "[inventory]\nenabled = false\nvelocity_window = \"14d\"\nlead_time_days = 2.5\n"
+      "safety_days = 1\ndefault_threshold = 4\nmax_items = 10\nmax_orders = 20\n"
+      "[alerts]\nmax_kept = 50\n",
+      "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->inventory.enabled);
+  EXPECT_EQ(r->inventory.velocity_window_minutes, 14 * 1440);
+  EXPECT_EQ(r->inventory.lead_time_days, 2.5);
+  EXPECT_EQ(r->inventory.safety_days, 1.0);
+  EXPECT_EQ(r->inventory.default_threshold, 4u);
+  EXPECT_EQ(r->inventory.max_items, 10u);
+  EXPECT_EQ(r->inventory.max_orders, 20u);
+  EXPECT_EQ(r->alerts.max_kept, 50u);
+  EXPECT_NE(ErrorOf("[inventory]\nvelocity_window = \"1h\"\n").find("inventory.velocity_window"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[inventory]\nlead_time_days = -1\n").find("inventory.lead_time_days"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[alerts]\nmax_kept = 0\n").find("alerts.max_kept"), std::string::npos);
 }
 
 TEST(ConfigTest, WindowDurationsAndClock) {

@@ -423,5 +423,50 @@ TEST_F(RouterTest, HealthReadyStatus) {
   EXPECT_FALSE(r.keep_alive());
 }
 
+TEST_F(RouterTest, InventoryLowStockAndAlertRoutes) {
+  ASSERT_EQ(Call(http::verb::put, "/v1/items/sku",
+                 R"({"stock":3,"lowStockThreshold":2,"timestamp":1700000000000})")
+                .result(),
+            http::status::ok);
+  ASSERT_EQ(Call(http::verb::post, "/v1/events",
+                 R"({"userId":"u","type":"purchase","itemId":"sku","quantity":2,"timestamp":1700000060000})")
+                .result(),
+            http::status::ok);
+  Response inv = Call(http::verb::get, "/v1/items/sku/inventory");
+  ASSERT_EQ(inv.result(), http::status::ok) << inv.body();
+  // (The live clock is years after the sale: none in the velocity window.)
+  EXPECT_NE(inv.body().find(R"("stock":1,"oversold":0,"soldInWindow":0,"windowDays":7)"),
+            std::string::npos)
+      << inv.body();
+  EXPECT_NE(inv.body().find(R"("threshold":2,"low":true)"), std::string::npos) << inv.body();
+  Response none = Call(http::verb::get, "/v1/items/nothing/inventory");
+  EXPECT_EQ(none.result(), http::status::not_found);
+  EXPECT_NE(none.body().find("no stock given and no sale seen"), std::string::npos);
+
+  Response low = Call(http::verb::get, "/v1/inventory/low?k=5");
+  EXPECT_NE(low.body().find(R"("items":[{"itemId":"sku","stock":1,"threshold":2,)"
+                            R"("since":"2023-11-14T22:14:20.000Z"}]})"),
+            std::string::npos)
+      << low.body();
+  EXPECT_EQ(Call(http::verb::get, "/v1/inventory/low?k=0").result(), http::status::bad_request);
+
+  Response alerts = Call(http::verb::get, "/v1/alerts?kind=inventory&since=2023-11-14T22:00:00Z");
+  EXPECT_EQ(alerts.body(),
+            R"({"alerts":[{"id":"inventory-sku-1","kind":"inventory","itemId":"sku",)"
+            R"("time":"2023-11-14T22:14:20.000Z","active":true,"cleared":null,"stock":1,)"
+            R"("threshold":2,"message":"stock of sku fell to 1, below its threshold 2"}]})");
+  EXPECT_EQ(Call(http::verb::get, "/v1/alerts?since=2023-11-14T23:00:00Z").body(), R"({"alerts":[]})");
+  EXPECT_EQ(Call(http::verb::get, "/v1/alerts?kind=fraud").body(), R"({"alerts":[]})");
+  Response kind = Call(http::verb::get, "/v1/alerts?kind=weather");
+  EXPECT_EQ(kind.result(), http::status::bad_request);
+  EXPECT_NE(kind.body().find("kind: must be inventory, fraud or anomaly"), std::string::npos);
+  EXPECT_EQ(Call(http::verb::get, "/v1/alerts?since=yesterday").result(), http::status::bad_request);
+  EXPECT_EQ(Call(http::verb::get, "/v1/alerts?k=1001").result(), http::status::bad_request);
+  EXPECT_EQ(Call(http::verb::post, "/v1/alerts").result(), http::status::method_not_allowed);
+  EXPECT_EQ(Call(http::verb::post, "/v1/alerts/stream").result(), http::status::method_not_allowed);
+  EXPECT_EQ(Call(http::verb::delete_, "/v1/items/sku/inventory").result(),
+            http::status::method_not_allowed);
+}
+
 }  // namespace
 }  // namespace eddy

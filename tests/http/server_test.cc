@@ -7,6 +7,7 @@
 #include <future>
 
 #include "testutil/http_client.h"
+#include "testutil/sse_client.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
@@ -114,6 +115,46 @@ TEST(ServerTest, ReadsPastTheShardQueueAre429WithRetryAfter) {
   b.get_future().wait();
   EXPECT_TRUE(s.engine->AdmitRead().ok());
   EXPECT_EQ(client.Get("/v1/trending/categories?window=1h").status, 200);
+}
+
+// GET /v1/alerts/stream: each alert raised or cleared after the client connected arrives
+// as an `alert` event; a client that goes away is dropped; a server stopping with streams
+// open stops cleanly.
+TEST(ServerTest, AlertStreamPushesEachAlertRaisedAndCleared) {
+  Served s(ServerTestOptions());
+  auto ctx = s.engine->NewIngestContext();
+  test::SseClient early(s.server->port(), "/v1/alerts/stream");
+  ASSERT_TRUE(early.ok()) << early.head();
+  EXPECT_NE(early.head().find("Cache-Control: no-cache"), std::string::npos);
+  test::SseClient gone(s.server->port(), "/v1/alerts/stream");
+  ASSERT_TRUE(gone.ok());
+  gone.Close();
+  const auto send = [&](const std::string& json) {
+    ASSERT_EQ(s.engine->IngestSync(*ctx, json).accepted, 1u);
+  };
+  send(test::EventBuilder().Type("catalog_put").Item("sku").Raw("stock", "2").Raw("lowStockThreshold", "2").Json());
+  send(test::EventBuilder().User("u").Type("purchase").Item("sku").Json());  // 2 -> 1: low
+  std::optional<test::SseEvent> raised = early.Next(std::chrono::seconds(30));
+  ASSERT_TRUE(raised.has_value());
+  EXPECT_EQ(raised->event, "alert");
+  EXPECT_EQ(raised->id, "inventory-sku-1");
+  EXPECT_NE(raised->data.find(R"("active":true,"cleared":null,"stock":1,"threshold":2)"),
+            std::string::npos)
+      << raised->data;
+  // A client connecting now sees what comes next only.
+  test::SseClient late(s.server->port(), "/v1/alerts/stream");
+  ASSERT_TRUE(late.ok());
+  send(test::EventBuilder().Type("inventory").Item("sku").Raw("stock", "9").Json());  // cleared
+  for (test::SseClient* c : {&early, &late}) {
+    std::optional<test::SseEvent> cleared = c->Next(std::chrono::seconds(30));
+    ASSERT_TRUE(cleared.has_value());
+    EXPECT_EQ(cleared->id, "inventory-sku-1");
+    EXPECT_NE(cleared->data.find(R"("active":false)"), std::string::npos) << cleared->data;
+  }
+  // The same alerts, from the store of alerts.
+  const AlertsAnswer kept = s.engine->AlertsSync({});
+  ASSERT_EQ(kept.alerts.size(), 1u);
+  EXPECT_FALSE(kept.alerts[0].active);
 }
 
 }  // namespace

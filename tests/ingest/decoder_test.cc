@@ -4,6 +4,7 @@
 
 #include "ingest/event_types.h"
 #include "testutil/testutil.h"
+#include "util/hash.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -299,6 +300,19 @@ TEST_F(DecoderTest, AcceptLagAsDumpPrintsIt) {
   EXPECT_NE(ErrorOf(EventBuilder().User("u").Type("purchase").Item("i").Raw("acceptLagMs", "-1").Json())
                 .find("acceptLagMs"),
             std::string::npos);
+}
+
+// Inventory events and catalog changes belong to their item's partition (where its stock
+// is kept), whatever user they name; the user is not kept. Other events go by user.
+TEST_F(DecoderTest, InventoryEventsArePartitionedByItem) {
+  const uint32_t by_item = static_cast<uint32_t>(StableHash64("sku"));
+  Event inv = One(EventBuilder().User("warehouse").Type("inventory").Item("sku").Raw("stock", "4").Json());
+  EXPECT_EQ(inv.user_hash, by_item);
+  EXPECT_FALSE(inv.user.valid());
+  EXPECT_EQ(inv.stock, 4);
+  EXPECT_EQ(One(EventBuilder().Type("inventory").Item("sku").Raw("stock", "0").Json()).user_hash, by_item);
+  Event view = One(EventBuilder().User("warehouse").Type("view").Item("sku").Json());
+  EXPECT_EQ(view.user_hash, static_cast<uint32_t>(StableHash64("warehouse")));
 }
 
 // --- SPEC §1.4: one test per bad-input case, exact error text -----------------------------
