@@ -158,10 +158,10 @@ void BM_Revenue(benchmark::State& state) {
 BENCHMARK(BM_Revenue);
 
 // Everything a shard does per event (ShardState::Apply), default options; /0 with the
-// commerce analytics off (sessions.enabled = revenue.enabled = false).
+// commerce analytics off (sessions.enabled = revenue.enabled = inventory.enabled = false).
 void BM_ShardApplyAll(benchmark::State& state) {
   Options o;
-  o.sessions.enabled = o.revenue.enabled = state.range(0) != 0;
+  o.sessions.enabled = o.revenue.enabled = o.inventory.enabled = state.range(0) != 0;
   o.log.partitions = 1;
   PartitionedLog log(1, 16, 1);
   std::atomic<uint64_t> dups{0};

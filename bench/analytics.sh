@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What the commerce analytics (sessions + funnel, revenue windows) cost at ingest: eddy with
-# them on (the default) and off (sessions.enabled = revenue.enabled = false), alternating
+# What the commerce analytics (sessions + funnel, revenue windows, inventory with its stock
+# moves) cost at ingest: eddy with them on (the default) and off (sessions.enabled =
+# revenue.enabled = inventory.enabled = false), alternating
 # on/off runs on fresh data dirs so that drift hits both alike, NDJSON batches of 100 of
 # seed-shaped events (sessions, purchases with orders and prices) and the synthetic
 # stream. Prints one line per run and the mean ratio off/on per stream.
@@ -25,7 +26,8 @@ declare -A sum
 for ((i = 1; i <= pairs; ++i)); do
   for mode in on off; do
     flags=(--log-level warn --set "durability.ack=$ack")
-    [[ $mode == off ]] && flags+=(--set sessions.enabled=false --set revenue.enabled=false)
+    [[ $mode == off ]] && flags+=(--set sessions.enabled=false --set revenue.enabled=false
+                                  --set inventory.enabled=false)
     for shape in seed synthetic; do
       rm -rf "$work/data"
       start_eddy "${flags[@]}"

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
+
 #include "util/time.h"
 
 namespace eddy {
@@ -94,36 +96,48 @@ Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& e
   const int64_t t = ev.time.millis();
   *counted = true;
   if (ev.session.valid()) {
-    for (Session& s : sessions) {
-      if (s.producer == ev.session) return &s;
+    // Newest first: a producer's session is most often the user's latest.
+    for (auto s = sessions.rbegin(); s != sessions.rend(); ++s) {
+      if (s->producer == ev.session) return &*s;
     }
   } else {
-    // Sessions within the gap of t, in start order; the first absorbs the others.
-    Session* into = nullptr;
-    for (size_t i = 0; i < sessions.size();) {
-      Session& s = sessions[i];
-      const bool near = !s.producer.valid() && t - s.end < options_.gap_ms &&
-                        s.start - t < options_.gap_ms;
-      if (!near) {
-        ++i;
-        continue;
-      }
-      if (into == nullptr) {
-        into = &s;
-        ++i;
-        continue;
-      }
-      // Two or more: each one's counts out now, the merged one's in later.
-      if (*counted) Count(StepsOf(*into), -1);
-      *counted = false;
-      Count(StepsOf(s), -1);
-      heap_ -= HeapOf(*into) + HeapOf(s);
-      MergeInto(*into, s);
-      heap_ += HeapOf(*into);
-      sessions.erase(sessions.begin() + static_cast<ptrdiff_t>(i));
-      --sessions_;
+    // The split sessions within the gap of t. Split sessions are at least the gap apart
+    // (closer ones merge), so in start order their ends rise too: walking back from the
+    // last one starting before t + gap, the first that ended a gap or more before t ends
+    // the search (usually at once: the event belongs to the newest session). Only those
+    // sessions are touched, not all of the user's.
+    absl::InlinedVector<size_t, 2> near;  // indexes, latest first
+    size_t i = static_cast<size_t>(
+        std::lower_bound(sessions.begin(), sessions.end(), t + options_.gap_ms,
+                         [](const Session& s, int64_t v) { return s.start < v; }) -
+        sessions.begin());
+    while (i-- > 0) {
+      const Session& s = sessions[i];
+      if (s.producer.valid()) continue;
+      if (t - s.end >= options_.gap_ms) break;
+      near.push_back(i);  // at most two: one on each side of t (two near ones on one
+                          // side would be within the gap of each other)
     }
-    if (into != nullptr) return into;
+    if (!near.empty()) {
+      Session& into = sessions[near.back()];  // the first in start order absorbs the others
+      if (near.size() > 1) {
+        // Each one's counts out now, the merged one's in later.
+        Count(StepsOf(into), -1);
+        *counted = false;
+        for (size_t j = near.size() - 1; j-- > 0;) {
+          Session& from = sessions[near[j]];
+          Count(StepsOf(from), -1);
+          heap_ -= HeapOf(into) + HeapOf(from);
+          MergeInto(into, from);
+          heap_ += HeapOf(into);
+        }
+        for (size_t j = 0; j + 1 < near.size(); ++j) {  // latest first: indexes stay valid
+          sessions.erase(sessions.begin() + static_cast<ptrdiff_t>(near[j]));
+          --sessions_;
+        }
+      }
+      return &sessions[near.back()];
+    }
   }
   // A user at max_per_user whose new session would start before all of theirs would drop
   // it at once (and count it again at each of its events): such an old event is left out.
@@ -237,10 +251,11 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   AddTo(*s, ev, counted);
   heap_ += HeapOf(*s) - heap_before;
   if (!counted) Count(StepsOf(*s), +1);
-  // An earlier start moves the session towards the front: keep the vector in start order.
-  const auto by_start = [](const Session& a, const Session& b) { return a.start < b.start; };
-  if (!std::is_sorted(sessions.begin(), sessions.end(), by_start)) {
-    std::stable_sort(sessions.begin(), sessions.end(), by_start);
+  // An earlier start moves the session towards the front (past later-starting ones only):
+  // the vector stays in start order, as a stable sort would leave it.
+  for (auto at = sessions.begin() + (s - sessions.data());
+       at != sessions.begin() && std::prev(at)->start > at->start; --at) {
+    std::iter_swap(at, std::prev(at));
   }
   if (sessions.size() > options_.max_per_user) {
     heap_ -= HeapOf(sessions.front());
