@@ -48,14 +48,15 @@ int main(int argc, char** argv) {
       continue;
     }
     const auto acked = Clock::now();
-    const std::string want = "inventory-" + item + "-1";
+    const std::string want = "inventory-" + item + "-";  // then its time and "-1"
     while (true) {
       std::optional<eddy::test::SseEvent> ev = stream.Next(std::chrono::seconds(5));
       if (!ev) {
         std::fprintf(stderr, "no alert %s within 5 s of its acknowledgement\n", want.c_str());
         return 1;
       }
-      if (ev->id == want) break;  // others: load's alerts, or an earlier probe's clearing
+      // Others: the load's alerts, or an earlier probe's.
+      if (ev->id.starts_with(want) && ev->data.find("\"active\":true") != std::string::npos) break;
     }
     const auto got = Clock::now();
     from_ack_ms.push_back(std::chrono::duration<double, std::milli>(got - acked).count());

@@ -292,8 +292,9 @@ struct AlertsRequest {
 struct AlertsAnswer {
   std::vector<Alert> alerts;  // newest first (event time; then last raised first)
 };
-// Receives each alert as it is raised or cleared, on a shard thread; must not block.
-using AlertListener = std::function<void(const Alert&)>;
+// Receives each alert as it is raised or cleared, on a shard thread (one Alert shared by
+// every listener); must only hand it over (no blocking, no formatting there).
+using AlertListener = std::function<void(std::shared_ptr<const Alert>)>;
 
 // One aggregate's memory, summed over shards (figures published about once a second).
 struct AggregateMemory {

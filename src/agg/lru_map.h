@@ -59,6 +59,18 @@ class LruMap {
     for (uint32_t s = head_; s != kNil; s = slots_[s].next) f(slots_[s].key, slots_[s].value);
   }
 
+  // Forgets `key` (not counted as evicted); false when it was not there.
+  bool Erase(Key key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    const uint32_t slot = it->second;
+    Unlink(slot);
+    index_.erase(it);
+    slots_[slot].value = Value{};
+    free_.push_back(slot);
+    return true;
+  }
+
   void Clear() {
     index_.clear();
     slots_.clear();

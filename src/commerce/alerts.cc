@@ -67,7 +67,7 @@ bool AlertState::LoadFrom(SerialReader& r, uint32_t) {
   alerts_.clear();
   dropped_ = r.U64();
   first_handle_ = r.U64();
-  const uint64_t n = r.Count(10);  // the smallest record: ten one-byte fields
+  const uint64_t n = r.Count(9);  // the smallest record: nine one-byte fields
   if (n > cap_) return false;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     AlertRecord a;

@@ -17,7 +17,17 @@ InventoryState::InventoryState(const Options& o, const CapShare& share, AlertSta
       window_days_(std::max<int64_t>(1, CeilDiv(o.inventory.velocity_window_minutes, 1440))),
       alerts_(alerts),
       items_(share.Of(o.inventory.max_items)),
-      orders_(share.Of(o.inventory.max_orders)) {}
+      orders_(share.Of(o.inventory.max_orders)),
+      cancelled_(share.Of(o.inventory.max_orders)),
+      dedup_horizon_ms_(o.ingest.dedup_horizon_ms),
+      dedup_max_ids_(o.ingest.dedup_max_ids),
+      moves_seen_(o.ingest.dedup_horizon_ms, share.Of(o.ingest.dedup_max_ids)) {}
+
+InventoryItem& InventoryState::Item(ItemId item, int64_t time_ms) {
+  return items_.Touch(item, [&](ItemId, const InventoryItem& gone) {
+    if (gone.low) alerts_.Clear(gone.alert, time_ms);
+  });
+}
 
 void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
   if (ev.derived()) {
@@ -28,7 +38,7 @@ void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
   if (!ev.item.valid()) return;
   const bool has_stock = ev.flags & Event::kHasStock;
   if (ev.type == EventType::kInventory) {
-    InventoryItem& it = Item(ev.item);
+    InventoryItem& it = Item(ev.item, ev.time.millis());
     it.stock = ev.stock;
     it.known = true;
     it.updated_ms = ev.time.millis();
@@ -38,7 +48,7 @@ void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
   const bool put = ev.type == EventType::kCatalogPut;
   if (ev.type != EventType::kCatalogPatch && !put) return;  // a delete keeps the stock
   if (!has_stock && !has_threshold && (!put || items_.Find(ev.item) == nullptr)) return;
-  InventoryItem& it = Item(ev.item);
+  InventoryItem& it = Item(ev.item, ev.time.millis());
   // PUT replaces: what it does not give is unknown / the default again.
   if (put || has_stock) {
     it.known = has_stock;
@@ -54,41 +64,47 @@ void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
 
 void InventoryState::Purchase(const Event& ev, PartitionId p) {
   if (!ev.item.valid()) return;
+  if (ev.event_id.present() && !moves_seen_.Insert(ev.event_id, ev.time)) return;  // a retry
   OrderBook* book = nullptr;
   if (ev.order.valid()) {
-    book = &orders_.Touch(OrderKey{p.value(), ev.user, ev.order}, [](const OrderKey&, const OrderBook&) {});
-    if (book->cancelled) return;  // the cancel came first: nothing leaves the stock
+    const OrderKey key{p.value(), ev.user, ev.order};
+    if (cancelled_.Find(key) != nullptr) return;  // the cancel came first: nothing leaves
+    book = &orders_.Touch(key, [](const OrderKey&, const OrderBook&) {});
   }
-  InventoryItem& it = Item(ev.item);
+  InventoryItem& it = Item(ev.item, ev.time.millis());
   const int64_t quantity = ev.quantity;
-  int64_t taken = 0;
+  int64_t taken = 0, oversold = 0;
   if (it.known) {
     taken = std::min(it.stock, quantity);
+    oversold = quantity - taken;
     it.stock -= taken;
-    it.oversold += quantity - taken;
+    it.oversold += oversold;
   }
   const int64_t day = FloorDiv(ev.time.millis(), kDayMs);
   AddSold(it, day, quantity);
   it.updated_ms = ev.time.millis();
-  if (book != nullptr && book->lines.size() < kMaxLines) {
-    book->lines.push_back({ev.item, ev.quantity, taken, day});
+  if (book != nullptr && book->size() < kMaxLines) {
+    book->push_back({ev.item, ev.quantity, taken, oversold, day});
   }
   Judge(ev.item, it, ev.time.millis());
 }
 
 void InventoryState::Cancel(const Event& ev, PartitionId p) {
-  OrderBook& book =
-      orders_.Touch(OrderKey{p.value(), ev.user, ev.order}, [](const OrderKey&, const OrderBook&) {});
-  if (book.cancelled) return;
-  book.cancelled = true;
-  for (const Line& line : book.lines) {
-    InventoryItem& it = Item(line.item);
+  const OrderKey key{p.value(), ev.user, ev.order};
+  bool& marked = cancelled_.Touch(key, [](const OrderKey&, bool) {});
+  if (marked) return;  // cancelled already
+  marked = true;
+  OrderBook lines;
+  if (const OrderBook* book = orders_.Find(key)) lines = *book;
+  orders_.Erase(key);
+  for (const Line& line : lines) {
+    InventoryItem& it = Item(line.item, ev.time.millis());
     if (it.known) it.stock += line.taken;
+    it.oversold -= line.oversold;
     AddSold(it, line.day, -static_cast<int64_t>(line.quantity));
     it.updated_ms = ev.time.millis();
     Judge(line.item, it, ev.time.millis());
   }
-  book.lines = {};
 }
 
 void InventoryState::AddSold(InventoryItem& it, int64_t day, int64_t units) {
@@ -138,7 +154,8 @@ StateMemory InventoryState::Memory() const {
   items_.ForEach([&](ItemId, const InventoryItem& it) {
     bytes += it.days.capacity() * sizeof(it.days[0]);
   });
-  orders_.ForEach([&](const OrderKey&, const OrderBook& b) { bytes += b.lines.capacity() * sizeof(Line); });
+  orders_.ForEach([&](const OrderKey&, const OrderBook& b) { bytes += b.capacity() * sizeof(Line); });
+  bytes += cancelled_.bytes() + moves_seen_.bytes();
   return {items_.size(), bytes, items_.evicted() + orders_.evicted()};
 }
 
@@ -148,6 +165,8 @@ void InventoryState::DescribeSettings(std::string* out) const {
   Setting(out, "default_threshold", options_.default_threshold);
   Setting(out, "max_items", options_.max_items);
   Setting(out, "max_orders", options_.max_orders);
+  Setting(out, "dedup_horizon_ms", dedup_horizon_ms_);
+  Setting(out, "dedup_max_ids", dedup_max_ids_);
 }
 
 void InventoryState::SaveTo(SerialWriter& w) {
@@ -169,21 +188,28 @@ void InventoryState::SaveTo(SerialWriter& w) {
       w.I64(n);
     }
   });
-  w.U64(orders_.evicted());
-  w.U64(orders_.size());
-  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+  const auto save_key = [&](const OrderKey& k) {
     w.U64(k.partition);
     w.U64(k.user.value());
     w.U64(k.order.value());
-    w.U8(b.cancelled ? 1 : 0);
-    w.U64(b.lines.size());
-    for (const Line& l : b.lines) {
+  };
+  w.U64(orders_.evicted());
+  w.U64(orders_.size());
+  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+    save_key(k);
+    w.U64(b.size());
+    for (const Line& l : b) {
       w.U64(l.item.value());
       w.U64(l.quantity);
       w.I64(l.taken);
+      w.I64(l.oversold);
       w.I64(l.day);
     }
   });
+  w.U64(cancelled_.evicted());
+  w.U64(cancelled_.size());
+  cancelled_.ForEach([&](const OrderKey& k, bool) { save_key(k); });
+  moves_seen_.Save(w);
 }
 
 bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
@@ -212,36 +238,51 @@ bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
       it->days.emplace_back(day, r.I64());
     }
   }
-  orders_.set_evicted(r.U64());
-  const uint64_t m = r.Count(5);
-  if (m > orders_.max_keys()) return false;
-  for (uint64_t i = 0; i < m && r.ok(); ++i) {
+  const auto load_key = [&] {
     OrderKey k;
     k.partition = r.U32();
     k.user = UserId(r.U32());
     k.order = OrderId(r.U32());
-    OrderBook* b = orders_.Append(k);
+    return k;
+  };
+  orders_.set_evicted(r.U64());
+  const uint64_t m = r.Count(4);  // the smallest book: a key (3 bytes) and no lines
+  if (m > orders_.max_keys()) return false;
+  for (uint64_t i = 0; i < m && r.ok(); ++i) {
+    OrderBook* b = orders_.Append(load_key());
     if (b == nullptr) return false;
-    b->cancelled = r.U8() != 0;
-    const uint64_t lines = r.Count(4);
+    const uint64_t lines = r.Count(5);
     for (uint64_t l = 0; l < lines && r.ok(); ++l) {
-      Line& line = b->lines.emplace_back();
+      Line& line = b->emplace_back();
       line.item = ItemId(r.U32());
       line.quantity = r.U32();
       line.taken = r.I64();
+      line.oversold = r.I64();
       line.day = r.I64();
     }
   }
-  return r.ok();
+  cancelled_.set_evicted(r.U64());
+  const uint64_t c = r.Count(3);
+  if (c > cancelled_.max_keys()) return false;
+  for (uint64_t i = 0; i < c && r.ok(); ++i) {
+    bool* marked = cancelled_.Append(load_key());
+    if (marked == nullptr) return false;
+    *marked = true;
+  }
+  return r.ok() && moves_seen_.Load(r);
 }
 
 void InventoryState::VisitIds(IdMarks& marks) {
   items_.ForEach([&](ItemId item, const InventoryItem&) { marks.Mark(item); });
-  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+  const auto mark_key = [&](const OrderKey& k) {
     if (k.user.valid()) marks.Mark(k.user);
     marks.Mark(k.order);
-    for (const Line& l : b.lines) marks.Mark(l.item);
+  };
+  orders_.ForEach([&](const OrderKey& k, const OrderBook& b) {
+    mark_key(k);
+    for (const Line& l : b) marks.Mark(l.item);
   });
+  cancelled_.ForEach([&](const OrderKey& k, bool) { mark_key(k); });
 }
 
 }  // namespace eddy

@@ -15,8 +15,9 @@
 // inventory.default_threshold; 0 = none). Falling below raises one alert (AlertState);
 // rising back to the threshold clears it; the next fall raises a new one.
 //
-// Memory: at most `max_items` items and `max_orders` orders (over all shards); past them
-// the item changed longest ago / the order touched longest ago is forgotten.
+// Memory: at most `max_items` items and `max_orders` orders and as many cancel markers (over
+// all shards); past them the item changed longest ago / the order touched longest ago is
+// forgotten; and the stock moves' ids like ingest's (ingest.dedup_max_ids, _horizon_s).
 //
 // Thread-safety: none; owned and used by one shard thread.
 
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "agg/dedup.h"
 #include "agg/lru_map.h"
 #include "agg/state.h"
 #include "commerce/alerts.h"
@@ -36,7 +38,7 @@ namespace eddy {
 
 struct InventoryItem {
   int64_t stock = 0;
-  int64_t oversold = 0;     // units purchased beyond the stock, all time
+  int64_t oversold = 0;     // units purchased beyond the stock, all time (net of cancels)
   int64_t updated_ms = 0;   // event time of the last change
   int64_t low_since_ms = 0; // event time it fell below its threshold, when low
   uint64_t alert = 0;       // the handle of the open alert, when low
@@ -100,15 +102,15 @@ class InventoryState final : public State {
   struct Line {
     ItemId item;
     uint32_t quantity = 0;
-    int64_t taken = 0;  // units it took from the stock
+    int64_t taken = 0;     // units it took from the stock
+    int64_t oversold = 0;  // units it counted in `oversold`
     int64_t day = 0;
   };
-  struct OrderBook {
-    bool cancelled = false;
-    std::vector<Line> lines;
-  };
+  using OrderBook = std::vector<Line>;
 
-  InventoryItem& Item(ItemId item) { return items_.Touch(item, [](ItemId, const InventoryItem&) {}); }
+  // The item's entry, made the most recent. An item forgotten to make room has its open
+  // alert cleared at `time_ms` (nothing would clear it later).
+  InventoryItem& Item(ItemId item, int64_t time_ms);
   void Purchase(const Event& ev, PartitionId p);
   void Cancel(const Event& ev, PartitionId p);
   void AddSold(InventoryItem& it, int64_t day, int64_t units);
@@ -119,7 +121,17 @@ class InventoryState final : public State {
   const int64_t window_days_;
   AlertState& alerts_;
   LruMap<ItemId, InventoryItem> items_;  // least recently changed first
-  LruMap<OrderKey, OrderBook> orders_;   // least recently touched first
+  // Orders with lines here, and orders cancelled here (a line that comes after its cancel
+  // takes nothing); each least recently touched first. Apart, so that the markers every
+  // cancel leaves in every partition never push out an order whose lines wait for one.
+  LruMap<OrderKey, OrderBook> orders_;
+  LruMap<OrderKey, bool> cancelled_;
+  // The purchases' stock moves seen (their derived ids): a retried purchase's move is
+  // dropped. Its own memory, sized and timed like ingest's (ingest.dedup_*), so that moves
+  // never shorten the events' idempotency window.
+  const int64_t dedup_horizon_ms_;
+  const uint64_t dedup_max_ids_;
+  EventIdSet moves_seen_;
 };
 
 }  // namespace eddy

@@ -9,7 +9,9 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners) {
   Alert a;
   a.kind = std::string(AlertKindName(r.kind));
   if (r.item.valid()) a.item_id = std::string(interners.items.Lookup(r.item.value()));
-  a.id = a.kind + "-" + a.item_id + "-" + std::to_string(r.n);
+  // The event time and the item's count of alerts: unique even for an item forgotten by
+  // the cap and tracked again (its count restarts), and the same in any replay.
+  a.id = a.kind + "-" + a.item_id + "-" + std::to_string(r.time_ms) + "-" + std::to_string(r.n);
   a.time = EventTime(r.time_ms);
   a.active = r.active;
   if (!r.active) a.cleared = EventTime(r.cleared_ms);
@@ -20,7 +22,8 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners) {
 
 void AlertFeed::Raised(const AlertRecord& record) {
   if (count_.load(std::memory_order_acquire) == 0) return;
-  const Alert alert = ToAlert(record, *interners_);
+  // Made once, outside the lock; each listener only takes a reference.
+  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_));
   MutexLock lock(&mu_);
   for (const auto& [handle, listener] : listeners_) listener(alert);
 }

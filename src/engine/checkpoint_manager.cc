@@ -181,6 +181,7 @@ Status CheckpointManager::ReplayShard(ShardState& state, Interners& interners,
                                       int64_t* newest) {
   LogEntry entry;
   entry.kind = LogEntry::kEvent;
+  uint64_t entries = 0;
   for (PartitionId p : state.partitions()) {
     Status st = store_.Scan(p, from[p.value()], [&](uint64_t offset, std::string_view value) {
       if (Status d = DecodeStoredEvent(value, interners, &entry.event); !d.ok()) {
@@ -188,8 +189,10 @@ Status CheckpointManager::ReplayShard(ShardState& state, Interners& interners,
                                   std::to_string(offset) + ": " + std::string(d.message()));
       }
       state.Apply(entry, p);
-      if (entry.event.derived()) return Status::Ok();  // a stock move: not an event
-      if ((++*count & 4095) == 0) replay_progress_.fetch_add(4096, std::memory_order_relaxed);
+      // Progress is in log entries (what the store holds); the count in events (stock
+      // moves are not).
+      if ((++entries & 4095) == 0) replay_progress_.fetch_add(4096, std::memory_order_relaxed);
+      if (!entry.event.derived()) ++*count;
       *newest = std::max(*newest, entry.event.time.millis());
       return Status::Ok();
     });

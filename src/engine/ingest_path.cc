@@ -157,7 +157,8 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
   for (uint32_t p : ctx.touched) {
     if (ctx.run_length[p] > log_.partition(PartitionId(p)).capacity()) {
       return Status::TooLarge("request holds " + std::to_string(ctx.run_length[p]) +
-                              " events for one partition; log.capacity_per_partition is " +
+                              " log entries for one partition (its events and the stock moves "
+                              "of purchases and cancels); log.capacity_per_partition is " +
                               std::to_string(log_.partition(PartitionId(p)).capacity()));
     }
     ctx.run_start[p] = start;

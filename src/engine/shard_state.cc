@@ -89,11 +89,9 @@ void ShardState::Apply(const LogEntry& entry, PartitionId p) {
   const Event& ev = entry.event;
   bool duplicate = false;  // of an event the request acknowledged (not of a stock move)
   if (ev.derived()) {
-    // A stock move: to the item feed only. A retried purchase's move carries the same
-    // derived id and is dropped here, as the purchase is on its user's shard.
-    if (!ev.event_id.present() || dedup_->Insert(ev.event_id, ev.time)) {
-      for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
-    }
+    // A stock move: to the item feed only (inventory drops a retried purchase's move by
+    // its derived id, in an idempotency memory of its own).
+    for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
   } else if (IsCatalogChange(ev.type)) {
     for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
   } else {

@@ -254,12 +254,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
     std::weak_ptr<Session> weak = shared_from_this();
     auto executor = stream_.get_executor();
-    alert_stream_ = shared_.Subscribe([weak, executor](const Alert& a) {
-      JsonWriter w;
-      WriteAlert(w, a);
-      std::string event = "event: alert\nid: " + a.id + "\ndata: " + w.Take() + "\n\n";
-      net::post(executor, [weak, event = std::move(event)]() mutable {
-        if (auto self = weak.lock()) self->StreamSend(event);
+    // On a shard thread: only hand the alert over; it is written on this connection's.
+    alert_stream_ = shared_.Subscribe([weak, executor](std::shared_ptr<const Alert> a) {
+      net::post(executor, [weak, a = std::move(a)] {
+        auto self = weak.lock();
+        if (!self) return;
+        JsonWriter w;
+        WriteAlert(w, *a);
+        self->StreamSend("event: alert\nid: " + a->id + "\ndata: " + w.Take() + "\n\n");
       });
     });
     std::string head = version == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";

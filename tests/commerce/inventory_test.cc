@@ -1,7 +1,8 @@
 // Inventory and alerts (SPEC §3.12) against a brute force written from the spec over the
 // raw events in the order they were sent: stock from catalog edits and inventory events,
 // minus purchases (never below 0: oversold), plus cancelled lines (cancels before and
-// after the lines, twice, retried purchases), sales in the velocity window, low-stock
+// after the lines, twice, retried purchases; a cancelled oversold sale no longer counts as
+// oversold), sales in the velocity window, low-stock
 // alerts raised once per crossing and cleared on the way back — in several
 // partition/shard layouts and batch sizes. Then the ranker's out-of-stock rule on stock
 // that purchases took, and a restart from a checkpoint.
@@ -75,11 +76,13 @@ struct BruteAlert {
   int64_t time = 0, cleared = 0;
   bool active = true;
   int64_t stock = 0, threshold = 0;
-  std::string id() const { return "inventory-" + item + "-" + std::to_string(n); }
+  std::string id() const {
+    return "inventory-" + item + "-" + std::to_string(time) + "-" + std::to_string(n);
+  }
 };
 struct Line {
   std::string item;
-  int64_t quantity = 0, taken = 0, day = 0;
+  int64_t quantity = 0, taken = 0, oversold = 0, day = 0;
 };
 struct Book {
   bool cancelled = false;
@@ -185,16 +188,17 @@ Stream MakeStream(uint64_t seed, int n) {
       Book* book = order ? &b.orders[{user, *order}] : nullptr;
       if (book == nullptr || !book->cancelled) {
         BruteItem& x = b.items[item];
-        int64_t taken = 0;
+        int64_t taken = 0, oversold = 0;
         if (x.stock) {
           taken = std::min(*x.stock, quantity);
+          oversold = quantity - taken;
           *x.stock -= taken;
-          x.oversold += quantity - taken;
-          s.oversold_purchases += taken < quantity;
+          x.oversold += oversold;
+          s.oversold_purchases += oversold > 0;
         }
         const int64_t day = FloorDiv(t, kDay);
         x.sold[day] += quantity;
-        if (book != nullptr) book->lines.push_back({item, quantity, taken, day});
+        if (book != nullptr) book->lines.push_back({item, quantity, taken, oversold, day});
         b.Judge(item, x, t);
       }
       s.lines.push_back(ev.Json());
@@ -211,6 +215,7 @@ Stream MakeStream(uint64_t seed, int n) {
         for (const Line& l : book.lines) {
           BruteItem& x = b.items[l.item];
           if (x.stock) *x.stock += l.taken;
+          x.oversold -= l.oversold;  // a cancelled sale was not oversold after all
           x.sold[l.day] -= l.quantity;
           ++s.restored_lines;
           b.Judge(l.item, x, t);
@@ -359,7 +364,7 @@ TEST(InventoryAlertTest, OneAlertPerCrossingAndClearedOnTheWayBack) {
   Send(*e, lines, 3);
   AlertsAnswer a = e->AlertsSync({});
   ASSERT_EQ(a.alerts.size(), 1u);
-  EXPECT_EQ(a.alerts[0].id, "inventory-sku-1");
+  EXPECT_EQ(a.alerts[0].id, "inventory-sku-" + std::to_string(kT0 + 6000) + "-1");
   EXPECT_EQ(a.alerts[0].stock, 4);
   EXPECT_EQ(a.alerts[0].time.millis(), kT0 + 6000);
   EXPECT_TRUE(a.alerts[0].active);
@@ -372,10 +377,44 @@ TEST(InventoryAlertTest, OneAlertPerCrossingAndClearedOnTheWayBack) {
   Send(*e, {EventBuilder().User("v").Type("purchase").Item("sku").Time(kT0 + 30'000).Json()}, 1);
   a = e->AlertsSync({});
   ASSERT_EQ(a.alerts.size(), 2u);
-  EXPECT_EQ(a.alerts[0].id, "inventory-sku-2");
+  EXPECT_EQ(a.alerts[0].id, "inventory-sku-" + std::to_string(kT0 + 30'000) + "-2");
   EXPECT_TRUE(a.alerts[0].active);
   ASSERT_EQ(e->LowStockSync(10).items.size(), 1u);
   EXPECT_EQ(e->ItemInventorySync("sku").stock, 4);
+}
+
+// The caps: the markers every cancel leaves in every partition do not push out an order
+// whose lines wait for its cancel; an item forgotten while low has its alert cleared.
+TEST(InventoryCapsTest, CancelMarkersKeepOrdersAndEvictionClearsAlerts) {
+  Options o = InventoryOptions(1, 1);
+  o.inventory.max_orders = 4;
+  o.inventory.max_items = 2;
+  auto e = Open(o);
+  int64_t t = kT0;
+  std::vector<std::string> lines = {
+      EventBuilder().Type("inventory").Item("x").Raw("stock", "10").Time(t += 1000).Json(),
+      EventBuilder().User("u").Type("purchase").Item("x").Raw("quantity", "3").Str("orderId", "o1").Time(t += 1000).Json()};
+  for (int i = 0; i < 10; ++i) {  // cancels of orders never bought: markers only
+    lines.push_back(EventBuilder().User("v" + std::to_string(i)).Type("cancel").Str("orderId", "o" + std::to_string(100 + i)).Time(t += 1000).Json());
+  }
+  lines.push_back(EventBuilder().User("u").Type("cancel").Str("orderId", "o1").Time(t += 1000).Json());
+  Send(*e, lines, 1);
+  EXPECT_EQ(e->ItemInventorySync("x").stock, 10);  // the 3 units came back
+
+  const int64_t evicting = t + 3000;
+  Send(*e, {EventBuilder().Type("catalog_put").Item("a").Raw("stock", "1").Raw("lowStockThreshold", "2").Time(t += 1000).Json(),
+            EventBuilder().Type("inventory").Item("b").Raw("stock", "5").Time(t += 1000).Json(),
+            EventBuilder().Type("inventory").Item("c").Raw("stock", "5").Time(t += 1000).Json()},
+       1);
+  ASSERT_EQ(t, evicting);
+  EXPECT_FALSE(e->ItemInventorySync("a").found);  // forgotten: x, then a, went first
+  const AlertsAnswer alerts = e->AlertsSync({});
+  ASSERT_EQ(alerts.alerts.size(), 1u);
+  EXPECT_EQ(alerts.alerts[0].item_id, "a");
+  EXPECT_FALSE(alerts.alerts[0].active);
+  ASSERT_TRUE(alerts.alerts[0].cleared.has_value());
+  EXPECT_EQ(alerts.alerts[0].cleared->millis(), evicting);
+  EXPECT_TRUE(e->LowStockSync(10).items.empty());
 }
 
 // The ranker's out-of-stock rule sees the stock purchases took, and a cancel gives it back.

@@ -105,7 +105,8 @@ TEST(EngineTest, RequestLargerThanAPartitionIsTooLarge) {
   IngestReply r = engine->IngestSync(*ctx, JsonArray(objs));
   EXPECT_EQ(r.status.code(), StatusCode::kTooLarge);
   EXPECT_EQ(r.status.message(),
-            "request holds 17 events for one partition; log.capacity_per_partition is 16");
+            "request holds 17 log entries for one partition (its events and the stock moves of "
+            "purchases and cancels); log.capacity_per_partition is 16");
   EXPECT_TRUE(RecentIds(*engine, "u").empty());
 }
 

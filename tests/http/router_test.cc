@@ -452,7 +452,7 @@ TEST_F(RouterTest, InventoryLowStockAndAlertRoutes) {
 
   Response alerts = Call(http::verb::get, "/v1/alerts?kind=inventory&since=2023-11-14T22:00:00Z");
   EXPECT_EQ(alerts.body(),
-            R"({"alerts":[{"id":"inventory-sku-1","kind":"inventory","itemId":"sku",)"
+            R"({"alerts":[{"id":"inventory-sku-1700000060000-1","kind":"inventory","itemId":"sku",)"
             R"("time":"2023-11-14T22:14:20.000Z","active":true,"cleared":null,"stock":1,)"
             R"("threshold":2,"message":"stock of sku fell to 1, below its threshold 2"}]})");
   EXPECT_EQ(Call(http::verb::get, "/v1/alerts?since=2023-11-14T23:00:00Z").body(), R"({"alerts":[]})");
