@@ -401,8 +401,11 @@ void SessionState::VisitIds(IdMarks& marks) {
 }
 
 uint64_t SessionState::HeapOf(const Session& s) {
-  uint64_t bytes = sizeof(Session) + s.items.capacity() * sizeof(s.items[0]) +
-                   s.scopes.capacity() * sizeof(FunnelScope);
+  // What lives outside the Session: the inlined vectors' heap, when they outgrew it.
+  const auto outside = [](const auto& v, size_t inline_n) {
+    return v.capacity() > inline_n ? v.capacity() * sizeof(v[0]) : 0;
+  };
+  uint64_t bytes = sizeof(Session) + outside(s.items, 2) + outside(s.scopes, 2);
   for (const FunnelScope& f : s.scopes) bytes += f.carts.capacity() * sizeof(int64_t);
   return bytes;
 }

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "agg/lru_map.h"
 #include "agg/state.h"
 #include "eddy/event.h"
@@ -64,8 +65,10 @@ struct Session {
   int64_t start = 0, end = 0;  // event times, ms
   std::array<uint32_t, kEventTypeCount> counts{};
   int64_t revenue_micros = 0;
-  std::vector<std::pair<ItemId, int64_t>> items;  // (item, first touch), earliest first
-  std::vector<FunnelScope> scopes;                // [0] = the whole session
+  // Inline room for the common session (a couple of items, the whole-session scope and
+  // one category): a new session costs one allocation (its user's vector), not three.
+  absl::InlinedVector<std::pair<ItemId, int64_t>, 2> items;  // (item, first touch), earliest first
+  absl::InlinedVector<FunnelScope, 2> scopes;                 // [0] = the whole session
 };
 
 class SessionState final : public State {
