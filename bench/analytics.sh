@@ -4,7 +4,9 @@
 # revenue.enabled = inventory.enabled = false), alternating
 # on/off runs on fresh data dirs so that drift hits both alike, NDJSON batches of 100 of
 # seed-shaped events (sessions, purchases with orders and prices) and the synthetic
-# stream. Prints one line per run and the mean ratio off/on per stream.
+# stream. Prints one line per run (with eddy's CPU time per event) and the mean ratios
+# on/off per stream: of events/s, and of CPU per event (off/on: what fraction of the CPU
+# an event costs with analytics on is left with them off).
 # Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,7 @@ while (($#)); do
 done
 source bench/lib.sh
 echo "eddy analytics on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
-declare -A sum
+declare -A sum cpu
 for ((i = 1; i <= pairs; ++i)); do
   for mode in on off; do
     flags=(--log-level warn --set "durability.ack=$ack")
@@ -33,14 +35,21 @@ for ((i = 1; i <= pairs; ++i)); do
       start_eddy "${flags[@]}"
       out=$(run --duration "$duration" --batch 100 --connections 16 --shape "$shape" \
         --pool-events 2000000 --line "analytics_${mode}/${shape}/pair$i")
-      echo "$out"
+      # eddy's CPU time (user + system, all threads) per accepted event: steadier than
+      # events/s on a VM whose share of the cores drifts.
+      ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+      rate=$(awk '{print $2}' <<<"$out")
+      us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v d="$duration" \
+        'BEGIN { printf "%.2f", t / hz * 1e6 / (r * d) }')
+      echo "$out  cpu ${us} us/event"
       stop_eddy
-      sum[$mode/$shape]=$(awk -v s="${sum[$mode/$shape]:-0}" -v r="$(awk '{print $2}' <<<"$out")" \
-        'BEGIN { print s + r }')
+      sum[$mode/$shape]=$(awk -v s="${sum[$mode/$shape]:-0}" -v r="$rate" 'BEGIN { print s + r }')
+      cpu[$mode/$shape]=$(awk -v s="${cpu[$mode/$shape]:-0}" -v r="$us" 'BEGIN { print s + r }')
     done
   done
 done
 for shape in seed synthetic; do
-  awk -v on="${sum[on/$shape]}" -v off="${sum[off/$shape]}" -v s="$shape" -v n="$pairs" \
-    'BEGIN { printf "%s: mean on %.0f events/s, off %.0f events/s, on/off = %.1f%%\n", s, on / n, off / n, 100 * on / off }'
+  awk -v on="${sum[on/$shape]}" -v off="${sum[off/$shape]}" -v con="${cpu[on/$shape]}" \
+    -v coff="${cpu[off/$shape]}" -v s="$shape" -v n="$pairs" \
+    'BEGIN { printf "%s: mean on %.0f events/s, off %.0f events/s, on/off = %.1f%%; cpu on %.2f, off %.2f us/event, off/on = %.1f%%\n", s, on / n, off / n, 100 * on / off, con / n, coff / n, 100 * coff / con }'
 done

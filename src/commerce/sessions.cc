@@ -213,7 +213,9 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   // later): a counted session adds the steps a scope newly reached.
   const int64_t minute = MinuteOf(s.start);
   const auto add = [&](FunnelScope& f, int from) {
+    const uint64_t carts = f.carts.capacity();
     f.Add(ev.type, t);
+    heap_ += (f.carts.capacity() - carts) * sizeof(int64_t);  // unsigned wrap = a decrease
     if (counted && f.step > from) CountSteps(minute, f.category, from + 1, f.step);
   };
   add(s.scopes[0], s.scopes[0].step);
@@ -247,9 +249,11 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   bool counted = true;
   Session* s = SessionFor(sessions, ev, &counted);
   if (s == nullptr) return;
-  const uint64_t heap_before = HeapOf(*s);
+  // The session's own vectors here; its scopes' cart lists as AddTo changes them (without
+  // a walk over every scope per event).
+  const uint64_t heap_before = ShallowHeapOf(*s);
   AddTo(*s, ev, counted);
-  heap_ += HeapOf(*s) - heap_before;
+  heap_ += ShallowHeapOf(*s) - heap_before;
   if (!counted) Count(StepsOf(*s), +1);
   // An earlier start moves the session towards the front (past later-starting ones only):
   // the vector stays in start order, as a stable sort would leave it.
@@ -400,12 +404,16 @@ void SessionState::VisitIds(IdMarks& marks) {
   }
 }
 
-uint64_t SessionState::HeapOf(const Session& s) {
+uint64_t SessionState::ShallowHeapOf(const Session& s) {
   // What lives outside the Session: the inlined vectors' heap, when they outgrew it.
-  const auto outside = [](const auto& v, size_t inline_n) {
+  const auto outside = [](const auto& v, size_t inline_n) -> uint64_t {
     return v.capacity() > inline_n ? v.capacity() * sizeof(v[0]) : 0;
   };
-  uint64_t bytes = sizeof(Session) + outside(s.items, 2) + outside(s.scopes, 2);
+  return sizeof(Session) + outside(s.items, 2) + outside(s.scopes, 2);
+}
+
+uint64_t SessionState::HeapOf(const Session& s) {
+  uint64_t bytes = ShallowHeapOf(s);
   for (const FunnelScope& f : s.scopes) bytes += f.carts.capacity() * sizeof(int64_t);
   return bytes;
 }

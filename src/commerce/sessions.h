@@ -113,7 +113,10 @@ class SessionState final : public State {
   };
   static Steps StepsOf(const Session& s);
   // The heap one session holds (its own slot included).
+  // The heap a session holds: itself and its vectors' storage outside it, with (HeapOf)
+  // or without (ShallowHeapOf) its scopes' cart lists.
   static uint64_t HeapOf(const Session& s);
+  static uint64_t ShallowHeapOf(const Session& s);
   void Count(const Steps& st, int sign);
   void AdvanceTo(int64_t minute);
   Session* SessionFor(std::vector<Session>& sessions, const Event& ev, bool* counted);
