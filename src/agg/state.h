@@ -81,6 +81,10 @@ class State {
   // for states whose Prefetches() is true (the apply loop skips the others).
   virtual bool Prefetches() const { return false; }
   virtual void Prefetch(const Event& ev, const ApplyInfo& info) const {}
+  // Later stages for a state whose lookup is a chain of dependent loads: called for the
+  // entry kPrefetchAhead / 2 ahead (stage 1) and 2 ahead (stage 2), after Prefetch started
+  // the first link, so each stage can follow the link the one before brought in.
+  virtual void PrefetchDeeper(const Event& ev, int stage) const {}
   // Live clock: the wall clock reached `minute`; windows slide, what left them is freed.
   virtual void Tick(int64_t minute) {}
   // The shard has nothing to apply: fold buffered work so reads find it done.

@@ -269,6 +269,21 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   }
 }
 
+void SessionState::PrefetchDeeper(const Event& ev, int stage) const {
+  if (!ev.user.valid()) return;
+  const std::vector<Session>* sessions = users_.Find(ev.user);
+  if (sessions == nullptr || sessions->empty()) return;
+  const Session& s = sessions->back();
+  if (stage == 1) {
+    for (size_t b = 0; b < sizeof(Session); b += 64) {
+      __builtin_prefetch(reinterpret_cast<const char*>(&s) + b);
+    }
+    return;
+  }
+  __builtin_prefetch(s.items.data());
+  __builtin_prefetch(s.scopes.data());
+}
+
 void SessionState::AddFunnel(CategoryId category, int64_t g, int64_t minutes,
                              Partial* out) const {
   for (auto it = funnel_.upper_bound(g - minutes); it != funnel_.end() && it->first <= g; ++it) {

@@ -84,6 +84,9 @@ class SessionState final : public State {
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) users_.Prefetch(ev.user);
   }
+  // Stage 1: the user's slot is found (its index line came in) and their newest session
+  // fetched; stage 2: that session's items and scopes, where they live outside it.
+  void PrefetchDeeper(const Event& ev, int stage) const override;
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override;
   bool LoadFrom(SerialReader& r, uint32_t version) override;

@@ -118,6 +118,11 @@ void ShardState::Prefetch(const Event& ev) const {
   for (State* st : prefetching_) st->Prefetch(ev, info);
 }
 
+void ShardState::PrefetchDeeper(const Event& ev, int stage) const {
+  if (IsCatalogChange(ev.type) || ev.derived()) return;
+  for (State* st : prefetching_) st->PrefetchDeeper(ev, stage);
+}
+
 size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting,
                          bool* yielded) {
   PartitionLog& pl = log_->partition(p);
@@ -133,6 +138,8 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_wai
     // entry a few ahead so they overlap with this one's work. (An entry not yet published
     // reads as nullptr; a published one stays put until this shard advances past it.)
     if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead)) Prefetch(ahead->event);
+    if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead / 2)) PrefetchDeeper(ahead->event, 1);
+    if (const LogEntry* ahead = pl.Peek(cur + 2)) PrefetchDeeper(ahead->event, 2);
     Apply(*e, p);
     ++cur;
     ++n;

@@ -103,6 +103,7 @@ class ShardState {
   size_t Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_waiting = nullptr,
                bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
+  void PrefetchDeeper(const Event& ev, int stage) const;
   void RegisterStates(const Options& options, AlertSink* alerts);
   template <typename S>
   S* Register(std::unique_ptr<S> state) {
