@@ -13,6 +13,7 @@
 
 #include "testutil/http_client.h"
 #include "testutil/sse_client.h"
+#include "testutil/testutil.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -62,16 +63,8 @@ int main(int argc, char** argv) {
     from_ack_ms.push_back(std::chrono::duration<double, std::milli>(got - acked).count());
     from_send_ms.push_back(std::chrono::duration<double, std::milli>(got - sent).count());
   }
-  auto pct = [](std::vector<double> v, double q) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-  };
-  for (auto [name, v] : {std::pair{"acknowledged -> SSE", &from_ack_ms},
-                         std::pair{"sent -> SSE", &from_send_ms}}) {
-    std::printf("alert latency %-20s probes %6zu  p50 %7.3f  p99 %7.3f  p999 %7.3f  max %7.3f ms\n",
-                name, v->size(), pct(*v, 0.5), pct(*v, 0.99), pct(*v, 0.999), pct(*v, 1.0));
-  }
+  std::printf("%s\n", eddy::test::LatencyLine("alert latency acknowledged -> SSE", from_ack_ms).c_str());
+  std::printf("%s\n", eddy::test::LatencyLine("alert latency sent -> SSE", from_send_ms).c_str());
   std::printf("%llu requests refused (429) and not sampled\n",
               static_cast<unsigned long long>(refused));
   return 0;

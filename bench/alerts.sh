@@ -13,10 +13,7 @@ cmake --build --preset release --target alert_latency >/dev/null
 start_eddy --log-level warn
 load=""
 if [ "$rate" != 0 ]; then
-  ./build/release/eddy-load --port "$port" --rate "$rate" --batch 100 --connections 8 \
-    --duration "$((seconds + 2))" --no-progress --line "ingest_at_${rate}/s" >"$work/load.txt" &
-  load=$!
-  sleep 1  # let the load reach its rate before probing
+  start_load "$rate" "$seconds"
 fi
 ./build/release/bench/alert_latency "$port" "$seconds"
 if [ -n "$load" ]; then

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "testutil/http_client.h"
+#include "testutil/testutil.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -53,16 +54,8 @@ int main(int argc, char** argv) {
     first_try += reads == 1;
     ++probes;
   }
-  auto pct = [](std::vector<double> v, double q) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-  };
-  for (auto [name, v] : {std::pair{"recent (one shard)", &recent_ms},
-                         std::pair{"velocity (all shards)", &velocity_ms}}) {
-    std::printf("freshness %-22s probes %6zu  p50 %7.3f  p99 %7.3f  p999 %7.3f  max %7.3f ms\n",
-                name, v->size(), pct(*v, 0.5), pct(*v, 0.99), pct(*v, 0.999), pct(*v, 1.0));
-  }
+  std::printf("%s\n", eddy::test::LatencyLine("freshness recent (one shard)", recent_ms).c_str());
+  std::printf("%s\n", eddy::test::LatencyLine("freshness velocity (all shards)", velocity_ms).c_str());
   std::printf("visible on the first read: %llu of %llu probes; %llu POSTs refused\n",
               static_cast<unsigned long long>(first_try), static_cast<unsigned long long>(probes),
               static_cast<unsigned long long>(failures));

@@ -11,10 +11,7 @@ seconds=${2:-10}
 source bench/lib.sh
 cmake --build --preset release --target freshness >/dev/null
 start_eddy --log-level warn
-./build/release/eddy-load --port "$port" --rate "$rate" --batch 100 --connections 8 \
-  --duration "$((seconds + 2))" --no-progress --line "ingest_at_${rate}/s" >"$work/load.txt" &
-load=$!
-sleep 1  # let the load reach its rate before probing
+start_load "$rate" "$seconds"
 ./build/release/bench/freshness "$port" "$seconds"
 wait "$load"
 cat "$work/load.txt"

@@ -26,6 +26,16 @@ start_eddy() {
 
 run() { ./build/release/eddy-load --port "$port" --no-progress "$@"; }
 
+# A steady open-loop load beside a probe: RATE events/s (NDJSON batches of 100, 8
+# connections) for SECONDS + 2, in the background; its summary goes to $work/load.txt and
+# its pid to $load. Lets it reach its rate before returning.
+start_load() {
+  ./build/release/eddy-load --port "$port" --rate "$1" --batch 100 --connections 8 \
+    --duration "$(($2 + 2))" --no-progress --line "ingest_at_${1}/s" >"$work/load.txt" &
+  load=$!
+  sleep 1
+}
+
 stop_eddy() {
   kill "-${1:-TERM}" "$pid"
   wait "$pid" 2>/dev/null || true

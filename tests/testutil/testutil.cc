@@ -1,5 +1,6 @@
 #include "testutil/testutil.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -86,6 +87,18 @@ RecommendRequest Req(std::string user, uint32_t k, std::string category,
   r.min_price_micros = min_price_micros;
   r.max_price_micros = max_price_micros;
   return r;
+}
+
+std::string LatencyLine(std::string_view label, std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  const auto pct = [&](double q) {
+    if (ms.empty()) return 0.0;
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+  };
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%-36s probes %6zu  p50 %7.3f  p99 %7.3f  p999 %7.3f  max %7.3f ms",
+                std::string(label).c_str(), ms.size(), pct(0.5), pct(0.99), pct(0.999), pct(1.0));
+  return buf;
 }
 
 }  // namespace eddy::test

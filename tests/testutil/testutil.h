@@ -55,4 +55,7 @@ RecommendRequest Req(std::string user, uint32_t k, std::string category = "",
                      std::optional<int64_t> min_price_micros = std::nullopt,
                      std::optional<int64_t> max_price_micros = std::nullopt);
 
+// For the probes in bench/: "<label> probes N  p50 …  p99 …  p999 …  max … ms" of `ms`.
+std::string LatencyLine(std::string_view label, std::vector<double> ms);
+
 }  // namespace eddy::test
