@@ -11,6 +11,13 @@ std::string_view AlertKindName(AlertKind kind) {
   return "unknown";
 }
 
+std::optional<AlertKind> AlertKindOf(std::string_view name) {
+  for (int k = 0; k < kAlertKindCount; ++k) {
+    if (AlertKindName(static_cast<AlertKind>(k)) == name) return static_cast<AlertKind>(k);
+  }
+  return std::nullopt;
+}
+
 uint64_t AlertState::Raise(const AlertRecord& alert) {
   alerts_.push_back(alert);
   if (alerts_.size() > cap_) {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,8 @@ namespace eddy {
 enum class AlertKind : uint8_t { kInventory = 0 };
 inline constexpr int kAlertKindCount = 1;
 std::string_view AlertKindName(AlertKind kind);  // "inventory"
+// The kind named `name`; none for a name no alert is raised under (yet).
+std::optional<AlertKind> AlertKindOf(std::string_view name);
 
 struct AlertRecord {
   AlertKind kind = AlertKind::kInventory;

@@ -29,6 +29,12 @@ InventoryItem& InventoryState::Item(ItemId item, int64_t time_ms) {
   });
 }
 
+std::optional<int64_t> StockOf(const InventoryState& inventory, const CatalogItem* catalog,
+                               ItemId item) {
+  if (const InventoryItem* it = inventory.Find(item); it != nullptr && it->known) return it->stock;
+  return catalog != nullptr ? catalog->stock_level() : std::nullopt;
+}
+
 void InventoryState::ApplyItemFeed(const Event& ev, PartitionId p) {
   if (ev.derived()) {
     if (ev.type == EventType::kPurchase) Purchase(ev, p);

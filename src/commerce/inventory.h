@@ -31,6 +31,7 @@
 #include "agg/lru_map.h"
 #include "agg/state.h"
 #include "commerce/alerts.h"
+#include "commerce/catalog.h"
 #include "eddy/ids.h"
 #include "eddy/options.h"
 
@@ -133,5 +134,11 @@ class InventoryState final : public State {
   const uint64_t dedup_max_ids_;
   EventIdSet moves_seen_;
 };
+
+// The item's stock as the shop knows it now: inventory's when it has a level for the item
+// (catalog stock, inventory events, purchases, cancels), else the catalog record's (with
+// inventory off); none when neither says.
+std::optional<int64_t> StockOf(const InventoryState& inventory, const CatalogItem* catalog,
+                               ItemId item);
 
 }  // namespace eddy

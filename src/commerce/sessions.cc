@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/container/inlined_vector.h"
-
 #include "util/time.h"
 
 namespace eddy {
@@ -421,10 +420,10 @@ void SessionState::VisitIds(IdMarks& marks) {
 
 uint64_t SessionState::ShallowHeapOf(const Session& s) {
   // What lives outside the Session: the inlined vectors' heap, when they outgrew it.
-  const auto outside = [](const auto& v, size_t inline_n) -> uint64_t {
-    return v.capacity() > inline_n ? v.capacity() * sizeof(v[0]) : 0;
+  const auto outside = [](const auto& v) -> uint64_t {
+    return v.capacity() > Session::kInline ? v.capacity() * sizeof(v[0]) : 0;
   };
-  return sizeof(Session) + outside(s.items, 2) + outside(s.scopes, 2);
+  return sizeof(Session) + outside(s.items) + outside(s.scopes);
 }
 
 uint64_t SessionState::HeapOf(const Session& s) {

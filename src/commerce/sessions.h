@@ -61,14 +61,16 @@ struct FunnelScope {
 };
 
 struct Session {
+  // Inline room for the common session (a couple of items, the whole-session scope and
+  // one category): a new session costs one allocation (its user's vector), not three.
+  static constexpr size_t kInline = 2;
   SessionId producer;  // the producer's sessionId; invalid for a session split by gaps
   int64_t start = 0, end = 0;  // event times, ms
   std::array<uint32_t, kEventTypeCount> counts{};
   int64_t revenue_micros = 0;
-  // Inline room for the common session (a couple of items, the whole-session scope and
-  // one category): a new session costs one allocation (its user's vector), not three.
-  absl::InlinedVector<std::pair<ItemId, int64_t>, 2> items;  // (item, first touch), earliest first
-  absl::InlinedVector<FunnelScope, 2> scopes;                 // [0] = the whole session
+  absl::InlinedVector<std::pair<ItemId, int64_t>, kInline> items;  // (item, first touch),
+                                                                   // earliest first
+  absl::InlinedVector<FunnelScope, kInline> scopes;                // [0] = the whole session
 };
 
 class SessionState final : public State {
@@ -115,7 +117,6 @@ class SessionState final : public State {
     std::array<std::pair<CategoryId, uint8_t>, 1 + kMaxCategories> scope;  // [0, n) set
   };
   static Steps StepsOf(const Session& s);
-  // The heap one session holds (its own slot included).
   // The heap a session holds: itself and its vectors' storage outside it, with (HeapOf)
   // or without (ShallowHeapOf) its scopes' cart lists.
   static uint64_t HeapOf(const Session& s);

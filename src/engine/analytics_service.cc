@@ -7,9 +7,9 @@
 #include "commerce/alerts.h"
 #include "commerce/catalog.h"
 #include "commerce/inventory.h"
-#include "engine/alert_feed.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
+#include "engine/alert_feed.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -239,8 +239,8 @@ void AnalyticsService::Alerts(const AlertsRequest& request,
   AlertsAnswer answer;
   std::optional<AlertKind> kind;
   if (!request.kind.empty()) {
-    if (request.kind != AlertKindName(AlertKind::kInventory)) return done(std::move(answer));
-    kind = AlertKind::kInventory;  // the only kind raised yet
+    kind = AlertKindOf(request.kind);
+    if (!kind) return done(std::move(answer));  // a kind with no alerts yet (fraud, anomaly)
   }
   const int64_t since = request.since_ms;
   const uint32_t k = request.k;

@@ -24,12 +24,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/alert_feed.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_clock.h"
 #include "engine/id_recycler.h"
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
-#include "engine/alert_feed.h"
 #include "engine/analytics_service.h"
 #include "engine/recommender.h"
 #include "engine/shard_set.h"

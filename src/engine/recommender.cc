@@ -69,6 +69,7 @@ struct Recommender::Job {
     bool unwanted = false;  // the query item, or seen with exclude_seen: dropped at the cut
     MergedFacts facts;
     std::optional<CatalogItem> catalog;  // the item's catalog record, if it has one
+    std::optional<int64_t> stock;        // its stock, if known (StockOf)
   };
   std::vector<Candidate> candidates;
   absl::flat_hash_map<ItemId, uint32_t> index;  // into candidates; stale after CutPopular
@@ -358,18 +359,15 @@ Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
   st.Get<PopularityState>().ScoresOf(CategoryId(), items, now_ms, &part.popularity);
   part.facts.resize(items.size());
   part.catalog.resize(items.size());
+  part.stock.resize(items.size());
   const EngagementState& engagement = st.Get<EngagementState>();
   const CatalogState& catalog = st.Get<CatalogState>();
   const InventoryState& inventory = st.Get<InventoryState>();
   for (size_t i = 0; i < items.size(); ++i) {
     if (const Engagement::Facts* f = engagement.FactsOf(items[i])) part.facts[i] = *f;
-    if (const CatalogItem* c = catalog.Find(items[i])) part.catalog[i] = *c;
-    // The stock is inventory's (catalog stock, inventory events, purchases, cancels).
-    if (const InventoryItem* inv = inventory.Find(items[i]); inv != nullptr && inv->known) {
-      if (!part.catalog[i]) part.catalog[i].emplace();
-      part.catalog[i]->stock = inv->stock;
-      part.catalog[i]->has |= CatalogItem::kStock;
-    }
+    const CatalogItem* c = catalog.Find(items[i]);
+    if (c != nullptr) part.catalog[i] = *c;
+    part.stock[i] = StockOf(inventory, c, items[i]);
   }
   part.trending = TrendingOf(st, likely, now_ms);
   return part;
@@ -385,6 +383,7 @@ std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<Si
       c.popularity += part.popularity[i];
       c.facts.Add(part.facts[i], interners_.categories);
       if (part.catalog[i]) c.catalog = part.catalog[i];
+      if (part.stock[i]) c.stock = part.stock[i];
     }
     // Catalog values win over what events said.
     if (c.catalog && c.catalog->category.valid()) {
@@ -500,8 +499,7 @@ void Recommender::Finish(Job& job) {
     if (excluded.contains(name)) continue;
     kept.push_back(&c);
     ranker::Candidate r;
-    r.in_stock = !(options_.ranking.exclude_out_of_stock && c.catalog && c.catalog->stock_level() &&
-                   *c.catalog->stock_level() <= 0);
+    r.in_stock = !(options_.ranking.exclude_out_of_stock && c.stock && *c.stock <= 0);
     r.item = std::string(name);
     r.category = std::string(c.facts.category_name);
     r.price_micros = c.facts.price_micros;

@@ -84,6 +84,7 @@ class Recommender {
     std::vector<double> popularity;
     std::vector<Engagement::Facts> facts;
     std::vector<std::optional<CatalogItem>> catalog;  // held by the item's shard only
+    std::vector<std::optional<int64_t>> stock;        // likewise (StockOf)
     std::vector<int64_t> trending;  // of each likely category, millionths
   };
 
