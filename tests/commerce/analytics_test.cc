@@ -48,11 +48,7 @@ Options AnalyticsOptions(uint32_t partitions, int shards) {
   return o;
 }
 
-std::unique_ptr<Engine> Open(const Options& o) {
-  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return std::move(e).value();
-}
+using test::OpenEngine;
 
 void Ingest(Engine& engine, const std::vector<CommerceEvent>& events, size_t batch) {
   auto ctx = engine.NewIngestContext();
@@ -331,7 +327,7 @@ TEST_P(AnalyticsOracleTest, SessionsFunnelAndRevenueMatchBruteForce) {
   const Layout l = GetParam();
   const std::vector<CommerceEvent> events = CommerceStream(7, 3000);
   const Options o = AnalyticsOptions(l.partitions, l.shards);
-  auto engine = Open(o);
+  auto engine = OpenEngine(o);
   Ingest(*engine, events, l.batch);
   const std::string where = std::to_string(l.partitions) + "p/" + std::to_string(l.shards) +
                             "s/batch " + std::to_string(l.batch);
@@ -387,7 +383,7 @@ TEST(RevenueTest, LatenessBoundary) {
   Options o = AnalyticsOptions(2, 1);
   o.revenue.window_minutes = {5};
   o.revenue.lateness_ms = 60'000;
-  auto engine = Open(o);
+  auto engine = OpenEngine(o);
   auto ctx = engine->NewIngestContext();
   const int64_t w0 = 1'700'000'100'000 / 300'000 * 300'000;  // a window start
   const auto buy = [&](const std::string& user, int64_t t, const std::string& price) {
@@ -414,7 +410,7 @@ TEST(RevenueTest, LatenessBoundary) {
 
 // Cancels: before or after the purchase lines, twice, of another user's order id.
 TEST(RevenueTest, CancelsRemoveTheOrderWhateverTheOrder) {
-  auto engine = Open(AnalyticsOptions(4, 2));
+  auto engine = OpenEngine(AnalyticsOptions(4, 2));
   auto ctx = engine->NewIngestContext();
   const int64_t t = 1'700'000'000'000 / 300'000 * 300'000 + 1000;
   const auto ev = [&](const std::string& user, const std::string& type, const std::string& order,
@@ -451,7 +447,7 @@ TEST(RevenueTest, CancelsRemoveTheOrderWhateverTheOrder) {
 TEST(SessionsTest, LateSessionOfAFullUserIsLeftOut) {
   Options o = AnalyticsOptions(2, 1);
   o.sessions.max_per_user = 2;
-  auto engine = Open(o);
+  auto engine = OpenEngine(o);
   const int64_t h = 3'600'000;
   const auto ev = [](const std::string& type, int64_t t) {
     CommerceEvent e;
@@ -478,12 +474,12 @@ TEST(AnalyticsCheckpointTest, RestartGivesTheSameAnswers) {
   o.durability.data_dir = dir.path().string();
   o.durability.ack = AckLevel::kWal;
   {
-    auto engine = Open(o);
+    auto engine = OpenEngine(o);
     Ingest(*engine, events, 50);
     ASSERT_TRUE(engine->TakeCheckpoint().ok());
     engine->Stop();
   }
-  auto engine = Open(o);
+  auto engine = OpenEngine(o);
   ASSERT_GT(engine->Status().store.recovered_from_checkpoint, 0u);
   ExpectSessions(*engine, events, "restarted");
   ExpectFunnels(*engine, events, "restarted");

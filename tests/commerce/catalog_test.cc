@@ -21,11 +21,7 @@ using test::EventBuilder;
 
 constexpr int64_t kT0 = 1'700'000'000'000;
 
-std::unique_ptr<Engine> Open(const Options& o) {
-  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return std::move(e).value();
-}
+using test::OpenEngine;
 
 Options CatalogOptions(uint32_t partitions, int shards) {
   Options o = test::TestOptions(partitions, shards);
@@ -118,7 +114,7 @@ TEST(CatalogOracleTest, PutPatchDeleteMatchBruteForceInEveryLayout) {
   }
   for (const auto& [partitions, shards, batch] :
        {std::tuple{1u, 1, size_t{1}}, std::tuple{4u, 2, size_t{7}}, std::tuple{16u, 3, size_t{500}}}) {
-    auto e = Open(CatalogOptions(partitions, shards));
+    auto e = OpenEngine(CatalogOptions(partitions, shards));
     Send(*e, lines, batch);
     for (const auto& [item, rec] : brute) {
       const CatalogRecord got = e->ItemCatalogSync(item);
@@ -207,7 +203,7 @@ std::set<std::string> Answered(Engine& e, const ItemFilter& filter = {}) {
 }
 
 TEST(CatalogRankingTest, WithdrawnItemsAreInNoAnswerAndComeBackWithPut) {
-  auto e = Open(CatalogOptions(4, 2));
+  auto e = OpenEngine(CatalogOptions(4, 2));
   Send(*e, Interactions(), 300);
   const std::set<std::string> before = Answered(*e);
   const std::set<std::string> withdrawn = {"i0", "i1", "i2", "i3"};
@@ -232,7 +228,7 @@ TEST(CatalogRankingTest, WithdrawnItemsAreInNoAnswerAndComeBackWithPut) {
 
 TEST(CatalogRankingTest, FiltersCatalogValuesAndStock) {
   Options o = CatalogOptions(4, 2);
-  auto e = Open(o);
+  auto e = OpenEngine(o);
   Send(*e, Interactions(), 300);
   // attr.color=red: only red items (i % 3 != 0); exclude drops the listed ones.
   ItemFilter red;
@@ -258,7 +254,7 @@ TEST(CatalogRankingTest, FiltersCatalogValuesAndStock) {
   Send(*e, {EventBuilder().Type("catalog_patch").Item("i4").Raw("stock", "0").Json()});
   EXPECT_TRUE(e->RecommendSync(shoes).items.empty());
   o.ranking.exclude_out_of_stock = false;
-  auto keep = Open(o);
+  auto keep = OpenEngine(o);
   Send(*keep, Interactions(), 300);
   Send(*keep, {EventBuilder().Type("catalog_patch").Item("i4").Category("shoes").Raw("stock", "0")
                    .Json()});
@@ -272,12 +268,12 @@ TEST(CatalogCheckpointTest, SmallestRecordLoads) {
   o.durability.data_dir = dir.path().string();
   o.durability.ack = AckLevel::kWal;
   {
-    auto e = Open(o);
+    auto e = OpenEngine(o);
     Send(*e, {EventBuilder().Type("catalog_delete").Item("b").Raw("timestamp", "0").Json()});
     ASSERT_TRUE(e->TakeCheckpoint().ok());
     e->Stop();
   }
-  auto e = Open(o);
+  auto e = OpenEngine(o);
   EXPECT_GT(e->Status().store.recovered_from_checkpoint, 0u);
   EXPECT_TRUE(e->ItemCatalogSync("b").deleted);
 }
@@ -288,7 +284,7 @@ TEST(CatalogCheckpointTest, RestartKeepsTheCatalog) {
   o.durability.data_dir = dir.path().string();
   o.durability.ack = AckLevel::kWal;
   {
-    auto e = Open(o);
+    auto e = OpenEngine(o);
     Send(*e, {EventBuilder().Type("catalog_put").Item("a").Category("c").Raw("stock", "3")
                   .Raw("attributes", R"({"b":1,"a":"x"})").Json(),
               EventBuilder().Type("catalog_delete").Item("b").Json()});
@@ -296,7 +292,7 @@ TEST(CatalogCheckpointTest, RestartKeepsTheCatalog) {
     Send(*e, {EventBuilder().Type("catalog_patch").Item("a").Raw("hidden", "true").Json()});
     e->Stop();
   }
-  auto e = Open(o);  // the checkpoint, then the PATCH replayed from the store
+  auto e = OpenEngine(o);  // the checkpoint, then the PATCH replayed from the store
   const CatalogRecord a = e->ItemCatalogSync("a");
   EXPECT_TRUE(a.found && a.hidden && !a.deleted);
   EXPECT_EQ(a.category, "c");

@@ -29,11 +29,7 @@ using test::EventBuilder;
 constexpr int64_t kT0 = 1'700'000'000'000;
 constexpr int64_t kDay = 86'400'000;
 
-std::unique_ptr<Engine> Open(const Options& o) {
-  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return std::move(e).value();
-}
+using test::OpenEngine;
 
 Options InventoryOptions(uint32_t partitions, int shards) {
   Options o = test::TestOptions(partitions, shards);
@@ -337,7 +333,7 @@ TEST_P(InventoryOracleTest, StockSalesAndAlertsMatchBruteForce) {
   EXPECT_GT(s.restored_lines, 20);
   EXPECT_GT(s.oversold_purchases, 20);
   EXPECT_GT(s.retries, 50);
-  auto e = Open(InventoryOptions(l.partitions, l.shards));
+  auto e = OpenEngine(InventoryOptions(l.partitions, l.shards));
   // Only the retried purchases are duplicates: their stock moves are not acknowledged
   // or counted as duplicates of their own.
   EXPECT_EQ(Send(*e, s.lines, l.batch), static_cast<uint64_t>(s.retries));
@@ -355,7 +351,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, InventoryOracleTest,
 // One alert per crossing: a run of sales below the threshold raises one; climbing back
 // clears it; the next fall raises the second.
 TEST(InventoryAlertTest, OneAlertPerCrossingAndClearedOnTheWayBack) {
-  auto e = Open(InventoryOptions(4, 2));
+  auto e = OpenEngine(InventoryOptions(4, 2));
   std::vector<std::string> lines = {
       EventBuilder().Type("catalog_put").Item("sku").Raw("stock", "10").Raw("lowStockThreshold", "5").Time(kT0).Json()};
   for (int i = 0; i < 8; ++i) {  // 10 → 2: below 5 from the 6th sale on
@@ -389,7 +385,7 @@ TEST(InventoryCapsTest, CancelMarkersKeepOrdersAndEvictionClearsAlerts) {
   Options o = InventoryOptions(1, 1);
   o.inventory.max_orders = 4;
   o.inventory.max_items = 2;
-  auto e = Open(o);
+  auto e = OpenEngine(o);
   int64_t t = kT0;
   std::vector<std::string> lines = {
       EventBuilder().Type("inventory").Item("x").Raw("stock", "10").Time(t += 1000).Json(),
@@ -419,7 +415,7 @@ TEST(InventoryCapsTest, CancelMarkersKeepOrdersAndEvictionClearsAlerts) {
 
 // The ranker's out-of-stock rule sees the stock purchases took, and a cancel gives it back.
 TEST(InventoryRankingTest, SoldOutByPurchasesIsNotRecommendedUntilACancel) {
-  auto e = Open(InventoryOptions(4, 2));
+  auto e = OpenEngine(InventoryOptions(4, 2));
   std::vector<std::string> lines;
   int64_t t = kT0;
   // Everyone views a and then b: b is a's co-view neighbour, for the user who saw a.
@@ -456,17 +452,17 @@ TEST(InventoryCheckpointTest, RestartKeepsStockOrdersAndAlerts) {
   const Stream s = MakeStream(23, 1500);
   const size_t half = s.lines.size() / 2;
   {
-    auto e = Open(o);
+    auto e = OpenEngine(o);
     Send(*e, std::vector<std::string>(s.lines.begin(), s.lines.begin() + half), 50);
     ASSERT_TRUE(e->TakeCheckpoint().ok());
     Send(*e, std::vector<std::string>(s.lines.begin() + half, s.lines.end()), 50);
   }
-  auto e = Open(o);
+  auto e = OpenEngine(o);
   EXPECT_EQ(e->Status().store.recovered_events, 0u);  // the clean stop's checkpoint
   ExpectMatches(*e, s.brute, 3);
   o.recovery.ignore_checkpoints = true;  // and a full replay of the store
   e.reset();
-  e = Open(o);
+  e = OpenEngine(o);
   ExpectMatches(*e, s.brute, 3);
 }
 

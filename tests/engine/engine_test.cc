@@ -19,11 +19,7 @@ using test::JsonArray;
 using test::Ndjson;
 using test::TestOptions;
 
-std::unique_ptr<Engine> OpenEngine(const Options& o) {
-  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return std::move(e).value();
-}
+using test::OpenEngine;
 
 std::vector<std::string> RecentIds(Engine& e, const std::string& user, uint32_t k = 50) {
   std::vector<std::string> out;

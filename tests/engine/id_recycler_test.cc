@@ -32,11 +32,7 @@ Options SmallCaps(uint32_t partitions = 1, int shards = 1) {
   return o;
 }
 
-std::unique_ptr<Engine> Open(const Options& o) {
-  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return std::move(e).value();
-}
+using test::OpenEngine;
 
 // `n` one-off users, each with one purchase in a new session and order, from a fixed IP
 // pool, of shared items; then the keeper touches its own three items.
@@ -75,7 +71,7 @@ std::map<std::string, IdKindStatus> Ids(Engine& e) {
 const std::vector<std::string> kKeeper = {"keeper-3", "keeper-2", "keeper-1"};
 
 TEST(IdRecyclerTest, FreesWhatNoStateHoldsAndAnswersStayRight) {
-  auto e = Open(SmallCaps());
+  auto e = OpenEngine(SmallCaps());
   auto ctx = e->NewIngestContext();
   ASSERT_EQ(e->IngestSync(*ctx, Batch(0, 500)).accepted, 503u);
   auto before = Ids(*e);
@@ -126,7 +122,7 @@ TEST(IdRecyclerTest, CheckpointAfterSweepsRestoresTheSameAnswers) {
   o.durability.data_dir = dir.path().string();
   o.durability.ack = AckLevel::kWal;
   {
-    auto e = Open(o);
+    auto e = OpenEngine(o);
     auto ctx = e->NewIngestContext();
     ASSERT_EQ(e->IngestSync(*ctx, Batch(0, 300)).accepted, 303u);
     ASSERT_TRUE(e->RecycleIdsNow().ok());
@@ -135,7 +131,7 @@ TEST(IdRecyclerTest, CheckpointAfterSweepsRestoresTheSameAnswers) {
     ASSERT_EQ(e->IngestSync(*ctx, Batch(600, 10)).accepted, 13u);
     e->Stop();
   }
-  auto e = Open(o);
+  auto e = OpenEngine(o);
   EXPECT_EQ(Recent(*e, "keeper"), kKeeper);
   EXPECT_EQ(Recent(*e, "user-609"), (std::vector<std::string>{"item-9"}));
   EXPECT_TRUE(Recent(*e, "user-3").empty());
@@ -148,7 +144,7 @@ TEST(IdRecyclerTest, CheckpointAfterSweepsRestoresTheSameAnswers) {
 // shards (ThreadSanitizer checks the hand-offs). A user may be evicted (then its answer is
 // empty), but an answer never holds another user's items: nothing was reused early.
 TEST(IdRecyclerTest, SweepsBesideIngestAndReads) {
-  auto e = Open(SmallCaps(4, 2));
+  auto e = OpenEngine(SmallCaps(4, 2));
   auto ctx = e->NewIngestContext();
   ASSERT_EQ(e->IngestSync(*ctx, Batch(0, 10)).accepted, 13u);
   std::atomic<bool> done{false};

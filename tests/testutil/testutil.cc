@@ -6,6 +6,8 @@
 #include <iterator>
 #include <random>
 
+#include <gtest/gtest.h>
+
 #include "http/json_writer.h"
 
 namespace eddy::test {
@@ -75,6 +77,12 @@ Options TestOptions(uint32_t partitions, int shards) {
   o.runtime.shards = shards;
   o.server.io_threads = 1;
   return o;
+}
+
+std::unique_ptr<Engine> OpenEngine(const Options& o) {
+  Result<std::unique_ptr<Engine>> e = Engine::Open(o);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return std::move(e).value();
 }
 
 RecommendRequest Req(std::string user, uint32_t k, std::string category,

@@ -2,6 +2,7 @@
 // Shared test helpers: event builders, temp dirs, engine options for tests.
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,8 @@ void WriteFile(const std::filesystem::path& path, std::string_view bytes);
 
 // Options for an in-process engine: no data dir, small log, given shard/partition counts.
 Options TestOptions(uint32_t partitions = 4, int shards = 2);
+// Engine::Open that expects success (the test fails, naming the status, when it does not).
+std::unique_ptr<Engine> OpenEngine(const Options& o);
 
 // A recommendation request.
 RecommendRequest Req(std::string user, uint32_t k, std::string category = "",
