@@ -157,11 +157,14 @@ void BM_Revenue(benchmark::State& state) {
 }
 BENCHMARK(BM_Revenue);
 
-// Everything a shard does per event (ShardState::Apply), default options; /0 with the
-// commerce analytics off (sessions.enabled = revenue.enabled = inventory.enabled = false).
+// Everything a shard does per event (ShardState::Apply), default options but for the
+// commerce analytics, a mask of which are on: 1 sessions, 2 revenue, 4 inventory (/7 the
+// default, /0 all off).
 void BM_ShardApplyAll(benchmark::State& state) {
   Options o;
-  o.sessions.enabled = o.revenue.enabled = o.inventory.enabled = state.range(0) != 0;
+  o.sessions.enabled = (state.range(0) & 1) != 0;
+  o.revenue.enabled = (state.range(0) & 2) != 0;
+  o.inventory.enabled = (state.range(0) & 4) != 0;
   o.log.partitions = 1;
   PartitionedLog log(1, 16, 1);
   std::atomic<uint64_t> dups{0};
@@ -174,7 +177,44 @@ void BM_ShardApplyAll(benchmark::State& state) {
     shard.Apply(entry, PartitionId(0));
   });
 }
-BENCHMARK(BM_ShardApplyAll)->Arg(1)->Arg(0);
+BENCHMARK(BM_ShardApplyAll)->Arg(7)->Arg(1)->Arg(2)->Arg(4)->Arg(0);
+
+// As BM_ShardApplyAll through the shard's poll loop (with its prefetch pipeline): runs of
+// 1024 events appended to the log, then polled. items/s = events/s.
+void BM_ShardDrain(benchmark::State& state) {
+  constexpr uint32_t kRun = 1024;
+  Options o;
+  o.sessions.enabled = (state.range(0) & 1) != 0;
+  o.revenue.enabled = (state.range(0) & 2) != 0;
+  o.inventory.enabled = (state.range(0) & 4) != 0;
+  o.log.partitions = 1;
+  PartitionedLog log(1, 2 * kRun, 1);
+  std::atomic<uint64_t> dups{0};
+  ShardState shard(0, o, &log, {PartitionId(0)}, Clock::System(), &dups);
+  PartitionLog& pl = log.partition(PartitionId(0));
+  const Stream& s = TheStream();
+  size_t i = 0;
+  int64_t offset = 0;
+  for (auto _ : state) {
+    const uint64_t first = *pl.TryReserve(kRun);
+    for (uint32_t k = 0; k < kRun; ++k) {
+      LogEntry& entry = pl.At(first + k);
+      entry = LogEntry{};
+      entry.kind = LogEntry::kEvent;
+      entry.event = s.events[i];
+      entry.event.time = At(s.events[i], offset);
+      pl.Publish(first + k);
+      if (++i == s.events.size()) {
+        i = 0;
+        offset += static_cast<int64_t>(s.events.size());
+      }
+    }
+    while (shard.Poll(+[] { return false; }) != 0) {
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRun);
+}
+BENCHMARK(BM_ShardDrain)->Arg(7)->Arg(1)->Arg(0);
 
 }  // namespace
 }  // namespace eddy

@@ -52,6 +52,12 @@ class LruMap {
   }
   // Starts loading the key's index slot into cache (a hint only).
   void Prefetch(Key key) const { index_.prefetch(key); }
+  // The next link: starts loading the key's value (its slot), once the index slot is in
+  // (after Prefetch). Reads the index, not the value.
+  void PrefetchValue(Key key) const {
+    auto it = index_.find(key);
+    if (it != index_.end()) __builtin_prefetch(&slots_[it->second]);
+  }
 
   // Every key and value, least recent first.
   template <typename F>

@@ -82,8 +82,9 @@ class State {
   virtual bool Prefetches() const { return false; }
   virtual void Prefetch(const Event& ev, const ApplyInfo& info) const {}
   // Later stages for a state whose lookup is a chain of dependent loads: called for the
-  // entry kPrefetchAhead / 2 ahead (stage 1) and 2 ahead (stage 2), after Prefetch started
-  // the first link, so each stage can follow the link the one before brought in.
+  // entry kPrefetchAhead / 2 ahead (stage 1), 2 ahead (stage 2) and 1 ahead (stage 3),
+  // after Prefetch started the first link, so each stage can follow the link the one
+  // before brought in (and should only prefetch, never wait for, the next one).
   virtual void PrefetchDeeper(const Event& ev, int stage) const {}
   // Live clock: the wall clock reached `minute`; windows slide, what left them is freed.
   virtual void Tick(int64_t minute) {}

@@ -159,6 +159,8 @@ void SessionState::MergeInto(Session& into, Session& from) {
   into.end = std::max(into.end, from.end);
   for (size_t i = 0; i < into.counts.size(); ++i) into.counts[i] += from.counts[i];
   into.revenue_micros += from.revenue_micros;
+  into.item_bits |= from.item_bits;
+  into.category_bits |= from.category_bits;
   for (const auto& [item, t] : from.items) {
     auto it = std::find_if(into.items.begin(), into.items.end(),
                            [&](const auto& e) { return e.first == item; });
@@ -197,15 +199,25 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   if (ev.type == EventType::kPurchase && ev.has_price()) {
     s.revenue_micros += ev.price_micros * static_cast<int64_t>(ev.quantity);
   }
-  if (ev.item.valid()) {
-    auto it = std::find_if(s.items.begin(), s.items.end(),
-                           [&](const auto& e) { return e.first == ev.item; });
+  // A full list and an item touched no earlier than its newest change nothing (known
+  // or not, the item would not be among the earliest); otherwise the list is looked
+  // through only when the item's bit says it may be in it.
+  if (ev.item.valid() &&
+      (s.items.size() < options_.max_items || t < s.items.back().second)) {
+    const uint64_t bit = Session::BitOf(ev.item.value());
+    auto it = (s.item_bits & bit) == 0
+                  ? s.items.end()
+                  : std::find_if(s.items.begin(), s.items.end(),
+                                 [&](const auto& e) { return e.first == ev.item; });
     if (it == s.items.end() || t < it->second) {
       if (it != s.items.end()) s.items.erase(it);
-      auto at = std::upper_bound(s.items.begin(), s.items.end(), t,
-                                 [](int64_t v, const auto& e) { return v < e.second; });
+      auto at = !s.items.empty() && t >= s.items.back().second
+                    ? s.items.end()
+                    : std::upper_bound(s.items.begin(), s.items.end(), t,
+                                       [](int64_t v, const auto& e) { return v < e.second; });
       s.items.insert(at, {ev.item, t});
-      if (s.items.size() > options_.max_items) s.items.pop_back();
+      s.item_bits |= bit;
+      if (s.items.size() > options_.max_items) s.items.pop_back();  // bits stay a superset
     }
   }
   // Steps only rise as events come in (the first view moves earlier, the last purchase
@@ -219,12 +231,16 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   };
   add(s.scopes[0], s.scopes[0].step);
   if (ev.category.valid()) {
-    auto it = std::find_if(s.scopes.begin() + 1, s.scopes.end(),
-                           [&](const FunnelScope& f) { return f.category == ev.category; });
+    const uint64_t bit = Session::BitOf(ev.category.value());
+    auto it = (s.category_bits & bit) == 0
+                  ? s.scopes.end()
+                  : std::find_if(s.scopes.begin() + 1, s.scopes.end(),
+                                 [&](const FunnelScope& f) { return f.category == ev.category; });
     if (it != s.scopes.end()) {
       add(*it, it->step);
     } else if (s.scopes.size() < 1 + options_.max_categories) {
       s.scopes.emplace_back().category = ev.category;
+      s.category_bits |= bit;
       if (counted) CountSteps(minute, ev.category, 0, 0);  // a session with the category
       add(s.scopes.back(), 0);
     }
@@ -270,17 +286,21 @@ void SessionState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
 
 void SessionState::PrefetchDeeper(const Event& ev, int stage) const {
   if (!ev.user.valid()) return;
+  if (stage == 1) {
+    users_.PrefetchValue(ev.user);
+    return;
+  }
   const std::vector<Session>* sessions = users_.Find(ev.user);
   if (sessions == nullptr || sessions->empty()) return;
   const Session& s = sessions->back();
-  if (stage == 1) {
+  if (stage == 2) {
     for (size_t b = 0; b < sizeof(Session); b += 64) {
       __builtin_prefetch(reinterpret_cast<const char*>(&s) + b);
     }
     return;
   }
-  __builtin_prefetch(s.items.data());
   __builtin_prefetch(s.scopes.data());
+  if (!s.items.empty()) __builtin_prefetch(&s.items.back());
 }
 
 void SessionState::AddFunnel(CategoryId category, int64_t g, int64_t minutes,
@@ -377,12 +397,14 @@ bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
       for (auto& [item, t] : s.items) {
         item = ItemId(r.U32());
         t = r.I64();
+        s.item_bits |= Session::BitOf(item.value());
       }
       const uint64_t scopes = r.Count(5);
       if (scopes == 0 || scopes > 1 + options_.max_categories) return false;
       s.scopes.resize(scopes);
       for (FunnelScope& f : s.scopes) {
         if (!LoadScope(r, &f)) return false;
+        if (f.category.valid()) s.category_bits |= Session::BitOf(f.category.value());
       }
       heap_ += HeapOf(s);
     }

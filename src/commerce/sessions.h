@@ -48,10 +48,10 @@ namespace eddy {
 struct FunnelScope {
   static constexpr size_t kMaxCarts = 16;
   CategoryId category;
+  uint8_t step = 0;  // 0 = no view yet, 1 viewed, 2 carted, 3 purchased
   int64_t first_view = INT64_MAX;
   int64_t last_purchase = INT64_MIN;
   std::vector<int64_t> carts;  // add_to_cart times, sorted; dropped once step 3 is reached
-  uint8_t step = 0;            // 0 = no view yet, 1 viewed, 2 carted, 3 purchased
 
   void Add(EventType type, int64_t t);
   void MergeFrom(const FunnelScope& o);
@@ -66,6 +66,12 @@ struct Session {
   static constexpr size_t kInline = 2;
   SessionId producer;  // the producer's sessionId; invalid for a session split by gaps
   int64_t start = 0, end = 0;  // event times, ms
+  // Supersets of BitOf over the session's items and over its scopes' categories: an event
+  // whose bit is clear is in neither list, known without a scan of them.
+  uint64_t item_bits = 0, category_bits = 0;
+  static uint64_t BitOf(uint32_t id) {
+    return uint64_t{1} << ((id * 0x9E3779B97F4A7C15ull) >> 58);
+  }
   std::array<uint32_t, kEventTypeCount> counts{};
   int64_t revenue_micros = 0;
   absl::InlinedVector<std::pair<ItemId, int64_t>, kInline> items;  // (item, first touch),
@@ -86,8 +92,8 @@ class SessionState final : public State {
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) users_.Prefetch(ev.user);
   }
-  // Stage 1: the user's slot is found (its index line came in) and their newest session
-  // fetched; stage 2: that session's items and scopes, where they live outside it.
+  // Stage 1: the user's slot (its index line came in); stage 2: their newest session;
+  // stage 3: that session's scopes and newest item, where they live outside it.
   void PrefetchDeeper(const Event& ev, int stage) const override;
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override;

@@ -97,6 +97,15 @@ Status IngestPath::Refusal() const {
     return Status::Unavailable("the event store cannot write (" + store_->LastError() +
                                "); no events accepted until it can");
   }
+  // Shedding: while a partition is (nearly) full, a request would most likely be refused
+  // after its decoding; refuse it before, so that a saturated eddy spends its cores on
+  // the events it takes rather than on decoding ones it cannot.
+  for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    if (log_.partition(PartitionId(p)).Full()) {
+      return Status::ResourceExhausted("event log partition " + std::to_string(p) +
+                                       " is full; retry later");
+    }
+  }
   return Status::Ok();
 }
 

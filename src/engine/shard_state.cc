@@ -140,6 +140,7 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_wai
     if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead)) Prefetch(ahead->event);
     if (const LogEntry* ahead = pl.Peek(cur + kPrefetchAhead / 2)) PrefetchDeeper(ahead->event, 1);
     if (const LogEntry* ahead = pl.Peek(cur + 2)) PrefetchDeeper(ahead->event, 2);
+    if (const LogEntry* ahead = pl.Peek(cur + 1)) PrefetchDeeper(ahead->event, 3);
     Apply(*e, p);
     ++cur;
     ++n;

@@ -35,7 +35,10 @@ std::optional<uint64_t> PartitionLog::TryReserve(uint32_t n) {
       t = tail_.load(std::memory_order_acquire);
       continue;
     }
-    if (t + n - low > capacity_) return std::nullopt;
+    if (t + n - low > capacity_) {
+      if (!full_.load(std::memory_order_relaxed)) full_.store(true, std::memory_order_relaxed);
+      return std::nullopt;
+    }
     if (tail_.compare_exchange_weak(t, t + n, std::memory_order_acq_rel,
                                     std::memory_order_acquire)) {
       return t;

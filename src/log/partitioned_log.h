@@ -76,6 +76,18 @@ class PartitionLog {
   uint64_t head() const { return tail_.load(std::memory_order_acquire); }
   uint32_t capacity() const { return capacity_; }
 
+  // Load shedding: true from a failed TryReserve until a quarter of the ring is free
+  // again (then false, and cleared). A writer asks before it does the work of a request
+  // (decoding) that would most likely be refused. A hint: any thread, no ordering.
+  bool Full() const {
+    if (!full_.load(std::memory_order_relaxed)) return false;
+    if (tail_.load(std::memory_order_relaxed) - MinCursor() > capacity_ - capacity_ / 4) {
+      return true;
+    }
+    full_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+
  private:
   struct Slot {
     std::atomic<uint64_t> seq{0};
@@ -88,6 +100,7 @@ class PartitionLog {
 
   const uint32_t capacity_;
   const uint64_t mask_;
+  mutable std::atomic<bool> full_{false};  // see Full(); written only when it changes
   alignas(64) std::atomic<uint64_t> tail_{0};
   std::unique_ptr<Cursor[]> cursors_;
   const int consumers_;

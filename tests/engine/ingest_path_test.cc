@@ -65,6 +65,49 @@ TEST(IngestPathTest, AFullPartitionRefusesTheWholeRequestAndSkipsTheOtherRuns) {
   EXPECT_EQ(ingest.accepted_total(), 16u);
 }
 
+// Shedding: once a partition refused a request, the next requests are refused before they
+// are decoded (a malformed line gets 429, not its rejection; a request for a partition
+// with room too) until the full partition has a quarter of its ring free again.
+TEST(IngestPathTest, AfterARefusalRequestsAreRefusedUndecodedUntilTheLogDrains) {
+  Options o = test::ComponentOptions();
+  o.log.capacity_per_partition = 16;
+  test::Parts parts(o);  // no shard threads: the test plays the consumer
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  auto ctx = ingest.NewContext();
+  auto [a, b] = UsersInTwoPartitions(*parts.log);
+  const PartitionId pb = parts.log->PartitionOf(static_cast<uint32_t>(StableHash64(b)));
+  const auto send = [&](std::string body) {
+    IngestReply reply;
+    ingest.Ingest(*ctx, body, BodyFormat::kNdjson, DefaultType::kNone,
+                  [&](IngestReply r) { reply = std::move(r); });
+    return reply;
+  };
+  ASSERT_TRUE(send(test::Ndjson(std::vector<std::string>(14, View(b)))).status.ok());
+  const auto decoded = [&](const IngestReply& r) { return r.status.ok() && r.rejected.size() == 1; };
+  // Nearly full but nothing refused yet: decoded as usual.
+  EXPECT_TRUE(decoded(send("{not json\n")));
+  EXPECT_EQ(send(test::Ndjson({View(b), View(b), View(b)})).status.code(),
+            StatusCode::kResourceExhausted);
+  for (const std::string& body : {std::string("{not json\n"), test::Ndjson({View(a)})}) {
+    const IngestReply r = send(body);
+    EXPECT_EQ(r.status.code(), StatusCode::kResourceExhausted) << body;
+    EXPECT_TRUE(r.rejected.empty());
+    EXPECT_NE(r.status.message().find("event log partition " + std::to_string(pb.value()) +
+                                      " is full; retry later"),
+              std::string::npos)
+        << r.status.message();
+  }
+  PartitionLog& lb = parts.log->partition(pb);
+  lb.Advance(0, 1);  // 13 of 16 in use: still refused
+  EXPECT_EQ(send(test::Ndjson({View(a)})).status.code(), StatusCode::kResourceExhausted);
+  lb.Advance(0, 2);  // 12 of 16: a quarter free
+  const IngestReply ok = send(test::Ndjson({View(a)}));
+  EXPECT_TRUE(ok.status.ok()) << ok.status.message();
+  EXPECT_EQ(ok.accepted, 1u);
+  EXPECT_TRUE(decoded(send("{not json\n")));
+  EXPECT_EQ(ingest.accepted_total(), 15u);
+}
+
 TEST(IngestPathTest, MemoryAckRepliesAtOnceAndEventIdsAfterTheApply) {
   test::Parts parts(test::ComponentOptions());
   parts.StartShards();

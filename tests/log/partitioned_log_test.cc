@@ -46,6 +46,29 @@ TEST(PartitionLogTest, FullReservationFailsWithoutSideEffects) {
   EXPECT_NE(log.Peek(8), nullptr);
 }
 
+// Full(): set by a refused reservation, held while more than 3/4 of the ring is in use,
+// cleared once a quarter is free (every consumer counts).
+TEST(PartitionLogTest, FullFromARefusalUntilAQuarterIsFree) {
+  PartitionLog log(16, 2);
+  EXPECT_FALSE(log.Full());
+  ASSERT_TRUE(log.TryReserve(14).has_value());
+  EXPECT_FALSE(log.Full());  // nearly full, but nothing was refused
+  EXPECT_FALSE(log.TryReserve(3).has_value());
+  EXPECT_TRUE(log.Full());
+  for (uint64_t o = 0; o < 14; ++o) log.Publish(o);
+  log.Advance(0, 10);
+  EXPECT_TRUE(log.Full());  // consumer 1 still holds every slot
+  log.Advance(1, 1);
+  EXPECT_TRUE(log.Full());  // 13 of 16 in use
+  log.Advance(1, 2);
+  EXPECT_FALSE(log.Full());  // 12 in use: a quarter free
+  // A refused request larger than the whole ring, the ring empty: not full.
+  log.Advance(0, 14);
+  log.Advance(1, 14);
+  EXPECT_FALSE(log.TryReserve(20).has_value());
+  EXPECT_FALSE(log.Full());
+}
+
 TEST(PartitionLogTest, CapacityRoundsUpToPowerOfTwo) {
   PartitionedLog log(3, 1000, 1);
   EXPECT_EQ(log.partitions(), 3u);
