@@ -58,6 +58,16 @@ class LruMap {
     auto it = index_.find(key);
     if (it != index_.end()) __builtin_prefetch(&slots_[it->second]);
   }
+  // The link after: once the slot is in (after PrefetchValue), starts loading its
+  // neighbours in the recency order, which Touch relinks; returns the value (Find).
+  const Value* PrefetchLinks(Key key) const {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    const Slot& s = slots_[it->second];
+    if (s.prev != kNil) __builtin_prefetch(&slots_[s.prev]);
+    if (s.next != kNil) __builtin_prefetch(&slots_[s.next]);
+    return &s.value;
+  }
 
   // Every key and value, least recent first.
   template <typename F>

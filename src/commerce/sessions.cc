@@ -65,8 +65,9 @@ SessionState::SessionState(const Options& o, const CapShare& share)
 SessionState::Steps SessionState::StepsOf(const Session& s) {
   Steps st;
   st.minute = MinuteOf(s.start);
-  st.n = std::min(s.scopes.size(), st.scope.size());
-  for (size_t i = 0; i < st.n; ++i) st.scope[i] = {s.scopes[i].category, s.scopes[i].step};
+  st.n = std::min(1 + s.categories.size(), st.scope.size());
+  st.scope[0] = {CategoryId(), s.whole.step};
+  for (size_t i = 1; i < st.n; ++i) st.scope[i] = {s.categories[i - 1].category, s.categories[i - 1].step};
   return st;
 }
 
@@ -144,7 +145,6 @@ Session* SessionState::SessionFor(std::vector<Session>& sessions, const Event& e
   Session fresh;
   fresh.producer = ev.session;
   fresh.start = fresh.end = t;
-  fresh.scopes.emplace_back();
   *counted = false;
   heap_ += HeapOf(fresh);
   auto at = std::upper_bound(sessions.begin(), sessions.end(), t,
@@ -173,13 +173,14 @@ void SessionState::MergeInto(Session& into, Session& from) {
   std::stable_sort(into.items.begin(), into.items.end(),
                    [](const auto& a, const auto& b) { return a.second < b.second; });
   if (into.items.size() > options_.max_items) into.items.resize(options_.max_items);
-  for (const FunnelScope& f : from.scopes) {
-    auto it = std::find_if(into.scopes.begin(), into.scopes.end(),
+  into.whole.MergeFrom(from.whole);
+  for (const FunnelScope& f : from.categories) {
+    auto it = std::find_if(into.categories.begin(), into.categories.end(),
                            [&](const FunnelScope& s) { return s.category == f.category; });
-    if (it != into.scopes.end()) {
+    if (it != into.categories.end()) {
       it->MergeFrom(f);
-    } else if (into.scopes.size() < 1 + options_.max_categories) {
-      into.scopes.push_back(f);
+    } else if (into.categories.size() < options_.max_categories) {
+      into.categories.push_back(f);
     }
   }
 }
@@ -229,20 +230,20 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
     heap_ += (f.carts.capacity() - carts) * sizeof(int64_t);  // unsigned wrap = a decrease
     if (counted && f.step > from) CountSteps(minute, f.category, from + 1, f.step);
   };
-  add(s.scopes[0], s.scopes[0].step);
+  add(s.whole, s.whole.step);
   if (ev.category.valid()) {
     const uint64_t bit = Session::BitOf(ev.category.value());
     auto it = (s.category_bits & bit) == 0
-                  ? s.scopes.end()
-                  : std::find_if(s.scopes.begin() + 1, s.scopes.end(),
+                  ? s.categories.end()
+                  : std::find_if(s.categories.begin(), s.categories.end(),
                                  [&](const FunnelScope& f) { return f.category == ev.category; });
-    if (it != s.scopes.end()) {
+    if (it != s.categories.end()) {
       add(*it, it->step);
-    } else if (s.scopes.size() < 1 + options_.max_categories) {
-      s.scopes.emplace_back().category = ev.category;
+    } else if (s.categories.size() < options_.max_categories) {
+      s.categories.emplace_back().category = ev.category;
       s.category_bits |= bit;
       if (counted) CountSteps(minute, ev.category, 0, 0);  // a session with the category
-      add(s.scopes.back(), 0);
+      add(s.categories.back(), 0);
     }
   }
 }
@@ -290,7 +291,8 @@ void SessionState::PrefetchDeeper(const Event& ev, int stage) const {
     users_.PrefetchValue(ev.user);
     return;
   }
-  const std::vector<Session>* sessions = users_.Find(ev.user);
+  const std::vector<Session>* sessions =
+      stage == 2 ? users_.PrefetchLinks(ev.user) : users_.Find(ev.user);
   if (sessions == nullptr || sessions->empty()) return;
   const Session& s = sessions->back();
   if (stage == 2) {
@@ -299,7 +301,9 @@ void SessionState::PrefetchDeeper(const Event& ev, int stage) const {
     }
     return;
   }
-  __builtin_prefetch(s.scopes.data());
+  if (ev.category.valid() && (s.category_bits & Session::BitOf(ev.category.value())) != 0) {
+    __builtin_prefetch(s.categories.data());
+  }
   if (!s.items.empty()) __builtin_prefetch(&s.items.back());
 }
 
@@ -355,8 +359,9 @@ void SessionState::SaveTo(SerialWriter& w) {
         w.U64(item.value());
         w.I64(t);
       }
-      w.U64(s.scopes.size());
-      for (const FunnelScope& f : s.scopes) SaveScope(w, f);
+      w.U64(1 + s.categories.size());  // the whole session's scope first
+      SaveScope(w, s.whole);
+      for (const FunnelScope& f : s.categories) SaveScope(w, f);
     }
   });
   w.U64(funnel_.size());
@@ -401,10 +406,11 @@ bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
       }
       const uint64_t scopes = r.Count(5);
       if (scopes == 0 || scopes > 1 + options_.max_categories) return false;
-      s.scopes.resize(scopes);
-      for (FunnelScope& f : s.scopes) {
-        if (!LoadScope(r, &f)) return false;
-        if (f.category.valid()) s.category_bits |= Session::BitOf(f.category.value());
+      if (!LoadScope(r, &s.whole) || s.whole.category.valid()) return false;
+      s.categories.resize(scopes - 1);
+      for (FunnelScope& f : s.categories) {
+        if (!LoadScope(r, &f) || !f.category.valid()) return false;
+        s.category_bits |= Session::BitOf(f.category.value());
       }
       heap_ += HeapOf(s);
     }
@@ -428,9 +434,7 @@ void SessionState::VisitIds(IdMarks& marks) {
     for (const Session& s : sessions) {
       if (s.producer.valid()) marks.Mark(s.producer);
       for (const auto& [item, t] : s.items) marks.Mark(item);
-      for (const FunnelScope& f : s.scopes) {
-        if (f.category.valid()) marks.Mark(f.category);
-      }
+      for (const FunnelScope& f : s.categories) marks.Mark(f.category);
     }
   });
   for (const auto& [minute, cells] : funnel_) {
@@ -442,15 +446,17 @@ void SessionState::VisitIds(IdMarks& marks) {
 
 uint64_t SessionState::ShallowHeapOf(const Session& s) {
   // What lives outside the Session: the inlined vectors' heap, when they outgrew it.
-  const auto outside = [](const auto& v) -> uint64_t {
-    return v.capacity() > Session::kInline ? v.capacity() * sizeof(v[0]) : 0;
+  const auto outside = [](const auto& v, size_t inline_size) -> uint64_t {
+    return v.capacity() > inline_size ? v.capacity() * sizeof(v[0]) : 0;
   };
-  return sizeof(Session) + outside(s.items) + outside(s.scopes);
+  return sizeof(Session) + outside(s.items, Session::kInlineItems) +
+         outside(s.categories, Session::kInlineCategories);
 }
 
 uint64_t SessionState::HeapOf(const Session& s) {
   uint64_t bytes = ShallowHeapOf(s);
-  for (const FunnelScope& f : s.scopes) bytes += f.carts.capacity() * sizeof(int64_t);
+  bytes += s.whole.carts.capacity() * sizeof(int64_t);
+  for (const FunnelScope& f : s.categories) bytes += f.carts.capacity() * sizeof(int64_t);
   return bytes;
 }
 

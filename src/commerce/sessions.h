@@ -61,12 +61,13 @@ struct FunnelScope {
 };
 
 struct Session {
-  // Inline room for the common session (a couple of items, the whole-session scope and
-  // one category): a new session costs one allocation (its user's vector), not three.
-  static constexpr size_t kInline = 2;
+  // Inline room for the common session (a couple of items, one category): a new session
+  // costs one allocation (its user's vector), not three.
+  static constexpr size_t kInlineItems = 2;
+  static constexpr size_t kInlineCategories = 1;
   SessionId producer;  // the producer's sessionId; invalid for a session split by gaps
   int64_t start = 0, end = 0;  // event times, ms
-  // Supersets of BitOf over the session's items and over its scopes' categories: an event
+  // Supersets of BitOf over the session's items and over its categories' ids: an event
   // whose bit is clear is in neither list, known without a scan of them.
   uint64_t item_bits = 0, category_bits = 0;
   static uint64_t BitOf(uint32_t id) {
@@ -74,9 +75,11 @@ struct Session {
   }
   std::array<uint32_t, kEventTypeCount> counts{};
   int64_t revenue_micros = 0;
-  absl::InlinedVector<std::pair<ItemId, int64_t>, kInline> items;  // (item, first touch),
-                                                                   // earliest first
-  absl::InlinedVector<FunnelScope, kInline> scopes;                // [0] = the whole session
+  // The funnel of the whole session, in the session itself (every event updates it).
+  FunnelScope whole;
+  absl::InlinedVector<std::pair<ItemId, int64_t>, kInlineItems> items;  // (item, first
+                                                                        // touch), earliest first
+  absl::InlinedVector<FunnelScope, kInlineCategories> categories;  // per category followed
 };
 
 class SessionState final : public State {
@@ -93,7 +96,7 @@ class SessionState final : public State {
     if (ev.user.valid()) users_.Prefetch(ev.user);
   }
   // Stage 1: the user's slot (its index line came in); stage 2: their newest session;
-  // stage 3: that session's scopes and newest item, where they live outside it.
+  // stage 3: that session's newest item and its category's scope, where they live outside it.
   void PrefetchDeeper(const Event& ev, int stage) const override;
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override;

@@ -55,7 +55,7 @@ void Ingest(Engine& engine, const std::vector<CommerceEvent>& events, size_t bat
   for (size_t i = 0; i < events.size(); i += batch) {
     std::vector<std::string> objs;
     for (size_t j = i; j < std::min(events.size(), i + batch); ++j) objs.push_back(events[j].json);
-    IngestReply r = engine.IngestSync(*ctx, test::Ndjson(objs), BodyFormat::kNdjson);
+    IngestReply r = test::IngestRetrying(engine, *ctx, test::Ndjson(objs), BodyFormat::kNdjson);
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
     ASSERT_EQ(r.accepted, objs.size()) << (r.rejected.empty() ? "" : r.rejected[0].error);
   }

@@ -34,7 +34,7 @@ void Send(Engine& e, const std::vector<std::string>& lines, size_t batch = 1000)
   for (size_t i = 0; i < lines.size(); i += batch) {
     std::vector<std::string> part(lines.begin() + i,
                                   lines.begin() + std::min(lines.size(), i + batch));
-    IngestReply r = e.IngestSync(*ctx, test::Ndjson(part), BodyFormat::kNdjson);
+    IngestReply r = test::IngestRetrying(e, *ctx, test::Ndjson(part), BodyFormat::kNdjson);
     ASSERT_TRUE(r.status.ok()) << r.status.ToString();
     ASSERT_EQ(r.accepted, part.size()) << (r.rejected.empty() ? "" : r.rejected[0].error);
   }

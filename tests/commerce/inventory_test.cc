@@ -46,7 +46,7 @@ uint64_t Send(Engine& e, const std::vector<std::string>& lines, size_t batch) {
   for (size_t i = 0; i < lines.size(); i += batch) {
     std::vector<std::string> part(lines.begin() + i,
                                   lines.begin() + std::min(lines.size(), i + batch));
-    IngestReply r = e.IngestSync(*ctx, test::Ndjson(part), BodyFormat::kNdjson);
+    IngestReply r = test::IngestRetrying(e, *ctx, test::Ndjson(part), BodyFormat::kNdjson);
     EXPECT_TRUE(r.status.ok()) << r.status.ToString();
     EXPECT_EQ(r.accepted, part.size()) << (r.rejected.empty() ? "" : r.rejected[0].error);
     duplicates += r.duplicates;

@@ -230,11 +230,8 @@ TEST(EngineTest, ConcurrentIngestMatchesOracleForAnyLayout) {
         auto ctx = engine->NewIngestContext();
         for (size_t b = 0; b < batches[t].size(); ++b) {
           std::string body = b % 2 ? JsonArray(batches[t][b]) : Ndjson(batches[t][b]);
-          IngestReply r;
-          do {  // a full log is a retry, as a client would do on 429
-            r = engine->IngestSync(*ctx, body, b % 2 ? BodyFormat::kAuto : BodyFormat::kNdjson);
-            if (r.status.code() == StatusCode::kResourceExhausted) std::this_thread::yield();
-          } while (r.status.code() == StatusCode::kResourceExhausted);
+          IngestReply r = test::IngestRetrying(*engine, *ctx, body,
+                                               b % 2 ? BodyFormat::kAuto : BodyFormat::kNdjson);
           ASSERT_TRUE(r.status.ok()) << r.status.ToString();
           ASSERT_EQ(r.accepted, batches[t][b].size());
         }

@@ -154,10 +154,7 @@ TEST(IdRecyclerTest, SweepsBesideIngestAndReads) {
     for (int b = 1; b <= 60; ++b) {
       // A sweep pauses the shards for a moment; a log that fills meanwhile answers 429
       // (ResourceExhausted), and a client sends the request again.
-      IngestReply r;
-      do {
-        r = e->IngestSync(*c, Batch(b * 100, 100));
-      } while (r.status.code() == StatusCode::kResourceExhausted);
+      IngestReply r = test::IngestRetrying(*e, *c, Batch(b * 100, 100));
       if (r.accepted != 103u) bad_reads.fetch_add(1000);
     }
     done.store(true);

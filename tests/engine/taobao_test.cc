@@ -60,10 +60,7 @@ std::unique_ptr<Engine> Replay(const std::vector<Row>& rows) {
               r.category + "\",\"behavior\":\"" + r.behavior + "\",\"timestamp\":" +
               std::to_string(r.ts) + "}\n";
     }
-    IngestReply rep;
-    do {
-      rep = engine->IngestSync(*ctx, body, BodyFormat::kNdjson);
-    } while (rep.status.code() == StatusCode::kResourceExhausted);
+    IngestReply rep = test::IngestRetrying(*engine, *ctx, body, BodyFormat::kNdjson);
     EXPECT_TRUE(rep.status.ok()) << rep.status.ToString();
     EXPECT_TRUE(rep.rejected.empty()) << rep.rejected[0].error;
   }

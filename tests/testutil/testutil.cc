@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -83,6 +84,15 @@ std::unique_ptr<Engine> OpenEngine(const Options& o) {
   Result<std::unique_ptr<Engine>> e = Engine::Open(o);
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   return std::move(e).value();
+}
+
+IngestReply IngestRetrying(Engine& e, IngestContext& ctx, const std::string& body,
+                           BodyFormat format) {
+  for (;;) {
+    IngestReply r = e.IngestSync(ctx, body, format);
+    if (r.status.code() != StatusCode::kResourceExhausted) return r;
+    std::this_thread::yield();
+  }
 }
 
 RecommendRequest Req(std::string user, uint32_t k, std::string category,

@@ -52,6 +52,11 @@ void WriteFile(const std::filesystem::path& path, std::string_view bytes);
 Options TestOptions(uint32_t partitions = 4, int shards = 2);
 // Engine::Open that expects success (the test fails, naming the status, when it does not).
 std::unique_ptr<Engine> OpenEngine(const Options& o);
+// IngestSync sent again while it answers ResourceExhausted (429: the log is full until
+// the shards catch up), as a client does; with ack memory a request may arrive before the
+// previous ones are applied.
+IngestReply IngestRetrying(Engine& e, IngestContext& ctx, const std::string& body,
+                           BodyFormat format = BodyFormat::kAuto);
 
 // A recommendation request.
 RecommendRequest Req(std::string user, uint32_t k, std::string category = "",
