@@ -70,6 +70,9 @@ class InventoryState final : public State {
   void VisitIds(IdMarks& marks) override;
   StateMemory Memory() const override;
   void DescribeSettings(std::string* out) const override;
+  // Memory().bytes by a walk over every item and order (Memory keeps the heap they hold
+  // as it changes; tests hold the two equal).
+  uint64_t BytesByWalk() const;
 
   const InventoryItem* Find(ItemId item) const { return items_.Find(item); }
   uint32_t ThresholdOf(const InventoryItem& it) const {
@@ -115,6 +118,8 @@ class InventoryState final : public State {
   void Purchase(const Event& ev, PartitionId p);
   void Cancel(const Event& ev, PartitionId p);
   void AddSold(InventoryItem& it, int64_t day, int64_t units);
+  // The tables' own memory (not what their values hold on the heap).
+  uint64_t TableBytes() const;
   // Raises or clears the item's alert when its low state changed.
   void Judge(ItemId item, InventoryItem& it, int64_t time_ms);
 
@@ -127,6 +132,7 @@ class InventoryState final : public State {
   // cancel leaves in every partition never push out an order whose lines wait for one.
   LruMap<OrderKey, OrderBook> orders_;
   LruMap<OrderKey, bool> cancelled_;
+  uint64_t heap_ = 0;  // Σ the items' days and the order books' lines, by capacity
   // The purchases' stock moves seen (their derived ids): a retried purchase's move is
   // dropped. Its own memory, sized and timed like ingest's (ingest.dedup_*), so that moves
   // never shorten the events' idempotency window.

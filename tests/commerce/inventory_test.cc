@@ -17,8 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "commerce/alerts.h"
+#include "commerce/inventory.h"
 #include "eddy/engine.h"
 #include "testutil/testutil.h"
+#include "util/serial.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -411,6 +414,47 @@ TEST(InventoryCapsTest, CancelMarkersKeepOrdersAndEvictionClearsAlerts) {
   ASSERT_TRUE(alerts.alerts[0].cleared.has_value());
   EXPECT_EQ(alerts.alerts[0].cleared->millis(), evicting);
   EXPECT_TRUE(e->LowStockSync(10).items.empty());
+}
+
+// Memory() keeps the items' and order books' heap as they change (no walk per call): equal
+// to a walk throughout purchases of many lines, cancels, evictions of items and orders
+// (small caps), and after a checkpoint round trip.
+TEST(InventoryMemoryTest, KeptBytesEqualAWalk) {
+  Options o;
+  o.inventory.max_items = 20;
+  o.inventory.max_orders = 30;
+  AlertState alerts(o, CapShare{1, 1}, nullptr);
+  InventoryState inv(o, CapShare{1, 1}, alerts);
+  std::mt19937_64 rng(11);
+  int64_t t = kT0;
+  for (int i = 0; i < 5000; ++i) {
+    Event ev;
+    ev.flags |= Event::kDerived;
+    ev.user = UserId(static_cast<uint32_t>(rng() % 10));
+    ev.order = OrderId(static_cast<uint32_t>(rng() % 60));
+    ev.time = EventTime(t += static_cast<int64_t>(rng() % (kDay / 4)));
+    if (rng() % 5 == 0) {
+      ev.type = EventType::kCancel;
+    } else {
+      ev.type = EventType::kPurchase;
+      ev.item = ItemId(static_cast<uint32_t>(rng() % 50));
+      ev.quantity = 1 + static_cast<uint32_t>(rng() % 3);
+    }
+    inv.ApplyItemFeed(ev, PartitionId(0));
+    if (i % 97 == 0) {
+      ASSERT_EQ(inv.Memory().bytes, inv.BytesByWalk()) << "after " << i;
+    }
+  }
+  EXPECT_EQ(inv.Memory().bytes, inv.BytesByWalk());
+  EXPECT_GT(inv.Memory().evicted, 0u);
+  std::string bytes;
+  SerialWriter w(&bytes);
+  inv.SaveTo(w);
+  InventoryState loaded(o, CapShare{1, 1}, alerts);
+  SerialReader r(bytes);
+  ASSERT_TRUE(loaded.LoadFrom(r, inv.FormatVersion()));
+  EXPECT_EQ(loaded.Memory().keys, inv.Memory().keys);
+  EXPECT_EQ(loaded.Memory().bytes, loaded.BytesByWalk());
 }
 
 // The ranker's out-of-stock rule sees the stock purchases took, and a cancel gives it back.
