@@ -89,8 +89,9 @@ struct Event {
     kHidden = 16,
     kHasThreshold = 32,
     // A stock move (SPEC §3.12) the ingest path derived from a purchase (a copy in the
-    // item's partition) or a cancel (a copy in every partition): only inventory sees it;
-    // it is stored and replayed like an event but never counted, dumped or acknowledged.
+    // item's partition) or a cancel (a copy in every partition) — type, time, user, item,
+    // order and quantity only: only inventory sees it; it is stored and replayed like an
+    // event but never counted, dumped or acknowledged.
     kDerived = 64,
   };
 

@@ -49,8 +49,16 @@ void IngestPath::AddStockMoves(IngestContextImpl& ctx) const {
   for (const Event& ev : ctx.events) {
     ctx.with_moves.push_back(ev);
     if (!moves(ev)) continue;
-    Event move = ev;
-    move.flags |= Event::kDerived;
+    // Only what inventory reads of a move: it is stored too (a cancel's in every
+    // partition), and the string fields it leaves out are most of an event's bytes.
+    Event move;
+    move.type = ev.type;
+    move.time = ev.time;
+    move.user = ev.user;
+    move.item = ev.item;
+    move.order = ev.order;
+    move.quantity = ev.quantity;
+    move.flags = Event::kDerived;
     if (ev.type == EventType::kPurchase) {
       move.event_id = DerivedEventId(ev.event_id);  // a retry's move is a duplicate too
       move.user_hash =
