@@ -8,6 +8,7 @@ PACKAGES=(
   libboost1.81-dev librocksdb-dev libsimdjson-dev libabsl-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev prometheus-cpp-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   curl wrk redis-server redis-tools
 )
 

@@ -161,13 +161,14 @@ void SessionState::MergeInto(Session& into, Session& from) {
   into.revenue_micros += from.revenue_micros;
   into.item_bits |= from.item_bits;
   into.category_bits |= from.category_bits;
-  for (const auto& [item, t] : from.items) {
+  for (const auto& entry : from.items) {  // (no structured binding: clang 14 cannot
+                                         // capture one in the lambda)
     auto it = std::find_if(into.items.begin(), into.items.end(),
-                           [&](const auto& e) { return e.first == item; });
+                           [&](const auto& e) { return e.first == entry.first; });
     if (it != into.items.end()) {
-      it->second = std::min(it->second, t);
+      it->second = std::min(it->second, entry.second);
     } else {
-      into.items.emplace_back(item, t);
+      into.items.push_back(entry);
     }
   }
   std::stable_sort(into.items.begin(), into.items.end(),
