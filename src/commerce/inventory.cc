@@ -241,6 +241,7 @@ void InventoryState::SaveTo(SerialWriter& w) {
 bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
   items_.Clear();
   orders_.Clear();
+  cancelled_.Clear();
   heap_ = 0;
   items_.set_evicted(r.U64());
   const uint64_t n = r.Count(10);  // the smallest item: ten one-byte fields

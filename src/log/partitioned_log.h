@@ -81,9 +81,11 @@ class PartitionLog {
   // (decoding) that would most likely be refused. A hint: any thread, no ordering.
   bool Full() const {
     if (!full_.load(std::memory_order_relaxed)) return false;
-    if (tail_.load(std::memory_order_relaxed) - MinCursor() > capacity_ - capacity_ / 4) {
-      return true;
-    }
+    // The cursors first (acquire), then the tail: read the other way round, consumers
+    // could pass the tail read meanwhile and the difference wrap.
+    const uint64_t low = MinCursor();
+    const uint64_t t = tail_.load(std::memory_order_relaxed);
+    if (t > low && t - low > capacity_ - capacity_ / 4) return true;
     full_.store(false, std::memory_order_relaxed);
     return false;
   }
