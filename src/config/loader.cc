@@ -273,6 +273,8 @@ std::optional<int64_t> ParseDurationMinutes(std::string_view s) {
   int64_t n = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size() - 1, n);
   if (ec != std::errc() || p != s.data() + s.size() - 1 || n < 0) return std::nullopt;  // "0m" parses; each key's minimum decides
+  // Past this many the minutes of "Nd" overflow (found by fuzz_config): not a duration.
+  if (n > INT64_MAX / 1440) return std::nullopt;
   switch (s.back()) {
     case 'm': return n;
     case 'h': return n * 60;

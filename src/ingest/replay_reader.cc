@@ -53,7 +53,8 @@ int64_t TimeOf(const std::string& json) {
   }
   double v = 0;
   auto [end, ec] = std::from_chars(json.data() + p, json.data() + json.size(), v);
-  if (ec != std::errc()) return 0;
+  // NaN, infinities and numbers past int64 (found by fuzz_replay) are no time.
+  if (ec != std::errc() || !std::isfinite(v) || std::fabs(v) >= 9e18) return 0;
   return std::fabs(v) < 1e11 ? static_cast<int64_t>(v * 1000) : static_cast<int64_t>(v);
 }
 

@@ -187,6 +187,10 @@ TEST(ConfigTest, WindowDurationsAndClock) {
   EXPECT_EQ(ParseDurationMinutes("90m"), 90);
   EXPECT_EQ(ParseDurationMinutes("7d"), 7 * 1440);
   EXPECT_EQ(ParseDurationMinutes("0h"), 0);  // each key's minimum decides whether 0 is allowed
+  // Minutes past int64 are no duration (they overflowed: tests/fuzz/regressions/config).
+  EXPECT_EQ(ParseDurationMinutes("192609000000000001h"), std::nullopt);
+  EXPECT_EQ(ParseDurationMinutes("7953708281833659505d"), std::nullopt);
+  EXPECT_EQ(ParseDurationMinutes("6405119470038038m"), 6405119470038038);
   EXPECT_EQ(ErrorOf("[windows]\ndurations = [\"0m\"]\n"), what + "an array");
   EXPECT_FALSE(ParseDurationMinutes("-5m").has_value());
   EXPECT_FALSE(ParseDurationMinutes("h").has_value());
