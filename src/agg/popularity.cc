@@ -256,6 +256,21 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
     if (s >= n || entries_[s].heap_pos != i) return false;
     heap_.push_back(s);
   }
+  if (!r.ok() || heap_.size() > top_keep_) return false;
+  // Every entry's heap position names its place in the heap (or none), sums are finite
+  // and no member is worse than its parent: what Apply's sifts rely on (a checkpoint
+  // breaking that was applied out of bounds — found by fuzz_checkpoint).
+  for (uint32_t s = 0; s < n; ++s) {
+    const Entry& e = entries_[s];
+    if (!std::isfinite(e.sum)) return false;
+    if (e.heap_pos != kNotInHeap &&
+        (is_free[s] || e.heap_pos >= heap_.size() || heap_[e.heap_pos] != s)) {
+      return false;
+    }
+  }
+  for (size_t i = 1; i < heap_.size(); ++i) {
+    if (Worse(heap_[i], heap_[(i - 1) / 2])) return false;
+  }
   for (uint32_t s = 0; s < n && r.ok(); ++s) {
     if (is_free[s]) continue;
     if (!items_.emplace(entries_[s].item, s).second) return false;
@@ -268,7 +283,8 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
     m.reserve(k);
     for (uint64_t j = 0; j < k && r.ok(); ++j) {
       const ItemId item(r.U32());
-      if (!m.emplace(item, r.F64()).second) return false;
+      const double sum = r.F64();
+      if (!std::isfinite(sum) || !m.emplace(item, sum).second) return false;
     }
     category_entries_ += k;
   }
