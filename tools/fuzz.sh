@@ -30,14 +30,29 @@ if [[ -d "$shared/seeds" ]]; then
     printf '\x00%s' "$body" >"$gen/decoder/seed-doc-$n"
     printf '%s' "$body" >"$gen/offers/seed-doc-$n"
   done < <(python3 - "$shared/seeds" <<'PY'
-import json, pathlib, re, sys
+# Every JSON object of two or more members anywhere in the seed documents (they embed
+# event bodies in prose, Python and shell examples).
+import json, pathlib, sys
+dec = json.JSONDecoder()
+seen = set()
 for doc in sorted(pathlib.Path(sys.argv[1]).glob("*.txt")):
-    for block in re.findall(r"```(?:json)?\n(.*?)```", doc.read_text(errors="replace"), re.S):
+    text = doc.read_text(errors="replace")
+    i = 0
+    while True:
+        i = text.find("{", i)
+        if i < 0:
+            break
         try:
-            json.loads(block)
+            obj, end = dec.raw_decode(text, i)
         except ValueError:
+            i += 1
             continue
-        sys.stdout.write(block.strip() + "\0")
+        if isinstance(obj, dict) and len(obj) >= 2:
+            body = json.dumps(obj)
+            if body not in seen:
+                seen.add(body)
+                sys.stdout.write(body + "\0")
+        i = end
 PY
 )
 fi
