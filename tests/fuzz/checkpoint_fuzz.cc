@@ -13,17 +13,16 @@
 #include <vector>
 
 #include "engine/shard_state.h"
+#include "fuzz/check.h"
 #include "log/partitioned_log.h"
 #include "util/serial.h"
+
+using eddy::fuzz::Check;
 
 namespace {
 
 using eddy::Event;
 using eddy::EventType;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 constexpr int64_t kT0 = 1'700'000'000'000;
 

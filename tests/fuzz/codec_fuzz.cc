@@ -7,16 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/check.h"
 #include "store/event_codec.h"
 #include "util/interners.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using eddy::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -10,12 +10,11 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "fuzz/check.h"
+
+using eddy::fuzz::Check;
 
 namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 void CheckOptions(const eddy::Result<eddy::Options>& r) {
   if (!r.ok()) {

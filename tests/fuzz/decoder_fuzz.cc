@@ -11,17 +11,16 @@
 
 #include "eddy/clock.h"
 #include "eddy/options.h"
+#include "fuzz/check.h"
 #include "ingest/decoder.h"
 #include "store/event_codec.h"
 #include "util/interners.h"
 
+using eddy::fuzz::Check;
+
 namespace {
 
 using eddy::Event;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 // The fields the codec carries (store/event_codec.h) are equal.
 void ExpectSameStored(const Event& a, const Event& b) {

@@ -7,15 +7,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz/check.h"
 #include "http/offers_body.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using eddy::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   eddy::OffersRequest r;

@@ -9,14 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz/check.h"
 #include "http/params.h"
 #include "http/router.h"
 
-namespace {
+using eddy::fuzz::Check;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
+namespace {
 
 // Runs one parser: it must reply (a 400 with a body) exactly when it returns false.
 template <typename F>

@@ -13,17 +13,12 @@
 
 #include "eddy/clock.h"
 #include "eddy/options.h"
+#include "fuzz/check.h"
 #include "ingest/decoder.h"
 #include "ingest/replay_reader.h"
 #include "util/interners.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using eddy::fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -97,19 +97,25 @@ TEST(ReplayTest, IsoTimestampsGiveTheEventTime) {
   EXPECT_EQ(ev[1].time_ms, 1'511'658'002'000);
 }
 
+// LoadReplay of a temp file holding `data` as Taobao-shaped CSV.
+std::vector<ReplayEvent> LoadTaobaoCsv(const std::string& data, uint64_t* skipped) {
+  char path[] = "/tmp/eddy-replay-XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  close(fd);
+  auto ev = LoadReplay(path, SplitColumns("user_id,item_id,category_id,behavior,timestamp"),
+                       skipped);
+  unlink(path);
+  return ev;
+}
+
 // Timestamps no int64 holds (1e90, nan, inf) are no time, not undefined behaviour
 // (found by fuzz_replay: tests/fuzz/regressions/replay).
 TEST(ReplayTest, UnrepresentableTimestampsGiveNoTime) {
-  char path[] = "/tmp/eddy-replay-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  std::string data = "1,2,3,pv,1e90\n1,2,3,pv,nan\n1,2,3,pv,-inf\n1,2,3,pv,1511658000\n";
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  close(fd);
   uint64_t skipped = 0;
-  auto ev = LoadReplay(path, SplitColumns("user_id,item_id,category_id,behavior,timestamp"),
-                       &skipped);
-  unlink(path);
+  auto ev = LoadTaobaoCsv("1,2,3,pv,1e90\n1,2,3,pv,nan\n1,2,3,pv,-inf\n1,2,3,pv,1511658000\n",
+                          &skipped);
   ASSERT_EQ(ev.size(), 4u);
   EXPECT_EQ(ev[0].time_ms, 0);
   EXPECT_EQ(ev[1].time_ms, 0);
@@ -118,16 +124,8 @@ TEST(ReplayTest, UnrepresentableTimestampsGiveNoTime) {
 }
 
 TEST(ReplayTest, LoadsCsvWithTimesAndCountsBadRows) {
-  char path[] = "/tmp/eddy-replay-XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  std::string data = "1,2,3,pv,1511658000\n4,5\n6,7,8,cart,1511658002\n";
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  close(fd);
   uint64_t skipped = 0;
-  auto ev = LoadReplay(path, SplitColumns("user_id,item_id,category_id,behavior,timestamp"),
-                       &skipped);
-  unlink(path);
+  auto ev = LoadTaobaoCsv("1,2,3,pv,1511658000\n4,5\n6,7,8,cart,1511658002\n", &skipped);
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(skipped, 1u);
   EXPECT_EQ(ev[0].time_ms, 1'511'658'000'000);
