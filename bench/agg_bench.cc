@@ -157,14 +157,21 @@ void BM_Revenue(benchmark::State& state) {
 }
 BENCHMARK(BM_Revenue);
 
+// Default options with the commerce analytics of `mask` on: 1 sessions, 2 revenue,
+// 4 inventory.
+Options WithCommerceStates(int64_t mask) {
+  Options o;
+  o.sessions.enabled = (mask & 1) != 0;
+  o.revenue.enabled = (mask & 2) != 0;
+  o.inventory.enabled = (mask & 4) != 0;
+  return o;
+}
+
 // Everything a shard does per event (ShardState::Apply), default options but for the
 // commerce analytics, a mask of which are on: 1 sessions, 2 revenue, 4 inventory (/7 the
 // default, /0 all off).
 void BM_ShardApplyAll(benchmark::State& state) {
-  Options o;
-  o.sessions.enabled = (state.range(0) & 1) != 0;
-  o.revenue.enabled = (state.range(0) & 2) != 0;
-  o.inventory.enabled = (state.range(0) & 4) != 0;
+  Options o = WithCommerceStates(state.range(0));
   o.log.partitions = 1;
   PartitionedLog log(1, 16, 1);
   std::atomic<uint64_t> dups{0};
@@ -183,10 +190,7 @@ BENCHMARK(BM_ShardApplyAll)->Arg(7)->Arg(1)->Arg(2)->Arg(4)->Arg(0);
 // 1024 events appended to the log, then polled. items/s = events/s.
 void BM_ShardDrain(benchmark::State& state) {
   constexpr uint32_t kRun = 1024;
-  Options o;
-  o.sessions.enabled = (state.range(0) & 1) != 0;
-  o.revenue.enabled = (state.range(0) & 2) != 0;
-  o.inventory.enabled = (state.range(0) & 4) != 0;
+  Options o = WithCommerceStates(state.range(0));
   o.log.partitions = 1;
   PartitionedLog log(1, 2 * kRun, 1);
   std::atomic<uint64_t> dups{0};

@@ -6,6 +6,17 @@
 #include "util/time.h"
 
 namespace eddy {
+namespace {
+
+// The element of `v` that `match`es, looked for only when `bit` is set in `bits` (a
+// superset of the bits of v's elements: clear means absent).
+template <typename V, typename Match>
+auto FindMarked(V& v, uint64_t bits, uint64_t bit, Match match) {
+  return (bits & bit) == 0 ? v.end() : std::find_if(v.begin(), v.end(), match);
+}
+
+}  // namespace
+
 void FunnelScope::Add(EventType type, int64_t t) {
   switch (type) {
     case EventType::kView: first_view = std::min(first_view, t); break;
@@ -207,10 +218,8 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   if (ev.item.valid() &&
       (s.items.size() < options_.max_items || t < s.items.back().second)) {
     const uint64_t bit = Session::BitOf(ev.item.value());
-    auto it = (s.item_bits & bit) == 0
-                  ? s.items.end()
-                  : std::find_if(s.items.begin(), s.items.end(),
-                                 [&](const auto& e) { return e.first == ev.item; });
+    auto it = FindMarked(s.items, s.item_bits, bit,
+                         [&](const auto& e) { return e.first == ev.item; });
     if (it == s.items.end() || t < it->second) {
       if (it != s.items.end()) s.items.erase(it);
       auto at = !s.items.empty() && t >= s.items.back().second
@@ -234,10 +243,8 @@ void SessionState::AddTo(Session& s, const Event& ev, bool counted) {
   add(s.whole, s.whole.step);
   if (ev.category.valid()) {
     const uint64_t bit = Session::BitOf(ev.category.value());
-    auto it = (s.category_bits & bit) == 0
-                  ? s.categories.end()
-                  : std::find_if(s.categories.begin(), s.categories.end(),
-                                 [&](const FunnelScope& f) { return f.category == ev.category; });
+    auto it = FindMarked(s.categories, s.category_bits, bit,
+                         [&](const FunnelScope& f) { return f.category == ev.category; });
     if (it != s.categories.end()) {
       add(*it, it->step);
     } else if (s.categories.size() < options_.max_categories) {

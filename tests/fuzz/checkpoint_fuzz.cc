@@ -73,6 +73,13 @@ void ApplySome(eddy::ShardState& shard, int n, int64_t t) {
   }
 }
 
+std::string Save(eddy::ShardState& shard) {
+  std::string bytes;
+  eddy::SerialWriter w(&bytes);
+  shard.Save(w);
+  return bytes;
+}
+
 Base& TheBase() {
   static Base* base = [] {
     auto* b = new Base;
@@ -80,9 +87,7 @@ Base& TheBase() {
     b->log = std::make_unique<eddy::PartitionedLog>(1, 16, 1);
     auto shard = b->NewShard();
     ApplySome(*shard, 400, kT0);
-    std::string bytes;
-    eddy::SerialWriter w(&bytes);
-    shard->Save(w);
+    const std::string bytes = Save(*shard);
     eddy::SerialReader r(bytes);
     const uint64_t n = r.Count(3);
     for (uint64_t i = 0; i < n; ++i) {
@@ -94,13 +99,6 @@ Base& TheBase() {
     return b;
   }();
   return *base;
-}
-
-std::string Save(eddy::ShardState& shard) {
-  std::string bytes;
-  eddy::SerialWriter w(&bytes);
-  shard.Save(w);
-  return bytes;
 }
 
 }  // namespace
