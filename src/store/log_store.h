@@ -31,11 +31,13 @@
 #include "eddy/ids.h"
 #include "eddy/result.h"
 #include "eddy/status.h"
+#include "util/serial.h"
 
 namespace rocksdb {
 class DB;
 struct DBOptions;
 class ColumnFamilyHandle;
+class Env;
 class WriteBatch;
 class Statistics;
 }  // namespace rocksdb
@@ -58,6 +60,30 @@ struct StoreStats {
   uint64_t wal_syncs = 0;        // rocksdb.wal.synced
   uint64_t stall_micros = 0;     // rocksdb.stall.micros
 };
+
+inline constexpr uint8_t kChunkVersion = 1;
+inline constexpr size_t kChunkHeader = 5;  // version, u32 entry count
+
+// A chunk value's header: its entry count (Corruption for a short value or another
+// version).
+Status ChunkHeader(std::string_view chunk, uint32_t* count);
+
+// Calls `fn(entry)` (returning Status) for each entry of a chunk value in offset order,
+// an empty entry for a skipped offset; stops at the first non-OK status and returns it.
+// A malformed chunk (header, a truncated entry, bytes after the last) gives Corruption.
+template <typename Fn>
+Status ForEachChunkEntry(std::string_view chunk, Fn&& fn) {
+  uint32_t count = 0;
+  if (Status st = ChunkHeader(chunk, &count); !st.ok()) return st;
+  SerialReader r(chunk.substr(kChunkHeader));
+  for (uint32_t e = 0; e < count; ++e) {
+    const std::string_view entry = r.Bytes();
+    if (!r.ok()) return Status::Corruption("event store: truncated chunk");
+    if (Status st = fn(entry); !st.ok()) return st;
+  }
+  if (!r.done()) return Status::Corruption("event store: trailing bytes in a chunk");
+  return Status::Ok();
+}
 
 // Builds one chunk value.
 class ChunkBuilder {
@@ -93,8 +119,10 @@ class LogStore {
   Status Commit(bool sync);
   // Drops the pending batch (after a failed Commit, before the round is retried).
   void Discard();
-  // Tests only: while set, Commit fails with an I/O error as a full disk would.
-  void FailWritesForTest(bool fail) { fail_writes_.store(fail, std::memory_order_relaxed); }
+  // Tests only: while set, the disk is full: every write to the store's files (WAL, SST,
+  // MANIFEST) stores half its bytes and fails with "no space left", so Commit fails inside
+  // RocksDB mid-write. Once cleared, the next Commit resumes RocksDB and writes.
+  void FailWritesForTest(bool fail);
 
   // Calls `fn(offset, encoded_event)` for each stored event of partition `p` with offset
   // >= `from`, in offset order (skipped offsets are not passed); stops at the first non-OK
@@ -123,6 +151,7 @@ class LogStore {
   StoreStats Stats() const;
 
  private:
+  class DiskFaults;
   LogStore() = default;
   // Opens the database with the store's column families and statistics.
   static Result<std::unique_ptr<LogStore>> OpenDb(const std::string& dir, rocksdb::DBOptions o,
@@ -131,6 +160,9 @@ class LogStore {
   // new store); sets partitions_ from the metadata.
   Status CheckMeta(std::optional<uint32_t> partitions);
 
+  // Declared before db_: the database is closed before its file system goes.
+  std::shared_ptr<DiskFaults> faults_;
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [default, log]
   std::shared_ptr<rocksdb::Statistics> stats_;
@@ -140,7 +172,8 @@ class LogStore {
   uint64_t pending_bytes_ = 0;
   // Written by the store thread, read by Stats() from any thread.
   std::atomic<uint64_t> batches_{0}, records_{0}, bytes_{0}, syncs_{0};
-  std::atomic<bool> fail_writes_{false};
+  // Why the last write failed (then RocksDB must resume before the next); store thread.
+  std::string stop_cause_;
 };
 
 }  // namespace eddy
