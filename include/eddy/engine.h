@@ -271,18 +271,30 @@ struct LowStockAnswer {
   std::vector<LowStockItem> items;  // lowest stock first (then by threshold, item id)
 };
 
-// An alert (commerce/alerts.h): today inventory ones; fraud and anomaly kinds later.
+// A fired fraud reason and what it adds to the score (its configured weight).
+struct FraudReasonScore {
+  std::string code;  // "ip_burst", "new_user_high_value", "impossible_travel", "velocity",
+                     // "instant_checkout"
+  double contribution = 0;
+};
+
+// An alert (commerce/alerts.h): inventory and fraud ones; the anomaly kind later.
 struct Alert {
-  std::string id;     // "<kind>-<subject>-<n>": stable across restarts and replays
-  std::string kind;   // "inventory"
-  std::string item_id;
+  std::string id;     // "<kind>-<subject>-<time>-<n>": stable across restarts and replays
+  std::string kind;   // "inventory", "fraud"
+  std::string item_id;  // inventory
+  std::string user_id;  // fraud
+  std::string order_id; // fraud ("" for a purchase without orderId)
   EventTime time;     // event time of what raised it
   bool active = true;
   std::optional<EventTime> cleared;  // event time of what cleared it
   int64_t stock = 0;      // inventory: the stock when raised
   int64_t threshold = 0;  // inventory: the threshold it fell below
+  double score = 0;       // fraud: the order's score when it reached...
+  double score_threshold = 0;  // ...fraud.threshold
+  std::vector<FraudReasonScore> reasons;  // fraud
 };
-// The alert kinds GET /v1/alerts knows (SPEC §2); only "inventory" is raised today.
+// The alert kinds GET /v1/alerts knows (SPEC §2); "anomaly" is not raised yet.
 inline constexpr std::array<std::string_view, 3> kAlertKinds = {"inventory", "fraud", "anomaly"};
 struct AlertsRequest {
   std::string kind;              // "" = every kind

@@ -93,6 +93,7 @@ struct Event {
     // order and quantity only: only inventory sees it; it is stored and replayed like an
     // event but never counted, dumped or acknowledged.
     kDerived = 64,
+    kHasIpOrders = 128,  // ip_orders is set (purchases with an `ip`; stored only then)
   };
 
   EventTime time;
@@ -117,6 +118,11 @@ struct Event {
   int64_t stock = 0;         // absolute stock level; valid when kHasStock
   EventType type = EventType::kView;
   uint8_t flags = 0;
+  // Distinct orders from this purchase's `ip` within fraud.ip_window of it, itself
+  // included, among those accepted before it (any user, any partition): counted once at
+  // acceptance, so every replay scores the ip_burst reason as the live run did. Set with
+  // kHasIpOrders.
+  uint16_t ip_orders = 0;
   uint32_t user_hash = 0;    // low bits of hash(userId): the partition key
 
   bool has_price() const { return flags & kHasPrice; }

@@ -161,6 +161,50 @@ struct InventoryOptions {
   uint64_t max_orders = 1'000'000;        // orders remembered for cancels; oldest dropped
 };
 
+// Fraud scoring (SPEC §3.10) and bot filtering. Each purchase (an order: its lines share
+// the orderId) is scored score = min(1, Σ weight_r over the reasons r that fire); each
+// reason fires on a rule below. A score at or above `threshold` raises one fraud alert per
+// order and marks the user as flagged.
+struct FraudOptions {
+  bool enabled = true;       // false: nothing scored, marked or filtered (reads answer empty)
+  double threshold = 0.7;
+  // ip_burst: at least `ip_orders` distinct orders (this one included) from one IP within
+  // `ip_window_minutes` of event time before this one, whatever their users.
+  double weight_ip_burst = 0.4;
+  uint32_t ip_orders = 5;
+  int64_t ip_window_minutes = 10;
+  uint64_t max_ips = 1'000'000;  // IPs remembered; the one seen longest ago forgotten first
+  // new_user_high_value: the order's value (Σ price × quantity of its lines) at least
+  // `high_value` and the user new: no earlier order, or first seen less than
+  // `new_user_minutes` before.
+  double weight_new_user_high_value = 0.3;
+  double high_value = 500;
+  int64_t new_user_minutes = 1440;
+  // impossible_travel: the user's country (from `location`) changed between two of their
+  // events less than `travel_minutes` apart, at most `travel_minutes` before this order.
+  double weight_impossible_travel = 0.4;
+  int64_t travel_minutes = 120;
+  // velocity: at least `velocity_orders` orders of the user (this one included) within
+  // `velocity_window_minutes`.
+  double weight_velocity = 0.3;
+  uint32_t velocity_orders = 4;
+  int64_t velocity_window_minutes = 10;
+  // instant_checkout: the order came less than `instant_checkout_s` seconds after the
+  // start of the user's visit (their events with gaps under sessions.gap_s).
+  double weight_instant_checkout = 0.2;
+  int64_t instant_checkout_s = 10;
+  // Bots: a user with more than `bot_events_per_second` events in one second or
+  // `bot_events_per_minute` in one minute (event time) is marked a bot; with
+  // `filter_bots`, the events of bots and of users flagged by fraud (from the event that
+  // marked them on) stop counting in trending, velocity, popularity and co-view.
+  bool filter_bots = false;
+  uint32_t bot_events_per_second = 20;
+  uint32_t bot_events_per_minute = 300;
+  uint64_t max_users = 2'000'000;  // users tracked; least recently active forgotten first
+  // Scored orders kept per user (the newest); GET /v1/orders/{orderId}/fraud finds those.
+  uint32_t orders_per_user = 20;
+};
+
 // Alerts (inventory now; fraud and anomaly later): kept newest first, per shard.
 struct AlertOptions {
   uint64_t max_kept = 10'000;  // alerts kept; the oldest dropped
@@ -216,6 +260,7 @@ struct Options {
   CatalogOptions catalog;
   InventoryOptions inventory;
   AlertOptions alerts;
+  FraudOptions fraud;
   RankingOptions ranking;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;

@@ -131,7 +131,7 @@ class CoViewState final : public State, public CoView {
   std::string_view Name() const override { return "coview"; }
   uint32_t FormatVersion() const override { return 1; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
-    if (!ev.item.valid() || !ev.user.valid() || info.weight <= 0) return;
+    if (!ev.item.valid() || !ev.user.valid() || info.weight <= 0 || info.filtered) return;
     // Pair the touch with the user's N latest distinct other items touched within T.
     const std::vector<RecentItems::Entry>* items = recent_.Find(ev.user);
     if (items == nullptr) return;

@@ -46,6 +46,7 @@ class LruMap {
     return slots_[slot].value;
   }
 
+  Value* Find(Key key) { return const_cast<Value*>(std::as_const(*this).Find(key)); }
   const Value* Find(Key key) const {
     auto it = index_.find(key);
     return it == index_.end() ? nullptr : &slots_[it->second].value;

@@ -140,7 +140,9 @@ class PopularityState final : public State, public Popularity {
   std::string_view Name() const override { return "popularity"; }
   uint32_t FormatVersion() const override { return 2; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
-    if (ev.item.valid() && info.weight > 0) Apply(ev.item, ev.category, ev.time, info.weight);
+    if (ev.item.valid() && info.weight > 0 && !info.filtered) {
+      Apply(ev.item, ev.category, ev.time, info.weight);
+    }
   }
   bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {

@@ -36,6 +36,10 @@ struct ApplyInfo {
   double weight = 0;         // the event type's weight (config [weights])
   int64_t weight_micros = 0; // the same in millionths (exact integer sums)
   int64_t minute = 0;        // the event's minute (floor of its time)
+  // A screening state (State::Screen) filtered the event out: a marked bot's or fraud-
+  // flagged user's (fraud.filter_bots). Trending, velocity, popularity and co-view skip it;
+  // the other states still apply it.
+  bool filtered = false;
 };
 
 // One state's figures for status (StreamStatus::memory).
@@ -69,6 +73,11 @@ class State {
   // Applies() is true (the idempotency state decides before the others instead).
   virtual bool Applies() const { return true; }
   virtual void ApplyEvent(const Event& ev, const ApplyInfo& info) = 0;
+  // Screening: called for each new event before any state applies it, for states whose
+  // Screens() is true; true filters the event out (ApplyInfo::filtered) for the states
+  // that honour it. May update the state (rate counters); ApplyEvent follows as usual.
+  virtual bool Screens() const { return false; }
+  virtual bool Screen(const Event& ev, const ApplyInfo& info) { return false; }
   // The item feed: what changes an item's record or stock, in the order the item's
   // partition `p` accepted it — catalog changes (IsCatalogChange(ev.type)), `inventory`
   // events, and stock moves (ev.derived(): a purchase's copy in its item's partition, a

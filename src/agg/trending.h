@@ -20,7 +20,7 @@ class TrendingState final : public State, public CategoryWindows {
   std::string_view Name() const override { return "trending"; }
   uint32_t FormatVersion() const override { return 1; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
-    if (ev.category.valid()) Apply(ev.category, info.minute, info.weight_micros);
+    if (ev.category.valid() && !info.filtered) Apply(ev.category, info.minute, info.weight_micros);
   }
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override { Save(w); }

@@ -147,6 +147,7 @@ int Dump(const std::string& data_dir) {
       if (e.event.flags & eddy::Event::kHasAcceptLag) {
         w.Key("acceptLagMs").Uint(e.event.accept_lag_ms);
       }
+      if (e.event.flags & eddy::Event::kHasIpOrders) w.Key("ipOrders").Uint(e.event.ip_orders);
       if (e.event.event_id.present()) {
         char hex[33];
         std::snprintf(hex, sizeof(hex), "%016llx%016llx",

@@ -7,6 +7,7 @@ namespace eddy {
 std::string_view AlertKindName(AlertKind kind) {
   switch (kind) {
     case AlertKind::kInventory: return "inventory";
+    case AlertKind::kFraud: return "fraud";
   }
   return "unknown";
 }
@@ -67,10 +68,12 @@ void AlertState::SaveTo(SerialWriter& w) {
     w.U8(a.active ? 1 : 0);
     w.I64(a.value);
     w.I64(a.threshold);
+    w.U64(a.order.value());
+    w.U8(a.reasons);
   }
 }
 
-bool AlertState::LoadFrom(SerialReader& r, uint32_t) {
+bool AlertState::LoadFrom(SerialReader& r, uint32_t version) {
   alerts_.clear();
   dropped_ = r.U64();
   first_handle_ = r.U64();
@@ -89,6 +92,10 @@ bool AlertState::LoadFrom(SerialReader& r, uint32_t) {
     a.active = r.U8() != 0;
     a.value = r.I64();
     a.threshold = r.I64();
+    if (version >= 2) {
+      a.order = OrderId(r.U32());
+      a.reasons = r.U8();
+    }
     alerts_.push_back(a);
   }
   return r.ok();
@@ -98,6 +105,7 @@ void AlertState::VisitIds(IdMarks& marks) {
   for (const AlertRecord& a : alerts_) {
     if (a.item.valid()) marks.Mark(a.item);
     if (a.user.valid()) marks.Mark(a.user);
+    if (a.order.valid()) marks.Mark(a.order);
   }
 }
 

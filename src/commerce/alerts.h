@@ -1,6 +1,6 @@
 #pragma once
-// Alerts: what the engine raises for an operator to act on — today a stock falling below
-// its item's threshold (inventory.h), later fraud and anomalies — kept per shard, in the
+// Alerts: what the engine raises for an operator to act on — a stock falling below its
+// item's threshold (inventory.h), an order scored as fraud (fraud/fraud.h) — kept per shard, in the
 // order they were raised, for GET /v1/alerts, and pushed as they are raised to an
 // AlertSink (the Server-Sent Events feed). An alert can be cleared (stock back at or above
 // the threshold): the record stays, inactive, with the time it was cleared.
@@ -26,22 +26,25 @@
 
 namespace eddy {
 
-enum class AlertKind : uint8_t { kInventory = 0 };
-inline constexpr int kAlertKindCount = 1;
-std::string_view AlertKindName(AlertKind kind);  // "inventory"
+enum class AlertKind : uint8_t { kInventory = 0, kFraud = 1 };
+inline constexpr int kAlertKindCount = 2;
+std::string_view AlertKindName(AlertKind kind);  // "inventory", "fraud"
 // The kind named `name`; none for a name no alert is raised under (yet).
 std::optional<AlertKind> AlertKindOf(std::string_view name);
 
 struct AlertRecord {
   AlertKind kind = AlertKind::kInventory;
-  ItemId item;
-  UserId user;                   // none for inventory alerts
+  ItemId item;                   // inventory: the item
+  UserId user;                   // fraud: the user
+  OrderId order;                 // fraud: the order (none for a purchase without orderId)
   uint32_t n = 0;                // per (kind, subject): 1 for the first alert, then 2...
+                                 // (fraud: the user's count of orders at the alert)
   int64_t time_ms = 0;           // event time of what raised it
   int64_t cleared_ms = 0;        // event time of what cleared it, when !active
   bool active = true;
-  int64_t value = 0;             // inventory: the stock when raised
-  int64_t threshold = 0;         // inventory: the threshold it fell below
+  int64_t value = 0;             // inventory: the stock when raised; fraud: score × 10^6
+  int64_t threshold = 0;         // inventory: the threshold it fell below; fraud: × 10^6
+  uint8_t reasons = 0;           // fraud: bit r = FraudReason r fired
 };
 
 // Receives each alert as it is raised or cleared, on the shard thread that did it. Must
@@ -59,7 +62,8 @@ class AlertState final : public State {
       : max_kept_(o.alerts.max_kept), cap_(share.Of(o.alerts.max_kept)), sink_(sink) {}
 
   std::string_view Name() const override { return "alerts"; }
-  uint32_t FormatVersion() const override { return 1; }
+  // 2: each alert carries its order and reasons (fraud).
+  uint32_t FormatVersion() const override { return 2; }
   bool Applies() const override { return false; }  // other states raise alerts
   void ApplyEvent(const Event&, const ApplyInfo&) override {}
   void SaveTo(SerialWriter& w) override;

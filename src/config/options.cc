@@ -175,6 +175,43 @@ std::vector<KeySpec> MakeSchema() {
                   &InventoryOptions::max_orders));
   k.push_back(Int("alerts", "max_kept", 1, 100'000'000, &Options::alerts,
                   &AlertOptions::max_kept));
+  k.push_back(Bool("fraud", "enabled", &Options::fraud, &FraudOptions::enabled));
+  k.push_back(Double("fraud", "threshold", 0, 1, &Options::fraud, &FraudOptions::threshold));
+  k.push_back(Double("fraud", "weight_ip_burst", 0, 1, &Options::fraud,
+                     &FraudOptions::weight_ip_burst));
+  k.push_back(Int("fraud", "ip_orders", 2, 1'000'000, &Options::fraud, &FraudOptions::ip_orders));
+  k.push_back(Minutes("fraud", "ip_window", 1, 1440, &Options::fraud,
+                      &FraudOptions::ip_window_minutes));
+  k.push_back(Int("fraud", "max_ips", 1, 1'000'000'000, &Options::fraud, &FraudOptions::max_ips));
+  k.push_back(Double("fraud", "weight_new_user_high_value", 0, 1, &Options::fraud,
+                     &FraudOptions::weight_new_user_high_value));
+  k.push_back(Double("fraud", "high_value", 0, 1'000'000'000, &Options::fraud,
+                     &FraudOptions::high_value));
+  k.push_back(Minutes("fraud", "new_user_age", 0, 366 * 1440, &Options::fraud,
+                      &FraudOptions::new_user_minutes));
+  k.push_back(Double("fraud", "weight_impossible_travel", 0, 1, &Options::fraud,
+                     &FraudOptions::weight_impossible_travel));
+  k.push_back(Minutes("fraud", "travel_time", 1, 7 * 1440, &Options::fraud,
+                      &FraudOptions::travel_minutes));
+  k.push_back(Double("fraud", "weight_velocity", 0, 1, &Options::fraud,
+                     &FraudOptions::weight_velocity));
+  k.push_back(Int("fraud", "velocity_orders", 2, 64, &Options::fraud,
+                  &FraudOptions::velocity_orders));
+  k.push_back(Minutes("fraud", "velocity_window", 1, 7 * 1440, &Options::fraud,
+                      &FraudOptions::velocity_window_minutes));
+  k.push_back(Double("fraud", "weight_instant_checkout", 0, 1, &Options::fraud,
+                     &FraudOptions::weight_instant_checkout));
+  k.push_back(Int("fraud", "instant_checkout_s", 0, 86'400, &Options::fraud,
+                  &FraudOptions::instant_checkout_s));
+  k.push_back(Bool("fraud", "filter_bots", &Options::fraud, &FraudOptions::filter_bots));
+  k.push_back(Int("fraud", "bot_events_per_second", 1, 1'000'000, &Options::fraud,
+                  &FraudOptions::bot_events_per_second));
+  k.push_back(Int("fraud", "bot_events_per_minute", 1, 100'000'000, &Options::fraud,
+                  &FraudOptions::bot_events_per_minute));
+  k.push_back(Int("fraud", "max_users", 1, 1'000'000'000, &Options::fraud,
+                  &FraudOptions::max_users));
+  k.push_back(Int("fraud", "orders_per_user", 1, 1000, &Options::fraud,
+                  &FraudOptions::orders_per_user));
   k.push_back(Int("coview", "recent_items", 1, 1000, &Options::coview,
                   &CoViewOptions::recent_items));
   k.push_back(Minutes("coview", "window", 1, 7 * 1440, &Options::coview,

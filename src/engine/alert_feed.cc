@@ -3,27 +3,49 @@
 #include <algorithm>
 #include <string>
 
+#include "fraud/fraud.h"
+
 namespace eddy {
 
-Alert ToAlert(const AlertRecord& r, const Interners& interners) {
+std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& fraud) {
+  std::vector<FraudReasonScore> out;
+  for (int r = 0; r < kFraudReasonCount; ++r) {
+    if ((reasons >> r & 1) == 0) continue;
+    const auto reason = static_cast<FraudReason>(r);
+    out.push_back({std::string(FraudReasonName(reason)), FraudWeight(fraud, reason)});
+  }
+  return out;
+}
+
+Alert ToAlert(const AlertRecord& r, const Interners& interners, const FraudOptions& fraud) {
   Alert a;
   a.kind = std::string(AlertKindName(r.kind));
   if (r.item.valid()) a.item_id = std::string(interners.items.Lookup(r.item.value()));
-  // The event time and the item's count of alerts: unique even for an item forgotten by
-  // the cap and tracked again (its count restarts), and the same in any replay.
-  a.id = a.kind + "-" + a.item_id + "-" + std::to_string(r.time_ms) + "-" + std::to_string(r.n);
+  if (r.user.valid()) a.user_id = std::string(interners.users.Lookup(r.user.value()));
+  if (r.order.valid()) a.order_id = std::string(interners.orders.Lookup(r.order.value()));
+  // The subject (item, or user for fraud), the event time and the subject's count: unique
+  // even for a subject forgotten by a cap and tracked again (its count restarts), and the
+  // same in any replay.
+  const std::string& subject = r.kind == AlertKind::kFraud ? a.user_id : a.item_id;
+  a.id = a.kind + "-" + subject + "-" + std::to_string(r.time_ms) + "-" + std::to_string(r.n);
   a.time = EventTime(r.time_ms);
   a.active = r.active;
   if (!r.active) a.cleared = EventTime(r.cleared_ms);
-  a.stock = r.value;
-  a.threshold = r.threshold;
+  if (r.kind == AlertKind::kFraud) {
+    a.score = static_cast<double>(r.value) / 1e6;
+    a.score_threshold = static_cast<double>(r.threshold) / 1e6;
+    a.reasons = FraudReasons(r.reasons, fraud);
+  } else {
+    a.stock = r.value;
+    a.threshold = r.threshold;
+  }
   return a;
 }
 
 void AlertFeed::Raised(const AlertRecord& record) {
   if (count_.load(std::memory_order_acquire) == 0) return;
   // Made once, outside the lock; each listener only takes a reference.
-  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_));
+  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, fraud_));
   MutexLock lock(&mu_);
   for (const auto& [handle, listener] : listeners_) listener(alert);
 }

@@ -20,13 +20,18 @@
 
 namespace eddy {
 
+// The fired reasons of bit set `reasons` (bit r: FraudReason r), in reason order, each with
+// its contribution (its weight in `fraud`).
+std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& fraud);
+
 // The public form of an alert record (its strings looked up).
-Alert ToAlert(const AlertRecord& record, const Interners& interners);
+Alert ToAlert(const AlertRecord& record, const Interners& interners, const FraudOptions& fraud);
 
 class AlertFeed final : public AlertSink {
  public:
   // `interners` is the engine's pointer (recovery may replace what it points to).
-  explicit AlertFeed(const std::unique_ptr<Interners>& interners) : interners_(interners) {}
+  AlertFeed(const std::unique_ptr<Interners>& interners, const FraudOptions& fraud)
+      : interners_(interners), fraud_(fraud) {}
 
   void Raised(const AlertRecord& record) override;
   uint64_t Subscribe(AlertListener listener);
@@ -34,6 +39,7 @@ class AlertFeed final : public AlertSink {
 
  private:
   const std::unique_ptr<Interners>& interners_;
+  const FraudOptions& fraud_;
   std::atomic<size_t> count_{0};
   Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;

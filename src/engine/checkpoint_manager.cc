@@ -25,8 +25,9 @@ uint64_t SettingsFingerprint(const Options& o, const ShardState& shard) {
 }
 
 CheckpointManager::CheckpointManager(const Options& options, LogStore& store,
-                                     PartitionedLog& log, EngineClock& clock)
-    : options_(options), store_(store), log_(log), clock_(clock) {
+                                     PartitionedLog& log, EngineClock& clock,
+                                     IpOrderWindow* ip_orders)
+    : options_(options), store_(store), log_(log), clock_(clock), ip_orders_(ip_orders) {
   MutexLock lock(&checkpoint_mu_);
   retained_from_.assign(log.partitions(), 0);
 }
@@ -64,6 +65,10 @@ std::vector<uint64_t> CheckpointManager::Load(const std::vector<std::string>& fi
     for (size_t s = 0; ok && s < states.size(); ++s) {
       SerialReader r(cp->shards[s]);
       ok = states[s]->Load(r);
+    }
+    if (ok && ip_orders_ != nullptr && !cp->ingest.empty()) {
+      SerialReader r(cp->ingest);
+      ok = ip_orders_->Load(r) && r.done();
     }
     if (!ok) {
       spdlog::warn("recovery: checkpoint {} passed its checksum but does not load (written "
@@ -189,6 +194,11 @@ Status CheckpointManager::ReplayShard(ShardState& state, Interners& interners,
                                   std::to_string(offset) + ": " + std::string(d.message()));
       }
       state.Apply(entry, p);
+      if (ip_orders_ != nullptr && (entry.event.flags & Event::kHasIpOrders)) {
+        const auto [ip, order] = IpOrderKeys(entry.event, interners, StableHash64(value));
+        bool added = false;
+        ip_orders_->Add(ip, order, entry.event.time.millis(), &added);
+      }
       // Progress is in log entries (what the store holds); the count in events (stock
       // moves are not).
       if ((++entries & 4095) == 0) replay_progress_.fetch_add(4096, std::memory_order_relaxed);
@@ -293,6 +303,10 @@ Status CheckpointManager::Take() {
   cp.newest_event_ms = clock_.newest_event_ms();
   SerialWriter iw(&cp.interners);
   interners_->Save(iw);
+  if (ip_orders_ != nullptr) {
+    SerialWriter w(&cp.ingest);
+    ip_orders_->Save(w);
+  }
   uint64_t bytes = 0;
   Status st = WriteCheckpoint(Dir(), cp, &bytes);
   const double total_ms =

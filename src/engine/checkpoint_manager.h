@@ -32,6 +32,7 @@
 #include "eddy/options.h"
 #include "engine/engine_clock.h"
 #include "engine/shard_set.h"
+#include "fraud/ip_orders.h"
 #include "log/partitioned_log.h"
 #include "store/log_store.h"
 #include "util/interners.h"
@@ -47,8 +48,10 @@ class CheckpointManager {
  public:
   using NewStatesFn = std::function<std::vector<std::unique_ptr<ShardState>>()>;
 
+  // `ip_orders` (null without fraud scoring) is saved in each checkpoint, loaded with it
+  // and fed the purchases replayed after it.
   CheckpointManager(const Options& options, LogStore& store, PartitionedLog& log,
-                    EngineClock& clock);
+                    EngineClock& clock, IpOrderWindow* ip_orders);
   ~CheckpointManager();
 
   // Start-up: loads the newest usable checkpoint into fresh interners and states
@@ -88,6 +91,7 @@ class CheckpointManager {
   LogStore& store_;
   PartitionedLog& log_;
   EngineClock& clock_;
+  IpOrderWindow* const ip_orders_;
   const ShardSet* set_ = nullptr;          // from Start
   const Interners* interners_ = nullptr;   // from Start
   // Recovery figures (set by Recover).

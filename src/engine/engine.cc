@@ -94,11 +94,16 @@ class EngineImpl final : public Engine {
     log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition,
                                             store_ ? 2 : 1);
     set_.states = NewStates();
+    if (options_.fraud.enabled) {
+      ip_orders_ = std::make_unique<IpOrderWindow>(options_.fraud.ip_window_minutes * 60'000,
+                                                   options_.fraud.max_ips);
+    }
     if (store_) {
       if (eddy::Status st = StartStore(); !st.ok()) return st;
     }
     StartShards();
-    ingest_ = std::make_unique<IngestPath>(options_, *log_, *interners_, set_, writer_.get(), clock_);
+    ingest_ = std::make_unique<IngestPath>(options_, *log_, *interners_, set_, writer_.get(), clock_,
+                                           ip_orders_.get());
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
@@ -115,7 +120,8 @@ class EngineImpl final : public Engine {
 
   // Recovery (which may replace the interners and states), then the store thread.
   eddy::Status StartStore() {
-    checkpoints_ = std::make_unique<CheckpointManager>(options_, *store_, *log_, clock_);
+    checkpoints_ = std::make_unique<CheckpointManager>(options_, *store_, *log_, clock_,
+                                                       ip_orders_.get());
     std::vector<uint64_t> start;
     eddy::Status st = checkpoints_->Recover(&interners_, &set_, [this] { return NewStates(); }, &start);
     if (!st.ok()) return st;
@@ -289,8 +295,9 @@ class EngineImpl final : public Engine {
   int shards_ = 1;
   std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // recovery may replace
   std::unique_ptr<LogStore> store_;  // null without a data_dir
+  std::unique_ptr<IpOrderWindow> ip_orders_;  // null without fraud scoring
   std::unique_ptr<PartitionedLog> log_;
-  AlertFeed alert_feed_{interners_};  // before the states that raise alerts into it
+  AlertFeed alert_feed_{interners_, options_.fraud};  // before the states that raise alerts into it
   ShardSet set_;
   std::atomic<uint64_t> duplicates_total_{0};  // counted by the shards and the store writer
   std::unique_ptr<CheckpointManager> checkpoints_;  // with a store

@@ -1,11 +1,13 @@
 #include "engine/ingest_path.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <thread>
 
 #include "engine/ingest_ticket.h"
 #include "engine/store_writer.h"
+#include "fraud/ip_orders.h"
 #include "ingest/decoder.h"
 #include "util/hash.h"
 
@@ -31,7 +33,31 @@ class IngestContextImpl final : public IngestContext {
   std::vector<uint64_t> first_offset;  // per partition, of the reservation
   std::vector<uint32_t> touched;       // partitions with a run, ascending
   std::vector<Event> with_moves;       // scratch for AddStockMoves
+  std::vector<std::pair<uint64_t, uint64_t>> ip_added;  // (ip, order) StampIpOrders added
 };
+
+void IngestPath::StampIpOrders(IngestContextImpl& ctx) {
+  ctx.ip_added.clear();
+  if (ip_orders_ == nullptr) return;
+  for (Event& ev : ctx.events) {
+    if (ev.type != EventType::kPurchase || !ev.ip.valid()) continue;
+    const auto [ip, order] =
+        IpOrderKeys(ev, interners_, ~own_orders_.fetch_add(1, std::memory_order_relaxed));
+    bool added = false;
+    const uint16_t n = ip_orders_->Add(ip, order, ev.time.millis(), &added);
+    if (added) ctx.ip_added.emplace_back(ip, order);
+    // A purchase re-posted from `eddy dump` keeps the count it was first accepted with.
+    if (!(ev.flags & Event::kHasIpOrders)) {
+      ev.ip_orders = n;
+      ev.flags |= Event::kHasIpOrders;
+    }
+  }
+}
+
+void IngestPath::TakeBackIpOrders(IngestContextImpl& ctx) {
+  for (const auto& [ip, order] : ctx.ip_added) ip_orders_->Remove(ip, order);
+  ctx.ip_added.clear();
+}
 
 // Inventory (SPEC §3.12) is kept on the item's shard, in the order the item's partition
 // accepted its changes; purchases and cancels live in the user's partition. So each
@@ -76,13 +102,17 @@ void IngestPath::AddStockMoves(IngestContextImpl& ctx) const {
 }
 
 IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
-                       const ShardSet& shards, StoreWriter* store, EngineClock& clock)
+                       const ShardSet& shards, StoreWriter* store, EngineClock& clock,
+                       IpOrderWindow* ip_orders)
     : options_(options),
       log_(log),
       interners_(interners),
       shards_(shards),
       store_(store),
       clock_(clock),
+      ip_orders_(ip_orders),
+      own_orders_(static_cast<uint64_t>(
+          std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull),
       gated_(store != nullptr && store->gated()) {}
 
 std::unique_ptr<IngestContext> IngestPath::NewContext() const {
@@ -190,10 +220,14 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
 Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
   // Acknowledged and counted: the request's events, not their stock moves.
   const uint32_t n = static_cast<uint32_t>(ctx.events.size());
+  StampIpOrders(ctx);  // before the stock moves: they copy only what inventory reads
   if (options_.inventory.enabled) AddStockMoves(ctx);
   bool has_ids = false;
   int64_t newest = INT64_MIN;
-  if (Status st = Group(ctx, &has_ids, &newest); !st.ok()) return st;
+  if (Status st = Group(ctx, &has_ids, &newest); !st.ok()) {
+    TakeBackIpOrders(ctx);
+    return st;
+  }
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
   // published, or the partition would stall at the gap.
   std::unique_ptr<IngestTicket> ticket;
@@ -208,6 +242,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     std::optional<uint64_t> first = log_.partition(PartitionId(p)).TryReserve(ctx.run_length[p]);
     if (!first) {
       for (size_t u = 0; u < t; ++u) PublishSkips(ctx.touched[u], ctx);
+      TakeBackIpOrders(ctx);
       return Status::ResourceExhausted("event log partition " + std::to_string(p) +
                                        " is full; retry later");
     }

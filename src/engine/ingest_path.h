@@ -29,12 +29,15 @@ namespace eddy {
 
 class StoreWriter;
 class IngestContextImpl;
+class IpOrderWindow;
 
 class IngestPath {
  public:
-  // `store` is null without an event store. Every referenced object must outlive this.
+  // `store` is null without an event store; `ip_orders` null without fraud scoring. Every
+  // referenced object must outlive this.
   IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
-             const ShardSet& shards, StoreWriter* store, EngineClock& clock);
+             const ShardSet& shards, StoreWriter* store, EngineClock& clock,
+             IpOrderWindow* ip_orders);
 
   std::unique_ptr<IngestContext> NewContext() const;
   void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
@@ -48,6 +51,10 @@ class IngestPath {
 
  private:
   void AddStockMoves(IngestContextImpl& ctx) const;
+  // Stamps each purchase with an `ip` with its IP's order count (fraud/ip_orders.h),
+  // remembering what it added; TakeBackIpOrders undoes that for a refused request.
+  void StampIpOrders(IngestContextImpl& ctx);
+  void TakeBackIpOrders(IngestContextImpl& ctx);
   Status Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const;
   Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);
@@ -60,6 +67,10 @@ class IngestPath {
   const ShardSet& shards_;
   StoreWriter* const store_;
   EngineClock& clock_;
+  IpOrderWindow* const ip_orders_;
+  // Keys of purchases with neither orderId nor eventId (IpOrderKeys); seeded from the clock
+  // so that they differ from the ones of earlier runs.
+  std::atomic<uint64_t> own_orders_;
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
   std::atomic<uint64_t> accepted_total_{0};
   std::atomic<int> inflight_{0};

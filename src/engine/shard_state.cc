@@ -13,6 +13,7 @@
 #include "commerce/alerts.h"
 #include "commerce/catalog.h"
 #include "commerce/inventory.h"
+#include "fraud/fraud.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -82,6 +83,7 @@ void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
   Register(std::make_unique<CatalogState>(o, share));
   AlertState* alerts = Register(std::make_unique<AlertState>(o, share, sink));
   Register(std::make_unique<InventoryState>(o, share, *alerts));
+  Register(std::make_unique<FraudState>(o, share, *alerts));
 }
 
 void ShardState::Apply(const LogEntry& entry, PartitionId p) {
@@ -97,7 +99,12 @@ void ShardState::Apply(const LogEntry& entry, PartitionId p) {
   } else {
     duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
     if (!duplicate) {
-      const ApplyInfo info = InfoOf(ev);
+      ApplyInfo info = InfoOf(ev);
+      for (State* st : screening_) info.filtered |= st->Screen(ev, info);
+      if (info.filtered) {
+        filtered_events_.store(filtered_events_.load(std::memory_order_relaxed) + 1,
+                               std::memory_order_relaxed);
+      }
       for (State* st : applying_) st->ApplyEvent(ev, info);
       if (ev.type == EventType::kInventory) {
         for (State* st : item_feed_) st->ApplyItemFeed(ev, p);

@@ -95,6 +95,8 @@ class ShardState {
   void PublishMemory();
   const std::vector<PartitionId>& partitions() const { return partitions_; }
   uint64_t applied_events() const { return applied_events_.load(std::memory_order_relaxed); }
+  // New events a screening state filtered out (ApplyInfo::filtered) since start.
+  uint64_t filtered_events() const { return filtered_events_.load(std::memory_order_relaxed); }
   const RateMeter& rate() const { return rate_; }
 
  private:
@@ -114,6 +116,7 @@ class ShardState {
     if (raw->Applies()) applying_.push_back(raw);
     if (raw->TakesItemFeed()) item_feed_.push_back(raw);
     if (raw->Prefetches()) prefetching_.push_back(raw);
+    if (raw->Screens()) screening_.push_back(raw);
     states_.push_back(std::move(state));
     return raw;
   }
@@ -142,7 +145,7 @@ class ShardState {
   std::vector<std::unique_ptr<State>> states_;
   std::vector<State*> by_type_;  // index: TypeId<S>()
   // The per-event loops visit only the states with work there (fewer virtual calls).
-  std::vector<State*> applying_, prefetching_, item_feed_;
+  std::vector<State*> applying_, prefetching_, item_feed_, screening_;
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
@@ -151,6 +154,7 @@ class ShardState {
   size_t poll_next_ = 0;  // the partition the next Poll starts with
   uint64_t poll_left_ = 0;  // what is left of that partition's batch (set in the ctor)
   std::atomic<uint64_t> applied_events_{0};
+  std::atomic<uint64_t> filtered_events_{0};
   RateMeter rate_;
 };
 

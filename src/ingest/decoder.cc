@@ -40,6 +40,7 @@ enum class Field : uint8_t {
   kNewSegment,
   kEventIdHash,
   kAcceptLag,
+  kIpOrders,
   kHidden,
   kThreshold,
   kAttributes,
@@ -72,6 +73,7 @@ constexpr KeyField kKeys[] = {
     {"location", Field::kLocation},     {"stock", Field::kStock},
     {"totalAmount", Field::kTotalAmount}, {"newSegment", Field::kNewSegment},
     {"eventIdHash", Field::kEventIdHash},  {"acceptLagMs", Field::kAcceptLag},
+    {"ipOrders", Field::kIpOrders},
     {"hidden", Field::kHidden},         {"lowStockThreshold", Field::kThreshold},
     {"attributes", Field::kAttributes},
 };
@@ -111,7 +113,7 @@ struct Raw {
   std::string_view country, region, city, location;
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
-  bool has_event_id_hash = false, has_accept_lag = false;
+  bool has_event_id_hash = false, has_accept_lag = false, has_ip_orders = false;
   bool has_hidden = false, hidden = false, has_threshold = false, has_attributes = false;
   int64_t threshold = 0;
   std::string attributes;  // canonical JSON object (keys sorted)
@@ -120,6 +122,7 @@ struct Raw {
   int64_t quantity = 1;
   int64_t stock = 0;
   int64_t accept_lag = 0;
+  int64_t ip_orders = 0;
 };
 
 }  // namespace
@@ -417,6 +420,9 @@ struct Decoder::Impl {
         case Field::kAcceptLag:
           ReadInteger(v, key, 0, UINT32_MAX, &r->accept_lag, &r->has_accept_lag, err);
           break;
+        case Field::kIpOrders:
+          ReadInteger(v, key, 1, UINT16_MAX, &r->ip_orders, &r->has_ip_orders, err);
+          break;
         case Field::kHidden: ReadBool(v, key, &r->hidden, &r->has_hidden, err); break;
         case Field::kThreshold:
           ReadInteger(v, key, 0, INT32_MAX, &r->threshold, &r->has_threshold, err);
@@ -582,6 +588,10 @@ struct Decoder::Impl {
     if (r.has_accept_lag && type == EventType::kPurchase) {
       ev->accept_lag_ms = static_cast<uint32_t>(r.accept_lag);
       ev->flags |= Event::kHasAcceptLag;
+    }
+    if (r.has_ip_orders && type == EventType::kPurchase && ev->ip.valid()) {
+      ev->ip_orders = static_cast<uint16_t>(r.ip_orders);
+      ev->flags |= Event::kHasIpOrders;
     }
     if (IsCatalogChange(type)) {
       if (r.has_hidden) ev->flags |= Event::kHasHidden | (r.hidden ? Event::kHidden : 0);

@@ -98,6 +98,7 @@ Status WriteCheckpoint(const std::string& dir, const Checkpoint& cp, uint64_t* b
   w.Bytes(cp.interners);
   w.U64(cp.shards.size());
   for (const std::string& s : cp.shards) w.Bytes(s);
+  w.Bytes(cp.ingest);
   std::string file(kMagic, sizeof(kMagic));
   PutLe(kCheckpointFormatVersion, 4, &file);
   PutLe(payload.size(), 8, &file);
@@ -156,7 +157,7 @@ Result<Checkpoint> ReadCheckpoint(const std::string& path) {
     return Status::Corruption(path + ": not a checkpoint (bad magic or shorter than its header)");
   }
   const uint32_t version = static_cast<uint32_t>(GetLe(data.data() + 8, 4));
-  if (version != kCheckpointFormatVersion) {
+  if (version != kCheckpointFormatVersion && version != 4) {
     return Status::Corruption(path + ": checkpoint format version " + std::to_string(version) +
                               "; this eddy reads " + std::to_string(kCheckpointFormatVersion));
   }
@@ -181,6 +182,7 @@ Result<Checkpoint> ReadCheckpoint(const std::string& path) {
   cp.interners = std::string(r.Bytes());
   cp.shards.resize(r.Count(1));
   for (std::string& s : cp.shards) s = std::string(r.Bytes());
+  if (version >= 5) cp.ingest = std::string(r.Bytes());
   if (!r.done()) return Status::Corruption(path + ": malformed payload");
   return cp;
 }

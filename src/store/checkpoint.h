@@ -10,7 +10,8 @@
 //   u32      CRC-32C of the payload
 //   payload  (util/serial.h): sequence, creation time (ms), config fingerprint, newest
 //            event time (ms), partitions, per partition the next offset not covered, the interners
-//            (6 kinds, strings in id order), shard count, per shard its state bytes.
+//            (6 kinds, strings in id order), shard count, per shard its state bytes,
+//            the ingest path's state bytes.
 // A file is written to checkpoint-<seq>.tmp, fsynced, renamed, and the directory fsynced,
 // so a crash leaves either the previous set or the new file whole. Reading checks the
 // magic, version, length and checksum before anything is used: a truncated file, a flipped
@@ -32,7 +33,9 @@ namespace eddy {
 // 3: per-user bought items; popularity entries carry the item's category.
 // 4: a shard's state is a list of named sections, each with its own format version
 //    (agg/state.h): from here on a state changes its own version, not this one.
-inline constexpr uint32_t kCheckpointFormatVersion = 4;
+// 5: after the shards, the ingest path's own state (the fraud IP order window); version 4
+//    files still load (with none).
+inline constexpr uint32_t kCheckpointFormatVersion = 5;
 
 struct Checkpoint {
   uint64_t sequence = 0;
@@ -42,6 +45,7 @@ struct Checkpoint {
   std::vector<uint64_t> offsets;  // per partition: events below this offset are in the state
   std::string interners;          // Interners snapshot (util/serial.h)
   std::vector<std::string> shards;
+  std::string ingest;  // the ingest path's state (fraud/ip_orders.h); empty: none
 };
 
 // CRC-32C (Castagnoli), hardware-accelerated where the CPU has SSE4.2.

@@ -64,6 +64,7 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
   if (ev.flags & Event::kHasPrice) w.I64(ev.price_micros);
   if (ev.flags & Event::kHasStock) w.I64(ev.stock);
   if (ev.flags & Event::kHasAcceptLag) w.U64(ev.accept_lag_ms);
+  if (ev.flags & Event::kHasIpOrders) w.U64(ev.ip_orders);
 }
 
 Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
@@ -117,6 +118,11 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
     const uint64_t lag = r.U64();
     if (!r.ok() || lag > UINT32_MAX) return Status::Corruption("stored event: bad accept lag");
     ev.accept_lag_ms = static_cast<uint32_t>(lag);
+  }
+  if (flags & Event::kHasIpOrders) {
+    const uint64_t n = r.U64();
+    if (!r.ok() || n > UINT16_MAX) return Status::Corruption("stored event: bad ip order count");
+    ev.ip_orders = static_cast<uint16_t>(n);
   }
   if (!r.done()) return Status::Corruption("stored event: trailing bytes");
   ev.quantity = static_cast<uint32_t>(quantity);

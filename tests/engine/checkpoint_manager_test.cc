@@ -30,7 +30,7 @@ Options StoreOptions(const test::TempDir& dir) {
 // Runs the parts with a store writer and ingest, sends `lines`, takes a checkpoint.
 uint64_t IngestAndCheckpoint(const Options& o, LogStore& store, const std::vector<std::string>& lines) {
   test::Parts parts(o, 2);
-  CheckpointManager cm(parts.options, store, *parts.log, parts.clock);
+  CheckpointManager cm(parts.options, store, *parts.log, parts.clock, nullptr);
   std::vector<uint64_t> start;
   EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, &start).ok());
   StoreWriter writer(parts.options, store, *parts.log, *parts.interners, parts.set,
@@ -39,7 +39,8 @@ uint64_t IngestAndCheckpoint(const Options& o, LogStore& store, const std::vecto
   parts.StartShards(writer.durable());
   writer.Start();
   cm.Start(&parts.set, parts.interners.get());
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, &writer, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, &writer, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   std::promise<IngestReply> done;
   std::string body = test::Ndjson(lines);
@@ -71,7 +72,7 @@ std::vector<std::string> Stream() {
 
 // Start-up recovery into `parts` from `store`; the recovery figures.
 StoreStatus Recover(test::Parts& parts, LogStore& store, std::vector<uint64_t>* start) {
-  CheckpointManager cm(parts.options, store, *parts.log, parts.clock);
+  CheckpointManager cm(parts.options, store, *parts.log, parts.clock, nullptr);
   EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, start).ok());
   StoreStatus st;
   cm.FillStatus(&st);

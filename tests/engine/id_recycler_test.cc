@@ -29,6 +29,7 @@ Options SmallCaps(uint32_t partitions = 1, int shards = 1) {
   o.sessions.max_users = 8;
   o.revenue.max_orders = 8;
   o.inventory.max_orders = 8;
+  o.fraud.max_users = 8;
   return o;
 }
 
@@ -82,9 +83,10 @@ TEST(IdRecyclerTest, FreesWhatNoStateHoldsAndAnswersStayRight) {
   Result<uint64_t> freed = e->RecycleIdsNow();
   ASSERT_TRUE(freed.ok()) << freed.status().ToString();
   auto after = Ids(*e);
-  // IPs: no state holds any. Sessions and orders: only the capped sessions and revenue
-  // states (8 users, 8 orders). Users: only those the capped states still track (the
-  // latest 8 or so: recent, bought, sessions and orders keep 8 each, affinity as many).
+  // IPs: no state holds any (the fraud IP window keeps hashes, not ids). Sessions and
+  // orders: only the capped sessions, revenue and fraud states (8 users, 8 orders). Users:
+  // only those the capped states still track (the latest 8 or so: recent, bought,
+  // sessions, fraud and orders keep 8 each, affinity as many).
   EXPECT_LE(after["sessions"].live, 8u);
   EXPECT_EQ(after["orders"].live, 8u);
   EXPECT_EQ(after["strings"].live, 0u);

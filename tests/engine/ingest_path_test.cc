@@ -36,7 +36,8 @@ TEST(IngestPathTest, AFullPartitionRefusesTheWholeRequestAndSkipsTheOtherRuns) {
   Options o = test::ComponentOptions();
   o.log.capacity_per_partition = 16;
   test::Parts parts(o);  // no shard threads: nothing drains the log
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   auto [a, b] = UsersInTwoPartitions(*parts.log);
   const PartitionId pa = parts.log->PartitionOf(static_cast<uint32_t>(StableHash64(a)));
@@ -72,7 +73,8 @@ TEST(IngestPathTest, AfterARefusalRequestsAreRefusedUndecodedUntilTheLogDrains) 
   Options o = test::ComponentOptions();
   o.log.capacity_per_partition = 16;
   test::Parts parts(o);  // no shard threads: the test plays the consumer
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   auto [a, b] = UsersInTwoPartitions(*parts.log);
   const PartitionId pb = parts.log->PartitionOf(static_cast<uint32_t>(StableHash64(b)));
@@ -111,7 +113,8 @@ TEST(IngestPathTest, AfterARefusalRequestsAreRefusedUndecodedUntilTheLogDrains) 
 TEST(IngestPathTest, MemoryAckRepliesAtOnceAndEventIdsAfterTheApply) {
   test::Parts parts(test::ComponentOptions());
   parts.StartShards();
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   bool inline_reply = false;
   std::string plain = test::Ndjson({View("x", 1'700'000'000'500)});
@@ -134,7 +137,8 @@ TEST(IngestPathTest, MemoryAckRepliesAtOnceAndEventIdsAfterTheApply) {
 
 TEST(IngestPathTest, AfterCloseEveryRequestIsRefused) {
   test::Parts parts(test::ComponentOptions());
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   ingest.Close();
   EXPECT_TRUE(ingest.closed());

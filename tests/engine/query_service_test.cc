@@ -31,7 +31,8 @@ TEST(QueryServiceTest, ReadsMergeEveryShardsPartial) {
   for (int i = 0; b.empty(); ++i) {
     if (shard_of("b" + std::to_string(i)) != shard_of(a)) b = "b" + std::to_string(i);
   }
-  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock);
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
   auto ctx = ingest.NewContext();
   std::vector<std::string> lines;
   for (const std::string& u : {a, b}) {

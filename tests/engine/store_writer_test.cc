@@ -29,7 +29,7 @@ struct Stored {
     parts->StartShards(writer->durable());
     writer->Start();
     ingest = std::make_unique<IngestPath>(parts->options, *parts->log, *parts->interners,
-                                          parts->set, writer.get(), parts->clock);
+                                          parts->set, writer.get(), parts->clock, nullptr);
     ctx = ingest->NewContext();
   }
   ~Stored() {
