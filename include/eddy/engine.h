@@ -294,6 +294,34 @@ struct Alert {
   double score_threshold = 0;  // ...fraud.threshold
   std::vector<FraudReasonScore> reasons;  // fraud
 };
+// A scored order (SPEC §3.10, src/fraud/fraud.h): score = min(1, Σ contributions).
+struct FraudOrder {
+  std::string order_id;   // "" for a purchase without orderId (an order of its own)
+  std::string user_id;
+  EventTime time;         // its first line's
+  double value = 0;       // Σ price × quantity of its priced lines
+  uint32_t lines = 0;
+  double score = 0;
+  bool alerted = false;   // reached fraud.threshold: one fraud alert was raised
+  std::vector<FraudReasonScore> reasons;  // the fired ones, in code order
+  uint32_t ip_orders = 0;    // orders from its IP within fraud.ip_window (0: no ip given)
+  uint32_t user_orders = 0;  // the user's orders within fraud.velocity_window, itself included
+  bool new_user = false;     // the user was new at its first line
+};
+struct OrderFraudAnswer {
+  bool found = false;  // listed under a user fraud still tracks (fraud.orders_per_user)
+  FraudOrder order;
+};
+struct UserFraudAnswer {
+  bool found = false;            // the user is tracked (fraud.max_users)
+  bool bot = false;              // above fraud.bot_events_per_second or _per_minute once
+  bool flagged = false;          // one of their orders raised a fraud alert
+  std::optional<EventTime> marked;  // the event that first marked them (bot or flagged)
+  uint32_t orders = 0;           // orders seen
+  std::optional<EventTime> first_seen;
+  std::vector<FraudOrder> recent;  // newest first
+};
+
 // The alert kinds GET /v1/alerts knows (SPEC §2); "anomaly" is not raised yet.
 inline constexpr std::array<std::string_view, 3> kAlertKinds = {"inventory", "fraud", "anomaly"};
 struct AlertsRequest {
@@ -466,6 +494,13 @@ class Engine {
   // Up to `k` items below their low-stock threshold.
   virtual void LowStock(uint32_t k, std::function<void(LowStockAnswer)> done) = 0;
   LowStockAnswer LowStockSync(uint32_t k);
+  // Fraud (SPEC §3.10): one order's score, and a user's marks and latest scored orders.
+  virtual void OrderFraud(std::string_view order, std::function<void(OrderFraudAnswer)> done) = 0;
+  OrderFraudAnswer OrderFraudSync(std::string_view order);
+  virtual void UserFraud(std::string_view user, uint32_t k,
+                         std::function<void(UserFraudAnswer)> done) = 0;
+  UserFraudAnswer UserFraudSync(std::string_view user, uint32_t k);
+
   // Alerts kept (alerts.max_kept), newest first.
   virtual void Alerts(const AlertsRequest& request, std::function<void(AlertsAnswer)> done) = 0;
   AlertsAnswer AlertsSync(const AlertsRequest& request);

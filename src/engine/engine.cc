@@ -8,6 +8,7 @@
 //   QueryService (engine/query_service.h)           the plain reads
 //   AnalyticsService (engine/analytics_service.h)   catalog, inventory, sessions, funnel,
 //                                                   revenue, alerts
+//   FraudService (engine/fraud_service.h)           an order's fraud score, a user's marks
 //   AlertFeed (engine/alert_feed.h)                 alerts as they are raised (SSE)
 //   Recommender (engine/recommender.h)              the ranked reads
 //   IdRecycler (engine/id_recycler.h)               frees ids no state references
@@ -31,6 +32,7 @@
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
 #include "engine/analytics_service.h"
+#include "engine/fraud_service.h"
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
 #include "engine/shard_state.h"
@@ -106,6 +108,7 @@ class EngineImpl final : public Engine {
                                            ip_orders_.get());
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_);
+    fraud_ = std::make_unique<FraudService>(options_, set_, *interners_, *log_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
@@ -192,6 +195,13 @@ class EngineImpl final : public Engine {
     return alert_feed_.Subscribe(std::move(listener));
   }
   void UnsubscribeAlerts(uint64_t handle) override { alert_feed_.Unsubscribe(handle); }
+  void OrderFraud(std::string_view order, std::function<void(OrderFraudAnswer)> done) override {
+    fraud_->OrderFraud(order, Guarded(std::move(done)));
+  }
+  void UserFraud(std::string_view user, uint32_t k,
+                 std::function<void(UserFraudAnswer)> done) override {
+    fraud_->UserFraud(user, k, Guarded(std::move(done)));
+  }
   void UserSessions(std::string_view user, uint32_t k,
                     std::function<void(SessionsAnswer)> done) override {
     analytics_->UserSessions(user, k, Guarded(std::move(done)));
@@ -305,6 +315,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<IngestPath> ingest_;
   std::unique_ptr<QueryService> queries_;
   std::unique_ptr<AnalyticsService> analytics_;
+  std::unique_ptr<FraudService> fraud_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<IdRecycler> recycler_;
   std::atomic<bool> stopping_{false};
@@ -426,6 +437,14 @@ AlertsAnswer Engine::AlertsSync(const AlertsRequest& request) {
 
 CatalogRecord Engine::ItemCatalogSync(std::string_view item) {
   return Await<CatalogRecord>([&](auto cb) { ItemCatalog(item, std::move(cb)); });
+}
+
+OrderFraudAnswer Engine::OrderFraudSync(std::string_view order) {
+  return Await<OrderFraudAnswer>([&](auto cb) { OrderFraud(order, std::move(cb)); });
+}
+
+UserFraudAnswer Engine::UserFraudSync(std::string_view user, uint32_t k) {
+  return Await<UserFraudAnswer>([&](auto cb) { UserFraud(user, k, std::move(cb)); });
 }
 
 SessionsAnswer Engine::UserSessionsSync(std::string_view user, uint32_t k) {

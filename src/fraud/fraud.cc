@@ -27,12 +27,16 @@ double FraudWeight(const FraudOptions& o, FraudReason r) {
   return 0;
 }
 
-double FraudScore(const FraudOptions& o, uint8_t reasons) {
-  double s = 0;
+int64_t FraudScoreMicros(const FraudOptions& o, uint8_t reasons) {
+  int64_t s = 0;
   for (int r = 0; r < kFraudReasonCount; ++r) {
-    if (reasons >> r & 1) s += FraudWeight(o, static_cast<FraudReason>(r));
+    if (reasons >> r & 1) s += std::llround(FraudWeight(o, static_cast<FraudReason>(r)) * 1e6);
   }
-  return std::min(1.0, s);
+  return std::min<int64_t>(1'000'000, s);
+}
+
+double FraudScore(const FraudOptions& o, uint8_t reasons) {
+  return static_cast<double>(FraudScoreMicros(o, reasons)) / 1e6;
 }
 
 namespace {
@@ -159,8 +163,8 @@ void FraudState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   if (u.travel_ms != INT64_MIN && u.travel_ms >= t - options_.travel_minutes * 60'000) {
     s.reasons |= Bit(FraudReason::kImpossibleTravel);
   }
-  const double score = FraudScore(options_, s.reasons);
-  if (!s.alerted && s.reasons != 0 && score >= options_.threshold) {
+  const int64_t score = FraudScoreMicros(options_, s.reasons);
+  if (!s.alerted && s.reasons != 0 && score >= std::llround(options_.threshold * 1e6)) {
     s.alerted = true;
     Mark(u, FraudUser::kFlagged, t);
     AlertRecord a;
@@ -169,7 +173,7 @@ void FraudState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
     a.order = s.order;
     a.n = u.orders;
     a.time_ms = t;
-    a.value = std::llround(score * 1e6);
+    a.value = score;
     a.threshold = std::llround(options_.threshold * 1e6);
     a.reasons = s.reasons;
     alerts_.Raise(a);

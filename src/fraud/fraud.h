@@ -6,7 +6,8 @@
 //
 //   score = min(1, Σ weight_r over the reasons r that fire)          (fraud.weight_<r>)
 //
-// so each fired reason contributes exactly its weight. The reasons (FraudReason):
+// so each fired reason contributes exactly its weight (sums in millionths: exact). The
+// reasons (FraudReason):
 // - ip_burst: a line's Event::ip_orders (the distinct orders from its IP within
 //   fraud.ip_window, counted at acceptance across every user: fraud/ip_orders.h) is at
 //   least fraud.ip_orders.
@@ -63,7 +64,9 @@ inline constexpr int kFraudReasonCount = 5;
 std::string_view FraudReasonName(FraudReason r);  // "ip_burst", "new_user_high_value", ...
 // The configured weight of `r`.
 double FraudWeight(const FraudOptions& o, FraudReason r);
-// min(1, Σ weights of the reasons in `reasons` (bit r: FraudReason r)).
+// min(1, Σ weights of the reasons in `reasons` (bit r: FraudReason r)), in millionths
+// (each weight rounded to them: sums and the threshold test are exact), and as a number.
+int64_t FraudScoreMicros(const FraudOptions& o, uint8_t reasons);
 double FraudScore(const FraudOptions& o, uint8_t reasons);
 
 struct ScoredOrder {

@@ -213,6 +213,30 @@ bool TimeParam(std::string_view query, std::string_view name, std::optional<int6
 void WriteAlert(JsonWriter& w, const Alert& a) {
   w.BeginObject().Key("id").String(a.id).Key("kind").String(a.kind);
   if (!a.item_id.empty()) w.Key("itemId").String(a.item_id);
+  if (a.kind == "fraud") {
+    w.Key("userId").String(a.user_id).Key("orderId");
+    if (a.order_id.empty()) {
+      w.Null();
+    } else {
+      w.String(a.order_id);
+    }
+    w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
+    w.Key("score").Double(a.score).Key("threshold").Double(a.score_threshold);
+    w.Key("reasons").BeginArray();
+    std::string codes;
+    for (const FraudReasonScore& r : a.reasons) {
+      w.BeginObject().Key("code").String(r.code).Key("contribution").Double(r.contribution);
+      w.EndObject();
+      codes += (codes.empty() ? "" : ", ") + r.code;
+    }
+    w.EndArray();
+    char score[32];
+    std::snprintf(score, sizeof(score), "%.2f", a.score);
+    w.Key("message").String("order " + (a.order_id.empty() ? std::string("(no orderId)") : a.order_id) +
+                            " of user " + a.user_id + " scored " + score + " (" + codes + ")");
+    w.EndObject();
+    return;
+  }
   w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
   w.Key("cleared");
   if (a.cleared) {

@@ -154,6 +154,14 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
        r.Sessions(req, id, q, std::move(respond));
      }},
+    {"/v1/users/", "/fraud", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.UserFraud(req, id, q, std::move(respond));
+     }},
+    {"/v1/orders/", "/fraud", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.OrderFraud(req, id, std::move(respond));
+     }},
     {"/v1/analytics/funnel", "", http::verb::get, true,
      [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
        r.Funnel(req, q, std::move(respond));
