@@ -395,6 +395,9 @@ struct StreamStatus {
   uint32_t capacity_per_partition = 0;
   uint64_t accepted_total = 0;
   uint64_t duplicates_total = 0;
+  // Events of marked bots and fraud-flagged users kept out of trending, velocity,
+  // popularity and co-view (fraud.filter_bots), since start (recovery's replay included).
+  uint64_t filtered_total = 0;
   double events_per_second_10s = 0;  // applied events/s over the last 10 whole seconds
   uint64_t popular_full_scans = 0;   // popular-item reads whose threshold test fell back
   std::vector<PartitionStatus> partition;

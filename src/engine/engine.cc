@@ -337,6 +337,7 @@ StreamStatus EngineImpl::Status() const {
   for (size_t i = 0; i < set_.shards.size(); ++i) {
     s.shard[i].shard = static_cast<int>(i);
     s.shard[i].applied_events = set_.states[i]->applied_events();
+    s.filtered_total += set_.states[i]->filtered_events();
     last10 += set_.states[i]->rate().SumBefore(now_sec, 10);
   }
   s.events_per_second_10s = static_cast<double>(last10) / 10.0;

@@ -25,6 +25,13 @@ FraudOrder ToFraudOrder(const ScoredOrder& s, UserId user, const Interners& in,
   return out;
 }
 
+// An orderId several users used: the answer is the order with the newest first line (then
+// the greatest userId), whatever the layout of shards.
+bool Newer(const FraudOrder& a, const FraudOrder& b) {
+  if (a.time != b.time) return a.time > b.time;
+  return a.user_id > b.user_id;
+}
+
 }  // namespace
 
 FraudService::FraudService(const Options& options, const ShardSet& shards,
@@ -38,21 +45,24 @@ void FraudService::OrderFraud(std::string_view order,
   shards_.ScatterGather<std::optional<FraudOrder>>(
       [this, id](ShardState& st) -> std::optional<FraudOrder> {
         const FraudState& fraud = st.Get<FraudState>();
-        const UserId user = fraud.UserOf(OrderId(id));
-        const FraudUser* u = user.valid() ? fraud.Find(user) : nullptr;
-        if (u == nullptr) return std::nullopt;
-        for (const ScoredOrder& s : u->scored) {
-          if (s.order == OrderId(id)) return ToFraudOrder(s, user, interners_, options_.fraud);
+        std::optional<FraudOrder> best;
+        const auto* users = fraud.UsersOf(OrderId(id));
+        for (size_t i = 0; users != nullptr && i < users->size(); ++i) {
+          const FraudUser* u = fraud.Find((*users)[i]);
+          for (size_t k = 0; u != nullptr && k < u->scored.size(); ++k) {
+            if (u->scored[k].order != OrderId(id)) continue;
+            FraudOrder o = ToFraudOrder(u->scored[k], (*users)[i], interners_, options_.fraud);
+            if (!best || Newer(o, *best)) best = std::move(o);
+          }
         }
-        return std::nullopt;
+        return best;
       },
       [done = std::move(done)](std::vector<std::optional<FraudOrder>>& parts) {
         OrderFraudAnswer answer;
         for (auto& p : parts) {
-          if (p) {  // listed under one user (the latest to use the orderId)
+          if (p && (!answer.found || Newer(*p, answer.order))) {
             answer.found = true;
             answer.order = std::move(*p);
-            break;
           }
         }
         done(std::move(answer));

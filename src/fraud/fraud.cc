@@ -57,10 +57,18 @@ FraudState::FraudState(const Options& o, const CapShare& share, AlertState& aler
       alerts_(alerts),
       users_(share.Of(o.fraud.max_users)) {}
 
-void FraudState::Forget(const FraudUser& u) {
+void FraudState::Unlist(OrderId order, UserId user) {
+  auto it = order_users_.find(order);
+  if (it == order_users_.end()) return;
+  auto& users = it->second;
+  users.erase(std::remove(users.begin(), users.end(), user), users.end());
+  if (users.empty()) order_users_.erase(it);
+}
+
+void FraudState::Forget(UserId id, const FraudUser& u) {
   heap_ -= HeapOf(u);
   for (const ScoredOrder& s : u.scored) {
-    if (s.order.valid()) order_users_.erase(s.order);
+    if (s.order.valid()) Unlist(s.order, id);
   }
 }
 
@@ -72,7 +80,8 @@ void FraudState::Mark(FraudUser& u, uint8_t mark, int64_t time_ms) {
 bool FraudState::Screen(const Event& ev, const ApplyInfo&) {
   current_ = nullptr;
   if (!ev.user.valid()) return false;
-  FraudUser& u = users_.Touch(ev.user, [this](UserId, const FraudUser& gone) { Forget(gone); });
+  FraudUser& u =
+      users_.Touch(ev.user, [this](UserId id, const FraudUser& gone) { Forget(id, gone); });
   current_ = &u;
   const int64_t t = ev.time.millis();
   u.first_seen = std::min(u.first_seen, t);
@@ -118,14 +127,14 @@ ScoredOrder* FraudState::OrderFor(FraudUser& u, const Event& ev, bool* first_lin
   *first_line = true;
   heap_ -= HeapOf(u);
   if (u.scored.size() >= options_.orders_per_user) {
-    if (u.scored.front().order.valid()) order_users_.erase(u.scored.front().order);
+    if (u.scored.front().order.valid()) Unlist(u.scored.front().order, ev.user);
     u.scored.erase(u.scored.begin());
   }
   ScoredOrder& s = u.scored.emplace_back();
   heap_ += HeapOf(u);
   s.order = ev.order;
   s.time_ms = ev.time.millis();
-  if (ev.order.valid()) order_users_[ev.order] = ev.user;
+  if (ev.order.valid()) order_users_[ev.order].push_back(ev.user);
   return &s;
 }
 
@@ -256,7 +265,7 @@ bool FraudState::LoadFrom(SerialReader& r, uint32_t) {
       const uint8_t bits = r.U8();
       s.new_user = bits & 1;
       s.alerted = bits & 2;
-      if (s.order.valid()) order_users_[s.order] = id;
+      if (s.order.valid()) order_users_[s.order].push_back(id);
     }
     heap_ += HeapOf(*u);
   }
@@ -276,7 +285,8 @@ void FraudState::VisitIds(IdMarks& marks) {
 StateMemory FraudState::Memory() const {
   return {users_.size(),
           users_.bytes() + heap_ +
-              order_users_.capacity() * (sizeof(OrderId) + sizeof(UserId) + 1),
+              order_users_.capacity() *
+                  (sizeof(OrderId) + sizeof(absl::InlinedVector<UserId, 1>) + 1),
           users_.evicted()};
 }
 

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "agg/lru_map.h"
 #include "agg/state.h"
 #include "commerce/alerts.h"
@@ -125,22 +126,25 @@ class FraudState final : public State {
   void DescribeSettings(std::string* out) const override;
 
   const FraudUser* Find(UserId user) const { return users_.Find(user); }
-  // The order's user, when the order is listed under them.
-  UserId UserOf(OrderId order) const {
+  // The users the order is listed under (an orderId is normally one user's; a shop that
+  // reuses them across users gets each user's order); nullptr: none.
+  const absl::InlinedVector<UserId, 1>* UsersOf(OrderId order) const {
     auto it = order_users_.find(order);
-    return it == order_users_.end() ? UserId() : it->second;
+    return it == order_users_.end() ? nullptr : &it->second;
   }
 
  private:
   ScoredOrder* OrderFor(FraudUser& u, const Event& ev, bool* first_line);
-  void Forget(const FraudUser& u);
+  void Forget(UserId id, const FraudUser& u);
+  void Unlist(OrderId order, UserId user);
   void Mark(FraudUser& u, uint8_t mark, int64_t time_ms);
 
   const FraudOptions options_;
   const int64_t gap_ms_;
   AlertState& alerts_;
   LruMap<UserId, FraudUser> users_;
-  absl::flat_hash_map<OrderId, UserId> order_users_;  // the orders listed in users_
+  // The orders listed in users_, and under which users.
+  absl::flat_hash_map<OrderId, absl::InlinedVector<UserId, 1>> order_users_;
   FraudUser* current_ = nullptr;  // the record Screen touched for the event being applied
   uint64_t heap_ = 0;             // bytes the users' vectors hold
 };

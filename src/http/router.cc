@@ -500,6 +500,7 @@ Response Router::StreamStatusResponse(unsigned version) {
   w.Key("ack").String(AckLevelName(engine_.options().durability.ack));
   w.Key("capacity_per_partition").Uint(s.capacity_per_partition);
   w.Key("accepted_total").Uint(s.accepted_total).Key("duplicates_total").Uint(s.duplicates_total);
+  w.Key("filtered_total").Uint(s.filtered_total);
   w.Key("events_per_second_10s").Double(s.events_per_second_10s);
   w.Key("popular_full_scans").Uint(s.popular_full_scans);
   w.Key("partition").BeginArray();

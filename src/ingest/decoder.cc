@@ -589,7 +589,7 @@ struct Decoder::Impl {
       ev->accept_lag_ms = static_cast<uint32_t>(r.accept_lag);
       ev->flags |= Event::kHasAcceptLag;
     }
-    if (r.has_ip_orders && type == EventType::kPurchase && ev->ip.valid()) {
+    if (r.has_ip_orders && type == EventType::kPurchase && r.has_ip) {
       ev->ip_orders = static_cast<uint16_t>(r.ip_orders);
       ev->flags |= Event::kHasIpOrders;
     }

@@ -232,6 +232,99 @@ TEST(FraudTest, ScoresAddUpToOneAndRaiseOneAlertPerOrderAtTheThreshold) {
   EXPECT_FALSE(e->OrderFraudSync("nope").found);
 }
 
+// Everything trending, velocity, popularity and co-view answer, as one string.
+std::string Counted(Engine& e) {
+  std::string out;
+  for (size_t w = 0; w < e.options().windows.minutes.size(); ++w) {
+    for (const TrendingCategory& c : e.TrendingCategoriesSync(w, 50).top) {
+      out += c.category + "=" + std::to_string(c.score) + "/" + std::to_string(c.events) + ";";
+    }
+  }
+  for (int c = 0; c < 6; ++c) {
+    for (int64_t n : e.CategoryVelocitySync("c" + std::to_string(c), 30).per_minute) {
+      out += std::to_string(n) + ",";
+    }
+  }
+  for (const ScoredName& p : e.PopularItemsSync("", 50).top) out += p.name + "=" + std::to_string(p.score) + ";";
+  for (int i = 0; i < 12; ++i) {
+    for (const SimilarItem& s : e.SimilarItemsSync("i" + std::to_string(i), 20).top) {
+      out += s.item + ":" + std::to_string(s.count) + ",";
+    }
+  }
+  return out;
+}
+
+// A scripted bot hammers category c5 (40 views a second for 10 seconds) among 30 humans
+// browsing c0..c4 (one event every 7 s or more), and a fraud-flagged user keeps browsing
+// after their alert. With filter_bots on, trending, velocity, popularity and co-view equal
+// a fresh eddy given only what the filter lets through by its rule: the human events, the
+// bot's events before the one that crossed 20 a second, the flagged user's up to the
+// purchase that flagged them. With it off, they include everything.
+TEST(BotFilterTest, TrendingWithTheFilterOnEqualsTheHumanEventsOnly) {
+  std::vector<Ev> humans, bot, flagged;
+  for (int u = 0; u < 30; ++u) {
+    for (int k = 0; k < 20; ++k) {
+      const int item = (u * 7 + k * 3) % 10;
+      humans.push_back({.user = "h" + std::to_string(u), .type = k % 5 == 4 ? "click" : "view",
+                        .time = kT0 + (k * 30 + u) * 1000, .item = "i" + std::to_string(item)});
+    }
+  }
+  for (int k = 0; k < 400; ++k) {
+    bot.push_back({.user = "bot", .type = "view", .time = kT0 + k * 25,
+                   .item = "i" + std::to_string(10 + k % 2)});
+  }
+  flagged.push_back({.user = "thief", .type = "view", .country = "DE", .time = kT0, .item = "i3"});
+  flagged.push_back({.user = "thief", .order = "t1", .country = "BR", .time = kT0 + 60'000,
+                     .price = 900, .item = "i3"});
+  for (int k = 1; k <= 10; ++k) {
+    flagged.push_back({.user = "thief", .type = "view", .time = kT0 + 60'000 + k * 10'000,
+                       .item = "i" + std::to_string(k % 4)});
+  }
+  // Items carry their category: i0..i9 in c0..c4, the bot's i10, i11 in c5.
+  const auto with_categories = [](std::vector<Ev> events) {
+    std::vector<std::string> lines;
+    for (Ev& e : events) {
+      const int item = std::stoi(e.item.substr(1));
+      std::string json = Json(e);
+      json.insert(json.size() - 1, ",\"category\":\"c" + std::to_string(item < 10 ? item / 2 : 5) + "\"");
+      lines.push_back(json);
+    }
+    return lines;
+  };
+  const auto run = [&](bool filter, const std::vector<std::vector<Ev>>& parts) {
+    Options o = Quiet();
+    o.fraud.filter_bots = filter;
+    o.fraud.high_value = 500;  // the thief: new user 0.3 + travel 0.4 = 0.7, flagged
+    auto e = test::OpenEngine(o);
+    auto ctx = e->NewIngestContext();
+    for (const auto& part : parts) {
+      std::vector<std::string> lines = with_categories(part);
+      for (size_t i = 0; i < lines.size(); i += 100) {
+        std::vector<std::string> chunk(lines.begin() + i, lines.begin() + std::min(lines.size(), i + 100));
+        EXPECT_EQ(e->IngestSync(*ctx, test::Ndjson(chunk)).accepted, chunk.size());
+      }
+    }
+    return e;
+  };
+  auto on = run(true, {humans, bot, flagged});
+  EXPECT_TRUE(on->UserFraudSync("bot", 1).bot);
+  EXPECT_TRUE(on->UserFraudSync("thief", 1).flagged);
+  EXPECT_FALSE(on->UserFraudSync("h3", 1).bot);
+  // The bot's 21st event in its first second marked it; the thief's views after the alert.
+  EXPECT_EQ(on->Status().filtered_total, (400u - 20u) + 10u);
+  const std::vector<Ev> bot_before(bot.begin(), bot.begin() + 20);
+  const std::vector<Ev> thief_before(flagged.begin(), flagged.begin() + 2);
+  auto oracle = run(false, {humans, bot_before, thief_before});
+  EXPECT_EQ(Counted(*on), Counted(*oracle));
+  auto off = run(false, {humans, bot, flagged});
+  EXPECT_NE(Counted(*off), Counted(*oracle));
+  EXPECT_EQ(off->Status().filtered_total, 0u);
+  const TrendingAnswer t = off->TrendingCategoriesSync(0, 1);
+  ASSERT_FALSE(t.top.empty());
+  EXPECT_EQ(t.top[0].category, "c5");  // the bot's category tops trending without the filter
+  EXPECT_EQ(t.top[0].events, 400);
+}
+
 // The window itself: distinct orders within the window either side, a re-added order
 // counted once, a refused request's orders taken back, and the table through a checkpoint.
 TEST(IpOrderWindowTest, CountsDistinctOrdersWithinTheWindowAndSurvivesACheckpoint) {

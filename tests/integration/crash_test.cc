@@ -37,7 +37,10 @@ constexpr int64_t kT0 = 1'700'000'000'000;
 std::string Config(const char* ack) {
   return std::string("[log]\npartitions = 4\n[runtime]\nshards = 2\n[clock]\nmode = \"event\"\n"
                      "[durability]\ncheckpoint_interval = \"0m\"\nack = \"") +
-         ack + "\"\n[logging]\nlevel = \"info\"\n";
+         ack + "\"\n[logging]\nlevel = \"info\"\n"
+               // Fraud rules this stream trips now and then, and bot filtering on.
+               "[fraud]\nfilter_bots = true\nip_orders = 3\nhigh_value = 3000.0\n"
+               "bot_events_per_minute = 14\n";
 }
 
 std::string Hex(const EventIdHash& h) {
@@ -86,6 +89,12 @@ std::string EventJson(uint64_t n) {
   if (type == "purchase" || type == "cancel") b.Str("orderId", "o" + std::to_string(rng() % 40));
   if (type == "purchase" && rng() % 4 != 0) b.Raw("price", std::to_string(1 + rng() % 5000) + ".25");
   if (rng() % 6 == 0) b.Str("sessionId", "s" + std::to_string(rng() % 4));
+  // IPs and countries for fraud scoring (ip_burst, impossible_travel).
+  if (rng() % 3 == 0) b.Str("ip", "10.0.0." + std::to_string(rng() % 3));
+  if (rng() % 4 == 0) {
+    const char* countries[] = {"DE", "BR", "US", "FR"};
+    b.Raw("location", std::string("{\"country\":\"") + countries[rng() % 4] + "\",\"city\":\"x\"}");
+  }
   return b.Json();
 }
 
@@ -101,12 +110,15 @@ std::vector<std::string> Queries() {
   }
   q.push_back("/v1/inventory/low?k=100");
   q.push_back("/v1/alerts?k=1000");
+  q.push_back("/v1/alerts?kind=fraud&k=1000");
+  for (int o = 0; o < 40; ++o) q.push_back("/v1/orders/o" + std::to_string(o) + "/fraud");
   q.push_back("/v1/analytics/funnel?window=1h");
   q.push_back("/v1/analytics/funnel?window=7d&category=c2");
   for (int u = 0; u < kUsers; ++u) {
     q.push_back("/v1/users/u" + std::to_string(u) + "/sessions?k=20");
     q.push_back("/v1/users/u" + std::to_string(u) + "/recent?k=50");
     q.push_back("/v1/users/u" + std::to_string(u) + "/affinity?k=10");
+    q.push_back("/v1/users/u" + std::to_string(u) + "/fraud?k=20");
   }
   for (int i = 0; i < kItems; ++i) {
     q.push_back("/v1/items/i" + std::to_string(i));
@@ -122,8 +134,10 @@ std::map<std::string, std::string> Ask(uint16_t port) {
   std::map<std::string, std::string> out;
   for (const std::string& q : Queries()) {
     test::HttpResult r = c.Get(q);
-    // 404: an item with no stock yet (early rounds); its error body is compared too.
-    EXPECT_TRUE(r.status == 200 || (r.status == 404 && q.ends_with("/inventory")))
+    // 404: an item with no stock yet, an order not yet bought (early rounds); the error
+    // body is compared too.
+    EXPECT_TRUE(r.status == 200 || (r.status == 404 && (q.ends_with("/inventory") ||
+                                                        q.ends_with("/fraud"))))
         << q << ": " << r.status << " " << r.body;
     out[q] = r.body;
   }
@@ -376,6 +390,8 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     // The stream raised and cleared low-stock alerts: the comparisons cover them.
     EXPECT_NE(recovered["/v1/alerts?k=1000"].find("\"active\":true"), std::string::npos);
     EXPECT_NE(recovered["/v1/alerts?k=1000"].find("\"active\":false"), std::string::npos);
+    // And fraud alerts: the comparisons cover the scores.
+    EXPECT_NE(recovered["/v1/alerts?kind=fraud&k=1000"].find("\"kind\":\"fraud\""), std::string::npos);
   }
   // A clean SIGTERM and restart (from the shutdown checkpoint) answers identically.
   {
@@ -427,6 +443,10 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
   // (b2) The fresh eddy given exactly the stored events answers the same everything.
   fresh.CatchUp(stored);
   ExpectSameAnswers(recovered, Ask(fresh.port()), "at the end");
+  // Bots were filtered (a user above 14 events a minute now and then): the comparisons
+  // cover the filtering too.
+  test::HttpResult status = test::HttpClient(fresh.port()).Get("/v1/stream/status");
+  EXPECT_EQ(status.body.find("\"filtered_total\":0,"), std::string::npos) << status.body;
 }
 
 // The file of `dir` with extension `ext` (RocksDB's <number>.log / <number>.sst) with the
