@@ -1,40 +1,49 @@
 #!/usr/bin/env bash
 # What the commerce analytics (sessions + funnel, revenue windows, inventory with its stock
 # moves) cost at ingest: eddy with them on (the default) and off (sessions.enabled =
-# revenue.enabled = inventory.enabled = false), alternating
+# revenue.enabled = inventory.enabled = false) — or, with --feature fraud, fraud scoring
+# and bot marking (fraud.enabled; the IP order window with it), alternating
 # on/off runs on fresh data dirs so that drift hits both alike, NDJSON batches of 100 of
 # seed-shaped events (sessions, purchases with orders and prices) and the synthetic
 # stream. Prints one line per run (with eddy's CPU time per event) and the mean ratios
 # on/off per stream: of events/s, and of CPU per event (off/on: what fraction of the CPU
 # an event costs with analytics on is left with them off).
 # Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
+#                           [--feature analytics|fraud]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=3
 duration=10
 ack=wal
+feature=analytics
 while (($#)); do
   case "$1" in
+    --feature) feature="$2"; shift ;;
     --pairs) pairs="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --ack) ack="$2"; shift ;;
-    *) echo "usage: bench/analytics.sh [--pairs N] [--duration S] [--ack A]" >&2; exit 2 ;;
+    *) echo "usage: bench/analytics.sh [--pairs N] [--duration S] [--ack A] [--feature F]" >&2; exit 2 ;;
   esac
   shift
 done
 source bench/lib.sh
-echo "eddy analytics on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
+case "$feature" in
+  analytics) off=(--set sessions.enabled=false --set revenue.enabled=false
+                  --set inventory.enabled=false) ;;
+  fraud) off=(--set fraud.enabled=false) ;;
+  *) echo "bench/analytics.sh: --feature analytics or fraud" >&2; exit 2 ;;
+esac
+echo "eddy $feature on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
 declare -A sum cpu
 for ((i = 1; i <= pairs; ++i)); do
   for mode in on off; do
     flags=(--log-level warn --set "durability.ack=$ack")
-    [[ $mode == off ]] && flags+=(--set sessions.enabled=false --set revenue.enabled=false
-                                  --set inventory.enabled=false)
+    [[ $mode == off ]] && flags+=("${off[@]}")
     for shape in seed synthetic; do
       rm -rf "$work/data"
       start_eddy "${flags[@]}"
       out=$(run --duration "$duration" --batch 100 --connections 16 --shape "$shape" \
-        --pool-events 2000000 --line "analytics_${mode}/${shape}/pair$i")
+        --pool-events 2000000 --line "${feature}_${mode}/${shape}/pair$i")
       # eddy's CPU time (user + system, all threads) per accepted event: steadier than
       # events/s on a VM whose share of the cores drifts.
       ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")

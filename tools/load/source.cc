@@ -115,7 +115,9 @@ void Synthetic::AppendSeedShaped(std::string* out, uint64_t item, uint64_t categ
           std::to_string(item) + "\",\"productCategory\":\"category-" + std::to_string(category) +
           "\",\"type\":\"" + type + "\",\"timestamp\":\"" + iso + "\",\"sessionId\":\"sess-" +
           std::to_string(o_.seed) + "-" + std::to_string(sessions_) + "\",\"deviceType\":\"" +
-          kDevices[user_ % 3] + "\",\"location\":{\"country\":\"" + place[0] +
+          kDevices[user_ % 3] + "\",\"ip\":\"10." + std::to_string(user_ >> 16 & 255) + "." +
+          std::to_string(user_ >> 8 & 255) + "." + std::to_string(user_ & 255) +
+          "\",\"location\":{\"country\":\"" + place[0] +
           "\",\"region\":\"" + place[1] + "\",\"city\":\"" + place[2] + "\"}";
   if (weight == 10) {
     const double price = 1.0 + std::floor(Unit(item ^ 0x5eed) * 19900.0) / 100.0;
