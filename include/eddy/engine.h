@@ -293,6 +293,9 @@ struct Alert {
   double score = 0;       // fraud: the order's score when it reached...
   double score_threshold = 0;  // ...fraud.threshold
   std::vector<FraudReasonScore> reasons;  // fraud
+  std::string priority;   // anomaly, insight: "high" or "critical"
+  double order_value = 0, mean_value = 0;  // anomaly: the order's value, the customer's mean
+  std::string segment_from, segment_to;    // insight: a segment migration
 };
 // A scored order (SPEC §3.10, src/fraud/fraud.h): score = min(1, Σ contributions).
 struct FraudOrder {
@@ -322,8 +325,37 @@ struct UserFraudAnswer {
   std::vector<FraudOrder> recent;  // newest first
 };
 
-// The alert kinds GET /v1/alerts knows (SPEC §2); "anomaly" is not raised yet.
-inline constexpr std::array<std::string_view, 3> kAlertKinds = {"inventory", "fraud", "anomaly"};
+// One customer insight (SPEC §3.11, src/insights/insights.h).
+struct CustomerInsight {
+  std::string type;      // "spending_anomaly", "segment_migration", "consumption_prediction"
+  std::string priority;  // "low", "medium", "high", "critical"
+  EventTime time;        // of the event that raised it (a prediction: the latest order)
+  // spending_anomaly
+  std::string order_id;
+  double value = 0, mean = 0, deviation_percent = 0;  // below the mean: negative
+  // segment_migration
+  std::string from, to, source;  // source "rules" (insights.segments) or "producer"
+  // consumption_prediction (per category)
+  std::string category;
+  EventTime next_purchase;
+  double interval_days = 0, confidence = 0;
+  uint32_t purchases = 0;  // orders in the category the prediction is made from
+};
+struct InsightsAnswer {
+  EventTime now;
+  bool found = false;             // a customer (a purchase or a segment update seen)
+  std::string segment;            // by insights.segments at now ("": none)
+  std::string producer_segment;   // the producer's last segment_update ("": none)
+  uint32_t orders = 0;
+  double spend = 0;
+  std::optional<EventTime> last_purchase;
+  std::vector<CustomerInsight> insights;  // newest first
+};
+
+// The alert kinds GET /v1/alerts knows (SPEC §2; "insight": customer insights other than
+// spending anomalies).
+inline constexpr std::array<std::string_view, 4> kAlertKinds = {"inventory", "fraud", "anomaly",
+                                                                "insight"};
 struct AlertsRequest {
   std::string kind;              // "" = every kind
   int64_t since_ms = INT64_MIN;  // raised at or after
@@ -503,6 +535,11 @@ class Engine {
   virtual void UserFraud(std::string_view user, uint32_t k,
                          std::function<void(UserFraudAnswer)> done) = 0;
   UserFraudAnswer UserFraudSync(std::string_view user, uint32_t k);
+
+  // Customer insights raised in the last `hours` (0: all kept), newest first (SPEC §3.11).
+  virtual void UserInsights(std::string_view user, int64_t hours,
+                            std::function<void(InsightsAnswer)> done) = 0;
+  InsightsAnswer UserInsightsSync(std::string_view user, int64_t hours);
 
   // Alerts kept (alerts.max_kept), newest first.
   virtual void Alerts(const AlertsRequest& request, std::function<void(AlertsAnswer)> done) = 0;

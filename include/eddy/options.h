@@ -4,6 +4,7 @@
 // A plain value type.
 
 #include <array>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -205,6 +206,60 @@ struct FraudOptions {
   uint32_t orders_per_user = 20;
 };
 
+// Customer insights (SPEC §3.11): priorities, RFM segment rules.
+enum class InsightPriority : uint8_t { kLow = 0, kMedium, kHigh, kCritical };
+constexpr std::string_view InsightPriorityName(InsightPriority p) {
+  return p == InsightPriority::kLow      ? "low"
+         : p == InsightPriority::kMedium ? "medium"
+         : p == InsightPriority::kHigh   ? "high"
+                                         : "critical";
+}
+// One RFM segment: a customer is in the first segment whose every bound holds (inclusive),
+// with R = ms since their last purchase, F = their orders, M = their spend (millionths).
+struct SegmentRule {
+  std::string name;
+  int64_t min_orders = 0, max_orders = INT64_MAX;
+  int64_t min_recency_ms = 0, max_recency_ms = INT64_MAX;
+  int64_t min_spend_micros = INT64_MIN, max_spend_micros = INT64_MAX;
+  InsightPriority priority = InsightPriority::kLow;  // of a migration into it
+};
+// The rules of config/eddy.toml [insights] segments.
+inline std::vector<SegmentRule> DefaultSegmentRules() {
+  constexpr int64_t kDay = 86'400'000;
+  std::vector<SegmentRule> r(7);
+  r[0] = {"New", 0, 1, 0, 30 * kDay, INT64_MIN, INT64_MAX, InsightPriority::kLow};
+  r[1] = {"Loyal", 5, INT64_MAX, 0, 30 * kDay, 500'000'000, INT64_MAX, InsightPriority::kLow};
+  r[2] = {"Potential Loyalist", 2, INT64_MAX, 0, 30 * kDay, INT64_MIN, INT64_MAX,
+          InsightPriority::kLow};
+  r[3] = {"Can't Lose Them", 5, INT64_MAX, 0, 180 * kDay, 1'000'000'000, INT64_MAX,
+          InsightPriority::kCritical};
+  r[4] = {"At Risk", 2, INT64_MAX, 0, 90 * kDay, INT64_MIN, INT64_MAX, InsightPriority::kHigh};
+  r[5] = {"About to Sleep", 0, INT64_MAX, 0, 90 * kDay, INT64_MIN, INT64_MAX,
+          InsightPriority::kMedium};
+  r[6] = {"Hibernating", 0, INT64_MAX, 0, INT64_MAX, INT64_MIN, INT64_MAX,
+          InsightPriority::kMedium};
+  return r;
+}
+struct InsightOptions {
+  bool enabled = true;  // false: no insights kept (reads answer empty)
+  // Spending anomaly: an order's value off the customer's mean order value (of their
+  // earlier priced orders, at least anomaly_min_orders of them) by more than
+  // anomaly_percent; priority critical from anomaly_critical_percent, high from
+  // anomaly_high_percent, else medium (an order below the mean: medium at most).
+  double anomaly_percent = 50;
+  uint32_t anomaly_min_orders = 3;
+  double anomaly_high_percent = 100;
+  double anomaly_critical_percent = 300;
+  std::vector<SegmentRule> segments = DefaultSegmentRules();
+  // Consumption prediction per category: from prediction_min_purchases orders in it on;
+  // priority medium from prediction_medium_confidence, else low.
+  uint32_t prediction_min_purchases = 3;
+  double prediction_medium_confidence = 0.8;
+  uint32_t max_categories = 8;     // predicted categories per customer (least recent dropped)
+  uint32_t max_insights = 20;      // anomalies and migrations kept per customer (newest)
+  uint64_t max_users = 2'000'000;  // customers tracked; least recently active forgotten
+};
+
 // Alerts (inventory now; fraud and anomaly later): kept newest first, per shard.
 struct AlertOptions {
   uint64_t max_kept = 10'000;  // alerts kept; the oldest dropped
@@ -261,6 +316,7 @@ struct Options {
   InventoryOptions inventory;
   AlertOptions alerts;
   FraudOptions fraud;
+  InsightOptions insights;
   RankingOptions ranking;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;

@@ -8,6 +8,8 @@ std::string_view AlertKindName(AlertKind kind) {
   switch (kind) {
     case AlertKind::kInventory: return "inventory";
     case AlertKind::kFraud: return "fraud";
+    case AlertKind::kAnomaly: return "anomaly";
+    case AlertKind::kInsight: return "insight";
   }
   return "unknown";
 }
@@ -70,6 +72,7 @@ void AlertState::SaveTo(SerialWriter& w) {
     w.I64(a.threshold);
     w.U64(a.order.value());
     w.U8(a.reasons);
+    w.U8(a.priority);
   }
 }
 
@@ -96,6 +99,7 @@ bool AlertState::LoadFrom(SerialReader& r, uint32_t version) {
       a.order = OrderId(r.U32());
       a.reasons = r.U8();
     }
+    if (version >= 3) a.priority = r.U8();
     alerts_.push_back(a);
   }
   return r.ok();

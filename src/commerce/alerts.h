@@ -26,9 +26,11 @@
 
 namespace eddy {
 
-enum class AlertKind : uint8_t { kInventory = 0, kFraud = 1 };
-inline constexpr int kAlertKindCount = 2;
-std::string_view AlertKindName(AlertKind kind);  // "inventory", "fraud"
+// kAnomaly: a spending anomaly, kInsight: another customer insight (a segment
+// migration), each of priority high or critical (insights/insights.h).
+enum class AlertKind : uint8_t { kInventory = 0, kFraud = 1, kAnomaly = 2, kInsight = 3 };
+inline constexpr int kAlertKindCount = 4;
+std::string_view AlertKindName(AlertKind kind);  // "inventory", "fraud", "anomaly", "insight"
 // The kind named `name`; none for a name no alert is raised under (yet).
 std::optional<AlertKind> AlertKindOf(std::string_view name);
 
@@ -42,9 +44,13 @@ struct AlertRecord {
   int64_t time_ms = 0;           // event time of what raised it
   int64_t cleared_ms = 0;        // event time of what cleared it, when !active
   bool active = true;
-  int64_t value = 0;             // inventory: the stock when raised; fraud: score × 10^6
-  int64_t threshold = 0;         // inventory: the threshold it fell below; fraud: × 10^6
+  int64_t value = 0;             // inventory: the stock when raised; fraud: score × 10^6;
+                                 // anomaly: the order's value (millionths); insight: the
+                                 // segment left (rule index + 1)
+  int64_t threshold = 0;         // inventory: the threshold it fell below; fraud: × 10^6;
+                                 // anomaly: the customer's mean; insight: the segment entered
   uint8_t reasons = 0;           // fraud: bit r = FraudReason r fired
+  uint8_t priority = 0;          // anomaly, insight: InsightPriority
 };
 
 // Receives each alert as it is raised or cleared, on the shard thread that did it. Must
@@ -62,8 +68,8 @@ class AlertState final : public State {
       : max_kept_(o.alerts.max_kept), cap_(share.Of(o.alerts.max_kept)), sink_(sink) {}
 
   std::string_view Name() const override { return "alerts"; }
-  // 2: each alert carries its order and reasons (fraud).
-  uint32_t FormatVersion() const override { return 2; }
+  // 2: each alert carries its order and reasons (fraud). 3: and a priority (insights).
+  uint32_t FormatVersion() const override { return 3; }
   bool Applies() const override { return false; }  // other states raise alerts
   void ApplyEvent(const Event&, const ApplyInfo&) override {}
   void SaveTo(SerialWriter& w) override;

@@ -71,6 +71,8 @@ std::string Describe(const KeySpec& s) {
       return "a duration such as \"7d\" or \"36h\" (units m, h, d; 1m to 366d)";
     case KeySpec::kDurationList:
       return "a list of durations such as [\"1h\", \"24h\"] (units m, h, d; whole minutes, 1m to 7d)";
+    case KeySpec::kStringList:
+      return "a list of strings, each " + std::string(s.describe);
     case KeySpec::kEnum: {
       std::string out = "one of";
       for (size_t i = 0; i < s.allowed.size(); ++i) {
@@ -150,6 +152,17 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
       std::sort(minutes.begin(), minutes.end());
       minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
       s.set_minutes(o, std::move(minutes));
+      return Status::Ok();
+    }
+    case KeySpec::kStringList: {
+      const toml::array* arr = n.as_array();
+      if (arr == nullptr || arr->empty()) return Bad(origin, s, expected);
+      std::vector<std::string> items;
+      for (const toml::node& e : *arr) {
+        if (!e.is_string()) return Bad(origin, s, expected);
+        items.push_back(*e.value<std::string>());
+      }
+      if (std::string why = s.set_strings(o, items); !why.empty()) return Bad(origin, s, why);
       return Status::Ok();
     }
     case KeySpec::kEnum: {

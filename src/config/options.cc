@@ -1,12 +1,20 @@
 // The config schema: each key, its type, its range and where it goes in eddy::Options.
 #include "config/schema.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <optional>
 #include <string>
+
+#include "config/loader.h"
 
 namespace eddy {
 namespace {
+
+std::string ParseSegmentRule(std::string_view text, SegmentRule* out);  // below
 
 KeySpec Spec(std::string_view section, std::string_view key, KeySpec::Kind kind,
              int64_t min = 0, int64_t max = 0, std::vector<std::string_view> allowed = {}) {
@@ -203,6 +211,41 @@ std::vector<KeySpec> MakeSchema() {
                      &FraudOptions::weight_instant_checkout));
   k.push_back(Int("fraud", "instant_checkout_s", 0, 86'400, &Options::fraud,
                   &FraudOptions::instant_checkout_s));
+  k.push_back(Bool("insights", "enabled", &Options::insights, &InsightOptions::enabled));
+  k.push_back(Double("insights", "anomaly_percent", 0, 1'000'000, &Options::insights,
+                     &InsightOptions::anomaly_percent));
+  k.push_back(Int("insights", "anomaly_min_orders", 1, 1'000'000, &Options::insights,
+                  &InsightOptions::anomaly_min_orders));
+  k.push_back(Double("insights", "anomaly_high_percent", 0, 1'000'000, &Options::insights,
+                     &InsightOptions::anomaly_high_percent));
+  k.push_back(Double("insights", "anomaly_critical_percent", 0, 1'000'000, &Options::insights,
+                     &InsightOptions::anomaly_critical_percent));
+  k.push_back(Spec("insights", "segments", KeySpec::kStringList));
+  k.back().describe =
+      "\"Name: cond, cond; priority = p\" with conds such as \"orders >= 2\", \"recency <= 30d\", "
+      "\"spend > 500\" and p low, medium, high or critical";
+  k.back().set_strings = [](Options& o, const std::vector<std::string>& v) -> std::string {
+    std::vector<SegmentRule> rules(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (std::string why = ParseSegmentRule(v[i], &rules[i]); !why.empty()) return why;
+      for (size_t j = 0; j < i; ++j) {
+        if (rules[j].name == rules[i].name) return "segment \"" + rules[i].name + "\" named twice";
+      }
+    }
+    if (rules.size() > 64) return "at most 64 segments";
+    o.insights.segments = std::move(rules);
+    return "";
+  };
+  k.push_back(Int("insights", "prediction_min_purchases", 3, 1000, &Options::insights,
+                  &InsightOptions::prediction_min_purchases));
+  k.push_back(Double("insights", "prediction_medium_confidence", 0, 1, &Options::insights,
+                     &InsightOptions::prediction_medium_confidence));
+  k.push_back(Int("insights", "max_categories", 1, 64, &Options::insights,
+                  &InsightOptions::max_categories));
+  k.push_back(Int("insights", "max_insights", 1, 1000, &Options::insights,
+                  &InsightOptions::max_insights));
+  k.push_back(Int("insights", "max_users", 1, 1'000'000'000, &Options::insights,
+                  &InsightOptions::max_users));
   k.push_back(Bool("fraud", "filter_bots", &Options::fraud, &FraudOptions::filter_bots));
   k.push_back(Int("fraud", "bot_events_per_second", 1, 1'000'000, &Options::fraud,
                   &FraudOptions::bot_events_per_second));
@@ -273,6 +316,89 @@ std::vector<KeySpec> MakeSchema() {
                    {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   k.back().set_string = [](Options& o, const std::string& v) { o.logging.level = v; };
   return k;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// One segment rule: "Name[: cond[, cond]...][; priority = low|medium|high|critical]", a
+// cond "orders|recency|spend >=|<=|>|< value" (orders an integer, recency a duration such as
+// "30d", spend a number). "" when parsed, else what is wrong.
+std::string ParseSegmentRule(std::string_view text, SegmentRule* out) {
+  const std::string quoted = "\"" + std::string(text) + "\": ";
+  std::string_view rest = text;
+  const size_t semi = rest.find(';');
+  std::string_view tail = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+  rest = rest.substr(0, semi);
+  const size_t colon = rest.find(':');
+  out->name = std::string(Trim(rest.substr(0, colon)));
+  if (out->name.empty()) return quoted + "a segment needs a name before its conditions";
+  std::string_view conds = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+  while (!Trim(conds).empty()) {
+    const size_t comma = conds.find(',');
+    std::string_view c = Trim(conds.substr(0, comma));
+    conds = comma == std::string_view::npos ? std::string_view() : conds.substr(comma + 1);
+    size_t op_at = c.find_first_of("<>");
+    if (op_at == std::string_view::npos) {
+      return quoted + "condition \"" + std::string(c) + "\" needs >=, <=, > or <";
+    }
+    const std::string_view metric = Trim(c.substr(0, op_at));
+    const bool inclusive = op_at + 1 < c.size() && c[op_at + 1] == '=';
+    const bool at_least = c[op_at] == '>';
+    const std::string value(Trim(c.substr(op_at + (inclusive ? 2 : 1))));
+    int64_t v = 0;
+    int64_t* lo = nullptr;
+    int64_t* hi = nullptr;
+    if (metric == "orders") {
+      char* end = nullptr;
+      const long long n = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 0) {
+        return quoted + "orders takes a whole number, got \"" + value + "\"";
+      }
+      v = n;
+      lo = &out->min_orders;
+      hi = &out->max_orders;
+    } else if (metric == "recency") {
+      std::optional<int64_t> m = ParseDurationMinutes(value);
+      if (!m) return quoted + "recency takes a duration such as \"30d\", got \"" + value + "\"";
+      v = *m * 60'000;
+      lo = &out->min_recency_ms;
+      hi = &out->max_recency_ms;
+    } else if (metric == "spend") {
+      char* end = nullptr;
+      const double d = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !std::isfinite(d) || std::fabs(d) > 1e12) {
+        return quoted + "spend takes a number, got \"" + value + "\"";
+      }
+      v = std::llround(d * 1e6);
+      lo = &out->min_spend_micros;
+      hi = &out->max_spend_micros;
+    } else {
+      return quoted + "unknown measure \"" + std::string(metric) + "\" (orders, recency or spend)";
+    }
+    if (at_least) {
+      *lo = std::max(*lo, inclusive ? v : v + 1);
+    } else {
+      *hi = std::min(*hi, inclusive ? v : v - 1);
+    }
+  }
+  tail = Trim(tail);
+  if (!tail.empty()) {
+    const size_t eq = tail.find('=');
+    const std::string_view key = Trim(tail.substr(0, eq));
+    const std::string_view p = eq == std::string_view::npos ? std::string_view() : Trim(tail.substr(eq + 1));
+    if (key != "priority") return quoted + "after ';' only \"priority = ...\" may follow";
+    bool found = false;
+    for (auto q : {InsightPriority::kLow, InsightPriority::kMedium, InsightPriority::kHigh,
+                   InsightPriority::kCritical}) {
+      if (InsightPriorityName(q) == p) out->priority = q, found = true;
+    }
+    if (!found) return quoted + "priority is low, medium, high or critical";
+  }
+  return "";
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 namespace eddy {
 
 struct KeySpec {
-  enum Kind { kInt, kDouble, kString, kEnum, kDurationList, kDuration, kBool };
+  enum Kind { kInt, kDouble, kString, kEnum, kDurationList, kDuration, kBool, kStringList };
   std::string_view section;
   std::string_view key;
   Kind kind = kInt;
@@ -27,6 +27,9 @@ struct KeySpec {
   std::function<void(Options&, const std::string&)> set_string;
   std::function<void(Options&, bool)> set_bool;  // kBool
   std::function<void(Options&, std::vector<int64_t>)> set_minutes;  // kDurationList
+  // kStringList: "" when the list is taken, else what is wrong with it.
+  std::function<std::string(Options&, const std::vector<std::string>&)> set_strings;
+  std::string_view describe;  // kStringList: what each string is
 };
 
 const std::vector<KeySpec>& ConfigSchema();

@@ -17,7 +17,7 @@ std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& 
   return out;
 }
 
-Alert ToAlert(const AlertRecord& r, const Interners& interners, const FraudOptions& fraud) {
+Alert ToAlert(const AlertRecord& r, const Interners& interners, const Options& options) {
   Alert a;
   a.kind = std::string(AlertKindName(r.kind));
   if (r.item.valid()) a.item_id = std::string(interners.items.Lookup(r.item.value()));
@@ -26,18 +26,36 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners, const FraudOptio
   // The subject (item, or user for fraud), the event time and the subject's count: unique
   // even for a subject forgotten by a cap and tracked again (its count restarts), and the
   // same in any replay.
-  const std::string& subject = r.kind == AlertKind::kFraud ? a.user_id : a.item_id;
+  const std::string& subject = r.kind == AlertKind::kInventory ? a.item_id : a.user_id;
   a.id = a.kind + "-" + subject + "-" + std::to_string(r.time_ms) + "-" + std::to_string(r.n);
   a.time = EventTime(r.time_ms);
   a.active = r.active;
   if (!r.active) a.cleared = EventTime(r.cleared_ms);
-  if (r.kind == AlertKind::kFraud) {
-    a.score = static_cast<double>(r.value) / 1e6;
-    a.score_threshold = static_cast<double>(r.threshold) / 1e6;
-    a.reasons = FraudReasons(r.reasons, fraud);
-  } else {
-    a.stock = r.value;
-    a.threshold = r.threshold;
+  const auto segment = [&](int64_t rule) {
+    return rule > 0 && rule <= static_cast<int64_t>(options.insights.segments.size())
+               ? options.insights.segments[rule - 1].name
+               : std::string();
+  };
+  switch (r.kind) {
+    case AlertKind::kInventory:
+      a.stock = r.value;
+      a.threshold = r.threshold;
+      break;
+    case AlertKind::kFraud:
+      a.score = static_cast<double>(r.value) / 1e6;
+      a.score_threshold = static_cast<double>(r.threshold) / 1e6;
+      a.reasons = FraudReasons(r.reasons, options.fraud);
+      break;
+    case AlertKind::kAnomaly:
+      a.priority = InsightPriorityName(static_cast<InsightPriority>(r.priority));
+      a.order_value = static_cast<double>(r.value) / 1e6;
+      a.mean_value = static_cast<double>(r.threshold) / 1e6;
+      break;
+    case AlertKind::kInsight:
+      a.priority = InsightPriorityName(static_cast<InsightPriority>(r.priority));
+      a.segment_from = segment(r.value);
+      a.segment_to = segment(r.threshold);
+      break;
   }
   return a;
 }
@@ -45,7 +63,7 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners, const FraudOptio
 void AlertFeed::Raised(const AlertRecord& record) {
   if (count_.load(std::memory_order_acquire) == 0) return;
   // Made once, outside the lock; each listener only takes a reference.
-  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, fraud_));
+  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_));
   MutexLock lock(&mu_);
   for (const auto& [handle, listener] : listeners_) listener(alert);
 }

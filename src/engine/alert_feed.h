@@ -25,13 +25,13 @@ namespace eddy {
 std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& fraud);
 
 // The public form of an alert record (its strings looked up).
-Alert ToAlert(const AlertRecord& record, const Interners& interners, const FraudOptions& fraud);
+Alert ToAlert(const AlertRecord& record, const Interners& interners, const Options& options);
 
 class AlertFeed final : public AlertSink {
  public:
   // `interners` is the engine's pointer (recovery may replace what it points to).
-  AlertFeed(const std::unique_ptr<Interners>& interners, const FraudOptions& fraud)
-      : interners_(interners), fraud_(fraud) {}
+  AlertFeed(const std::unique_ptr<Interners>& interners, const Options& options)
+      : interners_(interners), options_(options) {}
 
   void Raised(const AlertRecord& record) override;
   uint64_t Subscribe(AlertListener listener);
@@ -39,7 +39,7 @@ class AlertFeed final : public AlertSink {
 
  private:
   const std::unique_ptr<Interners>& interners_;
-  const FraudOptions& fraud_;
+  const Options& options_;
   std::atomic<size_t> count_{0};
   Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;

@@ -253,7 +253,7 @@ void AnalyticsService::Alerts(const AlertsRequest& request,
       [this, k, answer = std::move(answer),
        done = std::move(done)](std::vector<std::vector<AlertRecord>>& parts) mutable {
         for (const auto& p : parts) {
-          for (const AlertRecord& r : p) answer.alerts.push_back(ToAlert(r, interners_, options_.fraud));
+          for (const AlertRecord& r : p) answer.alerts.push_back(ToAlert(r, interners_, options_));
         }
         // Newest first; ties in an order no layout changes.
         std::sort(answer.alerts.begin(), answer.alerts.end(), [](const Alert& a, const Alert& b) {

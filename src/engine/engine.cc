@@ -8,7 +8,7 @@
 //   QueryService (engine/query_service.h)           the plain reads
 //   AnalyticsService (engine/analytics_service.h)   catalog, inventory, sessions, funnel,
 //                                                   revenue, alerts
-//   FraudService (engine/fraud_service.h)           an order's fraud score, a user's marks
+//   CustomerService (engine/customer_service.h)           an order's fraud score, a user's marks
 //   AlertFeed (engine/alert_feed.h)                 alerts as they are raised (SSE)
 //   Recommender (engine/recommender.h)              the ranked reads
 //   IdRecycler (engine/id_recycler.h)               frees ids no state references
@@ -32,7 +32,7 @@
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
 #include "engine/analytics_service.h"
-#include "engine/fraud_service.h"
+#include "engine/customer_service.h"
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
 #include "engine/shard_state.h"
@@ -108,7 +108,7 @@ class EngineImpl final : public Engine {
                                            ip_orders_.get());
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_);
-    fraud_ = std::make_unique<FraudService>(options_, set_, *interners_, *log_);
+    customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
@@ -196,11 +196,15 @@ class EngineImpl final : public Engine {
   }
   void UnsubscribeAlerts(uint64_t handle) override { alert_feed_.Unsubscribe(handle); }
   void OrderFraud(std::string_view order, std::function<void(OrderFraudAnswer)> done) override {
-    fraud_->OrderFraud(order, Guarded(std::move(done)));
+    customers_->OrderFraud(order, Guarded(std::move(done)));
   }
   void UserFraud(std::string_view user, uint32_t k,
                  std::function<void(UserFraudAnswer)> done) override {
-    fraud_->UserFraud(user, k, Guarded(std::move(done)));
+    customers_->UserFraud(user, k, Guarded(std::move(done)));
+  }
+  void UserInsights(std::string_view user, int64_t hours,
+                    std::function<void(InsightsAnswer)> done) override {
+    customers_->UserInsights(user, hours, Guarded(std::move(done)));
   }
   void UserSessions(std::string_view user, uint32_t k,
                     std::function<void(SessionsAnswer)> done) override {
@@ -307,7 +311,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<LogStore> store_;  // null without a data_dir
   std::unique_ptr<IpOrderWindow> ip_orders_;  // null without fraud scoring
   std::unique_ptr<PartitionedLog> log_;
-  AlertFeed alert_feed_{interners_, options_.fraud};  // before the states that raise alerts into it
+  AlertFeed alert_feed_{interners_, options_};  // before the states that raise alerts into it
   ShardSet set_;
   std::atomic<uint64_t> duplicates_total_{0};  // counted by the shards and the store writer
   std::unique_ptr<CheckpointManager> checkpoints_;  // with a store
@@ -315,7 +319,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<IngestPath> ingest_;
   std::unique_ptr<QueryService> queries_;
   std::unique_ptr<AnalyticsService> analytics_;
-  std::unique_ptr<FraudService> fraud_;
+  std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<IdRecycler> recycler_;
   std::atomic<bool> stopping_{false};
@@ -442,6 +446,10 @@ CatalogRecord Engine::ItemCatalogSync(std::string_view item) {
 
 OrderFraudAnswer Engine::OrderFraudSync(std::string_view order) {
   return Await<OrderFraudAnswer>([&](auto cb) { OrderFraud(order, std::move(cb)); });
+}
+
+InsightsAnswer Engine::UserInsightsSync(std::string_view user, int64_t hours) {
+  return Await<InsightsAnswer>([&](auto cb) { UserInsights(user, hours, std::move(cb)); });
 }
 
 UserFraudAnswer Engine::UserFraudSync(std::string_view user, uint32_t k) {

@@ -14,6 +14,7 @@
 #include "commerce/catalog.h"
 #include "commerce/inventory.h"
 #include "fraud/fraud.h"
+#include "insights/insights.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -84,6 +85,7 @@ void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
   AlertState* alerts = Register(std::make_unique<AlertState>(o, share, sink));
   Register(std::make_unique<InventoryState>(o, share, *alerts));
   Register(std::make_unique<FraudState>(o, share, *alerts));
+  Register(std::make_unique<InsightState>(o, share, *alerts));
 }
 
 void ShardState::Apply(const LogEntry& entry, PartitionId p) {

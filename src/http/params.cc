@@ -237,6 +237,31 @@ void WriteAlert(JsonWriter& w, const Alert& a) {
     w.EndObject();
     return;
   }
+  if (a.kind == "anomaly" || a.kind == "insight") {
+    w.Key("userId").String(a.user_id);
+    w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
+    w.Key("priority").String(a.priority);
+    std::string message;
+    if (a.kind == "anomaly") {
+      w.Key("orderId");
+      if (a.order_id.empty()) {
+        w.Null();
+      } else {
+        w.String(a.order_id);
+      }
+      w.Key("value").Double(a.order_value).Key("mean").Double(a.mean_value);
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), "%.2f against a mean of %.2f", a.order_value, a.mean_value);
+      message = "spending anomaly: user " + a.user_id + " ordered " + buf;
+    } else {
+      w.Key("insight").String("segment_migration");
+      w.Key("from").String(a.segment_from).Key("to").String(a.segment_to);
+      message = "user " + a.user_id + " moved from " + a.segment_from + " to " + a.segment_to;
+    }
+    w.Key("message").String(message);
+    w.EndObject();
+    return;
+  }
   w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
   w.Key("cleared");
   if (a.cleared) {

@@ -158,6 +158,19 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
        r.UserFraud(req, id, q, std::move(respond));
      }},
+    {"/v1/users/", "/insights", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Insights(req, id, q, std::move(respond));
+     }},
+    // Seed 002's routes: aliases of the native ones, the same answers.
+    {"/v1/streaming/insights/", "", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, std::string_view q, Respond respond) {
+       r.Insights(req, id, q, std::move(respond));
+     }},
+    {"/v1/streaming/stream/status", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       respond(r.StreamStatusResponse(req.version()));
+     }},
     {"/v1/orders/", "/fraud", http::verb::get, true,
      [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
        r.OrderFraud(req, id, std::move(respond));

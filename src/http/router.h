@@ -74,10 +74,12 @@ class Router {
   void Inventory(const Request& req, std::string_view item, Respond respond);
   void LowStock(const Request& req, std::string_view query, Respond respond);
   void Alerts(const Request& req, std::string_view query, Respond respond);
-  // fraud_routes.cc
+  // customer_routes.cc
   void OrderFraud(const Request& req, std::string_view order, Respond respond);
   void UserFraud(const Request& req, std::string_view user, std::string_view query,
                  Respond respond);
+  void Insights(const Request& req, std::string_view user, std::string_view query,
+                Respond respond);
   // rank_routes.cc
   void Recommendations(const Request& req, std::string_view query, Respond respond);
   void Offers(const Request& req, Respond respond);

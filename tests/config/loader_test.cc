@@ -33,6 +33,38 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->ingest.dedup_horizon_ms, d.ingest.dedup_horizon_ms);
   EXPECT_EQ(r->recent.max_items, d.recent.max_items);
   EXPECT_EQ(r->weights, d.weights);
+  EXPECT_EQ(r->fraud.threshold, d.fraud.threshold);
+  EXPECT_EQ(r->fraud.weight_ip_burst, d.fraud.weight_ip_burst);
+  EXPECT_EQ(r->fraud.ip_orders, d.fraud.ip_orders);
+  EXPECT_EQ(r->fraud.ip_window_minutes, d.fraud.ip_window_minutes);
+  EXPECT_EQ(r->fraud.high_value, d.fraud.high_value);
+  EXPECT_EQ(r->fraud.new_user_minutes, d.fraud.new_user_minutes);
+  EXPECT_EQ(r->fraud.travel_minutes, d.fraud.travel_minutes);
+  EXPECT_EQ(r->fraud.velocity_orders, d.fraud.velocity_orders);
+  EXPECT_EQ(r->fraud.velocity_window_minutes, d.fraud.velocity_window_minutes);
+  EXPECT_EQ(r->fraud.instant_checkout_s, d.fraud.instant_checkout_s);
+  EXPECT_EQ(r->fraud.filter_bots, d.fraud.filter_bots);
+  EXPECT_EQ(r->fraud.bot_events_per_second, d.fraud.bot_events_per_second);
+  EXPECT_EQ(r->fraud.bot_events_per_minute, d.fraud.bot_events_per_minute);
+  EXPECT_EQ(r->fraud.orders_per_user, d.fraud.orders_per_user);
+  EXPECT_EQ(r->insights.anomaly_percent, d.insights.anomaly_percent);
+  EXPECT_EQ(r->insights.anomaly_min_orders, d.insights.anomaly_min_orders);
+  EXPECT_EQ(r->insights.anomaly_high_percent, d.insights.anomaly_high_percent);
+  EXPECT_EQ(r->insights.anomaly_critical_percent, d.insights.anomaly_critical_percent);
+  EXPECT_EQ(r->insights.prediction_min_purchases, d.insights.prediction_min_purchases);
+  EXPECT_EQ(r->insights.prediction_medium_confidence, d.insights.prediction_medium_confidence);
+  ASSERT_EQ(r->insights.segments.size(), d.insights.segments.size());
+  for (size_t i = 0; i < d.insights.segments.size(); ++i) {
+    const SegmentRule &a = r->insights.segments[i], &b = d.insights.segments[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.min_orders, b.min_orders) << a.name;
+    EXPECT_EQ(a.max_orders, b.max_orders) << a.name;
+    EXPECT_EQ(a.min_recency_ms, b.min_recency_ms) << a.name;
+    EXPECT_EQ(a.max_recency_ms, b.max_recency_ms) << a.name;
+    EXPECT_EQ(a.min_spend_micros, b.min_spend_micros) << a.name;
+    EXPECT_EQ(a.max_spend_micros, b.max_spend_micros) << a.name;
+    EXPECT_EQ(a.priority, b.priority) << a.name;
+  }
   EXPECT_EQ(r->sessions.enabled, d.sessions.enabled);
   EXPECT_EQ(r->sessions.gap_ms, d.sessions.gap_ms);
   EXPECT_EQ(r->sessions.max_per_user, d.sessions.max_per_user);
@@ -78,6 +110,36 @@ max_future_skew_s = 60
   EXPECT_EQ(r->log.partitions, 8u);
   EXPECT_DOUBLE_EQ(r->weights[static_cast<size_t>(EventType::kView)], 2.5);
   EXPECT_EQ(r->ingest.max_future_skew_ms, 60'000);
+}
+
+// Segment rules: bounds from each condition (strict ones shifted by one unit), the
+// priority, and a clear error naming the rule for each kind of mistake.
+TEST(ConfigTest, SegmentRulesParseAndBadOnesAreNamed) {
+  Result<Options> r = ParseOptions(
+      "[insights]\nsegments = [\"VIP: orders > 9, spend >= 1000.5, recency < 2d; priority = critical\", "
+      "\"Rest\"]\n", "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->insights.segments.size(), 2u);
+  const SegmentRule& vip = r->insights.segments[0];
+  EXPECT_EQ(vip.name, "VIP");
+  EXPECT_EQ(vip.min_orders, 10);
+  EXPECT_EQ(vip.max_orders, INT64_MAX);
+  EXPECT_EQ(vip.min_spend_micros, 1'000'500'000);
+  EXPECT_EQ(vip.max_recency_ms, 2 * 86'400'000 - 1);
+  EXPECT_EQ(vip.priority, InsightPriority::kCritical);
+  EXPECT_EQ(r->insights.segments[1].name, "Rest");
+  EXPECT_EQ(r->insights.segments[1].priority, InsightPriority::kLow);
+  const std::string base = "[insights]\nsegments = [\"";
+  EXPECT_NE(ErrorOf(base + "X: visits >= 2\"]").find("unknown measure \"visits\""), std::string::npos);
+  EXPECT_NE(ErrorOf(base + "X: orders = 2\"]").find("needs >=, <=, > or <"), std::string::npos);
+  EXPECT_NE(ErrorOf(base + "X: recency <= 30 days\"]").find("recency takes a duration"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "X; priority = urgent\"]").find("priority is low, medium, high or critical"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + ": orders >= 1\"]").find("needs a name"), std::string::npos);
+  EXPECT_NE(ErrorOf(base + "A\", \"A\"]").find("named twice"), std::string::npos);
+  EXPECT_NE(ErrorOf("[insights]\nsegments = \"A\"\n").find("expected a list of strings"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, UnknownKeyNamesKeyAndKnownKeys) {

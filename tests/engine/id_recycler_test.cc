@@ -30,6 +30,7 @@ Options SmallCaps(uint32_t partitions = 1, int shards = 1) {
   o.revenue.max_orders = 8;
   o.inventory.max_orders = 8;
   o.fraud.max_users = 8;
+  o.insights.max_users = 8;
   return o;
 }
 
@@ -84,9 +85,9 @@ TEST(IdRecyclerTest, FreesWhatNoStateHoldsAndAnswersStayRight) {
   ASSERT_TRUE(freed.ok()) << freed.status().ToString();
   auto after = Ids(*e);
   // IPs: no state holds any (the fraud IP window keeps hashes, not ids). Sessions and
-  // orders: only the capped sessions, revenue and fraud states (8 users, 8 orders). Users:
-  // only those the capped states still track (the latest 8 or so: recent, bought,
-  // sessions, fraud and orders keep 8 each, affinity as many).
+  // orders: only the capped sessions, revenue, fraud and insights states (8 users, 8
+  // orders). Users: only those the capped states still track (the latest 8 or so: recent,
+  // bought, sessions, fraud, insights and orders keep 8 each, affinity as many).
   EXPECT_LE(after["sessions"].live, 8u);
   EXPECT_EQ(after["orders"].live, 8u);
   EXPECT_EQ(after["strings"].live, 0u);

@@ -1,5 +1,6 @@
-// The fraud routes (SPEC §3.10): GET /v1/orders/{orderId}/fraud and
-// GET /v1/users/{userId}/fraud.
+// The per-customer routes: fraud (SPEC §3.10: GET /v1/orders/{orderId}/fraud,
+// GET /v1/users/{userId}/fraud) and insights (SPEC §3.11: GET /v1/users/{userId}/insights,
+// and seed 002's GET /v1/streaming/insights/{customerId}).
 #include <string>
 
 #include "http/json_writer.h"
@@ -75,6 +76,69 @@ void Router::UserFraud(const Request& req, std::string_view user_raw, std::strin
     }
     w.Key("orders").Uint(a.orders).Key("recent").BeginArray();
     for (const FraudOrder& o : a.recent) WriteFraudOrder(w, o);
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
+void Router::Insights(const Request& req, std::string_view user_raw, std::string_view query,
+                      Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> user = PathId(user_raw, "userId", v, respond);
+  if (!user) return;
+  uint32_t hours = 24;
+  if (!IntParam(query, "hours", 0, 366 * 24, &hours, v, respond)) return;
+  engine_.UserInsights(*user, hours, [v, user = *user, respond = std::move(respond)](InsightsAnswer a) {
+    JsonWriter w;
+    w.BeginObject().Key("userId").String(user).Key("now").String(FormatIso8601(a.now));
+    w.Key("customer").Bool(a.found);
+    w.Key("segment");
+    if (a.segment.empty()) {
+      w.Null();
+    } else {
+      w.String(a.segment);
+    }
+    w.Key("producerSegment");
+    if (a.producer_segment.empty()) {
+      w.Null();
+    } else {
+      w.String(a.producer_segment);
+    }
+    w.Key("orders").Uint(a.orders).Key("spend").Double(a.spend).Key("lastPurchase");
+    if (a.last_purchase) {
+      w.String(FormatIso8601(*a.last_purchase));
+    } else {
+      w.Null();
+    }
+    w.Key("insights").BeginArray();
+    for (const CustomerInsight& in : a.insights) {
+      w.BeginObject().Key("type").String(in.type).Key("priority").String(in.priority);
+      w.Key("time").String(FormatIso8601(in.time));
+      if (in.type == "spending_anomaly") {
+        w.Key("orderId");
+        if (in.order_id.empty()) {
+          w.Null();
+        } else {
+          w.String(in.order_id);
+        }
+        w.Key("value").Double(in.value).Key("mean").Double(in.mean);
+        w.Key("deviationPercent").Double(in.deviation_percent);
+      } else if (in.type == "segment_migration") {
+        w.Key("from");
+        if (in.from.empty()) {
+          w.Null();
+        } else {
+          w.String(in.from);
+        }
+        w.Key("to").String(in.to).Key("source").String(in.source);
+      } else {
+        w.Key("category").String(in.category);
+        w.Key("nextPurchase").String(FormatIso8601(in.next_purchase));
+        w.Key("intervalDays").Double(in.interval_days).Key("confidence").Double(in.confidence);
+        w.Key("purchases").Uint(in.purchases);
+      }
+      w.EndObject();
+    }
     w.EndArray().EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));
   });
