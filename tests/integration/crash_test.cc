@@ -67,6 +67,15 @@ std::string EventJson(uint64_t n) {
     if (rng() % 2) c.Raw("lowStockThreshold", std::to_string(rng() % 4));
     return c.Json();
   }
+  if (rng() % 50 == 0) {  // a producer's segment update (insights)
+    test::EventBuilder s;
+    s.Id("ev-" + std::to_string(n))
+        .User("u" + std::to_string(rng() % kUsers))
+        .Type("segment_update")
+        .Str("newSegment", rng() % 2 ? "VIP" : "Regular")
+        .Raw("timestamp", std::to_string(kT0 + static_cast<int64_t>(n) * 250));
+    return s.Json();
+  }
   if (rng() % 30 == 0) {  // a stock level (in the item's partition)
     test::EventBuilder v;
     v.Id("ev-" + std::to_string(n))
@@ -119,6 +128,7 @@ std::vector<std::string> Queries() {
     q.push_back("/v1/users/u" + std::to_string(u) + "/recent?k=50");
     q.push_back("/v1/users/u" + std::to_string(u) + "/affinity?k=10");
     q.push_back("/v1/users/u" + std::to_string(u) + "/fraud?k=20");
+    q.push_back("/v1/users/u" + std::to_string(u) + "/insights?hours=0");
   }
   for (int i = 0; i < kItems; ++i) {
     q.push_back("/v1/items/i" + std::to_string(i));
@@ -210,7 +220,8 @@ std::vector<Stored> DumpStore(const std::string& data) {
     Stored s;
     std::string_view user;
     if (e["userId"].get(user) == simdjson::SUCCESS) s.user = std::string(user);
-    s.item = std::string(std::string_view(e["itemId"]));
+    std::string_view item;  // none for a segment update
+    if (e["itemId"].get(item) == simdjson::SUCCESS) s.item = std::string(item);
     s.type = std::string(std::string_view(e["type"]));
     s.hash = std::string(std::string_view(e["eventIdHash"]));
     s.time = int64_t(e["timestamp"]);
@@ -390,8 +401,14 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     // The stream raised and cleared low-stock alerts: the comparisons cover them.
     EXPECT_NE(recovered["/v1/alerts?k=1000"].find("\"active\":true"), std::string::npos);
     EXPECT_NE(recovered["/v1/alerts?k=1000"].find("\"active\":false"), std::string::npos);
-    // And fraud alerts: the comparisons cover the scores.
+    // And fraud alerts and insights: the comparisons cover the scores, anomalies, segments
+    // and predictions.
     EXPECT_NE(recovered["/v1/alerts?kind=fraud&k=1000"].find("\"kind\":\"fraud\""), std::string::npos);
+    std::string insights;
+    for (int u = 0; u < kUsers; ++u) insights += recovered["/v1/users/u" + std::to_string(u) + "/insights?hours=0"];
+    for (const char* type : {"spending_anomaly", "segment_migration", "consumption_prediction"}) {
+      EXPECT_NE(insights.find(type), std::string::npos) << type;
+    }
   }
   // A clean SIGTERM and restart (from the shutdown checkpoint) answers identically.
   {
@@ -418,7 +435,7 @@ TEST(CrashTest, KillNineNeverLosesAnAcknowledgedEventAndRecoversEveryAnswer) {
     std::map<std::string, std::map<std::string, int64_t>> counts;  // item -> type -> n
     std::map<std::string, std::deque<std::string>> recent;         // user -> newest first
     for (const Stored& s : stored) {
-      if (s.type.starts_with("catalog_")) continue;  // not an interaction
+      if (s.type.starts_with("catalog_") || s.type == "segment_update") continue;  // no item
       ++counts[s.item][s.type];
       if (s.type == "cancel" || s.type == "inventory") continue;  // weight 0: not a touch
       auto& r = recent[s.user];
