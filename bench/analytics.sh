@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # What the commerce analytics (sessions + funnel, revenue windows, inventory with its stock
 # moves) cost at ingest: eddy with them on (the default) and off (sessions.enabled =
-# revenue.enabled = inventory.enabled = false) — or, with --feature fraud, fraud scoring
-# and bot marking (fraud.enabled; the IP order window with it), alternating
+# revenue.enabled = inventory.enabled = false) — or, with --feature customers, fraud
+# scoring with bot marking and customer insights (fraud.enabled, insights.enabled; the IP
+# order window with fraud), alternating
 # on/off runs on fresh data dirs so that drift hits both alike, NDJSON batches of 100 of
 # seed-shaped events (sessions, purchases with orders and prices) and the synthetic
 # stream. Prints one line per run (with eddy's CPU time per event) and the mean ratios
 # on/off per stream: of events/s, and of CPU per event (off/on: what fraction of the CPU
 # an event costs with analytics on is left with them off).
 # Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
-#                           [--feature analytics|fraud]
+#                           [--feature analytics|customers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=3
@@ -30,8 +31,8 @@ source bench/lib.sh
 case "$feature" in
   analytics) off=(--set sessions.enabled=false --set revenue.enabled=false
                   --set inventory.enabled=false) ;;
-  fraud) off=(--set fraud.enabled=false) ;;
-  *) echo "bench/analytics.sh: --feature analytics or fraud" >&2; exit 2 ;;
+  customers) off=(--set fraud.enabled=false --set insights.enabled=false) ;;
+  *) echo "bench/analytics.sh: --feature analytics or customers" >&2; exit 2 ;;
 esac
 echo "eddy $feature on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
 declare -A sum cpu
