@@ -88,6 +88,14 @@ class InsightState final : public State {
   uint32_t FormatVersion() const override { return 1; }
   bool Applies() const override { return options_.enabled; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override;
+  // Every event looks its user up (most are not customers: a miss in a cold table).
+  bool Prefetches() const override { return options_.enabled; }
+  void Prefetch(const Event& ev, const ApplyInfo&) const override {
+    if (ev.user.valid()) users_.Prefetch(ev.user);
+  }
+  void PrefetchDeeper(const Event& ev, int stage) const override {
+    if (stage == 1 && ev.user.valid()) users_.PrefetchValue(ev.user);
+  }
   void SaveTo(SerialWriter& w) override;
   bool LoadFrom(SerialReader& r, uint32_t version) override;
   void VisitIds(IdMarks& marks) override;
