@@ -196,8 +196,9 @@ struct FraudOptions {
   int64_t instant_checkout_s = 10;
   // Bots: a user with more than `bot_events_per_second` events in one second or
   // `bot_events_per_minute` in one minute (event time) is marked a bot; with
-  // `filter_bots`, the events of bots and of users flagged by fraud (from the event that
-  // marked them on) stop counting in trending, velocity, popularity and co-view.
+  // `filter_bots`, the events of bots (from the one that crossed the rate on) and of users
+  // flagged by fraud (from the one after the order that raised the alert) stop counting
+  // in trending, velocity, popularity and co-view.
   bool filter_bots = false;
   uint32_t bot_events_per_second = 20;
   uint32_t bot_events_per_minute = 300;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -187,7 +188,7 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Double("fraud", "threshold", 0, 1, &Options::fraud, &FraudOptions::threshold));
   k.push_back(Double("fraud", "weight_ip_burst", 0, 1, &Options::fraud,
                      &FraudOptions::weight_ip_burst));
-  k.push_back(Int("fraud", "ip_orders", 2, 1'000'000, &Options::fraud, &FraudOptions::ip_orders));
+  k.push_back(Int("fraud", "ip_orders", 2, 64, &Options::fraud, &FraudOptions::ip_orders));
   k.push_back(Minutes("fraud", "ip_window", 1, 1440, &Options::fraud,
                       &FraudOptions::ip_window_minutes));
   k.push_back(Int("fraud", "max_ips", 1, 1'000'000'000, &Options::fraud, &FraudOptions::max_ips));
@@ -354,16 +355,20 @@ std::string ParseSegmentRule(std::string_view text, SegmentRule* out) {
     int64_t* hi = nullptr;
     if (metric == "orders") {
       char* end = nullptr;
+      errno = 0;
       const long long n = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 0) {
-        return quoted + "orders takes a whole number, got \"" + value + "\"";
+      if (value.empty() || *end != '\0' || n < 0 || errno == ERANGE || n > UINT32_MAX) {
+        return quoted + "orders takes a whole number up to 4294967295, got \"" + value + "\"";
       }
       v = n;
       lo = &out->min_orders;
       hi = &out->max_orders;
     } else if (metric == "recency") {
       std::optional<int64_t> m = ParseDurationMinutes(value);
-      if (!m) return quoted + "recency takes a duration such as \"30d\", got \"" + value + "\"";
+      if (!m || *m > 100 * 366 * 1440) {
+        return quoted + "recency takes a duration such as \"30d\" (up to 100 years), got \"" +
+               value + "\"";
+      }
       v = *m * 60'000;
       lo = &out->min_recency_ms;
       hi = &out->max_recency_ms;

@@ -195,7 +195,7 @@ Status CheckpointManager::ReplayShard(ShardState& state, Interners& interners,
       }
       state.Apply(entry, p);
       if (ip_orders_ != nullptr && (entry.event.flags & Event::kHasIpOrders)) {
-        const auto [ip, order] = IpOrderKeys(entry.event, interners, StableHash64(value));
+        const auto [ip, order] = IpOrderKeys(entry.event, interners);
         bool added = false;
         ip_orders_->Add(ip, order, entry.event.time.millis(), &added);
       }

@@ -132,7 +132,8 @@ void CustomerService::UserInsights(std::string_view user, int64_t hours,
           if (in.order.valid()) out.order_id = std::string(interners_.orders.Lookup(in.order.value()));
           out.value = static_cast<double>(in.value_micros) / 1e6;
           out.mean = static_cast<double>(in.mean_micros) / 1e6;
-          out.deviation_percent = 100.0 * static_cast<double>(in.value_micros - in.mean_micros) /
+          out.deviation_percent = 100.0 *
+                                  (static_cast<double>(in.value_micros) - static_cast<double>(in.mean_micros)) /
                                   static_cast<double>(in.mean_micros);
         } else {
           out.type = "segment_migration";

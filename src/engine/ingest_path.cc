@@ -1,7 +1,6 @@
 #include "engine/ingest_path.h"
 
 #include <algorithm>
-#include <chrono>
 #include <optional>
 #include <thread>
 
@@ -41,8 +40,7 @@ void IngestPath::StampIpOrders(IngestContextImpl& ctx) {
   if (ip_orders_ == nullptr) return;
   for (Event& ev : ctx.events) {
     if (ev.type != EventType::kPurchase || !ev.ip.valid()) continue;
-    const auto [ip, order] =
-        IpOrderKeys(ev, interners_, ~own_orders_.fetch_add(1, std::memory_order_relaxed));
+    const auto [ip, order] = IpOrderKeys(ev, interners_);
     bool added = false;
     const uint16_t n = ip_orders_->Add(ip, order, ev.time.millis(), &added);
     if (added) ctx.ip_added.emplace_back(ip, order);
@@ -111,8 +109,6 @@ IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& i
       store_(store),
       clock_(clock),
       ip_orders_(ip_orders),
-      own_orders_(static_cast<uint64_t>(
-          std::chrono::steady_clock::now().time_since_epoch().count()) * 0x9E3779B97F4A7C15ull),
       gated_(store != nullptr && store->gated()) {}
 
 std::unique_ptr<IngestContext> IngestPath::NewContext() const {

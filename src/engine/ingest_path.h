@@ -68,9 +68,6 @@ class IngestPath {
   StoreWriter* const store_;
   EngineClock& clock_;
   IpOrderWindow* const ip_orders_;
-  // Keys of purchases with neither orderId nor eventId (IpOrderKeys); seeded from the clock
-  // so that they differ from the ones of earlier runs.
-  std::atomic<uint64_t> own_orders_;
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
   std::atomic<uint64_t> accepted_total_{0};
   std::atomic<int> inflight_{0};

@@ -43,6 +43,16 @@ namespace {
 
 uint8_t Bit(FraudReason r) { return static_cast<uint8_t>(1u << static_cast<int>(r)); }
 
+// a + price × quantity, saturating (prices are bounded by JSON numbers only).
+int64_t AddLine(int64_t a, int64_t price_micros, uint32_t quantity) {
+  int64_t line = 0, sum = 0;
+  if (__builtin_mul_overflow(price_micros, static_cast<int64_t>(quantity), &line)) {
+    line = price_micros < 0 ? INT64_MIN : INT64_MAX;
+  }
+  if (__builtin_add_overflow(a, line, &sum)) sum = line < 0 ? INT64_MIN : INT64_MAX;
+  return sum;
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 uint64_t HeapOf(const FraudUser& u) {
@@ -83,6 +93,7 @@ bool FraudState::Screen(const Event& ev, const ApplyInfo&) {
   FraudUser& u =
       users_.Touch(ev.user, [this](UserId id, const FraudUser& gone) { Forget(id, gone); });
   current_ = &u;
+  current_user_ = ev.user;
   const int64_t t = ev.time.millis();
   u.first_seen = std::min(u.first_seen, t);
   // Visits: a gap of sessions.gap_s or more after the newest event starts a new one.
@@ -140,14 +151,15 @@ ScoredOrder* FraudState::OrderFor(FraudUser& u, const Event& ev, bool* first_lin
 
 void FraudState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   if (ev.type != EventType::kPurchase || !ev.user.valid()) return;
-  if (current_ == nullptr) Screen(ev, info);  // not screened first (a bench driving Apply)
+  // Screen just touched this user's record, unless a caller applies without screening.
+  if (current_ == nullptr || current_user_ != ev.user) Screen(ev, info);
   FraudUser& u = *current_;
   current_ = nullptr;
   const int64_t t = ev.time.millis();
   bool first_line = false;
   ScoredOrder& s = *OrderFor(u, ev, &first_line);
   ++s.lines;
-  if (ev.has_price()) s.value_micros += ev.price_micros * static_cast<int64_t>(ev.quantity);
+  if (ev.has_price()) s.value_micros = AddLine(s.value_micros, ev.price_micros, ev.quantity);
   if (ev.flags & Event::kHasIpOrders) s.ip_orders = std::max(s.ip_orders, ev.ip_orders);
   if (first_line) {
     const int64_t w = options_.velocity_window_minutes * 60'000;
@@ -156,7 +168,7 @@ void FraudState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
     for (int64_t r : u.recent) within += std::llabs(t - r) < w;
     s.user_orders = static_cast<uint16_t>(std::min<uint32_t>(within, UINT16_MAX));
     if (within >= options_.velocity_orders) s.reasons |= Bit(FraudReason::kVelocity);
-    if (t - u.visit_start < options_.instant_checkout_s * 1000) {
+    if (t >= u.visit_start && t - u.visit_start < options_.instant_checkout_s * 1000) {
       s.reasons |= Bit(FraudReason::kInstantCheckout);
     }
     heap_ -= HeapOf(u);
@@ -228,7 +240,7 @@ bool FraudState::LoadFrom(SerialReader& r, uint32_t) {
   order_users_.clear();
   heap_ = 0;
   users_.set_evicted(r.U64());
-  const uint64_t n = r.Count(20);
+  const uint64_t n = r.Count(16);  // the smallest user record: sixteen one-byte fields
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     const UserId id(r.U32());
     FraudUser* u = users_.Append(id);
@@ -249,7 +261,7 @@ bool FraudState::LoadFrom(SerialReader& r, uint32_t) {
     const uint64_t recent = r.Count(1);
     if (recent > FraudUser::kMaxRecent) return false;
     for (uint64_t k = 0; k < recent && r.ok(); ++k) u->recent.push_back(r.I64());
-    const uint64_t scored = r.Count(9);
+    const uint64_t scored = r.Count(8);
     if (scored > options_.orders_per_user) return false;
     for (uint64_t k = 0; k < scored && r.ok(); ++k) {
       ScoredOrder& s = u->scored.emplace_back();

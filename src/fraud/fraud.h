@@ -20,7 +20,8 @@
 // - velocity: at the order's first line, the user's orders within fraud.velocity_window of
 //   it (either side; this one included) number at least fraud.velocity_orders.
 // - instant_checkout: the order's first line came less than fraud.instant_checkout_s after
-//   the start of the user's visit (their events with gaps under sessions.gap_s).
+//   the start of the user's visit (their events with gaps under sessions.gap_s), and not
+//   before it (a purchase arriving out of order).
 // Reasons only ever get added as lines arrive; the first line that brings the score to
 // fraud.threshold or above raises one `fraud` alert for the order and flags the user.
 //
@@ -28,9 +29,9 @@
 // (event time; an event in another second or minute than the user's previous one starts
 // that one's count afresh). More than fraud.bot_events_per_second in a second or
 // bot_events_per_minute in a minute marks the user a bot. With fraud.filter_bots, each
-// event of a marked user (a bot, or flagged by a fraud alert) — from the one that marked
-// them on — is filtered (State::Screen): trending, velocity, popularity and co-view skip
-// it. The marks depend on the user's events alone, in their order: replay decides the same.
+// event of a marked user is filtered (State::Screen) — a bot's from the one that crossed
+// the rate on, a fraud-flagged user's from the one after the order that raised the alert:
+// trending, velocity, popularity and co-view skip it. The marks depend on the user's events alone, in their order: replay decides the same.
 //
 // Memory: at most fraud.max_users users (least recently active forgotten: a forgotten user
 // is new again, unmarked), fraud.orders_per_user scored orders each (the newest), 64
@@ -145,7 +146,8 @@ class FraudState final : public State {
   LruMap<UserId, FraudUser> users_;
   // The orders listed in users_, and under which users.
   absl::flat_hash_map<OrderId, absl::InlinedVector<UserId, 1>> order_users_;
-  FraudUser* current_ = nullptr;  // the record Screen touched for the event being applied
+  FraudUser* current_ = nullptr;  // the record Screen touched for the event being applied...
+  UserId current_user_;           // ...and its user
   uint64_t heap_ = 0;             // bytes the users' vectors hold
 };
 

@@ -7,11 +7,15 @@
 
 namespace eddy {
 
-std::pair<uint64_t, uint64_t> IpOrderKeys(const Event& ev, const Interners& in, uint64_t unique) {
+std::pair<uint64_t, uint64_t> IpOrderKeys(const Event& ev, const Interners& in) {
   const uint64_t ip = StableHash64(in.strings.Lookup(ev.ip.value()));
   if (ev.order.valid()) return {ip, StableHash64(in.orders.Lookup(ev.order.value()))};
   if (ev.event_id.present()) return {ip, ev.event_id.lo ^ (ev.event_id.hi * 0x9E3779B97F4A7C15ull)};
-  return {ip, unique};
+  uint64_t k = ev.user.valid() ? StableHash64(in.users.Lookup(ev.user.value())) : 0;
+  if (ev.item.valid()) k ^= StableHash64(in.items.Lookup(ev.item.value())) * 0x9E3779B97F4A7C15ull;
+  k ^= static_cast<uint64_t>(ev.time.millis()) * 0xC2B2AE3D27D4EB4Full;
+  k ^= static_cast<uint64_t>(ev.price_micros) * 0x165667B19E3779F9ull;
+  return {ip, k ^ (uint64_t{ev.quantity} << 32 | 0x5bd1e995u)};
 }
 
 IpOrderWindow::IpOrderWindow(int64_t window_ms, uint64_t max_ips)

@@ -12,8 +12,8 @@
 //
 // Memory: at most `max_ips` IPs (the one seen longest ago is forgotten first) and
 // kMaxPerIp orders per IP (past it the oldest by event time goes; the count saturates
-// there, well above any burst rule); an IP's orders older than its newest by more than
-// the window are dropped as it gets new ones. The table is saved in every checkpoint
+// there: fraud.ip_orders is at most kMaxPerIp), 16 B each; an IP's orders older than its
+// newest by more than the window are dropped as it gets new ones. The table is saved in every checkpoint
 // (beside the interners) and fed the purchases replayed after it, so a restart keeps it.
 //
 // Thread-safety: every method locks; the ingest path calls it from the I/O threads for
@@ -31,13 +31,15 @@
 namespace eddy {
 
 // A purchase's (IP, order) keys: the hash of its `ip`; of its orderId, else the purchase is
-// an order of its own — its eventId (a retry is the same order), else `unique` (a key no
-// other purchase has: a counter seeded from the clock, the hash of its stored bytes).
-std::pair<uint64_t, uint64_t> IpOrderKeys(const Event& ev, const Interners& in, uint64_t unique);
+// an order of its own — its eventId (a retry is the same order), else the hash of its
+// user, item, time, price and quantity. The ingest path and recovery's replay compute the
+// same keys, so a purchase the window already holds (saved in a checkpoint, replayed after
+// it) is not counted twice.
+std::pair<uint64_t, uint64_t> IpOrderKeys(const Event& ev, const Interners& in);
 
 class IpOrderWindow {
  public:
-  static constexpr size_t kMaxPerIp = 1024;
+  static constexpr size_t kMaxPerIp = 64;  // fraud.ip_orders is at most this
 
   IpOrderWindow(int64_t window_ms, uint64_t max_ips);
 

@@ -290,7 +290,7 @@ void Router::Alerts(const Request& req, std::string_view query, Respond respond)
   if (std::optional<std::string_view> kind = QueryParam(query, "kind")) {
     if (std::find(kAlertKinds.begin(), kAlertKinds.end(), *kind) == kAlertKinds.end()) {
       return respond(ErrorResponse(http::status::bad_request, v,
-                                   "kind: must be inventory, fraud or anomaly"));
+                                   "kind: must be inventory, fraud, anomaly or insight"));
     }
     r.kind = std::string(*kind);
   }

@@ -6,6 +6,21 @@
 namespace eddy {
 namespace {
 
+// a + price × quantity, saturating (prices are bounded by JSON numbers only).
+int64_t AddLine(int64_t a, int64_t price_micros, uint32_t quantity) {
+  int64_t line = 0, sum = 0;
+  if (__builtin_mul_overflow(price_micros, static_cast<int64_t>(quantity), &line)) {
+    line = price_micros < 0 ? INT64_MIN : INT64_MAX;
+  }
+  if (__builtin_add_overflow(a, line, &sum)) sum = line < 0 ? INT64_MIN : INT64_MAX;
+  return sum;
+}
+
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t s = 0;
+  return __builtin_add_overflow(a, b, &s) ? (b < 0 ? INT64_MIN : INT64_MAX) : s;
+}
+
 uint64_t HeapOf(const Customer& c) {
   uint64_t b = c.insights.capacity() * sizeof(Insight) +
                c.categories.capacity() * sizeof(CategoryBuys) +
@@ -102,7 +117,7 @@ void InsightState::Purchase(Customer& c, const Event& ev) {
     // The previous order is complete: into the mean, if it was priced.
     if (c.orders > 0 && c.order_value > 0) {
       ++c.priced_orders;
-      c.history_micros += c.order_value;
+      c.history_micros = SatAdd(c.history_micros, c.order_value);
     }
     ++c.orders;
     c.order = ev.order;
@@ -111,35 +126,34 @@ void InsightState::Purchase(Customer& c, const Event& ev) {
   }
   c.last_purchase = std::max(c.last_purchase, t);
   if (ev.has_price()) {
-    const int64_t line = ev.price_micros * static_cast<int64_t>(ev.quantity);
-    c.order_value += line;
-    c.spend_micros += line;
+    c.order_value = AddLine(c.order_value, ev.price_micros, ev.quantity);
+    c.spend_micros = AddLine(c.spend_micros, ev.price_micros, ev.quantity);
   }
-  if (ev.category.valid() &&
+  // An order counts once per category it has a line in (its first 8 categories).
+  if (ev.category.valid() && c.order_categories.size() < 8 &&
       std::find(c.order_categories.begin(), c.order_categories.end(), ev.category) ==
           c.order_categories.end()) {
-    if (c.order_categories.size() < 8) c.order_categories.push_back(ev.category);
+    c.order_categories.push_back(ev.category);
     Predict(c, ev.category, t);
   }
   Anomaly(c, ev);
 }
 
 void InsightState::Anomaly(Customer& c, const Event& ev) {
-  // This order's insight, if it has one (the newest anomaly of the same order).
+  // This order's insight, if it has one: the newest anomaly, when it is of this order (an
+  // order without orderId has one line: never an earlier one's).
   Insight* mine = nullptr;
-  for (auto it = c.insights.rbegin(); it != c.insights.rend(); ++it) {
-    if (it->type == Insight::kAnomaly && it->order == c.order &&
-        (c.order.valid() || it->time_ms == ev.time.millis())) {
-      mine = &*it;
-      break;
-    }
-    if (it->type == Insight::kAnomaly) break;  // older orders' anomalies: not this one's
+  for (auto it = c.insights.rbegin(); c.order.valid() && it != c.insights.rend(); ++it) {
+    if (it->type != Insight::kAnomaly) continue;
+    if (it->order == c.order) mine = &*it;
+    break;
   }
   if (c.priced_orders < options_.anomaly_min_orders || c.order_value <= 0) return;
   const int64_t mean = c.history_micros / c.priced_orders;
   if (mean <= 0) return;
-  const double deviation =
-      100.0 * static_cast<double>(std::llabs(c.order_value - mean)) / static_cast<double>(mean);
+  const double deviation = 100.0 *
+                           std::fabs(static_cast<double>(c.order_value) - static_cast<double>(mean)) /
+                           static_cast<double>(mean);
   if (deviation <= options_.anomaly_percent) {
     if (mine != nullptr && !mine->alerted) {
       c.insights.erase(c.insights.begin() + (mine - c.insights.data()));
@@ -246,7 +260,7 @@ bool InsightState::LoadFrom(SerialReader& r, uint32_t) {
   users_.Clear();
   heap_ = 0;
   users_.set_evicted(r.U64());
-  const uint64_t n = r.Count(16);
+  const uint64_t n = r.Count(13);  // the smallest customer: thirteen one-byte fields
   const int64_t rules = static_cast<int64_t>(options_.segments.size());
   const auto rule_ok = [rules](int64_t v) { return v >= 0 && v <= rules; };
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
@@ -267,7 +281,7 @@ bool InsightState::LoadFrom(SerialReader& r, uint32_t) {
     if (!rule_ok(rule)) return false;
     c->rule = static_cast<int16_t>(rule);
     c->producer = StringId(r.U32());
-    const uint64_t ni = r.Count(12);
+    const uint64_t ni = r.Count(11);
     if (ni > options_.max_insights) return false;
     for (uint64_t k = 0; k < ni && r.ok(); ++k) {
       Insight in;

@@ -2,7 +2,9 @@
 // each state's LoadFrom), after the file's checksum passed — so the bytes of a section are
 // anything a bug or an older build could have written. The base is the checkpoint of a
 // shard that applied a few hundred events of every kind; the input's first byte picks the
-// section (state) its other bytes replace. Load either refuses, or gives a shard that can
+// section (state) its other bytes replace: the index in registration order (so a state
+// added later does not move the others' regression inputs; a byte past the last one is
+// not an input). Load either refuses, or gives a shard that can
 // apply more events and checkpoint again, and whose checkpoint loads back (to a
 // checkpoint of the same size: hash tables may list their entries in another order).
 #include <cstdint>
@@ -44,13 +46,14 @@ struct Base {
 void ApplySome(eddy::ShardState& shard, int n, int64_t t) {
   const EventType types[] = {EventType::kView, EventType::kClick, EventType::kAddToCart,
                              EventType::kPurchase, EventType::kCancel, EventType::kInventory,
-                             EventType::kCatalogPut, EventType::kSearch};
+                             EventType::kCatalogPut, EventType::kSearch, EventType::kPurchase,
+                             EventType::kSegmentUpdate};
   eddy::LogEntry entry;
   entry.kind = eddy::LogEntry::kEvent;
   for (int i = 0; i < n; ++i) {
     Event& e = entry.event;
     e = Event{};
-    e.type = types[i % 8];
+    e.type = types[i % 10];
     e.time = eddy::EventTime(t + i * 37'000);
     e.user = eddy::UserId(1 + i % 7);
     e.item = eddy::ItemId(1 + i % 11);
@@ -58,9 +61,14 @@ void ApplySome(eddy::ShardState& shard, int n, int64_t t) {
     e.order = eddy::OrderId(1 + i % 5);
     e.quantity = 1 + i % 3;
     if (e.type == EventType::kPurchase) {
-      e.price_micros = 1'990'000;
+      e.price_micros = (i % 4 == 3 ? 900'000'000 : 1'990'000);  // now and then an anomaly
       e.flags |= Event::kHasPrice;
+      e.ip = eddy::StringId(1 + i % 2);  // fraud: IP bursts, travel
+      e.ip_orders = static_cast<uint16_t>(1 + i % 7);
+      e.flags |= Event::kHasIpOrders;
     }
+    if (i % 3 == 0) e.country = eddy::StringId(3 + i % 2);
+    if (e.type == EventType::kSegmentUpdate) e.query = eddy::StringId(5 + i % 2);
     if (e.type == EventType::kInventory || e.type == EventType::kCatalogPut) {
       e.stock = i % 9;
       e.flags |= Event::kHasStock;
@@ -106,7 +114,8 @@ Base& TheBase() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   Base& base = TheBase();
-  const size_t pick = data[0] % base.sections.size();
+  const size_t pick = data[0];
+  if (pick >= base.sections.size()) return 0;
   std::string cp;
   eddy::SerialWriter w(&cp);
   w.U64(base.sections.size());

@@ -459,13 +459,73 @@ TEST_F(RouterTest, InventoryLowStockAndAlertRoutes) {
   EXPECT_EQ(Call(http::verb::get, "/v1/alerts?kind=fraud").body(), R"({"alerts":[]})");
   Response kind = Call(http::verb::get, "/v1/alerts?kind=weather");
   EXPECT_EQ(kind.result(), http::status::bad_request);
-  EXPECT_NE(kind.body().find("kind: must be inventory, fraud or anomaly"), std::string::npos);
+  EXPECT_NE(kind.body().find("kind: must be inventory, fraud, anomaly or insight"), std::string::npos);
   EXPECT_EQ(Call(http::verb::get, "/v1/alerts?since=yesterday").result(), http::status::bad_request);
   EXPECT_EQ(Call(http::verb::get, "/v1/alerts?k=1001").result(), http::status::bad_request);
   EXPECT_EQ(Call(http::verb::post, "/v1/alerts").result(), http::status::method_not_allowed);
   EXPECT_EQ(Call(http::verb::post, "/v1/alerts/stream").result(), http::status::method_not_allowed);
   EXPECT_EQ(Call(http::verb::delete_, "/v1/items/sku/inventory").result(),
             http::status::method_not_allowed);
+}
+
+// The fraud and insight routes, and seed 002's: the segment-update body of seeds/002 feeds
+// the insights, /v1/streaming/insights/{id} answers as /v1/users/{id}/insights, and
+// /v1/streaming/stream/status as /v1/stream/status.
+TEST_F(RouterTest, FraudInsightAndSeed002Routes) {
+  ASSERT_EQ(Call(http::verb::post, "/v1/streaming/events/segment-update",
+                 R"({"customerId":"customer-123","previousSegment":"New Customer",)"
+                 R"("newSegment":"Potential Loyalist","segmentationScore":0.85,)"
+                 R"("reasonCodes":["high_value_customer"],"timestamp":"2025-01-19T10:30:00Z",)"
+                 R"("confidence":0.85,"modelVersion":"v1.0"})")
+                .result(),
+            http::status::ok);
+  ASSERT_EQ(Call(http::verb::post, "/v1/streaming/events/purchase",
+                 R"({"customerId":"customer-123","productId":"product-456","productCategory":"beverages",)"
+                 R"("quantity":2,"price":24.99,"totalAmount":49.98,"timestamp":"2025-01-19T10:31:00Z",)"
+                 R"("orderId":"o-1","ip":"10.1.2.3","location":"Store A"})")
+                .result(),
+            http::status::ok);
+  Response native = Call(http::verb::get, "/v1/users/customer-123/insights?hours=0");
+  ASSERT_EQ(native.result(), http::status::ok) << native.body();
+  EXPECT_NE(native.body().find(R"("customer":true,"segment":)"), std::string::npos) << native.body();
+  EXPECT_NE(native.body().find(R"("producerSegment":"Potential Loyalist","orders":1,"spend":49.98)"),
+            std::string::npos)
+      << native.body();
+  EXPECT_NE(native.body().find(R"({"type":"segment_migration","priority":"low",)"
+                               R"("time":"2025-01-19T10:30:00.000Z","from":null,)"
+                               R"("to":"Potential Loyalist","source":"producer"})"),
+            std::string::npos)
+      << native.body();
+  Response seed = Call(http::verb::get, "/v1/streaming/insights/customer-123?hours=0");
+  EXPECT_EQ(seed.body(), native.body());
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/customer-123/insights?hours=-1").result(),
+            http::status::bad_request);
+  const std::string status = Call(http::verb::get, "/v1/stream/status").body();
+  const std::string seed_status = Call(http::verb::get, "/v1/streaming/stream/status").body();
+  EXPECT_EQ(seed_status.substr(0, seed_status.find("\"events_per_second_10s\"")),
+            status.substr(0, status.find("\"events_per_second_10s\"")));
+  EXPECT_NE(status.find("\"filtered_total\":0"), std::string::npos) << status;
+
+  Response order = Call(http::verb::get, "/v1/orders/o-1/fraud");
+  ASSERT_EQ(order.result(), http::status::ok) << order.body();
+  EXPECT_NE(order.body().find(R"("orderId":"o-1","userId":"customer-123",)"), std::string::npos)
+      << order.body();
+  // (A minute after the visit began with the segment update: no instant checkout.)
+  EXPECT_NE(order.body().find(R"("value":49.98,"lines":1,"score":0,"alerted":false,)"
+                              R"("reasons":[],"ipOrders":1,"userOrders":1,"newUser":true})"),
+            std::string::npos)
+      << order.body();
+  Response none = Call(http::verb::get, "/v1/orders/o-2/fraud");
+  EXPECT_EQ(none.result(), http::status::not_found);
+  EXPECT_NE(none.body().find("order o-2: no score"), std::string::npos);
+  Response user = Call(http::verb::get, "/v1/users/customer-123/fraud?k=1");
+  EXPECT_NE(user.body().find(R"({"userId":"customer-123","tracked":true,"bot":false,"flagged":false,)"
+                             R"("marked":null,"firstSeen":"2025-01-19T10:30:00.000Z","orders":1,)"),
+            std::string::npos)
+      << user.body();
+  EXPECT_EQ(Call(http::verb::get, "/v1/users/customer-123/fraud?k=0").result(), http::status::bad_request);
+  EXPECT_NE(Call(http::verb::get, "/v1/users/nobody/fraud").body().find(R"("tracked":false)"),
+            std::string::npos);
 }
 
 }  // namespace

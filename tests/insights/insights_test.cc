@@ -111,6 +111,23 @@ TEST(InsightsTest, SpendingAnomaliesAboveAndBelowTheLimitWithTheirPriorities) {
   EXPECT_EQ(alerts.alerts[1].priority, "high");
 }
 
+// Purchases without orderId are orders of their own even in the same millisecond (second-
+// resolution imports): a second one within the limit does not withdraw the first's
+// anomaly, nor take its place.
+TEST(InsightsTest, OrdersWithoutOrderIdInOneMillisecondAreSeparateOrders) {
+  auto e = test::OpenEngine(Opts());
+  Send(*e, {{.user = "o", .time = kT0, .price = 100},
+            {.user = "o", .time = kT0 + 1000, .price = 100},
+            {.user = "o", .time = kT0 + 2000, .price = 100},
+            {.user = "o", .time = kT0 + 3000, .price = 400},
+            {.user = "o", .time = kT0 + 3000, .price = 120}});
+  const std::vector<CustomerInsight> a = OfType(e->UserInsightsSync("o", 0), "spending_anomaly");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_DOUBLE_EQ(a[0].value, 400);  // 300 % above the mean of 100: critical
+  EXPECT_EQ(a[0].priority, "critical");
+  EXPECT_EQ(e->UserInsightsSync("o", 0).orders, 5u);
+}
+
 std::vector<std::string> Migrations(Engine& e, const std::string& user) {
   std::vector<std::string> out;
   for (const CustomerInsight& m : OfType(e.UserInsightsSync(user, 0), "segment_migration")) {
