@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/saturating.h"
+
 namespace eddy {
 
 std::string_view FraudReasonName(FraudReason r) {
@@ -42,16 +44,6 @@ double FraudScore(const FraudOptions& o, uint8_t reasons) {
 namespace {
 
 uint8_t Bit(FraudReason r) { return static_cast<uint8_t>(1u << static_cast<int>(r)); }
-
-// a + price × quantity, saturating (prices are bounded by JSON numbers only).
-int64_t AddLine(int64_t a, int64_t price_micros, uint32_t quantity) {
-  int64_t line = 0, sum = 0;
-  if (__builtin_mul_overflow(price_micros, static_cast<int64_t>(quantity), &line)) {
-    line = price_micros < 0 ? INT64_MIN : INT64_MAX;
-  }
-  if (__builtin_add_overflow(a, line, &sum)) sum = line < 0 ? INT64_MIN : INT64_MAX;
-  return sum;
-}
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -159,7 +151,7 @@ void FraudState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   bool first_line = false;
   ScoredOrder& s = *OrderFor(u, ev, &first_line);
   ++s.lines;
-  if (ev.has_price()) s.value_micros = AddLine(s.value_micros, ev.price_micros, ev.quantity);
+  if (ev.has_price()) s.value_micros = AddLineValue(s.value_micros, ev.price_micros, ev.quantity);
   if (ev.flags & Event::kHasIpOrders) s.ip_orders = std::max(s.ip_orders, ev.ip_orders);
   if (first_line) {
     const int64_t w = options_.velocity_window_minutes * 60'000;

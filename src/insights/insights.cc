@@ -3,23 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/saturating.h"
+
 namespace eddy {
 namespace {
-
-// a + price × quantity, saturating (prices are bounded by JSON numbers only).
-int64_t AddLine(int64_t a, int64_t price_micros, uint32_t quantity) {
-  int64_t line = 0, sum = 0;
-  if (__builtin_mul_overflow(price_micros, static_cast<int64_t>(quantity), &line)) {
-    line = price_micros < 0 ? INT64_MIN : INT64_MAX;
-  }
-  if (__builtin_add_overflow(a, line, &sum)) sum = line < 0 ? INT64_MIN : INT64_MAX;
-  return sum;
-}
-
-int64_t SatAdd(int64_t a, int64_t b) {
-  int64_t s = 0;
-  return __builtin_add_overflow(a, b, &s) ? (b < 0 ? INT64_MIN : INT64_MAX) : s;
-}
 
 uint64_t HeapOf(const Customer& c) {
   uint64_t b = c.insights.capacity() * sizeof(Insight) +
@@ -117,7 +104,7 @@ void InsightState::Purchase(Customer& c, const Event& ev) {
     // The previous order is complete: into the mean, if it was priced.
     if (c.orders > 0 && c.order_value > 0) {
       ++c.priced_orders;
-      c.history_micros = SatAdd(c.history_micros, c.order_value);
+      c.history_micros = SaturatingAdd(c.history_micros, c.order_value);
     }
     ++c.orders;
     c.order = ev.order;
@@ -126,8 +113,8 @@ void InsightState::Purchase(Customer& c, const Event& ev) {
   }
   c.last_purchase = std::max(c.last_purchase, t);
   if (ev.has_price()) {
-    c.order_value = AddLine(c.order_value, ev.price_micros, ev.quantity);
-    c.spend_micros = AddLine(c.spend_micros, ev.price_micros, ev.quantity);
+    c.order_value = AddLineValue(c.order_value, ev.price_micros, ev.quantity);
+    c.spend_micros = AddLineValue(c.spend_micros, ev.price_micros, ev.quantity);
   }
   // An order counts once per category it has a line in (its first 8 categories).
   if (ev.category.valid() && c.order_categories.size() < 8 &&
