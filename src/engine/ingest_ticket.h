@@ -37,6 +37,15 @@ class IngestTicket final : public LogTag {
 
   void AddDuplicate() { duplicates_.fetch_add(1, std::memory_order_relaxed); }
 
+  // A run that will never be applied: eddy stopped while the store could not write it
+  // (gated, nothing past the durable offset is applied). The reply becomes `why`, with
+  // nothing accepted. Called by the stopping thread only, for runs no shard completes.
+  void Abandon(const Status& why, std::atomic<uint64_t>* duplicates_total) {
+    reply_.status = why;
+    reply_.accepted = 0;
+    RunDone(duplicates_total);
+  }
+
   void RunDone(std::atomic<uint64_t>* duplicates_total) {
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     reply_.duplicates = duplicates_.load(std::memory_order_relaxed);

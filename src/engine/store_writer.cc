@@ -36,10 +36,27 @@ void StoreWriter::Start() { thread_->Start(); }
 
 void StoreWriter::Stop() {
   thread_->Stop();
-  if (failing()) {
-    spdlog::error("engine: stopping while the event store cannot write ({}); events not yet "
-                  "persisted are lost and their requests get no reply",
-                  LastError());
+  if (!failing()) return;
+  spdlog::error("engine: stopping while the event store cannot write ({}); events not yet "
+                "persisted are lost and their requests are answered 503",
+                LastError());
+  if (!gated_) return;  // ack memory: the shards applied and answered them already
+  // Gated, nothing past the durable offsets was applied or answered, nor will be: answer
+  // each waiting request now (a request with runs on both sides of a durable offset was
+  // partly stored; its reply says the events may have to be sent again).
+  const Status why = Status::Unavailable(
+      "eddy stopped before these events could be stored (" + LastError() +
+      "); some or all of them are not kept: send them again");
+  for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    const PartitionLog& pl = log_.partition(PartitionId(p));
+    for (uint64_t o = durable_[p].load(std::memory_order_acquire);; ++o) {
+      const LogEntry* e = pl.Peek(o);
+      if (e == nullptr) break;
+      IngestTicket* t = TicketOf(*e);
+      if (e->kind == LogEntry::kEvent && (e->flags & kLastOfRun) && t != nullptr) {
+        t->Abandon(why, &duplicates_total_);
+      }
+    }
   }
 }
 

@@ -496,10 +496,11 @@ TEST(EngineStoreTest, ADiskFullMidCommitResumesAndLosesNothingAcrossARestart) {
 }
 
 // The disk fills mid-commit and eddy stops before space is back (ack fsync): the waiting
-// request was never acknowledged and nothing of it is stored (its torn WAL record is
+// request is answered 503 at the stop, nothing of it is stored (its torn WAL record is
 // dropped at recovery); every acknowledged event is; its events can be sent again.
 TEST(EngineStoreTest, AStopWhileTheDiskIsFullKeepsEveryAcknowledgedEventAndOnlyThose) {
   test::TempDir dir;
+  IngestReply answer;
   bool answered = false;
   {
     auto engine = Reopen(dir, AckLevel::kFsync);
@@ -507,11 +508,19 @@ TEST(EngineStoreTest, AStopWhileTheDiskIsFullKeepsEveryAcknowledgedEventAndOnlyT
     engine->FailStoreWritesForTest(true);
     auto ctx = engine->NewIngestContext();
     std::string body = Batch(200, 50);
-    engine->Ingest(*ctx, body, BodyFormat::kAuto, DefaultType::kNone,
-                   [&](IngestReply) { answered = true; });
+    engine->Ingest(*ctx, body, BodyFormat::kAuto, DefaultType::kNone, [&](IngestReply r) {
+      answer = std::move(r);
+      answered = true;
+    });
     while (!engine->Status().store.failing) std::this_thread::yield();
+    EXPECT_FALSE(answered);
   }
-  EXPECT_FALSE(answered);
+  ASSERT_TRUE(answered);  // by the stop, not left hanging
+  EXPECT_EQ(answer.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(answer.status.message().find("eddy stopped before these events could be stored"),
+            std::string::npos)
+      << answer.status.message();
+  EXPECT_EQ(answer.accepted, 0u);
   Options o = StoreOptions(dir, AckLevel::kFsync);
   o.recovery.ignore_checkpoints = true;
   {
