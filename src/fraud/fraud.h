@@ -117,8 +117,12 @@ class FraudState final : public State {
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) users_.Prefetch(ev.user);
   }
+  // Stage 1: the user's slot; stage 2: its neighbours in the recency order (Touch relinks
+  // them on every event).
   void PrefetchDeeper(const Event& ev, int stage) const override {
-    if (stage == 1 && ev.user.valid()) users_.PrefetchValue(ev.user);
+    if (!ev.user.valid()) return;
+    if (stage == 1) users_.PrefetchValue(ev.user);
+    if (stage == 2) (void)users_.PrefetchLinks(ev.user);
   }
   void SaveTo(SerialWriter& w) override;
   bool LoadFrom(SerialReader& r, uint32_t version) override;
