@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "http/json_writer.h"
+#include "http/metrics.h"
 #include "http/params.h"
 #include "util/time.h"
 
@@ -107,6 +108,15 @@ const Router::Route Router::kRoutes[] = {
     {"/v1/admin/checkpoint", "", http::verb::post, false,
      [](Router& r, Request& req, auto, auto, Respond respond) {
        r.Checkpoint(req, std::move(respond));
+     }},
+    {"/metrics", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       Response res{http::status::ok, req.version()};
+       res.set(http::field::server, "eddy");
+       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+       res.body() = RenderMetrics(r.engine_.Status());
+       res.prepare_payload();
+       respond(std::move(res));
      }},
     {"/v1/stream/status", "", http::verb::get, false,
      [](Router& r, Request& req, auto, auto, Respond respond) {

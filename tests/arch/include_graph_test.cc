@@ -64,8 +64,9 @@ std::string TargetOf(const std::string& path, bool angle) {
   const size_t slash = path.find('/');
   const std::string first = slash == std::string::npos ? path : path.substr(0, slash);
   if (!angle) return slash == std::string::npos ? "" : first;
-  static const std::set<std::string> kLibraries = {"absl", "boost", "rocksdb", "spdlog",
-                                                   "toml++", "CLI", "benchmark", "gtest"};
+  static const std::set<std::string> kLibraries = {"absl",  "boost",     "rocksdb",
+                                                   "spdlog", "toml++",   "CLI",
+                                                   "benchmark", "gtest", "prometheus"};
   if (kLibraries.contains(first) && slash != std::string::npos) return first;
   if (path == "simdjson.h") return "simdjson";
   if (path == "xxhash.h") return "xxhash";

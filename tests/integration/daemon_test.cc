@@ -72,6 +72,39 @@ TEST(DaemonTest, IngestShapesReadBackAndStopCleanly) {
   EXPECT_NE(d.Log().find("stopped cleanly"), std::string::npos);
 }
 
+// GET /metrics: the Prometheus text format, checked by promtool (Debian `prometheus`,
+// installed by tools/setup-deps.sh), with the figures of what was sent.
+TEST(DaemonTest, MetricsAreValidPrometheusTextWithTheFigures) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  ASSERT_EQ(c.Post("/v1/events", test::Ndjson({EventBuilder().User("u1").Type("view").Item("a").Json(),
+                                               EventBuilder().User("u2").Type("purchase").Item("b").Json(),
+                                               EventBuilder().User("u2").Type("view").Item("a").Json()}),
+                   "application/x-ndjson")
+                .status,
+            200);
+  HttpResult m = c.Get("/metrics");
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  // (State figures are published about once a second and the store counts log entries,
+  // the purchase's stock move included: those are checked for presence only.)
+  for (const char* line : {"# TYPE eddy_events_accepted_total counter\neddy_events_accepted_total 3\n",
+                           "\neddy_state_keys{state=\"recent\"} ",
+                           "\neddy_store_persisted_events_total ",
+                           "# TYPE process_resident_memory_bytes gauge\n"}) {
+    EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
+  }
+  const std::string file = (d.dir().path() / "metrics.txt").string();
+  test::WriteFile(file, m.body);
+  if (test::RunCommand({"/bin/sh", "-c", "command -v promtool"}).first != 0) {
+    GTEST_SKIP() << "promtool (Debian prometheus) is not installed: tools/setup-deps.sh installs it";
+  }
+  auto [code, out] = test::RunCommand({"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
 // The object of `item` in a ranked answer ("" when absent).
 std::string ItemObject(const std::string& body, std::string_view item) {
   const size_t at = body.find("\"itemId\":\"" + std::string(item) + "\"");
