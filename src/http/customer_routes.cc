@@ -13,12 +13,7 @@ namespace {
 
 void WriteFraudOrder(JsonWriter& w, const FraudOrder& o) {
   w.BeginObject();
-  w.Key("orderId");
-  if (o.order_id.empty()) {
-    w.Null();
-  } else {
-    w.String(o.order_id);
-  }
+  w.Key("orderId").StringOrNull(o.order_id);
   w.Key("userId").String(o.user_id).Key("time").String(FormatIso8601(o.time));
   w.Key("value").Double(o.value).Key("lines").Uint(o.lines);
   w.Key("score").Double(o.score).Key("alerted").Bool(o.alerted);
@@ -63,17 +58,9 @@ void Router::UserFraud(const Request& req, std::string_view user_raw, std::strin
     JsonWriter w;
     w.BeginObject().Key("userId").String(user).Key("tracked").Bool(a.found);
     w.Key("bot").Bool(a.bot).Key("flagged").Bool(a.flagged).Key("marked");
-    if (a.marked) {
-      w.String(FormatIso8601(*a.marked));
-    } else {
-      w.Null();
-    }
+    TimeOrNull(w, a.marked);
     w.Key("firstSeen");
-    if (a.first_seen) {
-      w.String(FormatIso8601(*a.first_seen));
-    } else {
-      w.Null();
-    }
+    TimeOrNull(w, a.first_seen);
     w.Key("orders").Uint(a.orders).Key("recent").BeginArray();
     for (const FraudOrder& o : a.recent) WriteFraudOrder(w, o);
     w.EndArray().EndObject();
@@ -92,44 +79,20 @@ void Router::Insights(const Request& req, std::string_view user_raw, std::string
     JsonWriter w;
     w.BeginObject().Key("userId").String(user).Key("now").String(FormatIso8601(a.now));
     w.Key("customer").Bool(a.found);
-    w.Key("segment");
-    if (a.segment.empty()) {
-      w.Null();
-    } else {
-      w.String(a.segment);
-    }
-    w.Key("producerSegment");
-    if (a.producer_segment.empty()) {
-      w.Null();
-    } else {
-      w.String(a.producer_segment);
-    }
+    w.Key("segment").StringOrNull(a.segment);
+    w.Key("producerSegment").StringOrNull(a.producer_segment);
     w.Key("orders").Uint(a.orders).Key("spend").Double(a.spend).Key("lastPurchase");
-    if (a.last_purchase) {
-      w.String(FormatIso8601(*a.last_purchase));
-    } else {
-      w.Null();
-    }
+    TimeOrNull(w, a.last_purchase);
     w.Key("insights").BeginArray();
     for (const CustomerInsight& in : a.insights) {
       w.BeginObject().Key("type").String(in.type).Key("priority").String(in.priority);
       w.Key("time").String(FormatIso8601(in.time));
       if (in.type == "spending_anomaly") {
-        w.Key("orderId");
-        if (in.order_id.empty()) {
-          w.Null();
-        } else {
-          w.String(in.order_id);
-        }
+        w.Key("orderId").StringOrNull(in.order_id);
         w.Key("value").Double(in.value).Key("mean").Double(in.mean);
         w.Key("deviationPercent").Double(in.deviation_percent);
       } else if (in.type == "segment_migration") {
-        w.Key("from");
-        if (in.from.empty()) {
-          w.Null();
-        } else {
-          w.String(in.from);
-        }
+        w.Key("from").StringOrNull(in.from);
         w.Key("to").String(in.to).Key("source").String(in.source);
       } else {
         w.Key("category").String(in.category);

@@ -24,6 +24,8 @@ class JsonWriter {
   JsonWriter& Micros(int64_t v);
   JsonWriter& Bool(bool v);
   JsonWriter& Null();
+  // `v`, or null when it is empty (an absent id or name).
+  JsonWriter& StringOrNull(std::string_view v) { return v.empty() ? Null() : String(v); }
   // A value that is already JSON text (the caller vouches for it).
   JsonWriter& RawJson(std::string_view json);
 

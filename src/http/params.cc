@@ -210,16 +210,19 @@ bool TimeParam(std::string_view query, std::string_view name, std::optional<int6
   return false;
 }
 
+void TimeOrNull(JsonWriter& w, const std::optional<EventTime>& t) {
+  if (t) {
+    w.String(FormatIso8601(*t));
+  } else {
+    w.Null();
+  }
+}
+
 void WriteAlert(JsonWriter& w, const Alert& a) {
   w.BeginObject().Key("id").String(a.id).Key("kind").String(a.kind);
   if (!a.item_id.empty()) w.Key("itemId").String(a.item_id);
   if (a.kind == "fraud") {
-    w.Key("userId").String(a.user_id).Key("orderId");
-    if (a.order_id.empty()) {
-      w.Null();
-    } else {
-      w.String(a.order_id);
-    }
+    w.Key("userId").String(a.user_id).Key("orderId").StringOrNull(a.order_id);
     w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
     w.Key("score").Double(a.score).Key("threshold").Double(a.score_threshold);
     w.Key("reasons").BeginArray();
@@ -243,12 +246,7 @@ void WriteAlert(JsonWriter& w, const Alert& a) {
     w.Key("priority").String(a.priority);
     std::string message;
     if (a.kind == "anomaly") {
-      w.Key("orderId");
-      if (a.order_id.empty()) {
-        w.Null();
-      } else {
-        w.String(a.order_id);
-      }
+      w.Key("orderId").StringOrNull(a.order_id);
       w.Key("value").Double(a.order_value).Key("mean").Double(a.mean_value);
       char buf[96];
       std::snprintf(buf, sizeof(buf), "%.2f against a mean of %.2f", a.order_value, a.mean_value);
@@ -264,11 +262,7 @@ void WriteAlert(JsonWriter& w, const Alert& a) {
   }
   w.Key("time").String(FormatIso8601(a.time)).Key("active").Bool(a.active);
   w.Key("cleared");
-  if (a.cleared) {
-    w.String(FormatIso8601(*a.cleared));
-  } else {
-    w.Null();
-  }
+  TimeOrNull(w, a.cleared);
   w.Key("stock").Int(a.stock).Key("threshold").Int(a.threshold);
   std::string message = "stock of " + a.item_id + " fell to " + std::to_string(a.stock) +
                         ", below its threshold " + std::to_string(a.threshold);

@@ -87,5 +87,7 @@ bool TimeParam(std::string_view query, std::string_view name, std::optional<int6
 
 // An alert as a JSON object (GET /v1/alerts and the SSE stream).
 void WriteAlert(JsonWriter& w, const Alert& a);
+// The time as ISO-8601, or null when absent.
+void TimeOrNull(JsonWriter& w, const std::optional<EventTime>& t);
 
 }  // namespace eddy
