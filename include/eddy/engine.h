@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "eddy/clock.h"
@@ -385,6 +386,15 @@ struct PartitionStatus {
 };
 
 // The RocksDB event store (SPEC §4); all zero when the engine runs without a data_dir.
+// A latency histogram at one moment (Prometheus' shape): `cumulative[i]` observations
+// took at most `upper_bounds_seconds[i]`; `count` of them in all (the +Inf bucket).
+struct HistogramSnapshot {
+  std::vector<double> upper_bounds_seconds;
+  std::vector<uint64_t> cumulative;
+  uint64_t count = 0;
+  double sum_seconds = 0;
+};
+
 struct StoreStatus {
   bool enabled = false;
   bool failing = false;       // the last group commit failed; ingest answers 503
@@ -400,6 +410,7 @@ struct StoreStatus {
   double last_checkpoint_ms = 0;        // to take and write it
   double last_checkpoint_pause_ms = 0;  // the longest any shard stopped applying for it
   uint64_t retention_deleted = 0;       // log offsets deleted by retention since start
+  HistogramSnapshot commit_latency;     // the group commits' write (+ sync) time
 };
 
 // Interned strings of one kind (users, items, ...) and their recycling.
@@ -432,6 +443,11 @@ struct StreamStatus {
   uint64_t filtered_total = 0;
   double events_per_second_10s = 0;  // applied events/s over the last 10 whole seconds
   uint64_t popular_full_scans = 0;   // popular-item reads whose threshold test fell back
+  // Ingest → visible: from an ingest call publishing its events to the owning shard
+  // having applied them (readable), sampled: at most one event per partition in flight.
+  HistogramSnapshot freshness;
+  // Alerts raised and cleared since start, by kind (AlertsRequest's kinds).
+  std::vector<std::pair<std::string, uint64_t>> alerts_raised, alerts_cleared;
   std::vector<PartitionStatus> partition;
   std::vector<ShardStatus> shard;
   std::vector<AggregateMemory> memory;

@@ -133,6 +133,9 @@ struct Event {
 struct Rejection {
   uint32_t index = 0;
   std::string error;
+  // What it is about (a static string, for metrics): the field the error names
+  // ("userId", "timestamp", ...), "json", "event" or "other".
+  std::string_view reason = "other";
 };
 
 // How a request body holds its events. kAuto: a JSON array, or one object or NDJSON lines.

@@ -33,6 +33,9 @@ struct ServerOptions {
   int drain_timeout_ms = 10'000;  // how long SIGTERM waits for in-flight requests
   int max_connections = 10'000;   // open connections; more are answered 503 and closed
   int read_deadline_ms = 2'000;   // a read not answered by then gets 503
+  // Record request durations, ingest freshness and commit latency for GET /metrics (the
+  // figures read from status are served either way).
+  bool metrics = true;
 };
 
 struct LogOptions {

@@ -101,6 +101,7 @@ std::vector<KeySpec> MakeSchema() {
                   &ServerOptions::max_connections));
   k.push_back(Int("server", "read_deadline_ms", 1, 3'600'000, &Options::server,
                   &ServerOptions::read_deadline_ms));
+  k.push_back(Bool("server", "metrics", &Options::server, &ServerOptions::metrics));
   k.push_back(Int("log", "partitions", 1, 4096, &Options::log, &LogOptions::partitions));
   k.push_back(Int("log", "capacity_per_partition", 16, int64_t{1} << 24, &Options::log,
                   &LogOptions::capacity_per_partition));

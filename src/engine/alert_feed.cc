@@ -61,6 +61,10 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners, const Options& o
 }
 
 void AlertFeed::Raised(const AlertRecord& record) {
+  if (counting_.load(std::memory_order_relaxed)) {
+    auto& counter = record.active ? raised_ : cleared_;
+    counter[static_cast<size_t>(record.kind)].fetch_add(1, std::memory_order_relaxed);
+  }
   if (count_.load(std::memory_order_acquire) == 0) return;
   // Made once, outside the lock; each listener only takes a reference.
   auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_));
@@ -80,6 +84,19 @@ void AlertFeed::Unsubscribe(uint64_t handle) {
   MutexLock lock(&mu_);
   std::erase_if(listeners_, [handle](const auto& l) { return l.first == handle; });
   count_.store(listeners_.size(), std::memory_order_release);
+}
+
+}  // namespace eddy
+
+namespace eddy {
+
+void AlertFeed::Counts(std::vector<std::pair<std::string, uint64_t>>* raised,
+                       std::vector<std::pair<std::string, uint64_t>>* cleared) const {
+  for (int k = 0; k < kAlertKindCount; ++k) {
+    const std::string name(AlertKindName(static_cast<AlertKind>(k)));
+    raised->emplace_back(name, raised_[k].load(std::memory_order_relaxed));
+    cleared->emplace_back(name, cleared_[k].load(std::memory_order_relaxed));
+  }
 }
 
 }  // namespace eddy

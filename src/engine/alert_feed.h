@@ -7,9 +7,11 @@
 // listener runs on the shard thread, under the feed's lock: it must only hand the alert
 // over (post it to its connection's thread). After Unsubscribe returns, it is not called.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,12 @@ class AlertFeed final : public AlertSink {
       : interners_(interners), options_(options) {}
 
   void Raised(const AlertRecord& record) override;
+  // Counts raises and clears from now on (recovery's replay raises again the alerts the
+  // counts before a restart already had).
+  void CountFromNow() { counting_.store(true, std::memory_order_release); }
+  // Alerts raised and cleared since CountFromNow, by kind (every kind, in kind order).
+  void Counts(std::vector<std::pair<std::string, uint64_t>>* raised,
+              std::vector<std::pair<std::string, uint64_t>>* cleared) const;
   uint64_t Subscribe(AlertListener listener);
   void Unsubscribe(uint64_t handle);
 
@@ -41,6 +49,8 @@ class AlertFeed final : public AlertSink {
   const std::unique_ptr<Interners>& interners_;
   const Options& options_;
   std::atomic<size_t> count_{0};
+  std::atomic<bool> counting_{false};
+  std::array<std::atomic<uint64_t>, kAlertKindCount> raised_{}, cleared_{};
   Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::pair<uint64_t, AlertListener>> listeners_ ABSL_GUARDED_BY(mu_);

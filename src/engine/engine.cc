@@ -114,6 +114,7 @@ class EngineImpl final : public Engine {
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
                                              options_.runtime);
     recycler_->Start();
+    alert_feed_.CountFromNow();
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
                  log_->partition(PartitionId(0)).capacity(), shards_,
@@ -141,8 +142,12 @@ class EngineImpl final : public Engine {
   }
 
   std::vector<std::unique_ptr<ShardState>> NewStates() {
-    return NewShardStates(shards_, options_, log_.get(), clock_.wall(), &duplicates_total_,
-                          &alert_feed_);
+    auto states = NewShardStates(shards_, options_, log_.get(), clock_.wall(),
+                                 &duplicates_total_, &alert_feed_);
+    if (options_.server.metrics) {
+      for (auto& st : states) st->SetFreshness(&freshness_);
+    }
+    return states;
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
@@ -314,6 +319,7 @@ class EngineImpl final : public Engine {
   AlertFeed alert_feed_{interners_, options_};  // before the states that raise alerts into it
   ShardSet set_;
   std::atomic<uint64_t> duplicates_total_{0};  // counted by the shards and the store writer
+  LatencyHistogram freshness_;  // ingest → visible, observed by the shards
   std::unique_ptr<CheckpointManager> checkpoints_;  // with a store
   std::unique_ptr<StoreWriter> writer_;             // with a store
   std::unique_ptr<IngestPath> ingest_;
@@ -335,6 +341,8 @@ StreamStatus EngineImpl::Status() const {
   s.accepted_total = ingest_->accepted_total();
   s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
   s.popular_full_scans = queries_->popular_full_scans();
+  s.freshness = freshness_.Snapshot();
+  alert_feed_.Counts(&s.alerts_raised, &s.alerts_cleared);
   const int64_t now_sec = clock_.wall()->Now().millis() / 1000;
   uint64_t last10 = 0;
   s.shard.resize(set_.shards.size());

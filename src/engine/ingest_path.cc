@@ -8,6 +8,7 @@
 #include "engine/store_writer.h"
 #include "fraud/ip_orders.h"
 #include "ingest/decoder.h"
+#include "util/histogram.h"
 #include "util/hash.h"
 
 namespace eddy {
@@ -109,7 +110,8 @@ IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& i
       store_(store),
       clock_(clock),
       ip_orders_(ip_orders),
-      gated_(store != nullptr && store->gated()) {}
+      gated_(store != nullptr && store->gated()),
+      probes_(options.server.metrics) {}
 
 std::unique_ptr<IngestContext> IngestPath::NewContext() const {
   return std::make_unique<IngestContextImpl>(interners_, options_, clock_.wall());
@@ -259,6 +261,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   clock_.Observe(newest);
   ShardWaker waker(shards_.shards);
   bool wake_store = false;
+  int64_t published_ns = 0;  // read once, when a partition takes a freshness probe
   for (uint32_t p : ctx.touched) {
     PartitionLog& pl = log_.partition(PartitionId(p));
     const uint64_t first = ctx.first_offset[p];
@@ -272,6 +275,10 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     }
     // After this loop's last Publish the ticket may already be gone: do not touch it.
     for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
+    if (probes_ && pl.ProbeFree()) {
+      if (published_ns == 0) published_ns = SteadyNanos();
+      pl.OfferProbe(first + len - 1, published_ns);
+    }
     // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
     // they answer; so wake it (a syscall) only when someone waits for the apply or the
     // partition is filling up. Gated, the store thread wakes the shards after its write.

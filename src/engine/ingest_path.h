@@ -69,6 +69,7 @@ class IngestPath {
   EngineClock& clock_;
   IpOrderWindow* const ip_orders_;
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
+  const bool probes_;  // server.metrics: offers the partitions freshness probes
   std::atomic<uint64_t> accepted_total_{0};
   std::atomic<int> inflight_{0};
   std::atomic<bool> stopping_{false};

@@ -161,6 +161,9 @@ size_t ShardState::Drain(PartitionId p, uint64_t limit, TasksWaitingFn tasks_wai
   if (n != 0) {
     pl.Advance(0, cur);
     rate_.Add(clock_->Now().millis() / 1000, n);
+    if (int64_t published = 0; freshness_ != nullptr && pl.TakeProbe(cur, &published)) {
+      freshness_->ObserveNs(SteadyNanos() - published);
+    }
   }
   return n;
 }

@@ -25,6 +25,7 @@
 #include "eddy/options.h"
 #include "engine/rate_meter.h"
 #include "log/partitioned_log.h"
+#include "util/histogram.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -49,6 +50,9 @@ class ShardState {
   // Applies only offsets below durable[p] of each partition p from now on (nullptr: no
   // gate). Set before the shard thread starts; the store thread advances the offsets.
   void SetDurableGate(const std::atomic<uint64_t>* durable) { durable_ = durable; }
+  // Where the partitions' freshness probes are recorded (nullptr: not at all). Set before
+  // the shard thread starts.
+  void SetFreshness(LatencyHistogram* freshness) { freshness_ = freshness; }
   // Applies newly published entries, up to a batch per partition; returns early (and
   // non-zero) when Shard::TasksWaiting() says reads wait in the shard's mailbox.
   size_t Poll();
@@ -140,6 +144,7 @@ class ShardState {
   PartitionedLog* log_;
   const std::vector<PartitionId> partitions_;
   const std::atomic<uint64_t>* durable_ = nullptr;
+  LatencyHistogram* freshness_ = nullptr;
   Clock* clock_;
   std::atomic<uint64_t>* duplicates_total_;
   std::vector<std::unique_ptr<State>> states_;

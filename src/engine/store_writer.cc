@@ -14,6 +14,7 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
                          std::function<void(LogStore::Mark)> on_mark)
     : gated_(options.durability.ack != AckLevel::kMemory),
       sync_(options.durability.ack == AckLevel::kFsync),
+      timed_(options.server.metrics),
       store_(store),
       log_(log),
       interners_(interners),
@@ -107,7 +108,11 @@ size_t StoreWriter::Round() {
     mark.next_offsets = end_;
     store_.PutMark(mark);
   }
-  if (Status st = store_.Commit(sync_); !st.ok()) {
+  const auto commit_start = timed_ ? std::chrono::steady_clock::now()
+                                   : std::chrono::steady_clock::time_point{};
+  Status committed = store_.Commit(sync_);
+  if (timed_) commit_latency_.Observe(std::chrono::steady_clock::now() - commit_start);
+  if (Status st = std::move(committed); !st.ok()) {
     store_.Discard();
     durable_replies_.clear();  // the round is retried from the same offsets (cursor 1)
     OnError(st);
@@ -167,6 +172,7 @@ void StoreWriter::FillStatus(StoreStatus* o) const {
   o->estimated_keys = st.estimated_keys;
   o->pending_compaction_bytes = st.pending_compaction_bytes;
   o->stall_micros = st.stall_micros;
+  o->commit_latency = commit_latency_.Snapshot();
 }
 
 }  // namespace eddy

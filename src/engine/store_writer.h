@@ -27,6 +27,7 @@
 #include "log/partitioned_log.h"
 #include "runtime/shard.h"
 #include "store/log_store.h"
+#include "util/histogram.h"
 #include "util/interners.h"
 #include "util/mutex.h"
 
@@ -71,6 +72,7 @@ class StoreWriter {
 
   const bool gated_;
   const bool sync_;
+  const bool timed_;  // server.metrics: commits are timed
   LogStore& store_;
   PartitionedLog& log_;
   const Interners& interners_;
@@ -88,6 +90,7 @@ class StoreWriter {
   int64_t last_mark_ms_;
   std::chrono::steady_clock::time_point last_error_log_;
   std::atomic<bool> failing_{false};
+  LatencyHistogram commit_latency_;  // written by the store thread, read by Status
   mutable Mutex error_mu_;
   std::string error_ ABSL_GUARDED_BY(error_mu_);
 };

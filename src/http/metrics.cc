@@ -6,6 +6,7 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -41,6 +42,23 @@ class Families {
       m.gauge.value = v;
     }
     return m;
+  }
+  static ClientMetric Histogram(std::vector<ClientMetric::Label> labels,
+                                const HistogramSnapshot& h) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.histogram.sample_count = h.count;
+    m.histogram.sample_sum = h.sum_seconds;
+    for (size_t b = 0; b < h.upper_bounds_seconds.size(); ++b) {
+      m.histogram.bucket.push_back({h.cumulative[b], h.upper_bounds_seconds[b]});
+    }
+    m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+    return m;
+  }
+  // A histogram family of one series without labels (omitted while it has no buckets).
+  void OneHistogram(const std::string& name, const std::string& help, const HistogramSnapshot& h) {
+    if (h.upper_bounds_seconds.empty()) return;
+    Family(name, MetricType::Histogram, help).metric.push_back(Histogram({}, h));
   }
   std::vector<MetricFamily> Take() {
     return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
@@ -78,11 +96,48 @@ void AddProcess(Families& f) {
   }
 }
 
+void AddHttp(Families& f, const HttpMetrics& http, const std::vector<std::string>& routes) {
+  using T = MetricType;
+  MetricFamily& requests = f.Family(
+      "eddy_http_request_duration_seconds", T::Histogram,
+      "HTTP requests by route and status code: from the request's header read to its response "
+      "handed to the socket (a 429 or 503 is counted under its code).");
+  for (HttpMetrics::Series& s : http.Requests()) {
+    requests.metric.push_back(
+        Families::Histogram({{"route", routes[s.route]}, {"code", s.code}}, s.duration));
+  }
+  MetricFamily& rejected = f.Family("eddy_events_rejected_total", T::Counter,
+                                    "Events rejected (the rest of their request was taken), by "
+                                    "the field their error names (json: a syntax error).");
+  for (const auto& [reason, n] : http.Rejections()) {
+    rejected.metric.push_back(Families::Metric({{"reason", reason}}, T::Counter, static_cast<double>(n)));
+  }
+  f.One("eddy_http_connections_refused_total", T::Counter,
+        "Connections answered 503 and closed at server.max_connections.",
+        static_cast<double>(http.refused()));
+}
+
 }  // namespace
 
-std::string RenderMetrics(const StreamStatus& s) {
+std::string RenderMetrics(const StreamStatus& s, const HttpMetrics& http,
+                          const std::vector<std::string>& route_labels) {
   Families f;
   using T = MetricType;
+  AddHttp(f, http, route_labels);
+  f.OneHistogram("eddy_ingest_visible_seconds",
+                 "Ingest to visible: from an ingest publishing events to their shard having "
+                 "applied them (readable); sampled, one event per partition at a time.",
+                 s.freshness);
+  MetricFamily& raised = f.Family("eddy_alerts_raised_total", T::Counter,
+                                  "Alerts raised since start, by kind.");
+  MetricFamily& cleared = f.Family("eddy_alerts_cleared_total", T::Counter,
+                                   "Alerts cleared since start, by kind.");
+  for (const auto& [kind, n] : s.alerts_raised) {
+    raised.metric.push_back(Families::Metric({{"kind", kind}}, T::Counter, static_cast<double>(n)));
+  }
+  for (const auto& [kind, n] : s.alerts_cleared) {
+    cleared.metric.push_back(Families::Metric({{"kind", kind}}, T::Counter, static_cast<double>(n)));
+  }
   f.One("eddy_events_accepted_total", T::Counter,
         "Events accepted (acknowledged, duplicates included) since start.",
         static_cast<double>(s.accepted_total));
@@ -147,6 +202,9 @@ std::string RenderMetrics(const StreamStatus& s) {
     f.One("eddy_store_pending_compaction_bytes", T::Gauge,
           "Bytes RocksDB estimates compaction still has to rewrite.",
           static_cast<double>(st.pending_compaction_bytes));
+    f.OneHistogram("eddy_store_commit_duration_seconds",
+                   "Group commits: the RocksDB write (and sync, with ack fsync) of one batch.",
+                   st.commit_latency);
     f.One("eddy_store_stall_seconds_total", T::Counter, "Time RocksDB stalled writes, in seconds.",
           static_cast<double>(st.stall_micros) / 1e6);
     f.One("eddy_checkpoints_total", T::Counter, "Checkpoints written since start.",

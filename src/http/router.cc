@@ -114,7 +114,7 @@ const Router::Route Router::kRoutes[] = {
        Response res{http::status::ok, req.version()};
        res.set(http::field::server, "eddy");
        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-       res.body() = RenderMetrics(r.engine_.Status());
+       res.body() = RenderMetrics(r.engine_.Status(), r.metrics_, RouteLabels());
        res.prepare_payload();
        respond(std::move(res));
      }},
@@ -239,11 +239,52 @@ const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
   return nullptr;
 }
 
-bool Router::IsRead(const Request& req) {
-  std::string_view target(req.target().data(), req.target().size());
+std::string_view ScopeName(Scope scope) {
+  switch (scope) {
+    case Scope::kOpen: return "open";
+    case Scope::kRead: return "read";
+    case Scope::kIngest: return "ingest";
+    case Scope::kAdmin: return "admin";
+  }
+  return "?";
+}
+
+namespace {
+constexpr size_t kIngestLabels = std::size(kIngestRoutes);
+}  // namespace
+
+const std::vector<std::string>& Router::RouteLabels() {
+  static const std::vector<std::string> labels = [] {
+    std::vector<std::string> l = {"unmatched"};
+    for (const IngestRoute& r : kIngestRoutes) l.emplace_back(r.path);
+    for (const Route& r : kRoutes) {
+      l.push_back(std::string(r.prefix) + (r.prefix.ends_with('/') ? "{id}" : "") +
+                  std::string(r.suffix));
+    }
+    return l;
+  }();
+  return labels;
+}
+
+RouteMatch Router::Match(http::verb method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (size_t i = 0; i < kIngestLabels; ++i) {
+    if (path == kIngestRoutes[i].path) return {static_cast<uint16_t>(1 + i), Scope::kIngest, false};
+  }
   std::string_view id;
-  const Route* r = Find(target.substr(0, target.find('?')), &id);
-  return r != nullptr && r->read && req.method() == r->method;
+  const Route* route = Find(path, &id);
+  if (route == nullptr) return {};
+  RouteMatch m;
+  m.label = static_cast<uint16_t>(1 + kIngestLabels + (route - kRoutes));
+  if (IsCatalogWrite(method) && route->prefix == "/v1/items/" && route->suffix.empty()) {
+    m.scope = Scope::kIngest;
+  } else if (route->prefix == "/healthz" || route->prefix == "/readyz") {
+    m.scope = Scope::kOpen;
+  } else if (route->prefix.starts_with("/v1/admin/")) {
+    m.scope = Scope::kAdmin;
+  }
+  m.read = route->read && method == route->method;
+  return m;
 }
 
 void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
@@ -329,7 +370,8 @@ void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond 
   }
   const int retry_after = options_.retry_after_s;
   engine_.Ingest(ctx, req.body(), *format, type,
-                 [v, retry_after, respond = std::move(respond)](IngestReply r) {
+                 [v, retry_after, this, respond = std::move(respond)](IngestReply r) {
+    metrics_.CountRejections(r.rejected);
     const StatusCode code = r.status.code();
     if (code == StatusCode::kOk) {
       if (r.accepted == 0 && !r.rejected.empty()) {

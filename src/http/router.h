@@ -8,10 +8,12 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/beast/http.hpp>
 
 #include "eddy/engine.h"
+#include "http/http_metrics.h"
 
 namespace eddy {
 
@@ -30,15 +32,33 @@ std::optional<BodyFormat> BodyFormatFor(std::string_view content_type);
 // Whether `target` names an ingest route (POST with a body).
 bool IsIngestRoute(std::string_view target);
 
+// The credential scope a route needs (auth.enabled): kOpen routes need none.
+enum class Scope : uint8_t { kOpen, kRead, kIngest, kAdmin };
+std::string_view ScopeName(Scope scope);
+
+// What a request asks for, judged from its method and target alone (before its body is
+// read): its route (a label for metrics and the access log), the scope it needs, and
+// whether it is an engine read (those get a deadline and are refused with 429 when the
+// shards' read queues are full).
+struct RouteMatch {
+  uint16_t label = 0;  // index into Router::RouteLabels(); 0: no route
+  Scope scope = Scope::kRead;
+  bool read = false;
+};
+
 class Router {
  public:
-  Router(Engine& engine, const ServerOptions& options) : engine_(engine), options_(options) {}
+  Router(Engine& engine, const ServerOptions& options)
+      : engine_(engine), options_(options), metrics_(options.io_threads, RouteLabels().size()) {}
+
+  static RouteMatch Match(http::verb method, std::string_view target);
+  // Each route's label: its path with "{id}" for the id segment ("/v1/items/{id}/similar");
+  // [0] = "unmatched".
+  static const std::vector<std::string>& RouteLabels();
+  HttpMetrics& metrics() { return metrics_; }
 
   // `req.body()` may be moved from or grow (padding for the JSON parser).
   void Handle(Request& req, IngestContext& ctx, Respond respond);
-  // Whether the request is a read of the engine's state (those get a deadline and are
-  // refused with 429 when the shards' read queues are full).
-  static bool IsRead(const Request& req);
   // Whether the request asks for the alert stream (GET /v1/alerts/stream): the server
   // answers it itself, as Server-Sent Events, each alert written by WriteAlert.
   static bool IsAlertStream(const Request& req);
@@ -87,6 +107,7 @@ class Router {
 
   Engine& engine_;
   const ServerOptions& options_;
+  HttpMetrics metrics_;
 };
 
 }  // namespace eddy

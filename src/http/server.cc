@@ -42,6 +42,7 @@ struct Worker {
   std::unique_ptr<IngestContext> ingest;
   std::thread thread;
   net::steady_timer sweep{ioc};
+  int index = 0;  // this thread's slot in the HTTP metrics
 
   void StartSweep();
 };
@@ -101,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (open >= shared_.options.max_connections) {
       shared_.connections.fetch_sub(1, std::memory_order_relaxed);
       refused_ = true;  // closed as soon as the 503 is written, without lingering
+      shared_.router.metrics().CountRefused();
       return Reply(ErrorResponse(http::status::service_unavailable, 11,
                                  "too many connections (server.max_connections = " +
                                      std::to_string(shared_.options.max_connections) + ")"),
@@ -151,6 +153,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close(ec);
     Request& req = parser_->get();
     const unsigned v = req.version();
+    timed_ = shared_.options.metrics;
+    if (timed_) started_ = Clock::now();
+    match_ = Router::Match(req.method(), std::string_view(req.target().data(), req.target().size()));
     // Counted from here until its response is written (or the connection fails), and
     // before the draining check (both seq_cst), so BeginShutdown either waits for this
     // request or this request sees that it must answer 503.
@@ -216,7 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaiting_ = true;
     answer_keep_alive_ = keep_alive;
     answer_version_ = req.version();
-    answer_deadline_ = Router::IsRead(req)
+    answer_deadline_ = match_.read
                            ? worker_.now + std::chrono::milliseconds(shared_.options.read_deadline_ms)
                            : Clock::time_point::max();
     // Nothing is read or written while the engine works on the answer: the socket's
@@ -249,6 +254,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // from GET /v1/alerts?since=.
   void StartStream(unsigned version) {
     awaiting_ = false;
+    timed_ = false;  // a stream is not a request with a duration
     Uncount();
     streaming_ = true;
     if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
@@ -321,6 +327,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Reply(Response res, bool keep_alive) {
+    if (timed_) {
+      timed_ = false;
+      shared_.router.metrics().Observe(worker_.index, match_.label, res.result_int(),
+                                       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count());
+    }
     if (!res.keep_alive()) keep_alive = false;
     res.keep_alive(keep_alive);
     Serialize(res);
@@ -407,6 +418,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string body_;
   std::string out_;  // the serialized response being written; reused
   bool counted_ = false;
+  // The request being answered: its route and when its header was read (for the metrics).
+  RouteMatch match_;
+  Clock::time_point started_{};
+  bool timed_ = false;
   bool admitted_ = false;  // counted in shared_.connections
   bool refused_ = false;   // past server.max_connections: answered 503 and closed
   // The request whose answer is awaited (one at a time per connection).
@@ -490,6 +505,7 @@ Status HttpServer::Start() {
   const ServerOptions& o = impl_->shared.options;
   for (int i = 0; i < o.io_threads; ++i) {
     auto w = std::make_unique<Worker>();
+    w->index = i;
     w->ingest = impl_->engine.NewIngestContext();
     impl_->workers.push_back(std::move(w));
   }

@@ -805,7 +805,22 @@ Decoder::~Decoder() = default;
 DecodeResult Decoder::Decode(std::string_view body, size_t capacity, BodyFormat format,
                              DefaultType default_type, std::vector<Event>* events,
                              std::vector<Rejection>* rejected) {
-  return impl_->Decode(body, capacity, format, default_type, events, rejected);
+  DecodeResult r = impl_->Decode(body, capacity, format, default_type, events, rejected);
+  for (Rejection& rej : *rejected) rej.reason = RejectionReason(rej.error);
+  return r;
+}
+
+std::string_view RejectionReason(std::string_view error) {
+  std::string_view field = error.substr(0, error.find(':'));
+  field = field.substr(0, field.find('.'));  // "location.city" -> "location"
+  if (field == "json" || field == "event") return field == "json" ? "json" : "event";
+  for (const KeyField& k : kKeys) {
+    if (k.key != field) continue;
+    for (const KeyField& canonical : kKeys) {  // the field's first name in the table
+      if (canonical.field == k.field) return canonical.key;
+    }
+  }
+  return "other";
 }
 
 }  // namespace eddy

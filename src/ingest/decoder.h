@@ -60,4 +60,9 @@ class Decoder {
   std::unique_ptr<Impl> impl_;
 };
 
+// What a rejection is about, for the metrics: the field its error names (by its canonical
+// name: "userId", "timestamp", ...), "json" (a syntax error), "event" (not an object) or
+// "other" (say, an attribute). Always a static string; Decode sets Rejection::reason.
+std::string_view RejectionReason(std::string_view error);
+
 }  // namespace eddy

@@ -146,7 +146,7 @@ TEST(ConfigTest, UnknownKeyNamesKeyAndKnownKeys) {
   EXPECT_EQ(ErrorOf("[server]\nprot = 1\n"),
             "config t.toml: unknown key 'server.prot' (known keys in [server]: host, port, "
             "io_threads, body_limit_bytes, read_timeout_ms, write_timeout_ms, retry_after_s, "
-            "drain_timeout_ms, max_connections, read_deadline_ms)");
+            "drain_timeout_ms, max_connections, read_deadline_ms, metrics)");
 }
 
 TEST(ConfigTest, UnknownSection) {

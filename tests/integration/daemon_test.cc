@@ -84,12 +84,29 @@ TEST(DaemonTest, MetricsAreValidPrometheusTextWithTheFigures) {
                    "application/x-ndjson")
                 .status,
             200);
+  // One event of two rejected (no userId): 200, and a rejection counted by its field.
+  ASSERT_EQ(c.Post("/v1/events", test::Ndjson({EventBuilder().User("u3").Type("view").Item("c").Json(),
+                                               R"({"type":"view","itemId":"c"})"}),
+                   "application/x-ndjson")
+                .status,
+            200);
+  ASSERT_EQ(c.Get("/v1/no-such-route").status, 404);
+  ASSERT_EQ(c.Get("/v1/items/a/engagement").status, 200);
   HttpResult m = c.Get("/metrics");
   ASSERT_EQ(m.status, 200) << m.body;
   EXPECT_EQ(m.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   // (State figures are published about once a second and the store counts log entries,
   // the purchase's stock move included: those are checked for presence only.)
-  for (const char* line : {"# TYPE eddy_events_accepted_total counter\neddy_events_accepted_total 3\n",
+  // (The scrape answers itself after it is rendered: it is not in its own figures.)
+  for (const char* line : {"# TYPE eddy_events_accepted_total counter\neddy_events_accepted_total 4\n",
+                           "\neddy_events_rejected_total{reason=\"userId\"} 1\n",
+                           "\neddy_http_request_duration_seconds_count{route=\"/v1/events\",code=\"200\"} 2\n",
+                           "\neddy_http_request_duration_seconds_count{route=\"unmatched\",code=\"404\"} 1\n",
+                           "\neddy_http_request_duration_seconds_bucket{route=\"/v1/items/{id}/engagement\","
+                           "code=\"200\",le=\"+Inf\"} 1\n",
+                           "# TYPE eddy_ingest_visible_seconds histogram\n",
+                           "# TYPE eddy_store_commit_duration_seconds histogram\n",
+                           "\neddy_alerts_raised_total{kind=\"fraud\"} 0\n",
                            "\neddy_state_keys{state=\"recent\"} ",
                            "\neddy_store_persisted_events_total ",
                            "# TYPE process_resident_memory_bytes gauge\n"}) {
