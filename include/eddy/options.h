@@ -36,6 +36,46 @@ struct ServerOptions {
   // Record request durations, ingest freshness and commit latency for GET /metrics (the
   // figures read from status are served either way).
   bool metrics = true;
+  // Origins a browser page may call eddy from (CORS): exact origins such as
+  // "https://shop.example", or "*" for any. Empty: no CORS headers, preflights refused.
+  std::vector<std::string> cors_origins;
+  // One JSON line per request (time, method, route, status, duration, credential, client):
+  // "" = off, "-" = standard output, else a file appended to.
+  std::string access_log;
+};
+
+// Credential scopes (AuthOptions): bit set of these.
+enum AuthScope : uint8_t { kScopeRead = 1, kScopeIngest = 2, kScopeAdmin = 4 };
+
+// An API key: clients send the secret, the config holds only its SHA-256.
+struct ApiKey {
+  std::string id;       // names the key in logs, metrics and rate limits
+  uint8_t scopes = 0;   // AuthScope bits
+  std::string sha256;   // 64 lowercase hex digits
+};
+
+// Authentication (off by default; binding a non-loopback host without it needs
+// allow_unauthenticated). With it on every route but /healthz and /readyz needs a
+// credential — an API key or an HS256 JWT — with the route's scope.
+struct AuthOptions {
+  bool enabled = false;
+  bool allow_unauthenticated = false;
+  std::vector<ApiKey> keys;
+  std::string jwt_secret;            // HS256 key; "" = JWTs are not accepted
+  std::string jwt_audience = "eddy";  // a JWT's aud must be (or contain) this
+  std::string jwt_issuer;            // "" = iss not checked
+  int64_t jwt_leeway_s = 30;         // clock skew allowed on exp and nbf
+};
+
+// Token-bucket rate limits per client (the credential's id with auth, else the client's
+// IP). 0 = no limit. Ingest is charged per event accepted and refused (429 + Retry-After)
+// while a client's bucket is empty; reads cost one token each.
+struct LimitOptions {
+  double ingest_events_per_second = 0;
+  double ingest_burst_events = 0;  // bucket size; 0 = one second's worth
+  double reads_per_second = 0;
+  double reads_burst = 0;          // bucket size; 0 = one second's worth
+  uint64_t max_clients = 100'000;  // buckets kept; idle (full) ones are forgotten first
 };
 
 struct LogOptions {
@@ -305,6 +345,8 @@ struct LoggingOptions {
 
 struct Options {
   ServerOptions server;
+  AuthOptions auth;
+  LimitOptions limits;
   LogOptions log;
   RuntimeOptions runtime;
   IngestOptions ingest;

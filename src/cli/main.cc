@@ -235,7 +235,7 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     spdlog::critical("cannot start: {}", engine.status().message());
     return 1;
   }
-  eddy::HttpServer server(**engine, options.server);
+  eddy::HttpServer server(**engine, options);
   if (eddy::Status st = server.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;

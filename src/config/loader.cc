@@ -141,7 +141,7 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
     }
     case KeySpec::kDurationList: {
       const toml::array* arr = n.as_array();
-      if (arr == nullptr || arr->empty()) return Bad(origin, s, expected);
+      if (arr == nullptr) return Bad(origin, s, expected);
       std::vector<int64_t> minutes;
       for (const toml::node& e : *arr) {
         std::optional<int64_t> m =
@@ -276,10 +276,30 @@ Status CheckCrossKeys(Options& o) {
         "\" needs durability.data_dir (the event store lives there); set a directory, or "
         "ack = \"memory\" to run without a store");
   }
+  if (o.auth.enabled && o.auth.keys.empty() && o.auth.jwt_secret.empty()) {
+    return Status::InvalidArgument(
+        "config: auth.enabled needs auth.keys or auth.jwt_secret: nothing could be accepted");
+  }
+  if (!o.auth.jwt_secret.empty() && o.auth.jwt_secret.size() < 32) {
+    return Status::InvalidArgument(
+        "config: auth.jwt_secret is " + std::to_string(o.auth.jwt_secret.size()) +
+        " bytes; HS256 needs at least 32 (a random secret of 256 bits)");
+  }
+  if (!o.auth.enabled && !IsLoopbackHost(o.server.host) && !o.auth.allow_unauthenticated) {
+    return Status::InvalidArgument(
+        "config: server.host = \"" + o.server.host +
+        "\" is reachable beyond this machine and auth is off: set auth.enabled = true (with "
+        "auth.keys or auth.jwt_secret), or auth.allow_unauthenticated = true to serve "
+        "everyone anyway");
+  }
   return Status::Ok();
 }
 
 }  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
 
 std::optional<int64_t> ParseDurationMinutes(std::string_view s) {
   if (s.size() < 2) return std::nullopt;

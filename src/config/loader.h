@@ -25,6 +25,9 @@ Result<Options> LoadOptions(const ConfigSources& sources);
 // Parses TOML text (for tests); `origin` names it in errors.
 Result<Options> ParseOptions(std::string_view toml_text, std::string_view origin);
 
+// Whether server.host `host` is reachable only from this machine (127.x, ::1, localhost).
+bool IsLoopbackHost(std::string_view host);
+
 // "90m", "1h", "7d" -> minutes; nullopt if malformed.
 std::optional<int64_t> ParseDurationMinutes(std::string_view s);
 

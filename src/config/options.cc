@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -16,6 +17,42 @@ namespace eddy {
 namespace {
 
 std::string ParseSegmentRule(std::string_view text, SegmentRule* out);  // below
+
+// "<id>:<scopes>:<sha256 hex>" -> `out`; "" or what is wrong.
+std::string ParseApiKey(std::string_view text, ApiKey* out) {
+  const size_t a = text.find(':');
+  const size_t b = a == std::string_view::npos ? a : text.find(':', a + 1);
+  if (b == std::string_view::npos) {
+    return "\"" + std::string(text.substr(0, 40)) + "\" is not <id>:<scopes>:<sha256 hex>";
+  }
+  out->id = std::string(text.substr(0, a));
+  if (out->id.empty() || out->id.size() > 64) return "a key id must be 1 to 64 characters";
+  std::string_view scopes = text.substr(a + 1, b - a - 1);
+  out->scopes = 0;
+  while (!scopes.empty()) {
+    const std::string_view s = scopes.substr(0, scopes.find(','));
+    scopes.remove_prefix(std::min(scopes.size(), s.size() + 1));
+    if (s == "read") {
+      out->scopes |= kScopeRead;
+    } else if (s == "ingest") {
+      out->scopes |= kScopeIngest;
+    } else if (s == "admin") {
+      out->scopes |= kScopeAdmin;
+    } else {
+      return "key \"" + out->id + "\": unknown scope \"" + std::string(s) +
+             "\" (read, ingest, admin)";
+    }
+  }
+  if (out->scopes == 0) return "key \"" + out->id + "\" has no scope (read, ingest, admin)";
+  out->sha256 = std::string(text.substr(b + 1));
+  for (char& c : out->sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (out->sha256.size() != 64 ||
+      out->sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return "key \"" + out->id + "\": the hash must be 64 hex digits (SHA-256 of the key; "
+           "eddy keygen prints it), never the key itself";
+  }
+  return "";
+}
 
 KeySpec Spec(std::string_view section, std::string_view key, KeySpec::Kind kind,
              int64_t min = 0, int64_t max = 0, std::vector<std::string_view> allowed = {}) {
@@ -102,6 +139,60 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Int("server", "read_deadline_ms", 1, 3'600'000, &Options::server,
                   &ServerOptions::read_deadline_ms));
   k.push_back(Bool("server", "metrics", &Options::server, &ServerOptions::metrics));
+  k.push_back(Spec("server", "cors_origins", KeySpec::kStringList));
+  k.back().describe = "an origin such as \"https://shop.example\" (scheme://host[:port]), or \"*\"";
+  k.back().set_strings = [](Options& o, const std::vector<std::string>& v) -> std::string {
+    for (const std::string& origin : v) {
+      if (origin == "*") continue;
+      const size_t scheme = origin.find("://");
+      if (scheme == std::string::npos || scheme == 0 || origin.size() == scheme + 3 ||
+          origin.find('/', scheme + 3) != std::string::npos) {
+        return "\"" + origin + "\" is not an origin (scheme://host[:port], no path) or \"*\"";
+      }
+    }
+    o.server.cors_origins = v;
+    return "";
+  };
+  k.push_back(Spec("server", "access_log", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.server.access_log = v; };
+  k.push_back(Bool("auth", "enabled", &Options::auth, &AuthOptions::enabled));
+  k.push_back(Bool("auth", "allow_unauthenticated", &Options::auth,
+                   &AuthOptions::allow_unauthenticated));
+  k.push_back(Spec("auth", "keys", KeySpec::kStringList));
+  k.back().describe =
+      "\"<id>:<scopes>:<sha256 hex of the key>\" with scopes a comma list of read, ingest, "
+      "admin (eddy keygen prints one)";
+  k.back().set_strings = [](Options& o, const std::vector<std::string>& v) -> std::string {
+    std::vector<ApiKey> keys;
+    for (const std::string& text : v) {
+      ApiKey key;
+      if (std::string why = ParseApiKey(text, &key); !why.empty()) return why;
+      for (const ApiKey& other : keys) {
+        if (other.id == key.id) return "key id \"" + key.id + "\" named twice";
+        if (other.sha256 == key.sha256) return "keys \"" + other.id + "\" and \"" + key.id + "\" have the same hash";
+      }
+      keys.push_back(std::move(key));
+    }
+    o.auth.keys = std::move(keys);
+    return "";
+  };
+  k.push_back(Spec("auth", "jwt_secret", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_secret = v; };
+  k.push_back(Spec("auth", "jwt_audience", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_audience = v; };
+  k.push_back(Spec("auth", "jwt_issuer", KeySpec::kString));
+  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_issuer = v; };
+  k.push_back(Int("auth", "jwt_leeway_s", 0, 3600, &Options::auth, &AuthOptions::jwt_leeway_s));
+  k.push_back(Double("limits", "ingest_events_per_second", 0, 1'000'000'000, &Options::limits,
+                     &LimitOptions::ingest_events_per_second));
+  k.push_back(Double("limits", "ingest_burst_events", 0, 1'000'000'000, &Options::limits,
+                     &LimitOptions::ingest_burst_events));
+  k.push_back(Double("limits", "reads_per_second", 0, 1'000'000'000, &Options::limits,
+                     &LimitOptions::reads_per_second));
+  k.push_back(Double("limits", "reads_burst", 0, 1'000'000'000, &Options::limits,
+                     &LimitOptions::reads_burst));
+  k.push_back(Int("limits", "max_clients", 1, 100'000'000, &Options::limits,
+                  &LimitOptions::max_clients));
   k.push_back(Int("log", "partitions", 1, 4096, &Options::log, &LogOptions::partitions));
   k.push_back(Int("log", "capacity_per_partition", 16, int64_t{1} << 24, &Options::log,
                   &LogOptions::capacity_per_partition));

@@ -88,7 +88,7 @@ void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view ite
   }
   req.body() = std::move(body);
   req.set(http::field::content_type, "application/json");
-  Ingest(req, ctx, type, std::move(respond));
+  Ingest(req, ctx, type, std::move(respond), {});
 }
 
 // The catalog record and the engagement of one item; 404 when eddy knows neither.

@@ -287,7 +287,7 @@ RouteMatch Router::Match(http::verb method, std::string_view target) {
   return m;
 }
 
-void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
+void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client) {
   const unsigned v = req.version();
   std::string_view target(req.target().data(), req.target().size());
   const size_t qpos = target.find('?');
@@ -304,7 +304,7 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond) {
   for (const IngestRoute& r : kIngestRoutes) {
     if (path != r.path) continue;
     if (req.method() != http::verb::post) return wrong_method("POST");
-    return Ingest(req, ctx, r.type, std::move(respond));
+    return Ingest(req, ctx, r.type, std::move(respond), client);
   }
   std::string_view id;
   if (IsCatalogWrite(req.method()) && path.starts_with("/v1/items/")) {
@@ -357,7 +357,8 @@ void Router::Checkpoint(const Request& req, Respond respond) {
   });
 }
 
-void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond) {
+void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond,
+                    std::string_view client) {
   const unsigned v = req.version();
   std::string_view ct(req[http::field::content_type].data(),
                       req[http::field::content_type].size());
@@ -370,8 +371,11 @@ void Router::Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond 
   }
   const int retry_after = options_.retry_after_s;
   engine_.Ingest(ctx, req.body(), *format, type,
-                 [v, retry_after, this, respond = std::move(respond)](IngestReply r) {
+                 [v, retry_after, this, respond = std::move(respond),
+                  charge = limiter_.enabled(RateLimiter::kIngest) ? std::string(client)
+                                                                    : std::string()](IngestReply r) {
     metrics_.CountRejections(r.rejected);
+    if (!charge.empty()) limiter_.Charge(charge, RateLimiter::kIngest, r.accepted, SteadyNanos());
     const StatusCode code = r.status.code();
     if (code == StatusCode::kOk) {
       if (r.accepted == 0 && !r.rejected.empty()) {

@@ -14,6 +14,7 @@
 
 #include "eddy/engine.h"
 #include "http/http_metrics.h"
+#include "http/rate_limit.h"
 
 namespace eddy {
 
@@ -49,16 +50,19 @@ struct RouteMatch {
 class Router {
  public:
   Router(Engine& engine, const ServerOptions& options)
-      : engine_(engine), options_(options), metrics_(options.io_threads, RouteLabels().size()) {}
+      : engine_(engine), options_(options), metrics_(options.io_threads, RouteLabels().size()),
+        limiter_(LimitOptions{}) {}
 
   static RouteMatch Match(http::verb method, std::string_view target);
   // Each route's label: its path with "{id}" for the id segment ("/v1/items/{id}/similar");
   // [0] = "unmatched".
   static const std::vector<std::string>& RouteLabels();
   HttpMetrics& metrics() { return metrics_; }
+  RateLimiter& limiter() { return limiter_; }
 
-  // `req.body()` may be moved from or grow (padding for the JSON parser).
-  void Handle(Request& req, IngestContext& ctx, Respond respond);
+  // `req.body()` may be moved from or grow (padding for the JSON parser). An ingest's
+  // accepted events are charged to `client`'s rate limit bucket (limits.*) when that is set.
+  void Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client = {});
   // Whether the request asks for the alert stream (GET /v1/alerts/stream): the server
   // answers it itself, as Server-Sent Events, each alert written by WriteAlert.
   static bool IsAlertStream(const Request& req);
@@ -69,7 +73,8 @@ class Router {
   static const Route* Find(std::string_view path, std::string_view* id);
   void Ready(const Request& req, Respond respond);
   void Checkpoint(const Request& req, Respond respond);
-  void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond);
+  void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond,
+              std::string_view client);
   void Recent(const Request& req, std::string_view user, std::string_view query,
               Respond respond);
   void Trending(const Request& req, std::string_view query, Respond respond);
@@ -108,6 +113,7 @@ class Router {
   Engine& engine_;
   const ServerOptions& options_;
   HttpMetrics metrics_;
+  RateLimiter limiter_;
 };
 
 }  // namespace eddy

@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "config/loader.h"
+#include "http/access.h"
 #include "http/json_writer.h"
 #include "http/params.h"
 #include "http/router.h"
@@ -43,6 +45,7 @@ struct Worker {
   std::thread thread;
   net::steady_timer sweep{ioc};
   int index = 0;  // this thread's slot in the HTTP metrics
+  std::shared_ptr<Policy> policy;  // replaced on this thread by a reload
 
   void StartSweep();
 };
@@ -165,6 +168,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Reply(ErrorResponse(http::status::service_unavailable, v, "eddy is shutting down"),
                    false);
     }
+    if (!Admit(req)) return;
     if (auto len = parser_->content_length(); len && *len > shared_.options.body_limit_bytes) {
       return Reply(TooLarge(v), false);
     } else if (len && buffer_.capacity() < std::min<uint64_t>(*len, kReadBufferBytes)) {
@@ -197,6 +201,107 @@ class Session : public std::enable_shared_from_this<Session> {
                                });
     }
     ReadBody();
+  }
+
+  // Auth, CORS and rate limits, judged from the header alone: false when the request was
+  // answered here (its body, if any, is not read and the connection closes).
+  bool Admit(Request& req) {
+    const unsigned v = req.version();
+    policy_ = worker_.policy;
+    who_.clear();
+    cors_origin_ = {};
+    const bool has_body = parser_->content_length().value_or(0) > 0 || req.chunked();
+    if (!policy_->cors_origins.empty()) {
+      auto origin = req[http::field::origin];
+      cors_origin_ = policy_->AllowedOrigin(std::string_view(origin.data(), origin.size()));
+      if (req.method() == http::verb::options) return Preflight(req, has_body), false;
+    }
+    if (policy_->auth && match_.scope != Scope::kOpen) {
+      Principal p;
+      std::string why;
+      if (!policy_->authenticator.Authenticate(Credential(req), std::time(nullptr), &p, &why)) {
+        Response res = ErrorResponse(http::status::unauthorized, v, why);
+        res.set(http::field::www_authenticate, "Bearer realm=\"eddy\"");
+        Reply(std::move(res), !has_body);
+        return false;
+      }
+      who_ = std::move(p.id);
+      const uint8_t need = match_.scope == Scope::kIngest  ? kScopeIngest
+                           : match_.scope == Scope::kAdmin ? kScopeAdmin
+                                                           : kScopeRead;
+      if ((p.scopes & need) == 0) {
+        Reply(ErrorResponse(http::status::forbidden, v,
+                            "credential '" + who_ + "' lacks the " +
+                                std::string(ScopeName(match_.scope)) + " scope this route needs"),
+              !has_body);
+        return false;
+      }
+    }
+    RateLimiter& limiter = shared_.router.limiter();
+    const RateLimiter::Kind kind = match_.scope == Scope::kIngest ? RateLimiter::kIngest
+                                                                  : RateLimiter::kRead;
+    if ((match_.scope == Scope::kIngest || match_.read) && limiter.enabled(kind)) {
+      if (who_.empty()) who_ = ClientIp();
+      if (int wait = limiter.Admit(who_, kind, SteadyNanos()); wait > 0) {
+        Response res = ErrorResponse(
+            http::status::too_many_requests, v,
+            std::string("rate limit: ") +
+                (kind == RateLimiter::kIngest ? "limits.ingest_events_per_second"
+                                              : "limits.reads_per_second") +
+                " spent for '" + who_ + "'; retry in " + std::to_string(wait) + " s");
+        res.set(http::field::retry_after, std::to_string(wait));
+        Reply(std::move(res), !has_body);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The request's credential: Authorization: Bearer, X-API-Key, or ?access_token= on a GET.
+  static std::string_view Credential(const Request& req) {
+    auto auth = req[http::field::authorization];
+    std::string_view a(auth.data(), auth.size());
+    if (a.size() > 7 && beast::iequals(a.substr(0, 7), "Bearer ")) {
+      a.remove_prefix(7);
+      while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+      return a;
+    }
+    auto key = req["X-API-Key"];
+    if (!key.empty()) return std::string_view(key.data(), key.size());
+    if (req.method() == http::verb::get) {
+      std::string_view target(req.target().data(), req.target().size());
+      const size_t q = target.find('?');
+      if (q != std::string_view::npos) {
+        std::string_view query = target.substr(q + 1);
+        if (std::optional<std::string_view> t = QueryParam(query, "access_token")) return *t;
+      }
+    }
+    return {};
+  }
+
+  // A CORS preflight (OPTIONS with an Origin): 204 with what the origin may do, or 403.
+  void Preflight(const Request& req, bool has_body) {
+    const unsigned v = req.version();
+    if (cors_origin_.empty()) {
+      return Reply(ErrorResponse(http::status::forbidden, v,
+                                 "origin not allowed (server.cors_origins)"),
+                   !has_body);
+    }
+    Response res{http::status::no_content, v};
+    res.set(http::field::server, "eddy");
+    res.set(http::field::access_control_allow_methods, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, X-API-Key");
+    res.set(http::field::access_control_max_age, "600");
+    Reply(std::move(res), !has_body);
+  }
+
+  const std::string& ClientIp() {
+    if (client_ip_.empty()) {
+      beast::error_code ec;
+      auto ep = stream_.remote_endpoint(ec);
+      client_ip_ = ec ? "unknown" : ep.address().to_string();
+    }
+    return client_ip_;
   }
 
   void ReadBody() {
@@ -234,6 +339,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // reference over to the hop instead of copying it: the callback object is destroyed
     // on the answering thread, and the last reference must not drop there (~Session
     // updates the I/O thread's session set).
+    // An ingest's accepted events are charged to the client's rate limit bucket.
+    std::string_view charge_to = match_.scope == Scope::kIngest ? std::string_view(who_) : std::string_view();
     shared_.router.Handle(req, *worker_.ingest,
                           [self = shared_from_this(), keep_alive, seq](Response res) mutable {
                             auto executor = self->stream_.get_executor();
@@ -244,7 +351,8 @@ class Session : public std::enable_shared_from_this<Session> {
                               self->awaiting_ = false;
                               self->Reply(std::move(res), keep_alive);
                             });
-                          });
+                          },
+                          charge_to);
   }
 
   // GET /v1/alerts/stream: Server-Sent Events, one `event: alert` per alert raised or
@@ -327,10 +435,22 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Reply(Response res, bool keep_alive) {
+    if (!cors_origin_.empty()) {
+      res.set(http::field::access_control_allow_origin, cors_origin_);
+      if (cors_origin_ != "*") res.set(http::field::vary, "Origin");
+      cors_origin_ = {};
+    }
     if (timed_) {
       timed_ = false;
-      shared_.router.metrics().Observe(worker_.index, match_.label, res.result_int(),
-                                       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count());
+      const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count();
+      shared_.router.metrics().Observe(worker_.index, match_.label, res.result_int(), ns);
+      if (policy_ && policy_->access_log) {
+        policy_->access_log->Write({parser_ ? std::string_view(parser_->get().method_string())
+                                            : std::string_view("-"),
+                                    Router::RouteLabels()[match_.label], who_, ClientIp(),
+                                    res.result_int(), static_cast<double>(ns) / 1e6,
+                                    res.body().size()});
+      }
     }
     if (!res.keep_alive()) keep_alive = false;
     res.keep_alive(keep_alive);
@@ -418,10 +538,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string body_;
   std::string out_;  // the serialized response being written; reused
   bool counted_ = false;
-  // The request being answered: its route and when its header was read (for the metrics).
+  // The request being answered: its route and when its header was read (for the metrics),
+  // the policy it is judged by, its credential's id, and the CORS origin it may be read by.
   RouteMatch match_;
   Clock::time_point started_{};
   bool timed_ = false;
+  std::shared_ptr<Policy> policy_;
+  std::string who_;
+  std::string_view cors_origin_;  // into policy_'s origins, or the request (then "*")
+  std::string client_ip_;         // the peer's address, once asked for
   bool admitted_ = false;  // counted in shared_.connections
   bool refused_ = false;   // past server.max_connections: answered 503 and closed
   // The request whose answer is awaited (one at a time per connection).
@@ -460,6 +585,7 @@ void Worker::StartSweep() {
 struct HttpServer::Impl {
   Engine& engine;
   Shared shared;
+  std::shared_ptr<AccessLog> access_log;  // the open one (reused while its path is unchanged)
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   size_t next = 0;
@@ -496,8 +622,34 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(Engine& engine, const ServerOptions& options)
-    : impl_(std::make_unique<Impl>(engine, options)) {}
+HttpServer::HttpServer(Engine& engine, const Options& options)
+    : impl_(std::make_unique<Impl>(engine, options.server)), options_(options) {}
+
+Status HttpServer::Reconfigure(const Options& o) {
+  std::shared_ptr<AccessLog> log;
+  if (!o.server.access_log.empty()) {
+    if (impl_->access_log && impl_->access_log->where() == o.server.access_log) {
+      log = impl_->access_log;
+    } else {
+      Result<std::shared_ptr<AccessLog>> opened = AccessLog::Open(o.server.access_log);
+      if (!opened.ok()) return opened.status();
+      log = *opened;
+    }
+  }
+  impl_->access_log = log;
+  impl_->shared.router.limiter().Configure(o.limits);
+  for (auto& w : impl_->workers) {
+    auto policy = std::make_shared<Policy>(o, log);
+    if (!w->thread.joinable()) {
+      w->policy = std::move(policy);  // not started yet
+    } else {
+      net::post(w->ioc, [w = w.get(), policy = std::move(policy)]() mutable {
+        w->policy = std::move(policy);
+      });
+    }
+  }
+  return Status::Ok();
+}
 
 HttpServer::~HttpServer() { Join(); }
 
@@ -508,6 +660,12 @@ Status HttpServer::Start() {
     w->index = i;
     w->ingest = impl_->engine.NewIngestContext();
     impl_->workers.push_back(std::move(w));
+  }
+  if (Status st = Reconfigure(options_); !st.ok()) return st;
+  if (!options_.auth.enabled && !IsLoopbackHost(o.host)) {
+    spdlog::warn("http: serving {} without authentication (auth.allow_unauthenticated): "
+                 "anyone who reaches this address can ingest and read",
+                 o.host);
   }
   beast::error_code ec;
   net::ip::address addr = net::ip::make_address(o.host, ec);

@@ -23,7 +23,8 @@ namespace eddy {
 
 class HttpServer {
  public:
-  HttpServer(Engine& engine, const ServerOptions& options);
+  // Keeps a reference to `options`: it must outlive the server.
+  HttpServer(Engine& engine, const Options& options);
   ~HttpServer();
 
   // Binds and starts the I/O threads. port() tells the bound port (useful with port 0).
@@ -39,9 +40,16 @@ class HttpServer {
 
   uint64_t active_requests() const;
 
+  // Applies the live settings of `options` (auth, limits, CORS, the access log): each I/O
+  // thread takes them before its next request. Error (nothing changed): the access log
+  // cannot be opened. Settings read only at Start (server.host, port, threads, timeouts)
+  // are not changed.
+  Status Reconfigure(const Options& options);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  const Options& options_;
   uint16_t port_ = 0;
 };
 

@@ -102,6 +102,8 @@ partitions = 8
 view = 2.5
 [ingest]
 max_future_skew_s = 60
+[auth]
+allow_unauthenticated = true
 )",
                                    "t.toml");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -146,7 +148,49 @@ TEST(ConfigTest, UnknownKeyNamesKeyAndKnownKeys) {
   EXPECT_EQ(ErrorOf("[server]\nprot = 1\n"),
             "config t.toml: unknown key 'server.prot' (known keys in [server]: host, port, "
             "io_threads, body_limit_bytes, read_timeout_ms, write_timeout_ms, retry_after_s, "
-            "drain_timeout_ms, max_connections, read_deadline_ms, metrics)");
+            "drain_timeout_ms, max_connections, read_deadline_ms, metrics, cors_origins, access_log)");
+}
+
+TEST(ConfigTest, AuthKeysLimitsAndCors) {
+  const std::string hash(64, 'a');
+  Result<Options> r = ParseOptions(R"(
+[server]
+cors_origins = ["https://shop.example", "http://localhost:3000"]
+[auth]
+enabled = true
+keys = ["shop:ingest,read:)" + hash + R"(", "ops:admin:)" + std::string(64, 'B') + R"("]
+jwt_secret = "0123456789abcdef0123456789abcdef"
+[limits]
+ingest_events_per_second = 5000
+reads_per_second = 100
+)",
+                                   "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->auth.keys.size(), 2u);
+  EXPECT_EQ(r->auth.keys[0].id, "shop");
+  EXPECT_EQ(r->auth.keys[0].scopes, kScopeIngest | kScopeRead);
+  EXPECT_EQ(r->auth.keys[0].sha256, hash);
+  EXPECT_EQ(r->auth.keys[1].scopes, kScopeAdmin);
+  EXPECT_EQ(r->auth.keys[1].sha256, std::string(64, 'b'));  // stored lowercase
+  EXPECT_EQ(r->server.cors_origins.size(), 2u);
+  EXPECT_DOUBLE_EQ(r->limits.ingest_events_per_second, 5000);
+
+  EXPECT_NE(ErrorOf("[auth]\nkeys = [\"shop:read:secret\"]\n").find("never the key itself"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth]\nkeys = [\"shop:write:" + hash + "\"]\n").find("unknown scope \"write\""),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth]\nkeys = [\"a:read:" + hash + "\", \"b:read:" + hash + "\"]\n")
+                .find("the same hash"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth]\nenabled = true\n").find("needs auth.keys or auth.jwt_secret"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth]\njwt_secret = \"short\"\n").find("at least 32"), std::string::npos);
+  EXPECT_NE(ErrorOf("[server]\ncors_origins = [\"shop.example\"]\n").find("is not an origin"),
+            std::string::npos);
+  // Beyond loopback without auth: refused unless said explicitly.
+  EXPECT_NE(ErrorOf("[server]\nhost = \"10.0.0.5\"\n").find("auth.allow_unauthenticated"),
+            std::string::npos);
+  EXPECT_TRUE(ParseOptions("[server]\nhost = \"::1\"\n", "t.toml").ok());
 }
 
 TEST(ConfigTest, UnknownSection) {
@@ -268,7 +312,7 @@ TEST(ConfigTest, SyntaxErrorHasLine) {
 TEST(ConfigTest, EnvironmentOverridesFileAndFlagsOverrideEnvironment) {
   test::TempDir dir;
   std::string file = (dir.path() / "e.toml").string();
-  std::ofstream(file) << "[server]\nport = 1000\nhost = \"127.0.0.1\"\n";
+  std::ofstream(file) << "[server]\nport = 1000\nhost = \"127.0.0.1\"\n[auth]\nallow_unauthenticated = true\n";
   setenv("EDDY_SERVER_PORT", "2000", 1);
   setenv("EDDY_SERVER_HOST", "0.0.0.0", 1);
   ConfigSources src;

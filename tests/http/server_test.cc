@@ -16,7 +16,7 @@ namespace {
 struct Served {
   explicit Served(Options o) : options(std::move(o)) {
     engine = std::move(Engine::Open(options)).value();
-    server = std::make_unique<HttpServer>(*engine, engine->options().server);
+    server = std::make_unique<HttpServer>(*engine, engine->options());
     EXPECT_TRUE(server->Start().ok());
   }
   ~Served() {

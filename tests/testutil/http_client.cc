@@ -53,6 +53,14 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(uint16_t port) : impl_(std::make_unique<Impl>()) { impl_->port = port; }
 HttpClient::~HttpClient() = default;
 
+void HttpClient::SetHeader(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    headers_.erase(name);
+  } else {
+    headers_[name] = value;
+  }
+}
+
 HttpResult HttpClient::Get(std::string_view target) { return Request("GET", target, "", ""); }
 
 HttpResult HttpClient::Post(std::string_view target, std::string body,
@@ -68,6 +76,7 @@ HttpResult HttpClient::Request(std::string_view method, std::string_view target,
     req.method_string(method);
     req.set(http::field::host, "127.0.0.1");
     if (!content_type.empty()) req.set(http::field::content_type, content_type);
+    for (const auto& [name, value] : headers_) req.set(name, value);
     if (method != "GET" || !body.empty()) {
       req.body() = std::move(body);
       req.prepare_payload();

@@ -30,12 +30,15 @@ class HttpClient {
                   std::string_view content_type = "application/json");
   HttpResult Request(std::string_view method, std::string_view target, std::string body,
                      std::string_view content_type);
+  // A header field sent with every request from now on ("" value: no longer sent).
+  void SetHeader(const std::string& name, const std::string& value);
   // Writes raw bytes and reads `responses` responses (for pipelining tests).
   std::vector<HttpResult> Raw(std::string_view bytes, int responses);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::map<std::string, std::string> headers_;
 };
 
 }  // namespace eddy::test

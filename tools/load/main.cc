@@ -124,6 +124,10 @@ int main(int argc, char** argv) {
 
   app.add_option("--host", run.host, "eddy's address")->capture_default_str();
   app.add_option("--port", run.port, "eddy's port")->capture_default_str();
+  std::vector<std::string> headers;
+  app.add_option("--header", headers,
+                 "An extra header field for every request, \"Name: value\" (repeatable), "
+                 "e.g. \"Authorization: Bearer <key>\"");
   app.add_option("--rate", rate,
                  "Events per second, open loop (requests are due on a timetable and latency "
                  "counts from the due time), or 'max' for closed loop")
@@ -191,6 +195,16 @@ int main(int argc, char** argv) {
   app.add_flag("--print-free-port", free_port, "Print a free loopback TCP port and exit");
   CLI11_PARSE(app, argc, argv);
   syn.seed_shape = shape == "seed";
+  for (const std::string& h : headers) {
+    const size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::cerr << "eddy-load: --header needs \"Name: value\", not \"" << h << "\"\n";
+      return 2;
+    }
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    run.headers.emplace_back(h.substr(0, colon), std::move(value));
+  }
 
   if (free_port) {
     std::printf("%u\n", FreePort());

@@ -165,6 +165,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     req_.version(11);
     req_.target(job_.target);
     req_.set(http::field::host, r_.options().host);
+    for (const auto& [name, value] : r_.options().headers) req_.set(name, value);
     if (read_) {
       req_.method(http::verb::get);
     } else {

@@ -17,6 +17,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "load/histogram.h"
 
@@ -31,6 +33,8 @@ struct RunOptions {
   double reads_per_s = 0;  // open-loop read load beside the ingest
   int read_connections = 4;
   bool progress = false;  // a line per second on stderr
+  // Extra header fields sent with every request ({"Authorization", "Bearer ..."}).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct OpStats {
