@@ -582,6 +582,10 @@ class Engine {
                           std::function<void(OffersAnswer)> done) = 0;
   OffersAnswer RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k);
 
+  // New ranking and offer settings for the ranked reads that start from now on (reload);
+  // ranking.bought_items (a state's cap) keeps its value from start.
+  virtual void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) = 0;
+
   // Whether a read may be queued now: ResourceExhausted, naming the shard and the cap,
   // when a shard's queue of waiting reads is at runtime.max_queued_reads (HTTP answers 429
   // with Retry-After). Reads called without asking are never refused.

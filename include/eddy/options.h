@@ -42,6 +42,7 @@ struct ServerOptions {
   // One JSON line per request (time, method, route, status, duration, credential, client):
   // "" = off, "-" = standard output, else a file appended to.
   std::string access_log;
+  bool operator==(const ServerOptions&) const = default;
 };
 
 // Credential scopes (AuthOptions): bit set of these.
@@ -52,6 +53,7 @@ struct ApiKey {
   std::string id;       // names the key in logs, metrics and rate limits
   uint8_t scopes = 0;   // AuthScope bits
   std::string sha256;   // 64 lowercase hex digits
+  bool operator==(const ApiKey&) const = default;
 };
 
 // Authentication (off by default; binding a non-loopback host without it needs
@@ -65,6 +67,7 @@ struct AuthOptions {
   std::string jwt_audience = "eddy";  // a JWT's aud must be (or contain) this
   std::string jwt_issuer;            // "" = iss not checked
   int64_t jwt_leeway_s = 30;         // clock skew allowed on exp and nbf
+  bool operator==(const AuthOptions&) const = default;
 };
 
 // Token-bucket rate limits per client (the credential's id with auth, else the client's
@@ -76,11 +79,13 @@ struct LimitOptions {
   double reads_per_second = 0;
   double reads_burst = 0;          // bucket size; 0 = one second's worth
   uint64_t max_clients = 100'000;  // buckets kept; idle (full) ones are forgotten first
+  bool operator==(const LimitOptions&) const = default;
 };
 
 struct LogOptions {
   uint32_t partitions = 16;
   uint32_t capacity_per_partition = 32'768;  // events; rounded up to a power of two
+  bool operator==(const LogOptions&) const = default;
 };
 
 struct RuntimeOptions {
@@ -92,23 +97,27 @@ struct RuntimeOptions {
   // references any more are recycled by a sweep that starts once this many ids, or as
   // many as were live after the previous sweep if that is more, were made since it.
   uint64_t id_sweep_after = 1'000'000;
+  bool operator==(const RuntimeOptions&) const = default;
 };
 
 struct IngestOptions {
   int64_t max_future_skew_ms = 300'000;  // timestamps further ahead are rejected
   int64_t dedup_horizon_ms = 86'400'000; // eventIds remembered this long (event time)
   uint64_t dedup_max_ids = 10'000'000;   // and at most this many; oldest forgotten first
+  bool operator==(const IngestOptions&) const = default;
 };
 
 struct RecentOptions {
   uint32_t max_items = 50;       // distinct items kept per user
   uint64_t max_users = 2'000'000;  // users tracked; least recently active evicted first
+  bool operator==(const RecentOptions&) const = default;
 };
 
 // Windows of the windowed aggregates, in minutes (SPEC §3): each a whole number of
 // minutes, at most 7 days.
 struct WindowOptions {
   std::vector<int64_t> minutes = {60, 1440};
+  bool operator==(const WindowOptions&) const = default;
 };
 
 // Affinity (SPEC §3.5): decayed category scores per user.
@@ -116,6 +125,7 @@ struct AffinityOptions {
   int64_t half_life_minutes = 7 * 1440;
   uint32_t max_categories = 64;    // per user; the lowest score is dropped past it
   uint64_t max_users = 2'000'000;  // past it the least recently active eighth is dropped
+  bool operator==(const AffinityOptions&) const = default;
 };
 
 // Popularity (SPEC §3.4): decayed item scores, global and per category.
@@ -123,6 +133,7 @@ struct PopularityOptions {
   int64_t half_life_minutes = 1440;
   uint32_t candidates = 1000;      // per shard: best items kept ordered for top-k reads
   uint64_t max_items = 2'000'000;  // past it the lowest-scoring eighth is dropped
+  bool operator==(const PopularityOptions&) const = default;
 };
 
 // Co-view (SPEC §3.7).
@@ -131,11 +142,13 @@ struct CoViewOptions {
   int64_t window_minutes = 30;      // T: ... touched at most this long before
   uint32_t max_neighbours = 100;    // counters per item (space-saving sketch)
   uint64_t max_items = 1'000'000;   // past it the least recently updated eighth is dropped
+  bool operator==(const CoViewOptions&) const = default;
 };
 
 // Engagement (SPEC §3.3).
 struct EngagementOptions {
   uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen eighth dropped
+  bool operator==(const EngagementOptions&) const = default;
 };
 
 // Recommendations (SPEC §6.1). Weights are indexed by RankSignal (eddy/ranking.h):
@@ -152,6 +165,7 @@ struct RankingOptions {
   uint32_t coview_candidates = 300;   // co-view neighbours kept (the most co-viewed)
   uint32_t bought_items = 100;     // items remembered as bought per user (newest kept)
   uint32_t max_k = 1000;           // largest k a request may ask for
+  bool operator==(const RankingOptions&) const = default;
 };
 // The offer decision engine (SPEC §6.3): score = priority + trending boost + affinity boost
 // + bandit term.
@@ -162,6 +176,7 @@ struct OfferOptions {
   double affinity_boost = 10;        // * the user's affinity for the category / their top one
   double bandit_weight = 20;         // * a Thompson sample of the offer's conversion rate
   uint64_t seed = 42;                // same seed + same state + same request = same answer
+  bool operator==(const OfferOptions&) const = default;
 };
 // Sessions and the funnel (SPEC §3.8). A user's events with a producer sessionId form that
 // session; the others split where two consecutive events (in event time) are `gap_ms` or
@@ -174,6 +189,7 @@ struct SessionOptions {
   uint32_t max_categories = 8;     // categories a session's per-category funnel follows
   uint64_t max_users = 2'000'000;  // users tracked; least recently active evicted first
   int64_t funnel_retention_minutes = 7 * 1440;  // longest funnel window a read may ask
+  bool operator==(const SessionOptions&) const = default;
 };
 
 // Revenue windows (SPEC §3.9): tumbling, aligned to the epoch, one series per size.
@@ -184,11 +200,13 @@ struct RevenueOptions {
                                       // window closed counts in `late` only
   int64_t retention_minutes = 7 * 1440;  // windows kept (event time)
   uint64_t max_orders = 1'000'000;    // orders remembered for cancels; oldest dropped
+  bool operator==(const RevenueOptions&) const = default;
 };
 
 // The item catalog (PUT/PATCH/DELETE /v1/items/{itemId}).
 struct CatalogOptions {
   uint64_t max_items = 2'000'000;  // records kept; the one changed longest ago forgotten
+  bool operator==(const CatalogOptions&) const = default;
 };
 
 // Inventory (SPEC §3.12): stock per item from catalog `stock` and `inventory` events
@@ -203,6 +221,7 @@ struct InventoryOptions {
                                           // lowStockThreshold (0: none)
   uint64_t max_items = 2'000'000;         // items tracked; the one changed longest ago forgotten
   uint64_t max_orders = 1'000'000;        // orders remembered for cancels; oldest dropped
+  bool operator==(const InventoryOptions&) const = default;
 };
 
 // Fraud scoring (SPEC §3.10) and bot filtering. Each purchase (an order: its lines share
@@ -248,6 +267,7 @@ struct FraudOptions {
   uint64_t max_users = 2'000'000;  // users tracked; least recently active forgotten first
   // Scored orders kept per user (the newest); GET /v1/orders/{orderId}/fraud finds those.
   uint32_t orders_per_user = 20;
+  bool operator==(const FraudOptions&) const = default;
 };
 
 // Customer insights (SPEC §3.11): priorities, RFM segment rules.
@@ -266,6 +286,7 @@ struct SegmentRule {
   int64_t min_recency_ms = 0, max_recency_ms = INT64_MAX;
   int64_t min_spend_micros = INT64_MIN, max_spend_micros = INT64_MAX;
   InsightPriority priority = InsightPriority::kLow;  // of a migration into it
+  bool operator==(const SegmentRule&) const = default;
 };
 // The rules of config/eddy.toml [insights] segments.
 inline std::vector<SegmentRule> DefaultSegmentRules() {
@@ -302,11 +323,13 @@ struct InsightOptions {
   uint32_t max_categories = 8;     // predicted categories per customer (least recent dropped)
   uint32_t max_insights = 20;      // anomalies and migrations kept per customer (newest)
   uint64_t max_users = 2'000'000;  // customers tracked; least recently active forgotten
+  bool operator==(const InsightOptions&) const = default;
 };
 
 // Alerts (inventory now; fraud and anomaly later): kept newest first, per shard.
 struct AlertOptions {
   uint64_t max_kept = 10'000;  // alerts kept; the oldest dropped
+  bool operator==(const AlertOptions&) const = default;
 };
 
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
@@ -330,6 +353,7 @@ struct DurabilityOptions {
   // Stored events are kept this long after they were written (0 = forever); older ones
   // are deleted once every kept checkpoint covers them.
   int64_t retention_minutes = 7 * 1440;
+  bool operator==(const DurabilityOptions&) const = default;
 };
 
 // How start-up recovery runs; not config keys (`eddy replay` sets them).
@@ -341,6 +365,7 @@ struct RecoveryOptions {
 
 struct LoggingOptions {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  bool operator==(const LoggingOptions&) const = default;
 };
 
 struct Options {

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/eval.h"
+#include "cli/reload.h"
 #include "config/loader.h"
 #include "eddy/engine.h"
 #include "http/json_writer.h"
@@ -236,6 +237,11 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     return 1;
   }
   eddy::HttpServer server(**engine, options);
+  eddy::Reloader reloader(src, options, **engine, server);
+  server.SetReloader([&reloader] {
+    eddy::ReloadOutcome r = reloader.Reload();
+    return std::make_pair(r.status.ok(), r.Json());
+  });
   if (eddy::Status st = server.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;
@@ -251,7 +257,8 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: logs go to stderr; nothing to reopen");
+      spdlog::info("SIGHUP: reloading the config");
+      reloader.Reload();  // logs what it applied, or why it refused the config
       continue;
     }
     spdlog::info("{}: stopping: refusing new requests, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");

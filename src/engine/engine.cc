@@ -152,6 +152,10 @@ class EngineImpl final : public Engine {
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
 
+  void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) override {
+    recommender_->SetLive(ranking, offers);
+  }
+
   void Ingest(IngestContext& ctx, std::string& body, BodyFormat format, DefaultType default_type,
               IngestCallback done) override {
     ingest_->Ingest(ctx, body, format, default_type, std::move(done));

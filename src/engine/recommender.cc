@@ -48,6 +48,7 @@ std::string SourceName(uint8_t bits) {
 }  // namespace
 
 struct Recommender::Job {
+  std::shared_ptr<const LiveRanking> live;  // the settings in force when it started
   // The request.
   bool similar = false;  // ranked similar items of `query_item` instead of recommendations
   ItemId query_item;
@@ -97,13 +98,30 @@ struct Recommender::Job {
 
 Recommender::Recommender(const Options& options, const ShardSet& shards,
                          const Interners& interners, const QueryService& queries)
-    : options_(options), shards_(shards), interners_(interners), queries_(queries) {}
+    : options_(options),
+      live_(std::make_shared<const LiveRanking>(LiveRanking{options.ranking, options.offers})),
+      shards_(shards),
+      interners_(interners),
+      queries_(queries) {}
+
+void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
+  auto live = std::make_shared<LiveRanking>(LiveRanking{ranking, offers});
+  live->ranking.bought_items = options_.ranking.bought_items;
+  MutexLock lock(&live_mu_);
+  live_ = std::move(live);
+}
+
+std::shared_ptr<const LiveRanking> Recommender::Live() const {
+  MutexLock lock(&live_mu_);
+  return live_;
+}
 
 void Recommender::Recommend(const RecommendRequest& request,
                             std::function<void(RecommendAnswer)> done) {
   auto job = std::make_unique<Job>();
+  job->live = Live();
   job->request = request;
-  job->k = std::min(request.k, options_.ranking.max_k);
+  job->k = std::min(request.k, job->live->ranking.max_k);
   job->now_ms = queries_.NowMs();
   RecommendAnswer empty;
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
@@ -126,10 +144,11 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilt
                                      std::function<void(RankedSimilarAnswer)> done) {
   const uint32_t id = interners_.items.Find(item);
   auto job = std::make_unique<Job>();
+  job->live = Live();
   job->similar = true;
   job->filter = std::move(filter);
   job->query_item = ItemId(id);
-  job->k = std::min(k, options_.ranking.max_k);
+  job->k = std::min(k, job->live->ranking.max_k);
   job->now_ms = queries_.NowMs();
   if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
   job->horizon = shards_.HorizonNow();
@@ -166,10 +185,11 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
     const PartitionId p = queries_.PartitionOfUser(job->request.user);
     const uint64_t upto = (*job->horizon)[p.value()];
     const int64_t now_ms = job->now_ms;
+    const bool exclude_seen = job->live->ranking.exclude_seen;
     auto step = OnShard<UserPart>(shards_, shards_.ShardOf(p),
-                                  [this, p, upto, uid, now_ms](ShardState& st) {
+                                  [this, p, upto, uid, now_ms, exclude_seen](ShardState& st) {
                                     st.CatchUp(p, upto);
-                                    return UserPartOf(st, UserId(uid), now_ms);
+                                    return UserPartOf(st, UserId(uid), now_ms, exclude_seen);
                                   });
     UserPart user = co_await step;
     job->recent = std::move(user.recent);
@@ -212,13 +232,13 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
 // Scores breaks them by interned id, which depends on arrival order), and the categories
 // the recent items are known by here. On the user's shard.
 Recommender::UserPart Recommender::UserPartOf(const ShardState& st, UserId user,
-                                              int64_t now_ms) const {
+                                              int64_t now_ms, bool exclude_seen) const {
   UserPart out;
   if (const auto* recent = st.Get<RecentState>().Find(user)) {
     out.recent.reserve(recent->size());
     for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
       out.recent.push_back(it->item);
-      if (options_.ranking.exclude_seen) continue;  // not candidates
+      if (exclude_seen) continue;  // not candidates
       if (const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(it->item)) {
         if (f->category.valid()) out.categories.insert(f->category);
       }
@@ -243,8 +263,8 @@ Recommender::CandidateQuery Recommender::QueryOf(const Job& job) const {
   CandidateQuery q;
   q.overall = !job.similar;
   q.among_source = job.similar ? kFromCategory : kFromAffinity;
-  q.fetch = options_.ranking.popular_candidates;
-  q.coview_keep = options_.ranking.coview_candidates;
+  q.fetch = job.live->ranking.popular_candidates;
+  q.coview_keep = job.live->ranking.coview_candidates;
   q.now_ms = job.now_ms;
   if (job.similar) {
     q.seeds.push_back(job.query_item);
@@ -252,8 +272,8 @@ Recommender::CandidateQuery Recommender::QueryOf(const Job& job) const {
     return q;
   }
   q.seeds.assign(job.recent.begin(),
-                 job.recent.begin() + std::min<size_t>(job.recent.size(), options_.ranking.seed_items));
-  for (size_t i = 0; i < job.affinity.size() && i < options_.ranking.affinity_categories; ++i) {
+                 job.recent.begin() + std::min<size_t>(job.recent.size(), job.live->ranking.seed_items));
+  for (size_t i = 0; i < job.affinity.size() && i < job.live->ranking.affinity_categories; ++i) {
     q.among.push_back(job.affinity[i].first);
   }
   q.exact = job.filter_category;
@@ -311,11 +331,11 @@ Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const Ca
 
 void Recommender::MergeCandidates(Job& job, const std::vector<CandidatePart>& parts) const {
   absl::flat_hash_set<ItemId> seen;
-  if (options_.ranking.exclude_seen && !job.similar) seen.insert(job.recent.begin(), job.recent.end());
+  if (job.live->ranking.exclude_seen && !job.similar) seen.insert(job.recent.begin(), job.recent.end());
   auto wanted = [&](ItemId item) {
     return !(job.similar && item == job.query_item) && !seen.contains(item);
   };
-  if (!options_.ranking.exclude_seen) {
+  if (!job.live->ranking.exclude_seen) {
     for (size_t r = 0; r < job.recent.size(); ++r) {
       job.Add(job.recent[r], kFromRecent).recency = 1.0 / static_cast<double>(r + 1);
     }
@@ -332,7 +352,7 @@ void Recommender::MergeCandidates(Job& job, const std::vector<CandidatePart>& pa
   for (const auto& [item, d] : coview.sums) {
     if (wanted(item)) best.push_back(coview.Bounds(d));
   }
-  KeepBest(best, options_.ranking.coview_candidates);
+  KeepBest(best, job.live->ranking.coview_candidates);
   for (const CoView::Neighbour& n : best) job.Add(n.item, kFromCoView);
   // Unwanted popular items stay until the cut (CutPopular), so that they take the same
   // places in the global top whatever the number of shards.
@@ -434,7 +454,7 @@ void Recommender::KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) co
 // `popular_candidates` by exact popularity over all shards (ties by name), then drop the
 // candidates left with no source and the unwanted ones.
 void Recommender::CutPopular(Job& job) const {
-  const size_t keep = options_.ranking.popular_candidates;
+  const size_t keep = job.live->ranking.popular_candidates;
   std::vector<uint32_t> with;
   for (uint8_t source : {kFromPopular, kFromAffinity, kFromCategory}) {
     with.clear();
@@ -499,7 +519,7 @@ void Recommender::Finish(Job& job) {
     if (excluded.contains(name)) continue;
     kept.push_back(&c);
     ranker::Candidate r;
-    r.in_stock = !(options_.ranking.exclude_out_of_stock && c.stock && *c.stock <= 0);
+    r.in_stock = !(job.live->ranking.exclude_out_of_stock && c.stock && *c.stock <= 0);
     r.item = std::string(name);
     r.category = std::string(c.facts.category_name);
     r.price_micros = c.facts.price_micros;
@@ -519,12 +539,12 @@ void Recommender::Finish(Job& job) {
     rules.category = job.request.category;
     rules.min_price_micros = job.request.min_price_micros;
     rules.max_price_micros = job.request.max_price_micros;
-    rules.exclude_bought = options_.ranking.exclude_bought;
-    rules.max_per_category = options_.ranking.max_per_category;
+    rules.exclude_bought = job.live->ranking.exclude_bought;
+    rules.max_per_category = job.live->ranking.max_per_category;
   }
   // Similar items: co-view neighbours first (in score order), then the fallback.
   const uint32_t k = job.similar ? static_cast<uint32_t>(candidates.size()) : job.k;
-  std::vector<ranker::Scored> ranked = ranker::Rank(candidates, options_.ranking.weights, rules, k);
+  std::vector<ranker::Scored> ranked = ranker::Rank(candidates, job.live->ranking.weights, rules, k);
   if (job.similar) {
     std::stable_partition(ranked.begin(), ranked.end(),
                           [](const ranker::Scored& s) { return s.candidate->raw[kCoView] > 0; });
@@ -560,10 +580,12 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     std::string user;
     uint32_t k = 0;
     int64_t now_ms = 0;
+    std::shared_ptr<const LiveRanking> live;
     std::function<void(OffersAnswer)> done;
     std::atomic<int> left{0};  // reads still out; acq_rel: the last sees every part
   };
   auto job = std::make_shared<OfferJob>();
+  job->live = Live();
   job->user = std::string(user);
   job->k = k;
   job->now_ms = queries_.NowMs();
@@ -590,7 +612,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     }
     job->inputs.resize(kept);
     const std::vector<ranker::OfferScore> ranked =
-        ranker::RankOffers(job->inputs, job->ctx, options_.offers, job->k);
+        ranker::RankOffers(job->inputs, job->ctx, job->live->offers, job->k);
     OffersAnswer answer;
     answer.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
     for (const ranker::OfferScore& s : ranked) {
@@ -609,7 +631,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     }
     job->done(std::move(answer));
   };
-  queries_.TrendingCategories(0, options_.offers.trending_categories,
+  queries_.TrendingCategories(0, job->live->offers.trending_categories,
                              [job, rank](TrendingAnswer t) {
                                for (TrendingCategory& c : t.top) {
                                  job->ctx.trending.push_back(std::move(c.category));

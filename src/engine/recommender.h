@@ -38,8 +38,16 @@
 #include "engine/query_service.h"
 #include "engine/read_task.h"
 #include "util/interners.h"
+#include "util/mutex.h"
 
 namespace eddy {
+
+// The settings a ranked read may change while eddy runs (reload): each read takes the
+// ones in force when it starts.
+struct LiveRanking {
+  RankingOptions ranking;
+  OfferOptions offers;
+};
 
 class Recommender {
  public:
@@ -53,6 +61,10 @@ class Recommender {
                           std::function<void(RankedSimilarAnswer)> done);
   void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                   std::function<void(OffersAnswer)> done);
+  // New ranking and offer settings for the reads that start from now on (any thread).
+  // ranking.bought_items is a state's cap: it stays as it was at start.
+  void SetLive(const RankingOptions& ranking, const OfferOptions& offers);
+  std::shared_ptr<const LiveRanking> Live() const;
 
   struct Job;  // one request's state through the steps (recommender.cc)
 
@@ -89,7 +101,7 @@ class Recommender {
   };
 
   ReadTask Run(std::unique_ptr<Job> job);
-  UserPart UserPartOf(const ShardState& st, UserId user, int64_t now_ms) const;
+  UserPart UserPartOf(const ShardState& st, UserId user, int64_t now_ms, bool exclude_seen) const;
   CandidateQuery QueryOf(const Job& job) const;
   static CandidatePart CandidatePartOf(ShardState& st, const CandidateQuery& query);
   void MergeCandidates(Job& job, const std::vector<CandidatePart>& parts) const;
@@ -109,7 +121,9 @@ class Recommender {
                    const std::vector<Part>& parts, Get get) const;
   void Finish(Job& job);
 
-  const Options& options_;
+  const Options& options_;  // the ranking and offer settings: Live() instead
+  mutable Mutex live_mu_;
+  std::shared_ptr<const LiveRanking> live_ ABSL_GUARDED_BY(live_mu_);
   const ShardSet& shards_;
   const Interners& interners_;
   const QueryService& queries_;

@@ -109,6 +109,16 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, auto, auto, Respond respond) {
        r.Checkpoint(req, std::move(respond));
      }},
+    {"/v1/admin/reload", "", http::verb::post, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       if (!r.reload_) {
+         return respond(ErrorResponse(http::status::service_unavailable, req.version(),
+                                      "reload is not available in this process"));
+       }
+       auto [applied, body] = r.reload_();
+       respond(JsonResponse(applied ? http::status::ok : http::status::bad_request, req.version(),
+                            std::move(body)));
+     }},
     {"/metrics", "", http::verb::get, false,
      [](Router& r, Request& req, auto, auto, Respond respond) {
        Response res{http::status::ok, req.version()};

@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/beast/http.hpp>
@@ -57,6 +58,10 @@ class Router {
   // Each route's label: its path with "{id}" for the id segment ("/v1/items/{id}/similar");
   // [0] = "unmatched".
   static const std::vector<std::string>& RouteLabels();
+  // POST /v1/admin/reload: re-reads the config; returns {applied, JSON reply body}. Set
+  // before the server starts; without one the route answers 503.
+  using ReloadFn = std::function<std::pair<bool, std::string>()>;
+  void SetReloader(ReloadFn reload) { reload_ = std::move(reload); }
   HttpMetrics& metrics() { return metrics_; }
   RateLimiter& limiter() { return limiter_; }
 
@@ -114,6 +119,7 @@ class Router {
   const ServerOptions& options_;
   HttpMetrics metrics_;
   RateLimiter limiter_;
+  ReloadFn reload_;
 };
 
 }  // namespace eddy

@@ -625,6 +625,10 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(Engine& engine, const Options& options)
     : impl_(std::make_unique<Impl>(engine, options.server)), options_(options) {}
 
+void HttpServer::SetReloader(std::function<std::pair<bool, std::string>()> reload) {
+  impl_->shared.router.SetReloader(std::move(reload));
+}
+
 Status HttpServer::Reconfigure(const Options& o) {
   std::shared_ptr<AccessLog> log;
   if (!o.server.access_log.empty()) {

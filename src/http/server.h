@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -45,6 +47,8 @@ class HttpServer {
   // cannot be opened. Settings read only at Start (server.host, port, threads, timeouts)
   // are not changed.
   Status Reconfigure(const Options& options);
+  // What POST /v1/admin/reload runs (Router::SetReloader); call before Start.
+  void SetReloader(std::function<std::pair<bool, std::string>()> reload);
 
  private:
   struct Impl;

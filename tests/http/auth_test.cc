@@ -93,6 +93,7 @@ std::vector<Call> EveryRoute() {
       {"POST", "/v1/items", R"({"itemId":"i","category":"c"})", Scope::kIngest},
       {"PUT", "/v1/items/i", R"({"category":"c"})", Scope::kIngest},
       {"POST", "/v1/admin/checkpoint", "", Scope::kAdmin},
+      {"POST", "/v1/admin/reload", "", Scope::kAdmin},  // no reloader in process: 503
       {"GET", "/metrics", "", Scope::kRead},
       {"GET", "/v1/stream/status", "", Scope::kRead},
       {"GET", "/v1/recommendations?userId=u", "", Scope::kRead},

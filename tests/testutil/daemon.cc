@@ -75,6 +75,10 @@ Daemon::~Daemon() {
   if (pid_ > 0) Stop(SIGKILL);
 }
 
+void Daemon::Signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
 int Daemon::Stop(int sig) {
   if (pid_ <= 0) return -1;
   kill(pid_, sig);

@@ -26,6 +26,8 @@ class Daemon {
   uint16_t port() const { return port_; }
   // Sends `sig` and waits for exit; returns the exit status (or 128+signal if killed).
   int Stop(int sig);
+  // Sends `sig` (SIGHUP, say) without waiting.
+  void Signal(int sig) const;
   // Everything the daemon wrote to stderr so far.
   std::string Log() const;
   const TempDir& dir() const { return dir_; }

@@ -1,0 +1,104 @@
+#include "cli/reload.h"
+
+#include <spdlog/spdlog.h>
+
+#include "http/json_writer.h"
+
+namespace eddy {
+
+std::string ReloadOutcome::Json() const {
+  JsonWriter w;
+  w.BeginObject();
+  if (!status.ok()) w.Key("error").String(status.message());
+  w.Key("reloaded").Bool(status.ok());
+  w.Key("applied").BeginArray();
+  for (const std::string& s : applied) w.String(s);
+  w.EndArray().Key("restart_required").BeginArray();
+  for (const std::string& s : restart) w.String(s);
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+ReloadOutcome Reloader::Reload() {
+  ReloadOutcome out;
+  Result<Options> loaded = LoadOptions(sources_);
+  if (!loaded.ok()) {
+    out.status = loaded.status();
+    spdlog::error("reload: config refused, nothing changed: {}", out.status.message());
+    return out;
+  }
+  const Options& next = *loaded;
+  MutexLock lock(&mu_);
+  Options& now = in_force_;
+  // Live: the HTTP policy (auth, limits, CORS, access log), then the rest.
+  ServerOptions server_live = now.server;
+  server_live.cors_origins = next.server.cors_origins;
+  server_live.access_log = next.server.access_log;
+  const bool http_changed = !(next.auth == now.auth) || !(next.limits == now.limits) ||
+                            next.server.cors_origins != now.server.cors_origins ||
+                            next.server.access_log != now.server.access_log;
+  if (http_changed) {
+    if (Status st = server_.Reconfigure(next); !st.ok()) {
+      out.status = st;
+      spdlog::error("reload: {}; nothing changed", st.message());
+      return out;
+    }
+  }
+  const auto note = [&](bool changed, const char* name, std::vector<std::string>* list) {
+    if (changed) list->push_back(name);
+  };
+  note(!(next.auth == now.auth), "auth", &out.applied);
+  note(!(next.limits == now.limits), "limits", &out.applied);
+  note(next.server.cors_origins != now.server.cors_origins, "server.cors_origins", &out.applied);
+  note(next.server.access_log != now.server.access_log, "server.access_log", &out.applied);
+  if (!(next.logging == now.logging)) {
+    spdlog::set_level(spdlog::level::from_str(next.logging.level));
+    out.applied.push_back("logging");
+  }
+  RankingOptions ranking_live = next.ranking;
+  ranking_live.bought_items = now.ranking.bought_items;
+  if (!(ranking_live == now.ranking) || !(next.offers == now.offers)) {
+    engine_.SetRanking(ranking_live, next.offers);
+    note(!(ranking_live == now.ranking), "ranking", &out.applied);
+    note(!(next.offers == now.offers), "offers", &out.applied);
+  }
+  // Needs a restart: everything else that changed (the value in force stays).
+  note(!(server_live == next.server), "server", &out.restart);
+  note(next.ranking.bought_items != now.ranking.bought_items, "ranking.bought_items", &out.restart);
+  note(!(next.log == now.log), "log", &out.restart);
+  note(!(next.runtime == now.runtime), "runtime", &out.restart);
+  note(!(next.ingest == now.ingest), "ingest", &out.restart);
+  note(!(next.recent == now.recent), "recent", &out.restart);
+  note(!(next.windows == now.windows), "windows", &out.restart);
+  note(!(next.affinity == now.affinity), "affinity", &out.restart);
+  note(!(next.popularity == now.popularity), "popularity", &out.restart);
+  note(!(next.coview == now.coview), "coview", &out.restart);
+  note(!(next.engagement == now.engagement), "engagement", &out.restart);
+  note(!(next.sessions == now.sessions), "sessions", &out.restart);
+  note(!(next.revenue == now.revenue), "revenue", &out.restart);
+  note(!(next.catalog == now.catalog), "catalog", &out.restart);
+  note(!(next.inventory == now.inventory), "inventory", &out.restart);
+  note(!(next.alerts == now.alerts), "alerts", &out.restart);
+  note(!(next.fraud == now.fraud), "fraud", &out.restart);
+  note(!(next.insights == now.insights), "insights", &out.restart);
+  note(next.clock != now.clock, "clock", &out.restart);
+  note(!(next.durability == now.durability), "durability", &out.restart);
+  note(next.weights != now.weights, "weights", &out.restart);
+  // In force now: the live parts of `next`; the restart-only parts stay as they were.
+  now.auth = next.auth;
+  now.limits = next.limits;
+  now.server.cors_origins = next.server.cors_origins;
+  now.server.access_log = next.server.access_log;
+  now.logging = next.logging;
+  now.ranking = ranking_live;
+  now.offers = next.offers;
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s.empty() ? std::string("nothing") : s;
+  };
+  spdlog::info("reload: applied {}; needs a restart: {}", join(out.applied), join(out.restart));
+  return out;
+}
+
+}  // namespace eddy
