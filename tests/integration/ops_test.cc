@@ -106,5 +106,23 @@ TEST(OpsTest, AccessLogWritesOneJsonLinePerRequest) {
   EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
 }
 
+TEST(OpsTest, KeygenMakesAKeyTheDaemonTakes) {
+  auto [code, out] = test::RunCommand({EDDY_BINARY, "keygen", "--id", "shop", "--scopes", "read,ingest"});
+  ASSERT_EQ(code, 0) << out;
+  const size_t k = out.find("key:   ") + 7;
+  const std::string key = out.substr(k, out.find('\n', k) - k);
+  const size_t e = out.find("entry: \"") + 8;
+  const std::string entry = out.substr(e, out.find('"', e) - e);
+  EXPECT_EQ(key.size(), 5u + 64u) << out;
+  EXPECT_EQ(entry, "shop:read,ingest:" + Sha256Hex(key));
+  Daemon d(Config("[auth]\nenabled = true\nkeys = [\"" + entry + "\"]\n"));
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  c.SetHeader("X-API-Key", key);
+  EXPECT_EQ(c.Post("/v1/events", test::EventBuilder().User("u").Type("view").Item("i").Json()).status, 200);
+  EXPECT_EQ(c.Post("/v1/admin/checkpoint", "").status, 403);
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
 }  // namespace
 }  // namespace eddy
