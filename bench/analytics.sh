@@ -9,8 +9,11 @@
 # stream. Prints one line per run (with eddy's CPU time per event) and the mean ratios
 # on/off per stream: of events/s, and of CPU per event (off/on: what fraction of the CPU
 # an event costs with analytics on is left with them off).
+# --feature metrics: the recording for GET /metrics (request durations, freshness probes,
+# commit timing) on and off (server.metrics); --feature auth: every request carrying an
+# API key that is checked (auth.enabled, X-API-Key) against no auth.
 # Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
-#                           [--feature analytics|customers]
+#                           [--feature analytics|customers|metrics|auth]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=3
@@ -28,22 +31,37 @@ while (($#)); do
   shift
 done
 source bench/lib.sh
+on=()
+on_load=()
+off=()
 case "$feature" in
   analytics) off=(--set sessions.enabled=false --set revenue.enabled=false
                   --set inventory.enabled=false) ;;
   customers) off=(--set fraud.enabled=false --set insights.enabled=false) ;;
-  *) echo "bench/analytics.sh: --feature analytics or customers" >&2; exit 2 ;;
+  metrics) off=(--set server.metrics=false) ;;
+  auth)
+    key=bench-key-0123456789
+    hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+    on=(--set auth.enabled=true --set "auth.keys=[\"bench:ingest,read:$hash\"]")
+    on_load=(--header "X-API-Key: $key") ;;
+  *) echo "bench/analytics.sh: --feature analytics, customers, metrics or auth" >&2; exit 2 ;;
 esac
 echo "eddy $feature on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
 declare -A sum cpu
 for ((i = 1; i <= pairs; ++i)); do
   for mode in on off; do
     flags=(--log-level warn --set "durability.ack=$ack")
-    [[ $mode == off ]] && flags+=("${off[@]}")
+    load_flags=()
+    if [[ $mode == off ]]; then
+      flags+=("${off[@]}")
+    else
+      flags+=("${on[@]}")
+      load_flags=("${on_load[@]}")
+    fi
     for shape in seed synthetic; do
       rm -rf "$work/data"
       start_eddy "${flags[@]}"
-      out=$(run --duration "$duration" --batch 100 --connections 16 --shape "$shape" \
+      out=$(run "${load_flags[@]}" --duration "$duration" --batch 100 --connections 16 --shape "$shape" \
         --pool-events 2000000 --line "${feature}_${mode}/${shape}/pair$i")
       # eddy's CPU time (user + system, all threads) per accepted event: steadier than
       # events/s on a VM whose share of the cores drifts.

@@ -141,7 +141,7 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
     }
     case KeySpec::kDurationList: {
       const toml::array* arr = n.as_array();
-      if (arr == nullptr) return Bad(origin, s, expected);
+      if (arr == nullptr || arr->empty()) return Bad(origin, s, expected);
       std::vector<int64_t> minutes;
       for (const toml::node& e : *arr) {
         std::optional<int64_t> m =
@@ -156,7 +156,7 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
     }
     case KeySpec::kStringList: {
       const toml::array* arr = n.as_array();
-      if (arr == nullptr || arr->empty()) return Bad(origin, s, expected);
+      if (arr == nullptr) return Bad(origin, s, expected);
       std::vector<std::string> items;
       for (const toml::node& e : *arr) {
         if (!e.is_string()) return Bad(origin, s, expected);

@@ -66,10 +66,12 @@ std::string TargetOf(const std::string& path, bool angle) {
   if (!angle) return slash == std::string::npos ? "" : first;
   static const std::set<std::string> kLibraries = {"absl",  "boost",     "rocksdb",
                                                    "spdlog", "toml++",   "CLI",
-                                                   "benchmark", "gtest", "prometheus"};
+                                                   "benchmark", "gtest", "prometheus",
+                                                   "openssl"};
   if (kLibraries.contains(first) && slash != std::string::npos) return first;
   if (path == "simdjson.h") return "simdjson";
   if (path == "xxhash.h") return "xxhash";
+  if (path == "jwt.h") return "jwt";
   return "";
 }
 
