@@ -331,6 +331,15 @@ struct AlertOptions {
   uint64_t max_kept = 10'000;  // alerts kept; the oldest dropped
   bool operator==(const AlertOptions&) const = default;
 };
+// Alert webhooks: every alert raised or cleared is POSTed (JSON) to each URL, at least once
+// and in order, retried with backoff while the receiver fails; what each URL received is
+// remembered in <data_dir>/webhooks, so a restart neither loses nor repeats deliveries.
+struct WebhookOptions {
+  std::vector<std::string> urls;  // "http://host[:port]/path"
+  int timeout_ms = 5'000;         // per delivery attempt
+  int max_backoff_ms = 30'000;    // retry delay doubles from 100 ms up to this
+  bool operator==(const WebhookOptions&) const = default;
+};
 
 // The engine clock (SPEC §3): "live" = max(wall clock, newest event time); "event" = the
 // newest event time only (replaying history gives the answers history had).
@@ -386,6 +395,7 @@ struct Options {
   CatalogOptions catalog;
   InventoryOptions inventory;
   AlertOptions alerts;
+  WebhookOptions webhooks;
   FraudOptions fraud;
   InsightOptions insights;
   RankingOptions ranking;

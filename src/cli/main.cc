@@ -28,6 +28,7 @@
 #include "http/auth.h"
 #include "http/json_writer.h"
 #include "http/server.h"
+#include "http/webhooks.h"
 #include "store/event_codec.h"
 #include "store/log_store.h"
 #include "util/time.h"
@@ -274,6 +275,11 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;
   }
+  eddy::WebhookDispatcher webhooks(**engine, options);
+  if (eddy::Status st = webhooks.Start(); !st.ok()) {
+    spdlog::critical("cannot start: {}", st.message());
+    return 1;
+  }
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n";
@@ -294,6 +300,9 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
   }
   server.BeginShutdown();
   (*engine)->Stop();
+  // After the engine applied everything accepted (its alerts reach the outbox); what is
+  // not delivered yet waits there for the next start.
+  webhooks.Stop();
   server.Join();
   spdlog::info("stopped cleanly");
   return 0;

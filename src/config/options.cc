@@ -274,6 +274,22 @@ std::vector<KeySpec> MakeSchema() {
                   &InventoryOptions::max_items));
   k.push_back(Int("inventory", "max_orders", 1, 1'000'000'000, &Options::inventory,
                   &InventoryOptions::max_orders));
+  k.push_back(Spec("webhooks", "urls", KeySpec::kStringList));
+  k.back().describe = "an http:// URL such as \"http://alerts.internal:9000/eddy\"";
+  k.back().set_strings = [](Options& o, const std::vector<std::string>& v) -> std::string {
+    for (const std::string& url : v) {
+      if (!url.starts_with("http://") || url.size() == 7 || url[7] == '/' || url[7] == ':') {
+        return "\"" + url + "\" is not an http:// URL with a host" +
+               (url.starts_with("https://") ? " (https is not supported: relay through a local proxy)" : "");
+      }
+    }
+    o.webhooks.urls = v;
+    return "";
+  };
+  k.push_back(Int("webhooks", "timeout_ms", 100, 600'000, &Options::webhooks,
+                  &WebhookOptions::timeout_ms));
+  k.push_back(Int("webhooks", "max_backoff_ms", 100, 3'600'000, &Options::webhooks,
+                  &WebhookOptions::max_backoff_ms));
   k.push_back(Int("alerts", "max_kept", 1, 100'000'000, &Options::alerts,
                   &AlertOptions::max_kept));
   k.push_back(Bool("fraud", "enabled", &Options::fraud, &FraudOptions::enabled));

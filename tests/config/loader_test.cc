@@ -187,6 +187,9 @@ reads_per_second = 100
   EXPECT_NE(ErrorOf("[auth]\njwt_secret = \"short\"\n").find("at least 32"), std::string::npos);
   EXPECT_NE(ErrorOf("[server]\ncors_origins = [\"shop.example\"]\n").find("is not an origin"),
             std::string::npos);
+  EXPECT_NE(ErrorOf("[webhooks]\nurls = [\"https://hooks.example/x\"]\n").find("https is not supported"),
+            std::string::npos);
+  EXPECT_TRUE(ParseOptions("[webhooks]\nurls = [\"http://127.0.0.1:9000/hook\"]\n", "t.toml").ok());
   // Beyond loopback without auth: refused unless said explicitly.
   EXPECT_NE(ErrorOf("[server]\nhost = \"10.0.0.5\"\n").find("auth.allow_unauthenticated"),
             std::string::npos);

@@ -8,6 +8,14 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
 #include "http/auth.h"
 #include "testutil/daemon.h"
 #include "testutil/http_client.h"
@@ -122,6 +130,145 @@ TEST(OpsTest, KeygenMakesAKeyTheDaemonTakes) {
   EXPECT_EQ(c.Post("/v1/events", test::EventBuilder().User("u").Type("view").Item("i").Json()).status, 200);
   EXPECT_EQ(c.Post("/v1/admin/checkpoint", "").status, 403);
   EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
+// A webhook receiver on 127.0.0.1: answers each POST with what `decide` says (given the
+// delivery number and how many times it was seen) and records the ones answered 200.
+class Receiver {
+ public:
+  using Decide = std::function<int(const std::string& delivery, int attempt)>;
+  Receiver(uint16_t port, Decide decide) : decide_(std::move(decide)) {
+    namespace net = boost::asio;
+    acceptor_.open(net::ip::tcp::v4());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind({net::ip::make_address("127.0.0.1"), port});
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~Receiver() {
+    boost::system::error_code ignored;
+    stopping_ = true;
+    // Wake the blocking accept with a connection of our own.
+    boost::asio::ip::tcp::socket poke(ioc_);
+    poke.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ignored);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  // The alert keys accepted (200), in arrival order, once there are `n` (up to 60 s).
+  std::vector<std::string> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(60), [&] { return accepted_.size() >= n; });
+    return accepted_;
+  }
+  int attempts() {
+    std::lock_guard lock(mu_);
+    return attempts_;
+  }
+
+ private:
+  void Serve() {
+    namespace http = boost::beast::http;
+    for (;;) {
+      boost::asio::ip::tcp::socket socket(ioc_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (stopping_ || ec) return;
+      boost::beast::flat_buffer buffer;
+      http::request<http::string_body> req;
+      http::read(socket, buffer, req, ec);
+      if (ec) continue;
+      const std::string delivery(req["X-Eddy-Delivery"]);
+      int status = 200;
+      {
+        std::lock_guard lock(mu_);
+        ++attempts_;
+        status = decide_(delivery, ++seen_[delivery]);
+      }
+      http::response<http::string_body> res{static_cast<http::status>(status), 11};
+      res.body() = "{}";
+      res.prepare_payload();
+      http::write(socket, res, ec);
+      if (status == 200) {
+        std::lock_guard lock(mu_);
+        EXPECT_NE(req.body().find("\"id\":"), std::string::npos) << req.body();
+        accepted_.push_back(std::string(req["X-Eddy-Alert-Key"]));
+        cv_.notify_all();
+      }
+    }
+  }
+  Decide decide_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_{ioc_};
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> seen_;
+  std::vector<std::string> accepted_;
+  int attempts_ = 0;
+};
+
+// The key of the alert `n`-th raised (or cleared) for `sku` (ids end in the subject's count).
+bool IsKey(const std::string& key, const std::string& sku, const char* change) {
+  return key.starts_with("inventory-" + sku + "-") && key.ends_with(change);
+}
+
+TEST(OpsTest, WebhooksDeliverEveryAlertInOrderThroughFailuresAndRestarts) {
+  test::TempDir data;
+  // Every delivery fails on its first attempt.
+  auto first = std::make_unique<Receiver>(0, [](const std::string&, int attempt) {
+    return attempt == 1 ? 500 : 200;
+  });
+  const uint16_t port = first->port();
+  const std::string config = Config("[webhooks]\nurls = [\"http://127.0.0.1:" + std::to_string(port) +
+                                    "/hook\"]\nmax_backoff_ms = 200\n");
+  auto d = std::make_unique<Daemon>(config, std::vector<std::string>{}, data.path().string());
+  ASSERT_TRUE(d->started()) << d->Log();
+  HttpClient c(d->port());
+  const auto send = [&](const std::string& json) { ASSERT_EQ(c.Post("/v1/events", json).status, 200); };
+  const auto low = [&](const std::string& sku) {
+    send(test::EventBuilder().Type("catalog_put").Item(sku).Raw("stock", "2").Raw("lowStockThreshold", "2").Json());
+    send(test::EventBuilder().User("u").Type("purchase").Item(sku).Json());  // 2 -> 1: raised
+  };
+  const auto restock = [&](const std::string& sku) {
+    send(test::EventBuilder().Type("inventory").Item(sku).Raw("stock", "9").Json());  // cleared
+  };
+  low("sku1");
+  restock("sku1");
+  low("sku2");
+  std::vector<std::string> got = first->WaitFor(3);
+  ASSERT_EQ(got.size(), 3u) << d->Log();
+  EXPECT_TRUE(IsKey(got[0], "sku1", "/raised")) << got[0];
+  EXPECT_TRUE(IsKey(got[1], "sku1", "/cleared")) << got[1];
+  EXPECT_TRUE(IsKey(got[2], "sku2", "/raised")) << got[2];
+  EXPECT_EQ(first->attempts(), 6);  // each retried once
+
+  // The receiver goes away; two more alerts wait; eddy is killed (their events were
+  // acknowledged: whether their alerts reached the outbox before the kill or are rebuilt
+  // by recovery, they are delivered) and starts again.
+  first.reset();
+  restock("sku2");
+  low("sku3");
+  d->Stop(SIGKILL);
+  Receiver second(port, [](const std::string&, int) { return 200; });
+  d = std::make_unique<Daemon>(config, std::vector<std::string>{}, data.path().string());
+  ASSERT_TRUE(d->started()) << d->Log();
+  HttpClient c2(d->port());
+  ASSERT_EQ(c2.Post("/v1/events", test::EventBuilder().Type("catalog_put").Item("sku4").Raw("stock", "2")
+                                      .Raw("lowStockThreshold", "2").Json()).status, 200);
+  ASSERT_EQ(c2.Post("/v1/events", test::EventBuilder().User("u").Type("purchase").Item("sku4").Json()).status,
+            200);
+  // Nothing lost, nothing repeated: exactly what the first receiver did not get, in order,
+  // then the new one.
+  got = second.WaitFor(3);
+  ASSERT_EQ(got.size(), 3u) << d->Log();
+  EXPECT_TRUE(IsKey(got[0], "sku2", "/cleared")) << got[0];
+  EXPECT_TRUE(IsKey(got[1], "sku3", "/raised")) << got[1];
+  EXPECT_TRUE(IsKey(got[2], "sku4", "/raised")) << got[2];
+  EXPECT_EQ(second.attempts(), 3);
+  EXPECT_EQ(d->Stop(SIGTERM), 0) << d->Log();
 }
 
 }  // namespace
