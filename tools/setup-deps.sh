@@ -9,7 +9,8 @@ PACKAGES=(
   libtomlplusplus-dev libcli11-dev prometheus-cpp-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  libjwt-dev libssl-dev
+  libjwt-dev libssl-dev libjs-chart.js
+  chromium chromium-driver
   curl wrk redis-server redis-tools prometheus python3
 )
 

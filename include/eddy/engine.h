@@ -437,6 +437,7 @@ struct StreamStatus {
   int shards = 0;
   uint32_t capacity_per_partition = 0;
   uint64_t accepted_total = 0;
+  std::vector<std::pair<std::string, uint64_t>> accepted_by_type;  // interactions, in type order
   uint64_t duplicates_total = 0;
   // Events of marked bots and fraud-flagged users kept out of trending, velocity,
   // popularity and co-view (fraud.filter_bots), since start (recovery's replay included).

@@ -343,6 +343,10 @@ StreamStatus EngineImpl::Status() const {
   s.shards = static_cast<int>(set_.shards.size());
   s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();
   s.accepted_total = ingest_->accepted_total();
+  for (int t = 0; t < kEventTypeCount; ++t) {
+    const auto type = static_cast<EventType>(t);
+    s.accepted_by_type.emplace_back(std::string(EventTypeName(type)), ingest_->accepted_of(type));
+  }
   s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
   s.popular_full_scans = queries_->popular_full_scans();
   s.freshness = freshness_.Snapshot();

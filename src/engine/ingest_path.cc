@@ -256,6 +256,16 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     *done = nullptr;
   }
   accepted_total_.fetch_add(n, std::memory_order_relaxed);
+  {
+    std::array<uint32_t, kEventTypeCount> by_type{};
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto t = static_cast<size_t>(ctx.events[i].type);
+      if (t < kEventTypeCount) ++by_type[t];  // catalog changes are not interactions
+    }
+    for (size_t t = 0; t < kEventTypeCount; ++t) {
+      if (by_type[t] != 0) accepted_by_type_[t].fetch_add(by_type[t], std::memory_order_relaxed);
+    }
+  }
   // Before publishing (and so before the reply): a read's clock covers every acknowledged
   // event.
   clock_.Observe(newest);

@@ -11,6 +11,7 @@
 // Thread-safety: Ingest from any number of threads, each with its own IngestContext
 // (NewContext). Close from the owner: once it returns no Ingest appends any more.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -48,6 +49,9 @@ class IngestPath {
   bool closed() const { return stopping_.load(std::memory_order_acquire); }
 
   uint64_t accepted_total() const { return accepted_total_.load(std::memory_order_relaxed); }
+  uint64_t accepted_of(EventType type) const {
+    return accepted_by_type_[static_cast<size_t>(type)].load(std::memory_order_relaxed);
+  }
 
  private:
   void AddStockMoves(IngestContextImpl& ctx) const;
@@ -71,6 +75,7 @@ class IngestPath {
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
   const bool probes_;  // server.metrics: offers the partitions freshness probes
   std::atomic<uint64_t> accepted_total_{0};
+  std::array<std::atomic<uint64_t>, kEventTypeCount> accepted_by_type_{};  // acknowledged
   std::atomic<int> inflight_{0};
   std::atomic<bool> stopping_{false};
 };

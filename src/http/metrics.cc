@@ -141,6 +141,11 @@ std::string RenderMetrics(const StreamStatus& s, const HttpMetrics& http,
   f.One("eddy_events_accepted_total", T::Counter,
         "Events accepted (acknowledged, duplicates included) since start.",
         static_cast<double>(s.accepted_total));
+  MetricFamily& by_type = f.Family("eddy_events_accepted_by_type_total", T::Counter,
+                                   "Events accepted since start, by event type.");
+  for (const auto& [type, n] : s.accepted_by_type) {
+    by_type.metric.push_back(Families::Metric({{"type", type}}, T::Counter, static_cast<double>(n)));
+  }
   f.One("eddy_events_duplicate_total", T::Counter,
         "Accepted events whose eventId was seen before (not counted again).",
         static_cast<double>(s.duplicates_total));

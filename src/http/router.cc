@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "http/dashboard.h"
 #include "http/json_writer.h"
 #include "http/metrics.h"
 #include "http/params.h"
@@ -99,6 +100,24 @@ struct Router::Route {
 };
 
 const Router::Route Router::kRoutes[] = {
+    // The dashboard page: open (it holds no data; its stream needs a read credential,
+    // which the page takes from its own ?access_token=).
+    {"/", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       Response res{http::status::ok, req.version()};
+       res.set(http::field::server, "eddy");
+       res.set(http::field::content_type, "text/html; charset=utf-8");
+       res.set(http::field::cache_control, "no-cache");
+       res.body() = std::string(DashboardPage());
+       res.prepare_payload();
+       respond(std::move(res));
+     }},
+    {"/v1/dashboard/stream", "", http::verb::get, false,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       respond(ErrorResponse(http::status::bad_request, req.version(),
+                             "/v1/dashboard/stream is a Server-Sent Events stream: it needs the "
+                             "HTTP server's streaming connection"));
+     }},
     {"/healthz", "", http::verb::get, false,
      [](Router& r, Request& req, auto, auto, Respond respond) {
        respond(JsonResponse(http::status::ok, req.version(), "{\"status\":\"ok\"}"));
@@ -225,6 +244,12 @@ const Router::Route Router::kRoutes[] = {
      }},
 };
 
+bool Router::IsDashboardStream(const Request& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  return req.method() == http::verb::get &&
+         target.substr(0, target.find('?')) == "/v1/dashboard/stream";
+}
+
 bool Router::IsAlertStream(const Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   return req.method() == http::verb::get && target.substr(0, target.find('?')) == "/v1/alerts/stream";
@@ -232,7 +257,7 @@ bool Router::IsAlertStream(const Request& req) {
 
 const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
   for (const Route& r : kRoutes) {
-    if (r.suffix.empty() && !r.prefix.ends_with('/')) {
+    if (r.suffix.empty() && (!r.prefix.ends_with('/') || r.prefix == "/")) {
       if (path == r.prefix) return &r;
       continue;
     }
@@ -268,8 +293,8 @@ const std::vector<std::string>& Router::RouteLabels() {
     std::vector<std::string> l = {"unmatched"};
     for (const IngestRoute& r : kIngestRoutes) l.emplace_back(r.path);
     for (const Route& r : kRoutes) {
-      l.push_back(std::string(r.prefix) + (r.prefix.ends_with('/') ? "{id}" : "") +
-                  std::string(r.suffix));
+      const bool id = r.prefix.ends_with('/') && r.prefix != "/";
+      l.push_back(std::string(r.prefix) + (id ? "{id}" : "") + std::string(r.suffix));
     }
     return l;
   }();
@@ -288,7 +313,7 @@ RouteMatch Router::Match(http::verb method, std::string_view target) {
   m.label = static_cast<uint16_t>(1 + kIngestLabels + (route - kRoutes));
   if (IsCatalogWrite(method) && route->prefix == "/v1/items/" && route->suffix.empty()) {
     m.scope = Scope::kIngest;
-  } else if (route->prefix == "/healthz" || route->prefix == "/readyz") {
+  } else if (route->prefix == "/healthz" || route->prefix == "/readyz" || route->prefix == "/") {
     m.scope = Scope::kOpen;
   } else if (route->prefix.starts_with("/v1/admin/")) {
     m.scope = Scope::kAdmin;

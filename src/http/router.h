@@ -71,6 +71,8 @@ class Router {
   // Whether the request asks for the alert stream (GET /v1/alerts/stream): the server
   // answers it itself, as Server-Sent Events, each alert written by WriteAlert.
   static bool IsAlertStream(const Request& req);
+  // Whether it asks for the dashboard's snapshots (GET /v1/dashboard/stream): the same.
+  static bool IsDashboardStream(const Request& req);
 
  private:
   struct Route;

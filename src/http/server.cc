@@ -10,6 +10,7 @@
 
 #include "config/loader.h"
 #include "http/access.h"
+#include "http/dashboard.h"
 #include "http/json_writer.h"
 #include "http/params.h"
 #include "http/router.h"
@@ -54,6 +55,7 @@ struct Shared {
   Router router;
   Engine& engine;
   const ServerOptions& options;
+  DashboardFeed dashboard{engine};  // GET /v1/dashboard/stream's snapshots
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active{0};  // requests read and not yet answered
   std::atomic<int> connections{0};  // sessions open (not counting refused ones)
@@ -93,6 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() {
     if (alert_stream_ != 0) shared_.Unsubscribe(alert_stream_);
+    if (dashboard_stream_ != 0) shared_.dashboard.Unsubscribe(dashboard_stream_);
     worker_.sessions.erase(this);
     if (admitted_) shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -332,7 +335,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Nothing is read or written while the engine works on the answer: the socket's
     // timeout does not apply (a read has its own deadline; ingest waits for durability).
     deadline_ = Clock::time_point::max();
-    if (Router::IsAlertStream(req)) return StartStream(req.version());
+    if (Router::IsAlertStream(req)) return StartStream(req.version(), false);
+    if (Router::IsDashboardStream(req)) return StartStream(req.version(), true);
     const uint64_t seq = ++request_seq_;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it). The callback hands its
@@ -360,7 +364,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // drain does not wait for it). A client too slow to take its alerts (more than
   // kStreamBacklog bytes waiting) is disconnected; it reconnects and reads what it missed
   // from GET /v1/alerts?since=.
-  void StartStream(unsigned version) {
+  void StartStream(unsigned version, bool dashboard) {
     awaiting_ = false;
     timed_ = false;  // a stream is not a request with a duration
     Uncount();
@@ -368,21 +372,33 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_ && parser_->is_done()) body_ = std::move(parser_->get().body());
     std::weak_ptr<Session> weak = shared_from_this();
     auto executor = stream_.get_executor();
-    // On a shard thread: only hand the alert over; it is written on this connection's.
-    alert_stream_ = shared_.Subscribe([weak, executor](std::shared_ptr<const Alert> a) {
-      net::post(executor, [weak, a = std::move(a)] {
-        auto self = weak.lock();
-        if (!self) return;
-        JsonWriter w;
-        WriteAlert(w, *a);
-        self->StreamSend("event: alert\nid: " + a->id + "\ndata: " + w.Take() + "\n\n");
+    if (dashboard) {
+      // On the feed's thread: only hand the snapshot over.
+      dashboard_stream_ = shared_.dashboard.Subscribe([weak, executor](std::shared_ptr<const std::string> text) {
+        net::post(executor, [weak, text = std::move(text)] {
+          if (auto self = weak.lock()) self->StreamSend(*text);
+        });
       });
-    });
+    } else {
+      // On a shard thread: only hand the alert over; it is written on this connection's.
+      alert_stream_ = shared_.Subscribe([weak, executor](std::shared_ptr<const Alert> a) {
+        net::post(executor, [weak, a = std::move(a)] {
+          auto self = weak.lock();
+          if (!self) return;
+          JsonWriter w;
+          WriteAlert(w, *a);
+          self->StreamSend("event: alert\nid: " + a->id + "\ndata: " + w.Take() + "\n\n");
+        });
+      });
+    }
     std::string head = version == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
     head += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-            "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n"
-            ": eddy alerts\nretry: 1000\n\n";
-    if (alert_stream_ == 0) {
+            "Connection: close\r\nX-Accel-Buffering: no\r\n";
+    if (!cors_origin_.empty()) {
+      head += "Access-Control-Allow-Origin: " + std::string(cors_origin_) + "\r\n";
+    }
+    head += dashboard ? "\r\n: eddy dashboard\nretry: 1000\n\n" : "\r\n: eddy alerts\nretry: 1000\n\n";
+    if (alert_stream_ == 0 && dashboard_stream_ == 0) {
       streaming_ = false;  // the server is stopping
       return Reply(ErrorResponse(http::status::service_unavailable, version, "eddy is shutting down"),
                    false);
@@ -565,6 +581,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool streaming_ = false;
   bool writing_ = false;
   uint64_t alert_stream_ = 0;   // its subscription (0: none)
+  uint64_t dashboard_stream_ = 0;
   std::string stream_backlog_;  // events not yet handed to the socket
   Clock::time_point last_write_{};
 };
@@ -723,6 +740,7 @@ void HttpServer::BeginShutdown() {
 
 void HttpServer::Join() {
   impl_->shared.CloseStreams();  // before the I/O threads stop: no alert is posted to them
+  impl_->shared.dashboard.Stop();  // nor a snapshot
   for (auto& w : impl_->workers) {
     w->guard.reset();
     w->ioc.stop();

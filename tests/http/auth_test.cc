@@ -84,6 +84,8 @@ struct Call {
 std::vector<Call> EveryRoute() {
   const std::string ev = test::EventBuilder().User("u").Type("view").Item("i").Json();
   return {
+      {"GET", "/", "", Scope::kOpen},  // the dashboard page
+      {"GET", "/v1/dashboard/stream", "", Scope::kRead},  // a stream: refusals only, below
       {"GET", "/healthz", "", Scope::kOpen},
       {"GET", "/readyz", "", Scope::kOpen},
       {"POST", "/v1/events", ev, Scope::kIngest},
@@ -155,7 +157,7 @@ TEST(AuthTest, EveryRouteTimesEveryCredentialAndScope) {
     test::HttpClient c(s.server->port());
     if (!cred.header.empty()) c.SetHeader(cred.header, cred.value);
     for (const Call& call : EveryRoute()) {
-      const bool stream = call.target == "/v1/alerts/stream";
+      const bool stream = call.target.ends_with("/stream");
       const uint8_t need = call.scope == Scope::kRead     ? kScopeRead
                            : call.scope == Scope::kIngest ? kScopeIngest
                            : call.scope == Scope::kAdmin  ? kScopeAdmin

@@ -10,7 +10,6 @@
 #include <thread>
 
 namespace eddy::test {
-namespace {
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
   pid_t pid = fork();
@@ -26,6 +25,8 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
   }
   return pid;
 }
+
+namespace {
 
 int ExitCode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);

@@ -38,6 +38,9 @@ class Daemon {
   uint16_t port_ = 0;
 };
 
+// Starts `argv` (argv[0] a path) as a child process with stdout and stderr to `out_path`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path);
+
 // Runs a command to completion; returns {exit status, stdout+stderr}.
 std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv);
 
