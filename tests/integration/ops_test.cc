@@ -161,6 +161,12 @@ class Receiver {
     cv_.wait_for(lock, std::chrono::seconds(60), [&] { return accepted_.size() >= n; });
     return accepted_;
   }
+  // The same, once the last accepted key satisfies `done`.
+  std::vector<std::string> WaitUntil(const std::function<bool(const std::string&)>& done) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(60), [&] { return !accepted_.empty() && done(accepted_.back()); });
+    return accepted_;
+  }
   int attempts() {
     std::lock_guard lock(mu_);
     return attempts_;
@@ -260,14 +266,16 @@ TEST(OpsTest, WebhooksDeliverEveryAlertInOrderThroughFailuresAndRestarts) {
                                       .Raw("lowStockThreshold", "2").Json()).status, 200);
   ASSERT_EQ(c2.Post("/v1/events", test::EventBuilder().User("u").Type("purchase").Item("sku4").Json()).status,
             200);
-  // Nothing lost, nothing repeated: exactly what the first receiver did not get, in order,
-  // then the new one.
-  got = second.WaitFor(3);
+  // Nothing lost, in order: what the first receiver did not get, then the new one. At
+  // least once: the kill may have come between the first receiver's answer to the last
+  // delivery and eddy's cursor write, and that one delivery comes again (only that one).
+  const std::string last_before_kill = got[2];
+  got = second.WaitUntil([](const std::string& key) { return IsKey(key, "sku4", "/raised"); });
+  if (!got.empty() && got.front() == last_before_kill) got.erase(got.begin());
   ASSERT_EQ(got.size(), 3u) << d->Log();
   EXPECT_TRUE(IsKey(got[0], "sku2", "/cleared")) << got[0];
   EXPECT_TRUE(IsKey(got[1], "sku3", "/raised")) << got[1];
   EXPECT_TRUE(IsKey(got[2], "sku4", "/raised")) << got[2];
-  EXPECT_EQ(second.attempts(), 3);
   EXPECT_EQ(d->Stop(SIGTERM), 0) << d->Log();
 }
 
