@@ -307,13 +307,27 @@ RouteMatch Router::Match(http::verb method, std::string_view target) {
     if (path == kIngestRoutes[i].path) return {static_cast<uint16_t>(1 + i), Scope::kIngest, false};
   }
   std::string_view id;
+  // A catalog write (PUT / PATCH / DELETE /v1/items/{id}) as Handle dispatches it: before
+  // the table, where an exact path such as /v1/items/popular would match first.
+  if (IsCatalogWrite(method) && path.starts_with("/v1/items/")) {
+    id = path.substr(std::string_view("/v1/items/").size());
+    if (!id.empty() && id.find('/') == std::string_view::npos) {
+      static const uint16_t item_label = [] {
+        for (const Route& r : kRoutes) {
+          if (r.prefix == "/v1/items/" && r.suffix.empty()) {
+            return static_cast<uint16_t>(1 + kIngestLabels + (&r - kRoutes));
+          }
+        }
+        return uint16_t{0};
+      }();
+      return {item_label, Scope::kIngest, false};
+    }
+  }
   const Route* route = Find(path, &id);
   if (route == nullptr) return {};
   RouteMatch m;
   m.label = static_cast<uint16_t>(1 + kIngestLabels + (route - kRoutes));
-  if (IsCatalogWrite(method) && route->prefix == "/v1/items/" && route->suffix.empty()) {
-    m.scope = Scope::kIngest;
-  } else if (route->prefix == "/healthz" || route->prefix == "/readyz" || route->prefix == "/") {
+  if (route->prefix == "/healthz" || route->prefix == "/readyz" || route->prefix == "/") {
     m.scope = Scope::kOpen;
   } else if (route->prefix.starts_with("/v1/admin/")) {
     m.scope = Scope::kAdmin;

@@ -94,6 +94,8 @@ std::vector<Call> EveryRoute() {
       {"POST", "/v1/streaming/events/segment-update", R"({"userId":"u","newSegment":"vip"})", Scope::kIngest},
       {"POST", "/v1/items", R"({"itemId":"i","category":"c"})", Scope::kIngest},
       {"PUT", "/v1/items/i", R"({"category":"c"})", Scope::kIngest},
+      // An item id that is also a route's path: still a catalog write.
+      {"DELETE", "/v1/items/popular", "", Scope::kIngest},
       {"POST", "/v1/admin/checkpoint", "", Scope::kAdmin},
       {"POST", "/v1/admin/reload", "", Scope::kAdmin},  // no reloader in process: 503
       {"GET", "/metrics", "", Scope::kRead},
