@@ -265,6 +265,12 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     spdlog::critical("cannot start: {}", engine.status().message());
     return 1;
   }
+  // Before the server: a failure returns with nothing serving yet.
+  eddy::WebhookDispatcher webhooks(**engine, options);
+  if (eddy::Status st = webhooks.Start(); !st.ok()) {
+    spdlog::critical("cannot start: {}", st.message());
+    return 1;
+  }
   eddy::HttpServer server(**engine, options);
   eddy::Reloader reloader(src, options, **engine, server);
   server.SetReloader([&reloader] {
@@ -272,11 +278,6 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
     return std::make_pair(r.status.ok(), r.Json());
   });
   if (eddy::Status st = server.Start(); !st.ok()) {
-    spdlog::critical("cannot start: {}", st.message());
-    return 1;
-  }
-  eddy::WebhookDispatcher webhooks(**engine, options);
-  if (eddy::Status st = webhooks.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;
   }

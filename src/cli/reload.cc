@@ -56,7 +56,8 @@ ReloadOutcome Reloader::Reload() {
     out.applied.push_back("logging");
   }
   RankingOptions ranking_live = next.ranking;
-  ranking_live.bought_items = now.ranking.bought_items;
+  ranking_live.bought_items = now.ranking.bought_items;  // a state's cap
+  ranking_live.max_k = now.ranking.max_k;                // the HTTP layer's bound of k
   if (!(ranking_live == now.ranking) || !(next.offers == now.offers)) {
     engine_.SetRanking(ranking_live, next.offers);
     note(!(ranking_live == now.ranking), "ranking", &out.applied);
@@ -65,6 +66,8 @@ ReloadOutcome Reloader::Reload() {
   // Needs a restart: everything else that changed (the value in force stays).
   note(!(server_live == next.server), "server", &out.restart);
   note(next.ranking.bought_items != now.ranking.bought_items, "ranking.bought_items", &out.restart);
+  note(next.ranking.max_k != now.ranking.max_k, "ranking.max_k", &out.restart);
+  note(!(next.webhooks == now.webhooks), "webhooks", &out.restart);
   note(!(next.log == now.log), "log", &out.restart);
   note(!(next.runtime == now.runtime), "runtime", &out.restart);
   note(!(next.ingest == now.ingest), "ingest", &out.restart);

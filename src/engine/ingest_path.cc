@@ -283,12 +283,13 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
       e.tag = owned_by_log;
       e.flags = static_cast<uint8_t>((j + 1 == len ? kLastOfRun : 0) | store_replies);
     }
-    // After this loop's last Publish the ticket may already be gone: do not touch it.
-    for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
+    // Offered before publishing: the shard cannot apply past it first.
     if (probes_ && pl.ProbeFree()) {
       if (published_ns == 0) published_ns = SteadyNanos();
       pl.OfferProbe(first + len - 1, published_ns);
     }
+    // After this loop's last Publish the ticket may already be gone: do not touch it.
+    for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
     // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
     // they answer; so wake it (a syscall) only when someone waits for the apply or the
     // partition is filling up. Gated, the store thread wakes the shards after its write.

@@ -107,6 +107,7 @@ Recommender::Recommender(const Options& options, const ShardSet& shards,
 void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
   auto live = std::make_shared<LiveRanking>(LiveRanking{ranking, offers});
   live->ranking.bought_items = options_.ranking.bought_items;
+  live->ranking.max_k = options_.ranking.max_k;
   MutexLock lock(&live_mu_);
   live_ = std::move(live);
 }

@@ -46,7 +46,7 @@ void WriteRevenueFigures(JsonWriter& w, const RevenueWindow& x) {
 // ack level and reply). The item comes from the path; the body of PUT / PATCH is one
 // object of catalog fields; DELETE has none.
 void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view item_raw,
-                          Respond respond) {
+                          Respond respond, std::string_view client) {
   const unsigned v = req.version();
   std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
   if (!item) return;
@@ -88,7 +88,7 @@ void Router::CatalogWrite(Request& req, IngestContext& ctx, std::string_view ite
   }
   req.body() = std::move(body);
   req.set(http::field::content_type, "application/json");
-  Ingest(req, ctx, type, std::move(respond), {});
+  Ingest(req, ctx, type, std::move(respond), client);
 }
 
 // The catalog record and the engagement of one item; 404 when eddy knows neither.

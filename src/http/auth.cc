@@ -175,6 +175,7 @@ bool Authenticator::Jwt(std::string_view token, int64_t now_s, Principal* out,
   const char* sub = jwt_get_grant(jwt.get(), "sub");
   out->id = "jwt:" + std::string(sub != nullptr ? sub : "");
   *expires_s = *exp;
+  out->expires_s = *exp + options_.jwt_leeway_s;
   return true;
 }
 

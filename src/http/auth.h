@@ -27,6 +27,7 @@ std::string Sha256Hex(std::string_view data);
 struct Principal {
   std::string id;      // the API key's id, or "jwt:<sub>"
   uint8_t scopes = 0;  // AuthScope bits
+  int64_t expires_s = INT64_MAX;  // a JWT's exp plus the leeway (Unix seconds)
 };
 
 class Authenticator {

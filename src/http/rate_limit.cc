@@ -45,7 +45,13 @@ RateLimiter::Bucket& RateLimiter::Find(Stripe& s, std::string_view client, int64
         ++e;
       }
     }
-    if (s.buckets.size() == before) s.buckets.erase(s.buckets.begin());
+    // None idle: forget an eighth of the stripe at once, so that a flood of new clients
+    // does not scan it for each one.
+    if (s.buckets.size() == before) {
+      for (size_t n = std::max<size_t>(1, before / 8); n != 0 && !s.buckets.empty(); --n) {
+        s.buckets.erase(s.buckets.begin());
+      }
+    }
   }
   Bucket fresh;
   for (int k = 0; k < 2; ++k) {
@@ -66,7 +72,8 @@ int RateLimiter::Admit(std::string_view client, Kind kind, int64_t now_ns) {
     if (kind == kRead) b.tokens[kind] -= 1.0;
     return 0;
   }
-  return std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens[kind]) / rate)));
+  // (A day at most: a tiny rate would overflow the int.)
+  return static_cast<int>(std::clamp(std::ceil((1.0 - b.tokens[kind]) / rate), 1.0, 86'400.0));
 }
 
 void RateLimiter::Charge(std::string_view client, Kind kind, double tokens, int64_t now_ns) {

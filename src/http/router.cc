@@ -359,7 +359,7 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::stri
   if (IsCatalogWrite(req.method()) && path.starts_with("/v1/items/")) {
     id = path.substr(std::string_view("/v1/items/").size());
     if (!id.empty() && id.find('/') == std::string_view::npos) {
-      return CatalogWrite(req, ctx, id, std::move(respond));
+      return CatalogWrite(req, ctx, id, std::move(respond), client);
     }
   }
   const Route* route = Find(path, &id);

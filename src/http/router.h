@@ -97,7 +97,8 @@ class Router {
   static bool IsCatalogWrite(http::verb v) {
     return v == http::verb::put || v == http::verb::patch || v == http::verb::delete_;
   }
-  void CatalogWrite(Request& req, IngestContext& ctx, std::string_view item, Respond respond);
+  void CatalogWrite(Request& req, IngestContext& ctx, std::string_view item, Respond respond,
+                    std::string_view client);
   void Item(const Request& req, std::string_view item, Respond respond);
   void Sessions(const Request& req, std::string_view user, std::string_view query,
                 Respond respond);

@@ -124,6 +124,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // An idle alert stream gets a comment line now and then: proxies and clients see it
     // alive, and a vanished client is noticed by the failing write.
     if (streaming_ && !writing_ && now - last_write_ >= kStreamKeepAlive) StreamSend(": keep-alive\n\n");
+    // A stream is authorised when it opens: it ends when its JWT expires or a reload
+    // swaps the policy (the client reconnects and is judged again).
+    if (streaming_ && policy_ && policy_->auth &&
+        (policy_ != worker_.policy || std::time(nullptr) > credential_expires_s_)) {
+      streaming_ = false;
+      return Close({});
+    }
     if (awaiting_ && now >= answer_deadline_) {
       awaiting_ = false;  // the late answer, when it comes, is dropped
       return Reply(ErrorResponse(http::status::service_unavailable, answer_version_,
@@ -212,6 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned v = req.version();
     policy_ = worker_.policy;
     who_.clear();
+    credential_expires_s_ = INT64_MAX;
     cors_origin_ = {};
     const bool has_body = parser_->content_length().value_or(0) > 0 || req.chunked();
     if (!policy_->cors_origins.empty()) {
@@ -229,6 +237,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return false;
       }
       who_ = std::move(p.id);
+      credential_expires_s_ = p.expires_s;
       const uint8_t need = match_.scope == Scope::kIngest  ? kScopeIngest
                            : match_.scope == Scope::kAdmin ? kScopeAdmin
                                                            : kScopeRead;
@@ -563,6 +572,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string who_;
   std::string_view cors_origin_;  // into policy_'s origins, or the request (then "*")
   std::string client_ip_;         // the peer's address, once asked for
+  int64_t credential_expires_s_ = INT64_MAX;  // its credential's end (a JWT's exp)
   bool admitted_ = false;  // counted in shared_.connections
   bool refused_ = false;   // past server.max_connections: answered 503 and closed
   // The request whose answer is awaited (one at a time per connection).

@@ -1,5 +1,8 @@
 #include "http/webhooks.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -32,18 +35,39 @@ std::string AlertJson(const Alert& a) {
   return w.Take();
 }
 
-// Writes `text` to `path` whole: a temp file renamed over it.
+// Writes `text` to `path` whole and durably: a temp file, synced, renamed over it, and
+// the directory synced.
 bool WriteWhole(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << text;
-    out.flush();
-    if (!out) return false;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<size_t>(n);
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
+  const bool synced = ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) return false;
+  const std::string dir = fs::path(path).parent_path().string();
+  if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+    ::fsync(d);
+    ::close(d);
+  }
+  return true;
+}
+
+std::string RecordLine(uint64_t seq, const std::string& key, const std::string& json) {
+  JsonWriter w;
+  w.BeginObject().Key("seq").Uint(seq).Key("key").String(key).Key("alert");
+  std::string line = w.Take();
+  line += json;
+  line += "}\n";
+  return line;
 }
 
 }  // namespace
@@ -68,6 +92,9 @@ WebhookDispatcher::WebhookDispatcher(Engine& engine, const Options& options)
       t.host = std::string(authority);
       t.port = "80";
     }
+    if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') {
+      t.host = t.host.substr(1, t.host.size() - 2);  // an IPv6 literal
+    }
     targets_.push_back(std::move(t));
   }
 }
@@ -80,25 +107,31 @@ Status WebhookDispatcher::Load() {
   if (ec) return Status::IoError("webhooks: cannot create " + dir_ + ": " + ec.message());
   simdjson::dom::parser parser;
   const std::string outbox = dir_ + "/outbox.ndjson";
-  if (std::ifstream in(outbox); in) {
-    for (std::string line; std::getline(in, line);) {
+  bool torn = false;
+  if (std::ifstream in(outbox, std::ios::binary); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string all = text.str();
+    torn = !all.empty() && all.back() != '\n';
+    std::istringstream lines(all);
+    for (std::string line; std::getline(lines, line);) {
       simdjson::dom::element e;
       uint64_t seq = 0;
       std::string_view key;
       simdjson::dom::element alert;
       if (parser.parse(line).get(e) || e["seq"].get(seq) || e["key"].get(key) ||
-          e["alert"].get(alert)) {
-        continue;  // a torn last line (a crash mid-append): its alert is re-synced below
+          e["alert"].get(alert) || seq < next_seq_) {
+        torn = true;  // a torn line (a crash or a full disk mid-append): re-synced below
+        continue;
       }
       Record r{seq, std::string(key), simdjson::minify(alert)};
       known_.insert(r.key);
-      next_seq_ = std::max(next_seq_, seq + 1);
+      next_seq_ = seq + 1;
       records_.push_back(std::move(r));
     }
   }
-  outbox_ = std::fopen(outbox.c_str(), "a");
-  if (outbox_ == nullptr) return Status::IoError("webhooks: cannot append to " + outbox);
   const std::string cursors = dir_ + "/cursors.json";
+  for (Target& t : targets_) t.cursor = UINT64_MAX;  // a URL not in the file: from now on
   if (std::ifstream in(cursors); in) {
     std::stringstream text;
     text << in.rdbuf();
@@ -108,53 +141,66 @@ Status WebhookDispatcher::Load() {
       for (Target& t : targets_) {
         uint64_t c = 0;
         if (!obj[t.url].get(c)) t.cursor = c;
-        else t.cursor = UINT64_MAX;  // new URL: set below
       }
+    } else {
+      spdlog::warn("webhooks: {} is unreadable; each URL gets the kept outbox again", cursors);
+      for (Target& t : targets_) t.cursor = 0;
     }
-  } else {
-    for (Target& t : targets_) t.cursor = UINT64_MAX;
   }
+  // A cursor past the outbox's end (its tail was lost with power): number on after it, or
+  // new alerts would be taken as delivered.
+  for (const Target& t : targets_) {
+    if (t.cursor != UINT64_MAX) next_seq_ = std::max(next_seq_, t.cursor + 1);
+  }
+  if (torn) {
+    std::string text;
+    for (const Record& r : records_) text += RecordLine(r.seq, r.key, r.json);
+    if (!WriteWhole(outbox, text)) return Status::IoError("webhooks: cannot rewrite " + outbox);
+    spdlog::warn("webhooks: {} had a torn line; rewritten without it", outbox);
+  }
+  outbox_ = std::fopen(outbox.c_str(), "a");
+  if (outbox_ == nullptr) return Status::IoError("webhooks: cannot append to " + outbox);
   return Status::Ok();
 }
 
 Status WebhookDispatcher::Start() {
   if (targets_.empty()) return Status::Ok();
-  {
-    std::lock_guard lock(mu_);
-    if (!dir_.empty()) {
-      if (Status st = Load(); !st.ok()) return st;
-    } else {
-      for (Target& t : targets_) t.cursor = UINT64_MAX;
-    }
+  if (!dir_.empty()) {
+    if (Status st = Load(); !st.ok()) return st;
   }
-  // Live alerts from now on (queued behind the re-sync below: both take mu_)...
+  // Live alerts from now on, only queued (on the shard thread); taken below, after the
+  // re-sync, and then by the dispatcher thread.
   subscription_ = engine_.SubscribeAlerts([this](std::shared_ptr<const Alert> a) {
     std::lock_guard lock(mu_);
-    Enqueue(*a);
+    pending_.push_back(std::move(a));
     cv_.notify_one();
   });
-  // ... and the kept alerts the outbox lacks (raised before a stop or crash), oldest first.
+  // The kept alerts the outbox lacks (raised before a stop or crash), oldest first; then
+  // what was raised meanwhile (Enqueue skips what the re-sync already took).
   AlertsRequest all;
   all.k = UINT32_MAX;
   AlertsAnswer kept = engine_.AlertsSync(all);
+  const uint64_t before = next_seq_;
+  for (auto it = kept.alerts.rbegin(); it != kept.alerts.rend(); ++it) {
+    Alert raised = *it;
+    raised.active = true;
+    raised.cleared.reset();
+    Enqueue(raised);
+    if (!it->active) Enqueue(*it);
+  }
+  if (next_seq_ != before) {
+    spdlog::info("webhooks: {} alert changes not yet in the outbox appended", next_seq_ - before);
+  }
+  std::vector<std::shared_ptr<const Alert>> meanwhile;
   {
     std::lock_guard lock(mu_);
-    const uint64_t before = next_seq_;
-    for (auto it = kept.alerts.rbegin(); it != kept.alerts.rend(); ++it) {
-      Alert raised = *it;
-      raised.active = true;
-      raised.cleared.reset();
-      Enqueue(raised);
-      if (!it->active) Enqueue(*it);
-    }
-    if (next_seq_ != before) {
-      spdlog::info("webhooks: {} alert changes not yet in the outbox appended", next_seq_ - before);
-    }
-    // A URL new to the cursors: the alerts from now on.
-    const uint64_t now = next_seq_ - 1;
-    for (Target& t : targets_) {
-      if (t.cursor == UINT64_MAX) t.cursor = now;
-    }
+    meanwhile.swap(pending_);
+  }
+  for (const auto& a : meanwhile) Enqueue(*a);
+  Flush();
+  // A URL new to the cursors: the alerts from now on.
+  for (Target& t : targets_) {
+    if (t.cursor == UINT64_MAX) t.cursor = next_seq_ - 1;
   }
   SaveCursors();
   thread_ = std::thread([this] { Run(); });
@@ -174,7 +220,6 @@ void WebhookDispatcher::Stop() {
   stopping_.store(true, std::memory_order_relaxed);
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
   if (outbox_ != nullptr) {
     std::fclose(outbox_);
     outbox_ = nullptr;
@@ -185,24 +230,25 @@ void WebhookDispatcher::Enqueue(const Alert& alert) {
   std::string key = KeyOf(alert);
   if (known_.contains(key)) return;
   Record r{next_seq_++, std::move(key), AlertJson(alert)};
-  if (Status st = Append(r); !st.ok()) {
-    spdlog::warn("webhooks: {} (the alert is still delivered; a restart re-syncs it)", st.message());
+  if (outbox_ != nullptr) {
+    const std::string line = RecordLine(r.seq, r.key, r.json);
+    if (std::fwrite(line.data(), 1, line.size(), outbox_) != line.size()) {
+      spdlog::warn("webhooks: cannot append to {}/outbox.ndjson (the alert is still delivered; "
+                   "a restart re-syncs it)", dir_);
+    }
+    unflushed_ = true;
   }
   known_.insert(r.key);
   records_.push_back(std::move(r));
 }
 
-Status WebhookDispatcher::Append(const Record& r) {
-  if (outbox_ == nullptr) return Status::Ok();
-  JsonWriter w;
-  w.BeginObject().Key("seq").Uint(r.seq).Key("key").String(r.key).Key("alert");
-  std::string line = w.Take();
-  line += r.json;
-  line += "}\n";
-  if (std::fwrite(line.data(), 1, line.size(), outbox_) != line.size() || std::fflush(outbox_) != 0) {
-    return Status::IoError("webhooks: cannot append to " + dir_ + "/outbox.ndjson");
+// Makes a batch of appends durable before any of them is delivered.
+void WebhookDispatcher::Flush() {
+  if (!unflushed_ || outbox_ == nullptr) return;
+  unflushed_ = false;
+  if (std::fflush(outbox_) != 0 || ::fdatasync(::fileno(outbox_)) != 0) {
+    spdlog::warn("webhooks: cannot sync {}/outbox.ndjson", dir_);
   }
-  return Status::Ok();
 }
 
 void WebhookDispatcher::SaveCursors() {
@@ -229,11 +275,7 @@ void WebhookDispatcher::Compact() {
   records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(drop));
   if (outbox_ == nullptr) return;
   std::string text;
-  for (const Record& r : records_) {
-    JsonWriter w;
-    w.BeginObject().Key("seq").Uint(r.seq).Key("key").String(r.key).Key("alert");
-    text += w.Take() + r.json + "}\n";
-  }
+  for (const Record& r : records_) text += RecordLine(r.seq, r.key, r.json);
   std::fclose(outbox_);
   const std::string path = dir_ + "/outbox.ndjson";
   if (!WriteWhole(path, text)) spdlog::warn("webhooks: cannot rewrite {}", path);
@@ -242,12 +284,19 @@ void WebhookDispatcher::Compact() {
 
 void WebhookDispatcher::Run() {
   using Clock = std::chrono::steady_clock;
-  std::unique_lock lock(mu_);
-  while (!stop_) {
+  std::vector<std::shared_ptr<const Alert>> fresh;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      fresh.swap(pending_);
+    }
+    for (const auto& a : fresh) Enqueue(*a);
+    fresh.clear();
+    Flush();
     // The next record some URL is due to receive now.
     const auto now = Clock::now();
     Target* due = nullptr;
-    const Record* record = nullptr;
     auto wake = Clock::time_point::max();
     for (Target& t : targets_) {
       if (records_.empty() || t.cursor >= records_.back().seq) continue;
@@ -255,35 +304,32 @@ void WebhookDispatcher::Run() {
         wake = std::min(wake, t.retry_at);
         continue;
       }
-      const uint64_t first = records_.front().seq;
-      const size_t at = t.cursor + 1 <= first ? 0 : static_cast<size_t>(t.cursor + 1 - first);
       due = &t;
-      record = &records_[at];
       break;
     }
     if (due == nullptr) {
       Compact();
+      std::unique_lock lock(mu_);
+      const auto ready = [this] { return stop_ || !pending_.empty(); };
       if (wake == Clock::time_point::max()) {
-        cv_.wait(lock);
+        cv_.wait(lock, ready);
       } else {
-        cv_.wait_until(lock, wake);
+        cv_.wait_until(lock, wake, ready);
       }
       continue;
     }
-    const Record r = *record;  // records_ may change while the lock is released
-    lock.unlock();
+    // The first record after its cursor (numbers may have gaps after a torn outbox).
+    const auto next = std::upper_bound(records_.begin(), records_.end(), due->cursor,
+                                       [](uint64_t c, const Record& r) { return c < r.seq; });
+    const Record& r = *next;
     std::string why;
-    const bool ok = Post(*due, r, &why);
-    lock.lock();
-    if (ok) {
+    if (Post(*due, r, &why)) {
       due->cursor = r.seq;
       if (due->backoff_ms != 0) spdlog::info("webhooks: {} accepts deliveries again", due->url);
       due->backoff_ms = 0;
       delivered_.fetch_add(1, std::memory_order_relaxed);
-      lock.unlock();
       SaveCursors();
-      lock.lock();
-    } else {
+    } else if (!stopping_.load(std::memory_order_relaxed)) {
       failures_.fetch_add(1, std::memory_order_relaxed);
       if (due->backoff_ms == 0) {
         spdlog::warn("webhooks: delivery {} to {} failed ({}); retrying with backoff", r.seq,
@@ -323,11 +369,17 @@ bool WebhookDispatcher::Post(const Target& t, const Record& r, std::string* why)
       });
     });
   });
-  // In slices, so that Stop does not wait out a slow receiver's timeout.
+  // In slices, so that Stop does not wait out a slow receiver's timeout; the deadline
+  // covers the name lookup too.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   while (!ioc.stopped()) {
     ioc.run_for(std::chrono::milliseconds(50));
     if (stopping_.load(std::memory_order_relaxed)) {
       *why = "eddy is stopping";
+      return false;
+    }
+    if (!ioc.stopped() && std::chrono::steady_clock::now() > deadline) {
+      *why = "no answer within webhooks.timeout_ms";
       return false;
     }
   }

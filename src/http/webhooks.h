@@ -64,10 +64,10 @@ class WebhookDispatcher {
   };
 
   Status Load();
-  void Enqueue(const Alert& alert);  // under mu_
-  Status Append(const Record& r);    // the outbox file; under mu_
-  void SaveCursors();                // dispatcher thread
-  void Compact();                    // dispatcher thread, under mu_
+  void Enqueue(const Alert& alert);  // dispatcher thread (or Start, before it runs)
+  void Flush();                      // the appends of a batch to disk
+  void SaveCursors();
+  void Compact();
   void Run();
   bool Post(const Target& t, const Record& r, std::string* why) const;
 
@@ -80,14 +80,19 @@ class WebhookDispatcher {
   std::atomic<uint64_t> delivered_{0}, failures_{0};
   std::atomic<bool> stopping_{false};  // ends a delivery in progress
 
+  // The hand-over from the shard threads: a listener only queues the alert.
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                       // guarded by mu_
-  std::deque<Record> records_;              // guarded by mu_; seq ascending
-  absl::flat_hash_set<std::string> known_;  // keys of records_; guarded by mu_
-  uint64_t next_seq_ = 1;                   // guarded by mu_
-  std::FILE* outbox_ = nullptr;             // guarded by mu_
-  std::vector<Target> targets_;             // the dispatcher thread's (after Start)
+  bool stop_ = false;                                   // guarded by mu_
+  std::vector<std::shared_ptr<const Alert>> pending_;  // guarded by mu_
+
+  // The dispatcher thread's (Start's before the thread runs).
+  std::deque<Record> records_;  // seq ascending (gaps possible after a torn file)
+  absl::flat_hash_set<std::string> known_;  // keys of records_
+  uint64_t next_seq_ = 1;
+  std::FILE* outbox_ = nullptr;
+  bool unflushed_ = false;
+  std::vector<Target> targets_;
 };
 
 }  // namespace eddy

@@ -76,21 +76,23 @@ class PartitionLog {
   uint64_t head() const { return tail_.load(std::memory_order_acquire); }
   uint32_t capacity() const { return capacity_; }
 
-  // A freshness probe (the metrics' ingest → visible histogram): a producer offers one of
-  // its published offsets and when it published it (steady-clock ns) while no probe is
-  // pending; the consumer that applies past it takes it. Any thread; when two producers
-  // offer at once the time may be the other's (microseconds apart).
+  // A freshness probe (the metrics' ingest → visible histogram): a producer offers one
+  // reserved offset, before publishing it, and the time (steady-clock ns), while no probe
+  // is pending; the consumer that applies past it takes it. Any thread.
   bool ProbeFree() const { return probe_offset_.load(std::memory_order_relaxed) == 0; }
   void OfferProbe(uint64_t offset, int64_t ns) {
-    probe_ns_.store(ns, std::memory_order_relaxed);
     uint64_t none = 0;
-    probe_offset_.compare_exchange_strong(none, offset + 1, std::memory_order_release,
-                                          std::memory_order_relaxed);
+    if (!probe_offset_.compare_exchange_strong(none, kProbeBusy, std::memory_order_acquire,
+                                               std::memory_order_relaxed)) {
+      return;  // another producer's probe is pending
+    }
+    probe_ns_.store(ns, std::memory_order_relaxed);
+    probe_offset_.store(offset + 1, std::memory_order_release);
   }
   // The pending probe's time, if its offset is below `applied_end` (and it is then cleared).
   bool TakeProbe(uint64_t applied_end, int64_t* ns) {
     const uint64_t v = probe_offset_.load(std::memory_order_acquire);
-    if (v == 0 || v > applied_end) return false;
+    if (v == 0 || v == kProbeBusy || v > applied_end) return false;
     *ns = probe_ns_.load(std::memory_order_relaxed);
     probe_offset_.store(0, std::memory_order_relaxed);
     return true;
@@ -124,6 +126,7 @@ class PartitionLog {
   const uint64_t mask_;
   mutable std::atomic<bool> full_{false};  // see Full(); written only when it changes
   alignas(64) std::atomic<uint64_t> tail_{0};
+  static constexpr uint64_t kProbeBusy = UINT64_MAX;  // being offered
   alignas(64) std::atomic<uint64_t> probe_offset_{0};  // offset + 1; 0 = none pending
   std::atomic<int64_t> probe_ns_{0};
   std::unique_ptr<Cursor[]> cursors_;

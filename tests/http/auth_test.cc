@@ -194,6 +194,10 @@ TEST(AuthTest, EveryRouteTimesEveryCredentialAndScope) {
   test::SseClient refused(s.server->port(), "/v1/alerts/stream?access_token=writer-secret");
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.head().find(" 403 "), std::string::npos) << refused.head();
+  // A reload ends the streams opened under the old credentials: the client reconnects and
+  // is judged again (a key removed by the reload no longer streams).
+  ASSERT_TRUE(s.server->Reconfigure(s.options).ok());
+  EXPECT_EQ(stream.Next(std::chrono::seconds(30)), std::nullopt);
 }
 
 TEST(AuthTest, JwtClaimsAreChecked) {

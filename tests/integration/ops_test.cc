@@ -279,5 +279,37 @@ TEST(OpsTest, WebhooksDeliverEveryAlertInOrderThroughFailuresAndRestarts) {
   EXPECT_EQ(d->Stop(SIGTERM), 0) << d->Log();
 }
 
+TEST(OpsTest, AWebhookOutboxWithATornLastLineIsRepairedAndNothingRepeats) {
+  test::TempDir data;
+  Receiver receiver(0, [](const std::string&, int) { return 200; });
+  const std::string config = Config("[webhooks]\nurls = [\"http://127.0.0.1:" +
+                                    std::to_string(receiver.port()) + "/hook\"]\n");
+  const auto low = [](HttpClient& c, const std::string& sku) {
+    ASSERT_EQ(c.Post("/v1/events", test::EventBuilder().Type("catalog_put").Item(sku).Raw("stock", "2")
+                                       .Raw("lowStockThreshold", "2").Json()).status, 200);
+    ASSERT_EQ(c.Post("/v1/events", test::EventBuilder().User("u").Type("purchase").Item(sku).Json()).status, 200);
+  };
+  {
+    Daemon d(config, {}, data.path().string());
+    ASSERT_TRUE(d.started()) << d.Log();
+    HttpClient c(d.port());
+    low(c, "sku1");
+    ASSERT_EQ(receiver.WaitFor(1).size(), 1u) << d.Log();
+    EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+  }
+  // A crash (or a full disk) mid-append leaves half a line.
+  std::ofstream((data.path() / "webhooks" / "outbox.ndjson").string(), std::ios::app) << R"({"seq":2,"key":"inv)";
+  Daemon d(config, {}, data.path().string());
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  low(c, "sku2");
+  const std::vector<std::string> got =
+      receiver.WaitUntil([](const std::string& key) { return IsKey(key, "sku2", "/raised"); });
+  ASSERT_EQ(got.size(), 2u) << d.Log();
+  EXPECT_TRUE(IsKey(got[0], "sku1", "/raised")) << got[0];
+  EXPECT_NE(d.Log().find("had a torn line; rewritten without it"), std::string::npos) << d.Log();
+  EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
+}
+
 }  // namespace
 }  // namespace eddy
