@@ -586,6 +586,10 @@ class Engine {
   // New ranking and offer settings for the ranked reads that start from now on (reload);
   // ranking.bought_items (a state's cap) keeps its value from start.
   virtual void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) = 0;
+  // New fraud and insight thresholds for the events applied from now on (reload): the
+  // threshold, weights and rules' figures; enabled, the IP window, the segments and the
+  // caps keep their values from start.
+  virtual void SetThresholds(const FraudOptions& fraud, const InsightOptions& insights) = 0;
 
   // Whether a read may be queued now: ResourceExhausted, naming the shard and the cap,
   // when a shard's queue of waiting reads is at runtime.max_queued_reads (HTTP answers 429

@@ -377,6 +377,31 @@ struct LoggingOptions {
   bool operator==(const LoggingOptions&) const = default;
 };
 
+// `running` with the fields of `next` that may change while eddy runs (reload): the
+// threshold, the weights and the rules' figures. Not: enabled, ip_window_minutes and the
+// caps (max_ips, max_users, orders_per_user), which size or shape the state.
+inline FraudOptions WithLiveFraudFields(FraudOptions running, const FraudOptions& next) {
+  const FraudOptions kept = running;
+  running = next;
+  running.enabled = kept.enabled;
+  running.ip_window_minutes = kept.ip_window_minutes;
+  running.max_ips = kept.max_ips;
+  running.max_users = kept.max_users;
+  running.orders_per_user = kept.orders_per_user;
+  return running;
+}
+// The same for insights: the anomaly and prediction thresholds. Not: enabled, the segments
+// (their numbers are kept in the state) and the caps.
+inline InsightOptions WithLiveInsightFields(InsightOptions running, const InsightOptions& next) {
+  running.anomaly_percent = next.anomaly_percent;
+  running.anomaly_min_orders = next.anomaly_min_orders;
+  running.anomaly_high_percent = next.anomaly_high_percent;
+  running.anomaly_critical_percent = next.anomaly_critical_percent;
+  running.prediction_min_purchases = next.prediction_min_purchases;
+  running.prediction_medium_confidence = next.prediction_medium_confidence;
+  return running;
+}
+
 struct Options {
   ServerOptions server;
   AuthOptions auth;

@@ -63,6 +63,13 @@ ReloadOutcome Reloader::Reload() {
     note(!(ranking_live == now.ranking), "ranking", &out.applied);
     note(!(next.offers == now.offers), "offers", &out.applied);
   }
+  const FraudOptions fraud_live = WithLiveFraudFields(now.fraud, next.fraud);
+  const InsightOptions insights_live = WithLiveInsightFields(now.insights, next.insights);
+  if (!(fraud_live == now.fraud) || !(insights_live == now.insights)) {
+    engine_.SetThresholds(next.fraud, next.insights);
+    note(!(fraud_live == now.fraud), "fraud", &out.applied);
+    note(!(insights_live == now.insights), "insights", &out.applied);
+  }
   // Needs a restart: everything else that changed (the value in force stays).
   note(!(server_live == next.server), "server", &out.restart);
   note(next.ranking.bought_items != now.ranking.bought_items, "ranking.bought_items", &out.restart);
@@ -82,8 +89,8 @@ ReloadOutcome Reloader::Reload() {
   note(!(next.catalog == now.catalog), "catalog", &out.restart);
   note(!(next.inventory == now.inventory), "inventory", &out.restart);
   note(!(next.alerts == now.alerts), "alerts", &out.restart);
-  note(!(next.fraud == now.fraud), "fraud", &out.restart);
-  note(!(next.insights == now.insights), "insights", &out.restart);
+  note(!(fraud_live == next.fraud), "fraud (enabled, ip_window, caps)", &out.restart);
+  note(!(insights_live == next.insights), "insights (enabled, segments, caps)", &out.restart);
   note(next.clock != now.clock, "clock", &out.restart);
   note(!(next.durability == now.durability), "durability", &out.restart);
   note(next.weights != now.weights, "weights", &out.restart);
@@ -95,6 +102,8 @@ ReloadOutcome Reloader::Reload() {
   now.logging = next.logging;
   now.ranking = ranking_live;
   now.offers = next.offers;
+  now.fraud = fraud_live;
+  now.insights = insights_live;
   const auto join = [](const std::vector<std::string>& v) {
     std::string s;
     for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;

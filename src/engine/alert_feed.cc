@@ -17,7 +17,8 @@ std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& 
   return out;
 }
 
-Alert ToAlert(const AlertRecord& r, const Interners& interners, const Options& options) {
+Alert ToAlert(const AlertRecord& r, const Interners& interners, const Options& options,
+              const FraudOptions& fraud) {
   Alert a;
   a.kind = std::string(AlertKindName(r.kind));
   if (r.item.valid()) a.item_id = std::string(interners.items.Lookup(r.item.value()));
@@ -44,7 +45,7 @@ Alert ToAlert(const AlertRecord& r, const Interners& interners, const Options& o
     case AlertKind::kFraud:
       a.score = static_cast<double>(r.value) / 1e6;
       a.score_threshold = static_cast<double>(r.threshold) / 1e6;
-      a.reasons = FraudReasons(r.reasons, options.fraud);
+      a.reasons = FraudReasons(r.reasons, fraud);
       break;
     case AlertKind::kAnomaly:
       a.priority = InsightPriorityName(static_cast<InsightPriority>(r.priority));
@@ -67,7 +68,7 @@ void AlertFeed::Raised(const AlertRecord& record) {
   }
   if (count_.load(std::memory_order_acquire) == 0) return;
   // Made once, outside the lock; each listener only takes a reference.
-  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_));
+  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_, *live_.fraud()));
   MutexLock lock(&mu_);
   for (const auto& [handle, listener] : listeners_) listener(alert);
 }

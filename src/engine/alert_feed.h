@@ -17,6 +17,7 @@
 
 #include "commerce/alerts.h"
 #include "eddy/engine.h"
+#include "engine/live_thresholds.h"
 #include "util/interners.h"
 #include "util/mutex.h"
 
@@ -26,14 +27,17 @@ namespace eddy {
 // its contribution (its weight in `fraud`).
 std::vector<FraudReasonScore> FraudReasons(uint8_t reasons, const FraudOptions& fraud);
 
-// The public form of an alert record (its strings looked up).
-Alert ToAlert(const AlertRecord& record, const Interners& interners, const Options& options);
+// The public form of an alert record (its strings looked up; a fraud alert's reasons
+// weighted by `fraud`, the settings in force).
+Alert ToAlert(const AlertRecord& record, const Interners& interners, const Options& options,
+              const FraudOptions& fraud);
 
 class AlertFeed final : public AlertSink {
  public:
   // `interners` is the engine's pointer (recovery may replace what it points to).
-  AlertFeed(const std::unique_ptr<Interners>& interners, const Options& options)
-      : interners_(interners), options_(options) {}
+  AlertFeed(const std::unique_ptr<Interners>& interners, const Options& options,
+            const LiveThresholds& live)
+      : interners_(interners), options_(options), live_(live) {}
 
   void Raised(const AlertRecord& record) override;
   // Counts raises and clears from now on (recovery's replay raises again the alerts the
@@ -48,6 +52,7 @@ class AlertFeed final : public AlertSink {
  private:
   const std::unique_ptr<Interners>& interners_;
   const Options& options_;
+  const LiveThresholds& live_;
   std::atomic<size_t> count_{0};
   std::atomic<bool> counting_{false};
   std::array<std::atomic<uint64_t>, kAlertKindCount> raised_{}, cleared_{};

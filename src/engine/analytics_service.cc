@@ -16,8 +16,13 @@ namespace eddy {
 
 AnalyticsService::AnalyticsService(const Options& options, const ShardSet& shards,
                                    const Interners& interners, const PartitionedLog& log,
-                                   const EngineClock& clock)
-    : options_(options), shards_(shards), interners_(interners), log_(log), clock_(clock) {}
+                                   const EngineClock& clock, const LiveThresholds& live)
+    : options_(options),
+      live_(live),
+      shards_(shards),
+      interners_(interners),
+      log_(log),
+      clock_(clock) {}
 
 void AnalyticsService::ItemCatalog(std::string_view item,
                                    std::function<void(CatalogRecord)> done) const {
@@ -252,8 +257,11 @@ void AnalyticsService::Alerts(const AlertsRequest& request,
       },
       [this, k, answer = std::move(answer),
        done = std::move(done)](std::vector<std::vector<AlertRecord>>& parts) mutable {
+        const std::shared_ptr<const FraudOptions> fraud = live_.fraud();
         for (const auto& p : parts) {
-          for (const AlertRecord& r : p) answer.alerts.push_back(ToAlert(r, interners_, options_));
+          for (const AlertRecord& r : p) {
+            answer.alerts.push_back(ToAlert(r, interners_, options_, *fraud));
+          }
         }
         // Newest first; ties in an order no layout changes.
         std::sort(answer.alerts.begin(), answer.alerts.end(), [](const Alert& a, const Alert& b) {

@@ -281,7 +281,6 @@ Status CheckpointManager::Take() {
   Checkpoint cp;
   cp.sequence = ++checkpoint_seq_;
   cp.created_ms = Clock::System()->Now().millis();
-  cp.config_fingerprint = SettingsFingerprint(options_, *set.states[0]);
   cp.offsets.assign(log_.partitions(), 0);
   cp.shards.resize(set.states.size());
   std::vector<double> pause_ms(set.states.size(), 0);
@@ -290,6 +289,8 @@ Status CheckpointManager::Take() {
     set.OnShard(s, [&, s](ShardState& st) {
       const auto p0 = std::chrono::steady_clock::now();
       for (PartitionId p : st.partitions()) cp.offsets[p.value()] = log_.partition(p).cursor(0);
+      // On the shard's thread: a reload changes the states' live settings there.
+      if (s == 0) cp.config_fingerprint = SettingsFingerprint(options_, st);
       SerialWriter w(&cp.shards[s]);
       st.Save(w);
       pause_ms[s] =

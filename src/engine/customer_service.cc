@@ -53,7 +53,7 @@ void CustomerService::OrderFraud(std::string_view order,
           const FraudUser* u = fraud.Find((*users)[i]);
           for (size_t k = 0; u != nullptr && k < u->scored.size(); ++k) {
             if (u->scored[k].order != OrderId(id)) continue;
-            FraudOrder o = ToFraudOrder(u->scored[k], (*users)[i], interners_, options_.fraud);
+            FraudOrder o = ToFraudOrder(u->scored[k], (*users)[i], interners_, fraud.options());
             if (!best || Newer(o, *best)) best = std::move(o);
           }
         }
@@ -87,7 +87,8 @@ void CustomerService::UserFraud(std::string_view user, uint32_t k,
       answer.orders = u->orders;
       answer.first_seen = EventTime(u->first_seen);
       for (auto s = u->scored.rbegin(); s != u->scored.rend() && answer.recent.size() < k; ++s) {
-        answer.recent.push_back(ToFraudOrder(*s, UserId(uid), interners_, options_.fraud));
+        answer.recent.push_back(
+            ToFraudOrder(*s, UserId(uid), interners_, st.Get<FraudState>().options()));
       }
     }
     done(std::move(answer));
@@ -147,7 +148,9 @@ void CustomerService::UserInsights(std::string_view user, int64_t hours,
         if (k.predicted_ms == INT64_MIN || k.predicted_ms < from) continue;
         CustomerInsight& out = answer.insights.emplace_back();
         out.type = "consumption_prediction";
-        out.priority = k.confidence >= options_.insights.prediction_medium_confidence ? "medium" : "low";
+        out.priority = k.confidence >= st.Get<InsightState>().options().prediction_medium_confidence
+                           ? "medium"
+                           : "low";
         out.time = EventTime(k.predicted_ms);
         out.category = std::string(interners_.categories.Lookup(k.category.value()));
         out.next_purchase = EventTime(k.next_ms);

@@ -105,6 +105,10 @@ class FraudState final : public State {
  public:
   FraudState(const Options& o, const CapShare& share, AlertState& alerts);
 
+  // New thresholds for the orders scored from now on (reload); shard thread.
+  void SetLive(const FraudOptions& next) { options_ = WithLiveFraudFields(options_, next); }
+  const FraudOptions& options() const { return options_; }
+
   std::string_view Name() const override { return "fraud"; }
   uint32_t FormatVersion() const override { return 1; }
   bool Applies() const override { return options_.enabled; }
@@ -144,7 +148,7 @@ class FraudState final : public State {
   void Unlist(OrderId order, UserId user);
   void Mark(FraudUser& u, uint8_t mark, int64_t time_ms);
 
-  const FraudOptions options_;
+  FraudOptions options_;  // the live fields change by SetLive (on this shard's thread)
   const int64_t gap_ms_;
   AlertState& alerts_;
   LruMap<UserId, FraudUser> users_;

@@ -84,6 +84,10 @@ class InsightState final : public State {
  public:
   InsightState(const Options& o, const CapShare& share, AlertState& alerts);
 
+  // New thresholds for the orders applied from now on (reload); shard thread.
+  void SetLive(const InsightOptions& next) { options_ = WithLiveInsightFields(options_, next); }
+  const InsightOptions& options() const { return options_; }
+
   std::string_view Name() const override { return "insights"; }
   uint32_t FormatVersion() const override { return 1; }
   bool Applies() const override { return options_.enabled; }
@@ -113,7 +117,7 @@ class InsightState final : public State {
   void Add(Customer& c, const Insight& in);
   void MaybeAlert(Customer& c, Insight& in, UserId user);
 
-  const InsightOptions options_;
+  InsightOptions options_;  // the live fields change by SetLive (on this shard's thread)
   AlertState& alerts_;
   LruMap<UserId, Customer> users_;
   uint64_t heap_ = 0;  // bytes held by the customers' vectors (approximate, kept as they change)

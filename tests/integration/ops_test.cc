@@ -51,16 +51,32 @@ TEST(OpsTest, ReloadAppliesLiveSettingsNamesRestartOnesAndRefusesInvalidOnes) {
   EXPECT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(same.body, R"({"reloaded":true,"applied":[],"restart_required":[]})");
 
-  // Live keys and a restart-only one.
+  // A new user's order of 600 scores 0.3 (new_user_high_value): under fraud.threshold 0.7
+  // no alert.
+  const auto order = [&](const std::string& user) {
+    ASSERT_EQ(ops.Post("/v1/events", test::EventBuilder().User(user).Type("purchase").Item("tv")
+                                         .Raw("orderId", "\"o-" + user + "\"").Price(600).Json())
+                  .status,
+              200);
+  };
+  order("before");
+  EXPECT_EQ(ops.Get("/v1/alerts?kind=fraud").body.find("\"userId\":\"before\""), std::string::npos);
+
+  // Live keys and restart-only ones.
   Rewrite(d, Config(AuthSection(true, ", \"reader:read:" + Sha256Hex("reader-secret") + "\"") +
-                    "[ranking]\nweight_coview = 0.9\n[limits]\nreads_per_second = 1000\n"
-                    "[logging]\nlevel = \"debug\"\n[fraud]\nthreshold = 0.5\n") +
-              "");
+                    "[ranking]\nweight_coview = 0.9\nmax_k = 50\n[limits]\nreads_per_second = 1000\n"
+                    "[logging]\nlevel = \"debug\"\n[fraud]\nthreshold = 0.25\nmax_users = 1000\n"));
   HttpResult changed = ops.Post("/v1/admin/reload", "");
   EXPECT_EQ(changed.status, 200) << changed.body;
   EXPECT_EQ(changed.body,
-            R"({"reloaded":true,"applied":["auth","limits","logging","ranking"],)"
-            R"("restart_required":["fraud"]})");
+            R"({"reloaded":true,"applied":["auth","limits","logging","ranking","fraud"],)"
+            R"j("restart_required":["ranking.max_k","fraud (enabled, ip_window, caps)"]})j");
+  // The new threshold scores the orders from now on: the same order raises an alert.
+  order("after");
+  HttpResult fraud = ops.Get("/v1/alerts?kind=fraud");
+  EXPECT_NE(fraud.body.find("\"userId\":\"after\""), std::string::npos) << fraud.body;
+  EXPECT_NE(fraud.body.find("\"threshold\":0.25"), std::string::npos) << fraud.body;
+  EXPECT_EQ(fraud.body.find("\"userId\":\"before\""), std::string::npos) << fraud.body;
   HttpClient reader(d.port());
   reader.SetHeader("Authorization", "Bearer reader-secret");
   EXPECT_EQ(reader.Get("/v1/alerts").status, 200);  // the new key works at once
