@@ -100,6 +100,14 @@ KeySpec Double(std::string_view section, std::string_view key, int64_t min, int6
 }
 
 template <typename T>
+KeySpec Str(std::string_view section, std::string_view key, T Options::*group,
+            std::string T::*field) {
+  KeySpec s = Spec(section, key, KeySpec::kString);
+  s.set_string = [group, field](Options& o, const std::string& v) { (o.*group).*field = v; };
+  return s;
+}
+
+template <typename T>
 KeySpec Bool(std::string_view section, std::string_view key, T Options::*group, bool T::*field) {
   KeySpec s = Spec(section, key, KeySpec::kBool);
   s.set_bool = [group, field](Options& o, bool v) { (o.*group).*field = v; };
@@ -120,8 +128,7 @@ KeySpec RankWeight(RankSignal signal) {
 
 std::vector<KeySpec> MakeSchema() {
   std::vector<KeySpec> k;
-  k.push_back(Spec("server", "host", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.server.host = v; };
+  k.push_back(Str("server", "host", &Options::server, &ServerOptions::host));
   k.push_back(Int("server", "port", 0, 65535, &Options::server, &ServerOptions::port));
   k.push_back(Int("server", "io_threads", 1, 256, &Options::server, &ServerOptions::io_threads));
   k.push_back(Int("server", "body_limit_bytes", 1024, int64_t{1} << 30, &Options::server,
@@ -153,8 +160,7 @@ std::vector<KeySpec> MakeSchema() {
     o.server.cors_origins = v;
     return "";
   };
-  k.push_back(Spec("server", "access_log", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.server.access_log = v; };
+  k.push_back(Str("server", "access_log", &Options::server, &ServerOptions::access_log));
   k.push_back(Bool("auth", "enabled", &Options::auth, &AuthOptions::enabled));
   k.push_back(Bool("auth", "allow_unauthenticated", &Options::auth,
                    &AuthOptions::allow_unauthenticated));
@@ -176,12 +182,9 @@ std::vector<KeySpec> MakeSchema() {
     o.auth.keys = std::move(keys);
     return "";
   };
-  k.push_back(Spec("auth", "jwt_secret", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_secret = v; };
-  k.push_back(Spec("auth", "jwt_audience", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_audience = v; };
-  k.push_back(Spec("auth", "jwt_issuer", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.auth.jwt_issuer = v; };
+  k.push_back(Str("auth", "jwt_secret", &Options::auth, &AuthOptions::jwt_secret));
+  k.push_back(Str("auth", "jwt_audience", &Options::auth, &AuthOptions::jwt_audience));
+  k.push_back(Str("auth", "jwt_issuer", &Options::auth, &AuthOptions::jwt_issuer));
   k.push_back(Int("auth", "jwt_leeway_s", 0, 3600, &Options::auth, &AuthOptions::jwt_leeway_s));
   k.push_back(Double("limits", "ingest_events_per_second", 0, 1'000'000'000, &Options::limits,
                      &LimitOptions::ingest_events_per_second));
@@ -405,8 +408,7 @@ std::vector<KeySpec> MakeSchema() {
   k.back().set_string = [](Options& o, const std::string& v) {
     o.clock = v == "event" ? ClockMode::kEvent : ClockMode::kLive;
   };
-  k.push_back(Spec("durability", "data_dir", KeySpec::kString));
-  k.back().set_string = [](Options& o, const std::string& v) { o.durability.data_dir = v; };
+  k.push_back(Str("durability", "data_dir", &Options::durability, &DurabilityOptions::data_dir));
   k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0,
                    {AckLevelName(AckLevel::kMemory), AckLevelName(AckLevel::kWal),
                     AckLevelName(AckLevel::kFsync)}));

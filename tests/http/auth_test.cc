@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "testutil/http_client.h"
+#include "testutil/served.h"
 #include "testutil/sse_client.h"
 #include "testutil/testutil.h"
 
@@ -18,20 +19,7 @@ namespace {
 
 constexpr char kSecret[] = "an HS256 secret of at least 32 bytes, for tests";
 
-struct Served {
-  explicit Served(Options o) : options(std::move(o)) {
-    engine = test::OpenEngine(options);
-    server = std::make_unique<HttpServer>(*engine, options);
-    EXPECT_TRUE(server->Start().ok());
-  }
-  ~Served() {
-    server->BeginShutdown();
-    server->Join();
-  }
-  Options options;
-  std::unique_ptr<Engine> engine;
-  std::unique_ptr<HttpServer> server;
-};
+using test::Served;
 
 ApiKey Key(std::string id, uint8_t scopes, const std::string& secret) {
   return ApiKey{std::move(id), scopes, Sha256Hex(secret)};

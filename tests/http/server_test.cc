@@ -7,26 +7,14 @@
 #include <future>
 
 #include "testutil/http_client.h"
+#include "testutil/served.h"
 #include "testutil/sse_client.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
 namespace {
 
-struct Served {
-  explicit Served(Options o) : options(std::move(o)) {
-    engine = std::move(Engine::Open(options)).value();
-    server = std::make_unique<HttpServer>(*engine, engine->options());
-    EXPECT_TRUE(server->Start().ok());
-  }
-  ~Served() {
-    server->BeginShutdown();
-    server->Join();
-  }
-  Options options;
-  std::unique_ptr<Engine> engine;
-  std::unique_ptr<HttpServer> server;
-};
+using test::Served;
 
 Options ServerTestOptions() {
   Options o = test::TestOptions(2, 1);
