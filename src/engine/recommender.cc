@@ -601,7 +601,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   // trending categories, the user's affinities, and each offer's views and conversions
   // (events whose itemId is the offer) summed over shards. The last to answer ranks.
   job->left.store(3);
-  auto rank = [this, job] {
+  auto rank = [job] {
     if (job->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     job->ctx.user = job->user;
     // Offers the catalog withdrew (hidden or deleted) are never ranked.
