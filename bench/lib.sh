@@ -41,3 +41,10 @@ stop_eddy() {
   wait "$pid" 2>/dev/null || true
   pid=""
 }
+
+# Context switches (voluntary + involuntary) of every thread of eddy so far: a thread that
+# ended is not counted, so read it before and after a run while eddy is up.
+ctxsw() {
+  cat /proc/"$pid"/task/*/status 2>/dev/null |
+    awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}

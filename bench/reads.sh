@@ -7,6 +7,8 @@
 # (no coordinated omission). The first kind, "floor", is GET /healthz: answered by the I/O
 # thread with no engine work, so its latency is what the HTTP round trip alone costs under
 # the same load on the same cores (client included): no read can beat it.
+# Each line ends with eddy's context switches per ingested event over that run (all its
+# threads, voluntary and involuntary, from /proc): what the hand-offs between threads cost.
 # Usage: bench/reads.sh [duration_s] [reads_per_s]   (defaults 10, 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +29,12 @@ for kind in floor recent recommendations similar; do
     similar) path='/v1/items/i1/similar?k=10' ;;
   esac
   for rate in 10000 "$half"; do
-    run --duration "$duration" --batch 100 --connections 16 --rate "$rate" --reads "$reads" \
-      --read-path "$path" --line "${kind}_at_ingest_${rate}/s" | grep '/reads'
+    before=$(ctxsw)
+    out=$(run --duration "$duration" --batch 100 --connections 16 --rate "$rate" --reads "$reads" \
+      --read-path "$path" --line "${kind}_at_ingest_${rate}/s")
+    after=$(ctxsw)
+    events=$(awk -v r="$rate" -v d="$duration" 'BEGIN { print r * d }')
+    echo "$(grep '/reads' <<<"$out")  ctxsw/event $(awk -v a="$after" -v b="$before" -v e="$events" 'BEGIN { printf "%.3f", (a - b) / e }')"
   done
 done
 stop_eddy
