@@ -1,6 +1,5 @@
 #include "http/webhooks.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +15,7 @@
 
 #include "http/json_writer.h"
 #include "http/params.h"
+#include "util/file.h"
 
 namespace eddy {
 
@@ -33,32 +33,6 @@ std::string AlertJson(const Alert& a) {
   JsonWriter w;
   WriteAlert(w, a);
   return w.Take();
-}
-
-// Writes `text` to `path` whole and durably: a temp file, synced, renamed over it, and
-// the directory synced.
-bool WriteWhole(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) return false;
-  const std::string dir = fs::path(path).parent_path().string();
-  if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    ::fsync(d);
-    ::close(d);
-  }
-  return true;
 }
 
 std::string RecordLine(uint64_t seq, const std::string& key, const std::string& json) {
@@ -155,7 +129,9 @@ Status WebhookDispatcher::Load() {
   if (torn) {
     std::string text;
     for (const Record& r : records_) text += RecordLine(r.seq, r.key, r.json);
-    if (!WriteWhole(outbox, text)) return Status::IoError("webhooks: cannot rewrite " + outbox);
+    if (Status st = WriteFileDurably(outbox, {text}); !st.ok()) {
+      return Status::IoError("webhooks: cannot rewrite " + outbox + ": " + std::string(st.message()));
+    }
     spdlog::warn("webhooks: {} had a torn line; rewritten without it", outbox);
   }
   outbox_ = std::fopen(outbox.c_str(), "a");
@@ -257,8 +233,8 @@ void WebhookDispatcher::SaveCursors() {
   w.BeginObject();
   for (const Target& t : targets_) w.Key(t.url).Uint(t.cursor);
   w.EndObject();
-  if (!WriteWhole(dir_ + "/cursors.json", w.Take())) {
-    spdlog::warn("webhooks: cannot write {}/cursors.json; a restart may repeat deliveries", dir_);
+  if (Status st = WriteFileDurably(dir_ + "/cursors.json", {w.Take()}); !st.ok()) {
+    spdlog::warn("webhooks: {}; a restart may repeat deliveries", st.message());
   }
 }
 
@@ -278,7 +254,7 @@ void WebhookDispatcher::Compact() {
   for (const Record& r : records_) text += RecordLine(r.seq, r.key, r.json);
   std::fclose(outbox_);
   const std::string path = dir_ + "/outbox.ndjson";
-  if (!WriteWhole(path, text)) spdlog::warn("webhooks: cannot rewrite {}", path);
+  if (Status st = WriteFileDurably(path, {text}); !st.ok()) spdlog::warn("webhooks: {}", st.message());
   outbox_ = std::fopen(path.c_str(), "a");
 }
 

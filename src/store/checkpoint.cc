@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "util/file.h"
 #include "util/serial.h"
 
 namespace eddy {
@@ -58,16 +59,6 @@ uint64_t GetLe(const char* p, int bytes) {
   return v;
 }
 
-Status SyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Status::IoError("open " + path + ": " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IoError("fsync " + path + ": " + std::strerror(err));
-  return Status::Ok();
-}
-
 uint64_t SequenceOf(const std::string& name) {
   return std::strtoull(name.c_str() + sizeof(kPrefix) - 1, nullptr, 10);
 }
@@ -106,30 +97,8 @@ Status WriteCheckpoint(const std::string& dir, const Checkpoint& cp, uint64_t* b
   char name[64];
   std::snprintf(name, sizeof(name), "%s%020llu", kPrefix,
                 static_cast<unsigned long long>(cp.sequence));
-  const std::string path = dir + "/" + name, tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("create " + tmp + ": " + std::strerror(errno));
-  bool ok = true;
-  for (const std::string* part : {&file, &payload}) {
-    const char* p = part->data();
-    size_t left = part->size();
-    while (ok && left > 0) {
-      const ssize_t n = ::write(fd, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) ok = false; else { p += n; left -= static_cast<size_t>(n); }
-    }
-  }
-  const int err = errno;
-  if (ok && ::fsync(fd) != 0) ok = false;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return Status::IoError("write " + tmp + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IoError("rename " + tmp + ": " + std::strerror(errno));
-  }
-  if (Status st = SyncPath(dir, O_RDONLY | O_DIRECTORY); !st.ok()) return st;
+  const std::string path = dir + "/" + name;
+  if (Status st = WriteFileDurably(path, {file, payload}); !st.ok()) return st;
   *bytes = file.size() + payload.size();
   return Status::Ok();
 }
