@@ -31,6 +31,7 @@
 #include "http/webhooks.h"
 #include "store/event_codec.h"
 #include "store/log_store.h"
+#include "util/hash.h"
 #include "util/time.h"
 
 namespace {
@@ -54,18 +55,13 @@ int CheckConfig(const std::string& file) {
 // `eddy keygen`: a random key (32 bytes from the kernel, hex) and its auth.keys entry,
 // checked by the config's own parser.
 int KeyGen(const std::string& id, const std::string& scopes) {
-  unsigned char bytes[32];
+  char bytes[32];
   std::ifstream random("/dev/urandom", std::ios::binary);
-  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+  if (!random.read(bytes, sizeof bytes)) {
     std::cerr << "eddy keygen: cannot read /dev/urandom\n";
     return 1;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key = "eddy_";
-  for (unsigned char b : bytes) {
-    key += kHex[b >> 4];
-    key += kHex[b & 15];
-  }
+  const std::string key = "eddy_" + eddy::HexOf(std::string_view(bytes, sizeof bytes));
   const std::string entry = id + ":" + scopes + ":" + eddy::Sha256Hex(key);
   eddy::Result<Options> check = eddy::ParseOptions("[auth]\nkeys = [\"" + entry + "\"]\n", "keygen");
   if (!check.ok()) {

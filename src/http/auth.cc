@@ -11,6 +11,8 @@
 #include <jwt.h>
 #include <simdjson.h>
 
+#include "util/hash.h"
+
 namespace eddy {
 namespace {
 
@@ -58,14 +60,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return HexOf(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 bool Authenticator::Authenticate(std::string_view token, int64_t now_s, Principal* out,

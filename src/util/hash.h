@@ -4,6 +4,7 @@
 // seeded per process.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "eddy/event.h"
@@ -12,5 +13,8 @@ namespace eddy {
 
 uint64_t StableHash64(std::string_view s);
 EventIdHash StableHash128(std::string_view s);
+
+// `bytes` as lowercase hex, two digits a byte.
+std::string HexOf(std::string_view bytes);
 
 }  // namespace eddy

@@ -113,6 +113,10 @@ std::vector<Call> EveryRoute() {
   };
 }
 
+TEST(AuthTest, Sha256HexIsTheStandardDigest) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(AuthTest, TheRouteTableCoversEveryRouteWithItsScope) {
   std::set<uint16_t> seen;
   for (const Call& c : EveryRoute()) {

@@ -18,5 +18,10 @@ TEST(HashTest, StableAcrossRuns) {
   EXPECT_FALSE(a == StableHash128("e-2"));
 }
 
+TEST(HashTest, HexOfWritesTwoLowercaseDigitsPerByte) {
+  EXPECT_EQ(HexOf(std::string_view("\x00\x0f\xab\xff", 4)), "000fabff");
+  EXPECT_EQ(HexOf(""), "");
+}
+
 }  // namespace
 }  // namespace eddy
