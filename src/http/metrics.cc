@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include <prometheus/metric_family.h>
@@ -42,6 +43,14 @@ class Families {
       m.gauge.value = v;
     }
     return m;
+  }
+  // A counter family with one series per (label value, count) pair.
+  void Counters(const std::string& name, const std::string& help, const std::string& label,
+                const std::vector<std::pair<std::string, uint64_t>>& counts) {
+    MetricFamily& f = Family(name, MetricType::Counter, help);
+    for (const auto& [value, n] : counts) {
+      f.metric.push_back(Metric({{label, value}}, MetricType::Counter, static_cast<double>(n)));
+    }
   }
   static ClientMetric Histogram(std::vector<ClientMetric::Label> labels,
                                 const HistogramSnapshot& h) {
@@ -106,12 +115,10 @@ void AddHttp(Families& f, const HttpMetrics& http, const std::vector<std::string
     requests.metric.push_back(
         Families::Histogram({{"route", routes[s.route]}, {"code", s.code}}, s.duration));
   }
-  MetricFamily& rejected = f.Family("eddy_events_rejected_total", T::Counter,
-                                    "Events rejected (the rest of their request was taken), by "
-                                    "the field their error names (json: a syntax error).");
-  for (const auto& [reason, n] : http.Rejections()) {
-    rejected.metric.push_back(Families::Metric({{"reason", reason}}, T::Counter, static_cast<double>(n)));
-  }
+  f.Counters("eddy_events_rejected_total",
+             "Events rejected (the rest of their request was taken), by the field their error "
+             "names (json: a syntax error).",
+             "reason", http.Rejections());
   f.One("eddy_http_connections_refused_total", T::Counter,
         "Connections answered 503 and closed at server.max_connections.",
         static_cast<double>(http.refused()));
@@ -128,24 +135,15 @@ std::string RenderMetrics(const StreamStatus& s, const HttpMetrics& http,
                  "Ingest to visible: from an ingest publishing events to their shard having "
                  "applied them (readable); sampled, one event per partition at a time.",
                  s.freshness);
-  MetricFamily& raised = f.Family("eddy_alerts_raised_total", T::Counter,
-                                  "Alerts raised since start, by kind.");
-  MetricFamily& cleared = f.Family("eddy_alerts_cleared_total", T::Counter,
-                                   "Alerts cleared since start, by kind.");
-  for (const auto& [kind, n] : s.alerts_raised) {
-    raised.metric.push_back(Families::Metric({{"kind", kind}}, T::Counter, static_cast<double>(n)));
-  }
-  for (const auto& [kind, n] : s.alerts_cleared) {
-    cleared.metric.push_back(Families::Metric({{"kind", kind}}, T::Counter, static_cast<double>(n)));
-  }
+  f.Counters("eddy_alerts_raised_total", "Alerts raised since start, by kind.", "kind",
+             s.alerts_raised);
+  f.Counters("eddy_alerts_cleared_total", "Alerts cleared since start, by kind.", "kind",
+             s.alerts_cleared);
   f.One("eddy_events_accepted_total", T::Counter,
         "Events accepted (acknowledged, duplicates included) since start.",
         static_cast<double>(s.accepted_total));
-  MetricFamily& by_type = f.Family("eddy_events_accepted_by_type_total", T::Counter,
-                                   "Events accepted since start, by event type.");
-  for (const auto& [type, n] : s.accepted_by_type) {
-    by_type.metric.push_back(Families::Metric({{"type", type}}, T::Counter, static_cast<double>(n)));
-  }
+  f.Counters("eddy_events_accepted_by_type_total", "Events accepted since start, by event type.",
+             "type", s.accepted_by_type);
   f.One("eddy_events_duplicate_total", T::Counter,
         "Accepted events whose eventId was seen before (not counted again).",
         static_cast<double>(s.duplicates_total));
