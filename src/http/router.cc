@@ -234,8 +234,8 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
        r.Alerts(req, q, std::move(respond));
      }},
-    // Served by the HTTP server as a Server-Sent Events stream (IsAlertStream); listed
-    // here for the method check.
+    // Served by the HTTP server as a Server-Sent Events stream (StreamOf); listed here for
+    // the method check.
     {"/v1/alerts/stream", "", http::verb::get, false,
      [](Router& r, Request& req, auto, auto, Respond respond) {
        respond(ErrorResponse(http::status::bad_request, req.version(),
@@ -244,20 +244,35 @@ const Router::Route Router::kRoutes[] = {
      }},
 };
 
-bool Router::IsDashboardStream(const Request& req) {
+Router::Stream Router::StreamOf(const Request& req) {
+  if (req.method() != http::verb::get) return Stream::kNone;
   std::string_view target(req.target().data(), req.target().size());
-  return req.method() == http::verb::get &&
-         target.substr(0, target.find('?')) == "/v1/dashboard/stream";
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/v1/alerts/stream") return Stream::kAlerts;
+  if (path == "/v1/dashboard/stream") return Stream::kDashboard;
+  return Stream::kNone;
 }
 
-bool Router::IsAlertStream(const Request& req) {
-  std::string_view target(req.target().data(), req.target().size());
-  return req.method() == http::verb::get && target.substr(0, target.find('?')) == "/v1/alerts/stream";
+std::optional<std::string_view> Router::CatalogWriteItem(http::verb method, std::string_view path) {
+  constexpr std::string_view kItems = "/v1/items/";
+  if (method != http::verb::put && method != http::verb::patch && method != http::verb::delete_) {
+    return std::nullopt;
+  }
+  if (!path.starts_with(kItems)) return std::nullopt;
+  const std::string_view id = path.substr(kItems.size());
+  if (id.empty() || id.find('/') != std::string_view::npos) return std::nullopt;
+  return id;
 }
+
+namespace {
+// Whether a route's prefix is followed by an id segment ("/v1/items/" + "{id}"); "/" is
+// the exact path of the dashboard page.
+bool HasId(std::string_view prefix) { return prefix.ends_with('/') && prefix != "/"; }
+}  // namespace
 
 const Router::Route* Router::Find(std::string_view path, std::string_view* id) {
   for (const Route& r : kRoutes) {
-    if (r.suffix.empty() && (!r.prefix.ends_with('/') || r.prefix == "/")) {
+    if (r.suffix.empty() && !HasId(r.prefix)) {
       if (path == r.prefix) return &r;
       continue;
     }
@@ -293,8 +308,7 @@ const std::vector<std::string>& Router::RouteLabels() {
     std::vector<std::string> l = {"unmatched"};
     for (const IngestRoute& r : kIngestRoutes) l.emplace_back(r.path);
     for (const Route& r : kRoutes) {
-      const bool id = r.prefix.ends_with('/') && r.prefix != "/";
-      l.push_back(std::string(r.prefix) + (id ? "{id}" : "") + std::string(r.suffix));
+      l.push_back(std::string(r.prefix) + (HasId(r.prefix) ? "{id}" : "") + std::string(r.suffix));
     }
     return l;
   }();
@@ -306,23 +320,19 @@ RouteMatch Router::Match(http::verb method, std::string_view target) {
   for (size_t i = 0; i < kIngestLabels; ++i) {
     if (path == kIngestRoutes[i].path) return {static_cast<uint16_t>(1 + i), Scope::kIngest, false};
   }
-  std::string_view id;
-  // A catalog write (PUT / PATCH / DELETE /v1/items/{id}) as Handle dispatches it: before
-  // the table, where an exact path such as /v1/items/popular would match first.
-  if (IsCatalogWrite(method) && path.starts_with("/v1/items/")) {
-    id = path.substr(std::string_view("/v1/items/").size());
-    if (!id.empty() && id.find('/') == std::string_view::npos) {
-      static const uint16_t item_label = [] {
-        for (const Route& r : kRoutes) {
-          if (r.prefix == "/v1/items/" && r.suffix.empty()) {
-            return static_cast<uint16_t>(1 + kIngestLabels + (&r - kRoutes));
-          }
+  if (CatalogWriteItem(method, path)) {
+    // Labelled as the item route, GET /v1/items/{id}.
+    static const uint16_t item_label = [] {
+      for (const Route& r : kRoutes) {
+        if (r.prefix == "/v1/items/" && r.suffix.empty()) {
+          return static_cast<uint16_t>(1 + kIngestLabels + (&r - kRoutes));
         }
-        return uint16_t{0};
-      }();
-      return {item_label, Scope::kIngest, false};
-    }
+      }
+      return uint16_t{0};
+    }();
+    return {item_label, Scope::kIngest, false};
   }
+  std::string_view id;
   const Route* route = Find(path, &id);
   if (route == nullptr) return {};
   RouteMatch m;
@@ -355,13 +365,10 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::stri
     if (req.method() != http::verb::post) return wrong_method("POST");
     return Ingest(req, ctx, r.type, std::move(respond), client);
   }
-  std::string_view id;
-  if (IsCatalogWrite(req.method()) && path.starts_with("/v1/items/")) {
-    id = path.substr(std::string_view("/v1/items/").size());
-    if (!id.empty() && id.find('/') == std::string_view::npos) {
-      return CatalogWrite(req, ctx, id, std::move(respond), client);
-    }
+  if (std::optional<std::string_view> item = CatalogWriteItem(req.method(), path)) {
+    return CatalogWrite(req, ctx, *item, std::move(respond), client);
   }
+  std::string_view id;
   const Route* route = Find(path, &id);
   if (route == nullptr) {
     return respond(ErrorResponse(http::status::not_found, v,

@@ -6,6 +6,7 @@
 // exactly once, on the calling thread or on a shard thread (the caller re-posts it).
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,11 +69,10 @@ class Router {
   // `req.body()` may be moved from or grow (padding for the JSON parser). An ingest's
   // accepted events are charged to `client`'s rate limit bucket (limits.*) when that is set.
   void Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client = {});
-  // Whether the request asks for the alert stream (GET /v1/alerts/stream): the server
-  // answers it itself, as Server-Sent Events, each alert written by WriteAlert.
-  static bool IsAlertStream(const Request& req);
-  // Whether it asks for the dashboard's snapshots (GET /v1/dashboard/stream): the same.
-  static bool IsDashboardStream(const Request& req);
+  // The Server-Sent Events streams the server answers itself: GET /v1/alerts/stream (each
+  // alert written by WriteAlert) and GET /v1/dashboard/stream (the dashboard's snapshots).
+  enum class Stream : uint8_t { kNone, kAlerts, kDashboard };
+  static Stream StreamOf(const Request& req);
 
  private:
   struct Route;
@@ -94,9 +94,10 @@ class Router {
   void Similar(const Request& req, std::string_view item, std::string_view query,
                Respond respond);
   // analytics_routes.cc
-  static bool IsCatalogWrite(http::verb v) {
-    return v == http::verb::put || v == http::verb::patch || v == http::verb::delete_;
-  }
+  // The item of a catalog write (PUT / PATCH / DELETE /v1/items/{itemId}); none for any
+  // other request. Judged before the route table, where an exact path such as
+  // /v1/items/popular would match first.
+  static std::optional<std::string_view> CatalogWriteItem(http::verb method, std::string_view path);
   void CatalogWrite(Request& req, IngestContext& ctx, std::string_view item, Respond respond,
                     std::string_view client);
   void Item(const Request& req, std::string_view item, Respond respond);

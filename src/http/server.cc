@@ -344,8 +344,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Nothing is read or written while the engine works on the answer: the socket's
     // timeout does not apply (a read has its own deadline; ingest waits for durability).
     deadline_ = Clock::time_point::max();
-    if (Router::IsAlertStream(req)) return StartStream(req.version(), false);
-    if (Router::IsDashboardStream(req)) return StartStream(req.version(), true);
+    if (const Router::Stream stream = Router::StreamOf(req); stream != Router::Stream::kNone) {
+      return StartStream(req.version(), stream == Router::Stream::kDashboard);
+    }
     const uint64_t seq = ++request_seq_;
     // The router may answer from a shard thread: hop back to this connection's thread
     // (dispatch runs inline when the answer is already on it). The callback hands its
