@@ -68,7 +68,7 @@ void AlertFeed::Raised(const AlertRecord& record) {
   }
   if (count_.load(std::memory_order_acquire) == 0) return;
   // Made once, outside the lock; each listener only takes a reference.
-  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_, *live_.fraud()));
+  auto alert = std::make_shared<const Alert>(ToAlert(record, *interners_, options_, *fraud_.Get()));
   MutexLock lock(&mu_);
   for (const auto& [handle, listener] : listeners_) listener(alert);
 }

@@ -17,7 +17,7 @@
 
 #include "commerce/alerts.h"
 #include "eddy/engine.h"
-#include "engine/live_thresholds.h"
+#include "util/live.h"
 #include "util/interners.h"
 #include "util/mutex.h"
 
@@ -35,9 +35,10 @@ Alert ToAlert(const AlertRecord& record, const Interners& interners, const Optio
 class AlertFeed final : public AlertSink {
  public:
   // `interners` is the engine's pointer (recovery may replace what it points to).
+  // `fraud`: the fraud settings in force (reload changes them), for a fraud alert's reasons.
   AlertFeed(const std::unique_ptr<Interners>& interners, const Options& options,
-            const LiveThresholds& live)
-      : interners_(interners), options_(options), live_(live) {}
+            const Live<FraudOptions>& fraud)
+      : interners_(interners), options_(options), fraud_(fraud) {}
 
   void Raised(const AlertRecord& record) override;
   // Counts raises and clears from now on (recovery's replay raises again the alerts the
@@ -52,7 +53,7 @@ class AlertFeed final : public AlertSink {
  private:
   const std::unique_ptr<Interners>& interners_;
   const Options& options_;
-  const LiveThresholds& live_;
+  const Live<FraudOptions>& fraud_;
   std::atomic<size_t> count_{0};
   std::atomic<bool> counting_{false};
   std::array<std::atomic<uint64_t>, kAlertKindCount> raised_{}, cleared_{};

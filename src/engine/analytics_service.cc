@@ -16,9 +16,9 @@ namespace eddy {
 
 AnalyticsService::AnalyticsService(const Options& options, const ShardSet& shards,
                                    const Interners& interners, const PartitionedLog& log,
-                                   const EngineClock& clock, const LiveThresholds& live)
+                                   const EngineClock& clock, const Live<FraudOptions>& fraud)
     : options_(options),
-      live_(live),
+      fraud_(fraud),
       shards_(shards),
       interners_(interners),
       log_(log),
@@ -257,7 +257,7 @@ void AnalyticsService::Alerts(const AlertsRequest& request,
       },
       [this, k, answer = std::move(answer),
        done = std::move(done)](std::vector<std::vector<AlertRecord>>& parts) mutable {
-        const std::shared_ptr<const FraudOptions> fraud = live_.fraud();
+        const std::shared_ptr<const FraudOptions> fraud = fraud_.Get();
         for (const auto& p : parts) {
           for (const AlertRecord& r : p) {
             answer.alerts.push_back(ToAlert(r, interners_, options_, *fraud));

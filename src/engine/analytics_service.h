@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "eddy/engine.h"
-#include "engine/live_thresholds.h"
+#include "util/live.h"
 #include "engine/engine_clock.h"
 #include "engine/shard_set.h"
 #include "log/partitioned_log.h"
@@ -26,7 +26,7 @@ class AnalyticsService {
   // Every referenced object must outlive the service.
   AnalyticsService(const Options& options, const ShardSet& shards, const Interners& interners,
                    const PartitionedLog& log, const EngineClock& clock,
-                   const LiveThresholds& live);
+                   const Live<FraudOptions>& fraud);
 
   void ItemCatalog(std::string_view item, std::function<void(CatalogRecord)> done) const;
   void UserSessions(std::string_view user, uint32_t k,
@@ -40,7 +40,7 @@ class AnalyticsService {
 
  private:
   const Options& options_;
-  const LiveThresholds& live_;
+  const Live<FraudOptions>& fraud_;  // in force (reload): a fraud alert's reasons
   const ShardSet& shards_;
   const Interners& interners_;
   const PartitionedLog& log_;

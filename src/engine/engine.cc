@@ -109,7 +109,7 @@ class EngineImpl final : public Engine {
     ingest_ = std::make_unique<IngestPath>(options_, *log_, *interners_, set_, writer_.get(), clock_,
                                            ip_orders_.get());
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
-    analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_);
+    analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_fraud_);
     customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
@@ -159,7 +159,7 @@ class EngineImpl final : public Engine {
   }
 
   void SetThresholds(const FraudOptions& fraud, const InsightOptions& insights) override {
-    live_.Set(WithLiveFraudFields(*live_.fraud(), fraud));
+    live_fraud_.Set(WithLiveFraudFields(*live_fraud_.Get(), fraud));
     for (size_t s = 0; s < set_.states.size(); ++s) {
       set_.OnShard(s, [fraud, insights](ShardState& st) {
         st.Get<FraudState>().SetLive(fraud);
@@ -332,8 +332,8 @@ class EngineImpl final : public Engine {
   std::unique_ptr<LogStore> store_;  // null without a data_dir
   std::unique_ptr<IpOrderWindow> ip_orders_;  // null without fraud scoring
   std::unique_ptr<PartitionedLog> log_;
-  LiveThresholds live_{options_};               // the fraud settings in force (reload)
-  AlertFeed alert_feed_{interners_, options_, live_};  // before the states that raise alerts into it
+  Live<FraudOptions> live_fraud_{options_.fraud};  // the fraud settings in force (reload)
+  AlertFeed alert_feed_{interners_, options_, live_fraud_};  // before the states that raise alerts into it
   ShardSet set_;
   std::atomic<uint64_t> duplicates_total_{0};  // counted by the shards and the store writer
   LatencyHistogram freshness_;  // ingest → visible, observed by the shards

@@ -99,22 +99,16 @@ struct Recommender::Job {
 Recommender::Recommender(const Options& options, const ShardSet& shards,
                          const Interners& interners, const QueryService& queries)
     : options_(options),
-      live_(std::make_shared<const LiveRanking>(LiveRanking{options.ranking, options.offers})),
+      live_(LiveRanking{options.ranking, options.offers}),
       shards_(shards),
       interners_(interners),
       queries_(queries) {}
 
 void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
-  auto live = std::make_shared<LiveRanking>(LiveRanking{ranking, offers});
-  live->ranking.bought_items = options_.ranking.bought_items;
-  live->ranking.max_k = options_.ranking.max_k;
-  MutexLock lock(&live_mu_);
-  live_ = std::move(live);
-}
-
-std::shared_ptr<const LiveRanking> Recommender::Live() const {
-  MutexLock lock(&live_mu_);
-  return live_;
+  LiveRanking live{ranking, offers};
+  live.ranking.bought_items = options_.ranking.bought_items;
+  live.ranking.max_k = options_.ranking.max_k;
+  live_.Set(std::move(live));
 }
 
 void Recommender::Recommend(const RecommendRequest& request,

@@ -38,7 +38,7 @@
 #include "engine/query_service.h"
 #include "engine/read_task.h"
 #include "util/interners.h"
-#include "util/mutex.h"
+#include "util/live.h"
 
 namespace eddy {
 
@@ -64,7 +64,7 @@ class Recommender {
   // New ranking and offer settings for the reads that start from now on (any thread).
   // ranking.bought_items is a state's cap: it stays as it was at start.
   void SetLive(const RankingOptions& ranking, const OfferOptions& offers);
-  std::shared_ptr<const LiveRanking> Live() const;
+  std::shared_ptr<const LiveRanking> Live() const { return live_.Get(); }
 
   struct Job;  // one request's state through the steps (recommender.cc)
 
@@ -122,8 +122,7 @@ class Recommender {
   void Finish(Job& job);
 
   const Options& options_;  // the ranking and offer settings: Live() instead
-  mutable Mutex live_mu_;
-  std::shared_ptr<const LiveRanking> live_ ABSL_GUARDED_BY(live_mu_);
+  eddy::Live<LiveRanking> live_;  // the settings in force (Live() above names the snapshot)
   const ShardSet& shards_;
   const Interners& interners_;
   const QueryService& queries_;
