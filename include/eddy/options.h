@@ -47,6 +47,13 @@ struct ServerOptions {
 
 // Credential scopes (AuthOptions): bit set of these.
 enum AuthScope : uint8_t { kScopeRead = 1, kScopeIngest = 2, kScopeAdmin = 4 };
+// The scope named `name` ("read", "ingest", "admin"; in keys and JWTs); 0 for any other.
+inline uint8_t AuthScopeOf(std::string_view name) {
+  if (name == "read") return kScopeRead;
+  if (name == "ingest") return kScopeIngest;
+  if (name == "admin") return kScopeAdmin;
+  return 0;
+}
 
 // An API key: clients send the secret, the config holds only its SHA-256.
 struct ApiKey {

@@ -32,16 +32,12 @@ std::string ParseApiKey(std::string_view text, ApiKey* out) {
   while (!scopes.empty()) {
     const std::string_view s = scopes.substr(0, scopes.find(','));
     scopes.remove_prefix(std::min(scopes.size(), s.size() + 1));
-    if (s == "read") {
-      out->scopes |= kScopeRead;
-    } else if (s == "ingest") {
-      out->scopes |= kScopeIngest;
-    } else if (s == "admin") {
-      out->scopes |= kScopeAdmin;
-    } else {
+    const uint8_t scope = AuthScopeOf(s);
+    if (scope == 0) {
       return "key \"" + out->id + "\": unknown scope \"" + std::string(s) +
              "\" (read, ingest, admin)";
     }
+    out->scopes |= scope;
   }
   if (out->scopes == 0) return "key \"" + out->id + "\" has no scope (read, ingest, admin)";
   out->sha256 = std::string(text.substr(b + 1));

@@ -162,11 +162,7 @@ bool Authenticator::Jwt(std::string_view token, int64_t now_s, Principal* out,
     return false;
   }
   out->scopes = 0;
-  for (const std::string& s : scopes) {
-    if (s == "read") out->scopes |= kScopeRead;
-    if (s == "ingest") out->scopes |= kScopeIngest;
-    if (s == "admin") out->scopes |= kScopeAdmin;
-  }
+  for (const std::string& s : scopes) out->scopes |= AuthScopeOf(s);  // others ignored
   const char* sub = jwt_get_grant(jwt.get(), "sub");
   out->id = "jwt:" + std::string(sub != nullptr ? sub : "");
   *expires_s = *exp;

@@ -238,10 +238,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       who_ = std::move(p.id);
       credential_expires_s_ = p.expires_s;
-      const uint8_t need = match_.scope == Scope::kIngest  ? kScopeIngest
-                           : match_.scope == Scope::kAdmin ? kScopeAdmin
-                                                           : kScopeRead;
-      if ((p.scopes & need) == 0) {
+      if ((p.scopes & static_cast<uint8_t>(match_.scope)) == 0) {
         Reply(ErrorResponse(http::status::forbidden, v,
                             "credential '" + who_ + "' lacks the " +
                                 std::string(ScopeName(match_.scope)) + " scope this route needs"),
