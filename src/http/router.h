@@ -35,9 +35,14 @@ std::optional<BodyFormat> BodyFormatFor(std::string_view content_type);
 // Whether `target` names an ingest route (POST with a body).
 bool IsIngestRoute(std::string_view target);
 
-// The credential scope a route needs (auth.enabled): kOpen routes need none.
-// Each the AuthScope bit a credential needs for it.
-enum class Scope : uint8_t { kOpen = 0, kRead = kScopeRead, kIngest = kScopeIngest, kAdmin = kScopeAdmin };
+// The credential scope a route needs (auth.enabled), valued as its AuthScope bit; kOpen
+// routes need none.
+enum class Scope : uint8_t {
+  kOpen = 0,
+  kRead = kScopeRead,
+  kIngest = kScopeIngest,
+  kAdmin = kScopeAdmin,
+};
 std::string_view ScopeName(Scope scope);
 
 // What a request asks for, judged from its method and target alone (before its body is
