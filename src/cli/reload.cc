@@ -34,10 +34,10 @@ ReloadOutcome Reloader::Reload() {
   ServerOptions server_live = now.server;
   server_live.cors_origins = next.server.cors_origins;
   server_live.access_log = next.server.access_log;
-  const bool http_changed = !(next.auth == now.auth) || !(next.limits == now.limits) ||
-                            next.server.cors_origins != now.server.cors_origins ||
-                            next.server.access_log != now.server.access_log;
-  if (http_changed) {
+  const bool auth = !(next.auth == now.auth), limits = !(next.limits == now.limits);
+  const bool cors = next.server.cors_origins != now.server.cors_origins;
+  const bool access_log = next.server.access_log != now.server.access_log;
+  if (auth || limits || cors || access_log) {
     if (Status st = server_.Reconfigure(next); !st.ok()) {
       out.status = st;
       spdlog::error("reload: {}; nothing changed", st.message());
@@ -47,10 +47,10 @@ ReloadOutcome Reloader::Reload() {
   const auto note = [&](bool changed, const char* name, std::vector<std::string>* list) {
     if (changed) list->push_back(name);
   };
-  note(!(next.auth == now.auth), "auth", &out.applied);
-  note(!(next.limits == now.limits), "limits", &out.applied);
-  note(next.server.cors_origins != now.server.cors_origins, "server.cors_origins", &out.applied);
-  note(next.server.access_log != now.server.access_log, "server.access_log", &out.applied);
+  note(auth, "auth", &out.applied);
+  note(limits, "limits", &out.applied);
+  note(cors, "server.cors_origins", &out.applied);
+  note(access_log, "server.access_log", &out.applied);
   if (!(next.logging == now.logging)) {
     spdlog::set_level(spdlog::level::from_str(next.logging.level));
     out.applied.push_back("logging");
@@ -58,18 +58,16 @@ ReloadOutcome Reloader::Reload() {
   RankingOptions ranking_live = next.ranking;
   ranking_live.bought_items = now.ranking.bought_items;  // a state's cap
   ranking_live.max_k = now.ranking.max_k;                // the HTTP layer's bound of k
-  if (!(ranking_live == now.ranking) || !(next.offers == now.offers)) {
-    engine_.SetRanking(ranking_live, next.offers);
-    note(!(ranking_live == now.ranking), "ranking", &out.applied);
-    note(!(next.offers == now.offers), "offers", &out.applied);
-  }
+  const bool ranking = !(ranking_live == now.ranking), offers = !(next.offers == now.offers);
+  if (ranking || offers) engine_.SetRanking(ranking_live, next.offers);
+  note(ranking, "ranking", &out.applied);
+  note(offers, "offers", &out.applied);
   const FraudOptions fraud_live = WithLiveFraudFields(now.fraud, next.fraud);
   const InsightOptions insights_live = WithLiveInsightFields(now.insights, next.insights);
-  if (!(fraud_live == now.fraud) || !(insights_live == now.insights)) {
-    engine_.SetThresholds(next.fraud, next.insights);
-    note(!(fraud_live == now.fraud), "fraud", &out.applied);
-    note(!(insights_live == now.insights), "insights", &out.applied);
-  }
+  const bool fraud = !(fraud_live == now.fraud), insights = !(insights_live == now.insights);
+  if (fraud || insights) engine_.SetThresholds(next.fraud, next.insights);
+  note(fraud, "fraud", &out.applied);
+  note(insights, "insights", &out.applied);
   // Needs a restart: everything else that changed (the value in force stays).
   note(!(server_live == next.server), "server", &out.restart);
   note(next.ranking.bought_items != now.ranking.bought_items, "ranking.bought_items", &out.restart);

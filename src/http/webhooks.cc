@@ -105,7 +105,6 @@ Status WebhookDispatcher::Load() {
     }
   }
   const std::string cursors = dir_ + "/cursors.json";
-  for (Target& t : targets_) t.cursor = UINT64_MAX;  // a URL not in the file: from now on
   if (std::ifstream in(cursors); in) {
     std::stringstream text;
     text << in.rdbuf();
@@ -124,7 +123,7 @@ Status WebhookDispatcher::Load() {
   // A cursor past the outbox's end (its tail was lost with power): number on after it, or
   // new alerts would be taken as delivered.
   for (const Target& t : targets_) {
-    if (t.cursor != UINT64_MAX) next_seq_ = std::max(next_seq_, t.cursor + 1);
+    if (t.cursor != Target::kNew) next_seq_ = std::max(next_seq_, t.cursor + 1);
   }
   if (torn) {
     std::string text;
@@ -176,7 +175,7 @@ Status WebhookDispatcher::Start() {
   Flush();
   // A URL new to the cursors: the alerts from now on.
   for (Target& t : targets_) {
-    if (t.cursor == UINT64_MAX) t.cursor = next_seq_ - 1;
+    if (t.cursor == Target::kNew) t.cursor = next_seq_ - 1;
   }
   SaveCursors();
   thread_ = std::thread([this] { Run(); });

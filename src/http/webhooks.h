@@ -58,7 +58,8 @@ class WebhookDispatcher {
   };
   struct Target {
     std::string url, host, port, path;
-    uint64_t cursor = 0;  // last record delivered
+    static constexpr uint64_t kNew = UINT64_MAX;  // in no cursors file: from start on
+    uint64_t cursor = kNew;                       // last record delivered
     int backoff_ms = 0;   // 0: not failing
     std::chrono::steady_clock::time_point retry_at{};
   };
