@@ -53,11 +53,11 @@ struct Policy {
       : auth(o.auth.enabled), authenticator(o.auth), cors_origins(o.server.cors_origins),
         access_log(std::move(log)) {}
 
-  // The value of Access-Control-Allow-Origin for `origin` ("" = not allowed).
+  // The value of Access-Control-Allow-Origin for `origin` ("" = not allowed): a view into
+  // cors_origins, valid as long as this Policy.
   std::string_view AllowedOrigin(std::string_view origin) const {
     for (const std::string& o : cors_origins) {
-      if (o == "*") return "*";
-      if (o == origin) return origin;
+      if (o == "*" || o == origin) return o;
     }
     return {};
   }

@@ -568,7 +568,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_ = false;
   std::shared_ptr<Policy> policy_;
   std::string who_;
-  std::string_view cors_origin_;  // into policy_'s origins, or the request (then "*")
+  std::string_view cors_origin_;  // into policy_'s cors_origins ("" = none)
   std::string client_ip_;         // the peer's address, once asked for
   int64_t credential_expires_s_ = INT64_MAX;  // its credential's end (a JWT's exp)
   bool admitted_ = false;  // counted in shared_.connections
