@@ -1,7 +1,9 @@
 #pragma once
 // Alert webhooks (webhooks.urls): each alert raised or cleared becomes a record in an
 // outbox — in memory, and appended to <data_dir>/webhooks/outbox.ndjson — numbered in the
-// order eddy saw it; each URL receives every record in that order as a JSON POST, the next
+// order eddy saw it (exact per subject: an item's or a user's alerts come from one shard in
+// its events' order; subjects on different shards interleave as the shards raised them);
+// each URL receives every record in that order as a JSON POST, the next
 // only once the previous was answered 2xx, retried with doubling backoff (100 ms up to
 // webhooks.max_backoff_ms) while it fails. What each URL received (the last record's
 // number) is written to <data_dir>/webhooks/cursors.json after each delivery.
