@@ -152,6 +152,15 @@ struct CoViewOptions {
   bool operator==(const CoViewOptions&) const = default;
 };
 
+// Item embeddings (learn/embedding.h): a random projection of each item's user column.
+struct EmbeddingOptions {
+  bool enabled = true;
+  uint32_t dimensions = 64;       // D, a multiple of 16 in [16, 256]
+  uint64_t seed = 1;              // of the users' random sign vectors
+  uint64_t max_items = 1'000'000; // past it the least recently touched eighth is dropped
+  bool operator==(const EmbeddingOptions&) const = default;
+};
+
 // Engagement (SPEC §3.3).
 struct EngagementOptions {
   uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen eighth dropped
@@ -421,6 +430,7 @@ struct Options {
   AffinityOptions affinity;
   PopularityOptions popularity;
   CoViewOptions coview;
+  EmbeddingOptions embedding;
   EngagementOptions engagement;
   SessionOptions sessions;
   RevenueOptions revenue;

@@ -255,6 +255,11 @@ Status CheckCrossKeys(Options& o) {
         ") must not exceed recent.max_items (" + std::to_string(o.recent.max_items) +
         "): co-view pairs a touch with the user's remembered recent items");
   }
+  if (o.embedding.dimensions % 16 != 0) {
+    return Status::InvalidArgument("config: embedding.dimensions (" +
+                                   std::to_string(o.embedding.dimensions) +
+                                   ") must be a multiple of 16");
+  }
   if (o.revenue.window_minutes.size() > 8) {
     return Status::InvalidArgument("config: revenue.windows holds " +
                                    std::to_string(o.revenue.window_minutes.size()) +

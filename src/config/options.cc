@@ -371,6 +371,13 @@ std::vector<KeySpec> MakeSchema() {
                   &CoViewOptions::max_neighbours));
   k.push_back(Int("coview", "max_items", 1, 1'000'000'000, &Options::coview,
                   &CoViewOptions::max_items));
+  k.push_back(Bool("embedding", "enabled", &Options::embedding, &EmbeddingOptions::enabled));
+  k.push_back(Int("embedding", "dimensions", 16, 256, &Options::embedding,
+                  &EmbeddingOptions::dimensions));
+  k.push_back(Int("embedding", "seed", 0, int64_t{1} << 53, &Options::embedding,
+                  &EmbeddingOptions::seed));
+  k.push_back(Int("embedding", "max_items", 1, 1'000'000'000, &Options::embedding,
+                  &EmbeddingOptions::max_items));
   k.push_back(Int("engagement", "max_items", 1, 1'000'000'000, &Options::engagement,
                   &EngagementOptions::max_items));
   for (size_t i = 0; i < kRankSignalCount; ++i) k.push_back(RankWeight(static_cast<RankSignal>(i)));

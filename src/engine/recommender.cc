@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -61,12 +62,15 @@ struct Recommender::Job {
   std::vector<ItemId> recent;  // newest first
   absl::flat_hash_set<ItemId> bought;
   std::vector<std::pair<CategoryId, double>> affinity;  // best first
+  // Step 2 on: the user's (or the query item's) point in embedding space; empty when the
+  // embed signal is not wanted or no seed has a vector.
+  std::vector<double> profile;
   // Step 2 on: the candidates.
   struct Candidate {
     ItemId item;
     uint8_t sources = 0;
     uint64_t coview = 0, coview_error = 0;
-    double recency = 0, popularity = 0;
+    double recency = 0, popularity = 0, embed = 0;
     bool unwanted = false;  // the query item, or seen with exclude_seen: dropped at the cut
     MergedFacts facts;
     std::optional<CatalogItem> catalog;  // the item's catalog record, if it has one
@@ -198,6 +202,7 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
       /*catch_up=*/true, job->horizon);
   std::vector<CandidatePart> parts = co_await candidates;
   MergeCandidates(*job, parts);
+  if (query.embed) Profile(*job, parts);
   // Steps 3 and 4 read the state as they find it: step 2 saw every acknowledged event.
   auto items = std::make_shared<std::vector<ItemId>>();
   items->reserve(job->candidates.size());
@@ -205,11 +210,15 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
   auto likely = std::make_shared<std::vector<CategoryId>>(job->likely_categories.begin(),
                                                           job->likely_categories.end());
   const int64_t now_ms = job->now_ms;
+  const bool embed = !job->profile.empty();
   auto signal_step = Gather<SignalPart>(
       shards_,
-      [items, likely, now_ms](ShardState& st) { return SignalPartOf(st, *items, *likely, now_ms); },
+      [items, likely, now_ms, embed](ShardState& st) {
+        return SignalPartOf(st, *items, *likely, now_ms, embed);
+      },
       /*catch_up=*/false);
   std::vector<SignalPart> signals = co_await signal_step;
+  if (embed) EmbedSignal(*job, signals);
   std::vector<CategoryId> missing = MergeSignals(*job, signals, *likely);
   if (!missing.empty()) {
     // A candidate whose category no proposing shard knew it by: one more hop for those.
@@ -261,6 +270,7 @@ Recommender::CandidateQuery Recommender::QueryOf(const Job& job) const {
   q.fetch = job.live->ranking.popular_candidates;
   q.coview_keep = job.live->ranking.coview_candidates;
   q.now_ms = job.now_ms;
+  q.embed = options_.embedding.enabled && job.live->ranking.weights[kEmbed] > 0;
   if (job.similar) {
     q.seeds.push_back(job.query_item);
     if (job.filter_category.valid()) q.among.push_back(job.filter_category);
@@ -282,6 +292,7 @@ Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const Ca
   CoViewState& cv = st.Get<CoViewState>();
   cv.Flush();
   for (ItemId seed : q.seeds) cv.AddTo(part.coview, seed);
+  if (q.embed) st.Get<EmbeddingState>().AddTo(part.seed_vectors, q.seeds);
   const PopularityState& pop = st.Get<PopularityState>();
   std::vector<Popularity::Scored> top;
   auto take = [&](uint8_t source) {
@@ -369,8 +380,9 @@ void Recommender::MergeCandidates(Job& job, const std::vector<CandidatePart>& pa
 Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
                                                   const std::vector<ItemId>& items,
                                                   const std::vector<CategoryId>& likely,
-                                                  int64_t now_ms) {
+                                                  int64_t now_ms, bool embed) {
   SignalPart part;
+  if (embed) st.Get<EmbeddingState>().AddTo(part.vectors, items);
   st.Get<PopularityState>().ScoresOf(CategoryId(), items, now_ms, &part.popularity);
   part.facts.resize(items.size());
   part.catalog.resize(items.size());
@@ -417,6 +429,39 @@ std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<Si
     }
   }
   return missing;
+}
+
+// The seeds' merged vectors, each normalised (a popular item's long vector must not drown
+// the others), weighted 1/(1 + position): the newest seed counts most.
+void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts) const {
+  EmbeddingState::Partial seeds;
+  for (const CandidatePart& part : parts) EmbeddingState::Merge(seeds, part.seed_vectors);
+  if (seeds.empty()) return;
+  const uint32_t dims = options_.embedding.dimensions;
+  const size_t n = seeds.size() / dims;
+  std::vector<double> profile(dims, 0.0);
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t* v = seeds.data() + i * dims;
+    double norm = 0;
+    for (uint32_t d = 0; d < dims; ++d) norm += static_cast<double>(v[d]) * static_cast<double>(v[d]);
+    if (norm <= 0) continue;
+    const double w = 1.0 / (static_cast<double>(i + 1) * std::sqrt(norm));
+    for (uint32_t d = 0; d < dims; ++d) profile[d] += w * static_cast<double>(v[d]);
+    any = true;
+  }
+  if (any) job.profile = std::move(profile);
+}
+
+// Each candidate's cosine with the profile (negative: no signal, 0).
+void Recommender::EmbedSignal(Job& job, const std::vector<SignalPart>& parts) const {
+  EmbeddingState::Partial vectors;
+  for (const SignalPart& part : parts) EmbeddingState::Merge(vectors, part.vectors);
+  if (vectors.empty()) return;
+  const uint32_t dims = options_.embedding.dimensions;
+  for (size_t i = 0; i < job.candidates.size(); ++i) {
+    job.candidates[i].embed = std::max(0.0, Cosine(job.profile.data(), vectors.data() + i * dims, dims));
+  }
 }
 
 // Keeps the `keep` neighbours with the highest counts, ties by item name (so the cut does
@@ -523,6 +568,7 @@ void Recommender::Finish(Job& job) {
     r.raw[kCoView] = static_cast<double>(c.coview);
     r.raw[kPopularity] = c.popularity;
     r.raw[kRecency] = c.recency;
+    r.raw[kEmbed] = c.embed;
     if (c.facts.category.valid()) {
       r.raw[kTrending] = job.trending[c.facts.category];
       if (auto a = affinity.find(c.facts.category); a != affinity.end()) r.raw[kAffinity] = a->second;

@@ -37,6 +37,7 @@
 #include "engine/shard_set.h"
 #include "engine/query_service.h"
 #include "engine/read_task.h"
+#include "learn/embedding.h"
 #include "util/interners.h"
 #include "util/live.h"
 
@@ -85,11 +86,13 @@ class Recommender {
     uint8_t among_source = 0;
     uint32_t fetch = 0, coview_keep = 0;
     int64_t now_ms = 0;
+    bool embed = false;  // the seeds' embedding vectors are wanted
   };
   struct CandidatePart {
     CoViewState::Partial coview;  // summed over the seeds
     std::vector<std::pair<ItemId, uint8_t>> popular;
     std::vector<CategoryId> categories;  // of this shard's best proposals
+    EmbeddingState::Partial seed_vectors;  // of q.seeds, when q.embed
   };
   // Each candidate's signals on one shard (step 3).
   struct SignalPart {
@@ -98,6 +101,7 @@ class Recommender {
     std::vector<std::optional<CatalogItem>> catalog;  // held by the item's shard only
     std::vector<std::optional<int64_t>> stock;        // likewise (StockOf)
     std::vector<int64_t> trending;  // of each likely category, millionths
+    EmbeddingState::Partial vectors;  // of each candidate, when the embed signal is wanted
   };
 
   ReadTask Run(std::unique_ptr<Job> job);
@@ -106,7 +110,12 @@ class Recommender {
   static CandidatePart CandidatePartOf(ShardState& st, const CandidateQuery& query);
   void MergeCandidates(Job& job, const std::vector<CandidatePart>& parts) const;
   static SignalPart SignalPartOf(const ShardState& st, const std::vector<ItemId>& items,
-                                 const std::vector<CategoryId>& likely, int64_t now_ms);
+                                 const std::vector<CategoryId>& likely, int64_t now_ms,
+                                 bool embed);
+  // The user's profile in embedding space from the merged vectors of the seeds (step 2),
+  // and each candidate's `embed` signal from theirs (step 3).
+  void Profile(Job& job, const std::vector<CandidatePart>& parts) const;
+  void EmbedSignal(Job& job, const std::vector<SignalPart>& parts) const;
   std::vector<CategoryId> MergeSignals(Job& job, const std::vector<SignalPart>& parts,
                                        const std::vector<CategoryId>& likely) const;
   void KeepBest(std::vector<CoView::Neighbour>& best, size_t keep) const;

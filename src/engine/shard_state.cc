@@ -15,6 +15,7 @@
 #include "commerce/inventory.h"
 #include "fraud/fraud.h"
 #include "insights/insights.h"
+#include "learn/embedding.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -78,6 +79,7 @@ void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
   Register(std::make_unique<TrendingState>(o));
   Register(std::make_unique<EngagementState>(o, share));
   Register(std::make_unique<PopularityState>(o, share));
+  Register(std::make_unique<EmbeddingState>(o, share));
   Register(std::make_unique<AffinityState>(o, share));
   Register(std::make_unique<SessionState>(o, share));
   Register(std::make_unique<RevenueState>(o, share));

@@ -114,7 +114,10 @@ TEST_F(RecommendTest, RawSignalsAreTheAggregatesAndExplainSumsToTheScore) {
     EXPECT_DOUBLE_EQ(i.signals[kPopularity].raw, popularity[i.item]);
     EXPECT_DOUBLE_EQ(i.signals[kTrending].raw, trending[i.category]);
     EXPECT_DOUBLE_EQ(i.signals[kAffinity].raw, affinity[i.category]);
-    EXPECT_EQ(i.signals[kEmbed].raw, 0);
+    // A cosine (of the candidate's embedding with the user's profile; tests/learn), 0 when
+    // negative.
+    EXPECT_GE(i.signals[kEmbed].raw, 0);
+    EXPECT_LE(i.signals[kEmbed].raw, 1 + 1e-12);
     double sum = 0;
     for (size_t s = 0; s < kRankSignalCount; ++s) {
       EXPECT_GE(i.signals[s].normalised, 0);

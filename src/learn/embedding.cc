@@ -1,0 +1,175 @@
+#include "learn/embedding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "agg/evict.h"
+
+namespace eddy {
+namespace {
+
+// splitmix64's finaliser: a bijection that spreads every input bit over the output.
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// 64 sign bits of components [64·word, 64·word + 64) of the user's vector.
+uint64_t SignBits(uint32_t user_hash, uint64_t seed, uint32_t word) {
+  return Mix(Mix(seed ^ (uint64_t{word} << 32 | user_hash)));
+}
+
+int32_t SaturatingAdd(int32_t a, int32_t b) {
+  int32_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int32_t>::min();
+}
+
+}  // namespace
+
+EmbeddingState::EmbeddingState(const Options& o, const CapShare& share)
+    : options_(o.embedding),
+      dims_(o.embedding.dimensions),
+      max_items_(share.Of(o.embedding.max_items)) {}
+
+int EmbeddingState::SignOf(uint32_t user_hash, uint64_t seed, uint32_t d) {
+  return (SignBits(user_hash, seed, d / 64) >> (d % 64)) & 1 ? 1 : -1;
+}
+
+int32_t* EmbeddingState::Acquire(ItemId item) {
+  auto [it, inserted] = items_.try_emplace(item);
+  if (inserted) {
+    if (!free_.empty()) {
+      it->second.offset = free_.back();
+      free_.pop_back();
+      std::fill_n(vectors_.begin() + size_t{it->second.offset} * dims_, dims_, 0);
+    } else {
+      it->second.offset = static_cast<uint32_t>(vectors_.size() / dims_);
+      vectors_.resize(vectors_.size() + dims_, 0);
+    }
+  }
+  it->second.last_seq = ++seq_;
+  int32_t* v = vectors_.data() + size_t{it->second.offset} * dims_;
+  if (inserted && items_.size() > max_items_) {
+    const uint32_t keep = it->second.offset;
+    EvictOldest();  // never the item just touched (its seq is the newest)
+    v = vectors_.data() + size_t{keep} * dims_;
+  }
+  return v;
+}
+
+void EmbeddingState::EvictOldest() {
+  evicted_ += EvictLeastRecentEighth(items_, [](const Slot& s) { return s.last_seq; },
+                                     [this](const Slot& s) { free_.push_back(s.offset); });
+}
+
+void EmbeddingState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
+  if (!ev.item.valid() || !ev.user.valid() || info.weight <= 0 || info.filtered) return;
+  const int32_t w =
+      static_cast<int32_t>(std::clamp<int64_t>(std::llround(info.weight), 1, 1000));
+  int32_t* v = Acquire(ev.item);
+  for (uint32_t word = 0; word * 64 < dims_; ++word) {
+    const uint64_t bits = SignBits(ev.user_hash, options_.seed, word);
+    const uint32_t end = std::min(dims_, word * 64 + 64);
+    for (uint32_t d = word * 64; d < end; ++d) {
+      const int32_t add = (bits >> (d % 64)) & 1 ? w : -w;
+      v[d] = SaturatingAdd(v[d], add);
+    }
+  }
+}
+
+const int32_t* EmbeddingState::Find(ItemId item) const {
+  auto it = items_.find(item);
+  return it == items_.end() ? nullptr : vectors_.data() + size_t{it->second.offset} * dims_;
+}
+
+void EmbeddingState::AddTo(Partial& p, const std::vector<ItemId>& items) const {
+  if (items_.empty()) return;
+  if (p.empty()) p.assign(items.size() * dims_, 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const int32_t* v = Find(items[i]);
+    if (v == nullptr) continue;
+    int64_t* out = p.data() + i * dims_;
+    for (uint32_t d = 0; d < dims_; ++d) out[d] += v[d];
+  }
+}
+
+void EmbeddingState::Merge(Partial& into, const Partial& part) {
+  if (part.empty()) return;
+  if (into.empty()) {
+    into = part;
+    return;
+  }
+  for (size_t i = 0; i < into.size() && i < part.size(); ++i) into[i] += part[i];
+}
+
+void EmbeddingState::SaveTo(SerialWriter& w) {
+  w.U64(dims_);
+  w.U64(seq_);
+  w.U64(items_.size());
+  for (const auto& [item, slot] : items_) {
+    w.U64(item.value());
+    w.U64(slot.last_seq);
+    const int32_t* v = vectors_.data() + size_t{slot.offset} * dims_;
+    for (uint32_t d = 0; d < dims_; ++d) w.I64(v[d]);
+  }
+}
+
+bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
+  items_.clear();
+  vectors_.clear();
+  free_.clear();
+  if (r.U64() != dims_) return false;
+  seq_ = r.U64();
+  const uint64_t n = r.Count(2 + dims_);
+  vectors_.reserve(n * dims_);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint32_t item = r.U32();
+    Slot slot;
+    slot.last_seq = r.U64();
+    slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
+    for (uint32_t d = 0; d < dims_; ++d) {
+      const int64_t c = r.I64();
+      if (c < std::numeric_limits<int32_t>::min() || c > std::numeric_limits<int32_t>::max()) {
+        return false;
+      }
+      vectors_.push_back(static_cast<int32_t>(c));
+    }
+    if (item == 0 || !items_.emplace(ItemId(item), slot).second) return false;
+  }
+  return r.ok();
+}
+
+void EmbeddingState::VisitIds(IdMarks& marks) {
+  for (const auto& [item, slot] : items_) marks.Mark(item);
+}
+
+StateMemory EmbeddingState::Memory() const {
+  return {items_.size(),
+          vectors_.capacity() * sizeof(int32_t) + items_.capacity() * (sizeof(ItemId) + sizeof(Slot) + 1) +
+              free_.capacity() * sizeof(uint32_t),
+          evicted_};
+}
+
+void EmbeddingState::DescribeSettings(std::string* out) const {
+  Setting(out, "enabled", options_.enabled ? 1 : 0);
+  Setting(out, "dimensions", dims_);
+  Setting(out, "seed", options_.seed);
+  Setting(out, "max_items", options_.max_items);
+}
+
+double Cosine(const double* a, const int64_t* b, uint32_t dims) {
+  double dot = 0, na = 0, nb = 0;
+  for (uint32_t d = 0; d < dims; ++d) {
+    const double y = static_cast<double>(b[d]);
+    dot += a[d] * y;
+    na += a[d] * a[d];
+    nb += y * y;
+  }
+  return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
+}
+
+}  // namespace eddy

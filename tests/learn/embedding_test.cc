@@ -1,0 +1,214 @@
+// Item embeddings (src/learn/embedding.h): touches by the same people move items closer
+// (cosine before/after), the vectors do not depend on the order of events or on how they
+// are split over shards (so any layout gives the same answers), a checkpoint round trip
+// keeps them, the cap forgets the least recently touched, and the engine's `embed` signal
+// and explanation come from them — the same under two layouts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "eddy/engine.h"
+#include "learn/embedding.h"
+#include "testutil/testutil.h"
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+
+constexpr uint32_t kA = 1, kB = 2, kC = 3, kD = 4;
+
+Options Opts(uint32_t dims = 64) {
+  Options o;
+  o.embedding.dimensions = dims;
+  o.embedding.max_items = 1000;
+  return o;
+}
+
+Event Touch(uint32_t item, const std::string& user) {
+  Event ev;
+  ev.item = ItemId(item);
+  ev.user = UserId(1);  // any valid id: the vector is drawn from the user's hash
+  ev.user_hash = static_cast<uint32_t>(StableHash64(user));
+  return ev;
+}
+
+void Apply(EmbeddingState& st, const Event& ev, double weight = 1) {
+  ApplyInfo info;
+  info.weight = weight;
+  st.ApplyEvent(ev, info);
+}
+
+std::vector<int64_t> VectorOf(const EmbeddingState& st, uint32_t item) {
+  EmbeddingState::Partial p;
+  st.AddTo(p, {ItemId(item)});
+  if (p.empty()) p.assign(st.dimensions(), 0);
+  return p;
+}
+
+double Cos(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<double> x(a.begin(), a.end());
+  return Cosine(x.data(), b.data(), static_cast<uint32_t>(b.size()));
+}
+
+std::string User(int i) { return "user-" + std::to_string(i); }
+
+TEST(EmbeddingTest, TouchesBySharedUsersMoveItemsCloser) {
+  EmbeddingState st(Opts(), CapShare{});
+  // A is touched by users 0-29, B by users 30-59, C by users 60-89: no one in common.
+  for (int u = 0; u < 30; ++u) {
+    Apply(st, Touch(kA, User(u)));
+    Apply(st, Touch(kB, User(30 + u)));
+    Apply(st, Touch(kC, User(60 + u)));
+  }
+  const double ab_before = Cos(VectorOf(st, kA), VectorOf(st, kB));
+  const double ac_before = Cos(VectorOf(st, kA), VectorOf(st, kC));
+  EXPECT_LT(std::abs(ab_before), 0.35);
+  // Now A's users touch B too: B's column shares half its users with A's.
+  for (int u = 0; u < 30; ++u) Apply(st, Touch(kB, User(u)));
+  const double ab_after = Cos(VectorOf(st, kA), VectorOf(st, kB));
+  const double ac_after = Cos(VectorOf(st, kA), VectorOf(st, kC));
+  // The exact column cosine is 30 / √(30 · 60) = 0.71; the projection estimates it.
+  EXPECT_GT(ab_after, ab_before + 0.35) << ab_before << " -> " << ab_after;
+  EXPECT_GT(ab_after, 0.5);
+  EXPECT_EQ(ac_after, ac_before);  // C and A untouched
+  EXPECT_LT(std::abs(ac_after), 0.35);
+  // The sign vectors are the users' own: a user's vector is ±1 in every component, and a
+  // single touch of weight 3 is 3 times it.
+  EmbeddingState one(Opts(), CapShare{});
+  Apply(one, Touch(kD, User(7)), 3);
+  const std::vector<int64_t> d = VectorOf(one, kD);
+  const uint32_t hash = static_cast<uint32_t>(StableHash64(User(7)));
+  for (uint32_t i = 0; i < d.size(); ++i) {
+    ASSERT_EQ(d[i], 3 * EmbeddingState::SignOf(hash, 1, i)) << i;
+  }
+}
+
+TEST(EmbeddingTest, TheSameEventsGiveTheSameVectorsInAnyOrderAndSplit) {
+  std::vector<Event> events;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 3000; ++i) {
+    events.push_back(Touch(1 + rng() % 50, User(static_cast<int>(rng() % 200))));
+  }
+  EmbeddingState in_order(Opts(32), CapShare{});
+  for (const Event& ev : events) Apply(in_order, ev);
+  // Shuffled, and split over two "shards" by user hash (the way partitions split them).
+  std::shuffle(events.begin(), events.end(), rng);
+  EmbeddingState s0(Opts(32), CapShare{}), s1(Opts(32), CapShare{});
+  for (const Event& ev : events) Apply(ev.user_hash % 2 ? s1 : s0, ev);
+  std::vector<ItemId> items;
+  for (uint32_t i = 1; i <= 50; ++i) items.push_back(ItemId(i));
+  EmbeddingState::Partial whole, split, part0, part1;
+  in_order.AddTo(whole, items);
+  s0.AddTo(part0, items);
+  s1.AddTo(part1, items);
+  EmbeddingState::Merge(split, part1);  // either merge order
+  EmbeddingState::Merge(split, part0);
+  ASSERT_EQ(whole.size(), 50u * 32);
+  EXPECT_EQ(whole, split);
+  // Another seed draws other vectors.
+  Options other = Opts(32);
+  other.embedding.seed = 2;
+  EmbeddingState reseeded(other, CapShare{});
+  for (const Event& ev : events) Apply(reseeded, ev);
+  EmbeddingState::Partial p;
+  reseeded.AddTo(p, items);
+  EXPECT_NE(p, whole);
+}
+
+TEST(EmbeddingTest, ACheckpointRoundTripKeepsEveryVectorAndLaterTouchesAgree) {
+  EmbeddingState st(Opts(), CapShare{});
+  for (int u = 0; u < 100; ++u) Apply(st, Touch(1 + u % 7, User(u)), 1 + u % 3);
+  std::string bytes;
+  SerialWriter w(&bytes);
+  st.SaveTo(w);
+  EmbeddingState loaded(Opts(), CapShare{});
+  SerialReader r(bytes);
+  ASSERT_TRUE(loaded.LoadFrom(r, loaded.FormatVersion()));
+  EXPECT_TRUE(r.done());
+  for (int u = 100; u < 150; ++u) {
+    Apply(st, Touch(1 + u % 9, User(u)));
+    Apply(loaded, Touch(1 + u % 9, User(u)));
+  }
+  for (uint32_t item = 1; item <= 9; ++item) EXPECT_EQ(VectorOf(st, item), VectorOf(loaded, item)) << item;
+  EXPECT_EQ(st.Memory().keys, loaded.Memory().keys);
+  // Other dimensions cannot read it (the settings fingerprint keeps that from happening).
+  EmbeddingState narrow(Opts(32), CapShare{});
+  SerialReader r2(bytes);
+  EXPECT_FALSE(narrow.LoadFrom(r2, narrow.FormatVersion()));
+  // Truncated: refused.
+  EmbeddingState cut(Opts(), CapShare{});
+  SerialReader r3(std::string_view(bytes).substr(0, bytes.size() / 2));
+  EXPECT_FALSE(cut.LoadFrom(r3, cut.FormatVersion()));
+}
+
+TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedEighth) {
+  Options o = Opts(16);
+  o.embedding.max_items = 16;
+  EmbeddingState st(o, CapShare{});
+  for (uint32_t item = 1; item <= 16; ++item) Apply(st, Touch(item, "u"));
+  Apply(st, Touch(1, "u"));  // item 1 is now the most recent
+  Apply(st, Touch(17, "u"));  // 17 items: the two least recent (2, 3) go
+  EXPECT_EQ(st.Memory().keys, 15u);
+  EXPECT_EQ(st.Memory().evicted, 2u);
+  EXPECT_EQ(st.Find(ItemId(2)), nullptr);
+  EXPECT_EQ(st.Find(ItemId(3)), nullptr);
+  ASSERT_NE(st.Find(ItemId(1)), nullptr);
+  ASSERT_NE(st.Find(ItemId(17)), nullptr);
+  // A slot given again starts from zero.
+  EXPECT_EQ(VectorOf(st, 17), VectorOf(st, 4));
+  EXPECT_NE(VectorOf(st, 1), VectorOf(st, 4));  // two touches
+}
+
+// The engine: the embed signal of a recommendation is the cosine of the candidate with
+// the user's profile, shown in the explanation, and the same under two layouts.
+std::vector<RankedItem> Recommend(uint32_t partitions, int shards) {
+  Options o = test::TestOptions(partitions, shards);
+  o.clock = ClockMode::kEvent;
+  o.ranking.weights = {0, 1, 0, 0, 0, 0};  // embed only
+  o.ranking.exclude_seen = true;
+  auto e = test::OpenEngine(o);
+  auto ctx = e->NewIngestContext();
+  std::vector<std::string> lines;
+  int64_t t = 1'700'000'000'000;
+  // Fans of "a" also touch "b" (strongly) and "c" (some); "d" has other fans.
+  for (int u = 0; u < 40; ++u) {
+    lines.push_back(test::EventBuilder().Type("view").User(User(u)).Item("a").Time(t++).Json());
+    lines.push_back(test::EventBuilder().Type("view").User(User(u)).Item(u % 4 ? "b" : "c").Time(t++).Json());
+    lines.push_back(test::EventBuilder().Type("view").User(User(100 + u)).Item("d").Time(t++).Json());
+    lines.push_back(test::EventBuilder().Type("view").User(User(100 + u)).Item(u % 2 ? "c" : "e").Time(t++).Json());
+  }
+  lines.push_back(test::EventBuilder().Type("view").User("me").Item("a").Time(t++).Json());
+  IngestReply r = test::IngestRetrying(*e, *ctx, test::Ndjson(lines));
+  EXPECT_TRUE(r.status.ok());
+  RecommendRequest req;
+  req.user = "me";
+  req.k = 10;
+  return e->RecommendSync(req).items;
+}
+
+TEST(EmbeddingTest, TheEmbedSignalRanksByTheProfileAndIsTheSameUnderAnyLayout) {
+  const std::vector<RankedItem> one = Recommend(1, 1);
+  const std::vector<RankedItem> many = Recommend(8, 2);
+  ASSERT_GE(one.size(), 3u);
+  EXPECT_EQ(one[0].item, "b");  // 30 of a's 40 fans
+  EXPECT_GT(one[0].signals[kEmbed].raw, 0.6);
+  EXPECT_DOUBLE_EQ(one[0].signals[kEmbed].normalised, 1.0);
+  EXPECT_DOUBLE_EQ(one[0].score, one[0].signals[kEmbed].contribution);
+  ASSERT_EQ(one.size(), many.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].item, many[i].item) << i;
+    EXPECT_DOUBLE_EQ(one[i].signals[kEmbed].raw, many[i].signals[kEmbed].raw) << one[i].item;
+  }
+  for (const RankedItem& item : one) {
+    if (item.item == "d") {
+      EXPECT_LT(item.signals[kEmbed].raw, 0.35);  // no fan in common
+    }
+  }
+}
+
+}  // namespace
+}  // namespace eddy
