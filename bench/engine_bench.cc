@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <map>
 
 #include "benchutil.h"
 #include "eddy/engine.h"
@@ -48,8 +49,10 @@ BENCHMARK(BM_EngineIngestNdjson)->Arg(1)->Arg(100)->Arg(1000)->UseRealTime();
 
 // An in-memory engine for the read benches: event clock (answers at the data's own time),
 // 2 shards, any timestamp accepted.
-std::unique_ptr<Engine> OpenReadEngine() {
+std::unique_ptr<Engine> OpenReadEngine(uint32_t embedding_dims = Options().embedding.dimensions) {
   Options o;
+  o.embedding.enabled = embedding_dims > 0;
+  if (embedding_dims > 0) o.embedding.dimensions = embedding_dims;
   o.durability.data_dir = "";
   o.durability.ack = AckLevel::kMemory;
   o.clock = ClockMode::kEvent;
@@ -133,10 +136,14 @@ struct History {
   std::unique_ptr<Engine> engine;
   std::vector<std::string> users;
 };
-History& Loaded1M() {
-  static History h = [] {
+// `embedding_dims`: 0 = embeddings off; each setting is its own engine, loaded once.
+History& Loaded1M(uint32_t embedding_dims = Options().embedding.dimensions) {
+  static std::map<uint32_t, History> loaded;
+  if (auto it = loaded.find(embedding_dims); it != loaded.end()) return it->second;
+  History& h = loaded[embedding_dims];
+  h = [embedding_dims] {
     History out;
-    out.engine = OpenReadEngine();
+    out.engine = OpenReadEngine(embedding_dims);
     const std::vector<std::string> base = bench::TaobaoEvents(96'000);
     std::vector<std::string> ev;
     for (int copy = 0; ev.size() < 1'000'000; ++copy) {
@@ -166,9 +173,10 @@ History& Loaded1M() {
 }
 
 // Recommendations (k = 10, explain data included) for users with history and, one in ten,
-// for unknown users (cold start), over 1M events of history.
+// for unknown users (cold start), over 1M events of history; the argument is
+// embedding.dimensions (0: embeddings off, so the embed signal costs nothing).
 void BM_Recommend(benchmark::State& state) {
-  History& h = Loaded1M();
+  History& h = Loaded1M(static_cast<uint32_t>(state.range(0)));
   size_t i = 0;
   TimeReads(state, [&] {
     RecommendRequest r;
@@ -178,7 +186,7 @@ void BM_Recommend(benchmark::State& state) {
     benchmark::DoNotOptimize(h.engine->RecommendSync(r));
   });
 }
-BENCHMARK(BM_Recommend)->UseRealTime();
+BENCHMARK(BM_Recommend)->ArgName("embedding_dims")->Arg(0)->Arg(64)->Arg(128)->Arg(256)->UseRealTime();
 
 void BM_SimilarRanked(benchmark::State& state) {
   History& h = Loaded1M();

@@ -176,6 +176,8 @@ struct RankingOptions {
   bool exclude_seen = false;       // never recommend the user's recent items
   bool exclude_out_of_stock = true;  // never rank an item whose stock is 0 or less
   uint32_t seed_items = 10;        // the user's latest items whose co-view neighbours count
+  double session_weight = 2;       // a seed of the user's current session counts this many
+                                   // times more in the embedding profile
   uint32_t affinity_categories = 3;  // the user's top categories whose popular items count
   uint32_t popular_candidates = 100;  // popular items taken per shard per source
   uint32_t coview_candidates = 300;   // co-view neighbours kept (the most co-viewed)

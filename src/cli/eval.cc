@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "ingest/decoder.h"
 #include "ingest/event_types.h"
 #include "ingest/replay_reader.h"
+#include "eddy/ranking.h"
 #include "util/json.h"
 
 namespace eddy {
@@ -241,19 +244,114 @@ class ListRules {
 
 struct Score {
   uint64_t hits = 0;
-  double reciprocal = 0;
-  void Add(const Score& o) {
-    hits += o.hits;
-    reciprocal += o.reciprocal;
-  }
+  double reciprocal = 0, gain = 0;  // Σ 1/rank, Σ 1/log2(1 + rank)
   void Add(const std::vector<std::string>& top, const std::string& item) {
     for (size_t i = 0; i < top.size(); ++i) {
       if (top[i] != item) continue;
       ++hits;
       reciprocal += 1.0 / static_cast<double>(i + 1);
+      gain += 1.0 / std::log2(static_cast<double>(i + 2));
       return;
     }
   }
+  // Ordered by hit rate, then MRR (the search's choice).
+  bool operator<(const Score& o) const {
+    return hits != o.hits ? hits < o.hits : reciprocal < o.reciprocal;
+  }
+};
+
+// V-SKNN (Ludewig & Jannach 2018): sessions split at `gap_ms` of a user's silence.
+class SessionKnn {
+ public:
+  static constexpr size_t kSample = 500, kNeighbours = 100;
+
+  explicit SessionKnn(int64_t gap_ms) : gap_ms_(gap_ms) {}
+
+  void Observe(const EvalEvent& e) {
+    if (!e.touch || e.rejected) return;
+    const uint32_t item = Id(e.item);
+    auto [cur, fresh] = current_.try_emplace(e.user, 0);
+    if (fresh || e.time_ms - sessions_[cur->second].last_ms >= gap_ms_) {
+      cur->second = static_cast<uint32_t>(sessions_.size());
+      sessions_.emplace_back();
+    }
+    Session& s = sessions_[cur->second];
+    s.last_ms = e.time_ms;
+    auto at = std::find(s.items.begin(), s.items.end(), item);
+    if (at != s.items.end()) {
+      s.items.erase(at);  // newest last
+    } else {
+      postings_[item].push_back(cur->second);
+    }
+    s.items.push_back(item);
+  }
+
+  std::vector<std::string> Recommend(const std::string& user, int64_t now_ms, size_t k) const {
+    auto cur = current_.find(user);
+    if (cur == current_.end()) return {};
+    const Session& s = sessions_[cur->second];
+    if (now_ms - s.last_ms >= gap_ms_) return {};  // this event starts a new session
+    // Position weights, linear: the newest item 1, the oldest 1/n.
+    std::unordered_map<uint32_t, double> weight;
+    const size_t n = s.items.size();
+    for (size_t i = 0; i < n; ++i) weight[s.items[i]] = static_cast<double>(i + 1) / static_cast<double>(n);
+    // The most recent past sessions sharing an item (ids grow with the start time).
+    std::vector<uint32_t> sample;
+    for (uint32_t item : s.items) {
+      const std::vector<uint32_t>& p = postings_.at(item);
+      for (size_t j = p.size() > kSample ? p.size() - kSample : 0; j < p.size(); ++j) {
+        if (p[j] != cur->second) sample.push_back(p[j]);
+      }
+    }
+    std::sort(sample.begin(), sample.end(), [&](uint32_t a, uint32_t b) {
+      return sessions_[a].last_ms != sessions_[b].last_ms ? sessions_[a].last_ms > sessions_[b].last_ms : a > b;
+    });
+    sample.erase(std::unique(sample.begin(), sample.end()), sample.end());
+    if (sample.size() > kSample) sample.resize(kSample);
+    std::vector<std::pair<double, uint32_t>> sims;
+    for (uint32_t id : sample) {
+      double sim = 0;
+      for (uint32_t item : sessions_[id].items) {
+        if (auto w = weight.find(item); w != weight.end()) sim += w->second;
+      }
+      sims.emplace_back(sim, id);
+    }
+    const size_t keep = std::min(kNeighbours, sims.size());
+    std::partial_sort(sims.begin(), sims.begin() + keep, sims.end(),
+                      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second > b.second; });
+    std::unordered_map<uint32_t, double> score;
+    for (size_t j = 0; j < keep; ++j) {
+      for (uint32_t item : sessions_[sims[j].second].items) score[item] += sims[j].first;
+    }
+    std::vector<std::pair<double, uint32_t>> ranked;
+    ranked.reserve(score.size());
+    for (const auto& [item, sc] : score) ranked.emplace_back(sc, item);
+    const size_t top = std::min(k, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [&](auto& x, auto& y) {
+      return x.first != y.first ? x.first > y.first : names_[x.second] < names_[y.second];
+    });
+    std::vector<std::string> out;
+    for (size_t j = 0; j < top; ++j) out.push_back(names_[ranked[j].second]);
+    return out;
+  }
+
+ private:
+  struct Session {
+    std::vector<uint32_t> items;  // distinct, by last touch (newest last)
+    int64_t last_ms = 0;
+  };
+  uint32_t Id(const std::string& item) {
+    auto [it, inserted] = ids_.try_emplace(item, static_cast<uint32_t>(names_.size()));
+    if (inserted) names_.push_back(item);
+    return it->second;
+  }
+
+  const int64_t gap_ms_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+  std::vector<Session> sessions_;
+  std::unordered_map<std::string, uint32_t> current_;          // user -> their last session
+  std::unordered_map<uint32_t, std::vector<uint32_t>> postings_;  // item -> sessions, ascending
 };
 
 // Ingests events [from, to) as NDJSON batches (retrying a batch the log is too full to
@@ -289,84 +387,201 @@ bool Ingest(Engine& engine, IngestContext& ctx, std::vector<EvalEvent>& events, 
 
 
 // The methods compared, in the report's order.
-enum Method : size_t { kEddy, kPop, kRecent, kKnn, kMethods };
-constexpr const char* kMethodNames[kMethods] = {"eddy", "POP", "Recent", "Item-KNN"};
+enum Method : size_t { kEddy, kEddyEmbed, kPop, kRecent, kKnn, kSknn, kMethods };
+constexpr const char* kMethodNames[kMethods] = {"eddy", "eddy-embed", "POP", "Recent", "Item-KNN", "V-SKNN"};
 
-struct Report {
-  size_t events = 0, train = 0;
-  uint64_t skipped = 0, rejected = 0, evaluated = 0;
-  double train_s = 0, recommend_s = 0;
-  Score score[kMethods];
+using Weights = std::array<double, kRankSignalCount>;
+
+// What a walk over the events does before each evaluated event: one list per method.
+using Predict = std::function<std::vector<std::vector<std::string>>(const EvalEvent&)>;
+
+struct Walk {
+  size_t replay_end = 0;  // [0, replay_end) replayed first
+  size_t eval_end = 0;    // [replay_end, eval_end) evaluated, each then applied
+  uint32_t limit = 0;     // at most this many predictions (0 = all)
+  // Results.
+  uint64_t rejected = 0, evaluated = 0;
+  double replay_s = 0;
+  std::vector<Score> scores;
 };
 
-// Every method's list for one user, through the same list rules.
-std::array<std::vector<std::string>, kMethods> Lists(Engine& engine, const Baselines& baselines,
-                                                     const ListRules& rules,
-                                                     const std::string& user, double* eddy_s) {
-  const size_t ask = rules.Ask(user);
+// The engine, the baselines and the list rules of one walk.
+struct World {
+  World(const Options& o, bool exclude_seen, uint32_t k)
+      : baselines(/*history=*/50, o.ranking.seed_items),
+        sknn(static_cast<int64_t>(o.sessions.gap_ms)),
+        rules(exclude_seen, k, baselines) {}
+  std::unique_ptr<Engine> engine;
+  Baselines baselines;
+  SessionKnn sknn;
+  ListRules rules;
+  void Observe(const EvalEvent& e) {
+    baselines.Observe(e);
+    sknn.Observe(e);
+    rules.Observe(e);
+  }
+};
+
+// eddy's list for the user under `weights` (the ranking settings are swapped for the one
+// request: the evaluation is the only client).
+std::vector<std::string> EddyList(World& w, const RankingOptions& base, const OfferOptions& offers,
+                                  const Weights& weights, const std::string& user, double* eddy_s) {
+  RankingOptions ranking = base;
+  ranking.weights = weights;
+  w.engine->SetRanking(ranking, offers);
   RecommendRequest r;
   r.user = user;
-  r.k = static_cast<uint32_t>(std::min<size_t>(ask, engine.options().ranking.max_k));
+  r.k = static_cast<uint32_t>(std::min<size_t>(w.rules.Ask(user), base.max_k));
   const auto r0 = Steady::now();
-  RecommendAnswer answer = engine.RecommendSync(r);
-  *eddy_s += std::chrono::duration<double>(Steady::now() - r0).count();
-  std::array<std::vector<std::string>, kMethods> lists;
-  for (RankedItem& item : answer.items) lists[kEddy].push_back(std::move(item.item));
-  baselines.FillPopular(&lists[kPop], ask, [](const std::string&) { return false; });
-  lists[kRecent] = baselines.Recent(user, ask);
-  lists[kKnn] = baselines.ItemKnn(user, ask);
-  for (auto& list : lists) list = rules.Apply(user, std::move(list));
-  return lists;
+  RecommendAnswer answer = w.engine->RecommendSync(r);
+  if (eddy_s != nullptr) *eddy_s += std::chrono::duration<double>(Steady::now() - r0).count();
+  std::vector<std::string> out;
+  out.reserve(answer.items.size());
+  for (RankedItem& item : answer.items) out.push_back(std::move(item.item));
+  return out;
 }
 
-// Replays the training share, then asks every method before each later touch is applied.
-bool Evaluate(Engine& engine, std::vector<EvalEvent>& events, const EvalArgs& a,
-              bool exclude_seen, Report* rep) {
-  auto ctx = engine.NewIngestContext();
-  Baselines baselines(/*history=*/50, engine.options().ranking.seed_items);
-  ListRules rules(exclude_seen, a.k, baselines);
+// Replays the first part, then asks `predict` before each later touch is applied; its
+// lists, through the list rules, score if the engine then accepts the event.
+bool RunWalk(World& w, std::vector<EvalEvent>& events, Walk& walk, const Predict& predict) {
+  auto ctx = w.engine->NewIngestContext();
   const auto t0 = Steady::now();
-  if (!Ingest(engine, *ctx, events, 0, rep->train, &rep->rejected)) return false;
-  engine.PopularItemsSync("", 1);  // a read of every shard: all it was sent is applied
-  rep->train_s = std::chrono::duration<double>(Steady::now() - t0).count();
-  for (size_t i = 0; i < rep->train; ++i) {
-    baselines.Observe(events[i]);
-    rules.Observe(events[i]);
-  }
-  for (size_t i = rep->train; i < events.size(); ++i) {
+  if (!Ingest(*w.engine, *ctx, events, 0, walk.replay_end, &walk.rejected)) return false;
+  w.engine->PopularItemsSync("", 1);  // a read of every shard: all it was sent is applied
+  walk.replay_s = std::chrono::duration<double>(Steady::now() - t0).count();
+  for (size_t i = 0; i < walk.replay_end; ++i) w.Observe(events[i]);
+  for (size_t i = walk.replay_end; i < walk.eval_end; ++i) {
     EvalEvent& e = events[i];
     // Asked before the event is applied; counted only if the engine then accepts it.
-    const bool evaluate = e.touch && (a.limit == 0 || rep->evaluated < a.limit);
-    std::array<std::vector<std::string>, kMethods> lists;
-    if (evaluate) lists = Lists(engine, baselines, rules, e.user, &rep->recommend_s);
-    if (!Ingest(engine, *ctx, events, i, i + 1, &rep->rejected)) return false;
-    if (evaluate && !e.rejected) {
-      ++rep->evaluated;
-      for (size_t m = 0; m < kMethods; ++m) rep->score[m].Add(lists[m], e.item);
+    const bool evaluate = e.touch && (walk.limit == 0 || walk.evaluated < walk.limit);
+    std::vector<std::vector<std::string>> lists;
+    if (evaluate) {
+      lists = predict(e);
+      for (auto& list : lists) list = w.rules.Apply(e.user, std::move(list));
     }
-    baselines.Observe(e);
-    rules.Observe(e);
+    if (!Ingest(*w.engine, *ctx, events, i, i + 1, &walk.rejected)) return false;
+    if (evaluate && !e.rejected) {
+      ++walk.evaluated;
+      walk.scores.resize(lists.size());
+      for (size_t m = 0; m < lists.size(); ++m) walk.scores[m].Add(lists[m], e.item);
+    }
+    w.Observe(e);
   }
   return true;
 }
 
+// The weight search (--tune): rounds of one-signal moves over a grid, scored on the
+// validation slice; returns the weights chosen.
+constexpr double kGrid[] = {0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0};
+
+std::optional<Weights> Tune(const Options& o, std::vector<EvalEvent>& events, size_t train,
+                            const EvalArgs& a, bool exclude_seen) {
+  Weights best = o.ranking.weights;
+  const size_t validation_begin = train - train / 10;
+  for (int round = 1; round <= 2; ++round) {
+    std::vector<Weights> variants{best};
+    for (size_t s = 0; s < kRankSignalCount; ++s) {
+      for (double v : kGrid) {
+        Weights w = best;
+        w[s] = v;
+        if (w != best) variants.push_back(w);
+      }
+    }
+    World world(o, exclude_seen, a.k);
+    Result<std::unique_ptr<Engine>> opened = Engine::Open(o);
+    if (!opened.ok()) {
+      std::cerr << "eddy eval: " << opened.status().message() << "\n";
+      return std::nullopt;
+    }
+    world.engine = std::move(*opened);
+    Walk walk;
+    walk.replay_end = validation_begin;
+    walk.eval_end = train;
+    walk.limit = a.tune_events;
+    const auto t0 = Steady::now();
+    const bool ok = RunWalk(world, events, walk, [&](const EvalEvent& e) {
+      std::vector<std::vector<std::string>> lists;
+      for (const Weights& w : variants) lists.push_back(EddyList(world, o.ranking, o.offers, w, e.user, nullptr));
+      return lists;
+    });
+    world.engine->Stop();
+    if (!ok) return std::nullopt;
+    // Each signal takes its best value given the others; the combination is the next
+    // round's start (and is kept only if it scores at least as well as the best variant).
+    walk.scores.resize(variants.size());
+    Weights next = best;
+    for (size_t s = 0; s < kRankSignalCount; ++s) {
+      size_t pick = 0;  // the start
+      for (size_t j = 1; j < variants.size(); ++j) {
+        if (variants[j][s] != best[s] && walk.scores[pick] < walk.scores[j]) pick = j;
+      }
+      next[s] = variants[pick][s];
+    }
+    const size_t top = static_cast<size_t>(std::max_element(walk.scores.begin(), walk.scores.end()) - walk.scores.begin());
+    const double n = std::max<double>(1, static_cast<double>(walk.evaluated));
+    std::printf("  tune round %d: %zu weight variants x %llu validation predictions (events %zu..%zu) "
+                "in %.0f s; best HR@%u %.4f (start %.4f)\n",
+                round, variants.size(), static_cast<unsigned long long>(walk.evaluated),
+                validation_begin, train, std::chrono::duration<double>(Steady::now() - t0).count(),
+                a.k, static_cast<double>(walk.scores[top].hits) / n,
+                static_cast<double>(walk.scores[0].hits) / n);
+    best = round == 2 ? variants[top] : next;
+  }
+  return best;
+}
+
+struct Report {
+  size_t events = 0, train = 0;
+  uint64_t skipped = 0;
+  double recommend_s = 0;
+  Walk walk;
+  std::optional<Weights> tuned;
+};
+
+// Every method's lists for one event.
+std::vector<std::vector<std::string>> Lists(World& w, const Options& o, const Weights& weights,
+                                            const EvalEvent& e, double* eddy_s) {
+  const size_t ask = w.rules.Ask(e.user);
+  std::vector<std::vector<std::string>> lists(kMethods);
+  lists[kEddy] = EddyList(w, o.ranking, o.offers, weights, e.user, eddy_s);
+  lists[kEddyEmbed] = EddyList(w, o.ranking, o.offers, Weights{0, 1, 0, 0, 0, 0}, e.user, nullptr);
+  w.baselines.FillPopular(&lists[kPop], ask, [](const std::string&) { return false; });
+  lists[kRecent] = w.baselines.Recent(e.user, ask);
+  lists[kKnn] = w.baselines.ItemKnn(e.user, ask);
+  lists[kSknn] = w.sknn.Recommend(e.user, e.time_ms, ask);
+  return lists;
+}
+
+std::string SetFlags(const Weights& w) {
+  std::string out;
+  for (size_t s = 0; s < kRankSignalCount; ++s) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", w[s]);
+    out += " --set ranking.weight_" + std::string(kRankSignalNames[s]) + "=" + value;
+  }
+  return out;
+}
+
 void Print(const EvalArgs& a, const Report& r) {
+  const Walk& w = r.walk;
   std::printf("eddy eval: %s\n", a.data.c_str());
   std::printf("  %zu events (%llu rows skipped, %llu rejected by eddy), time-ordered; split "
               "%.2f: %zu replayed, %zu after; %llu next-item predictions evaluated; exclude %s\n",
               r.events, static_cast<unsigned long long>(r.skipped),
-              static_cast<unsigned long long>(r.rejected), a.split, r.train, r.events - r.train,
-              static_cast<unsigned long long>(r.evaluated), a.exclude.c_str());
+              static_cast<unsigned long long>(w.rejected), a.split, r.train, r.events - r.train,
+              static_cast<unsigned long long>(w.evaluated), a.exclude.c_str());
+  if (r.tuned) std::printf("  tuned weights:%s\n", SetFlags(*r.tuned).c_str());
   std::printf("  replay: %zu events in %.2f s = %.0f events/s; recommendations: %.0f µs each "
               "on average\n",
-              r.train, r.train_s, r.train_s > 0 ? static_cast<double>(r.train) / r.train_s : 0.0,
-              r.evaluated ? r.recommend_s * 1e6 / static_cast<double>(r.evaluated) : 0.0);
-  std::printf("  %-10s %10s %10s\n", "method", ("HR@" + std::to_string(a.k)).c_str(),
-              ("MRR@" + std::to_string(a.k)).c_str());
-  const double n = std::max<double>(1, static_cast<double>(r.evaluated));
+              r.train, w.replay_s, w.replay_s > 0 ? static_cast<double>(r.train) / w.replay_s : 0.0,
+              w.evaluated ? r.recommend_s * 1e6 / static_cast<double>(w.evaluated) : 0.0);
+  std::printf("  %-10s %10s %10s %10s\n", "method", ("HR@" + std::to_string(a.k)).c_str(),
+              ("MRR@" + std::to_string(a.k)).c_str(), ("NDCG@" + std::to_string(a.k)).c_str());
+  const double n = std::max<double>(1, static_cast<double>(w.evaluated));
   for (size_t m = 0; m < kMethods; ++m) {
-    std::printf("  %-10s %10.4f %10.4f\n", kMethodNames[m],
-                static_cast<double>(r.score[m].hits) / n, r.score[m].reciprocal / n);
+    const Score s = m < w.scores.size() ? w.scores[m] : Score{};
+    std::printf("  %-10s %10.4f %10.4f %10.4f\n", kMethodNames[m], static_cast<double>(s.hits) / n,
+                s.reciprocal / n, s.gain / n);
   }
 }
 
@@ -383,6 +598,7 @@ std::string EvalOptions(const ConfigSources& config, const EvalArgs& a, Options*
     return "--k must be in [1, ranking.max_k = " + std::to_string(o->ranking.max_k) + "]";
   }
   if (a.split <= 0 || a.split >= 1) return "--split must be in (0, 1)";
+  if (a.tune && a.tune_events < 1) return "--tune-events must be at least 1";
   if (a.exclude != "none" && a.exclude != "seen") return "--exclude must be none or seen";
   if (!std::ifstream(a.data)) return "cannot read " + a.data;
   return "";
@@ -404,13 +620,30 @@ int RunEval(const ConfigSources& config, const EvalArgs& a) {
   }
   report.events = events.size();
   report.train = static_cast<size_t>(static_cast<double>(events.size()) * a.split);
+  const bool exclude_seen = a.exclude == "seen";
+  Weights weights = o.ranking.weights;
+  if (a.tune) {
+    // The search marks the events its engines reject; the evaluation marks them again.
+    std::vector<EvalEvent> copy = events;
+    report.tuned = Tune(o, copy, report.train, a, exclude_seen);
+    if (!report.tuned) return 1;
+    weights = *report.tuned;
+  }
+  World world(o, exclude_seen, a.k);
   Result<std::unique_ptr<Engine>> opened = Engine::Open(o);
   if (!opened.ok()) {
     std::cerr << "eddy eval: " << opened.status().message() << "\n";
     return 1;
   }
-  if (!Evaluate(**opened, events, a, a.exclude == "seen", &report)) return 1;
-  (*opened)->Stop();
+  world.engine = std::move(*opened);
+  report.walk.replay_end = report.train;
+  report.walk.eval_end = events.size();
+  report.walk.limit = a.limit;
+  const bool ok = RunWalk(world, events, report.walk, [&](const EvalEvent& e) {
+    return Lists(world, o, weights, e, &report.recommend_s);
+  });
+  world.engine->Stop();
+  if (!ok) return 1;
   Print(a, report);
   return 0;
 }

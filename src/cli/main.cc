@@ -308,8 +308,9 @@ int Serve(const ConfigSources& src, const std::string& port_file) {
 // `eddy eval` and its flags (src/cli/eval.h).
 CLI::App* AddEvalCommand(CLI::App& app, eddy::EvalArgs* args) {
   CLI::App* eval = app.add_subcommand(
-      "eval", "Replay an event file into an in-memory engine and report next-item HitRate@k "
-              "and MRR@k of the recommendations beside the POP and Item-KNN baselines");
+      "eval", "Replay an event file into an in-memory engine and report next-item HitRate@k, "
+              "MRR@k and NDCG@k of the recommendations beside the POP, Recent, Item-KNN and "
+              "V-SKNN baselines");
   eval->add_option("--data", args->data, "Event file: NDJSON, or CSV with --csv-columns")
       ->required();
   eval->add_option("--csv-columns", args->csv_columns,
@@ -327,6 +328,11 @@ CLI::App* AddEvalCommand(CLI::App& app, eddy::EvalArgs* args) {
                    "none (default): every method may recommend what the user touched before; "
                    "seen: every method's list drops every item the user touched before")
       ->check(CLI::IsMember({"none", "seen"}));
+  eval->add_flag("--tune", args->tune,
+                 "Search the ranking weights on a validation slice carved from the end of the "
+                 "replayed part (never the evaluated part), print them, and evaluate with them");
+  eval->add_option("--tune-events", args->tune_events,
+                   "Predictions the weight search scores each round (default 2000)");
   eval->add_option("--limit", args->limit,
                    "Evaluate at most this many events after the split (default all)");
   return eval;

@@ -388,6 +388,8 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Bool("ranking", "exclude_out_of_stock", &Options::ranking,
                    &RankingOptions::exclude_out_of_stock));
   k.push_back(Int("ranking", "seed_items", 1, 1000, &Options::ranking, &RankingOptions::seed_items));
+  k.push_back(Double("ranking", "session_weight", 1, 100, &Options::ranking,
+                     &RankingOptions::session_weight));
   k.push_back(Int("ranking", "affinity_categories", 0, 100, &Options::ranking,
                   &RankingOptions::affinity_categories));
   k.push_back(Int("ranking", "popular_candidates", 1, 10'000, &Options::ranking,

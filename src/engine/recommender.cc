@@ -60,6 +60,7 @@ struct Recommender::Job {
   CategoryId filter_category;
   // Step 1: the user.
   std::vector<ItemId> recent;  // newest first
+  size_t in_session = 0;       // the newest `in_session` of them are the current session's
   absl::flat_hash_set<ItemId> bought;
   std::vector<std::pair<CategoryId, double>> affinity;  // best first
   // Step 2 on: the user's (or the query item's) point in embedding space; empty when the
@@ -192,6 +193,7 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
                                   });
     UserPart user = co_await step;
     job->recent = std::move(user.recent);
+    job->in_session = user.in_session;
     job->bought = std::move(user.bought);
     job->affinity = std::move(user.affinity);
     job->likely_categories = std::move(user.categories);
@@ -202,7 +204,7 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
       /*catch_up=*/true, job->horizon);
   std::vector<CandidatePart> parts = co_await candidates;
   MergeCandidates(*job, parts);
-  if (query.embed) Profile(*job, parts);
+  if (query.embed) Profile(*job, parts, query.seeds.size());
   // Steps 3 and 4 read the state as they find it: step 2 saw every acknowledged event.
   auto items = std::make_shared<std::vector<ItemId>>();
   items->reserve(job->candidates.size());
@@ -239,6 +241,15 @@ Recommender::UserPart Recommender::UserPartOf(const ShardState& st, UserId user,
                                               int64_t now_ms, bool exclude_seen) const {
   UserPart out;
   if (const auto* recent = st.Get<RecentState>().Find(user)) {
+    // The current session: the newest items back to the first gap of sessions.gap_s (none
+    // when the newest is that old). Recent items are in touch order (event times may go back:
+    // a later touch with an earlier time never ends the session).
+    int64_t after = now_ms;
+    for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+      if (after - it->time.millis() >= options_.sessions.gap_ms) break;
+      after = it->time.millis();
+      ++out.in_session;
+    }
     out.recent.reserve(recent->size());
     for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
       out.recent.push_back(it->item);
@@ -292,7 +303,7 @@ Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const Ca
   CoViewState& cv = st.Get<CoViewState>();
   cv.Flush();
   for (ItemId seed : q.seeds) cv.AddTo(part.coview, seed);
-  if (q.embed) st.Get<EmbeddingState>().AddTo(part.seed_vectors, q.seeds);
+  if (q.embed) st.Get<EmbeddingState>().ShareOf(q.seeds, part.seed_vectors);
   const PopularityState& pop = st.Get<PopularityState>();
   std::vector<Popularity::Scored> top;
   auto take = [&](uint8_t source) {
@@ -382,7 +393,7 @@ Recommender::SignalPart Recommender::SignalPartOf(const ShardState& st,
                                                   const std::vector<CategoryId>& likely,
                                                   int64_t now_ms, bool embed) {
   SignalPart part;
-  if (embed) st.Get<EmbeddingState>().AddTo(part.vectors, items);
+  if (embed) st.Get<EmbeddingState>().ShareOf(items, part.vectors);
   st.Get<PopularityState>().ScoresOf(CategoryId(), items, now_ms, &part.popularity);
   part.facts.resize(items.size());
   part.catalog.resize(items.size());
@@ -432,21 +443,21 @@ std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<Si
 }
 
 // The seeds' merged vectors, each normalised (a popular item's long vector must not drown
-// the others), weighted 1/(1 + position): the newest seed counts most.
-void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts) const {
-  EmbeddingState::Partial seeds;
-  for (const CandidatePart& part : parts) EmbeddingState::Merge(seeds, part.seed_vectors);
-  if (seeds.empty()) return;
+// the others), weighted 1/(1 + position) (the newest seed counts most), and
+// ranking.session_weight times more for the current session's.
+void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts, size_t n) const {
   const uint32_t dims = options_.embedding.dimensions;
-  const size_t n = seeds.size() / dims;
+  const auto share = [](const CandidatePart& p) -> const EmbeddingState::Partial& { return p.seed_vectors; };
   std::vector<double> profile(dims, 0.0);
+  std::vector<int64_t> v(dims);
   bool any = false;
   for (size_t i = 0; i < n; ++i) {
-    const int64_t* v = seeds.data() + i * dims;
+    SumShares(parts, share, i, dims, v.data());
     double norm = 0;
     for (uint32_t d = 0; d < dims; ++d) norm += static_cast<double>(v[d]) * static_cast<double>(v[d]);
     if (norm <= 0) continue;
-    const double w = 1.0 / (static_cast<double>(i + 1) * std::sqrt(norm));
+    const double session = i < job.in_session ? job.live->ranking.session_weight : 1.0;
+    const double w = session / (static_cast<double>(i + 1) * std::sqrt(norm));
     for (uint32_t d = 0; d < dims; ++d) profile[d] += w * static_cast<double>(v[d]);
     any = true;
   }
@@ -455,12 +466,12 @@ void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts) con
 
 // Each candidate's cosine with the profile (negative: no signal, 0).
 void Recommender::EmbedSignal(Job& job, const std::vector<SignalPart>& parts) const {
-  EmbeddingState::Partial vectors;
-  for (const SignalPart& part : parts) EmbeddingState::Merge(vectors, part.vectors);
-  if (vectors.empty()) return;
   const uint32_t dims = options_.embedding.dimensions;
+  const auto share = [](const SignalPart& p) -> const EmbeddingState::Partial& { return p.vectors; };
+  std::vector<int64_t> v(dims);
   for (size_t i = 0; i < job.candidates.size(); ++i) {
-    job.candidates[i].embed = std::max(0.0, Cosine(job.profile.data(), vectors.data() + i * dims, dims));
+    SumShares(parts, share, i, dims, v.data());
+    job.candidates[i].embed = std::max(0.0, Cosine(job.profile.data(), v.data(), dims));
   }
 }
 

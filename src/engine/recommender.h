@@ -73,6 +73,7 @@ class Recommender {
   // What the user's shard says of the user (step 1).
   struct UserPart {
     std::vector<ItemId> recent;  // newest first
+    size_t in_session = 0;       // how many of them are the current session's
     absl::flat_hash_set<ItemId> bought;
     std::vector<std::pair<CategoryId, double>> affinity;  // best first, ties by name
     absl::flat_hash_set<CategoryId> categories;           // of the recent items
@@ -112,9 +113,9 @@ class Recommender {
   static SignalPart SignalPartOf(const ShardState& st, const std::vector<ItemId>& items,
                                  const std::vector<CategoryId>& likely, int64_t now_ms,
                                  bool embed);
-  // The user's profile in embedding space from the merged vectors of the seeds (step 2),
-  // and each candidate's `embed` signal from theirs (step 3).
-  void Profile(Job& job, const std::vector<CandidatePart>& parts) const;
+  // The user's profile in embedding space from the merged vectors of the `seeds` seeds
+  // (step 2), and each candidate's `embed` signal from theirs (step 3).
+  void Profile(Job& job, const std::vector<CandidatePart>& parts, size_t seeds) const;
   void EmbedSignal(Job& job, const std::vector<SignalPart>& parts) const;
   std::vector<CategoryId> MergeSignals(Job& job, const std::vector<SignalPart>& parts,
                                        const std::vector<CategoryId>& likely) const;

@@ -86,24 +86,15 @@ const int32_t* EmbeddingState::Find(ItemId item) const {
   return it == items_.end() ? nullptr : vectors_.data() + size_t{it->second.offset} * dims_;
 }
 
-void EmbeddingState::AddTo(Partial& p, const std::vector<ItemId>& items) const {
-  if (items_.empty()) return;
-  if (p.empty()) p.assign(items.size() * dims_, 0);
+void EmbeddingState::ShareOf(const std::vector<ItemId>& items, Partial& p) const {
+  p.at.assign(items.size(), Partial::kAbsent);
+  p.data.clear();
   for (size_t i = 0; i < items.size(); ++i) {
     const int32_t* v = Find(items[i]);
     if (v == nullptr) continue;
-    int64_t* out = p.data() + i * dims_;
-    for (uint32_t d = 0; d < dims_; ++d) out[d] += v[d];
+    p.at[i] = static_cast<uint32_t>(p.data.size());
+    p.data.insert(p.data.end(), v, v + dims_);
   }
-}
-
-void EmbeddingState::Merge(Partial& into, const Partial& part) {
-  if (part.empty()) return;
-  if (into.empty()) {
-    into = part;
-    return;
-  }
-  for (size_t i = 0; i < into.size() && i < part.size(); ++i) into[i] += part[i];
 }
 
 void EmbeddingState::SaveTo(SerialWriter& w) {

@@ -27,6 +27,7 @@
 //
 // Thread-safety: none; owned and used by one shard thread.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -62,12 +63,23 @@ class EmbeddingState final : public State {
   // The user's sign vector's component d: +1 or −1 (`user_hash` as Event::user_hash).
   static int SignOf(uint32_t user_hash, uint64_t seed, uint32_t d);
 
-  // A partial of several items' vectors: item i's components at [i·D, (i+1)·D), summed
-  // over shards (and nodes) by Merge, in any order. Empty = no item known anywhere yet.
-  using Partial = std::vector<int64_t>;
-  // Adds this shard's vectors of `items` to `p` (sized on first use).
-  void AddTo(Partial& p, const std::vector<ItemId>& items) const;
-  static void Merge(Partial& into, const Partial& part);
+  // One shard's share of several items' vectors: item i's components are
+  // data[at[i] .. at[i] + D), or the shard has none (at[i] == kAbsent, all zero). An item's
+  // global vector is the sum of its shards' (and later nodes') shares, in any order
+  // (AddShare); only the shares that exist travel, as int32.
+  struct Partial {
+    static constexpr uint32_t kAbsent = UINT32_MAX;
+    std::vector<uint32_t> at;
+    std::vector<int32_t> data;
+  };
+  // This shard's share of `items` (replaces `p`).
+  void ShareOf(const std::vector<ItemId>& items, Partial& p) const;
+  // Adds item i's share in `part` to out[0, dims).
+  static void AddShare(const Partial& part, size_t i, uint32_t dims, int64_t* out) {
+    if (part.at.empty() || part.at[i] == Partial::kAbsent) return;
+    const int32_t* v = part.data.data() + part.at[i];
+    for (uint32_t d = 0; d < dims; ++d) out[d] += v[d];
+  }
   // This shard's vector of `item`, or nullptr (tests, benches).
   const int32_t* Find(ItemId item) const;
 
@@ -91,5 +103,12 @@ class EmbeddingState final : public State {
 
 // Cosine similarity of two vectors of `dims` components (0 when either is zero).
 double Cosine(const double* a, const int64_t* b, uint32_t dims);
+
+// Item i's global vector from every shard's share (`dims` components, summed as int64).
+template <typename Parts, typename Get>
+void SumShares(const Parts& parts, Get share_of, size_t i, uint32_t dims, int64_t* out) {
+  std::fill_n(out, dims, 0);
+  for (const auto& part : parts) EmbeddingState::AddShare(share_of(part), i, dims, out);
+}
 
 }  // namespace eddy

@@ -12,9 +12,12 @@ namespace {
 // 100 users each view "hot", then an item nobody else ever sees, a minute apart; users in
 // time order. Split 0.8 of the 200 events: the last 20 users' 40 events are predicted with
 // k = 1. Before a user's first event every method says "hot" (a hit): eddy and POP from
-// popularity, Recent and Item-KNN — which know nothing of a user without history — by the
-// back-fill with POP every method's short list gets; before the second, the item is new to
-// everyone (a miss).
+// popularity, Recent, Item-KNN and V-SKNN — which know nothing of a user without history —
+// by the back-fill with POP every method's short list gets; before the second, the item
+// is new to everyone (a miss).
+constexpr const char* kMethods[] = {"eddy      ", "eddy-embed", "POP       ", "Recent    ",
+                                    "Item-KNN  ", "V-SKNN    "};
+
 TEST(EvalCommandTest, HitRateAndMrrOfEddyAndTheBaselines) {
   test::TempDir dir;
   std::string csv;
@@ -32,8 +35,9 @@ TEST(EvalCommandTest, HitRateAndMrrOfEddyAndTheBaselines) {
                      "after; 40 next-item predictions evaluated"),
             std::string::npos)
       << out;
-  for (const char* method : {"eddy      ", "POP       ", "Recent    ", "Item-KNN  "}) {
-    EXPECT_NE(out.find(std::string(method) + "     0.5000     0.5000"), std::string::npos)
+  // HR, MRR and NDCG (a hit at rank 1 gains 1/log2(2) = 1).
+  for (const char* method : kMethods) {
+    EXPECT_NE(out.find(std::string(method) + "     0.5000     0.5000     0.5000"), std::string::npos)
         << method << "\n" << out;
   }
   EXPECT_NE(out.find("exclude none"), std::string::npos) << out;
@@ -45,10 +49,23 @@ TEST(EvalCommandTest, HitRateAndMrrOfEddyAndTheBaselines) {
                                          "--exclude", "seen"});
   ASSERT_EQ(xcode, 0) << xout;
   EXPECT_NE(xout.find("exclude seen"), std::string::npos) << xout;
-  for (const char* method : {"eddy      ", "POP       ", "Recent    ", "Item-KNN  "}) {
-    EXPECT_NE(xout.find(std::string(method) + "     0.5000     0.5000"), std::string::npos)
+  for (const char* method : kMethods) {
+    EXPECT_NE(xout.find(std::string(method) + "     0.5000     0.5000     0.5000"), std::string::npos)
         << method << "\n" << xout;
   }
+
+  // The weight search: on the last tenth of the replayed part (events 144..160: 8 users'
+  // first events, hits whatever the weights, and second ones, misses), then the same
+  // evaluation with the weights it chose.
+  auto [tcode, tout] = test::RunCommand({EDDY_BINARY, "eval", "--data", file, "--csv-columns",
+                                         "userId,itemId,timestamp", "--k", "1", "--split", "0.8",
+                                         "--tune"});
+  ASSERT_EQ(tcode, 0) << tout;
+  EXPECT_NE(tout.find("tune round 1: 44 weight variants x 16 validation predictions (events 144..160)"),
+            std::string::npos) << tout;
+  EXPECT_NE(tout.find("best HR@1 0.5000 (start 0.5000)"), std::string::npos) << tout;
+  EXPECT_NE(tout.find("tuned weights: --set ranking.weight_coview="), std::string::npos) << tout;
+  EXPECT_NE(tout.find("eddy           0.5000     0.5000     0.5000"), std::string::npos) << tout;
 
   auto [bad, msg] = test::RunCommand({EDDY_BINARY, "eval", "--data", file, "--split", "1.5"});
   EXPECT_EQ(bad, 2);

@@ -44,9 +44,23 @@ void Apply(EmbeddingState& st, const Event& ev, double weight = 1) {
 
 std::vector<int64_t> VectorOf(const EmbeddingState& st, uint32_t item) {
   EmbeddingState::Partial p;
-  st.AddTo(p, {ItemId(item)});
-  if (p.empty()) p.assign(st.dimensions(), 0);
-  return p;
+  st.ShareOf({ItemId(item)}, p);
+  std::vector<int64_t> v(st.dimensions(), 0);
+  EmbeddingState::AddShare(p, 0, st.dimensions(), v.data());
+  return v;
+}
+
+// The global vectors of `items` from the shares of several states, summed in the given order.
+std::vector<int64_t> Summed(const std::vector<const EmbeddingState*>& shards, const std::vector<ItemId>& items) {
+  std::vector<EmbeddingState::Partial> parts(shards.size());
+  for (size_t s = 0; s < shards.size(); ++s) shards[s]->ShareOf(items, parts[s]);
+  const uint32_t dims = shards[0]->dimensions();
+  std::vector<int64_t> out(items.size() * dims);
+  for (size_t i = 0; i < items.size(); ++i) {
+    SumShares(parts, [](const EmbeddingState::Partial& p) -> const auto& { return p; }, i, dims,
+              out.data() + i * dims);
+  }
+  return out;
 }
 
 double Cos(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
@@ -101,22 +115,17 @@ TEST(EmbeddingTest, TheSameEventsGiveTheSameVectorsInAnyOrderAndSplit) {
   for (const Event& ev : events) Apply(ev.user_hash % 2 ? s1 : s0, ev);
   std::vector<ItemId> items;
   for (uint32_t i = 1; i <= 50; ++i) items.push_back(ItemId(i));
-  EmbeddingState::Partial whole, split, part0, part1;
-  in_order.AddTo(whole, items);
-  s0.AddTo(part0, items);
-  s1.AddTo(part1, items);
-  EmbeddingState::Merge(split, part1);  // either merge order
-  EmbeddingState::Merge(split, part0);
+  const std::vector<int64_t> whole = Summed({&in_order}, items);
   ASSERT_EQ(whole.size(), 50u * 32);
-  EXPECT_EQ(whole, split);
+  EXPECT_EQ(whole, Summed({&s0, &s1}, items));
+  EXPECT_EQ(whole, Summed({&s1, &s0}, items));  // either order
+  EXPECT_NE(whole, Summed({&s0}, items));       // a share is not the whole
   // Another seed draws other vectors.
   Options other = Opts(32);
   other.embedding.seed = 2;
   EmbeddingState reseeded(other, CapShare{});
   for (const Event& ev : events) Apply(reseeded, ev);
-  EmbeddingState::Partial p;
-  reseeded.AddTo(p, items);
-  EXPECT_NE(p, whole);
+  EXPECT_NE(Summed({&reseeded}, items), whole);
 }
 
 TEST(EmbeddingTest, ACheckpointRoundTripKeepsEveryVectorAndLaterTouchesAgree) {
