@@ -11,9 +11,10 @@
 # an event costs with analytics on is left with them off).
 # --feature metrics: the recording for GET /metrics (request durations, freshness probes,
 # commit timing) on and off (server.metrics); --feature auth: every request carrying an
-# API key that is checked (auth.enabled, X-API-Key) against no auth.
+# API key that is checked (auth.enabled, X-API-Key) against no auth; --feature embedding:
+# the item embeddings (embedding.enabled) on and off.
 # Usage: bench/analytics.sh [--pairs N] [--duration S] [--ack memory|wal|fsync]
-#                           [--feature analytics|customers|metrics|auth]
+#                           [--feature analytics|customers|metrics|auth|embedding]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=3
@@ -39,12 +40,13 @@ case "$feature" in
                   --set inventory.enabled=false) ;;
   customers) off=(--set fraud.enabled=false --set insights.enabled=false) ;;
   metrics) off=(--set server.metrics=false) ;;
+  embedding) off=(--set embedding.enabled=false) ;;
   auth)
     key=bench-key-0123456789
     hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
     on=(--set auth.enabled=true --set "auth.keys=[\"bench:ingest,read:$hash\"]")
     on_load=(--header "X-API-Key: $key") ;;
-  *) echo "bench/analytics.sh: --feature analytics, customers, metrics or auth" >&2; exit 2 ;;
+  *) echo "bench/analytics.sh: --feature analytics, customers, metrics, auth or embedding" >&2; exit 2 ;;
 esac
 echo "eddy $feature on/off: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ack=$ack, ${duration}s per run, $pairs pairs"
 declare -A sum cpu

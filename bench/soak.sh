@@ -6,7 +6,8 @@
 # (/v1/stream/status). SHAPE "seed" sends seed-002-shaped events instead: mostly new
 # customers, a new session per burst, an order per purchase, 20 M items with a flat
 # skew — the stream that would grow the interned strings if ids were not recycled (the
-# end shows, per kind, the ids live and recycled, and the sweeps).
+# end shows, per kind, the ids live and recycled, and the sweeps). Each step's line also
+# gives each shard's backlog (events accepted, not yet applied) right after the load.
 # Usage: bench/soak.sh [EVENTS] [synthetic|seed]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,13 +25,16 @@ start_eddy --log-level warn "${caps[@]}"
 rss() { awk '/VmRSS|VmHWM/ { printf "%s %d MiB  ", $1, $2 / 1024 }' "/proc/$pid/status"; echo; }
 status() { curl -s "localhost:$port/v1/stream/status"; }
 accepted() { status | grep -o '"accepted_total":[0-9]*' | cut -d: -f2; }
+# Events accepted but not yet applied, per shard: a backlog that grows step after step
+# means the shards (with every state they apply, embeddings included) fall behind.
+lag() { status | grep -o '"lag_events":[0-9]*' | cut -d: -f2 | paste -sd/; }
 echo "caps: ${caps[*]}"
 echo "before: $(rss)"
 start=$(date +%s.%N)
 while (( $(accepted) < events )); do
   ./build/release/eddy-load --port "$port" --batch 100 --connections 16 --duration 5 \
     "${stream[@]}" --pool-events 2000000 --no-progress --seed "$RANDOM" --line soak >/dev/null
-  echo "  $(accepted) events: $(rss)"
+  echo "  $(accepted) events: $(rss) shard lag $(lag)"
 done
 end=$(date +%s.%N)
 sleep 2  # shards publish their memory figures about once a second

@@ -22,11 +22,23 @@ uint64_t SignBits(uint32_t user_hash, uint64_t seed, uint32_t word) {
   return Mix(Mix(seed ^ (uint64_t{word} << 32 | user_hash)));
 }
 
+// a + b held within ±INT32_MAX (symmetric, so a magnitude always fits the slot's bound).
 int32_t SaturatingAdd(int32_t a, int32_t b) {
-  int32_t r;
-  if (!__builtin_add_overflow(a, b, &r)) return r;
-  return b > 0 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int32_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  return static_cast<int32_t>(std::clamp<int64_t>(int64_t{a} + b, -kMax, kMax));
 }
+
+// For each byte of sign bits, eight lane masks: 0 where the bit is set (+w), −1 where it
+// is clear (−w), so that (w ^ m) − m adds ±w without a branch (vectorises with SSE2).
+struct SignMasks {
+  alignas(32) int32_t m[256][8];
+  SignMasks() {
+    for (int b = 0; b < 256; ++b) {
+      for (int k = 0; k < 8; ++k) m[b][k] = (b >> k) & 1 ? 0 : -1;
+    }
+  }
+};
+const SignMasks kSignMasks;
 
 }  // namespace
 
@@ -39,7 +51,7 @@ int EmbeddingState::SignOf(uint32_t user_hash, uint64_t seed, uint32_t d) {
   return (SignBits(user_hash, seed, d / 64) >> (d % 64)) & 1 ? 1 : -1;
 }
 
-int32_t* EmbeddingState::Acquire(ItemId item) {
+EmbeddingState::Slot& EmbeddingState::Acquire(ItemId item) {
   auto [it, inserted] = items_.try_emplace(item);
   if (inserted) {
     if (!free_.empty()) {
@@ -52,13 +64,11 @@ int32_t* EmbeddingState::Acquire(ItemId item) {
     }
   }
   it->second.last_seq = ++seq_;
-  int32_t* v = vectors_.data() + size_t{it->second.offset} * dims_;
   if (inserted && items_.size() > max_items_) {
-    const uint32_t keep = it->second.offset;
     EvictOldest();  // never the item just touched (its seq is the newest)
-    v = vectors_.data() + size_t{keep} * dims_;
+    return items_.find(item)->second;  // the eviction moved the map's slots
   }
-  return v;
+  return it->second;
 }
 
 void EmbeddingState::EvictOldest() {
@@ -66,17 +76,34 @@ void EmbeddingState::EvictOldest() {
                                      [this](const Slot& s) { free_.push_back(s.offset); });
 }
 
+void EmbeddingState::PrefetchDeeper(const Event& ev, int stage) const {
+  if (stage != 1 || !ev.item.valid()) return;
+  auto it = items_.find(ev.item);
+  if (it == items_.end()) return;
+  const char* v = reinterpret_cast<const char*>(vectors_.data() + size_t{it->second.offset} * dims_);
+  for (uint32_t b = 0; b < dims_ * sizeof(int32_t); b += 64) __builtin_prefetch(v + b, 1);
+}
+
 void EmbeddingState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
   if (!ev.item.valid() || !ev.user.valid() || info.weight <= 0 || info.filtered) return;
   const int32_t w =
       static_cast<int32_t>(std::clamp<int64_t>(std::llround(info.weight), 1, 1000));
-  int32_t* v = Acquire(ev.item);
+  Slot& slot = Acquire(ev.item);
+  int32_t* v = vectors_.data() + size_t{slot.offset} * dims_;
+  // No component can pass ±INT32_MAX on this touch: plain adds (the common case).
+  const bool safe = slot.bound <= static_cast<uint32_t>(std::numeric_limits<int32_t>::max() - w);
+  slot.bound = safe ? slot.bound + static_cast<uint32_t>(w) : std::numeric_limits<int32_t>::max();
   for (uint32_t word = 0; word * 64 < dims_; ++word) {
     const uint64_t bits = SignBits(ev.user_hash, options_.seed, word);
     const uint32_t end = std::min(dims_, word * 64 + 64);
-    for (uint32_t d = word * 64; d < end; ++d) {
-      const int32_t add = (bits >> (d % 64)) & 1 ? w : -w;
-      v[d] = SaturatingAdd(v[d], add);
+    for (uint32_t d = word * 64; d < end; d += 8) {
+      const int32_t* m = kSignMasks.m[(bits >> (d % 64)) & 0xFF];
+      int32_t* out = v + d;
+      if (safe) {
+        for (int k = 0; k < 8; ++k) out[k] += (w ^ m[k]) - m[k];
+      } else {
+        for (int k = 0; k < 8; ++k) out[k] = SaturatingAdd(out[k], (w ^ m[k]) - m[k]);
+      }
     }
   }
 }
@@ -124,10 +151,11 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
     slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
     for (uint32_t d = 0; d < dims_; ++d) {
       const int64_t c = r.I64();
-      if (c < std::numeric_limits<int32_t>::min() || c > std::numeric_limits<int32_t>::max()) {
+      if (c < -int64_t{std::numeric_limits<int32_t>::max()} || c > std::numeric_limits<int32_t>::max()) {
         return false;
       }
       vectors_.push_back(static_cast<int32_t>(c));
+      slot.bound = std::max(slot.bound, static_cast<uint32_t>(c < 0 ? -c : c));
     }
     if (item == 0 || !items_.emplace(ItemId(item), slot).second) return false;
   }

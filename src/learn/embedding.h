@@ -20,7 +20,8 @@
 // and replay are exact; and a vector kept per shard is a partial of the global one: the
 // shards' (and later nodes') partials add up (Merge). SGD would be none of these.
 //
-// Memory: D int32 per item (a component saturates at ±(2^31 − 1)), at most `max_items`
+// Memory: D int32 per item (a component saturates at ±(2^31 − 1), about 2 M touches of
+// weight 1000 by users of one sign), at most `max_items`
 // items over all shards (split over the partitions); past it the least recently touched
 // eighth of a shard's items is forgotten in one pass (they start from zero when touched
 // again: their vector then reflects only the later touches on that shard).
@@ -50,9 +51,11 @@ class EmbeddingState final : public State {
   bool Applies() const override { return options_.enabled; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override;
   bool Prefetches() const override { return options_.enabled; }
+  // The item's map slot first, then (stage 1, once the slot is in cache) its vector.
   void Prefetch(const Event& ev, const ApplyInfo& info) const override {
     if (ev.item.valid()) items_.prefetch(ev.item);
   }
+  void PrefetchDeeper(const Event& ev, int stage) const override;
   void SaveTo(SerialWriter& w) override;
   bool LoadFrom(SerialReader& r, uint32_t version) override;
   void VisitIds(IdMarks& marks) override;
@@ -86,9 +89,10 @@ class EmbeddingState final : public State {
  private:
   struct Slot {
     uint32_t offset = 0;   // into vectors_, in units of D
+    uint32_t bound = 0;    // no component's magnitude exceeds it (saturates at INT32_MAX)
     uint64_t last_seq = 0;
   };
-  int32_t* Acquire(ItemId item);
+  Slot& Acquire(ItemId item);
   void EvictOldest();
 
   const EmbeddingOptions options_;

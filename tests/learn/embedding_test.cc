@@ -154,6 +154,39 @@ TEST(EmbeddingTest, ACheckpointRoundTripKeepsEveryVectorAndLaterTouchesAgree) {
   EXPECT_FALSE(cut.LoadFrom(r3, cut.FormatVersion()));
 }
 
+TEST(EmbeddingTest, ComponentsSaturateAndTheSaturatedVectorRoundTrips) {
+  EmbeddingState st(Opts(16), CapShare{});
+  const Event ev = Touch(kA, "heavy");
+  constexpr int kTouches = 2'147'484;  // × 1000 passes 2^31 − 1
+  for (int i = 0; i < kTouches; ++i) Apply(st, ev, 1000);
+  const uint32_t hash = static_cast<uint32_t>(StableHash64("heavy"));
+  const std::vector<int64_t> v = VectorOf(st, kA);
+  for (uint32_t d = 0; d < 16; ++d) {
+    ASSERT_EQ(v[d], int64_t{EmbeddingState::SignOf(hash, 1, d)} * 2'147'483'647) << d;
+  }
+  std::string bytes;
+  SerialWriter w(&bytes);
+  st.SaveTo(w);
+  EmbeddingState loaded(Opts(16), CapShare{});
+  SerialReader r(bytes);
+  ASSERT_TRUE(loaded.LoadFrom(r, loaded.FormatVersion()));
+  Apply(loaded, ev, 1000);  // still saturated, in the loaded one too
+  EXPECT_EQ(VectorOf(loaded, kA), v);
+  // Another user's touch moves a component back by its weight where the signs differ and
+  // leaves it saturated where they agree.
+  Apply(loaded, Touch(kA, "other"), 1);
+  const uint32_t other = static_cast<uint32_t>(StableHash64("other"));
+  const std::vector<int64_t> after = VectorOf(loaded, kA);
+  int moved = 0;
+  for (uint32_t d = 0; d < 16; ++d) {
+    const int64_t want = std::clamp<int64_t>(v[d] + EmbeddingState::SignOf(other, 1, d), -2'147'483'647,
+                                             2'147'483'647);
+    EXPECT_EQ(after[d], want) << d;
+    moved += after[d] != v[d];
+  }
+  EXPECT_GT(moved, 0);
+}
+
 TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedEighth) {
   Options o = Opts(16);
   o.embedding.max_items = 16;
