@@ -119,6 +119,21 @@ std::vector<EvalEvent> LoadEvents(const EvalArgs& a, const Options& o, uint64_t*
   return out;
 }
 
+// The names of the `k` best-scored ids, best first (ties: lower name).
+std::vector<std::string> TopByScore(const std::unordered_map<uint32_t, double>& score, size_t k,
+                                    const std::vector<std::string>& names) {
+  std::vector<std::pair<double, uint32_t>> ranked;
+  ranked.reserve(score.size());
+  for (const auto& [id, sc] : score) ranked.emplace_back(sc, id);
+  const size_t top = std::min<size_t>(k, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [&](auto& x, auto& y) {
+    return x.first != y.first ? x.first > y.first : names[x.second] < names[y.second];
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < top; ++i) out.push_back(names[ranked[i].second]);
+  return out;
+}
+
 // The baselines, fed every event (Observe) and asked before each test event.
 class Baselines {
  public:
@@ -135,9 +150,33 @@ class Baselines {
       ++co_[h[i]][b];
       ++co_[b][h[i]];
     }
+    // Sequential rules (SR, Ludewig & Jannach 2018): an item followed k steps later by b
+    // (within 10 steps) gives the rule a -> b weight 1/k.
+    for (size_t k = 1; k <= 10 && k <= h.size(); ++k) {
+      const uint32_t a = h[h.size() - k];
+      if (a != b) sr_[a][b] += 1.0 / static_cast<double>(k);
+    }
     h.erase(std::remove(h.begin(), h.end(), b), h.end());
     h.push_back(b);
     if (h.size() > 4 * history_) h.erase(h.begin(), h.end() - history_);
+  }
+
+  // SR: the rules of the user's last item (and, weighted 1/j, of the j-th last, j <= 3).
+  std::vector<std::string> SequentialRules(const std::string& user, size_t k) const {
+    auto h = history_of_.find(user);
+    if (h == history_of_.end()) return {};
+    std::unordered_map<uint32_t, double> score;
+    const std::vector<uint32_t>& items = h->second;
+    for (size_t j = 1; j <= 3 && j <= items.size(); ++j) {
+      auto n = sr_.find(items[items.size() - j]);
+      if (n == sr_.end()) continue;
+      for (const auto& [b, w] : n->second) score[b] += w / static_cast<double>(j);
+    }
+    return Top(score, k);
+  }
+
+  std::vector<std::string> Top(const std::unordered_map<uint32_t, double>& score, size_t k) const {
+    return TopByScore(score, k, names_);
   }
 
   // Appends POP's items, best first, that `skip` rejects not, until `out` holds k.
@@ -172,16 +211,7 @@ class Baselines {
         score[b] += c / std::sqrt(static_cast<double>(count_.at(a)) * count_.at(b));
       }
     }
-    std::vector<std::pair<double, uint32_t>> ranked;
-    ranked.reserve(score.size());
-    for (const auto& [b, s] : score) ranked.emplace_back(s, b);
-    const size_t top = std::min<size_t>(k, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [&](auto& x, auto& y) {
-      return x.first != y.first ? x.first > y.first : names_[x.second] < names_[y.second];
-    });
-    std::vector<std::string> out;
-    for (size_t i = 0; i < top; ++i) out.push_back(names_[ranked[i].second]);
-    return out;
+    return Top(score, k);
   }
 
  private:
@@ -198,6 +228,7 @@ class Baselines {
   std::set<std::pair<int64_t, std::string>> popular_;  // (-count, item)
   std::unordered_map<std::string, std::vector<uint32_t>> history_of_;
   std::unordered_map<uint32_t, std::unordered_map<uint32_t, uint32_t>> co_;
+  std::unordered_map<uint32_t, std::unordered_map<uint32_t, double>> sr_;
 };
 
 // What every method's list goes through, the same for all: the excluded items dropped
@@ -323,16 +354,7 @@ class SessionKnn {
     for (size_t j = 0; j < keep; ++j) {
       for (uint32_t item : sessions_[sims[j].second].items) score[item] += sims[j].first;
     }
-    std::vector<std::pair<double, uint32_t>> ranked;
-    ranked.reserve(score.size());
-    for (const auto& [item, sc] : score) ranked.emplace_back(sc, item);
-    const size_t top = std::min(k, ranked.size());
-    std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), [&](auto& x, auto& y) {
-      return x.first != y.first ? x.first > y.first : names_[x.second] < names_[y.second];
-    });
-    std::vector<std::string> out;
-    for (size_t j = 0; j < top; ++j) out.push_back(names_[ranked[j].second]);
-    return out;
+    return TopByScore(score, k, names_);
   }
 
  private:
@@ -387,8 +409,8 @@ bool Ingest(Engine& engine, IngestContext& ctx, std::vector<EvalEvent>& events, 
 
 
 // The methods compared, in the report's order.
-enum Method : size_t { kEddy, kEddyEmbed, kPop, kRecent, kKnn, kSknn, kMethods };
-constexpr const char* kMethodNames[kMethods] = {"eddy", "eddy-embed", "POP", "Recent", "Item-KNN", "V-SKNN"};
+enum Method : size_t { kEddy, kEddyEmbed, kPop, kRecent, kKnn, kSknn, kSr, kMethods };
+constexpr const char* kMethodNames[kMethods] = {"eddy", "eddy-embed", "POP", "Recent", "Item-KNN", "V-SKNN", "SR"};
 
 using Weights = std::array<double, kRankSignalCount>;
 
@@ -549,6 +571,7 @@ std::vector<std::vector<std::string>> Lists(World& w, const Options& o, const We
   lists[kRecent] = w.baselines.Recent(e.user, ask);
   lists[kKnn] = w.baselines.ItemKnn(e.user, ask);
   lists[kSknn] = w.sknn.Recommend(e.user, e.time_ms, ask);
+  lists[kSr] = w.baselines.SequentialRules(e.user, ask);
   return lists;
 }
 
