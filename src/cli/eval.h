@@ -20,7 +20,10 @@
 //                (split at sessions.gap_s of silence), items weighted linearly by position
 //                (newest 1); among the 500 most recent past sessions sharing an item with
 //                it, the 100 most similar (sum of the shared items' weights); an item's
-//                score is the sum of the similarities of the neighbours holding it.
+//                score is the sum of the similarities of the neighbours holding it;
+//   SR         - sequential rules (the same paper): an item followed k <= 10 steps later
+//                by b in a user's history adds 1/k to the rule a -> b; the score of b is
+//                the sum of the rules from the user's j-th last item (j <= 3), times 1/j.
 // Every method's list is treated alike: with --exclude seen every item the user touched
 // before is dropped from it (eddy's own ranking.exclude_seen is turned off, so that no
 // method excludes more than another), and a list shorter than k is back-filled with POP's

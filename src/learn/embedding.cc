@@ -116,6 +116,7 @@ const int32_t* EmbeddingState::Find(ItemId item) const {
 void EmbeddingState::ShareOf(const std::vector<ItemId>& items, Partial& p) const {
   p.at.assign(items.size(), Partial::kAbsent);
   p.data.clear();
+  p.data.reserve(items.size() * dims_);  // one allocation (most items are usually known)
   for (size_t i = 0; i < items.size(); ++i) {
     const int32_t* v = Find(items[i]);
     if (v == nullptr) continue;

@@ -12,11 +12,11 @@ namespace {
 // 100 users each view "hot", then an item nobody else ever sees, a minute apart; users in
 // time order. Split 0.8 of the 200 events: the last 20 users' 40 events are predicted with
 // k = 1. Before a user's first event every method says "hot" (a hit): eddy and POP from
-// popularity, Recent, Item-KNN and V-SKNN — which know nothing of a user without history —
+// popularity, Recent, Item-KNN, V-SKNN and SR — which know nothing of a user without history —
 // by the back-fill with POP every method's short list gets; before the second, the item
 // is new to everyone (a miss).
 constexpr const char* kMethods[] = {"eddy      ", "eddy-embed", "POP       ", "Recent    ",
-                                    "Item-KNN  ", "V-SKNN    "};
+                                    "Item-KNN  ", "V-SKNN    ", "SR        "};
 
 TEST(EvalCommandTest, HitRateAndMrrOfEddyAndTheBaselines) {
   test::TempDir dir;
