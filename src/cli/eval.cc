@@ -499,14 +499,16 @@ constexpr double kGrid[] = {0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0};
 std::optional<Weights> Tune(const Options& o, std::vector<EvalEvent>& events, size_t train,
                             const EvalArgs& a, bool exclude_seen) {
   Weights best = o.ranking.weights;
+  Weights champion = best;  // the best variant round 1 scored (a contender in round 2)
   const size_t validation_begin = train - train / 10;
   for (int round = 1; round <= 2; ++round) {
     std::vector<Weights> variants{best};
+    if (champion != best) variants.push_back(champion);
     for (size_t s = 0; s < kRankSignalCount; ++s) {
       for (double v : kGrid) {
         Weights w = best;
         w[s] = v;
-        if (w != best) variants.push_back(w);
+        if (w != best && w != champion) variants.push_back(w);
       }
     }
     World world(o, exclude_seen, a.k);
@@ -529,7 +531,8 @@ std::optional<Weights> Tune(const Options& o, std::vector<EvalEvent>& events, si
     world.engine->Stop();
     if (!ok) return std::nullopt;
     // Each signal takes its best value given the others; the combination is the next
-    // round's start (and is kept only if it scores at least as well as the best variant).
+    // round's start. Round 2 scores it beside round 1's best variant and the moves around
+    // it, and keeps the best of them.
     walk.scores.resize(variants.size());
     Weights next = best;
     for (size_t s = 0; s < kRankSignalCount; ++s) {
@@ -547,7 +550,8 @@ std::optional<Weights> Tune(const Options& o, std::vector<EvalEvent>& events, si
                 validation_begin, train, std::chrono::duration<double>(Steady::now() - t0).count(),
                 a.k, static_cast<double>(walk.scores[top].hits) / n,
                 static_cast<double>(walk.scores[0].hits) / n);
-    best = round == 2 ? variants[top] : next;
+    champion = variants[top];
+    best = round == 2 ? champion : next;
   }
   return best;
 }

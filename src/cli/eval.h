@@ -21,9 +21,10 @@
 //                (newest 1); among the 500 most recent past sessions sharing an item with
 //                it, the 100 most similar (sum of the shared items' weights); an item's
 //                score is the sum of the similarities of the neighbours holding it;
-//   SR         - sequential rules (the same paper): an item followed k <= 10 steps later
-//                by b in a user's history adds 1/k to the rule a -> b; the score of b is
-//                the sum of the rules from the user's j-th last item (j <= 3), times 1/j.
+//   SR         - sequential rules (the same paper), over each user's history of distinct
+//                items (a re-touched item moves to the end): when b is touched, the item k
+//                <= 10 places back adds 1/k to the rule a -> b; the score of b is the sum of
+//                the rules from the user's j-th last item (j <= 3), times 1/j.
 // Every method's list is treated alike: with --exclude seen every item the user touched
 // before is dropped from it (eddy's own ranking.exclude_seen is turned off, so that no
 // method excludes more than another), and a list shorter than k is back-filled with POP's
@@ -32,7 +33,9 @@
 // --tune: the last tenth of the replayed part is held out as a validation slice: a fresh
 // engine replays the rest, and for each of the slice's first `tune_events` predictions
 // asks for the list under every variant of the weights (each signal's weight moved over a
-// grid, the others kept), all in one pass; each signal takes its best value; two rounds.
+// grid, the others kept), all in one pass; each signal takes its best value; round 2 scores
+// that combination, round 1's best variant and the moves around the combination, and keeps
+// the best.
 // The weights chosen are printed (as --set flags) and the evaluation runs with them. The
 // evaluated part is never seen by the search.
 // Events/s of the training replay is printed too.

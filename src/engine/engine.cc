@@ -79,6 +79,11 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override { Stop(); }
 
   eddy::Status Init() {
+    const uint32_t dims = options_.embedding.dimensions;
+    if (dims < 16 || dims > 256 || dims % 16 != 0) {
+      return eddy::Status::InvalidArgument("embedding.dimensions (" + std::to_string(dims) +
+                                           ") must be a multiple of 16 in [16, 256]");
+    }
     const std::string& dir = options_.durability.data_dir;
     if (dir.empty() && options_.durability.ack != AckLevel::kMemory) {
       return eddy::Status::InvalidArgument(

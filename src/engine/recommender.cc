@@ -64,8 +64,10 @@ struct Recommender::Job {
   absl::flat_hash_set<ItemId> bought;
   std::vector<std::pair<CategoryId, double>> affinity;  // best first
   // Step 2 on: the user's (or the query item's) point in embedding space; empty when the
-  // embed signal is not wanted or no seed has a vector.
+  // embed signal is not wanted or no seed has a vector. profile = Σ of the seeds' terms;
+  // a seed that is also a candidate is compared with the profile less its own term.
   std::vector<double> profile;
+  absl::flat_hash_map<ItemId, std::vector<double>> seed_terms;
   // Step 2 on: the candidates.
   struct Candidate {
     ItemId item;
@@ -204,7 +206,7 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
       /*catch_up=*/true, job->horizon);
   std::vector<CandidatePart> parts = co_await candidates;
   MergeCandidates(*job, parts);
-  if (query.embed) Profile(*job, parts, query.seeds.size());
+  if (query.embed) Profile(*job, parts, query.seeds);
   // Steps 3 and 4 read the state as they find it: step 2 saw every acknowledged event.
   auto items = std::make_shared<std::vector<ItemId>>();
   items->reserve(job->candidates.size());
@@ -444,9 +446,12 @@ std::vector<CategoryId> Recommender::MergeSignals(Job& job, const std::vector<Si
 
 // The seeds' merged vectors, each normalised (a popular item's long vector must not drown
 // the others), weighted 1/(1 + position) (the newest seed counts most), and
-// ranking.session_weight times more for the current session's.
-void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts, size_t n) const {
+// ranking.session_weight times more for the current session's. Each seed's term is kept:
+// a seed that is also a candidate (a recent item) is scored against the others only.
+void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts,
+                          const std::vector<ItemId>& seeds) const {
   const uint32_t dims = options_.embedding.dimensions;
+  const size_t n = seeds.size();
   const auto share = [](const CandidatePart& p) -> const EmbeddingState::Partial& { return p.seed_vectors; };
   std::vector<double> profile(dims, 0.0);
   std::vector<int64_t> v(dims);
@@ -458,7 +463,12 @@ void Recommender::Profile(Job& job, const std::vector<CandidatePart>& parts, siz
     if (norm <= 0) continue;
     const double session = i < job.in_session ? job.live->ranking.session_weight : 1.0;
     const double w = session / (static_cast<double>(i + 1) * std::sqrt(norm));
-    for (uint32_t d = 0; d < dims; ++d) profile[d] += w * static_cast<double>(v[d]);
+    std::vector<double>& term = job.seed_terms[seeds[i]];
+    term.assign(dims, 0.0);
+    for (uint32_t d = 0; d < dims; ++d) {
+      term[d] = w * static_cast<double>(v[d]);
+      profile[d] += term[d];
+    }
     any = true;
   }
   if (any) job.profile = std::move(profile);
@@ -469,9 +479,16 @@ void Recommender::EmbedSignal(Job& job, const std::vector<SignalPart>& parts) co
   const uint32_t dims = options_.embedding.dimensions;
   const auto share = [](const SignalPart& p) -> const EmbeddingState::Partial& { return p.vectors; };
   std::vector<int64_t> v(dims);
+  std::vector<double> others(dims);
   for (size_t i = 0; i < job.candidates.size(); ++i) {
     SumShares(parts, share, i, dims, v.data());
-    job.candidates[i].embed = std::max(0.0, Cosine(job.profile.data(), v.data(), dims));
+    const double* profile = job.profile.data();
+    if (auto term = job.seed_terms.find(job.candidates[i].item); term != job.seed_terms.end()) {
+      // A seed against the other seeds (against itself it would always come first).
+      for (uint32_t d = 0; d < dims; ++d) others[d] = job.profile[d] - term->second[d];
+      profile = others.data();
+    }
+    job.candidates[i].embed = std::max(0.0, Cosine(profile, v.data(), dims));
   }
 }
 

@@ -113,9 +113,10 @@ class Recommender {
   static SignalPart SignalPartOf(const ShardState& st, const std::vector<ItemId>& items,
                                  const std::vector<CategoryId>& likely, int64_t now_ms,
                                  bool embed);
-  // The user's profile in embedding space from the merged vectors of the `seeds` seeds
-  // (step 2), and each candidate's `embed` signal from theirs (step 3).
-  void Profile(Job& job, const std::vector<CandidatePart>& parts, size_t seeds) const;
+  // The user's profile in embedding space from the merged vectors of the `seeds` (step
+  // 2), and each candidate's `embed` signal from theirs (step 3).
+  void Profile(Job& job, const std::vector<CandidatePart>& parts,
+               const std::vector<ItemId>& seeds) const;
   void EmbedSignal(Job& job, const std::vector<SignalPart>& parts) const;
   std::vector<CategoryId> MergeSignals(Job& job, const std::vector<SignalPart>& parts,
                                        const std::vector<CategoryId>& likely) const;

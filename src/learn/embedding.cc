@@ -1,6 +1,7 @@
 #include "learn/embedding.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -65,8 +66,10 @@ EmbeddingState::Slot& EmbeddingState::Acquire(ItemId item) {
   }
   it->second.last_seq = ++seq_;
   if (inserted && items_.size() > max_items_) {
-    EvictOldest();  // never the item just touched (its seq is the newest)
-    return items_.find(item)->second;  // the eviction moved the map's slots
+    EvictOldest();  // never the item just touched: its seq is the newest (LoadFrom checks)
+    auto kept = items_.find(item);  // the eviction moved the map's slots
+    assert(kept != items_.end());
+    return kept->second;
   }
   return it->second;
 }
@@ -144,11 +147,13 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
   if (r.U64() != dims_) return false;
   seq_ = r.U64();
   const uint64_t n = r.Count(2 + dims_);
+  if (n > max_items_) return false;
   vectors_.reserve(n * dims_);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     const uint32_t item = r.U32();
     Slot slot;
     slot.last_seq = r.U64();
+    if (slot.last_seq > seq_) return false;  // a touch newer than the state's own count
     slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
     for (uint32_t d = 0; d < dims_; ++d) {
       const int64_t c = r.I64();

@@ -18,11 +18,14 @@
 // same vectors in any order, so any partition count, shard count or interleaving of a
 // shard's partitions (which follows thread timing) gives bit-identical answers; recovery
 // and replay are exact; and a vector kept per shard is a partial of the global one: the
-// shards' (and later nodes') partials add up (Merge). SGD would be none of these.
+// shards' (and later nodes') partials add up (SumShares). SGD would be none of these.
 //
-// Memory: D int32 per item (a component saturates at ±(2^31 − 1), about 2 M touches of
-// weight 1000 by users of one sign), at most `max_items`
-// items over all shards (split over the partitions); past it the least recently touched
+// A component saturates at ±(2^31 − 1) (about 2 M touches of weight 1000 by users of one
+// sign on one shard): the one exception to "any order gives the same vector", since a
+// clamped sum depends on the order of its terms. (SumShares adds shares as int64.)
+//
+// Memory: D int32 per item, at most `max_items` items over all shards (split over the
+// partitions); past it the least recently touched
 // eighth of a shard's items is forgotten in one pass (they start from zero when touched
 // again: their vector then reflects only the later touches on that shard).
 //

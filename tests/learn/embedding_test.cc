@@ -88,17 +88,22 @@ TEST(EmbeddingTest, TouchesBySharedUsersMoveItemsCloser) {
   // The exact column cosine is 30 / √(30 · 60) = 0.71; the projection estimates it.
   EXPECT_GT(ab_after, ab_before + 0.35) << ab_before << " -> " << ab_after;
   EXPECT_GT(ab_after, 0.5);
-  EXPECT_EQ(ac_after, ac_before);  // C and A untouched
+  EXPECT_EQ(ac_after, ac_before);  // B's new touches change neither A nor C
   EXPECT_LT(std::abs(ac_after), 0.35);
   // The sign vectors are the users' own: a user's vector is ±1 in every component, and a
   // single touch of weight 3 is 3 times it.
-  EmbeddingState one(Opts(), CapShare{});
+  // (256 dimensions: every one of the four 64-bit words of sign bits.)
+  EmbeddingState one(Opts(256), CapShare{});
   Apply(one, Touch(kD, User(7)), 3);
   const std::vector<int64_t> d = VectorOf(one, kD);
   const uint32_t hash = static_cast<uint32_t>(StableHash64(User(7)));
+  int positive = 0;
   for (uint32_t i = 0; i < d.size(); ++i) {
     ASSERT_EQ(d[i], 3 * EmbeddingState::SignOf(hash, 1, i)) << i;
+    positive += d[i] > 0;
   }
+  EXPECT_GT(positive, 90);  // about half of 256: the words differ
+  EXPECT_LT(positive, 166);
 }
 
 TEST(EmbeddingTest, TheSameEventsGiveTheSameVectorsInAnyOrderAndSplit) {
@@ -154,6 +159,38 @@ TEST(EmbeddingTest, ACheckpointRoundTripKeepsEveryVectorAndLaterTouchesAgree) {
   EXPECT_FALSE(cut.LoadFrom(r3, cut.FormatVersion()));
 }
 
+// A section that no SaveTo writes: each defect refused (a checkpoint is read as untrusted).
+TEST(EmbeddingTest, LoadRefusesWhatNoSaveWrites) {
+  const auto section = [](uint64_t seq, std::vector<std::pair<uint64_t, uint64_t>> items,
+                          int64_t component) {
+    std::string bytes;
+    SerialWriter w(&bytes);
+    w.U64(16);
+    w.U64(seq);
+    w.U64(items.size());
+    for (const auto& [item, last_seq] : items) {
+      w.U64(item);
+      w.U64(last_seq);
+      for (int d = 0; d < 16; ++d) w.I64(component);
+    }
+    return bytes;
+  };
+  const auto loads = [](const std::string& bytes, uint64_t max_items = 1000) {
+    Options o = Opts(16);
+    o.embedding.max_items = max_items;
+    EmbeddingState st(o, CapShare{});
+    SerialReader r(bytes);
+    return st.LoadFrom(r, st.FormatVersion()) && r.done();
+  };
+  EXPECT_TRUE(loads(section(5, {{1, 4}, {2, 5}}, -2'147'483'647)));
+  EXPECT_FALSE(loads(section(5, {{1, 4}, {2, 6}}, 0)));             // touched after seq
+  EXPECT_FALSE(loads(section(5, {{1, 4}, {1, 5}}, 0)));             // an item twice
+  EXPECT_FALSE(loads(section(5, {{0, 4}}, 0)));                     // item 0
+  EXPECT_FALSE(loads(section(5, {{1, 4}}, -2'147'483'648)));        // past the saturation
+  EXPECT_FALSE(loads(section(5, {{1, 4}}, 2'147'483'648)));
+  EXPECT_FALSE(loads(section(5, {{1, 4}, {2, 5}, {3, 5}}, 0), 2));  // more than the cap
+}
+
 TEST(EmbeddingTest, ComponentsSaturateAndTheSaturatedVectorRoundTrips) {
   EmbeddingState st(Opts(16), CapShare{});
   const Event ev = Touch(kA, "heavy");
@@ -191,27 +228,38 @@ TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedEighth) {
   Options o = Opts(16);
   o.embedding.max_items = 16;
   EmbeddingState st(o, CapShare{});
+  // Items 2 and 3 get many touches of other users: a reused slot would show them.
+  for (int u = 0; u < 5; ++u) {
+    Apply(st, Touch(2, "old-" + std::to_string(u)), 7);
+    Apply(st, Touch(3, "old-" + std::to_string(u)), 7);
+  }
   for (uint32_t item = 1; item <= 16; ++item) Apply(st, Touch(item, "u"));
-  Apply(st, Touch(1, "u"));  // item 1 is now the most recent
+  Apply(st, Touch(1, "u"));  // item 1 is now the most recent; 2 and 3 the least
   Apply(st, Touch(17, "u"));  // 17 items: the two least recent (2, 3) go
   EXPECT_EQ(st.Memory().keys, 15u);
   EXPECT_EQ(st.Memory().evicted, 2u);
   EXPECT_EQ(st.Find(ItemId(2)), nullptr);
   EXPECT_EQ(st.Find(ItemId(3)), nullptr);
   ASSERT_NE(st.Find(ItemId(1)), nullptr);
-  ASSERT_NE(st.Find(ItemId(17)), nullptr);
-  // A slot given again starts from zero.
-  EXPECT_EQ(VectorOf(st, 17), VectorOf(st, 4));
-  EXPECT_NE(VectorOf(st, 1), VectorOf(st, 4));  // two touches
+  // Item 18 takes a freed slot (of 2 or 3, full of old touches): it starts from zero, so
+  // one touch by "v" is exactly v's vector.
+  Apply(st, Touch(18, "v"));
+  EXPECT_EQ(st.Memory().keys, 16u);
+  const uint32_t v = static_cast<uint32_t>(StableHash64("v"));
+  const std::vector<int64_t> got = VectorOf(st, 18);
+  for (uint32_t d = 0; d < 16; ++d) EXPECT_EQ(got[d], EmbeddingState::SignOf(v, 1, d)) << d;
+  // An evicted item touched again starts anew too.
+  Apply(st, Touch(2, "v"));
+  EXPECT_EQ(VectorOf(st, 2), got);
 }
 
 // The engine: the embed signal of a recommendation is the cosine of the candidate with
 // the user's profile, shown in the explanation, and the same under two layouts.
-std::vector<RankedItem> Recommend(uint32_t partitions, int shards) {
+std::vector<RankedItem> Recommend(uint32_t partitions, int shards, bool exclude_seen = true) {
   Options o = test::TestOptions(partitions, shards);
   o.clock = ClockMode::kEvent;
   o.ranking.weights = {0, 1, 0, 0, 0, 0};  // embed only
-  o.ranking.exclude_seen = true;
+  o.ranking.exclude_seen = exclude_seen;
   auto e = test::OpenEngine(o);
   auto ctx = e->NewIngestContext();
   std::vector<std::string> lines;
@@ -245,11 +293,27 @@ TEST(EmbeddingTest, TheEmbedSignalRanksByTheProfileAndIsTheSameUnderAnyLayout) {
     EXPECT_EQ(one[i].item, many[i].item) << i;
     EXPECT_DOUBLE_EQ(one[i].signals[kEmbed].raw, many[i].signals[kEmbed].raw) << one[i].item;
   }
+  bool saw_d = false;
   for (const RankedItem& item : one) {
-    if (item.item == "d") {
-      EXPECT_LT(item.signals[kEmbed].raw, 0.35);  // no fan in common
-    }
+    if (item.item != "d") continue;
+    saw_d = true;
+    EXPECT_LT(item.signals[kEmbed].raw, 0.35);  // no fan in common
   }
+  EXPECT_TRUE(saw_d);  // a popular candidate
+
+  // With the user's recent items among the candidates, "a" (the only seed) is compared
+  // with the other seeds — none — and does not win by being its own profile.
+  const std::vector<RankedItem> with_seen = Recommend(8, 2, /*exclude_seen=*/false);
+  ASSERT_FALSE(with_seen.empty());
+  EXPECT_EQ(with_seen[0].item, "b");
+  bool saw_a = false;
+  for (const RankedItem& item : with_seen) {
+    if (item.item != "a") continue;
+    saw_a = true;
+    EXPECT_EQ(item.signals[kEmbed].raw, 0);
+    EXPECT_EQ(item.source.find("recent"), 0u) << item.source;
+  }
+  EXPECT_TRUE(saw_a);
 }
 
 }  // namespace
