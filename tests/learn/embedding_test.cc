@@ -301,19 +301,17 @@ TEST(EmbeddingTest, TheEmbedSignalRanksByTheProfileAndIsTheSameUnderAnyLayout) {
   }
   EXPECT_TRUE(saw_d);  // a popular candidate
 
-  // With the user's recent items among the candidates, "a" (the only seed) is compared
-  // with the other seeds — none — and does not win by being its own profile.
+  // With the user's recent items among the candidates, "a" (the only seed) is its own
+  // profile: cosine 1, first; then the others in the same order as without it.
   const std::vector<RankedItem> with_seen = Recommend(8, 2, /*exclude_seen=*/false);
-  ASSERT_FALSE(with_seen.empty());
-  EXPECT_EQ(with_seen[0].item, "b");
-  bool saw_a = false;
-  for (const RankedItem& item : with_seen) {
-    if (item.item != "a") continue;
-    saw_a = true;
-    EXPECT_EQ(item.signals[kEmbed].raw, 0);
-    EXPECT_EQ(item.source.find("recent"), 0u) << item.source;
+  ASSERT_EQ(with_seen.size(), many.size() + 1);
+  EXPECT_EQ(with_seen[0].item, "a");
+  EXPECT_EQ(with_seen[0].source.find("recent"), 0u) << with_seen[0].source;
+  EXPECT_NEAR(with_seen[0].signals[kEmbed].raw, 1.0, 1e-12);
+  for (size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(with_seen[i + 1].item, many[i].item) << i;
+    EXPECT_DOUBLE_EQ(with_seen[i + 1].signals[kEmbed].raw, many[i].signals[kEmbed].raw);
   }
-  EXPECT_TRUE(saw_a);
 }
 
 }  // namespace
