@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "eddy/event.h"
@@ -185,6 +186,25 @@ struct RankingOptions {
   uint32_t max_k = 1000;           // largest k a request may ask for
   bool operator==(const RankingOptions&) const = default;
 };
+// An online experiment (issue 19): users are bucketed into variants by a stable hash of
+// the salt and their id; a variant's ranking is [ranking] with its own overrides.
+struct ExperimentVariant {
+  std::string name;
+  double share = 0;  // of the users; an experiment's shares sum to 1
+  // The variant's [experiments.variants.ranking] keys as written (key, TOML value text),
+  // applied over the final [ranking] into `ranking` when the config is loaded.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  RankingOptions ranking;
+  bool operator==(const ExperimentVariant&) const = default;
+};
+struct Experiment {
+  std::string name;
+  std::string salt;  // defaults to the name
+  bool enabled = true;
+  std::vector<ExperimentVariant> variants;
+  bool operator==(const Experiment&) const = default;
+};
+
 // The offer decision engine (SPEC §6.3): score = priority + trending boost + affinity boost
 // + bandit term.
 struct OfferOptions {
@@ -443,6 +463,7 @@ struct Options {
   FraudOptions fraud;
   InsightOptions insights;
   RankingOptions ranking;
+  std::vector<Experiment> experiments;  // [[experiments]], in the file's order
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;

@@ -81,6 +81,8 @@ ReloadOutcome Reloader::Reload() {
   note(!(next.affinity == now.affinity), "affinity", &out.restart);
   note(!(next.popularity == now.popularity), "popularity", &out.restart);
   note(!(next.coview == now.coview), "coview", &out.restart);
+  note(!(next.embedding == now.embedding), "embedding", &out.restart);
+  note(!(next.experiments == now.experiments), "experiments", &out.restart);
   note(!(next.engagement == now.engagement), "engagement", &out.restart);
   note(!(next.sessions == now.sessions), "sessions", &out.restart);
   note(!(next.revenue == now.revenue), "revenue", &out.restart);

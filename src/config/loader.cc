@@ -183,9 +183,139 @@ Status ApplyValue(Options& o, const KeySpec& s, const toml::node& n, std::string
   return Status::Internal("unreachable");
 }
 
+Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::string_view origin);
+
+// A name of an experiment or variant: what a URL path segment and a metric label hold.
+bool GoodName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+// [[experiments]] and their [[experiments.variants]] (issue 19). A variant's ranking
+// overrides are kept as text and applied over the final [ranking] by ResolveExperiments.
+Status ParseExperiments(Options& o, const toml::node& node, std::string_view origin) {
+  const std::string where = "config " + std::string(origin) + ": experiments";
+  const auto bad = [&](const std::string& what) { return Status::InvalidArgument(where + what); };
+  const toml::array* arr = node.as_array();
+  if (arr == nullptr) return bad(": must be an array of tables ([[experiments]])");
+  o.experiments.clear();
+  for (const toml::node& item : *arr) {
+    const toml::table* t = item.as_table();
+    if (t == nullptr) return bad(": each entry must be a table ([[experiments]])");
+    Experiment e;
+    const toml::array* variants = nullptr;
+    const std::string at = "[" + std::to_string(o.experiments.size()) + "]";
+    for (auto&& [key, value] : *t) {
+      const std::string_view k = key.str();
+      if (k == "name" || k == "salt") {
+        if (!value.is_string()) return bad(at + "." + std::string(k) + ": expected a string, got " + Shown(value));
+        (k == "name" ? e.name : e.salt) = *value.value<std::string>();
+      } else if (k == "enabled") {
+        if (!value.is_boolean()) return bad(at + ".enabled: expected true or false, got " + Shown(value));
+        e.enabled = *value.value<bool>();
+      } else if (k == "variants") {
+        variants = value.as_array();
+        if (variants == nullptr) return bad(at + ".variants: must be an array of tables ([[experiments.variants]])");
+      } else {
+        return bad(at + ": unknown key '" + std::string(k) + "' (known: name, salt, enabled, variants)");
+      }
+    }
+    if (!GoodName(e.name)) {
+      return bad(at + ".name: required, 1-64 characters of letters, digits, '-', '_' or '.', got \"" + e.name + "\"");
+    }
+    const std::string named = " \"" + e.name + "\"";
+    for (const Experiment& other : o.experiments) {
+      if (other.name == e.name) return bad(named + ": named twice");
+    }
+    if (e.salt.empty()) e.salt = e.name;
+    if (variants == nullptr || variants->size() < 2) return bad(named + ": needs at least 2 [[experiments.variants]]");
+    double total = 0;
+    for (const toml::node& vn : *variants) {
+      const toml::table* vt = vn.as_table();
+      if (vt == nullptr) return bad(named + ": each variant must be a table ([[experiments.variants]])");
+      ExperimentVariant v;
+      bool has_share = false;
+      for (auto&& [key, value] : *vt) {
+        const std::string_view k = key.str();
+        if (k == "name") {
+          if (!value.is_string()) return bad(named + " variant name: expected a string, got " + Shown(value));
+          v.name = *value.value<std::string>();
+        } else if (k == "share") {
+          std::optional<double> share = value.is_floating_point() || value.is_integer() ? value.value<double>() : std::nullopt;
+          if (!share || !(*share > 0) || *share > 1) {
+            return bad(named + " variant share: expected a number in (0, 1], got " + Shown(value));
+          }
+          v.share = *share;
+          has_share = true;
+        } else if (k == "ranking") {
+          const toml::table* r = value.as_table();
+          if (r == nullptr) return bad(named + " variant ranking: must be a table ([experiments.variants.ranking])");
+          for (auto&& [rk, rv] : *r) {
+            std::ostringstream text;  // the value as TOML (strings quoted), for ApplyText
+            rv.visit([&text](auto&& n) { text << n; });
+            v.overrides.emplace_back(std::string(rk.str()), text.str());
+          }
+        } else {
+          return bad(named + " variant: unknown key '" + std::string(k) + "' (known: name, share, ranking)");
+        }
+      }
+      if (!GoodName(v.name)) {
+        return bad(named + " variant name: required, 1-64 characters of letters, digits, '-', '_' or '.', got \"" + v.name + "\"");
+      }
+      if (!has_share) return bad(named + " variant \"" + v.name + "\": share is required");
+      for (const ExperimentVariant& other : e.variants) {
+        if (other.name == v.name) return bad(named + " variant \"" + v.name + "\": named twice");
+      }
+      total += v.share;
+      e.variants.push_back(std::move(v));
+    }
+    if (std::abs(total - 1) > 1e-9) {
+      std::ostringstream sum;
+      sum << total;
+      return bad(named + ": the variants' shares sum to " + sum.str() + ", not 1");
+    }
+    o.experiments.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+// Each variant's ranking: the final [ranking] with the variant's overrides (the "ranking"
+// keys and checks of the schema). bought_items and max_k size state and requests for
+// every user alike: not per variant.
+Status ResolveExperiments(Options& o) {
+  for (Experiment& e : o.experiments) {
+    for (ExperimentVariant& v : e.variants) {
+      Options scratch;
+      scratch.ranking = o.ranking;
+      const std::string origin = "experiments \"" + e.name + "\" variant \"" + v.name + "\"";
+      for (const auto& [key, text] : v.overrides) {
+        const KeySpec* spec = FindSpec("ranking", key);
+        if (spec == nullptr) {
+          return Status::InvalidArgument("config " + origin + ": unknown ranking key '" + key +
+                                         "' (known keys in [ranking]: " + KnownKeys("ranking") + ")");
+        }
+        if (key == "bought_items" || key == "max_k") {
+          return Status::InvalidArgument("config " + origin + ": ranking." + key +
+                                         " cannot differ per variant (it is the same for every user)");
+        }
+        if (Status st = ApplyText(scratch, *spec, text, origin); !st.ok()) return st;
+      }
+      v.ranking = scratch.ranking;
+    }
+  }
+  return Status::Ok();
+}
+
 Status ApplyTable(Options& o, const toml::table& tbl, std::string_view origin) {
   for (auto&& [sec_key, sec_node] : tbl) {
     std::string_view section = sec_key.str();
+    if (section == "experiments") {
+      if (Status st = ParseExperiments(o, sec_node, origin); !st.ok()) return st;
+      continue;
+    }
     if (!KnownSection(section)) {
       return Status::InvalidArgument("config " + std::string(origin) + ": unknown section [" +
                                      std::string(section) + "] (known sections: " +
@@ -333,6 +463,7 @@ Result<Options> ParseOptions(std::string_view toml_text, std::string_view origin
     return Status::InvalidArgument(os.str());
   }
   if (Status st = CheckCrossKeys(o); !st.ok()) return st;
+  if (Status st = ResolveExperiments(o); !st.ok()) return st;
   return o;
 }
 
@@ -385,6 +516,7 @@ Result<Options> LoadOptions(const ConfigSources& sources) {
     if (Status st = ApplyText(o, *s, value, "--set"); !st.ok()) return st;
   }
   if (Status st = CheckCrossKeys(o); !st.ok()) return st;
+  if (Status st = ResolveExperiments(o); !st.ok()) return st;  // over the final [ranking]
   return o;
 }
 

@@ -381,3 +381,109 @@ TEST(ConfigTest, CheckpointSettings) {
 
 }  // namespace
 }  // namespace eddy
+
+namespace eddy {
+namespace {
+
+// [[experiments]] (issue 19): the layout the issue gives, each variant's ranking = the
+// final [ranking] (file, then --set) with its overrides; and each mistake named.
+TEST(ConfigTest, ExperimentsParseWithRankingOverridesOverTheFinalRanking) {
+  const std::string toml = R"(
+[ranking]
+weight_coview = 0.4
+[[experiments]]
+name = "weights-2026-12"
+salt = "s1"
+[[experiments.variants]]
+name = "A"
+share = 0.5
+[experiments.variants.ranking]
+weight_coview = 0.5
+exclude_seen = true
+[[experiments.variants]]
+name = "B"
+share = 0.5
+[[experiments]]
+name = "off"
+enabled = false
+[[experiments.variants]]
+name = "x"
+share = 0.25
+[[experiments.variants]]
+name = "y"
+share = 0.75
+)";
+  Result<Options> r = ParseOptions(toml, "t.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->experiments.size(), 2u);
+  const Experiment& e = r->experiments[0];
+  EXPECT_EQ(e.name, "weights-2026-12");
+  EXPECT_EQ(e.salt, "s1");
+  EXPECT_TRUE(e.enabled);
+  ASSERT_EQ(e.variants.size(), 2u);
+  EXPECT_EQ(e.variants[0].name, "A");
+  EXPECT_DOUBLE_EQ(e.variants[0].share, 0.5);
+  EXPECT_DOUBLE_EQ(e.variants[0].ranking.weights[kCoView], 0.5);
+  EXPECT_TRUE(e.variants[0].ranking.exclude_seen);
+  EXPECT_DOUBLE_EQ(e.variants[0].ranking.weights[kEmbed], r->ranking.weights[kEmbed]);  // kept
+  EXPECT_EQ(e.variants[1].ranking, r->ranking);  // no overrides: the [ranking] itself
+  EXPECT_EQ(r->experiments[1].salt, "off");      // the name by default
+  EXPECT_FALSE(r->experiments[1].enabled);
+
+  // Overrides apply over [ranking] as it ends up: a --set of a key the variant does not
+  // override reaches the variant; one it overrides does not.
+  test::TempDir dir;
+  const std::string file = (dir.path() / "eddy.toml").string();
+  test::WriteFile(file, toml);
+  ConfigSources sources;
+  sources.file = file;
+  sources.overrides = {{"ranking.weight_embed", "0.9"}, {"ranking.weight_coview", "0.1"}};
+  Result<Options> loaded = LoadOptions(sources);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_DOUBLE_EQ(loaded->experiments[0].variants[0].ranking.weights[kEmbed], 0.9);
+  EXPECT_DOUBLE_EQ(loaded->experiments[0].variants[0].ranking.weights[kCoView], 0.5);
+  EXPECT_DOUBLE_EQ(loaded->experiments[0].variants[1].ranking.weights[kCoView], 0.1);
+}
+
+TEST(ConfigTest, ExperimentMistakesAreNamed) {
+  const auto error = [](const std::string& toml) {
+    Result<Options> r = ParseOptions(toml, "t.toml");
+    return r.ok() ? std::string("accepted") : std::string(r.status().message());
+  };
+  const std::string two = "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
+                          "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n";
+  EXPECT_EQ(error("[[experiments]]\nname = \"e\"\n" + two), "accepted");
+  EXPECT_NE(error("[[experiments]]\n" + two).find("experiments[0].name: required"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"a b\"\n" + two).find("1-64 characters"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n" + two + "[[experiments]]\nname = \"e\"\n" + two)
+                .find("\"e\": named twice"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\ncolour = 1\n" + two).find("unknown key 'colour'"),
+            std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\nshare = 1\n")
+                .find("needs at least 2"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
+                  "[[experiments.variants]]\nname = \"B\"\nshare = 0.4\n")
+                .find("shares sum to 0.9, not 1"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\nshare = 1.5\n"
+                  "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n")
+                .find("expected a number in (0, 1]"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
+                  "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n")
+                .find("variant \"A\": named twice"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\n"
+                  "[[experiments.variants]]\nname = \"B\"\nshare = 1\n")
+                .find("share is required"), std::string::npos);
+  const std::string with = "[[experiments]]\nname = \"e\"\n[[experiments.variants]]\nname = \"A\"\n"
+                           "share = 0.5\n[experiments.variants.ranking]\n";
+  const std::string b = "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n";
+  EXPECT_NE(error(with + "weight_colour = 1\n" + b).find("unknown ranking key 'weight_colour'"),
+            std::string::npos);
+  EXPECT_NE(error(with + "weight_coview = -1\n" + b).find("ranking.weight_coview"), std::string::npos);
+  EXPECT_NE(error(with + "weight_coview = -1\n" + b).find("experiments \"e\" variant \"A\""),
+            std::string::npos);
+  EXPECT_NE(error(with + "max_k = 5\n" + b).find("cannot differ per variant"), std::string::npos);
+  EXPECT_NE(error("experiments = 3\n").find("array of tables"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eddy
