@@ -111,6 +111,8 @@ struct ItemFilter {
 // A recommendation request (SPEC §6.1). Prices in millionths of the currency unit.
 struct RecommendRequest {
   std::string user;                     // may be unknown: cold start
+  std::string variant;                  // forces this variant of the running experiment
+                                        // (debugging; "" = the user's own bucket)
   uint32_t k = 10;
   std::string category;                 // only items of this category ("" = any)
   std::optional<int64_t> min_price_micros, max_price_micros;
@@ -132,6 +134,8 @@ struct RankedItem {
 struct RecommendAnswer {
   EventTime now;
   std::vector<RankedItem> items;  // best first; ties by item name
+  std::string recomm_id;          // this answer's id (unique per answer)
+  std::string experiment, variant;  // the running experiment and the user's variant, if any
 };
 
 // Similar items ranked by the scorer: co-view neighbours first, then popular items of the

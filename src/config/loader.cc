@@ -279,6 +279,11 @@ Status ParseExperiments(Options& o, const toml::node& node, std::string_view ori
     }
     o.experiments.push_back(std::move(e));
   }
+  // One running experiment at a time, for now: two would both set the ranking of every
+  // user they bucket, and which of their overrides wins is not decided yet.
+  size_t enabled = 0;
+  for (const Experiment& e : o.experiments) enabled += e.enabled ? 1 : 0;
+  if (enabled > 1) return bad(": at most one may be enabled at a time (set enabled = false on the others)");
   return Status::Ok();
 }
 

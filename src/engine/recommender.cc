@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <random>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -14,6 +16,7 @@
 #include "commerce/inventory.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
+#include "ranker/experiments.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
 #include "util/time.h"
@@ -104,13 +107,21 @@ struct Recommender::Job {
 Recommender::Recommender(const Options& options, const ShardSet& shards,
                          const Interners& interners, const QueryService& queries)
     : options_(options),
-      live_(LiveRanking{options.ranking, options.offers}),
+      id_prefix_(std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32)),
+      live_(LiveRanking{options.ranking, options.offers, options.experiments}),
       shards_(shards),
       interners_(interners),
       queries_(queries) {}
 
+std::string Recommender::NextRecommId() {
+  char id[40];
+  std::snprintf(id, sizeof id, "r%016llx%08llx", static_cast<unsigned long long>(id_prefix_),
+                static_cast<unsigned long long>(answers_.fetch_add(1, std::memory_order_relaxed)));
+  return id;
+}
+
 void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
-  LiveRanking live{ranking, offers};
+  LiveRanking live{ranking, offers, live_.Get()->experiments};
   live.ranking.bought_items = options_.ranking.bought_items;
   live.ranking.max_k = options_.ranking.max_k;
   live_.Set(std::move(live));
@@ -121,9 +132,26 @@ void Recommender::Recommend(const RecommendRequest& request,
   auto job = std::make_unique<Job>();
   job->live = Live();
   job->request = request;
+  RecommendAnswer empty;
+  empty.recomm_id = NextRecommId();
+  // The running experiment: the user's variant (or the forced one) ranks this answer.
+  for (const Experiment& e : job->live->experiments) {
+    if (!e.enabled) continue;
+    size_t v = ranker::VariantOf(e, request.user);
+    for (size_t i = 0; i < e.variants.size(); ++i) {
+      if (e.variants[i].name == request.variant) v = i;
+    }
+    auto live = std::make_shared<LiveRanking>(*job->live);
+    live->ranking = e.variants[v].ranking;
+    live->ranking.bought_items = job->live->ranking.bought_items;
+    live->ranking.max_k = job->live->ranking.max_k;
+    job->live = std::move(live);
+    empty.experiment = e.name;
+    empty.variant = e.variants[v].name;
+    break;
+  }
   job->k = std::min(request.k, job->live->ranking.max_k);
   job->now_ms = queries_.NowMs();
-  RecommendAnswer empty;
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
   if (!request.category.empty()) {
     job->filter_category = CategoryId(interners_.categories.Find(request.category));

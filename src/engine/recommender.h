@@ -23,6 +23,7 @@
 // Thread-safety: all member functions may be called from any thread; callbacks run on a
 // shard thread (or the caller's, for answers known without a shard).
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,6 +49,7 @@ namespace eddy {
 struct LiveRanking {
   RankingOptions ranking;
   OfferOptions offers;
+  std::vector<Experiment> experiments;  // at most one enabled (the config loader checks)
 };
 
 class Recommender {
@@ -132,7 +134,12 @@ class Recommender {
                    const std::vector<Part>& parts, Get get) const;
   void Finish(Job& job);
 
+  // A new answer id: this process's random prefix and a count.
+  std::string NextRecommId();
+
   const Options& options_;  // the ranking and offer settings: Live() instead
+  const uint64_t id_prefix_;
+  std::atomic<uint64_t> answers_{0};
   eddy::Live<LiveRanking> live_;  // the settings in force (Live() above names the snapshot)
   const ShardSet& shards_;
   const Interners& interners_;

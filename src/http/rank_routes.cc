@@ -59,11 +59,33 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   bool explain = false;
   if (!BoolParam(query, "explain", &explain, v, respond)) return;
   if (!FilterParams(query, &r.filter, v, respond)) return;
+  if (std::optional<std::string_view> forced = QueryParam(query, "variant")) {
+    // Debugging: this answer as the variant would give it, whatever the user's bucket.
+    const Experiment* running = nullptr;
+    for (const Experiment& e : engine_.options().experiments) {
+      if (e.enabled) running = &e;
+    }
+    if (running == nullptr) {
+      return respond(ErrorResponse(http::status::bad_request, v, "variant: no experiment is running"));
+    }
+    std::string names;
+    for (const ExperimentVariant& ev : running->variants) {
+      if (ev.name == *forced) r.variant = ev.name;
+      names += (names.empty() ? "" : ", ") + ev.name;
+    }
+    if (r.variant.empty()) {
+      return respond(ErrorResponse(http::status::bad_request, v,
+                                   "variant: not a variant of experiment \"" + running->name +
+                                       "\" (its variants: " + names + ")"));
+    }
+  }
   std::string user_id = r.user;
   engine_.Recommend(r, [v, explain, user_id = std::move(user_id),
                         respond = std::move(respond)](RecommendAnswer a) {
     JsonWriter w;
     w.BeginObject().Key("userId").String(user_id).Key("now").String(FormatIso8601(a.now));
+    w.Key("recommId").String(a.recomm_id);
+    if (!a.experiment.empty()) w.Key("experiment").String(a.experiment).Key("variant").String(a.variant);
     w.Key("items").BeginArray();
     int rank = 0;
     for (const RankedItem& item : a.items) WriteRankedItem(w, ++rank, item, explain, false);

@@ -483,6 +483,10 @@ TEST(ConfigTest, ExperimentMistakesAreNamed) {
             std::string::npos);
   EXPECT_NE(error(with + "max_k = 5\n" + b).find("cannot differ per variant"), std::string::npos);
   EXPECT_NE(error("experiments = 3\n").find("array of tables"), std::string::npos);
+  EXPECT_NE(error("[[experiments]]\nname = \"e\"\n" + two + "[[experiments]]\nname = \"f\"\n" + two)
+                .find("at most one may be enabled at a time"), std::string::npos);
+  EXPECT_EQ(error("[[experiments]]\nname = \"e\"\n" + two +
+                  "[[experiments]]\nname = \"f\"\nenabled = false\n" + two), "accepted");
 }
 
 }  // namespace

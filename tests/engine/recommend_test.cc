@@ -8,6 +8,7 @@
 #include <set>
 
 #include "eddy/engine.h"
+#include "ranker/experiments.h"
 #include "testutil/testutil.h"
 #include "util/hash.h"
 
@@ -354,5 +355,53 @@ TEST_F(RecommendTest, OffersLearnFromEventsOnTheOfferIdAndAffinity) {
   }
 }
 
+// Under an experiment each user's answer is ranked by their variant's weights (here one
+// variant ranks by popularity only, the other by recency only), names the variant, and a
+// forced variant ranks as that variant; every answer has its own recommId.
+TEST_F(RecommendTest, AnExperimentRanksEachUserByTheirVariantsWeights) {
+  Options o = test::TestOptions(4, 2);
+  Experiment e;
+  e.name = "exp";
+  e.salt = "s";
+  for (auto [name, signal] : {std::pair{"pop", kPopularity}, std::pair{"rec", kRecency}}) {
+    ExperimentVariant v;
+    v.name = name;
+    v.share = 0.5;
+    v.ranking = o.ranking;
+    v.ranking.weights = {};
+    v.ranking.weights[signal] = 1;
+    e.variants.push_back(v);
+  }
+  o.experiments.push_back(e);
+  Open(o);
+  Shop();
+  std::set<std::string> ids, seen_variants;
+  for (int u = 0; u < 6; ++u) {
+    const std::string user = "o" + std::to_string(u);
+    const size_t want = ranker::VariantOf(e, user);
+    for (const std::string& forced : {std::string(), e.variants[1 - want].name}) {
+      RecommendRequest r = test::Req(user, 5);
+      r.variant = forced;
+      RecommendAnswer a = engine_->RecommendSync(r);
+      const size_t got = forced.empty() ? want : 1 - want;
+      EXPECT_EQ(a.experiment, "exp");
+      EXPECT_EQ(a.variant, e.variants[got].name) << user << " forced " << forced;
+      seen_variants.insert(a.variant);
+      EXPECT_TRUE(ids.insert(a.recomm_id).second) << a.recomm_id;
+      ASSERT_FALSE(a.items.empty());
+      const RankSignal only = got == 0 ? kPopularity : kRecency;
+      for (const RankedItem& i : a.items) {
+        for (size_t s = 0; s < kRankSignalCount; ++s) {
+          if (s == only) continue;
+          EXPECT_EQ(i.signals[s].contribution, 0) << user << " " << i.item << " " << s;
+        }
+        EXPECT_DOUBLE_EQ(i.score, i.signals[only].contribution);
+      }
+    }
+  }
+  EXPECT_EQ(seen_variants.size(), 2u);
+}
+
 }  // namespace
+
 }  // namespace eddy

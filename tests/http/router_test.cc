@@ -7,6 +7,7 @@
 #include <future>
 
 #include "http/json_writer.h"
+#include "ranker/experiments.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
@@ -225,13 +226,54 @@ TEST_F(RouterTest, RecommendationsAndTheirParameters) {
            {"/v1/recommendations?userId=u&minPrice=-1", "minPrice: must be a number in [0, 1e12]"},
            {"/v1/recommendations?userId=u&maxPrice=x", "maxPrice: must be a number in [0, 1e12]"},
            {"/v1/recommendations?userId=u&minPrice=5&maxPrice=4", "minPrice: must not exceed maxPrice"},
-           {"/v1/recommendations?userId=u&explain=yes", "explain: must be true or false"}}) {
+           {"/v1/recommendations?userId=u&explain=yes", "explain: must be true or false"},
+           {"/v1/recommendations?userId=u&variant=A", "variant: no experiment is running"}}) {
     Response bad = Call(http::verb::get, b.target);
     EXPECT_EQ(bad.result(), http::status::bad_request) << b.target;
     EXPECT_EQ(bad.body(), R"({"error":")" + b.error + R"("})") << b.target;
   }
   EXPECT_EQ(Call(http::verb::post, "/v1/recommendations?userId=u").result(),
             http::status::method_not_allowed);
+  // Every answer has its own id; no experiment, no variant.
+  EXPECT_NE(r.body().find(R"("recommId":"r)"), std::string::npos) << r.body();
+  EXPECT_EQ(r.body().find(R"("variant")"), std::string::npos) << r.body();
+}
+
+// Under a running experiment: the answer names it and the user's variant; ?variant=
+// forces another (a variant of another experiment, or none, is an error).
+TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
+  Options o = test::TestOptions();
+  Experiment e;
+  e.name = "exp1";
+  e.salt = "exp1";
+  for (const char* name : {"A", "B"}) {
+    ExperimentVariant v;
+    v.name = name;
+    v.share = 0.5;
+    v.ranking = o.ranking;
+    e.variants.push_back(v);
+  }
+  o.experiments.push_back(e);
+  auto engine = std::move(Engine::Open(o)).value();
+  auto ctx = engine->NewIngestContext();
+  Router router{*engine, engine->options().server};
+  const auto call = [&](const std::string& target) {
+    Request req{http::verb::get, target, 11};
+    std::promise<Response> p;
+    router.Handle(req, *ctx, [&](Response r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  const std::string own = e.variants[ranker::VariantOf(e, "u")].name;
+  const std::string other = own == "A" ? "B" : "A";
+  Response r = call("/v1/recommendations?userId=u");
+  ASSERT_EQ(r.result(), http::status::ok) << r.body();
+  EXPECT_NE(r.body().find(R"("experiment":"exp1","variant":")" + own + R"(")"), std::string::npos) << r.body();
+  Response forced = call("/v1/recommendations?userId=u&variant=" + other);
+  ASSERT_EQ(forced.result(), http::status::ok) << forced.body();
+  EXPECT_NE(forced.body().find(R"("variant":")" + other + R"(")"), std::string::npos) << forced.body();
+  Response bad = call("/v1/recommendations?userId=u&variant=C");
+  EXPECT_EQ(bad.result(), http::status::bad_request);
+  EXPECT_EQ(bad.body(), R"j({"error":"variant: not a variant of experiment \"exp1\" (its variants: A, B)"})j");
 }
 
 TEST_F(RouterTest, OffersAndTheirErrors) {
