@@ -143,6 +143,7 @@ struct RecommendAnswer {
 struct RankedSimilarAnswer {
   std::string category;  // the query item's
   std::vector<RankedItem> items;
+  std::string recomm_id;  // this answer's id (unique per answer)
 };
 
 struct Offer {
@@ -164,6 +165,8 @@ struct RankedOffer {
 struct OffersAnswer {
   EventTime now;
   std::vector<RankedOffer> top;  // best first
+  std::string recomm_id;            // this answer's id (unique per answer)
+  std::string experiment, variant;  // the running experiment and the user's variant, if any
 };
 
 // One session of a user (SPEC §3.8, commerce/sessions.h).

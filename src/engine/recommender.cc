@@ -178,13 +178,15 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilt
   job->query_item = ItemId(id);
   job->k = std::min(k, job->live->ranking.max_k);
   job->now_ms = queries_.NowMs();
-  if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done({});
+  RankedSimilarAnswer empty;
+  empty.recomm_id = NextRecommId();
+  if (id == 0 || job->k == 0 || job->now_ms == INT64_MIN) return done(std::move(empty));
   job->horizon = shards_.HorizonNow();
-  job->done = [done = std::move(done)](Job& j, std::vector<RankedItem> items) {
-    RankedSimilarAnswer answer;
-    answer.category = j.request.category;
-    answer.items = std::move(items);
-    done(std::move(answer));
+  job->done = [empty = std::move(empty), done = std::move(done)](
+                  Job& j, std::vector<RankedItem> items) mutable {
+    empty.category = j.request.category;
+    empty.items = std::move(items);
+    done(std::move(empty));
   };
   Run(std::move(job));
 }
@@ -668,11 +670,23 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     uint32_t k = 0;
     int64_t now_ms = 0;
     std::shared_ptr<const LiveRanking> live;
+    std::string recomm_id, experiment, variant;
     std::function<void(OffersAnswer)> done;
     std::atomic<int> left{0};  // reads still out; acq_rel: the last sees every part
   };
   auto job = std::make_shared<OfferJob>();
   job->live = Live();
+  job->recomm_id = NextRecommId();
+  if (!user.empty()) {
+    // The user's variant of the running experiment, named for attribution (offers have no
+    // ranking settings of their own to vary).
+    for (const Experiment& e : job->live->experiments) {
+      if (!e.enabled) continue;
+      job->experiment = e.name;
+      job->variant = e.variants[ranker::VariantOf(e, user)].name;
+      break;
+    }
+  }
   job->user = std::string(user);
   job->k = k;
   job->now_ms = queries_.NowMs();
@@ -702,6 +716,9 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
         ranker::RankOffers(job->inputs, job->ctx, job->live->offers, job->k);
     OffersAnswer answer;
     answer.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
+    answer.recomm_id = job->recomm_id;
+    answer.experiment = job->experiment;
+    answer.variant = job->variant;
     for (const ranker::OfferScore& s : ranked) {
       const ranker::OfferInput& in = job->inputs[s.index];
       answer.top.push_back({.offer_id = in.offer_id,

@@ -110,6 +110,7 @@ void Router::Similar(const Request& req, std::string_view item_raw, std::string_
     JsonWriter w;
     w.BeginObject().Key("itemId").String(item);
     if (!a.category.empty()) w.Key("category").String(a.category);
+    w.Key("recommId").String(a.recomm_id);
     w.Key("items").BeginArray();
     int rank = 0;
     for (const RankedItem& it : a.items) WriteRankedItem(w, ++rank, it, explain, true);
@@ -130,7 +131,9 @@ void Router::Offers(const Request& req, Respond respond) {
     JsonWriter w;
     w.BeginObject();
     if (!user.empty()) w.Key("userId").String(user);
-    w.Key("now").String(FormatIso8601(a.now)).Key("offers").BeginArray();
+    w.Key("now").String(FormatIso8601(a.now)).Key("recommId").String(a.recomm_id);
+    if (!a.experiment.empty()) w.Key("experiment").String(a.experiment).Key("variant").String(a.variant);
+    w.Key("offers").BeginArray();
     int rank = 0;
     for (const RankedOffer& o : a.top) {
       w.BeginObject().Key("rank").Int(++rank).Key("offerId").String(o.offer_id);

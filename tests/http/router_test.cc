@@ -186,8 +186,10 @@ TEST_F(RouterTest, PopularAffinitySimilar) {
   Response s = Call(http::verb::get, "/v1/items/a/similar?k=3");
   EXPECT_EQ(s.result(), http::status::ok) << s.body();
   // a then b: one pair; b then a: a is b's latest other item, a second pair.
-  EXPECT_NE(s.body().find(R"({"itemId":"a","category":"shoes","items":[{"rank":1,"itemId":"b","score":)"),
+  EXPECT_NE(s.body().find(R"({"itemId":"a","category":"shoes","recommId":"r)"),
             std::string::npos)
+      << s.body();
+  EXPECT_NE(s.body().find(R"(","items":[{"rank":1,"itemId":"b","score":)"), std::string::npos)
       << s.body();
   EXPECT_NE(s.body().find(R"("category":"hats","count":2,"error":0,"source":"coview"}]})"),
             std::string::npos)
