@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include <future>
+#include <set>
+#include <string>
 
 #include "http/json_writer.h"
 #include "ranker/experiments.h"
@@ -259,8 +261,10 @@ TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
   auto engine = std::move(Engine::Open(o)).value();
   auto ctx = engine->NewIngestContext();
   Router router{*engine, engine->options().server};
-  const auto call = [&](const std::string& target) {
-    Request req{http::verb::get, target, 11};
+  const auto call = [&](const std::string& target, std::string body = "") {
+    Request req{body.empty() ? http::verb::get : http::verb::post, target, 11};
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = std::move(body);
     std::promise<Response> p;
     router.Handle(req, *ctx, [&](Response r) { p.set_value(std::move(r)); });
     return p.get_future().get();
@@ -276,6 +280,17 @@ TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
   Response bad = call("/v1/recommendations?userId=u&variant=C");
   EXPECT_EQ(bad.result(), http::status::bad_request);
   EXPECT_EQ(bad.body(), R"j({"error":"variant: not a variant of experiment \"exp1\" (its variants: A, B)"})j");
+  // Offers name the user's variant too; every answer has its own id.
+  Response offers = call("/v1/offers/rank", R"({"userId":"u","offers":[{"offerId":"o1"}]})");
+  ASSERT_EQ(offers.result(), http::status::ok) << offers.body();
+  EXPECT_NE(offers.body().find(R"(","experiment":"exp1","variant":")" + own + R"(","offers":[)"),
+            std::string::npos) << offers.body();
+  std::set<std::string> ids;
+  for (const Response* a : {&r, &forced, &offers}) {
+    const size_t at = a->body().find(R"("recommId":")");
+    ASSERT_NE(at, std::string::npos) << a->body();
+    EXPECT_TRUE(ids.insert(a->body().substr(at + 12, 25)).second) << a->body();
+  }
 }
 
 TEST_F(RouterTest, OffersAndTheirErrors) {
