@@ -408,16 +408,23 @@ TEST(EngineStoreTest, RetentionDeletesOldEventsOnlyBehindACheckpoint) {
   o.durability.checkpoints_kept = 1;
   o.durability.checkpoint_interval_minutes = 0;
   std::string before;
+  uint64_t deleted = 0;
   {
     auto engine = std::move(Engine::Open(o, &clock)).value();
     IngestBatches(*engine, 0, 4);      // 200 events at T
     clock.Advance(61'000);
-    IngestBatches(*engine, 4, 5);      // 50 more at T + 61 s: the mark now covers all 250
+    IngestBatches(*engine, 4, 5);      // 50 more at T + 61 s: a mark at T + 61 s
     clock.Advance(2 * 3'600'000);
     IngestBatches(*engine, 5, 8);      // 150 at T + 2 h: within the hour
     EXPECT_EQ(engine->Status().store.retention_deleted, 0u);  // no checkpoint yet
     ASSERT_TRUE(engine->TakeCheckpoint().ok());
-    EXPECT_EQ(engine->Status().store.retention_deleted, 250u);
+    // The mark at T + 61 s covers what the store's round at that time held: all 200 of T
+    // and the part of the next request published by then (a request's partitions are
+    // published one after another; usually all 50, fewer when the store thread wakes in
+    // between — seen under TSan on a loaded box). The rest of it waits for a later mark.
+    deleted = engine->Status().store.retention_deleted;
+    EXPECT_GE(deleted, 200u);
+    EXPECT_LE(deleted, 250u);
     before = Answers(*engine);
   }
   {
@@ -426,7 +433,7 @@ TEST(EngineStoreTest, RetentionDeletesOldEventsOnlyBehindACheckpoint) {
   }
   o.recovery.ignore_checkpoints = true;  // what `eddy replay` does
   auto engine = std::move(Engine::Open(o, &clock)).value();
-  EXPECT_EQ(engine->Status().store.recovered_events, 150u);
+  EXPECT_EQ(engine->Status().store.recovered_events, 400u - deleted);
 }
 
 // A store that cannot write: the waiting request is not answered (its events are not
