@@ -204,6 +204,13 @@ struct Experiment {
   std::vector<ExperimentVariant> variants;
   bool operator==(const Experiment&) const = default;
 };
+// The enabled experiment (the config loader allows at most one), or nullptr.
+inline const Experiment* RunningExperiment(const std::vector<Experiment>& experiments) {
+  for (const Experiment& e : experiments) {
+    if (e.enabled) return &e;
+  }
+  return nullptr;
+}
 
 // The offer decision engine (SPEC §6.3): score = priority + trending boost + affinity boost
 // + bandit term.

@@ -108,7 +108,7 @@ Recommender::Recommender(const Options& options, const ShardSet& shards,
                          const Interners& interners, const QueryService& queries)
     : options_(options),
       id_prefix_(std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32)),
-      live_(LiveRanking{options.ranking, options.offers, options.experiments}),
+      live_(MakeLive(options.ranking, options.offers, options.experiments)),
       shards_(shards),
       interners_(interners),
       queries_(queries) {}
@@ -120,11 +120,25 @@ std::string Recommender::NextRecommId() {
   return id;
 }
 
+LiveRanking Recommender::MakeLive(RankingOptions ranking, OfferOptions offers,
+                                  std::vector<Experiment> experiments) const {
+  const auto fixed_caps = [this](RankingOptions r) {
+    r.bought_items = options_.ranking.bought_items;
+    r.max_k = options_.ranking.max_k;
+    return r;
+  };
+  LiveRanking live{fixed_caps(std::move(ranking)), std::move(offers), std::move(experiments), {}};
+  if (const Experiment* running = RunningExperiment(live.experiments)) {
+    for (const ExperimentVariant& v : running->variants) {
+      live.variants.push_back(
+          std::make_shared<const LiveRanking>(LiveRanking{fixed_caps(v.ranking), live.offers, {}, {}}));
+    }
+  }
+  return live;
+}
+
 void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
-  LiveRanking live{ranking, offers, live_.Get()->experiments};
-  live.ranking.bought_items = options_.ranking.bought_items;
-  live.ranking.max_k = options_.ranking.max_k;
-  live_.Set(std::move(live));
+  live_.Set(MakeLive(ranking, offers, live_.Get()->experiments));
 }
 
 void Recommender::Recommend(const RecommendRequest& request,
@@ -135,20 +149,14 @@ void Recommender::Recommend(const RecommendRequest& request,
   RecommendAnswer empty;
   empty.recomm_id = NextRecommId();
   // The running experiment: the user's variant (or the forced one) ranks this answer.
-  for (const Experiment& e : job->live->experiments) {
-    if (!e.enabled) continue;
-    size_t v = ranker::VariantOf(e, request.user);
-    for (size_t i = 0; i < e.variants.size(); ++i) {
-      if (e.variants[i].name == request.variant) v = i;
+  if (const Experiment* e = RunningExperiment(job->live->experiments)) {
+    size_t v = ranker::VariantOf(*e, request.user);
+    for (size_t i = 0; i < e->variants.size(); ++i) {
+      if (e->variants[i].name == request.variant) v = i;
     }
-    auto live = std::make_shared<LiveRanking>(*job->live);
-    live->ranking = e.variants[v].ranking;
-    live->ranking.bought_items = job->live->ranking.bought_items;
-    live->ranking.max_k = job->live->ranking.max_k;
-    job->live = std::move(live);
-    empty.experiment = e.name;
-    empty.variant = e.variants[v].name;
-    break;
+    empty.experiment = e->name;
+    empty.variant = e->variants[v].name;
+    job->live = job->live->variants[v];
   }
   job->k = std::min(request.k, job->live->ranking.max_k);
   job->now_ms = queries_.NowMs();
@@ -677,15 +685,11 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   auto job = std::make_shared<OfferJob>();
   job->live = Live();
   job->recomm_id = NextRecommId();
-  if (!user.empty()) {
+  if (const Experiment* e = RunningExperiment(job->live->experiments); e != nullptr && !user.empty()) {
     // The user's variant of the running experiment, named for attribution (offers have no
     // ranking settings of their own to vary).
-    for (const Experiment& e : job->live->experiments) {
-      if (!e.enabled) continue;
-      job->experiment = e.name;
-      job->variant = e.variants[ranker::VariantOf(e, user)].name;
-      break;
-    }
+    job->experiment = e->name;
+    job->variant = e->variants[ranker::VariantOf(*e, user)].name;
   }
   job->user = std::string(user);
   job->k = k;

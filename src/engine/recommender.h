@@ -50,6 +50,10 @@ struct LiveRanking {
   RankingOptions ranking;
   OfferOptions offers;
   std::vector<Experiment> experiments;  // at most one enabled (the config loader checks)
+  // Per variant of the running experiment (RunningExperiment(experiments)), the settings
+  // that rank that variant's users: built once with these settings (MakeLive), so a
+  // request under an experiment copies nothing.
+  std::vector<std::shared_ptr<const LiveRanking>> variants;
 };
 
 class Recommender {
@@ -136,6 +140,10 @@ class Recommender {
 
   // A new answer id: this process's random prefix and a count.
   std::string NextRecommId();
+  // Live settings from these: ranking.bought_items (a state's cap) and ranking.max_k (the
+  // HTTP layer's bound of k) stay as at start, for the base and for every variant.
+  LiveRanking MakeLive(RankingOptions ranking, OfferOptions offers,
+                       std::vector<Experiment> experiments) const;
 
   const Options& options_;  // the ranking and offer settings: Live() instead
   const uint64_t id_prefix_;

@@ -61,10 +61,7 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   if (!FilterParams(query, &r.filter, v, respond)) return;
   if (std::optional<std::string_view> forced = QueryParam(query, "variant")) {
     // Debugging: this answer as the variant would give it, whatever the user's bucket.
-    const Experiment* running = nullptr;
-    for (const Experiment& e : engine_.options().experiments) {
-      if (e.enabled) running = &e;
-    }
+    const Experiment* running = RunningExperiment(engine_.options().experiments);
     if (running == nullptr) {
       return respond(ErrorResponse(http::status::bad_request, v, "variant: no experiment is running"));
     }
