@@ -175,7 +175,8 @@ void BM_ShardApplyAll(benchmark::State& state) {
   o.log.partitions = 1;
   PartitionedLog log(1, 16, 1);
   std::atomic<uint64_t> dups{0};
-  ShardState shard(0, o, &log, {PartitionId(0)}, Clock::System(), &dups);
+  Interners interners;
+  ShardState shard(0, o, &log, &interners, {PartitionId(0)}, Clock::System(), &dups);
   LogEntry entry;
   entry.kind = LogEntry::kEvent;
   Run(state, [&](const Event& e, double, int64_t off) {
@@ -194,7 +195,8 @@ void BM_ShardDrain(benchmark::State& state) {
   o.log.partitions = 1;
   PartitionedLog log(1, 2 * kRun, 1);
   std::atomic<uint64_t> dups{0};
-  ShardState shard(0, o, &log, {PartitionId(0)}, Clock::System(), &dups);
+  Interners interners;
+  ShardState shard(0, o, &log, &interners, {PartitionId(0)}, Clock::System(), &dups);
   PartitionLog& pl = log.partition(PartitionId(0));
   const Stream& s = TheStream();
   size_t i = 0;

@@ -169,6 +169,65 @@ struct OffersAnswer {
   std::string experiment, variant;  // the running experiment and the user's variant, if any
 };
 
+// What a variant's answers brought (experiments/attribution.h): one shard's share, or
+// the sum over shards.
+struct ExperimentCounts {
+  uint64_t served = 0;   // answers served
+  uint64_t shown = 0;    // of them shown (an impression, served with impressions = "serve",
+                         // or an outcome attributed to it)
+  uint64_t clicked = 0;  // shown answers with at least one attributed click (or view)
+  uint64_t carted = 0;   // ... add to cart
+  uint64_t bought = 0;   // ... purchase line not cancelled
+  uint64_t clicks = 0, carts = 0, purchases = 0;  // attributed events (purchases: lines)
+  uint64_t cancelled = 0;  // purchase lines a cancel took back (or that came after it)
+  uint64_t by_id = 0;      // attributions by an explicit recommId (the rest: last touch)
+  int64_t revenue_micros = 0;
+  // Σ over answers of (the answer's revenue in currency units)²: for the variance of
+  // revenue per shown answer.
+  double revenue_sq = 0;
+  void Add(const ExperimentCounts& o);
+  bool operator==(const ExperimentCounts&) const = default;
+};
+
+// A proportion of shown answers with its 95% Wilson score interval.
+struct Proportion {
+  double rate = 0, low = 0, high = 0;
+};
+
+struct VariantReport {
+  std::string name;
+  double share = 0;       // configured
+  double allocation = 0;  // the share new bucketing uses now (Thompson), else `share`
+  ExperimentCounts counts;
+  Proportion ctr, cart_rate, conversion;  // clicked, carted, bought / shown
+  // Revenue per shown answer, with a 95% normal interval (mean ± 1.96 · s / √n).
+  double revenue_per_impression = 0, rpi_low = 0, rpi_high = 0;
+  // The posterior probability that this variant's rate is the highest (Beta(1 + x,
+  // 1 + n − x) per variant, Monte Carlo with a fixed seed).
+  double p_best_ctr = 0, p_best_conversion = 0;
+};
+
+// One Thompson reallocation: when, and each variant's share (in the report's order).
+struct AllocationPoint {
+  int64_t time_ms = 0;
+  std::vector<double> shares;
+};
+
+struct ExperimentReport {
+  std::string name;
+  bool configured = false;  // in the config (else only its recorded answers remain)
+  bool running = false;     // the enabled one
+  std::string impressions, allocation, goal;  // as configured ("client", "fixed", "ctr")
+  std::vector<VariantReport> variants;  // configured order, then recorded-only by name
+  std::vector<AllocationPoint> allocations;  // oldest first (Thompson)
+};
+
+struct ExperimentsAnswer {
+  EventTime now;
+  std::vector<ExperimentReport> experiments;
+  uint64_t unmatched = 0;  // impressions and events naming a recommId no remembered answer has
+};
+
 // One session of a user (SPEC §3.8, commerce/sessions.h).
 struct SessionSummary {
   std::string session_id;  // the producer's sessionId, or "auto-<start ms>" for one split by gaps
@@ -589,6 +648,11 @@ class Engine {
   virtual void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                           std::function<void(OffersAnswer)> done) = 0;
   OffersAnswer RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k);
+
+  // The experiments (issue 19): every configured one and every one with recorded answers
+  // (`name` non-empty: that one only; none: an empty list).
+  virtual void Experiments(std::string_view name, std::function<void(ExperimentsAnswer)> done) = 0;
+  ExperimentsAnswer ExperimentsSync(std::string_view name);
 
   // New ranking and offer settings for the ranked reads that start from now on (reload);
   // ranking.bought_items (a state's cap) keeps its value from start.

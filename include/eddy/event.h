@@ -44,7 +44,20 @@ enum class EventType : uint8_t {
   kCatalogPut = 32,  // the item's whole record (absent fields cleared)
   kCatalogPatch,     // only the fields given
   kCatalogDelete,    // withdrawn from every ranked answer
+  // Experiments (issue 19): not interactions either — no weight, no count; only the
+  // experiment state sees them. An impression says the answer `recomm` was shown to the
+  // user (a client posts it; weight 0: it moves no score). A served event is eddy's own
+  // record of an answer under an experiment, appended to the user's partition before the
+  // answer is sent (`query`: the experiment, the variant and the items, kServedSep
+  // between; quantity 1: the answer counts as shown on serve); never posted by a client.
+  kImpression = 40,
+  kServed,
 };
+inline constexpr char kServedSep = '\x1f';
+
+inline constexpr bool IsExperimentEvent(EventType t) {
+  return t == EventType::kImpression || t == EventType::kServed;
+}
 inline constexpr int kEventTypeCount = 11;  // interaction types: the per-type tables
 
 inline constexpr bool IsCatalogChange(EventType t) {
@@ -124,6 +137,9 @@ struct Event {
   // kHasIpOrders.
   uint16_t ip_orders = 0;
   uint32_t user_hash = 0;    // low bits of hash(userId): the partition key
+  // StableHash64 of the recommId the event names (the answer it came from; a served
+  // event's own), 0 for none.
+  uint64_t recomm = 0;
 
   bool has_price() const { return flags & kHasPrice; }
   bool derived() const { return flags & kDerived; }

@@ -197,12 +197,34 @@ struct ExperimentVariant {
   RankingOptions ranking;
   bool operator==(const ExperimentVariant&) const = default;
 };
+enum class ImpressionMode : uint8_t {
+  kClient,  // an answer counts as shown when the client posts an `impression` event
+  kServe,   // every answer served counts as shown
+};
+enum class AllocationMode : uint8_t {
+  kFixed,     // the configured shares
+  kThompson,  // shares follow each variant's probability of being best on `goal`
+};
+enum class ExperimentGoal : uint8_t { kCtr, kConversion };
 struct Experiment {
   std::string name;
   std::string salt;  // defaults to the name
   bool enabled = true;
   std::vector<ExperimentVariant> variants;
+  ImpressionMode impressions = ImpressionMode::kClient;
+  AllocationMode allocation = AllocationMode::kFixed;
+  ExperimentGoal goal = ExperimentGoal::kCtr;       // what Thompson sampling maximises
+  double min_share = 0.05;                          // no variant's share falls below it
+  uint32_t reallocate_seconds = 60;                 // how often Thompson shares are redrawn
   bool operator==(const Experiment&) const = default;
+};
+// Attribution of events to the answers served under an experiment (issue 19).
+struct AttributionOptions {
+  int64_t window_minutes = 24 * 60;    // an answer takes events this long after it was served
+  uint64_t max_users = 1'000'000;      // users with answers remembered; least recent forgotten
+  uint32_t answers_per_user = 8;       // newest kept per user
+  uint32_t orders_per_user = 16;       // attributed (or cancelled) orders kept per user
+  bool operator==(const AttributionOptions&) const = default;
 };
 // The enabled experiment (the config loader allows at most one), or nullptr.
 inline const Experiment* RunningExperiment(const std::vector<Experiment>& experiments) {
@@ -471,6 +493,7 @@ struct Options {
   InsightOptions insights;
   RankingOptions ranking;
   std::vector<Experiment> experiments;  // [[experiments]], in the file's order
+  AttributionOptions attribution;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;

@@ -86,6 +86,12 @@ class State {
   // are not interactions); an inventory event reaches both.
   virtual bool TakesItemFeed() const { return false; }
   virtual void ApplyItemFeed(const Event& ev, PartitionId p) {}
+  // The experiment feed: experiment events (IsExperimentEvent: answers eddy served under
+  // an experiment, impressions clients posted), in partition order, to the states whose
+  // TakesExperimentFeed() is true. They never reach ApplyEvent (they are not
+  // interactions); a client's impression passes the idempotency state first.
+  virtual bool TakesExperimentFeed() const { return false; }
+  virtual void ApplyExperimentFeed(const Event& ev) {}
   // Starts loading what ApplyEvent(ev) will touch into cache (a hint only). Called only
   // for states whose Prefetches() is true (the apply loop skips the others).
   virtual bool Prefetches() const { return false; }

@@ -128,7 +128,7 @@ int Dump(const std::string& data_dir) {
     return 1;
   }
   std::string line;
-  uint64_t events = 0, moves = 0;
+  uint64_t events = 0, moves = 0, served = 0;
   for (uint32_t p = 0; p < (*store)->partitions(); ++p) {
     eddy::Status st = (*store)->Scan(eddy::PartitionId(p), 0, [&](uint64_t offset, std::string_view v) {
       eddy::StoredEventView e;
@@ -139,6 +139,8 @@ int Dump(const std::string& data_dir) {
       // A stock move is the ingest path's copy of a purchase or cancel printed elsewhere;
       // re-posting the dump derives it again.
       if (e.event.derived()) return ++moves, eddy::Status::Ok();
+      // eddy's own record of an answer served under an experiment: no client posts it.
+      if (e.event.type == eddy::EventType::kServed) return ++served, eddy::Status::Ok();
       eddy::JsonWriter w;
       w.BeginObject().Key("partition").Uint(p).Key("offset").Uint(offset);
       w.Key("type").String(eddy::EventTypeName(e.event.type));
@@ -181,6 +183,11 @@ int Dump(const std::string& data_dir) {
                       static_cast<unsigned long long>(e.event.event_id.lo));
         w.Key("eventIdHash").String(hex);
       }
+      if (e.event.recomm != 0) {
+        char hex[17];
+        std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(e.event.recomm));
+        w.Key("recommIdHash").String(hex);
+      }
       w.EndObject();
       line = w.Take();
       line.push_back('\n');
@@ -195,7 +202,8 @@ int Dump(const std::string& data_dir) {
   }
   std::fflush(stdout);
   std::cerr << "eddy dump: " << events << " events from " << (*store)->partitions()
-            << " partitions (and " << moves << " stock moves, not printed)\n";
+            << " partitions (and " << moves << " stock moves and " << served
+            << " served answers, not printed)\n";
   return 0;
 }
 

@@ -219,8 +219,32 @@ Status ParseExperiments(Options& o, const toml::node& node, std::string_view ori
       } else if (k == "variants") {
         variants = value.as_array();
         if (variants == nullptr) return bad(at + ".variants: must be an array of tables ([[experiments.variants]])");
+      } else if (k == "impressions" || k == "allocation" || k == "goal") {
+        const std::optional<std::string> v = value.value<std::string>();
+        const auto one_of = [&](std::string_view a, std::string_view b) {
+          return bad(at + "." + std::string(k) + ": expected \"" + std::string(a) + "\" or \"" +
+                     std::string(b) + "\", got " + Shown(value));
+        };
+        if (k == "impressions") {
+          if (!value.is_string() || (*v != "client" && *v != "serve")) return one_of("client", "serve");
+          e.impressions = *v == "serve" ? ImpressionMode::kServe : ImpressionMode::kClient;
+        } else if (k == "allocation") {
+          if (!value.is_string() || (*v != "fixed" && *v != "thompson")) return one_of("fixed", "thompson");
+          e.allocation = *v == "thompson" ? AllocationMode::kThompson : AllocationMode::kFixed;
+        } else {
+          if (!value.is_string() || (*v != "ctr" && *v != "conversion")) return one_of("ctr", "conversion");
+          e.goal = *v == "conversion" ? ExperimentGoal::kConversion : ExperimentGoal::kCtr;
+        }
+      } else if (k == "min_share") {
+        std::optional<double> share = value.is_floating_point() || value.is_integer() ? value.value<double>() : std::nullopt;
+        if (!share || *share < 0 || *share >= 1) return bad(at + ".min_share: expected a number in [0, 1), got " + Shown(value));
+        e.min_share = *share;
+      } else if (k == "reallocate_seconds") {
+        std::optional<int64_t> sec = value.is_integer() ? value.value<int64_t>() : std::nullopt;
+        if (!sec || *sec < 1 || *sec > 86400) return bad(at + ".reallocate_seconds: expected an integer in [1, 86400], got " + Shown(value));
+        e.reallocate_seconds = static_cast<uint32_t>(*sec);
       } else {
-        return bad(at + ": unknown key '" + std::string(k) + "' (known: name, salt, enabled, variants)");
+        return bad(at + ": unknown key '" + std::string(k) + "' (known: name, salt, enabled, impressions, allocation, goal, min_share, reallocate_seconds, variants)");
       }
     }
     if (!GoodName(e.name)) {
@@ -276,6 +300,9 @@ Status ParseExperiments(Options& o, const toml::node& node, std::string_view ori
       std::ostringstream sum;
       sum << total;
       return bad(named + ": the variants' shares sum to " + sum.str() + ", not 1");
+    }
+    if (e.min_share * static_cast<double>(e.variants.size()) > 1 + 1e-9) {
+      return bad(named + ": min_share × the number of variants exceeds 1");
     }
     o.experiments.push_back(std::move(e));
   }

@@ -380,6 +380,14 @@ std::vector<KeySpec> MakeSchema() {
                   &EmbeddingOptions::max_items));
   k.push_back(Int("engagement", "max_items", 1, 1'000'000'000, &Options::engagement,
                   &EngagementOptions::max_items));
+  k.push_back(Minutes("attribution", "window", 1, 30 * 1440, &Options::attribution,
+                      &AttributionOptions::window_minutes));
+  k.push_back(Int("attribution", "max_users", 1, 1'000'000'000, &Options::attribution,
+                  &AttributionOptions::max_users));
+  k.push_back(Int("attribution", "answers_per_user", 1, 1000, &Options::attribution,
+                  &AttributionOptions::answers_per_user));
+  k.push_back(Int("attribution", "orders_per_user", 1, 1000, &Options::attribution,
+                  &AttributionOptions::orders_per_user));
   for (size_t i = 0; i < kRankSignalCount; ++i) k.push_back(RankWeight(static_cast<RankSignal>(i)));
   k.push_back(Int("ranking", "max_per_category", 0, 1'000'000, &Options::ranking,
                   &RankingOptions::max_per_category));

@@ -61,7 +61,7 @@ std::vector<uint64_t> CheckpointManager::Load(const std::vector<std::string>& fi
     auto fresh = std::make_unique<Interners>();
     SerialReader ir(cp->interners);
     bool ok = fresh->Load(ir) && ir.done();
-    std::vector<std::unique_ptr<ShardState>> states = new_states();
+    std::vector<std::unique_ptr<ShardState>> states = new_states(fresh.get());
     for (size_t s = 0; ok && s < states.size(); ++s) {
       SerialReader r(cp->shards[s]);
       ok = states[s]->Load(r);

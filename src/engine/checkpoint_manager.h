@@ -46,7 +46,8 @@ uint64_t SettingsFingerprint(const Options& options, const ShardState& shard);
 
 class CheckpointManager {
  public:
-  using NewStatesFn = std::function<std::vector<std::unique_ptr<ShardState>>()>;
+  // Fresh shard states over these interners (a state may intern: experiments).
+  using NewStatesFn = std::function<std::vector<std::unique_ptr<ShardState>>(Interners*)>;
 
   // `ip_orders` (null without fraud scoring) is saved in each checkpoint, loaded with it
   // and fed the purchases replayed after it.

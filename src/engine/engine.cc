@@ -36,6 +36,8 @@
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
 #include "engine/shard_state.h"
+#include "experiments/attribution.h"
+#include "experiments/report.h"
 #include "fraud/fraud.h"
 #include "insights/insights.h"
 #include "engine/store_writer.h"
@@ -102,7 +104,7 @@ class EngineImpl final : public Engine {
     // Consumer 0: the shards; consumer 1: the store thread.
     log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition,
                                             store_ ? 2 : 1);
-    set_.states = NewStates();
+    set_.states = NewStates(interners_.get());
     if (options_.fraud.enabled) {
       ip_orders_ = std::make_unique<IpOrderWindow>(options_.fraud.ip_window_minutes * 60'000,
                                                    options_.fraud.max_ips);
@@ -116,7 +118,7 @@ class EngineImpl final : public Engine {
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_fraud_);
     customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
-    recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_);
+    recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_, ingest_.get());
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
                                              options_.runtime);
@@ -134,7 +136,7 @@ class EngineImpl final : public Engine {
     checkpoints_ = std::make_unique<CheckpointManager>(options_, *store_, *log_, clock_,
                                                        ip_orders_.get());
     std::vector<uint64_t> start;
-    eddy::Status st = checkpoints_->Recover(&interners_, &set_, [this] { return NewStates(); }, &start);
+    eddy::Status st = checkpoints_->Recover(&interners_, &set_, [this](Interners* in) { return NewStates(in); }, &start);
     if (!st.ok()) return st;
     writer_ = std::make_unique<StoreWriter>(
         options_, *store_, *log_, *interners_, set_, duplicates_total_, clock_.wall(), start,
@@ -148,8 +150,8 @@ class EngineImpl final : public Engine {
     if (writer_) writer_->Start();
   }
 
-  std::vector<std::unique_ptr<ShardState>> NewStates() {
-    auto states = NewShardStates(shards_, options_, log_.get(), clock_.wall(),
+  std::vector<std::unique_ptr<ShardState>> NewStates(Interners* interners) {
+    auto states = NewShardStates(shards_, options_, log_.get(), interners, clock_.wall(),
                                  &duplicates_total_, &alert_feed_);
     if (options_.server.metrics) {
       for (auto& st : states) st->SetFreshness(&freshness_);
@@ -158,6 +160,51 @@ class EngineImpl final : public Engine {
   }
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
+
+  // Every shard's attribution counts, summed (after every acknowledged event), then one
+  // report per experiment: the configured ones in file order, then those with recorded
+  // answers only, by name.
+  void Experiments(std::string name, std::function<void(ExperimentsAnswer)> done) {
+    const int64_t now_ms = queries_->NowMs();
+    auto live = recommender_->Live();
+    set_.ScatterGather<ExperimentState::Partial>(
+        [](ShardState& st) {
+          ExperimentState::Partial p;
+          st.Get<ExperimentState>().AddTo(p);
+          return p;
+        },
+        [name = std::move(name), now_ms, live, done = std::move(done)](
+            std::vector<ExperimentState::Partial>& parts) {
+          ExperimentState::Partial all;
+          for (const auto& p : parts) ExperimentState::Merge(all, p);
+          ExperimentsAnswer answer;
+          answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
+          answer.unmatched = all.unmatched;
+          const Experiment* running = RunningExperiment(live->experiments);
+          std::vector<std::string> names;
+          for (const Experiment& e : live->experiments) names.push_back(e.name);
+          std::vector<std::string> recorded;
+          for (const auto& [key, counts] : all.counts) {
+            std::string exp = key.substr(0, key.find(kServedSep));
+            if (std::find(names.begin(), names.end(), exp) == names.end() &&
+                (recorded.empty() || recorded.back() != exp)) {
+              recorded.push_back(std::move(exp));
+            }
+          }
+          names.insert(names.end(), recorded.begin(), recorded.end());
+          for (const std::string& n : names) {
+            if (!name.empty() && n != name) continue;
+            const Experiment* config = nullptr;
+            for (const Experiment& e : live->experiments) {
+              if (e.name == n) config = &e;
+            }
+            answer.experiments.push_back(
+                BuildReport(n, config, config != nullptr && config == running, all.counts, {}, {}));
+          }
+          done(std::move(answer));
+        },
+        /*catch_up=*/true, set_.HorizonNow());
+  }
 
   void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) override {
     recommender_->SetLive(ranking, offers);
@@ -254,6 +301,10 @@ class EngineImpl final : public Engine {
   void RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                   std::function<void(OffersAnswer)> done) override {
     recommender_->RankOffers(user, std::move(offers), k, Guarded(std::move(done)));
+  }
+
+  void Experiments(std::string_view name, std::function<void(ExperimentsAnswer)> done) override {
+    Experiments(std::string(name), Guarded(std::move(done)));
   }
 
   Result<uint64_t> RecycleIdsNow() override { return recycler_->RunOnce(); }
@@ -510,6 +561,10 @@ RankedSimilarAnswer Engine::SimilarItemsRankedSync(std::string_view item, uint32
                                                    ItemFilter filter) {
   return Await<RankedSimilarAnswer>(
       [&](auto cb) { SimilarItemsRanked(item, k, std::move(filter), std::move(cb)); });
+}
+
+ExperimentsAnswer Engine::ExperimentsSync(std::string_view name) {
+  return Await<ExperimentsAnswer>([&](auto cb) { Experiments(name, std::move(cb)); });
 }
 
 OffersAnswer Engine::RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k) {

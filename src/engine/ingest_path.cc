@@ -305,6 +305,41 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   return Status::Ok();
 }
 
+bool IngestPath::AppendServed(std::string_view user, uint64_t recomm, int64_t time_ms,
+                              std::string_view record, bool shown) {
+  inflight_.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = false;
+  if (!stopping_.load(std::memory_order_seq_cst) && !(store_ != nullptr && store_->failing())) {
+    IdEpochs::Guard ids = interners_.epochs.Enter();
+    const uint64_t hash = StableHash64(user);
+    Event ev;
+    ev.type = EventType::kServed;
+    ev.time = EventTime(time_ms);
+    ev.user = UserId(interners_.users.Intern(user, hash));
+    ev.user_hash = static_cast<uint32_t>(hash);
+    ev.query = StringId(interners_.strings.Intern(record));
+    ev.recomm = recomm;
+    ev.quantity = shown ? 1 : 0;
+    const PartitionId p = log_.PartitionOf(ev.user_hash);
+    PartitionLog& pl = log_.partition(p);
+    std::optional<uint64_t> at;
+    if (ev.user.valid() && ev.query.valid()) at = pl.TryReserve(1);
+    if (at) {
+      LogEntry& e = pl.At(*at);
+      e.event = ev;
+      e.kind = LogEntry::kEvent;
+      e.tag = nullptr;
+      e.flags = kLastOfRun;
+      pl.Publish(*at);
+      if (store_ != nullptr && (gated_ || *at + 1 - pl.cursor(1) > pl.capacity() / 4)) store_->Wake();
+      ok = true;
+    }
+  }
+  inflight_.fetch_sub(1, std::memory_order_release);
+  if (!ok) served_dropped_.fetch_add(1, std::memory_order_relaxed);
+  return ok;
+}
+
 void IngestPath::PublishSkips(uint32_t p, IngestContextImpl& ctx) {
   PartitionLog& pl = log_.partition(PartitionId(p));
   for (uint32_t j = 0; j < ctx.run_length[p]; ++j) {

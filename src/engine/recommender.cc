@@ -16,7 +16,9 @@
 #include "commerce/inventory.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
+#include "experiments/attribution.h"
 #include "ranker/experiments.h"
+#include "util/hash.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
 #include "util/time.h"
@@ -105,13 +107,15 @@ struct Recommender::Job {
 };
 
 Recommender::Recommender(const Options& options, const ShardSet& shards,
-                         const Interners& interners, const QueryService& queries)
+                         const Interners& interners, const QueryService& queries,
+                         IngestPath* ingest)
     : options_(options),
       id_prefix_(std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32)),
       live_(MakeLive(options.ranking, options.offers, options.experiments)),
       shards_(shards),
       interners_(interners),
-      queries_(queries) {}
+      queries_(queries),
+      ingest_(ingest) {}
 
 std::string Recommender::NextRecommId() {
   char id[40];
@@ -148,8 +152,10 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->request = request;
   RecommendAnswer empty;
   empty.recomm_id = NextRecommId();
+  bool shown_on_serve = false;
   // The running experiment: the user's variant (or the forced one) ranks this answer.
   if (const Experiment* e = RunningExperiment(job->live->experiments)) {
+    shown_on_serve = e->impressions == ImpressionMode::kServe;
     size_t v = ranker::VariantOf(*e, request.user);
     for (size_t i = 0; i < e->variants.size(); ++i) {
       if (e->variants[i].name == request.variant) v = i;
@@ -168,9 +174,18 @@ void Recommender::Recommend(const RecommendRequest& request,
   }
   if (job->now_ms == INT64_MIN || job->k == 0) return done(std::move(empty));
   job->horizon = shards_.HorizonNow();
-  job->done = [empty = std::move(empty), done = std::move(done)](
-                  Job&, std::vector<RankedItem> items) mutable {
+  job->done = [this, shown_on_serve, empty = std::move(empty), done = std::move(done)](
+                  Job& j, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
+    // Under an experiment the answer is recorded in the user's partition before it is
+    // sent, so that what the user does after seeing it comes after it (attribution).
+    if (!empty.experiment.empty() && !empty.items.empty() && ingest_ != nullptr) {
+      std::vector<std::string_view> names;
+      names.reserve(empty.items.size());
+      for (const RankedItem& item : empty.items) names.push_back(item.item);
+      ingest_->AppendServed(j.request.user, RecommHash(empty.recomm_id), j.now_ms,
+                            EncodeServed(empty.experiment, empty.variant, names), shown_on_serve);
+    }
     done(std::move(empty));
   };
   Run(std::move(job));

@@ -16,6 +16,7 @@
 #include "fraud/fraud.h"
 #include "insights/insights.h"
 #include "learn/embedding.h"
+#include "experiments/attribution.h"
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/ingest_ticket.h"
@@ -35,7 +36,7 @@ constexpr uint64_t kTaskCheckEvery = 32;
 }  // namespace
 
 ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
-                       std::vector<PartitionId> partitions, Clock* clock,
+                       Interners* interners, std::vector<PartitionId> partitions, Clock* clock,
                        std::atomic<uint64_t>* duplicates_total, AlertSink* alerts)
     : index_(index),
       weights_(options.weights),
@@ -48,12 +49,13 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
   for (int t = 0; t < kEventTypeCount; ++t) {
     weight_micros_[t] = static_cast<int64_t>(std::llround(options.weights[t] * 1e6));
   }
-  RegisterStates(options, alerts);
+  RegisterStates(options, interners, alerts);
   memory_ = std::make_unique<std::array<std::atomic<uint64_t>, 3>[]>(states_.size());
 }
 
 std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
-                                                        PartitionedLog* log, Clock* clock,
+                                                        PartitionedLog* log, Interners* interners,
+                                                        Clock* clock,
                                                         std::atomic<uint64_t>* duplicates_total,
                                                         AlertSink* alerts) {
   std::vector<std::unique_ptr<ShardState>> states;
@@ -61,7 +63,7 @@ std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Option
   for (int s = 0; s < shards; ++s) {
     std::vector<PartitionId> owned;
     for (uint32_t p = s; p < partitions; p += shards) owned.push_back(PartitionId(p));
-    states.push_back(std::make_unique<ShardState>(s, options, log, std::move(owned), clock,
+    states.push_back(std::make_unique<ShardState>(s, options, log, interners, std::move(owned), clock,
                                                   duplicates_total, alerts));
   }
   return states;
@@ -69,7 +71,7 @@ std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Option
 
 // The states of a shard, in apply order. Adding a state is its files plus one line here:
 // checkpoints, recovery, replay, status and the settings fingerprint follow from State.
-void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
+void ShardState::RegisterStates(const Options& o, Interners* interners, AlertSink* sink) {
   const CapShare share{o.log.partitions, partitions_.size()};
   dedup_ = Register(std::make_unique<DedupState>(o, share));
   auto recent = std::make_unique<RecentState>(o, share);
@@ -90,6 +92,7 @@ void ShardState::RegisterStates(const Options& o, AlertSink* sink) {
   // Reads no other state. Last, so that the states before keep their checkpoint section
   // indexes (tests/fuzz/seeds/checkpoint name states by index).
   Register(std::make_unique<EmbeddingState>(o, share));
+  Register(std::make_unique<ExperimentState>(o, share, *interners));
 }
 
 void ShardState::Apply(const LogEntry& entry, PartitionId p) {
@@ -102,6 +105,12 @@ void ShardState::Apply(const LogEntry& entry, PartitionId p) {
     for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
   } else if (IsCatalogChange(ev.type)) {
     for (State* st : item_feed_) st->ApplyItemFeed(ev, p);
+  } else if (IsExperimentEvent(ev.type)) {
+    // A served answer or an impression (a client's: retries are duplicates).
+    duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
+    if (!duplicate) {
+      for (State* st : experiment_feed_) st->ApplyExperimentFeed(ev);
+    }
   } else {
     duplicate = ev.event_id.present() && !dedup_->Insert(ev.event_id, ev.time);
     if (!duplicate) {
@@ -126,13 +135,13 @@ void ShardState::Apply(const LogEntry& entry, PartitionId p) {
 }
 
 void ShardState::Prefetch(const Event& ev) const {
-  if (IsCatalogChange(ev.type) || ev.derived()) return;
+  if (IsCatalogChange(ev.type) || IsExperimentEvent(ev.type) || ev.derived()) return;
   const ApplyInfo info = InfoOf(ev);
   for (State* st : prefetching_) st->Prefetch(ev, info);
 }
 
 void ShardState::PrefetchDeeper(const Event& ev, int stage) const {
-  if (IsCatalogChange(ev.type) || ev.derived()) return;
+  if (IsCatalogChange(ev.type) || IsExperimentEvent(ev.type) || ev.derived()) return;
   for (State* st : prefetching_) st->PrefetchDeeper(ev, stage);
 }
 

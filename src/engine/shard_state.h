@@ -37,13 +37,14 @@ class ShardState;
 // (ShardSet::ShardOf). `duplicates_total` is the engine's counter of duplicates; `alerts`
 // (may be null) receives every alert the states raise.
 std::vector<std::unique_ptr<ShardState>> NewShardStates(int shards, const Options& options,
-                                                        PartitionedLog* log, Clock* clock,
+                                                        PartitionedLog* log, Interners* interners,
+                                                        Clock* clock,
                                                         std::atomic<uint64_t>* duplicates_total,
                                                         AlertSink* alerts = nullptr);
 
 class ShardState {
  public:
-  ShardState(int index, const Options& options, PartitionedLog* log,
+  ShardState(int index, const Options& options, PartitionedLog* log, Interners* interners,
              std::vector<PartitionId> partitions, Clock* clock,
              std::atomic<uint64_t>* duplicates_total, AlertSink* alerts = nullptr);
 
@@ -110,7 +111,7 @@ class ShardState {
                bool* yielded = nullptr);
   void Prefetch(const Event& ev) const;
   void PrefetchDeeper(const Event& ev, int stage) const;
-  void RegisterStates(const Options& options, AlertSink* alerts);
+  void RegisterStates(const Options& options, Interners* interners, AlertSink* alerts);
   template <typename S>
   S* Register(std::unique_ptr<S> state) {
     S* raw = state.get();
@@ -119,6 +120,7 @@ class ShardState {
     by_type_[id] = raw;
     if (raw->Applies()) applying_.push_back(raw);
     if (raw->TakesItemFeed()) item_feed_.push_back(raw);
+    if (raw->TakesExperimentFeed()) experiment_feed_.push_back(raw);
     if (raw->Prefetches()) prefetching_.push_back(raw);
     if (raw->Screens()) screening_.push_back(raw);
     states_.push_back(std::move(state));
@@ -150,7 +152,7 @@ class ShardState {
   std::vector<std::unique_ptr<State>> states_;
   std::vector<State*> by_type_;  // index: TypeId<S>()
   // The per-event loops visit only the states with work there (fewer virtual calls).
-  std::vector<State*> applying_, prefetching_, item_feed_, screening_;
+  std::vector<State*> applying_, prefetching_, item_feed_, screening_, experiment_feed_;
   DedupState* dedup_ = nullptr;  // one of states_: decides whether the others see an event
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths

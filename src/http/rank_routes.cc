@@ -35,8 +35,77 @@ void WriteRankedItem(JsonWriter& w, int rank, const RankedItem& item, bool expla
   w.EndObject();
 }
 
+void WriteProportion(JsonWriter& w, std::string_view key, const Proportion& p) {
+  w.Key(key).BeginObject().Key("rate").Double(p.rate).Key("low").Double(p.low);
+  w.Key("high").Double(p.high).EndObject();
+}
+
+void WriteExperiment(JsonWriter& w, const ExperimentReport& e) {
+  w.BeginObject().Key("name").String(e.name).Key("configured").Bool(e.configured);
+  w.Key("running").Bool(e.running);
+  if (e.configured) {
+    w.Key("impressions").String(e.impressions).Key("allocation").String(e.allocation);
+    w.Key("goal").String(e.goal);
+  }
+  w.Key("variants").BeginArray();
+  for (const VariantReport& v : e.variants) {
+    const ExperimentCounts& c = v.counts;
+    w.BeginObject().Key("name").String(v.name);
+    if (e.configured) w.Key("share").Double(v.share).Key("allocated").Double(v.allocation);
+    w.Key("served").Uint(c.served).Key("impressions").Uint(c.shown);
+    w.Key("clicks").Uint(c.clicks).Key("clicked").Uint(c.clicked);
+    w.Key("addToCart").Uint(c.carts).Key("carted").Uint(c.carted);
+    w.Key("purchases").Uint(c.purchases).Key("converted").Uint(c.bought);
+    w.Key("cancelled").Uint(c.cancelled).Key("byRecommId").Uint(c.by_id);
+    w.Key("revenue").Double(static_cast<double>(c.revenue_micros) / 1e6);
+    WriteProportion(w, "ctr", v.ctr);
+    WriteProportion(w, "addToCartRate", v.cart_rate);
+    WriteProportion(w, "conversion", v.conversion);
+    w.Key("revenuePerImpression").BeginObject().Key("mean").Double(v.revenue_per_impression);
+    w.Key("low").Double(v.rpi_low).Key("high").Double(v.rpi_high).EndObject();
+    w.Key("pBest").BeginObject().Key("ctr").Double(v.p_best_ctr);
+    w.Key("conversion").Double(v.p_best_conversion).EndObject();
+    w.EndObject();
+  }
+  w.EndArray().Key("allocations").BeginArray();
+  for (const AllocationPoint& a : e.allocations) {
+    w.BeginObject().Key("timestamp").String(FormatIso8601(EventTime(a.time_ms)));
+    w.Key("shares").BeginObject();
+    for (size_t i = 0; i < a.shares.size() && i < e.variants.size(); ++i) {
+      w.Key(e.variants[i].name).Double(a.shares[i]);
+    }
+    w.EndObject().EndObject();
+  }
+  w.EndArray().EndObject();
+}
 
 }  // namespace
+
+void Router::Experiments(const Request& req, std::string_view name_raw, Respond respond) {
+  const unsigned v = req.version();
+  std::string name;
+  if (!name_raw.empty()) {
+    std::optional<std::string> n = PathId(name_raw, "experiment", v, respond);
+    if (!n) return;
+    name = std::move(*n);
+  }
+  engine_.Experiments(name, [v, name, respond = std::move(respond)](ExperimentsAnswer a) {
+    JsonWriter w;
+    if (!name.empty()) {
+      if (a.experiments.empty()) {
+        return respond(ErrorResponse(http::status::not_found, v,
+                                     "experiment \"" + name + "\": not configured and no answers recorded"));
+      }
+      WriteExperiment(w, a.experiments.front());
+      return respond(JsonResponse(http::status::ok, v, w.Take()));
+    }
+    w.BeginObject().Key("now").String(FormatIso8601(a.now)).Key("unmatched").Uint(a.unmatched);
+    w.Key("experiments").BeginArray();
+    for (const ExperimentReport& e : a.experiments) WriteExperiment(w, e);
+    w.EndArray().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
 
 void Router::Recommendations(const Request& req, std::string_view query, Respond respond) {
   const unsigned v = req.version();

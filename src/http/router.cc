@@ -155,6 +155,14 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
        r.Recommendations(req, q, std::move(respond));
      }},
+    {"/v1/experiments", "", http::verb::get, true,
+     [](Router& r, Request& req, auto, auto, Respond respond) {
+       r.Experiments(req, {}, std::move(respond));
+     }},
+    {"/v1/experiments/", "", http::verb::get, true,
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.Experiments(req, id, std::move(respond));
+     }},
     {"/v1/offers/rank", "", http::verb::post, true,
      [](Router& r, Request& req, auto, auto, Respond respond) { r.Offers(req, std::move(respond)); }},
     {"/v1/items/popular", "", http::verb::get, true,

@@ -44,6 +44,8 @@ enum class Field : uint8_t {
   kHidden,
   kThreshold,
   kAttributes,
+  kRecommId,
+  kRecommIdHash,
 };
 
 struct KeyField {
@@ -76,6 +78,8 @@ constexpr KeyField kKeys[] = {
     {"ipOrders", Field::kIpOrders},
     {"hidden", Field::kHidden},         {"lowStockThreshold", Field::kThreshold},
     {"attributes", Field::kAttributes},
+    {"recommId", Field::kRecommId},     {"recomm_id", Field::kRecommId},
+    {"recommendationId", Field::kRecommId}, {"recommIdHash", Field::kRecommIdHash},
 };
 
 Field FieldFor(std::string_view key) {
@@ -107,13 +111,13 @@ struct Str {
 
 // What one event's fields said, before validation across fields and interning.
 struct Raw {
-  Str event_id, user, session, item, category, order;
-  std::string_view type_name, query, device, ip, segment, event_id_hash;
+  Str event_id, user, session, item, category, order, recomm;
+  std::string_view type_name, query, device, ip, segment, event_id_hash, recomm_hash;
   std::string_view type_key = "type";  // as the producer spelled it
   std::string_view country, region, city, location;
   bool has_type = false, has_query = false, has_device = false, has_ip = false;
   bool has_segment = false, has_location = false, has_quantity = false, has_stock = false;
-  bool has_event_id_hash = false, has_accept_lag = false, has_ip_orders = false;
+  bool has_event_id_hash = false, has_recomm_hash = false, has_accept_lag = false, has_ip_orders = false;
   bool has_hidden = false, hidden = false, has_threshold = false, has_attributes = false;
   int64_t threshold = 0;
   std::string attributes;  // canonical JSON object (keys sorted)
@@ -173,6 +177,13 @@ struct Decoder::Impl {
     }
     *out = EventIdHash{half[1], half[0]};
     return out->present();
+  }
+
+  // `eddy dump` prints a recommId as its 64-bit hash, 16 hex digits.
+  static bool ParseRecommHash(std::string_view hex, uint64_t* out) {
+    if (hex.size() != 16) return false;
+    const auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), *out, 16);
+    return ec == std::errc() && end == hex.data() + hex.size() && *out != 0;
   }
 
   // Reads an identifier: a string, or an integer (formatted as decimal). `null` = absent.
@@ -428,6 +439,10 @@ struct Decoder::Impl {
           ReadInteger(v, key, 0, INT32_MAX, &r->threshold, &r->has_threshold, err);
           break;
         case Field::kAttributes: ReadAttributes(v, key, r, err); break;
+        case Field::kRecommId: ReadId(v, key, &r->recomm, err); break;
+        case Field::kRecommIdHash:
+          ReadText(v, key, &r->recomm_hash, &r->has_recomm_hash, err);
+          break;
       }
     }
     return err->empty() ? Outcome::kOk : Outcome::kRejected;
@@ -511,6 +526,9 @@ struct Decoder::Impl {
     }
     if (type == EventType::kInventory && !r.has_stock) {
       return Fail(err, "stock", "required for inventory events");
+    }
+    if (type == EventType::kImpression && !r.recomm.present && !r.has_recomm_hash) {
+      return Fail(err, "recommId", "required for impression events (the answer shown)");
     }
     if (type == EventType::kSegmentUpdate && !r.has_segment) {
       return Fail(err, "newSegment", "required for segment_update events");
@@ -604,6 +622,11 @@ struct Decoder::Impl {
       ev->event_id = StableHash128(r.event_id.v);
     } else if (r.has_event_id_hash && !ParseEventIdHash(r.event_id_hash, &ev->event_id)) {
       return Fail(err, "eventIdHash", "must be 32 hex digits (as eddy dump prints it), not 0");
+    }
+    if (r.recomm.present) {
+      ev->recomm = RecommHash(r.recomm.v);
+    } else if (r.has_recomm_hash && !ParseRecommHash(r.recomm_hash, &ev->recomm)) {
+      return Fail(err, "recommIdHash", "must be 16 hex digits (as eddy dump prints it), not 0");
     }
     return InternStrings(r, type, ev, err);
   }

@@ -28,6 +28,7 @@ constexpr std::array kNames = {
     NameType{"catalog_put", EventType::kCatalogPut},
     NameType{"catalog_patch", EventType::kCatalogPatch},
     NameType{"catalog_delete", EventType::kCatalogDelete},
+    NameType{"impression", EventType::kImpression},
     NameType{"page_view", EventType::kView},
     NameType{"pv", EventType::kView},
     NameType{"fav", EventType::kWishlist},
@@ -61,6 +62,7 @@ bool RequiresItem(EventType type) {
     case EventType::kSearch:
     case EventType::kCancel:
     case EventType::kSegmentUpdate:
+    case EventType::kImpression:
       return false;
     default:
       return true;
@@ -69,7 +71,7 @@ bool RequiresItem(EventType type) {
 
 std::string_view EventTypeList() {
   return "view, click, wishlist, add_to_cart, remove_from_cart, purchase, redemption, search, "
-         "cancel, inventory, segment_update, catalog_put, catalog_patch, catalog_delete";
+         "cancel, inventory, segment_update, catalog_put, catalog_patch, catalog_delete, impression";
 }
 
 }  // namespace eddy

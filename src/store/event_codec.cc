@@ -20,6 +20,8 @@ enum Field : uint32_t {
   kCountryBit,
   kFieldCount,
 };
+// Presence bit 11: the recommId hash (8 bytes, after the eventId hash).
+constexpr uint32_t kRecommBit = kFieldCount;
 
 // The interner and ID value of each string field, in bit order (1..10).
 struct StringField {
@@ -44,6 +46,7 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
       {&in.strings, ev.country.value()},
   };
   uint64_t present = ev.event_id.present() ? 1u : 0u;
+  if (ev.recomm != 0) present |= uint64_t{1} << kRecommBit;
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
     if (strings[f].id != 0) present |= uint64_t{1} << f;
   }
@@ -57,6 +60,7 @@ void EncodeEvent(const Event& ev, const Interners& in, std::string* out) {
     w.Fixed64(ev.event_id.lo);
     w.Fixed64(ev.event_id.hi);
   }
+  if (ev.recomm != 0) w.Fixed64(ev.recomm);
   for (uint32_t f = kUserBit; f < kFieldCount; ++f) {
     if (strings[f].id != 0) w.Bytes(strings[f].interner->Lookup(strings[f].id));
   }
@@ -80,10 +84,11 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
   const uint64_t present = r.U64();
   const int64_t time_ms = r.I64();
   if (!r.ok()) return Status::Corruption("stored event: truncated header");
-  if (type >= kEventTypeCount && !IsCatalogChange(static_cast<EventType>(type))) {  // 32..34
+  if (type >= kEventTypeCount && !IsCatalogChange(static_cast<EventType>(type)) &&
+      !IsExperimentEvent(static_cast<EventType>(type))) {
     return Status::Corruption("stored event: unknown type " + std::to_string(type));
   }
-  if (present >> kFieldCount) return Status::Corruption("stored event: unknown fields");
+  if (present >> (kRecommBit + 1)) return Status::Corruption("stored event: unknown fields");
   *out = StoredEventView{};  // absent strings stay null views
   Event& ev = out->event;
   ev.type = static_cast<EventType>(type);
@@ -93,6 +98,10 @@ Status DecodeStoredEventView(std::string_view value, StoredEventView* out) {
     ev.event_id.lo = r.Fixed64();
     ev.event_id.hi = r.Fixed64();
     if (!r.ok()) return Status::Corruption("stored event: truncated eventId");
+  }
+  if (present >> kRecommBit & 1) {
+    ev.recomm = r.Fixed64();
+    if (!r.ok() || ev.recomm == 0) return Status::Corruption("stored event: bad recommId hash");
   }
   std::string_view* const fields[kFieldCount] = {
       nullptr,        &out->user,  &out->item,   &out->category, &out->session, &out->order,

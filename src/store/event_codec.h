@@ -8,9 +8,11 @@
 //   u8  type (EventType)
 //   u8  flags (Event::Flags)
 //   varint presence bits: 0 eventId hash, 1 user, 2 item, 3 category, 4 session, 5 order,
-//          6 query, 7 device, 8 ip, 9 location, 10 country
+//          6 query, 7 device, 8 ip, 9 location, 10 country, 11 recommId hash
 //   varint zigzag event time (ms since the epoch)
 //   [16 bytes eventId hash, lo then hi, little-endian]   if bit 0
+//   [8 bytes recommId hash, little-endian]               if bit 11 (came later within
+//                                                        version 1, with issue 19)
 //   varint length + bytes, for each present string field in bit order
 //   varint quantity
 //   [varint zigzag price in millionths]                  if flags has kHasPrice

@@ -18,6 +18,8 @@ std::string_view EventTypeName(EventType type) {
     case EventType::kCatalogPut: return "catalog_put";
     case EventType::kCatalogPatch: return "catalog_patch";
     case EventType::kCatalogDelete: return "catalog_delete";
+    case EventType::kImpression: return "impression";
+    case EventType::kServed: return "served";
   }
   return "unknown";
 }

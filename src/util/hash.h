@@ -12,6 +12,11 @@
 namespace eddy {
 
 uint64_t StableHash64(std::string_view s);
+// The hash an event keeps of the recommId it names (Event::recomm): never 0 (0 is none).
+inline uint64_t RecommHash(std::string_view recomm_id) {
+  const uint64_t h = StableHash64(recomm_id);
+  return h != 0 ? h : 1;
+}
 EventIdHash StableHash128(std::string_view s);
 
 // `bytes` as lowercase hex, two digits a byte.

@@ -32,7 +32,7 @@ uint64_t IngestAndCheckpoint(const Options& o, LogStore& store, const std::vecto
   test::Parts parts(o, 2);
   CheckpointManager cm(parts.options, store, *parts.log, parts.clock, nullptr);
   std::vector<uint64_t> start;
-  EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, &start).ok());
+  EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&](Interners* in) { return parts.NewStates(in); }, &start).ok());
   StoreWriter writer(parts.options, store, *parts.log, *parts.interners, parts.set,
                      parts.duplicates, Clock::System(), start, cm.last_mark_ms(),
                      [&](LogStore::Mark m) { cm.AddMark(std::move(m)); });
@@ -73,7 +73,7 @@ std::vector<std::string> Stream() {
 // Start-up recovery into `parts` from `store`; the recovery figures.
 StoreStatus Recover(test::Parts& parts, LogStore& store, std::vector<uint64_t>* start) {
   CheckpointManager cm(parts.options, store, *parts.log, parts.clock, nullptr);
-  EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&] { return parts.NewStates(); }, start).ok());
+  EXPECT_TRUE(cm.Recover(&parts.interners, &parts.set, [&](Interners* in) { return parts.NewStates(in); }, start).ok());
   StoreStatus st;
   cm.FillStatus(&st);
   return st;

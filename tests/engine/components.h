@@ -24,12 +24,12 @@ struct Parts {
         clock(options.clock, Clock::System()),
         log(std::make_unique<PartitionedLog>(options.log.partitions,
                                              options.log.capacity_per_partition, consumers)) {
-    set.states = NewStates();
+    set.states = NewStates(interners.get());
   }
   ~Parts() { StopShards(); }
 
-  std::vector<std::unique_ptr<ShardState>> NewStates() {
-    return NewShardStates(options.runtime.shards, options, log.get(), Clock::System(),
+  std::vector<std::unique_ptr<ShardState>> NewStates(Interners* in) {
+    return NewShardStates(options.runtime.shards, options, log.get(), in, Clock::System(),
                           &duplicates);
   }
 

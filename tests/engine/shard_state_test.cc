@@ -35,12 +35,13 @@ class ShardStateTest : public ::testing::Test {
 
   Options o_;
   PartitionedLog log_;
+  Interners interners_;
   ManualClock clock_;
   std::atomic<uint64_t> duplicates_{0};
 };
 
 TEST_F(ShardStateTest, CatchUpStopsAtTheHorizonAndAtTheDurableOffset) {
-  ShardState st(0, o_, &log_, {PartitionId(0)}, &clock_, &duplicates_);
+  ShardState st(0, o_, &log_, &interners_, {PartitionId(0)}, &clock_, &duplicates_);
   Publish(10);
   EXPECT_EQ(st.VisibleEnd(PartitionId(0)), 10u);  // no gate: the log's head
   st.CatchUp(PartitionId(0), 4);
@@ -55,7 +56,7 @@ TEST_F(ShardStateTest, CatchUpStopsAtTheHorizonAndAtTheDurableOffset) {
 }
 
 TEST_F(ShardStateTest, WithADurableGateNothingPastTheDurableOffsetIsApplied) {
-  ShardState st(0, o_, &log_, {PartitionId(0)}, &clock_, &duplicates_);
+  ShardState st(0, o_, &log_, &interners_, {PartitionId(0)}, &clock_, &duplicates_);
   std::atomic<uint64_t> durable[2];
   durable[1].store(0);
   durable[0].store(3);
@@ -76,7 +77,7 @@ TEST_F(ShardStateTest, WithADurableGateNothingPastTheDurableOffsetIsApplied) {
 bool always_waiting() { return true; }
 
 TEST_F(ShardStateTest, PollsYieldingToTasksStillTakePartitionsInTurn) {
-  ShardState st(0, o_, &log_, {PartitionId(0), PartitionId(1)}, &clock_, &duplicates_);
+  ShardState st(0, o_, &log_, &interners_, {PartitionId(0), PartitionId(1)}, &clock_, &duplicates_);
   Publish(2000, 0);
   Publish(10, 1);
   const PartitionLog& p0 = log_.partition(PartitionId(0));

@@ -17,6 +17,7 @@
 #include "engine/shard_state.h"
 #include "fuzz/check.h"
 #include "log/partitioned_log.h"
+#include "experiments/attribution.h"
 #include "util/serial.h"
 
 using eddy::fuzz::Check;
@@ -31,19 +32,24 @@ constexpr int64_t kT0 = 1'700'000'000'000;
 struct Base {
   eddy::Options options;
   std::unique_ptr<eddy::PartitionedLog> log;
+  eddy::Interners interners;
   std::atomic<uint64_t> dups{0};
   std::vector<std::pair<std::string, std::string>> sections;  // (name + version, bytes)
   std::vector<uint64_t> versions;
 
   std::unique_ptr<eddy::ShardState> NewShard() {
-    return std::make_unique<eddy::ShardState>(0, options, log.get(),
+    return std::make_unique<eddy::ShardState>(0, options, log.get(), &interners,
                                               std::vector<eddy::PartitionId>{eddy::PartitionId(0)},
                                               eddy::Clock::System(), &dups);
   }
 };
 
 // Events of every kind the states take, ids small so that they collide.
-void ApplySome(eddy::ShardState& shard, int n, int64_t t) {
+void ApplySome(eddy::ShardState& shard, eddy::Interners& interners, int n, int64_t t) {
+  // Answers served under an experiment (and impressions of them), then events that
+  // attribution takes: by recommId now and then, else by last touch.
+  const std::string record = eddy::EncodeServed("exp", "A", {"1", "2", "3"});
+  const std::string other = eddy::EncodeServed("exp", "B", {"4", "5"});
   const EventType types[] = {EventType::kView, EventType::kClick, EventType::kAddToCart,
                              EventType::kPurchase, EventType::kCancel, EventType::kInventory,
                              EventType::kCatalogPut, EventType::kSearch, EventType::kPurchase,
@@ -73,6 +79,18 @@ void ApplySome(eddy::ShardState& shard, int n, int64_t t) {
       e.stock = i % 9;
       e.flags |= Event::kHasStock;
     }
+    if (i % 4 == 1) e.recomm = 1 + i % 6;
+    if (i % 6 == 0) {
+      Event served = e;
+      served.type = i % 12 == 0 ? EventType::kServed : EventType::kImpression;
+      served.query = eddy::StringId(interners.strings.Intern(i % 24 == 0 ? record : other));
+      served.recomm = 1 + i % 6;
+      served.quantity = i % 2;
+      served.flags = 0;
+      eddy::LogEntry s;
+      s.event = served;
+      shard.Apply(s, eddy::PartitionId(0));
+    }
     shard.Apply(entry, eddy::PartitionId(0));
     if (e.type == EventType::kPurchase || e.type == EventType::kCancel) {
       e.flags |= Event::kDerived;  // its stock move, as the ingest path appends it
@@ -94,7 +112,8 @@ Base& TheBase() {
     b->options.log.partitions = 1;
     b->log = std::make_unique<eddy::PartitionedLog>(1, 16, 1);
     auto shard = b->NewShard();
-    ApplySome(*shard, 400, kT0);
+    for (int i = 1; i <= 11; ++i) b->interners.items.Intern(std::to_string(i));
+    ApplySome(*shard, b->interners, 400, kT0);
     const std::string bytes = Save(*shard);
     eddy::SerialReader r(bytes);
     const uint64_t n = r.Count(3);
@@ -133,7 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   eddy::SerialReader r2(once);
   Check(again->Load(r2));
   Check(Save(*again).size() == once.size());
-  ApplySome(*shard, 50, kT0 + 3'600'000);
+  ApplySome(*shard, base.interners, 50, kT0 + 3'600'000);
   (void)Save(*shard);
   return 0;
 }

@@ -1,0 +1,376 @@
+#include "experiments/attribution.h"
+
+#include <algorithm>
+
+#include "util/serial.h"
+
+namespace eddy {
+namespace {
+
+double Squared(int64_t micros) {
+  const double units = static_cast<double>(micros) / 1e6;
+  return units * units;
+}
+
+}  // namespace
+
+void ExperimentCounts::Add(const ExperimentCounts& o) {
+  served += o.served;
+  shown += o.shown;
+  clicked += o.clicked;
+  carted += o.carted;
+  bought += o.bought;
+  clicks += o.clicks;
+  carts += o.carts;
+  purchases += o.purchases;
+  cancelled += o.cancelled;
+  by_id += o.by_id;
+  revenue_micros += o.revenue_micros;
+  revenue_sq += o.revenue_sq;
+}
+
+std::string EncodeServed(std::string_view experiment, std::string_view variant,
+                         const std::vector<std::string_view>& items) {
+  std::string out;
+  SerialWriter w(&out);
+  w.Bytes(experiment);
+  w.Bytes(variant);
+  w.U64(items.size());
+  for (std::string_view item : items) w.Bytes(item);
+  return out;
+}
+
+std::string ExperimentState::KeyOf(std::string_view experiment, std::string_view variant) {
+  std::string key(experiment);
+  key.push_back(kServedSep);
+  key.append(variant);
+  return key;
+}
+
+ExperimentState::ExperimentState(const Options& o, const CapShare& share, Interners& interners)
+    : options_(o.attribution),
+      window_ms_(o.attribution.window_minutes * 60'000),
+      interners_(interners),
+      users_(share.Of(o.attribution.max_users)) {}
+
+uint32_t ExperimentState::VariantIndex(std::string_view key) {
+  auto [it, inserted] = key_index_.try_emplace(std::string(key), static_cast<uint32_t>(keys_.size()));
+  if (inserted) {
+    keys_.emplace_back(key);
+    counts_.emplace_back();
+  }
+  return it->second;
+}
+
+void ExperimentState::ApplyExperimentFeed(const Event& ev) {
+  if (!ev.user.valid()) return;
+  if (ev.type == EventType::kImpression) {
+    User* u = users_.Find(ev.user);
+    Answer* a = u != nullptr ? Match(*u, ev) : nullptr;
+    if (a == nullptr) {
+      ++unmatched_;
+      return;
+    }
+    Show(*a);
+    return;
+  }
+  // A served answer: experiment, variant and items (EncodeServed).
+  SerialReader r(interners_.strings.Lookup(ev.query.value()));
+  const std::string_view experiment = r.Bytes(), variant = r.Bytes();
+  const uint64_t n = r.Count();
+  Answer a;
+  a.recomm = ev.recomm;
+  a.time_ms = ev.time.millis();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const std::string_view item = r.Bytes();
+    if (!r.ok()) break;
+    const uint32_t id = interners_.items.Intern(item);
+    if (id != 0) a.items.push_back(ItemId(id));
+  }
+  if (!r.done() || experiment.empty() || variant.empty()) {
+    ++malformed_;
+    return;
+  }
+  a.variant = VariantIndex(KeyOf(experiment, variant));
+  ++counts_[a.variant].served;
+  User& u = users_.Touch(ev.user, [this](UserId, User& gone) {
+    for (const Answer& old : gone.answers) Forget(old);
+  });
+  // Answers past the window take no more events; one with purchase lines is kept (until
+  // the cap) so that a later cancel still finds them.
+  std::erase_if(u.answers, [&](const Answer& old) {
+    const bool done = old.lines.empty() && ev.time.millis() - old.time_ms > window_ms_;
+    if (done) Forget(old);
+    return done;
+  });
+  if (u.answers.size() >= options_.answers_per_user) {
+    Forget(u.answers.front());
+    u.answers.erase(u.answers.begin());
+  }
+  answers_held_ += 1;
+  items_held_ += a.items.size();
+  u.answers.push_back(std::move(a));
+  if (ev.quantity == 1) Show(u.answers.back());
+}
+
+ExperimentState::Answer* ExperimentState::Match(User& u, const Event& ev) {
+  const auto in_window = [&](const Answer& a) {
+    return ev.time.millis() - a.time_ms <= window_ms_;
+  };
+  if (ev.recomm != 0) {
+    for (Answer& a : u.answers) {
+      if (a.recomm == ev.recomm) return in_window(a) ? &a : nullptr;
+    }
+    return nullptr;
+  }
+  if (!ev.item.valid()) return nullptr;
+  // Last touch: the newest answer that held the item.
+  for (auto it = u.answers.rbegin(); it != u.answers.rend(); ++it) {
+    if (it->time_ms > ev.time.millis() || !in_window(*it)) continue;
+    if (std::find(it->items.begin(), it->items.end(), ev.item) != it->items.end()) return &*it;
+  }
+  return nullptr;
+}
+
+void ExperimentState::Show(Answer& a) {
+  if (a.flags & kShown) return;
+  a.flags |= kShown;
+  ++counts_[a.variant].shown;
+}
+
+void ExperimentState::SetRevenue(Answer& a, int64_t revenue_micros) {
+  VariantCounts& c = counts_[a.variant];
+  c.revenue_micros += revenue_micros - a.revenue_micros;
+  c.revenue_sq += Squared(revenue_micros) - Squared(a.revenue_micros);
+  a.revenue_micros = revenue_micros;
+}
+
+void ExperimentState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
+  if (users_.size() == 0 || info.filtered || !ev.user.valid()) return;
+  switch (ev.type) {
+    case EventType::kView:
+    case EventType::kClick:
+    case EventType::kAddToCart:
+    case EventType::kPurchase:
+    case EventType::kCancel:
+      break;
+    default:
+      return;
+  }
+  User* u = users_.Find(ev.user);
+  if (u == nullptr) return;
+  if (ev.type == EventType::kCancel) return Cancel(*u, ev);
+  Answer* a = Match(*u, ev);
+  if (a == nullptr) {
+    if (ev.recomm != 0) ++unmatched_;
+    return;
+  }
+  VariantCounts& c = counts_[a->variant];
+  if (ev.recomm != 0) ++c.by_id;
+  Show(*a);  // an outcome implies the answer was seen
+  switch (ev.type) {
+    case EventType::kView:
+    case EventType::kClick:
+      ++c.clicks;
+      if (!(a->flags & kClicked)) ++c.clicked;
+      a->flags |= kClicked;
+      break;
+    case EventType::kAddToCart:
+      ++c.carts;
+      if (!(a->flags & kCarted)) ++c.carted;
+      a->flags |= kCarted;
+      break;
+    default:
+      Purchase(*u, *a, ev);
+      break;
+  }
+}
+
+void ExperimentState::Purchase(User& u, Answer& a, const Event& ev) {
+  VariantCounts& c = counts_[a.variant];
+  if (ev.order.valid() &&
+      std::find(u.cancelled.begin(), u.cancelled.end(), ev.order) != u.cancelled.end()) {
+    ++c.cancelled;  // a line of an order cancelled before it came: never a conversion
+    return;
+  }
+  ++c.purchases;
+  if (a.lines.empty()) ++c.bought;
+  const int64_t revenue = ev.has_price() ? ev.price_micros * static_cast<int64_t>(ev.quantity) : 0;
+  a.lines.push_back({ev.order, revenue});
+  SetRevenue(a, a.revenue_micros + revenue);
+}
+
+void ExperimentState::Cancel(User& u, const Event& ev) {
+  if (!ev.order.valid()) return;
+  if (std::find(u.cancelled.begin(), u.cancelled.end(), ev.order) != u.cancelled.end()) return;
+  if (u.cancelled.size() >= options_.orders_per_user) u.cancelled.erase(u.cancelled.begin());
+  u.cancelled.push_back(ev.order);
+  for (Answer& a : u.answers) {
+    VariantCounts& c = counts_[a.variant];
+    int64_t taken = 0;
+    const size_t before = a.lines.size();
+    std::erase_if(a.lines, [&](const Line& l) {
+      if (l.order != ev.order) return false;
+      taken += l.revenue_micros;
+      return true;
+    });
+    const uint64_t removed = before - a.lines.size();
+    if (removed == 0) continue;
+    c.purchases -= removed;
+    c.cancelled += removed;
+    if (a.lines.empty()) --c.bought;
+    SetRevenue(a, a.revenue_micros - taken);
+  }
+}
+
+void ExperimentState::AddTo(Partial& p) const {
+  for (size_t i = 0; i < keys_.size(); ++i) p.counts[keys_[i]].Add(counts_[i]);
+  p.unmatched += unmatched_;
+}
+
+void ExperimentState::Merge(Partial& into, const Partial& part) {
+  for (const auto& [key, c] : part.counts) into.counts[key].Add(c);
+  into.unmatched += part.unmatched;
+}
+
+// Section v1: the variants (key and counts), unmatched, then the users least recent
+// first: id, answers (recomm, time, variant, flags, revenue, lines, items), cancelled
+// orders.
+void ExperimentState::SaveTo(SerialWriter& w) {
+  w.U64(keys_.size());
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const VariantCounts& c = counts_[i];
+    w.Bytes(keys_[i]);
+    for (uint64_t v : {c.served, c.shown, c.clicked, c.carted, c.bought, c.clicks, c.carts,
+                       c.purchases, c.cancelled, c.by_id}) {
+      w.U64(v);
+    }
+    w.I64(c.revenue_micros);
+    w.F64(c.revenue_sq);
+  }
+  w.U64(unmatched_);
+  w.U64(malformed_);
+  w.U64(users_.evicted());
+  w.U64(users_.size());
+  users_.ForEach([&](UserId id, const User& u) {
+    w.U64(id.value());
+    w.U64(u.answers.size());
+    for (const Answer& a : u.answers) {
+      w.Fixed64(a.recomm);
+      w.I64(a.time_ms);
+      w.U64(a.variant);
+      w.U8(a.flags);
+      w.I64(a.revenue_micros);
+      w.U64(a.lines.size());
+      for (const Line& l : a.lines) {
+        w.U64(l.order.value());
+        w.I64(l.revenue_micros);
+      }
+      w.U64(a.items.size());
+      for (ItemId item : a.items) w.U64(item.value());
+    }
+    w.U64(u.cancelled.size());
+    for (OrderId o : u.cancelled) w.U64(o.value());
+  });
+}
+
+bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
+  if (version != 1) return false;
+  keys_.clear();
+  key_index_.clear();
+  counts_.clear();
+  users_.Clear();
+  answers_held_ = items_held_ = 0;
+  const uint64_t variants = r.Count(3);
+  for (uint64_t i = 0; i < variants && r.ok(); ++i) {
+    const std::string_view key = r.Bytes();
+    if (key_index_.contains(std::string(key))) return false;
+    const uint32_t at = VariantIndex(key);
+    VariantCounts& c = counts_[at];
+    for (uint64_t* v : {&c.served, &c.shown, &c.clicked, &c.carted, &c.bought, &c.clicks,
+                        &c.carts, &c.purchases, &c.cancelled, &c.by_id}) {
+      *v = r.U64();
+    }
+    c.revenue_micros = r.I64();
+    c.revenue_sq = r.F64();
+  }
+  unmatched_ = r.U64();
+  malformed_ = r.U64();
+  users_.set_evicted(r.U64());
+  const uint64_t users = r.Count(2);
+  for (uint64_t i = 0; i < users && r.ok(); ++i) {
+    const UserId id(r.U32());
+    User* u = id.valid() ? users_.Append(id) : nullptr;
+    if (u == nullptr) return false;
+    const uint64_t answers = r.Count(8);
+    if (answers > options_.answers_per_user) return false;
+    for (uint64_t j = 0; j < answers && r.ok(); ++j) {
+      Answer a;
+      a.recomm = r.Fixed64();
+      a.time_ms = r.I64();
+      a.variant = r.U32();
+      a.flags = r.U8();
+      a.revenue_micros = r.I64();
+      if (a.variant >= keys_.size()) return false;
+      const uint64_t lines = r.Count(2);
+      for (uint64_t k = 0; k < lines && r.ok(); ++k) {
+        const OrderId order(r.U32());
+        a.lines.push_back({order, r.I64()});
+      }
+      const uint64_t items = r.Count(1);
+      for (uint64_t k = 0; k < items && r.ok(); ++k) {
+        const ItemId item(r.U32());
+        if (!item.valid()) return false;
+        a.items.push_back(item);
+      }
+      answers_held_ += 1;
+      items_held_ += a.items.size();
+      u->answers.push_back(std::move(a));
+    }
+    const uint64_t cancelled = r.Count(1);
+    if (cancelled > options_.orders_per_user) return false;
+    for (uint64_t j = 0; j < cancelled && r.ok(); ++j) {
+      const OrderId o(r.U32());
+      if (!o.valid()) return false;
+      u->cancelled.push_back(o);
+    }
+  }
+  return r.ok();
+}
+
+void ExperimentState::VisitIds(IdMarks& marks) {
+  users_.ForEach([&](UserId id, const User& u) {
+    marks.Mark(id);
+    for (const Answer& a : u.answers) {
+      for (ItemId item : a.items) marks.Mark(item);
+      for (const Line& l : a.lines) {
+        if (l.order.valid()) marks.Mark(l.order);
+      }
+    }
+    for (OrderId o : u.cancelled) marks.Mark(o);
+  });
+}
+
+void ExperimentState::Forget(const Answer& a) {
+  answers_held_ -= 1;
+  items_held_ -= a.items.size();
+}
+
+// An estimate kept as answers come and go (walking every user once a second would cost
+// more than the state's work): the tables, each answer and its items, a few lines and
+// cancelled orders per user.
+StateMemory ExperimentState::Memory() const {
+  uint64_t bytes = users_.bytes() + answers_held_ * (sizeof(Answer) + sizeof(Line)) +
+                   items_held_ * sizeof(ItemId) + users_.size() * 2 * sizeof(OrderId);
+  for (const std::string& k : keys_) bytes += k.capacity() + sizeof(VariantCounts) + 64;
+  return {users_.size(), bytes, users_.evicted()};
+}
+
+void ExperimentState::DescribeSettings(std::string* out) const {
+  Setting(out, "attribution.window_ms", window_ms_);
+  Setting(out, "attribution.max_users", users_.max_keys());
+  Setting(out, "attribution.answers_per_user", options_.answers_per_user);
+  Setting(out, "attribution.orders_per_user", options_.orders_per_user);
+}
+
+}  // namespace eddy
