@@ -222,6 +222,11 @@ struct ExperimentReport {
   std::vector<AllocationPoint> allocations;  // oldest first (Thompson)
 };
 
+struct ReallocateAnswer {
+  eddy::Status status;
+  std::vector<std::pair<std::string, double>> shares;  // by variant, configured order
+};
+
 struct ExperimentsAnswer {
   EventTime now;
   std::vector<ExperimentReport> experiments;
@@ -653,6 +658,10 @@ class Engine {
   // (`name` non-empty: that one only; none: an empty list).
   virtual void Experiments(std::string_view name, std::function<void(ExperimentsAnswer)> done) = 0;
   ExperimentsAnswer ExperimentsSync(std::string_view name);
+  // Redraws the running experiment's Thompson shares now (it must be `name` and have
+  // allocation = "thompson"), recording the reallocation.
+  virtual void Reallocate(std::string_view name, std::function<void(ReallocateAnswer)> done) = 0;
+  ReallocateAnswer ReallocateSync(std::string_view name);
 
   // New ranking and offer settings for the ranked reads that start from now on (reload);
   // ranking.bought_items (a state's cap) keeps its value from start.

@@ -48,15 +48,18 @@ enum class EventType : uint8_t {
   // experiment state sees them. An impression says the answer `recomm` was shown to the
   // user (a client posts it; weight 0: it moves no score). A served event is eddy's own
   // record of an answer under an experiment, appended to the user's partition before the
-  // answer is sent (`query`: the experiment, the variant and the items, kServedSep
-  // between; quantity 1: the answer counts as shown on serve); never posted by a client.
+  // answer is sent (`query`: the experiment, the variant and the items; quantity 1: the
+  // answer counts as shown on serve); never posted by a client. An allocation is eddy's
+  // record of a Thompson reallocation (`query`: the experiment and each variant's share),
+  // in the partition of the experiment's name.
   kImpression = 40,
   kServed,
+  kAllocation,
 };
 inline constexpr char kServedSep = '\x1f';
 
 inline constexpr bool IsExperimentEvent(EventType t) {
-  return t == EventType::kImpression || t == EventType::kServed;
+  return t == EventType::kImpression || t == EventType::kServed || t == EventType::kAllocation;
 }
 inline constexpr int kEventTypeCount = 11;  // interaction types: the per-type tables
 

@@ -139,8 +139,10 @@ int Dump(const std::string& data_dir) {
       // A stock move is the ingest path's copy of a purchase or cancel printed elsewhere;
       // re-posting the dump derives it again.
       if (e.event.derived()) return ++moves, eddy::Status::Ok();
-      // eddy's own record of an answer served under an experiment: no client posts it.
-      if (e.event.type == eddy::EventType::kServed) return ++served, eddy::Status::Ok();
+      // eddy's own records of experiments (answers served, reallocations): no client posts them.
+      if (e.event.type == eddy::EventType::kServed || e.event.type == eddy::EventType::kAllocation) {
+        return ++served, eddy::Status::Ok();
+      }
       eddy::JsonWriter w;
       w.BeginObject().Key("partition").Uint(p).Key("offset").Uint(offset);
       w.Key("type").String(eddy::EventTypeName(e.event.type));
@@ -203,7 +205,7 @@ int Dump(const std::string& data_dir) {
   std::fflush(stdout);
   std::cerr << "eddy dump: " << events << " events from " << (*store)->partitions()
             << " partitions (and " << moves << " stock moves and " << served
-            << " served answers, not printed)\n";
+            << " experiment records, not printed)\n";
   return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "engine/alert_feed.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_clock.h"
+#include "engine/experiment_service.h"
 #include "engine/id_recycler.h"
 #include "engine/ingest_path.h"
 #include "engine/query_service.h"
@@ -36,8 +37,6 @@
 #include "engine/recommender.h"
 #include "engine/shard_set.h"
 #include "engine/shard_state.h"
-#include "experiments/attribution.h"
-#include "experiments/report.h"
 #include "fraud/fraud.h"
 #include "insights/insights.h"
 #include "engine/store_writer.h"
@@ -118,7 +117,10 @@ class EngineImpl final : public Engine {
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_fraud_);
     customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
-    recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_, ingest_.get());
+    experiments_ = std::make_unique<ExperimentService>(set_, *queries_, ingest_.get());
+    experiments_->Restore(options_.experiments);  // the shares recovery brought back
+    recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_,
+                                                 experiments_.get());
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
     recycler_ = std::make_unique<IdRecycler>(*interners_, *log_, set_, store_ ? 2 : 1,
                                              options_.runtime);
@@ -161,50 +163,6 @@ class EngineImpl final : public Engine {
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
 
-  // Every shard's attribution counts, summed (after every acknowledged event), then one
-  // report per experiment: the configured ones in file order, then those with recorded
-  // answers only, by name.
-  void Experiments(std::string name, std::function<void(ExperimentsAnswer)> done) {
-    const int64_t now_ms = queries_->NowMs();
-    auto live = recommender_->Live();
-    set_.ScatterGather<ExperimentState::Partial>(
-        [](ShardState& st) {
-          ExperimentState::Partial p;
-          st.Get<ExperimentState>().AddTo(p);
-          return p;
-        },
-        [name = std::move(name), now_ms, live, done = std::move(done)](
-            std::vector<ExperimentState::Partial>& parts) {
-          ExperimentState::Partial all;
-          for (const auto& p : parts) ExperimentState::Merge(all, p);
-          ExperimentsAnswer answer;
-          answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
-          answer.unmatched = all.unmatched;
-          const Experiment* running = RunningExperiment(live->experiments);
-          std::vector<std::string> names;
-          for (const Experiment& e : live->experiments) names.push_back(e.name);
-          std::vector<std::string> recorded;
-          for (const auto& [key, counts] : all.counts) {
-            std::string exp = key.substr(0, key.find(kServedSep));
-            if (std::find(names.begin(), names.end(), exp) == names.end() &&
-                (recorded.empty() || recorded.back() != exp)) {
-              recorded.push_back(std::move(exp));
-            }
-          }
-          names.insert(names.end(), recorded.begin(), recorded.end());
-          for (const std::string& n : names) {
-            if (!name.empty() && n != name) continue;
-            const Experiment* config = nullptr;
-            for (const Experiment& e : live->experiments) {
-              if (e.name == n) config = &e;
-            }
-            answer.experiments.push_back(
-                BuildReport(n, config, config != nullptr && config == running, all.counts, {}, {}));
-          }
-          done(std::move(answer));
-        },
-        /*catch_up=*/true, set_.HorizonNow());
-  }
 
   void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) override {
     recommender_->SetLive(ranking, offers);
@@ -304,7 +262,27 @@ class EngineImpl final : public Engine {
   }
 
   void Experiments(std::string_view name, std::function<void(ExperimentsAnswer)> done) override {
-    Experiments(std::string(name), Guarded(std::move(done)));
+    experiments_->Report(recommender_->Live()->experiments, std::string(name),
+                         Guarded(std::move(done)));
+  }
+
+  void Reallocate(std::string_view name, std::function<void(ReallocateAnswer)> done) override {
+    auto live = recommender_->Live();
+    const Experiment* e = RunningExperiment(live->experiments);
+    if (e == nullptr || e->name != name || e->allocation != AllocationMode::kThompson) {
+      ReallocateAnswer a;
+      a.status = eddy::Status::InvalidArgument(
+          "experiment \"" + std::string(name) +
+          "\": not the running experiment with allocation = \"thompson\"");
+      return done(std::move(a));
+    }
+    experiments_->Reallocate(*e, [live, e, done = std::move(done)](eddy::Status st,
+                                                                    std::vector<double> shares) {
+      ReallocateAnswer a;
+      a.status = std::move(st);
+      for (size_t i = 0; i < shares.size(); ++i) a.shares.emplace_back(e->variants[i].name, shares[i]);
+      done(std::move(a));
+    });
   }
 
   Result<uint64_t> RecycleIdsNow() override { return recycler_->RunOnce(); }
@@ -399,6 +377,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<QueryService> queries_;
   std::unique_ptr<AnalyticsService> analytics_;
   std::unique_ptr<CustomerService> customers_;
+  std::unique_ptr<ExperimentService> experiments_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<IdRecycler> recycler_;
   std::atomic<bool> stopping_{false};
@@ -565,6 +544,10 @@ RankedSimilarAnswer Engine::SimilarItemsRankedSync(std::string_view item, uint32
 
 ExperimentsAnswer Engine::ExperimentsSync(std::string_view name) {
   return Await<ExperimentsAnswer>([&](auto cb) { Experiments(name, std::move(cb)); });
+}
+
+ReallocateAnswer Engine::ReallocateSync(std::string_view name) {
+  return Await<ReallocateAnswer>([&](auto cb) { Reallocate(name, std::move(cb)); });
 }
 
 OffersAnswer Engine::RankOffersSync(std::string_view user, std::vector<Offer> offers, uint32_t k) {

@@ -305,25 +305,26 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   return Status::Ok();
 }
 
-bool IngestPath::AppendServed(std::string_view user, uint64_t recomm, int64_t time_ms,
-                              std::string_view record, bool shown) {
+bool IngestPath::AppendOwn(EventType type, std::string_view key, int64_t time_ms,
+                           std::string_view record, uint64_t recomm, uint32_t quantity) {
   inflight_.fetch_add(1, std::memory_order_seq_cst);
   bool ok = false;
   if (!stopping_.load(std::memory_order_seq_cst) && !(store_ != nullptr && store_->failing())) {
     IdEpochs::Guard ids = interners_.epochs.Enter();
-    const uint64_t hash = StableHash64(user);
+    const uint64_t hash = StableHash64(key);
+    const bool by_user = type != EventType::kAllocation;
     Event ev;
-    ev.type = EventType::kServed;
+    ev.type = type;
     ev.time = EventTime(time_ms);
-    ev.user = UserId(interners_.users.Intern(user, hash));
+    if (by_user) ev.user = UserId(interners_.users.Intern(key, hash));
     ev.user_hash = static_cast<uint32_t>(hash);
     ev.query = StringId(interners_.strings.Intern(record));
     ev.recomm = recomm;
-    ev.quantity = shown ? 1 : 0;
+    ev.quantity = quantity;
     const PartitionId p = log_.PartitionOf(ev.user_hash);
     PartitionLog& pl = log_.partition(p);
     std::optional<uint64_t> at;
-    if (ev.user.valid() && ev.query.valid()) at = pl.TryReserve(1);
+    if ((ev.user.valid() || !by_user) && ev.query.valid()) at = pl.TryReserve(1);
     if (at) {
       LogEntry& e = pl.At(*at);
       e.event = ev;
@@ -336,7 +337,7 @@ bool IngestPath::AppendServed(std::string_view user, uint64_t recomm, int64_t ti
     }
   }
   inflight_.fetch_sub(1, std::memory_order_release);
-  if (!ok) served_dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (!ok) records_dropped_.fetch_add(1, std::memory_order_relaxed);
   return ok;
 }
 

@@ -43,15 +43,16 @@ class IngestPath {
   std::unique_ptr<IngestContext> NewContext() const;
   void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
               DefaultType default_type, IngestCallback done);
-  // Appends eddy's own record of an answer served under an experiment (a `served` event,
-  // experiments/attribution.h) to the user's partition: not acknowledged, not counted as
-  // accepted. Returns before the answer is sent, so every event the user posts after
-  // seeing it comes after it in the partition. False (the answer goes unattributed,
-  // counted in served_dropped) when the partition is full, the store is failing or eddy
-  // is stopping. Any thread.
-  bool AppendServed(std::string_view user, uint64_t recomm, int64_t time_ms,
-                    std::string_view record, bool shown);
-  uint64_t served_dropped() const { return served_dropped_.load(std::memory_order_relaxed); }
+  // Appends one of eddy's own experiment records (experiments/attribution.h): a `served`
+  // answer to the partition of its user (`key`), an `allocation` to the partition of its
+  // experiment's name (`key`, not kept as a user). Not acknowledged, not counted as
+  // accepted; stored and replayed like every event. A served answer is appended before it
+  // is sent, so every event the user posts after seeing it comes after it in the
+  // partition. False (counted in records_dropped) when the partition is full, the store is
+  // failing or eddy is stopping. Any thread.
+  bool AppendOwn(EventType type, std::string_view key, int64_t time_ms, std::string_view record,
+                 uint64_t recomm = 0, uint32_t quantity = 0);
+  uint64_t records_dropped() const { return records_dropped_.load(std::memory_order_relaxed); }
 
   // Refuses new requests (Unavailable) and waits until every Ingest that got in has
   // appended. Idempotent.
@@ -86,7 +87,7 @@ class IngestPath {
   const bool probes_;  // server.metrics: offers the partitions freshness probes
   std::atomic<uint64_t> accepted_total_{0};
   std::array<std::atomic<uint64_t>, kEventTypeCount> accepted_by_type_{};  // acknowledged
-  std::atomic<uint64_t> served_dropped_{0};
+  std::atomic<uint64_t> records_dropped_{0};
   std::atomic<int> inflight_{0};
   std::atomic<bool> stopping_{false};
 };

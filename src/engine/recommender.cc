@@ -16,9 +16,7 @@
 #include "commerce/inventory.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
-#include "experiments/attribution.h"
 #include "ranker/experiments.h"
-#include "util/hash.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
 #include "util/time.h"
@@ -108,14 +106,14 @@ struct Recommender::Job {
 
 Recommender::Recommender(const Options& options, const ShardSet& shards,
                          const Interners& interners, const QueryService& queries,
-                         IngestPath* ingest)
+                         ExperimentService* experiments)
     : options_(options),
       id_prefix_(std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32)),
       live_(MakeLive(options.ranking, options.offers, options.experiments)),
       shards_(shards),
       interners_(interners),
       queries_(queries),
-      ingest_(ingest) {}
+      experiments_(experiments) {}
 
 std::string Recommender::NextRecommId() {
   char id[40];
@@ -152,11 +150,10 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->request = request;
   RecommendAnswer empty;
   empty.recomm_id = NextRecommId();
-  bool shown_on_serve = false;
   // The running experiment: the user's variant (or the forced one) ranks this answer.
-  if (const Experiment* e = RunningExperiment(job->live->experiments)) {
-    shown_on_serve = e->impressions == ImpressionMode::kServe;
-    size_t v = ranker::VariantOf(*e, request.user);
+  const Experiment* experiment = RunningExperiment(job->live->experiments);
+  if (const Experiment* e = experiment) {
+    size_t v = ranker::VariantOf(*e, request.user, experiments_->SharesOf(*e));
     for (size_t i = 0; i < e->variants.size(); ++i) {
       if (e->variants[i].name == request.variant) v = i;
     }
@@ -174,17 +171,17 @@ void Recommender::Recommend(const RecommendRequest& request,
   }
   if (job->now_ms == INT64_MIN || job->k == 0) return done(std::move(empty));
   job->horizon = shards_.HorizonNow();
-  job->done = [this, shown_on_serve, empty = std::move(empty), done = std::move(done)](
+  job->done = [this, experiment, empty = std::move(empty), done = std::move(done)](
                   Job& j, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
     // Under an experiment the answer is recorded in the user's partition before it is
     // sent, so that what the user does after seeing it comes after it (attribution).
-    if (!empty.experiment.empty() && !empty.items.empty() && ingest_ != nullptr) {
+    if (experiment != nullptr && !empty.items.empty()) {
       std::vector<std::string_view> names;
       names.reserve(empty.items.size());
       for (const RankedItem& item : empty.items) names.push_back(item.item);
-      ingest_->AppendServed(j.request.user, RecommHash(empty.recomm_id), j.now_ms,
-                            EncodeServed(empty.experiment, empty.variant, names), shown_on_serve);
+      experiments_->Served(*experiment, j.request.user, empty.recomm_id, empty.variant, names,
+                           j.now_ms);
     }
     done(std::move(empty));
   };
@@ -704,7 +701,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     // The user's variant of the running experiment, named for attribution (offers have no
     // ranking settings of their own to vary).
     job->experiment = e->name;
-    job->variant = e->variants[ranker::VariantOf(*e, user)].name;
+    job->variant = e->variants[ranker::VariantOf(*e, user, experiments_->SharesOf(*e))].name;
   }
   job->user = std::string(user);
   job->k = k;

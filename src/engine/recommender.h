@@ -36,7 +36,7 @@
 #include "commerce/catalog.h"
 #include "eddy/engine.h"
 #include "engine/shard_set.h"
-#include "engine/ingest_path.h"
+#include "engine/experiment_service.h"
 #include "engine/query_service.h"
 #include "engine/read_task.h"
 #include "learn/embedding.h"
@@ -61,10 +61,10 @@ class Recommender {
  public:
   // `queries` gives the engine clock, users' partitions and the plain reads offers use.
   // All referenced objects must outlive the Recommender.
-  // `ingest` records each answer served under an experiment (IngestPath::AppendServed);
-  // nullptr: none is recorded.
+  // `experiments` records each answer served under an experiment and holds the shares
+  // bucketing uses (Thompson allocation).
   Recommender(const Options& options, const ShardSet& shards, const Interners& interners,
-              const QueryService& queries, IngestPath* ingest);
+              const QueryService& queries, ExperimentService* experiments);
 
   void Recommend(const RecommendRequest& request, std::function<void(RecommendAnswer)> done);
   void SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
@@ -155,7 +155,7 @@ class Recommender {
   const ShardSet& shards_;
   const Interners& interners_;
   const QueryService& queries_;
-  IngestPath* const ingest_;
+  ExperimentService* const experiments_;
 };
 
 }  // namespace eddy

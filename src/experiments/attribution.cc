@@ -40,6 +40,37 @@ std::string EncodeServed(std::string_view experiment, std::string_view variant,
   return out;
 }
 
+std::string EncodeAllocation(std::string_view experiment, const AllocationRecord& a) {
+  std::string out;
+  SerialWriter w(&out);
+  w.Bytes(experiment);
+  w.U64(a.variants.size());
+  for (size_t i = 0; i < a.variants.size(); ++i) {
+    w.Bytes(a.variants[i]);
+    w.F64(a.shares[i]);
+  }
+  return out;
+}
+
+void ExperimentState::Allocate(const Event& ev) {
+  SerialReader r(interners_.strings.Lookup(ev.query.value()));
+  const std::string experiment(r.Bytes());
+  AllocationRecord a;
+  a.time_ms = ev.time.millis();
+  const uint64_t n = r.Count(9);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    a.variants.emplace_back(r.Bytes());
+    a.shares.push_back(r.F64());
+  }
+  if (!r.done() || experiment.empty()) {
+    ++malformed_;
+    return;
+  }
+  std::vector<AllocationRecord>& history = allocations_[experiment];
+  if (history.size() >= kMaxAllocations) history.erase(history.begin());
+  history.push_back(std::move(a));
+}
+
 std::string ExperimentState::KeyOf(std::string_view experiment, std::string_view variant) {
   std::string key(experiment);
   key.push_back(kServedSep);
@@ -63,6 +94,7 @@ uint32_t ExperimentState::VariantIndex(std::string_view key) {
 }
 
 void ExperimentState::ApplyExperimentFeed(const Event& ev) {
+  if (ev.type == EventType::kAllocation) return Allocate(ev);
   if (!ev.user.valid()) return;
   if (ev.type == EventType::kImpression) {
     User* u = users_.Find(ev.user);
@@ -226,16 +258,27 @@ void ExperimentState::Cancel(User& u, const Event& ev) {
 void ExperimentState::AddTo(Partial& p) const {
   for (size_t i = 0; i < keys_.size(); ++i) p.counts[keys_[i]].Add(counts_[i]);
   p.unmatched += unmatched_;
+  for (const auto& [name, history] : allocations_) {
+    auto& into = p.allocations[name];
+    into.insert(into.end(), history.begin(), history.end());
+  }
 }
 
 void ExperimentState::Merge(Partial& into, const Partial& part) {
   for (const auto& [key, c] : part.counts) into.counts[key].Add(c);
   into.unmatched += part.unmatched;
+  for (const auto& [name, history] : part.allocations) {
+    auto& to = into.allocations[name];
+    to.insert(to.end(), history.begin(), history.end());
+    std::stable_sort(to.begin(), to.end(), [](const AllocationRecord& a, const AllocationRecord& b) {
+      return a.time_ms < b.time_ms;
+    });
+  }
 }
 
-// Section v1: the variants (key and counts), unmatched, then the users least recent
-// first: id, answers (recomm, time, variant, flags, revenue, lines, items), cancelled
-// orders.
+// Section v1: the variants (key and counts), unmatched, malformed, the reallocations by
+// experiment, then the users least recent first: id, answers (recomm, time, variant,
+// flags, revenue, lines, items), cancelled orders.
 void ExperimentState::SaveTo(SerialWriter& w) {
   w.U64(keys_.size());
   for (size_t i = 0; i < keys_.size(); ++i) {
@@ -250,6 +293,19 @@ void ExperimentState::SaveTo(SerialWriter& w) {
   }
   w.U64(unmatched_);
   w.U64(malformed_);
+  w.U64(allocations_.size());
+  for (const auto& [name, history] : allocations_) {
+    w.Bytes(name);
+    w.U64(history.size());
+    for (const AllocationRecord& a : history) {
+      w.I64(a.time_ms);
+      w.U64(a.variants.size());
+      for (size_t i = 0; i < a.variants.size(); ++i) {
+        w.Bytes(a.variants[i]);
+        w.F64(a.shares[i]);
+      }
+    }
+  }
   w.U64(users_.evicted());
   w.U64(users_.size());
   users_.ForEach([&](UserId id, const User& u) {
@@ -280,6 +336,7 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
   key_index_.clear();
   counts_.clear();
   users_.Clear();
+  allocations_.clear();
   answers_held_ = items_held_ = 0;
   const uint64_t variants = r.Count(3);
   for (uint64_t i = 0; i < variants && r.ok(); ++i) {
@@ -296,6 +353,23 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
   }
   unmatched_ = r.U64();
   malformed_ = r.U64();
+  allocations_.clear();
+  const uint64_t experiments = r.Count(2);
+  for (uint64_t i = 0; i < experiments && r.ok(); ++i) {
+    std::vector<AllocationRecord>& history = allocations_[std::string(r.Bytes())];
+    const uint64_t n = r.Count(2);
+    if (n > kMaxAllocations || !history.empty()) return false;
+    for (uint64_t j = 0; j < n && r.ok(); ++j) {
+      AllocationRecord a;
+      a.time_ms = r.I64();
+      const uint64_t v = r.Count(9);
+      for (uint64_t k = 0; k < v && r.ok(); ++k) {
+        a.variants.emplace_back(r.Bytes());
+        a.shares.push_back(r.F64());
+      }
+      history.push_back(std::move(a));
+    }
+  }
   users_.set_evicted(r.U64());
   const uint64_t users = r.Count(2);
   for (uint64_t i = 0; i < users && r.ok(); ++i) {

@@ -55,6 +55,18 @@ using VariantCounts = ExperimentCounts;  // eddy/engine.h
 std::string EncodeServed(std::string_view experiment, std::string_view variant,
                          const std::vector<std::string_view>& items);
 
+// One Thompson reallocation of an experiment: when, and each variant's share.
+struct AllocationRecord {
+  int64_t time_ms = 0;
+  std::vector<std::string> variants;
+  std::vector<double> shares;
+  bool operator==(const AllocationRecord&) const = default;
+};
+// The allocation event's `query`: experiment, then each variant's name and share.
+std::string EncodeAllocation(std::string_view experiment, const AllocationRecord& a);
+// The newest `kMaxAllocations` reallocations of each experiment are kept.
+inline constexpr size_t kMaxAllocations = 1000;
+
 class ExperimentState final : public State {
  public:
   ExperimentState(const Options& o, const CapShare& share, Interners& interners);
@@ -74,6 +86,9 @@ class ExperimentState final : public State {
   struct Partial {
     std::map<std::string, VariantCounts> counts;
     uint64_t unmatched = 0;  // impressions and events whose recommId matched no answer
+    // By experiment, oldest first (each experiment's are on the shard of its name's
+    // partition).
+    std::map<std::string, std::vector<AllocationRecord>> allocations;
   };
   void AddTo(Partial& p) const;
   static void Merge(Partial& into, const Partial& part);
@@ -106,6 +121,7 @@ class ExperimentState final : public State {
   void Cancel(User& u, const Event& ev);
   void SetRevenue(Answer& a, int64_t revenue_micros);
   void Forget(const Answer& a);  // leaves the memory estimate
+  void Allocate(const Event& ev);
 
   const AttributionOptions options_;
   const int64_t window_ms_;
@@ -114,6 +130,7 @@ class ExperimentState final : public State {
   absl::flat_hash_map<std::string, uint32_t> key_index_;
   std::vector<VariantCounts> counts_;  // by variant index
   LruMap<UserId, User> users_;
+  std::map<std::string, std::vector<AllocationRecord>> allocations_;  // as in Partial
   uint64_t answers_held_ = 0, items_held_ = 0;  // for Memory()
   uint64_t unmatched_ = 0;
   uint64_t malformed_ = 0;  // served events whose record could not be read (never expected)

@@ -111,8 +111,7 @@ std::vector<double> ThompsonShares(const std::vector<double>& p_best, double flo
 
 ExperimentReport BuildReport(std::string_view name, const Experiment* config, bool running,
                              const std::map<std::string, ExperimentCounts>& counts,
-                             const std::vector<double>& allocation,
-                             std::vector<AllocationPoint> history) {
+                             const std::vector<double>& allocation) {
   ExperimentReport out;
   out.name = std::string(name);
   out.configured = config != nullptr;
@@ -168,7 +167,6 @@ ExperimentReport BuildReport(std::string_view name, const Experiment* config, bo
     out.variants[i].p_best_ctr = best_ctr[i];
     out.variants[i].p_best_conversion = best_conversion[i];
   }
-  out.allocations = std::move(history);
   return out;
 }
 

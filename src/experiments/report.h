@@ -42,10 +42,9 @@ std::vector<double> ThompsonShares(const std::vector<double>& p_best, double flo
 // The report of experiment `name` from the counts of every variant key (experiment,
 // kServedSep, variant) summed over shards. `config` is its configuration, or nullptr when
 // only its recorded answers remain; `allocation` the current shares (by the config's
-// variants) or empty for the configured ones.
+// variants) or empty for the configured ones. (The allocation history is the caller's.)
 ExperimentReport BuildReport(std::string_view name, const Experiment* config, bool running,
                              const std::map<std::string, ExperimentCounts>& counts,
-                             const std::vector<double>& allocation,
-                             std::vector<AllocationPoint> history);
+                             const std::vector<double>& allocation);
 
 }  // namespace eddy

@@ -107,6 +107,25 @@ void Router::Experiments(const Request& req, std::string_view name_raw, Respond 
   });
 }
 
+void Router::Reallocate(const Request& req, std::string_view name_raw, Respond respond) {
+  const unsigned v = req.version();
+  std::optional<std::string> name = PathId(name_raw, "experiment", v, respond);
+  if (!name) return;
+  engine_.Reallocate(*name, [v, respond = std::move(respond)](ReallocateAnswer a) {
+    if (!a.status.ok()) {
+      return respond(ErrorResponse(a.status.code() == StatusCode::kInvalidArgument
+                                       ? http::status::bad_request
+                                       : http::status::service_unavailable,
+                                   v, std::string(a.status.message())));
+    }
+    JsonWriter w;
+    w.BeginObject().Key("shares").BeginObject();
+    for (const auto& [variant, share] : a.shares) w.Key(variant).Double(share);
+    w.EndObject().EndObject();
+    respond(JsonResponse(http::status::ok, v, w.Take()));
+  });
+}
+
 void Router::Recommendations(const Request& req, std::string_view query, Respond respond) {
   const unsigned v = req.version();
   RecommendRequest r;

@@ -155,6 +155,10 @@ const Router::Route Router::kRoutes[] = {
      [](Router& r, Request& req, auto, std::string_view q, Respond respond) {
        r.Recommendations(req, q, std::move(respond));
      }},
+    {"/v1/admin/experiments/", "/reallocate", http::verb::post, true,
+     [](Router& r, Request& req, std::string_view id, auto, Respond respond) {
+       r.Reallocate(req, id, std::move(respond));
+     }},
     {"/v1/experiments", "", http::verb::get, true,
      [](Router& r, Request& req, auto, auto, Respond respond) {
        r.Experiments(req, {}, std::move(respond));

@@ -124,6 +124,7 @@ class Router {
   void Recommendations(const Request& req, std::string_view query, Respond respond);
   void Offers(const Request& req, Respond respond);
   void Experiments(const Request& req, std::string_view name, Respond respond);
+  void Reallocate(const Request& req, std::string_view name, Respond respond);
   Response StreamStatusResponse(unsigned version);
 
   Engine& engine_;

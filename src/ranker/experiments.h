@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "eddy/options.h"
 
@@ -15,5 +16,8 @@ namespace eddy::ranker {
 
 // The index into e.variants of `user`'s variant (e has at least one variant).
 size_t VariantOf(const Experiment& e, std::string_view user);
+// The same against `shares` (one per variant, summing to 1: a Thompson allocation) instead
+// of the configured ones; the configured ones when `shares` has another size.
+size_t VariantOf(const Experiment& e, std::string_view user, const std::vector<double>& shares);
 
 }  // namespace eddy::ranker

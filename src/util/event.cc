@@ -20,6 +20,7 @@ std::string_view EventTypeName(EventType type) {
     case EventType::kCatalogDelete: return "catalog_delete";
     case EventType::kImpression: return "impression";
     case EventType::kServed: return "served";
+    case EventType::kAllocation: return "allocation";
   }
   return "unknown";
 }

@@ -69,7 +69,7 @@ TEST(ReportTest, AReportHasTheConfiguredVariantsThenRecordedOnesWithRatesAndInte
   counts[ExperimentState::KeyOf("exp", "A")] = a;
   counts[ExperimentState::KeyOf("exp", "Z")].served = 1;   // no longer configured
   counts[ExperimentState::KeyOf("other", "A")].served = 9;  // another experiment
-  const ExperimentReport r = BuildReport("exp", &e, true, counts, {}, {});
+  const ExperimentReport r = BuildReport("exp", &e, true, counts, {});
   ASSERT_EQ(r.variants.size(), 3u);
   EXPECT_EQ(r.variants[0].name, "A");
   EXPECT_EQ(r.variants[1].name, "B");

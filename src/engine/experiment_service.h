@@ -1,0 +1,68 @@
+#pragma once
+// ExperimentService: the engine's side of online experiments (issue 19) — recording each
+// answer served under one (a `served` event in the user's partition, through the ingest
+// path), the report (every shard's attribution counts summed), and Thompson
+// auto-allocation: redrawing the running experiment's shares from the counts at most every
+// reallocate_seconds (on a serve, so an idle eddy does no work) or when asked, recording
+// each reallocation as an `allocation` event (so the history and the shares in force
+// survive restarts exactly), and publishing the shares that bucketing uses from then on.
+//
+// Thread-safety: all member functions may be called from any thread; callbacks run on a
+// shard thread.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eddy/engine.h"
+#include "eddy/options.h"
+#include "engine/ingest_path.h"
+#include "engine/query_service.h"
+#include "engine/shard_set.h"
+#include "experiments/attribution.h"
+#include "util/live.h"
+
+namespace eddy {
+
+class ExperimentService {
+ public:
+  // `ingest` null: nothing is recorded (answers are still bucketed). All referenced
+  // objects must outlive this.
+  ExperimentService(const ShardSet& shards, const QueryService& queries, IngestPath* ingest);
+
+  // The shares bucketing uses for experiment `e` now: its last reallocation's (Thompson),
+  // else empty (the configured ones).
+  std::vector<double> SharesOf(const Experiment& e) const;
+  // Records an answer served under `e` (items by id, best first) and, under Thompson
+  // allocation, reallocates if reallocate_seconds have passed since the last time.
+  void Served(const Experiment& e, std::string_view user, std::string_view recomm_id,
+              std::string_view variant, const std::vector<std::string_view>& items,
+              int64_t time_ms);
+  // Reallocates `e` now (Thompson on its goal, floor min_share): done gets the new shares,
+  // or an error when the allocation could not be recorded (the shares stay).
+  void Reallocate(const Experiment& e, std::function<void(Status, std::vector<double>)> done);
+  // The report of every experiment of `experiments` (configured) and every one with
+  // recorded answers; `name` non-empty: that one only. `running` is the enabled one.
+  void Report(std::vector<Experiment> experiments, std::string name,
+              std::function<void(ExperimentsAnswer)> done) const;
+  // Start-up, after recovery: the shares in force are the last reallocation of each
+  // configured Thompson experiment whose variants are still the configured ones.
+  void Restore(const std::vector<Experiment>& experiments);
+
+ private:
+  void Gather(std::function<void(ExperimentState::Partial&)> done) const;
+  void Publish(const std::string& name, std::vector<double> shares);
+
+  const ShardSet& shards_;
+  const QueryService& queries_;
+  IngestPath* const ingest_;
+  Live<std::map<std::string, std::vector<double>>> shares_{{}};  // by experiment name
+  std::atomic<int64_t> last_realloc_ns_{0};  // steady clock; the last Thompson redraw began
+  std::atomic<uint64_t> generation_{0};      // reallocations made: each draws anew
+};
+
+}  // namespace eddy
