@@ -80,7 +80,8 @@ Proportion WilsonProportion(uint64_t x, uint64_t n) {
   const double z2 = kZ * kZ;
   const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
   const double half = kZ * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / (1 + z2 / nn);
-  return {p, std::max(0.0, centre - half), std::min(1.0, centre + half)};
+  // At 0 of n or n of n the bound is exactly 0 or 1 (rounding would leave 1e-19).
+  return {p, x == 0 ? 0.0 : std::max(0.0, centre - half), x >= n ? 1.0 : std::min(1.0, centre + half)};
 }
 
 std::vector<double> ProbabilityBest(const std::vector<std::pair<uint64_t, uint64_t>>& xn,
