@@ -665,7 +665,12 @@ class Engine {
 
   // New ranking and offer settings for the ranked reads that start from now on (reload);
   // ranking.bought_items (a state's cap) keeps its value from start.
-  virtual void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) = 0;
+  // `experiments` ([[experiments]], each variant resolved over `ranking`) start, stop or
+  // change with them.
+  virtual void SetRanking(const RankingOptions& ranking, const OfferOptions& offers,
+                          const std::vector<Experiment>& experiments) = 0;
+  // The experiments in force (the config's, or the last reload's).
+  virtual std::shared_ptr<const std::vector<Experiment>> ExperimentsInForce() const = 0;
   // New fraud and insight thresholds for the events applied from now on (reload): the
   // threshold, weights and rules' figures; enabled, the IP window, the segments and the
   // caps keep their values from start.

@@ -450,7 +450,7 @@ std::vector<std::string> EddyList(World& w, const RankingOptions& base, const Of
                                   const Weights& weights, const std::string& user, double* eddy_s) {
   RankingOptions ranking = base;
   ranking.weights = weights;
-  w.engine->SetRanking(ranking, offers);
+  w.engine->SetRanking(ranking, offers, {});
   RecommendRequest r;
   r.user = user;
   r.k = static_cast<uint32_t>(std::min<size_t>(w.rules.Ask(user), base.max_k));

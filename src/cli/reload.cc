@@ -59,9 +59,12 @@ ReloadOutcome Reloader::Reload() {
   ranking_live.bought_items = now.ranking.bought_items;  // a state's cap
   ranking_live.max_k = now.ranking.max_k;                // the HTTP layer's bound of k
   const bool ranking = !(ranking_live == now.ranking), offers = !(next.offers == now.offers);
-  if (ranking || offers) engine_.SetRanking(ranking_live, next.offers);
+  const bool experiments = !(next.experiments == now.experiments);
+  // Variants are resolved over [ranking] (the config loader did it over the new one).
+  if (ranking || offers || experiments) engine_.SetRanking(ranking_live, next.offers, next.experiments);
   note(ranking, "ranking", &out.applied);
   note(offers, "offers", &out.applied);
+  note(experiments, "experiments", &out.applied);
   const FraudOptions fraud_live = WithLiveFraudFields(now.fraud, next.fraud);
   const InsightOptions insights_live = WithLiveInsightFields(now.insights, next.insights);
   const bool fraud = !(fraud_live == now.fraud), insights = !(insights_live == now.insights);
@@ -82,7 +85,7 @@ ReloadOutcome Reloader::Reload() {
   note(!(next.popularity == now.popularity), "popularity", &out.restart);
   note(!(next.coview == now.coview), "coview", &out.restart);
   note(!(next.embedding == now.embedding), "embedding", &out.restart);
-  note(!(next.experiments == now.experiments), "experiments", &out.restart);
+  note(!(next.attribution == now.attribution), "attribution", &out.restart);
   note(!(next.engagement == now.engagement), "engagement", &out.restart);
   note(!(next.sessions == now.sessions), "sessions", &out.restart);
   note(!(next.revenue == now.revenue), "revenue", &out.restart);
@@ -102,6 +105,7 @@ ReloadOutcome Reloader::Reload() {
   now.logging = next.logging;
   now.ranking = ranking_live;
   now.offers = next.offers;
+  now.experiments = next.experiments;
   now.fraud = fraud_live;
   now.insights = insights_live;
   const auto join = [](const std::vector<std::string>& v) {

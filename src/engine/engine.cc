@@ -118,7 +118,7 @@ class EngineImpl final : public Engine {
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_fraud_);
     customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
     experiments_ = std::make_unique<ExperimentService>(set_, *queries_, ingest_.get());
-    experiments_->Restore(options_.experiments);  // the shares recovery brought back
+    experiments_->Restore();  // the shares recovery brought back
     recommender_ = std::make_unique<Recommender>(options_, set_, *interners_, *queries_,
                                                  experiments_.get());
     if (checkpoints_) checkpoints_->Start(&set_, interners_.get());
@@ -164,8 +164,14 @@ class EngineImpl final : public Engine {
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
 
 
-  void SetRanking(const RankingOptions& ranking, const OfferOptions& offers) override {
-    recommender_->SetLive(ranking, offers);
+  void SetRanking(const RankingOptions& ranking, const OfferOptions& offers,
+                  const std::vector<Experiment>& experiments) override {
+    recommender_->SetLive(ranking, offers, experiments);
+  }
+
+  std::shared_ptr<const std::vector<Experiment>> ExperimentsInForce() const override {
+    auto live = recommender_->Live();
+    return std::shared_ptr<const std::vector<Experiment>>(live, &live->experiments);
   }
 
   void SetThresholds(const FraudOptions& fraud, const InsightOptions& insights) override {

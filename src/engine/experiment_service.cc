@@ -29,12 +29,16 @@ std::vector<double> ExperimentService::SharesOf(const Experiment& e) const {
   if (e.allocation != AllocationMode::kThompson) return {};
   const auto shares = shares_.Get();
   auto it = shares->find(e.name);
-  return it != shares->end() ? it->second : std::vector<double>{};
+  if (it == shares->end() || it->second.variants.size() != e.variants.size()) return {};
+  for (size_t i = 0; i < e.variants.size(); ++i) {
+    if (it->second.variants[i] != e.variants[i].name) return {};  // a reload changed them
+  }
+  return it->second.shares;
 }
 
-void ExperimentService::Publish(const std::string& name, std::vector<double> shares) {
+void ExperimentService::Publish(const std::string& name, AllocationRecord record) {
   auto next = *shares_.Get();
-  next[name] = std::move(shares);
+  next[name] = std::move(record);
   shares_.Set(std::move(next));
 }
 
@@ -89,8 +93,9 @@ void ExperimentService::Reallocate(const Experiment& e,
                                       "full, store failing or stopping); shares unchanged"),
                   {});
     }
-    Publish(e.name, record.shares);
-    done(Status::Ok(), std::move(record.shares));
+    std::vector<double> shares = record.shares;
+    Publish(e.name, std::move(record));
+    done(Status::Ok(), std::move(shares));
   });
 }
 
@@ -143,14 +148,12 @@ void ExperimentService::Report(std::vector<Experiment> experiments, std::string 
   });
 }
 
-void ExperimentService::Restore(const std::vector<Experiment>& experiments) {
+void ExperimentService::Restore() {
   std::promise<ExperimentState::Partial> got;
   Gather([&got](ExperimentState::Partial& all) { got.set_value(std::move(all)); });
-  ExperimentState::Partial all = got.get_future().get();
-  for (const Experiment& e : experiments) {
-    if (e.allocation != AllocationMode::kThompson) continue;
-    const std::vector<AllocationRecord>& records = all.allocations[e.name];
-    if (!records.empty() && records.back().variants == NamesOf(e)) Publish(e.name, records.back().shares);
+  const ExperimentState::Partial all = got.get_future().get();
+  for (const auto& [name, records] : all.allocations) {
+    if (!records.empty()) Publish(name, records.back());
   }
 }
 

@@ -35,7 +35,7 @@ class ExperimentService {
   ExperimentService(const ShardSet& shards, const QueryService& queries, IngestPath* ingest);
 
   // The shares bucketing uses for experiment `e` now: its last reallocation's (Thompson),
-  // else empty (the configured ones).
+  // if that was made for the same variants, else empty (the configured ones).
   std::vector<double> SharesOf(const Experiment& e) const;
   // Records an answer served under `e` (items by id, best first) and, under Thompson
   // allocation, reallocates if reallocate_seconds have passed since the last time.
@@ -49,18 +49,18 @@ class ExperimentService {
   // recorded answers; `name` non-empty: that one only. `running` is the enabled one.
   void Report(std::vector<Experiment> experiments, std::string name,
               std::function<void(ExperimentsAnswer)> done) const;
-  // Start-up, after recovery: the shares in force are the last reallocation of each
-  // configured Thompson experiment whose variants are still the configured ones.
-  void Restore(const std::vector<Experiment>& experiments);
+  // Start-up, after recovery: the shares in force are each experiment's last recorded
+  // reallocation (used while its variants are the ones it was made for).
+  void Restore();
 
  private:
   void Gather(std::function<void(ExperimentState::Partial&)> done) const;
-  void Publish(const std::string& name, std::vector<double> shares);
+  void Publish(const std::string& name, AllocationRecord record);
 
   const ShardSet& shards_;
   const QueryService& queries_;
   IngestPath* const ingest_;
-  Live<std::map<std::string, std::vector<double>>> shares_{{}};  // by experiment name
+  Live<std::map<std::string, AllocationRecord>> shares_{{}};  // in force, by experiment name
   std::atomic<int64_t> last_realloc_ns_{0};  // steady clock; the last Thompson redraw began
   std::atomic<uint64_t> generation_{0};      // reallocations made: each draws anew
 };

@@ -139,8 +139,9 @@ LiveRanking Recommender::MakeLive(RankingOptions ranking, OfferOptions offers,
   return live;
 }
 
-void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers) {
-  live_.Set(MakeLive(ranking, offers, live_.Get()->experiments));
+void Recommender::SetLive(const RankingOptions& ranking, const OfferOptions& offers,
+                          const std::vector<Experiment>& experiments) {
+  live_.Set(MakeLive(ranking, offers, experiments));
 }
 
 void Recommender::Recommend(const RecommendRequest& request,
@@ -175,8 +176,9 @@ void Recommender::Recommend(const RecommendRequest& request,
                   Job& j, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
     // Under an experiment the answer is recorded in the user's partition before it is
-    // sent, so that what the user does after seeing it comes after it (attribution).
-    if (experiment != nullptr && !empty.items.empty()) {
+    // sent, so that what the user does after seeing it comes after it (attribution). A
+    // forced variant's answer (debugging) is not the user's bucket: not recorded.
+    if (experiment != nullptr && !empty.items.empty() && j.request.variant.empty()) {
       std::vector<std::string_view> names;
       names.reserve(empty.items.size());
       for (const RankedItem& item : empty.items) names.push_back(item.item);

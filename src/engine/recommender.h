@@ -73,7 +73,8 @@ class Recommender {
                   std::function<void(OffersAnswer)> done);
   // New ranking and offer settings for the reads that start from now on (any thread).
   // ranking.bought_items is a state's cap: it stays as it was at start.
-  void SetLive(const RankingOptions& ranking, const OfferOptions& offers);
+  void SetLive(const RankingOptions& ranking, const OfferOptions& offers,
+               const std::vector<Experiment>& experiments);
   std::shared_ptr<const LiveRanking> Live() const { return live_.Get(); }
 
   struct Job;  // one request's state through the steps (recommender.cc)

@@ -149,7 +149,8 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   if (!FilterParams(query, &r.filter, v, respond)) return;
   if (std::optional<std::string_view> forced = QueryParam(query, "variant")) {
     // Debugging: this answer as the variant would give it, whatever the user's bucket.
-    const Experiment* running = RunningExperiment(engine_.options().experiments);
+    const auto experiments = engine_.ExperimentsInForce();
+    const Experiment* running = RunningExperiment(*experiments);
     if (running == nullptr) {
       return respond(ErrorResponse(http::status::bad_request, v, "variant: no experiment is running"));
     }

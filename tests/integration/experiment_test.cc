@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -205,6 +206,40 @@ TEST(ExperimentTest, ThompsonAllocationMovesUsersToTheBetterVariantAndSurvivesAR
   HttpResult r = c.Get("/v1/experiments/sim");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, before);
+}
+
+TEST(ExperimentTest, AReloadStartsAndStopsAnExperimentWithoutARestart) {
+  const std::string stopped = Config("enabled = false\n");
+  Daemon d(stopped);
+  ASSERT_TRUE(d.started()) << d.Log();
+  HttpClient c(d.port());
+  Seed(c);
+  const auto variant_of = [&](const std::string& user) {
+    HttpResult r = c.Get("/v1/recommendations?userId=" + user);
+    EXPECT_EQ(r.status, 200) << r.body;
+    const size_t at = r.body.find(R"("variant":")");
+    return at == std::string::npos ? std::string() : r.body.substr(at + 11, 1);
+  };
+  EXPECT_EQ(variant_of("u1"), "");
+  std::ofstream((d.dir().path() / "eddy.toml").string(), std::ios::trunc) << Config("");
+  HttpResult re = c.Post("/v1/admin/reload", "");
+  ASSERT_EQ(re.status, 200) << re.body;
+  EXPECT_NE(re.body.find(R"("applied":["experiments"])"), std::string::npos) << re.body;
+  const std::string v = variant_of("u1");
+  EXPECT_TRUE(v == "A" || v == "B") << v;
+  EXPECT_EQ(variant_of("u1"), v);  // stable
+  // Forcing a variant follows the experiments in force.
+  EXPECT_EQ(c.Get("/v1/recommendations?userId=u1&variant=B").status, 200);
+  std::ofstream((d.dir().path() / "eddy.toml").string(), std::ios::trunc) << stopped;
+  re = c.Post("/v1/admin/reload", "");
+  ASSERT_EQ(re.status, 200) << re.body;
+  EXPECT_EQ(variant_of("u1"), "");
+  EXPECT_EQ(c.Get("/v1/recommendations?userId=u1&variant=B").status, 400);
+  // What the running experiment recorded stays in the report.
+  HttpResult r = c.Get("/v1/experiments/sim");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("running":false)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("served":2)"), std::string::npos) << r.body;
 }
 
 TEST(ExperimentTest, UnknownExperimentsAndBadImpressionsGetClearErrors) {
