@@ -289,6 +289,36 @@ TEST_F(DecoderTest, EventIdHashAsDumpPrintsIt) {
   }
 }
 
+// A recommId (or its aliases) is kept as its hash; `eddy dump` prints the hash, which posts
+// back as the same; an impression must name one.
+TEST_F(DecoderTest, RecommIdAliasesAndTheHashAsDumpPrintsIt) {
+  const uint64_t want = RecommHash("r0123");
+  for (const char* key : {"recommId", "recomm_id", "recommendationId"}) {
+    Event e = One(EventBuilder().User("u").Type("click").Item("i").Str(key, "r0123").Json());
+    EXPECT_EQ(e.recomm, want) << key;
+  }
+  EXPECT_EQ(One(EventBuilder().User("u").Type("view").Item("i").Json()).recomm, 0u);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(want));
+  EXPECT_EQ(One(EventBuilder().User("u").Type("view").Item("i").Str("recommIdHash", hex).Json()).recomm, want);
+  for (const char* bad : {"12", "zz00000000000000", "0000000000000000"}) {
+    EXPECT_EQ(ErrorOf(EventBuilder().User("u").Type("view").Item("i").Str("recommIdHash", bad).Json()),
+              "recommIdHash: must be 16 hex digits (as eddy dump prints it), not 0")
+        << bad;
+  }
+  Event imp = One(EventBuilder().User("u").Type("impression").Str("recommId", "r0123").Json());
+  EXPECT_EQ(imp.type, EventType::kImpression);
+  EXPECT_EQ(imp.recomm, want);
+  EXPECT_FALSE(imp.item.valid());  // an impression is of an answer, not an item
+  EXPECT_EQ(ErrorOf(EventBuilder().User("u").Type("impression").Json()),
+            "recommId: required for impression events (the answer shown)");
+  EXPECT_EQ(ErrorOf(EventBuilder().User("u").Type("click").Item("i").Raw("recommId", "[1]").Json()),
+            "recommId: must be a string");
+  // eddy's own records are not a type a client can post.
+  EXPECT_NE(ErrorOf(EventBuilder().User("u").Type("served").Item("i").Json()).find("unknown event type 'served'"),
+            std::string::npos);
+}
+
 // `eddy dump` prints a purchase's acceptance lag; posting it back keeps it (only purchases
 // carry one).
 TEST_F(DecoderTest, AcceptLagAsDumpPrintsIt) {

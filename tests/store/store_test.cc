@@ -22,6 +22,7 @@ Event FullEvent(Interners& in) {
   Event e;
   e.time = EventTime(1'700'000'123'456);
   e.event_id = StableHash128("evt-1");
+  e.recomm = RecommHash("r-1");
   e.user = UserId(in.users.Intern("user-1"));
   e.item = ItemId(in.items.Intern("item-1"));
   e.category = CategoryId(in.categories.Intern("shoes"));
@@ -52,6 +53,7 @@ TEST(EventCodecTest, RoundTripsEveryFieldThroughOtherInterners) {
   ASSERT_TRUE(DecodeStoredEvent(bytes, b, &d).ok());
   EXPECT_EQ(d.time, e.time);
   EXPECT_EQ(d.event_id, e.event_id);
+  EXPECT_EQ(d.recomm, e.recomm);
   EXPECT_EQ(b.users.Lookup(d.user.value()), "user-1");
   EXPECT_EQ(b.items.Lookup(d.item.value()), "item-1");
   EXPECT_EQ(b.categories.Lookup(d.category.value()), "shoes");
@@ -84,9 +86,34 @@ TEST(EventCodecTest, MinimalEventHasNoOptionalFields) {
   EXPECT_EQ(d.time.millis(), -5);
   EXPECT_FALSE(d.user.valid());
   EXPECT_FALSE(d.event_id.present());
+  EXPECT_EQ(d.recomm, 0u);
   EXPECT_FALSE(d.has_price());
   // No user: the partition key is the item, as at ingest.
   EXPECT_EQ(d.user_hash, static_cast<uint32_t>(StableHash64("only-item")));
+}
+
+// eddy's experiment records (a served answer, an allocation) are stored and read back
+// like events, with their binary record intact.
+TEST(EventCodecTest, ExperimentRecordsRoundTrip) {
+  Interners a;
+  for (EventType type : {EventType::kServed, EventType::kAllocation, EventType::kImpression}) {
+    Event e;
+    e.type = type;
+    e.time = EventTime(1'700'000'000'000);
+    if (type != EventType::kAllocation) e.user = UserId(a.users.Intern("u"));
+    e.query = StringId(a.strings.Intern(std::string("\x03exp\x00\x1f\xff", 7)));
+    e.recomm = 0xfedcba9876543210ull;
+    e.quantity = 0;
+    std::string bytes;
+    EncodeEvent(e, a, &bytes);
+    Interners b;
+    Event d;
+    ASSERT_TRUE(DecodeStoredEvent(bytes, b, &d).ok()) << EventTypeName(type);
+    EXPECT_EQ(d.type, type);
+    EXPECT_EQ(d.recomm, e.recomm);
+    EXPECT_EQ(d.quantity, 0u);
+    EXPECT_EQ(b.strings.Lookup(d.query.value()), std::string("\x03exp\x00\x1f\xff", 7));
+  }
 }
 
 TEST(EventCodecTest, EveryTruncationAndAWrongVersionAreCorruption) {
