@@ -191,6 +191,36 @@ void BM_Recommend(benchmark::State& state) {
 }
 BENCHMARK(BM_Recommend)->ArgName("embedding_dims")->Arg(0)->Arg(64)->Arg(128)->Arg(256)->UseRealTime();
 
+// The cost of serving under an experiment (issue 19): the same requests as BM_Recommend,
+// with no experiment (0) and under a running A/B experiment whose variants rank alike (1),
+// switched live on one loaded engine, so the difference is the experiment's own work:
+// bucketing, and recording each answer as a served event (interned, appended to the
+// user's partition, applied by the attribution state). Compare with
+// --benchmark_enable_random_interleaving=true --benchmark_repetitions=N.
+void BM_RecommendExperiment(benchmark::State& state) {
+  History& h = Loaded1M();
+  const Options& o = h.engine->options();
+  std::vector<Experiment> experiments;
+  if (state.range(0) == 1) {
+    Experiment e;
+    e.name = "bench";
+    e.salt = "bench";
+    for (const char* name : {"A", "B"}) e.variants.push_back({name, 0.5, {}, o.ranking});
+    experiments.push_back(std::move(e));
+  }
+  h.engine->SetRanking(o.ranking, o.offers, experiments);
+  size_t i = 0;
+  TimeReads(state, [&] {
+    RecommendRequest r;
+    r.user = (i % 10 == 9) ? "nobody-" + std::to_string(i) : h.users[i % h.users.size()];
+    r.k = 10;
+    ++i;
+    benchmark::DoNotOptimize(h.engine->RecommendSync(r));
+  });
+  h.engine->SetRanking(o.ranking, o.offers, o.experiments);
+}
+BENCHMARK(BM_RecommendExperiment)->ArgName("experiment")->Arg(0)->Arg(1)->UseRealTime();
+
 void BM_SimilarRanked(benchmark::State& state) {
   History& h = Loaded1M();
   const std::vector<std::string> items = SampleItems();
