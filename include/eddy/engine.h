@@ -515,6 +515,9 @@ struct StreamStatus {
   uint64_t filtered_total = 0;
   double events_per_second_10s = 0;  // applied events/s over the last 10 whole seconds
   uint64_t popular_full_scans = 0;   // popular-item reads whose threshold test fell back
+  // Experiment records (answers served under an experiment, reallocations) that could not
+  // be appended (a full partition, a failing store): those answers go unattributed.
+  uint64_t experiment_records_dropped = 0;
   // Ingest → visible: from an ingest call publishing its events to the owning shard
   // having applied them (readable), sampled: at most one event per partition in flight.
   HistogramSnapshot freshness;

@@ -403,6 +403,7 @@ StreamStatus EngineImpl::Status() const {
   }
   s.duplicates_total = duplicates_total_.load(std::memory_order_relaxed);
   s.popular_full_scans = queries_->popular_full_scans();
+  s.experiment_records_dropped = ingest_->records_dropped();
   s.freshness = freshness_.Snapshot();
   alert_feed_.Counts(&s.alerts_raised, &s.alerts_cleared);
   const int64_t now_sec = clock_.wall()->Now().millis() / 1000;

@@ -151,6 +151,10 @@ std::string RenderMetrics(const StreamStatus& s, const HttpMetrics& http,
         "Events of bots and fraud-flagged users kept out of trending, velocity, popularity "
         "and co-view (fraud.filter_bots).",
         static_cast<double>(s.filtered_total));
+  f.One("eddy_experiment_records_dropped_total", T::Counter,
+        "Answers served under an experiment (and reallocations) that could not be recorded "
+        "(event log partition full, store failing): those answers are not attributed.",
+        static_cast<double>(s.experiment_records_dropped));
   f.One("eddy_events_applied_rate", T::Gauge,
         "Events applied per second over the last 10 whole seconds.", s.events_per_second_10s);
   MetricFamily& lag = f.Family("eddy_partition_lag_events", T::Gauge,

@@ -640,6 +640,7 @@ Response Router::StreamStatusResponse(unsigned version) {
   w.Key("filtered_total").Uint(s.filtered_total);
   w.Key("events_per_second_10s").Double(s.events_per_second_10s);
   w.Key("popular_full_scans").Uint(s.popular_full_scans);
+  w.Key("experiment_records_dropped").Uint(s.experiment_records_dropped);
   w.Key("partition").BeginArray();
   for (const PartitionStatus& p : s.partition) {
     w.BeginObject().Key("partition").Uint(p.partition).Key("shard").Int(p.shard);
