@@ -143,6 +143,25 @@ std::string DashboardFeed::Snapshot() {
     w.Key("purchased").Int(f.purchased);
   }
   w.EndObject();
+  // The experiments in force, per variant: shown answers, click-through and conversion with
+  // their 95% intervals, P(best) on the goal, the share new users get.
+  const ExperimentsAnswer ex = engine_.ExperimentsSync("");
+  w.Key("experiments").BeginArray();
+  for (const ExperimentReport& e : ex.experiments) {
+    if (!e.configured) continue;
+    w.BeginObject().Key("name").String(e.name).Key("running").Bool(e.running);
+    w.Key("goal").String(e.goal).Key("variants").BeginArray();
+    for (const VariantReport& v : e.variants) {
+      w.BeginObject().Key("name").String(v.name).Key("impressions").Uint(v.counts.shown);
+      w.Key("ctr").BeginArray().Double(v.ctr.rate).Double(v.ctr.low).Double(v.ctr.high).EndArray();
+      w.Key("conversion").BeginArray().Double(v.conversion.rate).Double(v.conversion.low);
+      w.Double(v.conversion.high).EndArray();
+      w.Key("p_best").Double(e.goal == "conversion" ? v.p_best_conversion : v.p_best_ctr);
+      w.Key("allocated").Double(v.allocation).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray();
   // The newest alerts.
   AlertsRequest ar;
   ar.k = 10;

@@ -139,7 +139,10 @@ TEST(DashboardTest, TheFiguresFollowTheEventsInHeadlessChromium) {
   if (!std::filesystem::exists("/usr/bin/chromium") || !std::filesystem::exists("/usr/bin/chromedriver")) {
     GTEST_SKIP() << "chromium and chromium-driver are not installed: tools/setup-deps.sh installs them";
   }
-  test::Daemon d("[server]\nio_threads = 2\n[log]\npartitions = 4\n[runtime]\nshards = 2\n");
+  test::Daemon d("[server]\nio_threads = 2\n[log]\npartitions = 4\n[runtime]\nshards = 2\n"
+                 "[[experiments]]\nname = \"exp\"\nimpressions = \"serve\"\n"
+                 "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
+                 "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n");
   ASSERT_TRUE(d.started()) << d.Log();
   HttpClient c(d.port());
   HttpResult page = c.Get("/");
@@ -176,6 +179,16 @@ TEST(DashboardTest, TheFiguresFollowTheEventsInHeadlessChromium) {
   EXPECT_EQ(b.WaitFor("return document.querySelector('#alerts li') ? document.querySelector('#alerts li').textContent.includes('inventory scarf') : false",
                       "true"),
             "true");
+  // An answer served under the experiment shows in its variant's row.
+  HttpResult rec = c.Get("/v1/recommendations?userId=buyer");
+  ASSERT_EQ(rec.status, 200) << rec.body;
+  const size_t at = rec.body.find(R"("variant":")");
+  ASSERT_NE(at, std::string::npos) << rec.body;
+  const std::string variant = rec.body.substr(at + 11, 1);
+  EXPECT_EQ(b.WaitFor("const r = document.querySelector('[data-variant=\"exp/" + variant +
+                          "\"]'); return r ? r.cells[1].textContent : ''",
+                      "1"),
+            "1");
   // Events/s by type: the view row appeared (the rates come from the counts' deltas).
   EXPECT_EQ(b.WaitFor("return document.getElementById('rate-view') !== null", "true"), "true");
   // Snapshots keep coming (the feed sends one every 500 ms; not timed here).
