@@ -23,7 +23,7 @@ std::vector<std::string> NamesOf(const Experiment& e) {
 
 ExperimentService::ExperimentService(const ShardSet& shards, const QueryService& queries,
                                      IngestPath* ingest)
-    : shards_(shards), queries_(queries), ingest_(ingest) {}
+    : shards_(shards), queries_(queries), ingest_(ingest), last_realloc_ns_(SteadyNanos()) {}
 
 std::vector<double> ExperimentService::SharesOf(const Experiment& e) const {
   if (e.allocation != AllocationMode::kThompson) return {};
@@ -37,6 +37,7 @@ std::vector<double> ExperimentService::SharesOf(const Experiment& e) const {
 }
 
 void ExperimentService::Publish(const std::string& name, AllocationRecord record) {
+  MutexLock lock(&publish_mu_);
   auto next = *shares_.Get();
   next[name] = std::move(record);
   shares_.Set(std::move(next));

@@ -25,6 +25,7 @@
 #include "engine/shard_set.h"
 #include "experiments/attribution.h"
 #include "util/live.h"
+#include "util/mutex.h"
 
 namespace eddy {
 
@@ -61,7 +62,10 @@ class ExperimentService {
   const QueryService& queries_;
   IngestPath* const ingest_;
   Live<std::map<std::string, AllocationRecord>> shares_{{}};  // in force, by experiment name
-  std::atomic<int64_t> last_realloc_ns_{0};  // steady clock; the last Thompson redraw began
+  Mutex publish_mu_;  // one Publish at a time (a read-modify-write of shares_)
+  // Steady clock: when the last Thompson redraw began (at start: the configured shares
+  // hold for a first reallocate_seconds).
+  std::atomic<int64_t> last_realloc_ns_;
   std::atomic<uint64_t> generation_{0};      // reallocations made: each draws anew
 };
 

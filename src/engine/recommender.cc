@@ -152,7 +152,10 @@ void Recommender::Recommend(const RecommendRequest& request,
   RecommendAnswer empty;
   empty.recomm_id = NextRecommId();
   // The running experiment: the user's variant (or the forced one) ranks this answer.
-  const Experiment* experiment = RunningExperiment(job->live->experiments);
+  // (`base` keeps the snapshot `experiment` points into alive: job->live moves on to the
+  // variant's settings.)
+  std::shared_ptr<const LiveRanking> base = job->live;
+  const Experiment* experiment = RunningExperiment(base->experiments);
   if (const Experiment* e = experiment) {
     size_t v = ranker::VariantOf(*e, request.user, experiments_->SharesOf(*e));
     for (size_t i = 0; i < e->variants.size(); ++i) {
@@ -172,7 +175,7 @@ void Recommender::Recommend(const RecommendRequest& request,
   }
   if (job->now_ms == INT64_MIN || job->k == 0) return done(std::move(empty));
   job->horizon = shards_.HorizonNow();
-  job->done = [this, experiment, empty = std::move(empty), done = std::move(done)](
+  job->done = [this, base, experiment, empty = std::move(empty), done = std::move(done)](
                   Job& j, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
     // Under an experiment the answer is recorded in the user's partition before it is
