@@ -182,9 +182,10 @@ struct ExperimentCounts {
   uint64_t cancelled = 0;  // purchase lines a cancel took back (or that came after it)
   uint64_t by_id = 0;      // attributions by an explicit recommId (the rest: last touch)
   int64_t revenue_micros = 0;
-  // Σ over answers of (the answer's revenue in currency units)²: for the variance of
-  // revenue per shown answer.
-  double revenue_sq = 0;
+  // Σ over answers of (the answer's revenue in millionths)², saturating: for the variance
+  // of revenue per shown answer. An integer, so that any order of adding (shards, the
+  // interleaving of a shard's partitions) gives the same sum.
+  __int128 revenue_sq = 0;
   void Add(const ExperimentCounts& o);
   bool operator==(const ExperimentCounts&) const = default;
 };

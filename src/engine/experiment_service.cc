@@ -37,7 +37,6 @@ std::vector<double> ExperimentService::SharesOf(const Experiment& e) const {
 }
 
 void ExperimentService::Publish(const std::string& name, AllocationRecord record) {
-  MutexLock lock(&publish_mu_);
   auto next = *shares_.Get();
   next[name] = std::move(record);
   shares_.Set(std::move(next));
@@ -83,19 +82,24 @@ void ExperimentService::Reallocate(const Experiment& e,
       xn.emplace_back(e.goal == ExperimentGoal::kConversion ? c.bought : c.clicked, c.shown);
     }
     AllocationRecord record;
-    record.time_ms = std::max<int64_t>(0, queries_.NowMs());
     record.variants = NamesOf(e);
     record.shares = ThompsonShares(ProbabilityBest(xn, StableHash64(e.name) + generation), e.min_share);
-    // Recorded before it takes effect, so that the history always holds the shares used.
-    if (ingest_ == nullptr || !ingest_->AppendOwn(EventType::kAllocation, e.name,
-                                                  record.time_ms,
-                                                  EncodeAllocation(e.name, record))) {
+    std::vector<double> shares = record.shares;
+    bool recorded = false;
+    {
+      MutexLock lock(&realloc_mu_);
+      record.time_ms = std::max<int64_t>(0, queries_.NowMs());
+      // Recorded before it takes effect, so that the history always holds the shares used.
+      recorded = ingest_ != nullptr && ingest_->AppendOwn(EventType::kAllocation, e.name,
+                                                          record.time_ms,
+                                                          EncodeAllocation(e.name, record));
+      if (recorded) Publish(e.name, std::move(record));
+    }
+    if (!recorded) {
       return done(Status::Unavailable("the reallocation could not be recorded (event log "
                                       "full, store failing or stopping); shares unchanged"),
                   {});
     }
-    std::vector<double> shares = record.shares;
-    Publish(e.name, std::move(record));
     done(Status::Ok(), std::move(shares));
   });
 }
@@ -153,6 +157,7 @@ void ExperimentService::Restore() {
   std::promise<ExperimentState::Partial> got;
   Gather([&got](ExperimentState::Partial& all) { got.set_value(std::move(all)); });
   const ExperimentState::Partial all = got.get_future().get();
+  MutexLock lock(&realloc_mu_);
   for (const auto& [name, records] : all.allocations) {
     if (!records.empty()) Publish(name, records.back());
   }

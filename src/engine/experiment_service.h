@@ -56,13 +56,15 @@ class ExperimentService {
 
  private:
   void Gather(std::function<void(ExperimentState::Partial&)> done) const;
-  void Publish(const std::string& name, AllocationRecord record);
+  void Publish(const std::string& name, AllocationRecord record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(realloc_mu_);
 
   const ShardSet& shards_;
   const QueryService& queries_;
   IngestPath* const ingest_;
   Live<std::map<std::string, AllocationRecord>> shares_{{}};  // in force, by experiment name
-  Mutex publish_mu_;  // one Publish at a time (a read-modify-write of shares_)
+  // One reallocation at a time from its clock reading through its record to publishing
+  // its shares, so the log's order of records is the order the shares took effect.
+  Mutex realloc_mu_;
   // Steady clock: when the last Thompson redraw began (at start: the configured shares
   // hold for a first reallocate_seconds).
   std::atomic<int64_t> last_realloc_ns_;

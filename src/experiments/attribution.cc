@@ -2,15 +2,23 @@
 
 #include <algorithm>
 
+#include "util/saturating.h"
 #include "util/serial.h"
 
 namespace eddy {
 namespace {
 
-double Squared(int64_t micros) {
-  const double units = static_cast<double>(micros) / 1e6;
-  return units * units;
+__int128 Squared(int64_t micros) { return static_cast<__int128>(micros) * micros; }
+
+__int128 SaturatingAdd128(__int128 a, __int128 b) {
+  __int128 s = 0;
+  if (!__builtin_add_overflow(a, b, &s)) return s;
+  const __int128 max = static_cast<__int128>(~static_cast<unsigned __int128>(0) >> 1);
+  return b < 0 ? -max - 1 : max;
 }
+
+// Event times are at or after the epoch (the decoder) and far below this (year 33658).
+constexpr int64_t kMaxTimeMs = 1'000'000'000'000'000;
 
 }  // namespace
 
@@ -25,8 +33,8 @@ void ExperimentCounts::Add(const ExperimentCounts& o) {
   purchases += o.purchases;
   cancelled += o.cancelled;
   by_id += o.by_id;
-  revenue_micros += o.revenue_micros;
-  revenue_sq += o.revenue_sq;
+  revenue_micros = SaturatingAdd(revenue_micros, o.revenue_micros);
+  revenue_sq = SaturatingAdd128(revenue_sq, o.revenue_sq);
 }
 
 std::string EncodeServed(std::string_view experiment, std::string_view variant,
@@ -131,7 +139,7 @@ void ExperimentState::ApplyExperimentFeed(const Event& ev) {
   // Answers past the window take no more events; one with purchase lines is kept (until
   // the cap) so that a later cancel still finds them.
   std::erase_if(u.answers, [&](const Answer& old) {
-    const bool done = old.lines.empty() && ev.time.millis() - old.time_ms > window_ms_;
+    const bool done = old.lines.empty() && std::abs(ev.time.millis() - old.time_ms) > window_ms_;
     if (done) Forget(old);
     return done;
   });
@@ -145,9 +153,12 @@ void ExperimentState::ApplyExperimentFeed(const Event& ev) {
   if (ev.quantity == 1) Show(u.answers.back());
 }
 
+// The log order says the event came after the answer (both are in the user's partition);
+// the window bounds the time between them, either way (a client's clock may be behind the
+// engine clock that stamped the answer).
 ExperimentState::Answer* ExperimentState::Match(User& u, const Event& ev) {
   const auto in_window = [&](const Answer& a) {
-    return ev.time.millis() - a.time_ms <= window_ms_;
+    return std::abs(ev.time.millis() - a.time_ms) <= window_ms_;
   };
   if (ev.recomm != 0) {
     for (Answer& a : u.answers) {
@@ -158,7 +169,7 @@ ExperimentState::Answer* ExperimentState::Match(User& u, const Event& ev) {
   if (!ev.item.valid()) return nullptr;
   // Last touch: the newest answer that held the item.
   for (auto it = u.answers.rbegin(); it != u.answers.rend(); ++it) {
-    if (it->time_ms > ev.time.millis() || !in_window(*it)) continue;
+    if (!in_window(*it)) continue;
     if (std::find(it->items.begin(), it->items.end(), ev.item) != it->items.end()) return &*it;
   }
   return nullptr;
@@ -172,8 +183,9 @@ void ExperimentState::Show(Answer& a) {
 
 void ExperimentState::SetRevenue(Answer& a, int64_t revenue_micros) {
   VariantCounts& c = counts_[a.variant];
-  c.revenue_micros += revenue_micros - a.revenue_micros;
-  c.revenue_sq += Squared(revenue_micros) - Squared(a.revenue_micros);
+  c.revenue_micros = SaturatingAdd(SaturatingAdd(c.revenue_micros, revenue_micros), -a.revenue_micros);
+  c.revenue_sq = SaturatingAdd128(SaturatingAdd128(c.revenue_sq, Squared(revenue_micros)),
+                                  -Squared(a.revenue_micros));
   a.revenue_micros = revenue_micros;
 }
 
@@ -190,7 +202,10 @@ void ExperimentState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
       return;
   }
   User* u = users_.Find(ev.user);
-  if (u == nullptr) return;
+  if (u == nullptr) {
+    if (ev.recomm != 0 && ev.type != EventType::kCancel) ++unmatched_;
+    return;
+  }
   if (ev.type == EventType::kCancel) return Cancel(*u, ev);
   Answer* a = Match(*u, ev);
   if (a == nullptr) {
@@ -227,9 +242,9 @@ void ExperimentState::Purchase(User& u, Answer& a, const Event& ev) {
   }
   ++c.purchases;
   if (a.lines.empty()) ++c.bought;
-  const int64_t revenue = ev.has_price() ? ev.price_micros * static_cast<int64_t>(ev.quantity) : 0;
+  const int64_t revenue = ev.has_price() ? std::max<int64_t>(0, AddLineValue(0, ev.price_micros, ev.quantity)) : 0;
   a.lines.push_back({ev.order, revenue});
-  SetRevenue(a, a.revenue_micros + revenue);
+  SetRevenue(a, SaturatingAdd(a.revenue_micros, revenue));
 }
 
 void ExperimentState::Cancel(User& u, const Event& ev) {
@@ -239,19 +254,17 @@ void ExperimentState::Cancel(User& u, const Event& ev) {
   u.cancelled.push_back(ev.order);
   for (Answer& a : u.answers) {
     VariantCounts& c = counts_[a.variant];
-    int64_t taken = 0;
     const size_t before = a.lines.size();
-    std::erase_if(a.lines, [&](const Line& l) {
-      if (l.order != ev.order) return false;
-      taken += l.revenue_micros;
-      return true;
-    });
+    std::erase_if(a.lines, [&](const Line& l) { return l.order == ev.order; });
     const uint64_t removed = before - a.lines.size();
     if (removed == 0) continue;
     c.purchases -= removed;
     c.cancelled += removed;
     if (a.lines.empty()) --c.bought;
-    SetRevenue(a, a.revenue_micros - taken);
+    // The answer's revenue is always the (saturating) sum of its lines, in order.
+    int64_t rest = 0;
+    for (const Line& l : a.lines) rest = SaturatingAdd(rest, l.revenue_micros);
+    SetRevenue(a, rest);
   }
 }
 
@@ -267,12 +280,11 @@ void ExperimentState::AddTo(Partial& p) const {
 void ExperimentState::Merge(Partial& into, const Partial& part) {
   for (const auto& [key, c] : part.counts) into.counts[key].Add(c);
   into.unmatched += part.unmatched;
+  // An experiment's reallocations are all in one partition (its name's), so one shard
+  // holds them, in log order.
   for (const auto& [name, history] : part.allocations) {
     auto& to = into.allocations[name];
     to.insert(to.end(), history.begin(), history.end());
-    std::stable_sort(to.begin(), to.end(), [](const AllocationRecord& a, const AllocationRecord& b) {
-      return a.time_ms < b.time_ms;
-    });
   }
 }
 
@@ -289,7 +301,8 @@ void ExperimentState::SaveTo(SerialWriter& w) {
       w.U64(v);
     }
     w.I64(c.revenue_micros);
-    w.F64(c.revenue_sq);
+    w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq)));
+    w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq) >> 64));
   }
   w.U64(unmatched_);
   w.U64(malformed_);
@@ -349,7 +362,8 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
       *v = r.U64();
     }
     c.revenue_micros = r.I64();
-    c.revenue_sq = r.F64();
+    const uint64_t lo = r.Fixed64(), hi = r.Fixed64();
+    c.revenue_sq = static_cast<__int128>(static_cast<unsigned __int128>(hi) << 64 | lo);
   }
   unmatched_ = r.U64();
   malformed_ = r.U64();
@@ -385,12 +399,20 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
       a.variant = r.U32();
       a.flags = r.U8();
       a.revenue_micros = r.I64();
-      if (a.variant >= keys_.size()) return false;
+      if (a.variant >= keys_.size() || a.flags > (kShown | kClicked | kCarted) ||
+          a.time_ms < 0 || a.time_ms > kMaxTimeMs) {
+        return false;
+      }
       const uint64_t lines = r.Count(2);
+      int64_t sum = 0;
       for (uint64_t k = 0; k < lines && r.ok(); ++k) {
         const OrderId order(r.U32());
-        a.lines.push_back({order, r.I64()});
+        const int64_t revenue = r.I64();
+        if (revenue < 0) return false;
+        sum = SaturatingAdd(sum, revenue);
+        a.lines.push_back({order, revenue});
       }
+      if (a.revenue_micros != sum) return false;
       const uint64_t items = r.Count(1);
       for (uint64_t k = 0; k < items && r.ok(); ++k) {
         const ItemId item(r.U32());

@@ -11,9 +11,11 @@
 // answers, and attributes:
 //
 //   - an event naming a recommId (Event::recomm) to that answer, if it was served to this
-//     user within attribution.window before the event;
+//     user within attribution.window of the event's time;
 //   - else an event for an item to the newest answer served to the user within the
-//     window that held the item (last touch);
+//     window that held the item (last touch). ("After" is the log's order: the window
+//     bounds the time between the two either way, since a client's clock may be behind
+//     the engine clock that stamped the answer.)
 //   - a `view` or `click` counts as a click, `add_to_cart` as a cart, `purchase` as a
 //     purchase line (price × quantity of revenue); a `cancel` takes the order's lines
 //     back out; a purchase of an order already cancelled is counted as cancelled, never

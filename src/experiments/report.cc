@@ -152,7 +152,8 @@ ExperimentReport BuildReport(std::string_view name, const Experiment* config, bo
     if (c.shown > 0) {
       const double n = static_cast<double>(c.shown);
       const double mean = static_cast<double>(c.revenue_micros) / 1e6 / n;
-      const double var = c.shown > 1 ? std::max(0.0, (c.revenue_sq - n * mean * mean) / (n - 1)) : 0;
+      const double sq = static_cast<double>(c.revenue_sq) / 1e12;  // in currency units²
+      const double var = c.shown > 1 ? std::max(0.0, (sq - n * mean * mean) / (n - 1)) : 0;
       const double half = kZ * std::sqrt(var / n);
       v.revenue_per_impression = mean;
       v.rpi_low = mean - half;

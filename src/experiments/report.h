@@ -10,7 +10,7 @@
 // - Revenue per shown answer: mean ± 1.96 · s / √n (s from Σ revenue²: the normal
 //   approximation to the mean, fine from tens of answers up).
 // - P(best): each variant's rate ~ Beta(1 + x, 1 + n − x) (a uniform prior), the share of
-//   kDraws joint draws in which that variant's draw is the highest.
+//   kBestDraws joint draws in which that variant's draw is the highest.
 // - Thompson shares: floor + (1 − V · floor) · P(best on the goal).
 //
 // Thread-safety: pure functions.
@@ -27,7 +27,9 @@
 
 namespace eddy {
 
-inline constexpr int kBestDraws = 20'000;
+// Draws for P(best): a standard error of at most 0.007 (√(0.25 / 5000)), at ~0.6 ms for two
+// variants — it runs on the shard thread that merges the counts, so it is kept short.
+inline constexpr int kBestDraws = 5'000;
 
 // x of n with its 95% Wilson interval; n == 0 gives all zero.
 Proportion WilsonProportion(uint64_t x, uint64_t n);

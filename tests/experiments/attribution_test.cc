@@ -117,6 +117,9 @@ TEST_F(AttributionTest, AnExplicitRecommIdAttributesToThatAnswerEvenForAnItemNot
   // An id no answer of this user has: not attributed, counted as unmatched.
   Apply(Make(EventType::kClick, "u", "i1", 4 * kMinute, "r-unknown"));
   EXPECT_EQ(Unmatched(), 1u);
+  // So is one of a user who was never served an answer.
+  Apply(Make(EventType::kClick, "stranger", "i1", 4 * kMinute, "r1"));
+  EXPECT_EQ(Unmatched(), 2u);
   EXPECT_EQ(Counts("B").clicks, 0u);
 }
 
@@ -145,10 +148,13 @@ TEST_F(AttributionTest, OutsideTheWindowNothingIsAttributed) {
   Apply(Make(EventType::kAddToCart, "u", "i1", 61 * kMinute, "r1"));
   EXPECT_EQ(Counts("A").clicks, 1u);
   EXPECT_EQ(Counts("A").carts, 0u);
-  // An event timed before the answer was served did not come from it.
-  Serve("w", "r2", "A", {"i1"}, 10 * kMinute);
-  Apply(Make(EventType::kClick, "w", "i1", 5 * kMinute));
-  EXPECT_EQ(Counts("A").clicks, 1u);
+  // The log says what came after an answer; the window bounds the time between them
+  // either way (a client's clock behind the engine's): 5 minutes "before" is in, 61 out.
+  Serve("w", "r2", "A", {"i1"}, 100 * kMinute);
+  Apply(Make(EventType::kClick, "w", "i1", 95 * kMinute));
+  EXPECT_EQ(Counts("A").clicks, 2u);
+  Apply(Make(EventType::kClick, "w", "i1", 39 * kMinute));
+  EXPECT_EQ(Counts("A").clicks, 2u);
 }
 
 TEST_F(AttributionTest, ACancelTakesThePurchaseBackAndAPurchaseAfterItsCancelNeverConverts) {
@@ -159,14 +165,14 @@ TEST_F(AttributionTest, ACancelTakesThePurchaseBackAndAPurchaseAfterItsCancelNev
   EXPECT_EQ(a.purchases, 2u);
   EXPECT_EQ(a.bought, 1u);
   EXPECT_EQ(a.revenue_micros, 15'000'000);
-  EXPECT_DOUBLE_EQ(a.revenue_sq, 225);
+  EXPECT_TRUE(a.revenue_sq == static_cast<__int128>(15'000'000) * 15'000'000);
   Cancel("u", "o1", 2 * kMinute);
   a = Counts("A");
   EXPECT_EQ(a.purchases, 0u);
   EXPECT_EQ(a.bought, 0u);
   EXPECT_EQ(a.cancelled, 2u);
   EXPECT_EQ(a.revenue_micros, 0);
-  EXPECT_DOUBLE_EQ(a.revenue_sq, 0);
+  EXPECT_TRUE(a.revenue_sq == 0);
   Cancel("u", "o1", 3 * kMinute);  // twice: nothing more
   EXPECT_EQ(Counts("A").cancelled, 2u);
   // A line of the cancelled order arriving late: counted as cancelled, not a conversion.
