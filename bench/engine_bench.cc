@@ -178,8 +178,8 @@ History& Loaded1M(uint32_t embedding_dims = Options().embedding.dimensions) {
 // Recommendations (k = 10, explain data included) for users with history and, one in ten,
 // for unknown users (cold start), over 1M events of history; the argument is
 // embedding.dimensions (0: embeddings off, so the embed signal costs nothing).
-void BM_Recommend(benchmark::State& state) {
-  History& h = Loaded1M(static_cast<uint32_t>(state.range(0)));
+// Recommendations for the loaded users, one in ten an unknown user (cold start), timed.
+void TimeRecommendations(benchmark::State& state, History& h) {
   size_t i = 0;
   TimeReads(state, [&] {
     RecommendRequest r;
@@ -188,6 +188,10 @@ void BM_Recommend(benchmark::State& state) {
     ++i;
     benchmark::DoNotOptimize(h.engine->RecommendSync(r));
   });
+}
+
+void BM_Recommend(benchmark::State& state) {
+  TimeRecommendations(state, Loaded1M(static_cast<uint32_t>(state.range(0))));
 }
 BENCHMARK(BM_Recommend)->ArgName("embedding_dims")->Arg(0)->Arg(64)->Arg(128)->Arg(256)->UseRealTime();
 
@@ -209,14 +213,7 @@ void BM_RecommendExperiment(benchmark::State& state) {
     experiments.push_back(std::move(e));
   }
   h.engine->SetRanking(o.ranking, o.offers, experiments);
-  size_t i = 0;
-  TimeReads(state, [&] {
-    RecommendRequest r;
-    r.user = (i % 10 == 9) ? "nobody-" + std::to_string(i) : h.users[i % h.users.size()];
-    r.k = 10;
-    ++i;
-    benchmark::DoNotOptimize(h.engine->RecommendSync(r));
-  });
+  TimeRecommendations(state, h);
   h.engine->SetRanking(o.ranking, o.offers, o.experiments);
 }
 BENCHMARK(BM_RecommendExperiment)->ArgName("experiment")->Arg(0)->Arg(1)->UseRealTime();
