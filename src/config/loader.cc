@@ -221,9 +221,10 @@ Status ParseExperiments(Options& o, const toml::node& node, std::string_view ori
         if (variants == nullptr) return bad(at + ".variants: must be an array of tables ([[experiments.variants]])");
       } else if (k == "impressions" || k == "allocation" || k == "goal") {
         const std::optional<std::string> v = value.value<std::string>();
+        const std::string got = Shown(value);  // (clang 14 lambdas cannot capture a binding)
         const auto one_of = [&](std::string_view a, std::string_view b) {
           return bad(at + "." + std::string(k) + ": expected \"" + std::string(a) + "\" or \"" +
-                     std::string(b) + "\", got " + Shown(value));
+                     std::string(b) + "\", got " + got);
         };
         if (k == "impressions") {
           if (!value.is_string() || (*v != "client" && *v != "serve")) return one_of("client", "serve");
