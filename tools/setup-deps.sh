@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   libjwt-dev libssl-dev libjs-chart.js
+  nats-server libnats-dev
   chromium chromium-driver
   curl wrk redis-server redis-tools prometheus python3
 )

@@ -421,6 +421,20 @@ enum class ClockMode : uint8_t { kLive, kEvent };
 // `checkpoint_interval_minutes` (0 = only at shutdown) and on clean shutdown; the newest
 // `checkpoints_kept` files are kept. Restart loads the newest valid one and replays the
 // event store after it.
+// Cluster mode (issue 20, in progress; docs/scale-out.md): nodes sharing one stream in
+// NATS JetStream. Without `enabled` eddy is one node with its embedded store, as always.
+struct ClusterOptions {
+  bool enabled = false;
+  std::vector<std::string> servers;   // NATS URLs ("nats://127.0.0.1:4222")
+  std::string node_id = "eddy-1";     // this node's name (the NATS connection's too)
+  std::string stream = "eddy";        // the JetStream stream (subjects "<stream>.p.<n>")
+  uint32_t replicas = 1;              // JetStream replication: 3 survives a lost server
+  int64_t duplicate_window_s = 120;   // JetStream's de-duplication window for message ids
+  int64_t publish_timeout_ms = 5000;  // a publish not acknowledged by then fails
+  int64_t connect_timeout_ms = 10000; // how long the first connect and stream set-up retry
+  bool operator==(const ClusterOptions&) const = default;
+};
+
 struct DurabilityOptions {
   std::string data_dir = "./data";
   AckLevel ack = AckLevel::kWal;
@@ -494,6 +508,7 @@ struct Options {
   RankingOptions ranking;
   std::vector<Experiment> experiments;  // [[experiments]], in the file's order
   AttributionOptions attribution;
+  ClusterOptions cluster;
   OfferOptions offers;
   ClockMode clock = ClockMode::kLive;
   DurabilityOptions durability;

@@ -86,6 +86,7 @@ ReloadOutcome Reloader::Reload() {
   note(!(next.coview == now.coview), "coview", &out.restart);
   note(!(next.embedding == now.embedding), "embedding", &out.restart);
   note(!(next.attribution == now.attribution), "attribution", &out.restart);
+  note(!(next.cluster == now.cluster), "cluster", &out.restart);
   note(!(next.engagement == now.engagement), "engagement", &out.restart);
   note(!(next.sessions == now.sessions), "sessions", &out.restart);
   note(!(next.revenue == now.revenue), "revenue", &out.restart);

@@ -380,6 +380,25 @@ std::vector<KeySpec> MakeSchema() {
                   &EmbeddingOptions::max_items));
   k.push_back(Int("engagement", "max_items", 1, 1'000'000'000, &Options::engagement,
                   &EngagementOptions::max_items));
+  k.push_back(Bool("cluster", "enabled", &Options::cluster, &ClusterOptions::enabled));
+  k.push_back(Spec("cluster", "servers", KeySpec::kStringList));
+  k.back().describe = "a NATS URL such as \"nats://127.0.0.1:4222\"";
+  k.back().set_strings = [](Options& o, const std::vector<std::string>& v) -> std::string {
+    for (const std::string& url : v) {
+      if (!url.starts_with("nats://") || url.size() == 7) return "\"" + url + "\" is not a nats:// URL";
+    }
+    o.cluster.servers = v;
+    return "";
+  };
+  k.push_back(Str("cluster", "node_id", &Options::cluster, &ClusterOptions::node_id));
+  k.push_back(Str("cluster", "stream", &Options::cluster, &ClusterOptions::stream));
+  k.push_back(Int("cluster", "replicas", 1, 5, &Options::cluster, &ClusterOptions::replicas));
+  k.push_back(Int("cluster", "duplicate_window_s", 1, 86400, &Options::cluster,
+                  &ClusterOptions::duplicate_window_s));
+  k.push_back(Int("cluster", "publish_timeout_ms", 1, 600'000, &Options::cluster,
+                  &ClusterOptions::publish_timeout_ms));
+  k.push_back(Int("cluster", "connect_timeout_ms", 0, 600'000, &Options::cluster,
+                  &ClusterOptions::connect_timeout_ms));
   k.push_back(Minutes("attribution", "window", 1, 30 * 1440, &Options::attribution,
                       &AttributionOptions::window_minutes));
   k.push_back(Int("attribution", "max_users", 1, 1'000'000'000, &Options::attribution,

@@ -67,7 +67,7 @@ std::string TargetOf(const std::string& path, bool angle) {
   static const std::set<std::string> kLibraries = {"absl",  "boost",     "rocksdb",
                                                    "spdlog", "toml++",   "CLI",
                                                    "benchmark", "gtest", "prometheus",
-                                                   "openssl"};
+                                                   "openssl", "nats"};
   if (kLibraries.contains(first) && slash != std::string::npos) return first;
   if (path == "simdjson.h") return "simdjson";
   if (path == "xxhash.h") return "xxhash";
