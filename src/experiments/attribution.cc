@@ -167,9 +167,10 @@ ExperimentState::Answer* ExperimentState::Match(User& u, const Event& ev) {
     return nullptr;
   }
   if (!ev.item.valid()) return nullptr;
-  // Last touch: the newest answer that held the item.
+  // Last touch: the newest answer shown to the user that held the item (one served but not
+  // shown — no impression yet, under impressions = "client" — did not bring them).
   for (auto it = u.answers.rbegin(); it != u.answers.rend(); ++it) {
-    if (!in_window(*it)) continue;
+    if (!(it->flags & kShown) || !in_window(*it)) continue;
     if (std::find(it->items.begin(), it->items.end(), ev.item) != it->items.end()) return &*it;
   }
   return nullptr;

@@ -12,8 +12,8 @@
 //
 //   - an event naming a recommId (Event::recomm) to that answer, if it was served to this
 //     user within attribution.window of the event's time;
-//   - else an event for an item to the newest answer served to the user within the
-//     window that held the item (last touch). ("After" is the log's order: the window
+//   - else an event for an item to the newest answer shown to the user within the window
+//     that held the item (last touch). ("After" is the log's order: the window
 //     bounds the time between the two either way, since a client's clock may be behind
 //     the engine clock that stamped the answer.)
 //   - a `view` or `click` counts as a click, `add_to_cart` as a cart, `purchase` as a

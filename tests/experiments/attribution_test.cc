@@ -123,9 +123,13 @@ TEST_F(AttributionTest, AnExplicitRecommIdAttributesToThatAnswerEvenForAnItemNot
   EXPECT_EQ(Counts("B").clicks, 0u);
 }
 
-TEST_F(AttributionTest, LastTouchGoesToTheNewestAnswerThatHeldTheItemWithinTheWindow) {
-  Serve("u", "r1", "A", {"i1", "i2"}, 0);
+TEST_F(AttributionTest, LastTouchGoesToTheNewestShownAnswerThatHeldTheItemWithinTheWindow) {
+  Serve("u", "r1", "A", {"i1", "i2"}, 0, /*shown=*/true);
   Serve("u", "r2", "B", {"i1", "i3"}, kMinute);
+  // r2 is served but not shown yet: a click on i3 (only r2 held it) is nobody's.
+  Apply(Make(EventType::kClick, "u", "i3", kMinute));
+  EXPECT_EQ(Counts("B").clicks, 0u);
+  Impression("u", "r2", kMinute);
   Apply(Make(EventType::kClick, "u", "i1", 2 * kMinute));  // both held it: r2, the newer
   Apply(Make(EventType::kClick, "u", "i2", 3 * kMinute));  // only r1 held it
   Apply(Make(EventType::kClick, "u", "i7", 4 * kMinute));  // none held it
@@ -137,10 +141,15 @@ TEST_F(AttributionTest, LastTouchGoesToTheNewestAnswerThatHeldTheItemWithinTheWi
   Apply(Make(EventType::kView, "u", "i3", 5 * kMinute));
   EXPECT_EQ(Counts("B").clicks, 2u);
   EXPECT_EQ(Counts("B").clicked, 1u);
+  // An explicit id needs no impression: the click says the answer was seen.
+  Serve("u", "r3", "A", {"i9"}, 6 * kMinute);
+  Apply(Make(EventType::kClick, "u", "i9", 7 * kMinute, "r3"));
+  EXPECT_EQ(Counts("A").clicks, 2u);
+  EXPECT_EQ(Counts("A").shown, 2u);
 }
 
 TEST_F(AttributionTest, OutsideTheWindowNothingIsAttributed) {
-  Serve("u", "r1", "A", {"i1"}, 0);
+  Serve("u", "r1", "A", {"i1"}, 0, /*shown=*/true);
   // The window is 60 minutes: at 60 still in, at 61 out (by id or by last touch alike).
   Apply(Make(EventType::kClick, "u", "i1", 60 * kMinute));
   EXPECT_EQ(Counts("A").clicks, 1u);
@@ -150,7 +159,7 @@ TEST_F(AttributionTest, OutsideTheWindowNothingIsAttributed) {
   EXPECT_EQ(Counts("A").carts, 0u);
   // The log says what came after an answer; the window bounds the time between them
   // either way (a client's clock behind the engine's): 5 minutes "before" is in, 61 out.
-  Serve("w", "r2", "A", {"i1"}, 100 * kMinute);
+  Serve("w", "r2", "A", {"i1"}, 100 * kMinute, /*shown=*/true);
   Apply(Make(EventType::kClick, "w", "i1", 95 * kMinute));
   EXPECT_EQ(Counts("A").clicks, 2u);
   Apply(Make(EventType::kClick, "w", "i1", 39 * kMinute));
@@ -158,7 +167,7 @@ TEST_F(AttributionTest, OutsideTheWindowNothingIsAttributed) {
 }
 
 TEST_F(AttributionTest, ACancelTakesThePurchaseBackAndAPurchaseAfterItsCancelNeverConverts) {
-  Serve("u", "r1", "A", {"i1", "i2"}, 0);
+  Serve("u", "r1", "A", {"i1", "i2"}, 0, /*shown=*/true);
   Purchase("u", "i1", "o1", 10, kMinute);
   Purchase("u", "i2", "o1", 5, kMinute);
   ExperimentCounts a = Counts("A");
@@ -208,14 +217,14 @@ TEST_F(AttributionTest, ImpressionsShowAnAnswerOnceAndServeModeShowsItAtOnce) {
 }
 
 TEST_F(AttributionTest, FilteredEventsAreNotAttributed) {
-  Serve("bot", "r1", "A", {"i1"}, 0);
+  Serve("bot", "r1", "A", {"i1"}, 0, /*shown=*/true);
   Apply(Make(EventType::kClick, "bot", "i1", kMinute), /*filtered=*/true);
   EXPECT_EQ(Counts("A").clicks, 0u);
 }
 
 TEST_F(AttributionTest, OnlyTheNewestAnswersPerUserAreKept) {
   for (int i = 0; i < 6; ++i) {
-    Serve("u", "r" + std::to_string(i), "A", {"i" + std::to_string(i)}, i);
+    Serve("u", "r" + std::to_string(i), "A", {"i" + std::to_string(i)}, i, /*shown=*/true);
   }
   // answers_per_user = 4: r0 and r1 are gone.
   Apply(Make(EventType::kClick, "u", "i0", kMinute));
@@ -227,7 +236,7 @@ TEST_F(AttributionTest, OnlyTheNewestAnswersPerUserAreKept) {
 }
 
 TEST_F(AttributionTest, ACheckpointRoundTripKeepsAnswersOrdersAndCounts) {
-  Serve("u", "r1", "A", {"i1", "i2"}, 0);
+  Serve("u", "r1", "A", {"i1", "i2"}, 0, /*shown=*/true);
   Serve("v", "r2", "B", {"i3"}, 0, true);
   Purchase("u", "i1", "o1", 10, kMinute);
   Cancel("v", "o9", kMinute);
