@@ -7,13 +7,13 @@
 # build/fuzz/artifacts/<target>/ and makes the script exit 1 after all targets ran: fix
 # it and keep the input in tests/fuzz/regressions/<target>/.
 # Usage: tools/fuzz.sh [SECONDS] [TARGET...]   (targets: decoder codec chunk config params
-#        offers replay checkpoint; default all). JOBS=N runs N targets at once (default 1).
+#        offers replay checkpoint run; default all). JOBS=N runs N targets at once (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(decoder codec chunk config params offers replay checkpoint)
+((${#targets[@]})) || targets=(decoder codec chunk config params offers replay checkpoint run)
 tools/setup-deps.sh >/dev/null
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target "${targets[@]/#/fuzz_}" >/dev/null
