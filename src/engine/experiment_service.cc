@@ -19,21 +19,29 @@ std::vector<std::string> NamesOf(const Experiment& e) {
   return names;
 }
 
+// Whether reallocation `a` was made for e's variants as they are (a reload may have
+// changed them since); without copying, as bucketing asks on every request.
+bool MadeFor(const AllocationRecord& a, const Experiment& e) {
+  if (a.variants.size() != e.variants.size()) return false;
+  for (size_t i = 0; i < e.variants.size(); ++i) {
+    if (a.variants[i] != e.variants[i].name) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ExperimentService::ExperimentService(const ShardSet& shards, const QueryService& queries,
                                      IngestPath* ingest)
     : shards_(shards), queries_(queries), ingest_(ingest), last_realloc_ns_(SteadyNanos()) {}
 
-std::vector<double> ExperimentService::SharesOf(const Experiment& e) const {
-  if (e.allocation != AllocationMode::kThompson) return {};
-  const auto shares = shares_.Get();
-  auto it = shares->find(e.name);
-  if (it == shares->end() || it->second.variants.size() != e.variants.size()) return {};
-  for (size_t i = 0; i < e.variants.size(); ++i) {
-    if (it->second.variants[i] != e.variants[i].name) return {};  // a reload changed them
+size_t ExperimentService::VariantOf(const Experiment& e, std::string_view user) const {
+  if (e.allocation == AllocationMode::kThompson) {
+    const auto shares = shares_.Get();
+    auto it = shares->find(e.name);
+    if (it != shares->end() && MadeFor(it->second, e)) return ranker::VariantOf(e, user, it->second.shares);
   }
-  return it->second.shares;
+  return ranker::VariantOf(e, user);
 }
 
 void ExperimentService::Publish(const std::string& name, AllocationRecord record) {
@@ -131,7 +139,7 @@ void ExperimentService::Report(std::vector<Experiment> experiments, std::string 
       const std::vector<AllocationRecord>& records = all.allocations[n];
       std::vector<double> current;
       if (config != nullptr && config->allocation == AllocationMode::kThompson && !records.empty() &&
-          records.back().variants == NamesOf(*config)) {
+          MadeFor(records.back(), *config)) {
         current = records.back().shares;
       }
       ExperimentReport r = BuildReport(n, config, config != nullptr && config == running,

@@ -24,6 +24,7 @@
 #include "engine/query_service.h"
 #include "engine/shard_set.h"
 #include "experiments/attribution.h"
+#include "ranker/experiments.h"
 #include "util/live.h"
 #include "util/mutex.h"
 
@@ -35,9 +36,10 @@ class ExperimentService {
   // objects must outlive this.
   ExperimentService(const ShardSet& shards, const QueryService& queries, IngestPath* ingest);
 
-  // The shares bucketing uses for experiment `e` now: its last reallocation's (Thompson),
-  // if that was made for the same variants, else empty (the configured ones).
-  std::vector<double> SharesOf(const Experiment& e) const;
+  // The index into e.variants of `user`'s variant now: bucketed against the shares of
+  // e's last reallocation (Thompson) if that was made for e's variants, else against the
+  // configured ones.
+  size_t VariantOf(const Experiment& e, std::string_view user) const;
   // Records an answer served under `e` (items by id, best first) and, under Thompson
   // allocation, reallocates if reallocate_seconds have passed since the last time.
   void Served(const Experiment& e, std::string_view user, std::string_view recomm_id,

@@ -296,9 +296,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
       waker.Add(shards_.ShardOf(PartitionId(p)));
     }
-    if (store_ != nullptr && (gated_ || first + len - pl.cursor(1) > pl.capacity() / 4)) {
-      wake_store = true;
-    }
+    wake_store |= StoreShouldWake(pl, first + len);
   }
   waker.Flush();
   if (wake_store) store_->Wake();
@@ -332,7 +330,7 @@ bool IngestPath::AppendOwn(EventType type, std::string_view key, int64_t time_ms
       e.tag = nullptr;
       e.flags = kLastOfRun;
       pl.Publish(*at);
-      if (store_ != nullptr && (gated_ || *at + 1 - pl.cursor(1) > pl.capacity() / 4)) store_->Wake();
+      if (StoreShouldWake(pl, *at + 1)) store_->Wake();
       ok = true;
     }
   }

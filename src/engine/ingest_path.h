@@ -73,6 +73,11 @@ class IngestPath {
   Status Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const;
   Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);
+  // After publishing up to `end` in `pl`: whether the store thread must be woken (gated,
+  // it writes before the shards may apply; else once a quarter of the ring waits for it).
+  bool StoreShouldWake(const PartitionLog& pl, uint64_t end) const {
+    return store_ != nullptr && (gated_ || end - pl.cursor(1) > pl.capacity() / 4);
+  }
   // Why ingest refuses a request before decoding it (ok: it does not).
   Status Refusal() const;
 

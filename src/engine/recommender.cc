@@ -16,7 +16,6 @@
 #include "commerce/inventory.h"
 #include "engine/item_facts.h"
 #include "engine/read_task.h"
-#include "ranker/experiments.h"
 #include "ranker/offers.h"
 #include "ranker/scorer.h"
 #include "util/time.h"
@@ -157,7 +156,7 @@ void Recommender::Recommend(const RecommendRequest& request,
   std::shared_ptr<const LiveRanking> base = job->live;
   const Experiment* experiment = RunningExperiment(base->experiments);
   if (const Experiment* e = experiment) {
-    size_t v = ranker::VariantOf(*e, request.user, experiments_->SharesOf(*e));
+    size_t v = experiments_->VariantOf(*e, request.user);
     for (size_t i = 0; i < e->variants.size(); ++i) {
       if (e->variants[i].name == request.variant) v = i;
     }
@@ -706,7 +705,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     // The user's variant of the running experiment, named for attribution (offers have no
     // ranking settings of their own to vary).
     job->experiment = e->name;
-    job->variant = e->variants[ranker::VariantOf(*e, user, experiments_->SharesOf(*e))].name;
+    job->variant = e->variants[experiments_->VariantOf(*e, user)].name;
   }
   job->user = std::string(user);
   job->k = k;
