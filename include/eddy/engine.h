@@ -504,7 +504,30 @@ struct ShardStatus {
   uint64_t lag_events = 0;      // published but not yet applied, over its partitions
 };
 
+// Cluster mode (issue 20; docs/scale-out.md): this node's view.
+struct ClusterStatus {
+  bool enabled = false;
+  std::string node;
+  std::vector<std::string> live_nodes;  // heartbeats seen (this node included)
+  std::vector<uint32_t> owned;          // partitions this node applies
+  std::vector<std::string> owners;      // per partition: its owner ("" none)
+  uint64_t feed_errors = 0;             // messages or events that could not be decoded
+};
+
+// One node's answer to a read sent to it (Engine::ClusterRead).
+struct NodeAnswer {
+  Status status;                  // the request failed (node gone, timed out, partition moved)
+  std::string node;
+  std::vector<uint32_t> covered;  // the partitions the answer covers
+  std::string response;           // the HTTP response the node gave, as bytes
+};
+// Answers a read another node sent (the bytes of an HTTP request) with the bytes of the
+// HTTP response, exactly once, from any thread.
+using ClusterReadHandler =
+    std::function<void(std::string request, std::function<void(std::string response)> reply)>;
+
 struct StreamStatus {
+  ClusterStatus cluster;
   uint32_t partitions = 0;
   int shards = 0;
   uint32_t capacity_per_partition = 0;
@@ -709,6 +732,23 @@ class Engine {
   virtual void Stop() = 0;
 
   virtual const Options& options() const = 0;
+
+  // Cluster mode (docs/scale-out.md); a standalone engine is not clustered.
+  virtual bool Clustered() const { return false; }
+  // The partition a user's (or an item's) events live in.
+  virtual uint32_t PartitionOfKey(std::string_view key) const = 0;
+  // Sends a read (the bytes of an HTTP request) to the node owning `partition`, or with -1
+  // to every live node, after raising every node's clock to the newest one; each answers
+  // from its own partitions once it has applied every event JetStream holds for them.
+  // done(answers) once: one per node asked, or one failed answer when a partition has no
+  // owner or (partition -1) the answers do not cover every partition.
+  virtual void ClusterRead(int64_t partition, std::string request,
+                           std::function<void(std::vector<NodeAnswer>)> done) {
+    (void)partition, (void)request;
+    done({NodeAnswer{eddy::Status::Unavailable("not a cluster node"), {}, {}, {}}});
+  }
+  // How this node answers the reads other nodes send it; set before reads arrive.
+  virtual void ServeClusterReads(ClusterReadHandler handler) { (void)handler; }
 };
 
 }  // namespace eddy

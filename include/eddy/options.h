@@ -432,6 +432,8 @@ struct ClusterOptions {
   int64_t duplicate_window_s = 120;   // JetStream's de-duplication window for message ids
   int64_t publish_timeout_ms = 5000;  // a publish not acknowledged by then fails
   int64_t connect_timeout_ms = 10000; // how long the first connect and stream set-up retry
+  int64_t lease_ms = 3000;            // a partition's owner must renew within this, or lose it
+  int64_t forward_timeout_ms = 5000;  // a read forwarded to another node not answered by then: 503
   bool operator==(const ClusterOptions&) const = default;
 };
 

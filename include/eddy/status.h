@@ -18,6 +18,7 @@ enum class StatusCode : int {
   kIoError,
   kCorruption,
   kInternal,
+  kAlreadyExists,     // a conditional write lost: someone else holds what it wanted
 };
 
 class [[nodiscard]] Status {
@@ -36,6 +37,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string_view m) { return {StatusCode::kIoError, m}; }
   static Status Corruption(std::string_view m) { return {StatusCode::kCorruption, m}; }
   static Status Internal(std::string_view m) { return {StatusCode::kInternal, m}; }
+  static Status AlreadyExists(std::string_view m) { return {StatusCode::kAlreadyExists, m}; }
 
   bool ok() const { return state_ == nullptr; }
   StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }

@@ -3,7 +3,7 @@
 #include <nats/nats.h>
 
 #include <chrono>
-#include <condition_variable>
+#include <future>
 #include <thread>
 
 namespace eddy {
@@ -24,13 +24,14 @@ constexpr const char* kIndexHeader = "Eddy-Index";
 
 }  // namespace
 
-// One Publish call waiting for its acknowledgements.
+// One PublishAsync call waiting for its acknowledgements.
 struct JetStreamLog::Waiter {
+  uint64_t batch = 0;
   std::mutex mu;
-  std::condition_variable cv;
   size_t pending = 0;
-  std::vector<Ack>* acks = nullptr;
+  std::vector<Ack> acks;
   std::string error;  // the first failure
+  PublishDone done;
 };
 
 void OnJetStreamAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
@@ -123,33 +124,49 @@ void JetStreamLog::Acked(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
     if (it != waiting_.end()) w = it->second;
   }
   if (w != nullptr && index != nullptr) {
-    std::lock_guard lock(w->mu);
-    const size_t i = std::stoull(index);
-    if (pa != nullptr && pae == nullptr) {
-      (*w->acks)[i] = {pa->Sequence, pa->Duplicate};
-    } else if (w->error.empty()) {
-      w->error = pae != nullptr ? std::string(natsStatus_GetText(pae->Err)) +
-                                      (pae->ErrText != nullptr ? std::string(": ") + pae->ErrText : "")
-                                : "no acknowledgement";
+    bool last = false;
+    {
+      std::lock_guard lock(w->mu);
+      const size_t i = std::stoull(index);
+      if (pa != nullptr && pae == nullptr) {
+        w->acks[i] = {pa->Sequence, pa->Duplicate};
+      } else if (w->error.empty()) {
+        w->error = pae != nullptr ? std::string(natsStatus_GetText(pae->Err)) +
+                                        (pae->ErrText != nullptr ? std::string(": ") + pae->ErrText : "")
+                                  : "no acknowledgement";
+      }
+      last = --w->pending == 0;
     }
-    if (--w->pending == 0) w->cv.notify_all();
+    if (last) Finish(w);
   }
   natsMsg_Destroy(msg);
 }
 
-Status JetStreamLog::Publish(const std::vector<Record>& records, std::vector<Ack>* acks) {
-  acks->assign(records.size(), Ack{});
-  if (records.empty()) return Status::Ok();
-  Waiter w;
-  w.acks = acks;
-  w.pending = records.size();
-  uint64_t batch = 0;
+void JetStreamLog::Finish(Waiter* w) {
   {
     std::lock_guard lock(mu_);
-    batch = next_batch_++;
-    waiting_[batch] = &w;
+    waiting_.erase(w->batch);
   }
-  const std::string batch_text = std::to_string(batch);
+  Status st = w->error.empty() ? Status::Ok()
+                               : Status::Unavailable("cluster: publish not acknowledged (" + w->error + ")");
+  PublishDone done = std::move(w->done);
+  std::vector<Ack> acks = std::move(w->acks);
+  delete w;
+  done(std::move(st), std::move(acks));
+}
+
+void JetStreamLog::PublishAsync(const std::vector<Record>& records, PublishDone done) {
+  if (records.empty()) return done(Status::Ok(), {});
+  auto* w = new Waiter();
+  w->acks.assign(records.size(), Ack{});
+  w->pending = records.size();
+  w->done = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    w->batch = next_batch_++;
+    waiting_[w->batch] = w;
+  }
+  const std::string batch_text = std::to_string(w->batch);
   size_t sent = 0;
   std::string error;
   for (; sent < records.size(); ++sent) {
@@ -167,21 +184,30 @@ Status JetStreamLog::Publish(const std::vector<Record>& records, std::vector<Ack
     if (s == NATS_OK) s = js_PublishMsgAsync(js_, &m, &po);  // takes the message
     if (m != nullptr) natsMsg_Destroy(m);
     if (s != NATS_OK) {
-      error = "cluster: publish failed (" + Why(s) + ")";
+      error = "publish failed: " + Why(s);
       break;
     }
   }
+  bool last = false;
   {
-    std::unique_lock lock(w.mu);
-    w.pending -= records.size() - sent;  // never sent: nothing will acknowledge them
-    w.cv.wait(lock, [&] { return w.pending == 0; });
-    if (error.empty() && !w.error.empty()) error = "cluster: publish not acknowledged (" + w.error + ")";
+    std::lock_guard lock(w->mu);
+    if (!error.empty() && w->error.empty()) w->error = error;
+    w->pending -= records.size() - sent;  // never sent: nothing will acknowledge them
+    last = w->pending == 0;
   }
-  {
-    std::lock_guard lock(mu_);
-    waiting_.erase(batch);
-  }
-  return error.empty() ? Status::Ok() : Status::Unavailable(error);
+  if (last) Finish(w);
+}
+
+Status JetStreamLog::Publish(const std::vector<Record>& records, std::vector<Ack>* acks) {
+  std::promise<std::pair<Status, std::vector<Ack>>> promise;
+  auto future = promise.get_future();
+  PublishAsync(records, [&promise](Status st, std::vector<Ack> a) {
+    promise.set_value({std::move(st), std::move(a)});
+  });
+  auto [st, got] = future.get();
+  *acks = std::move(got);
+  if (acks->size() != records.size()) acks->assign(records.size(), Ack{});
+  return st;
 }
 
 Result<uint64_t> JetStreamLog::LastSequence(uint32_t p) {

@@ -59,6 +59,11 @@ class JetStreamLog {
   // Publishes `records` and waits for every acknowledgement (each within
   // o.publish_timeout_ms). On success acks[i] is records[i]'s.
   Status Publish(const std::vector<Record>& records, std::vector<Ack>* acks);
+  // The same without waiting: `done` runs once, when every record is acknowledged or
+  // failed — on NATS's acknowledgement thread, or on the caller's when nothing was sent.
+  // It must be quick (hand work elsewhere).
+  using PublishDone = std::function<void(Status, std::vector<Ack>)>;
+  void PublishAsync(const std::vector<Record>& records, PublishDone done);
 
   // The stream sequence of the newest message of partition `p` (0: none).
   Result<uint64_t> LastSequence(uint32_t p);
@@ -79,12 +84,18 @@ class JetStreamLog {
   Result<std::unique_ptr<PartitionReader>> NewReader(uint32_t p, uint64_t from);
 
   std::string SubjectOf(uint32_t p) const { return options_.stream + ".p." + std::to_string(p); }
+  const ClusterOptions& options() const { return options_; }
+  // The connection and JetStream context, for the lease table and the nodes' requests
+  // (cluster/leases.h, cluster/rpc.h); owned by the log.
+  __natsConnection* connection() const { return nc_; }
+  __jsCtx* context() const { return js_; }
 
  private:
   struct Waiter;
   explicit JetStreamLog(const ClusterOptions& o) : options_(o) {}
   friend void OnJetStreamAck(__jsCtx*, __natsMsg*, jsPubAck*, jsPubAckErr*, void*);
   void Acked(__natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae);
+  void Finish(Waiter* w);  // the last acknowledgement came: reply, forget the batch
 
   const ClusterOptions options_;
   __natsConnection* nc_ = nullptr;

@@ -399,6 +399,9 @@ std::vector<KeySpec> MakeSchema() {
                   &ClusterOptions::publish_timeout_ms));
   k.push_back(Int("cluster", "connect_timeout_ms", 0, 600'000, &Options::cluster,
                   &ClusterOptions::connect_timeout_ms));
+  k.push_back(Int("cluster", "lease_ms", 500, 600'000, &Options::cluster, &ClusterOptions::lease_ms));
+  k.push_back(Int("cluster", "forward_timeout_ms", 1, 600'000, &Options::cluster,
+                  &ClusterOptions::forward_timeout_ms));
   k.push_back(Minutes("attribution", "window", 1, 30 * 1440, &Options::attribution,
                       &AttributionOptions::window_minutes));
   k.push_back(Int("attribution", "max_users", 1, 1'000'000'000, &Options::attribution,

@@ -27,6 +27,7 @@
 
 #include "engine/alert_feed.h"
 #include "engine/checkpoint_manager.h"
+#include "engine/cluster_node.h"
 #include "engine/engine_clock.h"
 #include "engine/experiment_service.h"
 #include "engine/id_recycler.h"
@@ -86,19 +87,18 @@ class EngineImpl final : public Engine {
                                            ") must be a multiple of 16 in [16, 256]");
     }
     if (options_.cluster.enabled) {
-      // Said, not pretended: the JetStream log exists (src/cluster), the engine does not
-      // run on it yet.
-      return eddy::Status::InvalidArgument(
-          "cluster.enabled: cluster mode is not served yet (issue 20 is in progress: the "
-          "JetStream log client is built and tested, partition ownership and reads are "
-          "not); run without [cluster], or with cluster.enabled = false");
+      // Cluster mode: JetStream is the event log and its durability (docs/scale-out.md);
+      // this node keeps no event store of its own.
+      Result<std::unique_ptr<ClusterNode>> node = ClusterNode::Connect(options_, clock_);
+      if (!node.ok()) return node.status();
+      cluster_ = std::move(node).value();
     }
     const std::string& dir = options_.durability.data_dir;
-    if (dir.empty() && options_.durability.ack != AckLevel::kMemory) {
+    if (dir.empty() && options_.durability.ack != AckLevel::kMemory && !options_.cluster.enabled) {
       return eddy::Status::InvalidArgument(
           "durability.ack wal/fsync needs durability.data_dir (the event store lives there)");
     }
-    if (!dir.empty()) {
+    if (!dir.empty() && !cluster_) {
       if (eddy::Status st = lock_.Acquire(dir); !st.ok()) return st;
       Result<std::unique_ptr<LogStore>> store = LogStore::Open(dir + "/log", options_.log.partitions);
       if (!store.ok()) return store.status();
@@ -121,7 +121,7 @@ class EngineImpl final : public Engine {
     }
     StartShards();
     ingest_ = std::make_unique<IngestPath>(options_, *log_, *interners_, set_, writer_.get(), clock_,
-                                           ip_orders_.get());
+                                           ip_orders_.get(), cluster_ ? &cluster_->log() : nullptr);
     queries_ = std::make_unique<QueryService>(options_, set_, *interners_, *log_, clock_);
     analytics_ = std::make_unique<AnalyticsService>(options_, set_, *interners_, *log_, clock_, live_fraud_);
     customers_ = std::make_unique<CustomerService>(options_, set_, *interners_, *log_, clock_);
@@ -134,10 +134,15 @@ class EngineImpl final : public Engine {
                                              options_.runtime);
     recycler_->Start();
     alert_feed_.CountFromNow();
+    if (cluster_) {
+      if (eddy::Status st = cluster_->Start(*ingest_, *interners_); !st.ok()) return st;
+    }
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
                  log_->partition(PartitionId(0)).capacity(), shards_,
-                 AckLevelName(options_.durability.ack), store_ ? dir + "/log" : std::string("none"));
+                 AckLevelName(options_.durability.ack),
+                 cluster_ ? "JetStream stream " + options_.cluster.stream
+                          : store_ ? dir + "/log" : std::string("none"));
     return eddy::Status::Ok();
   }
 
@@ -341,6 +346,7 @@ class EngineImpl final : public Engine {
       return;
     }
     if (ingest_) ingest_->Close();
+    if (cluster_) cluster_->Stop();
     if (recycler_) recycler_->Stop();
     if (checkpoints_) checkpoints_->StopPeriodic();
     // The store first: it persists everything published (the shards, when gated, can only
@@ -359,6 +365,19 @@ class EngineImpl final : public Engine {
   }
 
   const Options& options() const override { return options_; }
+
+  bool Clustered() const override { return cluster_ != nullptr; }
+  uint32_t PartitionOfKey(std::string_view key) const override {
+    return log_->PartitionOfKey(key).value();
+  }
+  void ClusterRead(int64_t partition, std::string request,
+                   std::function<void(std::vector<NodeAnswer>)> done) override {
+    if (!cluster_) return Engine::ClusterRead(partition, std::move(request), std::move(done));
+    cluster_->Read(partition, std::move(request), std::move(done));
+  }
+  void ServeClusterReads(ClusterReadHandler handler) override {
+    if (cluster_) cluster_->Serve(std::move(handler));
+  }
 
  private:
   // A read's callback that holds an id guard until it has run: the read may hold ids it
@@ -394,6 +413,8 @@ class EngineImpl final : public Engine {
   std::unique_ptr<ExperimentService> experiments_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<IdRecycler> recycler_;
+  // Cluster mode; after ingest_: destroyed first (its acknowledgements reply through it).
+  std::unique_ptr<ClusterNode> cluster_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> ready_{false};
@@ -401,6 +422,7 @@ class EngineImpl final : public Engine {
 
 StreamStatus EngineImpl::Status() const {
   StreamStatus s;
+  if (cluster_) s.cluster = cluster_->Describe();
   s.partitions = log_->partitions();
   s.shards = static_cast<int>(set_.shards.size());
   s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();

@@ -1,15 +1,19 @@
 #include "engine/ingest_path.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <thread>
 
+#include "cluster/jetstream.h"
+#include "cluster/run_message.h"
 #include "engine/ingest_ticket.h"
 #include "engine/store_writer.h"
 #include "fraud/ip_orders.h"
 #include "ingest/decoder.h"
 #include "util/histogram.h"
 #include "util/hash.h"
+#include "store/event_codec.h"
 
 namespace eddy {
 
@@ -102,7 +106,7 @@ void IngestPath::AddStockMoves(IngestContextImpl& ctx) const {
 
 IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
                        const ShardSet& shards, StoreWriter* store, EngineClock& clock,
-                       IpOrderWindow* ip_orders)
+                       IpOrderWindow* ip_orders, JetStreamLog* cluster)
     : options_(options),
       log_(log),
       interners_(interners),
@@ -110,6 +114,7 @@ IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& i
       store_(store),
       clock_(clock),
       ip_orders_(ip_orders),
+      cluster_(cluster),
       gated_(store != nullptr && store->gated()),
       probes_(options.server.metrics) {}
 
@@ -226,6 +231,10 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     TakeBackIpOrders(ctx);
     return st;
   }
+  if (cluster_ != nullptr) {
+    PublishRuns(ctx, reply, done);
+    return Status::Ok();
+  }
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
   // published, or the partition would stall at the gap.
   std::unique_ptr<IngestTicket> ticket;
@@ -255,17 +264,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     owned_by_log->Arm(std::move(*reply), std::move(*done));
     *done = nullptr;
   }
-  accepted_total_.fetch_add(n, std::memory_order_relaxed);
-  {
-    std::array<uint32_t, kEventTypeCount> by_type{};
-    for (uint32_t i = 0; i < n; ++i) {
-      const auto t = static_cast<size_t>(ctx.events[i].type);
-      if (t < kEventTypeCount) ++by_type[t];  // catalog changes are not interactions
-    }
-    for (size_t t = 0; t < kEventTypeCount; ++t) {
-      if (by_type[t] != 0) accepted_by_type_[t].fetch_add(by_type[t], std::memory_order_relaxed);
-    }
-  }
+  Count(ctx.events, n);
   // Before publishing (and so before the reply): a read's clock covers every acknowledged
   // event.
   clock_.Observe(newest);
@@ -303,6 +302,103 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   return Status::Ok();
 }
 
+void IngestPath::Count(const std::vector<Event>& events, uint32_t n) {
+  accepted_total_.fetch_add(n, std::memory_order_relaxed);
+  std::array<uint32_t, kEventTypeCount> by_type{};
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto t = static_cast<size_t>(events[i].type);
+    if (t < kEventTypeCount) ++by_type[t];  // catalog changes are not interactions
+  }
+  for (size_t t = 0; t < kEventTypeCount; ++t) {
+    if (by_type[t] != 0) accepted_by_type_[t].fetch_add(by_type[t], std::memory_order_relaxed);
+  }
+}
+
+// Cluster mode: the request's run of each partition becomes one JetStream message (its id
+// from the run's eventIds, so a retried request is stored once), and the reply waits for
+// JetStream's acknowledgements of them all. A request spread over several partitions is
+// several messages: if one fails after another was stored, the reply is 503 and a retry
+// with eventIds stores the rest once (without eventIds, the stored runs twice).
+void IngestPath::PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
+  const uint32_t n = static_cast<uint32_t>(ctx.events.size() - [&] {
+    uint32_t derived = 0;
+    for (const Event& ev : ctx.events) derived += (ev.flags & Event::kDerived) != 0;
+    return derived;
+  }());
+  std::vector<JetStreamLog::Record> records;
+  std::vector<uint32_t> acknowledged;  // per record: the request's own events in it
+  records.reserve(ctx.touched.size());
+  std::vector<std::string> encoded;
+  std::vector<std::string_view> views;
+  std::vector<EventIdHash> ids;
+  int64_t newest = INT64_MIN;
+  for (uint32_t p : ctx.touched) {
+    const uint32_t len = ctx.run_length[p];
+    encoded.resize(len);
+    views.clear();
+    ids.clear();
+    uint32_t own = 0;
+    for (uint32_t j = 0; j < len; ++j) {
+      const Event& ev = ctx.events[ctx.order[ctx.run_start[p] + j]];
+      encoded[j].clear();
+      EncodeEvent(ev, interners_, &encoded[j]);
+      views.push_back(encoded[j]);
+      ids.push_back(ev.event_id);
+      own += (ev.flags & Event::kDerived) == 0;
+      newest = std::max(newest, ev.time.millis());
+    }
+    records.push_back({p, EncodeRun(views), RunMessageId(ids)});
+    acknowledged.push_back(own);
+  }
+  clock_.Observe(newest);
+  // The events (their types) for the counts once JetStream has them.
+  std::vector<Event> counted;
+  for (const Event& ev : ctx.events) {
+    if (!(ev.flags & Event::kDerived)) counted.push_back(ev);
+  }
+  reply->accepted = n;
+  cluster_->PublishAsync(
+      records, [this, r = std::move(*reply), cb = std::move(*done), acknowledged,
+                counted = std::move(counted)](Status st, std::vector<JetStreamLog::Ack> acks) mutable {
+        if (!st.ok()) {
+          r.status = std::move(st);
+          r.accepted = 0;
+        } else {
+          for (size_t i = 0; i < acks.size() && i < acknowledged.size(); ++i) {
+            if (acks[i].duplicate) r.duplicates += acknowledged[i];
+          }
+          Count(counted, static_cast<uint32_t>(counted.size()));
+        }
+        cb(std::move(r));
+      });
+  *done = nullptr;
+}
+
+bool IngestPath::AppendFeed(uint32_t p, const std::vector<Event>& events) {
+  if (events.empty()) return true;
+  PartitionLog& pl = log_.partition(PartitionId(p));
+  std::optional<uint64_t> first;
+  while (!(first = pl.TryReserve(static_cast<uint32_t>(events.size())))) {
+    if (stopping_.load(std::memory_order_acquire)) return false;
+    shards_.shards[shards_.ShardOf(PartitionId(p))]->Wake();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // the shard frees slots: no event to wait on
+  }
+  int64_t newest = INT64_MIN;
+  for (const Event& ev : events) newest = std::max(newest, ev.time.millis());
+  clock_.Observe(newest);
+  const uint32_t len = static_cast<uint32_t>(events.size());
+  for (uint32_t j = 0; j < len; ++j) {
+    LogEntry& e = pl.At(*first + j);
+    e.event = events[j];
+    e.kind = LogEntry::kEvent;
+    e.tag = nullptr;
+    e.flags = j + 1 == len ? kLastOfRun : 0;
+  }
+  for (uint32_t j = 0; j < len; ++j) pl.Publish(*first + j);
+  if (*first + len - pl.cursor(0) > pl.capacity() / 4) shards_.shards[shards_.ShardOf(PartitionId(p))]->Wake();
+  return true;
+}
+
 bool IngestPath::AppendOwn(EventType type, std::string_view key, int64_t time_ms,
                            std::string_view record, uint64_t recomm, uint32_t quantity) {
   inflight_.fetch_add(1, std::memory_order_seq_cst);
@@ -320,6 +416,16 @@ bool IngestPath::AppendOwn(EventType type, std::string_view key, int64_t time_ms
     ev.recomm = recomm;
     ev.quantity = quantity;
     const PartitionId p = log_.PartitionOf(ev.user_hash);
+    if (cluster_ != nullptr && (ev.user.valid() || !by_user) && ev.query.valid()) {
+      // Cluster mode: through the stream to the partition's owner, like every event.
+      std::string data;
+      EncodeEvent(ev, interners_, &data);
+      cluster_->PublishAsync({{p.value(), EncodeRun({data}), {}}}, [this](Status st, std::vector<JetStreamLog::Ack>) {
+        if (!st.ok()) records_dropped_.fetch_add(1, std::memory_order_relaxed);
+      });
+      inflight_.fetch_sub(1, std::memory_order_release);
+      return true;
+    }
     PartitionLog& pl = log_.partition(p);
     std::optional<uint64_t> at;
     if ((ev.user.valid() || !by_user) && ev.query.valid()) at = pl.TryReserve(1);

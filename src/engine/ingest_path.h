@@ -31,14 +31,18 @@ namespace eddy {
 class StoreWriter;
 class IngestContextImpl;
 class IpOrderWindow;
+class JetStreamLog;
 
 class IngestPath {
  public:
   // `store` is null without an event store; `ip_orders` null without fraud scoring. Every
   // referenced object must outlive this.
+  // `cluster` (cluster mode, docs/scale-out.md) makes JetStream the log a request is
+  // appended to: each partition's run is published as one message and the reply sent once
+  // JetStream has acknowledged them all; the owners append them here (AppendFeed).
   IngestPath(const Options& options, PartitionedLog& log, Interners& interners,
              const ShardSet& shards, StoreWriter* store, EngineClock& clock,
-             IpOrderWindow* ip_orders);
+             IpOrderWindow* ip_orders, JetStreamLog* cluster = nullptr);
 
   std::unique_ptr<IngestContext> NewContext() const;
   void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
@@ -52,6 +56,11 @@ class IngestPath {
   // failing or eddy is stopping. Any thread.
   bool AppendOwn(EventType type, std::string_view key, int64_t time_ms, std::string_view record,
                  uint64_t recomm = 0, uint32_t quantity = 0);
+  // Cluster mode: appends the events of one JetStream message of partition `p` (read by
+  // its owner; their ids interned under the caller's IdEpochs guard) to the local log,
+  // waiting while the partition is full. False when eddy is stopping. One thread per
+  // partition.
+  bool AppendFeed(uint32_t p, const std::vector<Event>& events);
   uint64_t records_dropped() const { return records_dropped_.load(std::memory_order_relaxed); }
 
   // Refuses new requests (Unavailable) and waits until every Ingest that got in has
@@ -72,6 +81,9 @@ class IngestPath {
   void TakeBackIpOrders(IngestContextImpl& ctx);
   Status Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const;
   Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
+  // Cluster mode: publishes the grouped runs; the reply follows JetStream's acknowledgements.
+  void PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
+  void Count(const std::vector<Event>& events, uint32_t n);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);
   // After publishing up to `end` in `pl`: whether the store thread must be woken (gated,
   // it writes before the shards may apply; else once a quarter of the ring waits for it).
@@ -88,6 +100,7 @@ class IngestPath {
   StoreWriter* const store_;
   EngineClock& clock_;
   IpOrderWindow* const ip_orders_;
+  JetStreamLog* const cluster_;
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
   const bool probes_;  // server.metrics: offers the partitions freshness probes
   std::atomic<uint64_t> accepted_total_{0};

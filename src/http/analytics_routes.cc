@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "config/loader.h"
+#include "http/cluster_routes.h"
 #include "http/json_writer.h"
 #include "http/params.h"
 #include "http/router.h"
@@ -182,19 +183,23 @@ void Router::Funnel(const Request& req, std::string_view query, Respond respond)
   std::string category;
   if (!IdParam(query, "category", &category, v, respond)) return;
   engine_.Funnel(minutes, category, [v, respond = std::move(respond)](FunnelAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
-    w.Key("now").String(FormatIso8601(a.now));
-    if (!a.category.empty()) w.Key("category").String(a.category);
-    w.Key("sessions").Int(a.sessions).Key("viewed").Int(a.viewed);
-    w.Key("carted").Int(a.carted).Key("purchased").Int(a.purchased);
-    w.Key("rates").BeginObject();
-    Rate(w, "view_to_cart", a.carted, a.viewed);
-    Rate(w, "cart_to_purchase", a.purchased, a.carted);
-    Rate(w, "view_to_purchase", a.purchased, a.viewed);
-    w.EndObject().EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(FunnelResponse(v, a));
   });
+}
+
+Response FunnelResponse(unsigned v, const FunnelAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
+  w.Key("now").String(FormatIso8601(a.now));
+  if (!a.category.empty()) w.Key("category").String(a.category);
+  w.Key("sessions").Int(a.sessions).Key("viewed").Int(a.viewed);
+  w.Key("carted").Int(a.carted).Key("purchased").Int(a.purchased);
+  w.Key("rates").BeginObject();
+  Rate(w, "view_to_cart", a.carted, a.viewed);
+  Rate(w, "cart_to_purchase", a.purchased, a.carted);
+  Rate(w, "view_to_purchase", a.purchased, a.viewed);
+  w.EndObject().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Revenue(const Request& req, std::string_view query, Respond respond) {
@@ -223,21 +228,25 @@ void Router::Revenue(const Request& req, std::string_view query, Respond respond
                                  "from, to: give both, or neither (the last 12 windows)"));
   }
   engine_.Revenue(r, [v, respond = std::move(respond)](RevenueAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
-    w.Key("now").String(FormatIso8601(a.now));
-    if (!a.category.empty()) w.Key("category").String(a.category);
-    w.Key("total").BeginObject();
-    WriteRevenueFigures(w, a.total);
-    w.EndObject().Key("windows").BeginArray();
-    for (const RevenueWindow& x : a.windows) {
-      w.BeginObject();
-      WriteRevenueFigures(w, x);
-      w.EndObject();
-    }
-    w.EndArray().EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(RevenueResponse(v, a));
   });
+}
+
+Response RevenueResponse(unsigned v, const RevenueAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
+  w.Key("now").String(FormatIso8601(a.now));
+  if (!a.category.empty()) w.Key("category").String(a.category);
+  w.Key("total").BeginObject();
+  WriteRevenueFigures(w, a.total);
+  w.EndObject().Key("windows").BeginArray();
+  for (const RevenueWindow& x : a.windows) {
+    w.BeginObject();
+    WriteRevenueFigures(w, x);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Inventory(const Request& req, std::string_view item_raw, Respond respond) {

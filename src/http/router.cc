@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "http/cluster_routes.h"
 #include "http/dashboard.h"
 #include "http/json_writer.h"
 #include "http/metrics.h"
@@ -358,7 +359,8 @@ RouteMatch Router::Match(http::verb method, std::string_view target) {
   return m;
 }
 
-void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client) {
+void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client,
+                    bool from_node) {
   const unsigned v = req.version();
   std::string_view target(req.target().data(), req.target().size());
   const size_t qpos = target.find('?');
@@ -400,6 +402,9 @@ void Router::Handle(Request& req, IngestContext& ctx, Respond respond, std::stri
       res.set(http::field::retry_after, std::to_string(options_.retry_after_s));
       return respond(std::move(res));
     }
+  }
+  if (route->read && !from_node && engine_.Clustered() && Distribute(req, path, id, query, respond)) {
+    return;
   }
   route->handle(*this, req, id, query, std::move(respond));
 }
@@ -508,22 +513,27 @@ void Router::Trending(const Request& req, std::string_view query, Respond respon
   }
   uint32_t k = 10;
   if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  if (IsPartRequest(req)) k = kPartK;
   engine_.TrendingCategories(window, k, [v, respond = std::move(respond)](TrendingAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
-    w.Key("now").String(FormatIso8601(a.now)).Key("categories").BeginArray();
-    int rank = 0;
-    for (const TrendingCategory& c : a.top) {
-      w.BeginObject().Key("rank").Int(++rank).Key("category").String(c.category);
-      w.Key("score").Double(c.score).Key("events").Int(c.events);
-      w.Key("velocity").BeginObject().Key("this_minute").Int(c.this_minute);
-      w.Key("previous_minute").Int(c.previous_minute);
-      w.Key("change").Int(c.this_minute - c.previous_minute).EndObject();
-      w.EndObject();
-    }
-    w.EndArray().EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(TrendingResponse(v, a));
   });
+}
+
+Response TrendingResponse(unsigned v, const TrendingAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("window").String(WindowLabel(a.window_minutes));
+  w.Key("now").String(FormatIso8601(a.now)).Key("categories").BeginArray();
+  int rank = 0;
+  for (const TrendingCategory& c : a.top) {
+    w.BeginObject().Key("rank").Int(++rank).Key("category").String(c.category);
+    w.Key("score").Double(c.score).Key("events").Int(c.events);
+    w.Key("velocity").BeginObject().Key("this_minute").Int(c.this_minute);
+    w.Key("previous_minute").Int(c.previous_minute);
+    w.Key("change").Int(c.this_minute - c.previous_minute).EndObject();
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Velocity(const Request& req, std::string_view category_raw, std::string_view query,
@@ -601,15 +611,20 @@ void Router::Popular(const Request& req, std::string_view query, Respond respond
   if (!IdParam(query, "category", &category, v, respond)) return;
   uint32_t k = 10;
   if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
+  if (IsPartRequest(req)) k = kPartK;
   engine_.PopularItems(category, k, [v, category, respond = std::move(respond)](PopularAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("now").String(FormatIso8601(a.now));
-    if (!category.empty()) w.Key("category").String(category);
-    w.Key("items");
-    WriteScored(w, "itemId", a.top);
-    w.EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(PopularResponse(v, category, a));
   });
+}
+
+Response PopularResponse(unsigned v, const std::string& category, const PopularAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("now").String(FormatIso8601(a.now));
+  if (!category.empty()) w.Key("category").String(category);
+  w.Key("items");
+  WriteScored(w, "itemId", a.top);
+  w.EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Affinity(const Request& req, std::string_view user_raw, std::string_view query,

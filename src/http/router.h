@@ -74,7 +74,9 @@ class Router {
 
   // `req.body()` may be moved from or grow (padding for the JSON parser). An ingest's
   // accepted events are charged to `client`'s rate limit bucket (limits.*) when that is set.
-  void Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client = {});
+  // `from_node`: a read another cluster node sent (answered from this node's partitions).
+  void Handle(Request& req, IngestContext& ctx, Respond respond, std::string_view client = {},
+              bool from_node = false);
   // The Server-Sent Events streams the server answers itself: GET /v1/alerts/stream (each
   // alert written by WriteAlert) and GET /v1/dashboard/stream (the dashboard's snapshots).
   enum class Stream : uint8_t { kNone, kAlerts, kDashboard };
@@ -85,6 +87,10 @@ class Router {
   static const Route kRoutes[];
   static const Route* Find(std::string_view path, std::string_view* id);
   void Ready(const Request& req, Respond respond);
+  // cluster_routes.cc: a read sent to its partition's owner or to every node; false when
+  // this node answers it as it is.
+  bool Distribute(Request& req, std::string_view path, std::string_view id,
+                  std::string_view query, Respond& respond);
   void Checkpoint(const Request& req, Respond respond);
   void Ingest(Request& req, IngestContext& ctx, DefaultType type, Respond respond,
               std::string_view client);

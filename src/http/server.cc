@@ -13,6 +13,7 @@
 #include "http/dashboard.h"
 #include "http/json_writer.h"
 #include "http/params.h"
+#include "http/cluster_routes.h"
 #include "http/router.h"
 #include "util/mutex.h"
 
@@ -614,6 +615,7 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   size_t next = 0;
+  std::atomic<size_t> next_node{0};  // the I/O thread for the next read from another node
 
   std::unique_ptr<net::steady_timer> backoff;  // re-arms accept after an error
   std::unique_ptr<Socket> peer;                // the socket being accepted into
@@ -722,6 +724,21 @@ Status HttpServer::Start() {
       w->ioc.run();
     });
   }
+  if (impl_->engine.Clustered()) {
+    // Reads other nodes send: each on an I/O thread in turn, answered from this node's
+    // partitions (no authentication: the front node checked the client's).
+    impl_->engine.ServeClusterReads([impl = impl_.get()](std::string bytes, std::function<void(std::string)> reply) {
+      Worker& w = *impl->workers[impl->next_node.fetch_add(1, std::memory_order_relaxed) % impl->workers.size()];
+      net::post(w.ioc, [impl, &w, bytes = std::move(bytes), reply = std::move(reply)]() mutable {
+        std::optional<Request> req = ParseRequest(bytes);
+        if (!req) {
+          return reply(SerializeResponse(ErrorResponse(http::status::bad_request, 11, "malformed node request")));
+        }
+        impl->shared.router.Handle(*req, *w.ingest, [reply](Response res) { reply(SerializeResponse(res)); },
+                                   {}, /*from_node=*/true);
+      });
+    });
+  }
   spdlog::info("http: listening on {}:{} with {} I/O threads", o.host, port_, o.io_threads);
   return Status::Ok();
 }
@@ -747,6 +764,8 @@ void HttpServer::BeginShutdown() {
 }
 
 void HttpServer::Join() {
+  // No read from another node is handed to the I/O threads once they stop.
+  if (impl_->engine.Clustered()) impl_->engine.ServeClusterReads(nullptr);
   impl_->shared.CloseStreams();  // before the I/O threads stop: no alert is posted to them
   impl_->shared.dashboard.Stop();  // nor a snapshot
   for (auto& w : impl_->workers) {

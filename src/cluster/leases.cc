@@ -1,0 +1,114 @@
+#include "cluster/leases.h"
+
+#include <nats/nats.h>
+
+#include <chrono>
+#include <thread>
+
+namespace eddy {
+namespace {
+
+std::string Text(natsStatus s, jsErrCode je = static_cast<jsErrCode>(0)) {
+  std::string out = natsStatus_GetText(s);
+  if (je != 0) out.append(" (JetStream error ").append(std::to_string(je)).append(")");
+  return out;
+}
+
+std::string PartitionKey(uint32_t p) { return "p." + std::to_string(p); }
+
+}  // namespace
+
+Result<std::unique_ptr<LeaseTable>> LeaseTable::Open(JetStreamLog& log) {
+  const ClusterOptions& o = log.options();
+  std::unique_ptr<LeaseTable> t(new LeaseTable());
+  const std::string bucket = o.stream + "-owners";
+  kvConfig kc;
+  kvConfig_Init(&kc);
+  kc.Bucket = bucket.c_str();
+  kc.History = 1;
+  kc.TTL = o.lease_ms * 1'000'000;  // nanoseconds
+  kc.StorageType = js_MemoryStorage;  // leases need not survive the servers' restart
+  kc.Replicas = static_cast<int>(o.replicas);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.connect_timeout_ms);
+  natsStatus s = NATS_OK;
+  for (;;) {
+    s = js_CreateKeyValue(&t->kv_, log.context(), &kc);
+    if (s != NATS_OK) s = js_KeyValue(&t->kv_, log.context(), bucket.c_str());
+    if (s == NATS_OK || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a leader election: nothing to poll
+  }
+  if (s != NATS_OK) {
+    return Status::Unavailable("cluster: cannot open the lease bucket '" + bucket + "' (" + Text(s) + ")");
+  }
+  return t;
+}
+
+LeaseTable::~LeaseTable() {
+  if (kv_ != nullptr) kvStore_Destroy(kv_);
+}
+
+Status LeaseTable::Beat(const std::string& node, int64_t clock_ms) {
+  uint64_t rev = 0;
+  const std::string value = std::to_string(clock_ms);
+  natsStatus s = kvStore_PutString(&rev, kv_, ("n." + node).c_str(), value.c_str());
+  if (s != NATS_OK) return Status::Unavailable("cluster: heartbeat not stored (" + Text(s) + ")");
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> LeaseTable::Nodes() {
+  kvKeysList list{};
+  kvWatchOptions wo;
+  kvWatchOptions_Init(&wo);
+  wo.Timeout = 2000;
+  natsStatus s = kvStore_Keys(&list, kv_, &wo);
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (s == NATS_NOT_FOUND) return out;  // an empty bucket
+  if (s != NATS_OK) return Status::Unavailable("cluster: node list (" + Text(s) + ")");
+  for (int i = 0; i < list.Count; ++i) {
+    std::string_view key = list.Keys[i];
+    if (key.substr(0, 2) != "n.") continue;
+    kvEntry* e = nullptr;
+    if (kvStore_Get(&e, kv_, list.Keys[i]) != NATS_OK) continue;  // expired meanwhile
+    int64_t clock = INT64_MIN;
+    try {
+      clock = std::stoll(kvEntry_ValueString(e));
+    } catch (...) {
+    }
+    out.emplace_back(std::string(key.substr(2)), clock);
+    kvEntry_Destroy(e);
+  }
+  kvKeysList_Destroy(&list);
+  return out;
+}
+
+Result<std::optional<LeaseTable::Owner>> LeaseTable::OwnerOf(uint32_t p) {
+  kvEntry* e = nullptr;
+  natsStatus s = kvStore_Get(&e, kv_, PartitionKey(p).c_str());
+  if (s == NATS_NOT_FOUND) return std::optional<Owner>();
+  if (s != NATS_OK) return Status::Unavailable("cluster: owner of partition " + std::to_string(p) + " (" + Text(s) + ")");
+  Owner o{kvEntry_ValueString(e), kvEntry_Revision(e)};
+  kvEntry_Destroy(e);
+  return std::optional<Owner>(std::move(o));
+}
+
+Result<uint64_t> LeaseTable::Take(uint32_t p, const std::string& node) {
+  uint64_t rev = 0;
+  natsStatus s = kvStore_CreateString(&rev, kv_, PartitionKey(p).c_str(), node.c_str());
+  if (s == NATS_OK) return rev;
+  if (s == NATS_ERR) return Status::AlreadyExists("partition " + std::to_string(p) + " is held");
+  return Status::Unavailable("cluster: take partition " + std::to_string(p) + " (" + Text(s) + ")");
+}
+
+Result<uint64_t> LeaseTable::Renew(uint32_t p, const std::string& node, uint64_t revision) {
+  uint64_t rev = 0;
+  natsStatus s = kvStore_UpdateString(&rev, kv_, PartitionKey(p).c_str(), node.c_str(), revision);
+  if (s == NATS_OK) return rev;
+  if (s == NATS_ERR) return Status::AlreadyExists("partition " + std::to_string(p) + " changed hands");
+  return Status::Unavailable("cluster: renew partition " + std::to_string(p) + " (" + Text(s) + ")");
+}
+
+void LeaseTable::Release(uint32_t p) { kvStore_Delete(kv_, PartitionKey(p).c_str()); }
+
+void LeaseTable::Leave(const std::string& node) { kvStore_Delete(kv_, ("n." + node).c_str()); }
+
+}  // namespace eddy

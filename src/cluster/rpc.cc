@@ -1,0 +1,154 @@
+#include "cluster/rpc.h"
+
+#include <nats/nats.h>
+
+#include <vector>
+
+namespace eddy {
+
+struct NodeRpcCallbacks {
+  static void Request(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    static_cast<NodeRpc*>(closure)->OnRequest(msg);
+  }
+  static void Reply(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    static_cast<NodeRpc*>(closure)->OnReply(msg);
+  }
+};
+
+Result<std::unique_ptr<NodeRpc>> NodeRpc::Open(JetStreamLog& log, const std::string& node,
+                                               Handler handler) {
+  std::unique_ptr<NodeRpc> rpc(new NodeRpc(log, std::move(handler)));
+  natsInbox* inbox = nullptr;
+  natsStatus s = natsInbox_Create(&inbox);
+  if (s == NATS_OK) {
+    rpc->inbox_ = inbox;
+    natsInbox_Destroy(inbox);
+  }
+  const std::string subject = log.options().stream + ".rpc." + node;
+  natsSubscription* req = nullptr;
+  natsSubscription* rep = nullptr;
+  if (s == NATS_OK) {
+    s = natsConnection_Subscribe(&req, log.connection(), subject.c_str(), &NodeRpcCallbacks::Request,
+                                 rpc.get());
+  }
+  if (s == NATS_OK) {
+    s = natsConnection_Subscribe(&rep, log.connection(), (rpc->inbox_ + ".*").c_str(),
+                                 &NodeRpcCallbacks::Reply, rpc.get());
+  }
+  rpc->request_sub_ = req;
+  rpc->reply_sub_ = rep;
+  // The subscriptions are known to the server before a peer may call this node.
+  if (s == NATS_OK) s = natsConnection_FlushTimeout(log.connection(), log.options().connect_timeout_ms);
+  if (s != NATS_OK) {
+    return Status::Unavailable(std::string("cluster: cannot listen for node requests (") +
+                               natsStatus_GetText(s) + ")");
+  }
+  rpc->expiry_ = std::thread([r = rpc.get()] { r->ExpireLoop(); });
+  return rpc;
+}
+
+NodeRpc::~NodeRpc() {
+  for (void* sub : {request_sub_, reply_sub_}) {
+    if (sub == nullptr) continue;
+    auto* s = static_cast<natsSubscription*>(sub);
+    // Drained: a callback running now finishes before this object goes.
+    if (natsSubscription_Drain(s) == NATS_OK) natsSubscription_WaitForDrainCompletion(s, 2000);
+    natsSubscription_Destroy(s);
+  }
+  std::map<uint64_t, Pending> left;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    left.swap(pending_);
+  }
+  cv_.notify_all();
+  if (expiry_.joinable()) expiry_.join();
+  for (auto& [id, p] : left) p.done(Status::Unavailable("eddy is shutting down"), {});
+}
+
+void NodeRpc::OnRequest(void* m) {
+  auto* msg = static_cast<natsMsg*>(m);
+  const char* reply_to = natsMsg_GetReply(msg);
+  std::string request(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  std::string to = reply_to != nullptr ? reply_to : "";
+  natsMsg_Destroy(msg);
+  if (to.empty()) return;  // nobody waits for an answer
+  handler_(std::move(request), [nc = log_.connection(), to](std::string answer) {
+    natsConnection_Publish(nc, to.c_str(), answer.data(), static_cast<int>(answer.size()));
+  });
+}
+
+void NodeRpc::OnReply(void* m) {
+  auto* msg = static_cast<natsMsg*>(m);
+  const std::string_view subject = natsMsg_GetSubject(msg);
+  const uint64_t id = std::strtoull(std::string(subject.substr(subject.rfind('.') + 1)).c_str(), nullptr, 10);
+  std::optional<Pending> p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      p = std::move(it->second);
+      pending_.erase(it);
+    }
+  }
+  if (p) {
+    if (natsMsg_IsNoResponders(msg)) {
+      p->done(Status::Unavailable("node " + p->node + " is not listening (gone or not started)"), {});
+    } else {
+      p->done(Status::Ok(), std::string(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+void NodeRpc::Call(const std::string& node, const std::string& request, int64_t timeout_ms, Done done) {
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return done(Status::Unavailable("eddy is shutting down"), {});
+    id = next_id_++;
+    pending_[id] = Pending{std::move(done),
+                           std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), node};
+  }
+  const std::string subject = log_.options().stream + ".rpc." + node;
+  const std::string reply = inbox_ + "." + std::to_string(id);
+  natsStatus s = natsConnection_PublishRequest(log_.connection(), subject.c_str(), reply.c_str(),
+                                               request.data(), static_cast<int>(request.size()));
+  if (s != NATS_OK) {
+    std::optional<Pending> p;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(id);
+      if (it != pending_.end()) {
+        p = std::move(it->second);
+        pending_.erase(it);
+      }
+    }
+    if (p) p->done(Status::Unavailable(std::string("cannot reach node ") + node + ": " + natsStatus_GetText(s)), {});
+  }
+}
+
+void NodeRpc::ExpireLoop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(50));  // the expiry clock's tick
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Pending> overdue;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline <= now) {
+        overdue.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (overdue.empty()) continue;
+    lock.unlock();
+    for (Pending& p : overdue) {
+      p.done(Status::Unavailable("node " + p.node + " did not answer in time (cluster.forward_timeout_ms)"), {});
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace eddy

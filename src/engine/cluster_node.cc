@@ -1,0 +1,428 @@
+#include "engine/cluster_node.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+
+#include "cluster/run_message.h"
+#include "store/event_codec.h"
+#include "util/hash.h"
+
+namespace eddy {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// The requests between nodes: "C" asks for the engine clock (answer: its decimal
+// milliseconds); "R<clock> <partition>\n<HTTP request>" is a read, raised to <clock> and
+// covering <partition> (-1: every partition the node owns), answered "K<covered
+// partitions, comma separated>\n<HTTP response>" or "E<why>".
+constexpr char kClockAsk = 'C';
+constexpr char kRead = 'R';
+
+int64_t ParseInt(std::string_view s, int64_t fallback) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && ptr == s.data() + s.size() ? v : fallback;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ClusterNode>> ClusterNode::Connect(const Options& options, EngineClock& clock) {
+  std::unique_ptr<ClusterNode> node(new ClusterNode(options, clock));
+  Result<std::unique_ptr<JetStreamLog>> log = JetStreamLog::Open(options.cluster, options.log.partitions);
+  if (!log.ok()) return log.status();
+  node->log_ = std::move(log).value();
+  Result<std::unique_ptr<LeaseTable>> leases = LeaseTable::Open(*node->log_);
+  if (!leases.ok()) return leases.status();
+  node->leases_ = std::move(leases).value();
+  const uint32_t n = options.log.partitions;
+  node->parts_ = std::make_unique<Part[]>(n);
+  node->owners_.assign(n, std::string());
+  node->live_ = {options.cluster.node_id};
+  return node;
+}
+
+ClusterNode::~ClusterNode() { Stop(); }
+
+Status ClusterNode::Start(IngestPath& ingest, Interners& interners) {
+  ingest_ = &ingest;
+  interners_ = &interners;
+  Result<std::unique_ptr<NodeRpc>> rpc = NodeRpc::Open(
+      *log_, co_.node_id, [this](std::string req, NodeRpc::Reply reply) { OnRequest(std::move(req), std::move(reply)); });
+  if (!rpc.ok()) return rpc.status();
+  rpc_ = std::move(rpc).value();
+  if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) return st;
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  spdlog::info("cluster: node {} on stream '{}' ({} partitions, R{}, lease {} ms)", co_.node_id,
+               co_.stream, options_.log.partitions, co_.replicas, co_.lease_ms);
+  return Status::Ok();
+}
+
+void ClusterNode::Stop() {
+  if (stop_.exchange(true)) return;
+  {
+    std::lock_guard lock(tick_mu_);
+  }
+  tick_cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+  {
+    std::lock_guard lock(progress_mu_);
+  }
+  progress_.notify_all();
+  const uint32_t n = options_.log.partitions;
+  for (uint32_t p = 0; p < n && parts_; ++p) {
+    if (parts_[p].feed.joinable()) parts_[p].feed.join();
+  }
+  rpc_.reset();  // no request is being answered from here on
+  if (leases_) {
+    for (uint32_t p = 0; p < n; ++p) {
+      if (parts_[p].owned.exchange(false)) leases_->Release(p);
+    }
+    leases_->Leave(co_.node_id);
+  }
+}
+
+void ClusterNode::Serve(ClusterReadHandler handler) {
+  std::unique_lock lock(handler_mu_);
+  handler_ = std::move(handler);
+}
+
+std::vector<std::string> ClusterNode::LiveNodes() const {
+  std::lock_guard lock(mu_);
+  return live_;
+}
+
+// Rendezvous hashing: every node computes the same preference from the same live set, and
+// a node's death moves only its own partitions.
+std::string ClusterNode::Preferred(uint32_t p, const std::vector<std::string>& live) const {
+  std::string best;
+  uint64_t best_score = 0;
+  for (const std::string& node : live) {
+    const uint64_t score = StableHash64(node + "/" + std::to_string(p));
+    if (best.empty() || score > best_score || (score == best_score && node < best)) {
+      best = node;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+void ClusterNode::LeaseLoop() {
+  const auto tick = std::chrono::milliseconds(std::max<int64_t>(co_.lease_ms / 3, 50));
+  std::unique_lock lock(tick_mu_);
+  while (!stop_.load()) {
+    lock.unlock();
+    Tick();
+    lock.lock();
+    tick_cv_.wait_for(lock, tick, [this] { return stop_.load(); });  // the lease clock's tick
+  }
+}
+
+void ClusterNode::Tick() {
+  const auto now = Steady::now();
+  const auto lease = std::chrono::milliseconds(co_.lease_ms);
+  if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) {
+    spdlog::warn("cluster: {}", st.message());
+  }
+  if (auto nodes = leases_->Nodes(); nodes.ok()) {
+    std::vector<std::string> live;
+    for (const auto& [node, clock] : nodes.value()) {
+      live.push_back(node);
+      clock_.Observe(clock);
+    }
+    if (std::find(live.begin(), live.end(), co_.node_id) == live.end()) live.push_back(co_.node_id);
+    std::sort(live.begin(), live.end());
+    std::lock_guard g(mu_);
+    live_ = std::move(live);
+  }
+  const std::vector<std::string> live = LiveNodes();
+  // Taking partitions waits a lease time after start: the nodes started together see each
+  // other's heartbeats first, so the first one up does not take everything.
+  const bool settled = now - started_ >= lease;
+  for (uint32_t p = 0; p < options_.log.partitions && !stop_.load(); ++p) {
+    Part& part = parts_[p];
+    if (part.owned.load()) {
+      Result<uint64_t> rev = leases_->Renew(p, co_.node_id, part.revision);
+      if (rev.ok()) {
+        part.revision = rev.value();
+        part.renewed = now;
+      } else if (rev.status().code() == StatusCode::kAlreadyExists) {
+        Lose(p, "another node took it");
+      } else if (now - part.renewed >= lease) {
+        Lose(p, "its lease could not be renewed in time (" + std::string(rev.status().message()) + ")");
+      }
+      continue;
+    }
+    Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
+    if (!owner.ok()) continue;
+    if (owner.value()) {
+      part.free_since = {};
+      std::lock_guard g(mu_);
+      owners_[p] = owner.value()->node;
+      continue;
+    }
+    {
+      std::lock_guard g(mu_);
+      owners_[p].clear();
+    }
+    if (part.free_since == Steady::time_point{}) part.free_since = now;
+    if (part.lost.load() || !settled) continue;
+    if (Preferred(p, live) == co_.node_id || now - part.free_since >= lease) {
+      Result<uint64_t> rev = leases_->Take(p, co_.node_id);
+      if (!rev.ok()) continue;  // another node was quicker
+      part.revision = rev.value();
+      part.renewed = now;
+      part.free_since = {};
+      Take(p);
+    }
+  }
+}
+
+void ClusterNode::Take(uint32_t p) {
+  Part& part = parts_[p];
+  if (part.feed.joinable()) part.feed.join();
+  part.applied.store(0);
+  part.owned.store(true);
+  {
+    std::lock_guard g(mu_);
+    owners_[p] = co_.node_id;
+  }
+  spdlog::info("cluster: node {} owns partition {}; applying it from the stream's start", co_.node_id, p);
+  part.feed = std::thread([this, p] { FeedLoop(p); });
+}
+
+void ClusterNode::Lose(uint32_t p, const std::string& why) {
+  parts_[p].owned.store(false);
+  parts_[p].lost.store(true);
+  {
+    std::lock_guard g(mu_);
+    owners_[p].clear();
+  }
+  progress_.notify_all();
+  spdlog::error("cluster: node {} lost partition {}: {}; this process no longer serves it "
+                "(restart the node to serve partitions again)", co_.node_id, p, why);
+}
+
+void ClusterNode::FeedLoop(uint32_t p) {
+  Part& part = parts_[p];
+  std::unique_ptr<JetStreamLog::PartitionReader> reader;
+  std::vector<std::string_view> views;
+  std::vector<Event> events;
+  while (!stop_.load() && part.owned.load()) {
+    if (!reader) {
+      Result<std::unique_ptr<JetStreamLog::PartitionReader>> r = log_->NewReader(p, part.applied.load() + 1);
+      if (!r.ok()) {
+        spdlog::warn("cluster: partition {}: {}; retrying", p, r.status().message());
+        std::unique_lock lock(progress_mu_);
+        progress_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_.load(); });  // a retry's pause
+        continue;
+      }
+      reader = std::move(r).value();
+    }
+    Result<size_t> got = reader->Fetch(256, 100, [&](uint64_t seq, std::string_view data) {
+      if (Status st = DecodeRun(data, &views); !st.ok()) {
+        feed_errors_.fetch_add(1);
+        spdlog::error("cluster: partition {} message {} skipped: {}", p, seq, st.message());
+      } else {
+        // From interning to the append, the events' ids are held (util/id_epochs.h).
+        IdEpochs::Guard ids = interners_->epochs.Enter();
+        events.clear();
+        for (std::string_view v : views) {
+          Event ev;
+          if (Status st = DecodeStoredEvent(v, *interners_, &ev); !st.ok()) {
+            feed_errors_.fetch_add(1);
+            spdlog::error("cluster: partition {} message {}: an event skipped: {}", p, seq, st.message());
+            continue;
+          }
+          events.push_back(ev);
+        }
+        if (!ingest_->AppendFeed(p, events)) return;
+      }
+      part.applied.store(seq);
+    });
+    if (!got.ok()) {
+      spdlog::warn("cluster: partition {}: {}; reading again", p, got.status().message());
+      reader.reset();
+      continue;
+    }
+    if (got.value() > 0) {
+      std::lock_guard lock(progress_mu_);
+      progress_.notify_all();
+    }
+  }
+}
+
+Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
+  const auto deadline = Steady::now() + std::chrono::milliseconds(co_.forward_timeout_ms);
+  for (uint32_t p : parts) {
+    Result<uint64_t> last = log_->LastSequence(p);
+    if (!last.ok()) return last.status();
+    std::unique_lock lock(progress_mu_);
+    const bool done = progress_.wait_until(lock, deadline, [&] {
+      return stop_.load() || !parts_[p].owned.load() || parts_[p].applied.load() >= last.value();
+    });
+    if (!parts_[p].owned.load()) {
+      return Status::Unavailable("partition " + std::to_string(p) + " moved to another node");
+    }
+    if (stop_.load()) return Status::Unavailable("eddy is shutting down");
+    if (!done) {
+      return Status::Unavailable("partition " + std::to_string(p) + " is still being rebuilt on node " +
+                                 co_.node_id + " (applied " + std::to_string(parts_[p].applied.load()) +
+                                 " of " + std::to_string(last.value()) + "); retry");
+    }
+  }
+  return Status::Ok();
+}
+
+void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
+  if (request.empty()) return reply("Eempty request");
+  if (request[0] == kClockAsk) return reply(std::to_string(clock_.newest_event_ms()));
+  const size_t nl = request.find('\n');
+  const size_t sp = request.find(' ');
+  if (request[0] != kRead || nl == std::string::npos || sp == std::string::npos || sp > nl) {
+    return reply("Emalformed node request");
+  }
+  clock_.Observe(ParseInt(std::string_view(request).substr(1, sp - 1), INT64_MIN));
+  const int64_t asked = ParseInt(std::string_view(request).substr(sp + 1, nl - sp - 1), -2);
+  std::vector<uint32_t> parts;
+  if (asked >= 0 && asked < static_cast<int64_t>(options_.log.partitions)) {
+    parts.push_back(static_cast<uint32_t>(asked));
+    if (!parts_[asked].owned.load()) {
+      return reply("Enode " + co_.node_id + " does not own partition " + std::to_string(asked));
+    }
+  } else if (asked == -1) {
+    for (uint32_t p = 0; p < options_.log.partitions; ++p) {
+      if (parts_[p].owned.load()) parts.push_back(p);
+    }
+  } else {
+    return reply("Ebad partition in node request");
+  }
+  if (Status st = CatchUp(parts); !st.ok()) return reply("E" + std::string(st.message()));
+  std::string head = "K";
+  for (size_t i = 0; i < parts.size(); ++i) head += (i ? "," : "") + std::to_string(parts[i]);
+  head += '\n';
+  std::shared_lock lock(handler_mu_);
+  if (!handler_) return reply("Enode " + co_.node_id + " does not serve reads (starting or stopping)");
+  handler_(request.substr(nl + 1), [head = std::move(head), reply = std::move(reply)](std::string response) {
+    reply(head + response);
+  });
+}
+
+void ClusterNode::Read(int64_t partition, std::string request,
+                       std::function<void(std::vector<NodeAnswer>)> done) {
+  std::vector<std::string> targets;
+  if (partition >= 0) {
+    std::string owner;
+    {
+      std::lock_guard g(mu_);
+      owner = owners_[static_cast<size_t>(partition)];
+    }
+    if (owner.empty()) {
+      return done({NodeAnswer{Status::Unavailable("partition " + std::to_string(partition) +
+                                                  " has no owner right now (a node is taking it "
+                                                  "over); retry"), {}, {}, {}}});
+    }
+    targets.push_back(owner);
+  } else {
+    targets = LiveNodes();
+  }
+  const std::vector<std::string> everyone = LiveNodes();
+  const int64_t timeout = co_.forward_timeout_ms;
+  // Round 1: the newest clock of any node, so that every answer is computed at the clock
+  // a single eddy fed the same events would read at.
+  struct Gather {
+    std::mutex mu;
+    size_t left = 0;
+    int64_t clock = INT64_MIN;
+    std::vector<NodeAnswer> answers;
+  };
+  auto round1 = std::make_shared<Gather>();
+  round1->left = everyone.size();
+  round1->clock = clock_.newest_event_ms();
+  auto second = [this, partition, targets, request = std::move(request), done = std::move(done),
+                 timeout](int64_t clock) mutable {
+    auto round2 = std::make_shared<Gather>();
+    round2->left = targets.size();
+    round2->answers.resize(targets.size());
+    const std::string msg = std::string(1, kRead) + std::to_string(clock) + " " +
+                            std::to_string(partition) + "\n" + request;
+    auto finish = std::make_shared<std::function<void(std::vector<NodeAnswer>)>>(std::move(done));
+    const uint32_t partitions = options_.log.partitions;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      rpc_->Call(targets[i], msg, timeout, [round2, i, node = targets[i], finish, partition,
+                                            partitions](Status st, std::string answer) {
+        NodeAnswer a;
+        a.node = node;
+        if (!st.ok()) {
+          a.status = st;
+        } else if (answer.empty() || answer[0] != 'K') {
+          a.status = Status::Unavailable(answer.empty() ? "node " + node + " gave no answer"
+                                                        : "node " + node + ": " + answer.substr(1));
+        } else {
+          const size_t nl = answer.find('\n');
+          std::string_view list = std::string_view(answer).substr(1, nl == std::string::npos ? 0 : nl - 1);
+          while (!list.empty()) {
+            const size_t comma = list.find(',');
+            a.covered.push_back(static_cast<uint32_t>(ParseInt(list.substr(0, comma), 0)));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+          }
+          a.response = nl == std::string::npos ? std::string() : answer.substr(nl + 1);
+        }
+        std::vector<NodeAnswer> all;
+        {
+          std::lock_guard lock(round2->mu);
+          round2->answers[i] = std::move(a);
+          if (--round2->left != 0) return;
+          all = std::move(round2->answers);
+        }
+        if (partition < 0) {
+          // Every partition must be in exactly one answer, or the merge would be wrong.
+          std::vector<uint8_t> seen(partitions, 0);
+          std::string why;
+          for (const NodeAnswer& n : all) {
+            if (!n.status.ok()) why = std::string(n.status.message());
+            for (uint32_t p : n.covered) {
+              if (p < partitions && seen[p]++ != 0) why = "partition " + std::to_string(p) + " answered twice (it changed hands); retry";
+            }
+          }
+          for (uint32_t p = 0; p < partitions && why.empty(); ++p) {
+            if (!seen[p]) why = "partition " + std::to_string(p) + " has no owner right now (a node is taking it over); retry";
+          }
+          if (!why.empty()) all = {NodeAnswer{Status::Unavailable(why), {}, {}, {}}};
+        }
+        (*finish)(std::move(all));
+      });
+    }
+  };
+  auto proceed = std::make_shared<decltype(second)>(std::move(second));
+  for (const std::string& node : everyone) {
+    rpc_->Call(node, std::string(1, kClockAsk), timeout, [round1, proceed](Status st, std::string answer) {
+      int64_t clock = INT64_MIN;
+      {
+        std::lock_guard lock(round1->mu);
+        if (st.ok()) round1->clock = std::max(round1->clock, ParseInt(answer, INT64_MIN));
+        if (--round1->left != 0) return;
+        clock = round1->clock;
+      }
+      (*proceed)(clock);
+    });
+  }
+}
+
+ClusterStatus ClusterNode::Describe() const {
+  ClusterStatus s;
+  s.enabled = true;
+  s.node = co_.node_id;
+  std::lock_guard g(mu_);
+  s.live_nodes = live_;
+  s.owners = owners_;
+  for (uint32_t p = 0; p < options_.log.partitions; ++p) {
+    if (parts_[p].owned.load()) s.owned.push_back(p);
+  }
+  s.feed_errors = feed_errors_.load();
+  return s;
+}
+
+}  // namespace eddy

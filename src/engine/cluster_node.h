@@ -1,0 +1,107 @@
+#pragma once
+// ClusterNode: this eddy as one node of a cluster sharing its event log in NATS JetStream
+// (issue 20; docs/scale-out.md). It
+//   - holds the leases of the partitions this node owns (cluster/leases.h): renewed every
+//     third of cluster.lease_ms; a partition whose lease expired is taken by the live node
+//     that rendezvous hashing prefers for it, or by any node once it has been free for a
+//     lease time;
+//   - applies each owned partition: a feed thread reads its JetStream subject from the
+//     start and appends every message's events to the local log (IngestPath::AppendFeed),
+//     where the shards apply them as they apply a standalone node's events;
+//   - answers the other nodes' requests (cluster/rpc.h): its engine clock, and reads of
+//     its partitions — first raised to the asking node's clock and caught up with every
+//     message JetStream holds for them, so an acknowledged event is in the answer;
+//   - sends reads to the owner of a partition, or to every node, for the HTTP front end.
+// A partition this node owned and lost (its lease lapsed and another took it) is not
+// served again by this process: its local state is stale.
+//
+// Thread-safety: Read from any thread; Start/Stop from the engine's owner.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/jetstream.h"
+#include "cluster/leases.h"
+#include "cluster/rpc.h"
+#include "eddy/engine.h"
+#include "engine/engine_clock.h"
+#include "engine/ingest_path.h"
+#include "util/interners.h"
+
+namespace eddy {
+
+class ClusterNode {
+ public:
+  // Connects to NATS and opens the stream and the lease bucket.
+  static Result<std::unique_ptr<ClusterNode>> Connect(const Options& options, EngineClock& clock);
+  ~ClusterNode();
+
+  JetStreamLog& log() { return *log_; }
+  // Starts answering the other nodes and taking partitions; `ingest` and `interners`
+  // must outlive the node (Stop first).
+  eddy::Status Start(IngestPath& ingest, Interners& interners);
+  // Gives the partitions up (another node takes them at once) and stops every thread.
+  void Stop();
+
+  // What the HTTP front end answers a forwarded read with (Engine::ServeClusterReads);
+  // returns once no call of the previous handler is running.
+  void Serve(ClusterReadHandler handler);
+  // Engine::ClusterRead.
+  void Read(int64_t partition, std::string request, std::function<void(std::vector<NodeAnswer>)> done);
+  ClusterStatus Describe() const;
+
+ private:
+  ClusterNode(const Options& options, EngineClock& clock) : options_(options), clock_(clock) {}
+  void LeaseLoop();
+  void Tick();
+  void Take(uint32_t p);
+  void Lose(uint32_t p, const std::string& why);
+  void FeedLoop(uint32_t p);
+  void OnRequest(std::string request, NodeRpc::Reply reply);
+  // Waits until every message JetStream holds for `parts` is in the local log.
+  eddy::Status CatchUp(const std::vector<uint32_t>& parts);
+  std::vector<std::string> LiveNodes() const;
+  std::string Preferred(uint32_t p, const std::vector<std::string>& live) const;
+
+  const Options& options_;
+  const ClusterOptions& co_ = options_.cluster;
+  EngineClock& clock_;
+  std::unique_ptr<JetStreamLog> log_;
+  std::unique_ptr<LeaseTable> leases_;
+  std::unique_ptr<NodeRpc> rpc_;
+  IngestPath* ingest_ = nullptr;
+  Interners* interners_ = nullptr;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  struct Part {
+    std::atomic<bool> owned{false};
+    std::atomic<bool> lost{false};       // owned once, then lost: never served again
+    std::atomic<uint64_t> applied{0};    // the stream sequence of its last message in the log
+    uint64_t revision = 0;               // of its lease (lease thread only)
+    std::chrono::steady_clock::time_point renewed, free_since{};  // lease thread only
+    std::thread feed;
+  };
+  std::unique_ptr<Part[]> parts_;
+  mutable std::mutex mu_;               // guards owners_, live_
+  std::vector<std::string> owners_;     // per partition: the owner's node id ("" none)
+  std::vector<std::string> live_;       // live nodes, this one included
+  std::shared_mutex handler_mu_;        // held (shared) while handler_ runs: Serve waits
+  ClusterReadHandler handler_;
+  std::mutex progress_mu_;
+  std::condition_variable progress_;    // a feed appended, or stopping
+  std::atomic<bool> stop_{false};
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  std::thread lease_thread_;
+  std::atomic<uint64_t> feed_errors_{0};
+};
+
+}  // namespace eddy

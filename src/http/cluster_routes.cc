@@ -1,0 +1,281 @@
+// Cluster mode's reads (http/cluster_routes.h; docs/scale-out.md): a read that needs one
+// partition goes to its owner, a global one to every node with its part merged here.
+#include "http/cluster_routes.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <sstream>
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <simdjson.h>
+
+#include "config/loader.h"
+#include "http/json_writer.h"
+#include "http/offers_body.h"
+#include "http/params.h"
+#include "util/time.h"
+
+namespace eddy {
+namespace {
+
+template <bool kIsRequest>
+std::optional<http::message<kIsRequest, http::string_body>> Parse(std::string_view bytes) {
+  http::parser<kIsRequest, http::string_body> p;
+  p.eager(true);
+  p.body_limit(std::numeric_limits<uint64_t>::max());
+  boost::beast::error_code ec;
+  p.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  if (!ec && !p.is_done()) p.put_eof(ec);
+  if (ec || !p.is_done()) return std::nullopt;
+  return p.release();
+}
+
+template <typename Message>
+std::string Serialize(const Message& m) {
+  std::ostringstream os;
+  os << m;
+  return std::move(os).str();
+}
+
+// A JSON number's text as millionths (revenue amounts are printed exactly so).
+int64_t MicrosOf(std::string_view text) {
+  const bool negative = !text.empty() && text[0] == '-';
+  if (negative) text.remove_prefix(1);
+  const size_t dot = text.find('.');
+  int64_t whole = 0, frac = 0;
+  std::from_chars(text.data(), text.data() + std::min(dot, text.size()), whole);
+  if (dot != std::string_view::npos) {
+    std::string digits(text.substr(dot + 1, 6));
+    digits.resize(6, '0');
+    std::from_chars(digits.data(), digits.data() + 6, frac);
+  }
+  const int64_t v = whole * 1'000'000 + frac;
+  return negative ? -v : v;
+}
+
+int64_t Int(simdjson::dom::element e, std::string_view key) {
+  int64_t v = 0;
+  return e[key].get(v) == simdjson::SUCCESS ? v : 0;
+}
+double Num(simdjson::dom::element e, std::string_view key) {
+  double v = 0;
+  return e[key].get(v) == simdjson::SUCCESS ? v : 0;
+}
+std::string Str(simdjson::dom::element e, std::string_view key) {
+  std::string_view v;
+  return e[key].get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+}
+EventTime Time(simdjson::dom::element e, std::string_view key) {
+  return ParseIso8601(Str(e, key)).value_or(EventTime(0));
+}
+int64_t WindowMinutes(simdjson::dom::element e) {
+  return ParseDurationMinutes(Str(e, "window")).value_or(0);
+}
+int64_t Micros(simdjson::dom::element e, std::string_view key) {
+  simdjson::dom::element v;
+  if (e[key].get(v) != simdjson::SUCCESS) return 0;
+  std::ostringstream os;
+  os << v;  // the number as printed
+  return MicrosOf(os.str());
+}
+
+void AddFigures(simdjson::dom::element e, RevenueWindow* into) {
+  RevenueWindow x;
+  x.start = Time(e, "start");
+  x.end = Time(e, "end");
+  x.orders = Int(e, "orders");
+  x.priced_orders = Int(e, "priced_orders");
+  x.units = Int(e, "units");
+  x.revenue_micros = Micros(e, "revenue");
+  x.unpriced = Int(e, "unpriced");
+  x.cancelled = Int(e, "cancelled");
+  x.late = Int(e, "late");
+  x.late_revenue_micros = Micros(e, "late_revenue");
+  into->start = x.start;
+  into->end = x.end;
+  into->Add(x);
+}
+
+// The global reads merged across nodes, from each node's part (every entry). Sums are of
+// what a shard's partial holds, in the same units, then ordered and cut as one node does.
+enum class Merged : uint8_t { kNone, kTrending, kPopular, kFunnel, kRevenue };
+
+Response MergeParts(Merged kind, unsigned v, uint32_t k, const std::string& category,
+                    const std::vector<simdjson::dom::element>& parts) {
+  switch (kind) {
+    case Merged::kTrending: {
+      TrendingAnswer a;
+      a.window_minutes = WindowMinutes(parts[0]);
+      a.now = Time(parts[0], "now");
+      struct Sum { int64_t micros = 0, events = 0, this_minute = 0, previous = 0; };
+      std::map<std::string, Sum> sum;
+      for (simdjson::dom::element part : parts) {
+        for (simdjson::dom::element c : part["categories"].get_array()) {
+          Sum& s = sum[Str(c, "category")];
+          s.micros += std::llround(Num(c, "score") * 1e6);  // the state's integer weights
+          s.events += Int(c, "events");
+          s.this_minute += Int(c["velocity"], "this_minute");
+          s.previous += Int(c["velocity"], "previous_minute");
+        }
+      }
+      for (const auto& [name, s] : sum) {
+        a.top.push_back({name, static_cast<double>(s.micros) / 1e6, s.events, s.this_minute, s.previous});
+      }
+      std::sort(a.top.begin(), a.top.end(), [](const TrendingCategory& x, const TrendingCategory& y) {
+        return x.score != y.score ? x.score > y.score : x.category < y.category;
+      });
+      if (a.top.size() > k) a.top.resize(k);
+      return TrendingResponse(v, a);
+    }
+    case Merged::kPopular: {
+      PopularAnswer a;
+      a.now = Time(parts[0], "now");
+      std::map<std::string, double> sum;
+      for (simdjson::dom::element part : parts) {
+        for (simdjson::dom::element it : part["items"].get_array()) sum[Str(it, "itemId")] += Num(it, "score");
+      }
+      for (const auto& [name, score] : sum) a.top.push_back({name, score});
+      std::sort(a.top.begin(), a.top.end(), [](const ScoredName& x, const ScoredName& y) {
+        return x.score != y.score ? x.score > y.score : x.name < y.name;
+      });
+      if (a.top.size() > k) a.top.resize(k);
+      return PopularResponse(v, category, a);
+    }
+    case Merged::kFunnel: {
+      FunnelAnswer a;
+      a.window_minutes = WindowMinutes(parts[0]);
+      a.now = Time(parts[0], "now");
+      a.category = category;
+      for (simdjson::dom::element part : parts) {
+        a.sessions += Int(part, "sessions");
+        a.viewed += Int(part, "viewed");
+        a.carted += Int(part, "carted");
+        a.purchased += Int(part, "purchased");
+      }
+      return FunnelResponse(v, a);
+    }
+    case Merged::kRevenue: {
+      RevenueAnswer a;
+      a.window_minutes = WindowMinutes(parts[0]);
+      a.now = Time(parts[0], "now");
+      a.category = category;
+      for (simdjson::dom::element part : parts) {
+        AddFigures(part["total"], &a.total);
+        size_t i = 0;
+        for (simdjson::dom::element w : part["windows"].get_array()) {
+          if (a.windows.size() <= i) a.windows.emplace_back();
+          AddFigures(w, &a.windows[i++]);
+        }
+      }
+      return RevenueResponse(v, a);
+    }
+    case Merged::kNone:
+      break;
+  }
+  return ErrorResponse(http::status::internal_server_error, v, "no merge for this read");
+}
+
+Response Unavailable(unsigned v, std::string_view why) {
+  Response res = ErrorResponse(http::status::service_unavailable, v, why);
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
+}  // namespace
+
+bool IsPartRequest(const Request& req) { return req.find(kPartHeader) != req.end(); }
+
+std::string SerializeRequest(const Request& req) { return Serialize(req); }
+std::optional<Request> ParseRequest(std::string_view bytes) { return Parse<true>(bytes); }
+std::string SerializeResponse(const Response& res) { return Serialize(res); }
+std::optional<Response> ParseResponse(std::string_view bytes) { return Parse<false>(bytes); }
+
+// How a read is spread in cluster mode: to its partition's owner (a user's, or an item's:
+// the catalog record and stock live there), to every node (merged here), or not yet.
+bool Router::Distribute(Request& req, std::string_view path, std::string_view id,
+                        std::string_view query, Respond& respond) {
+  const unsigned v = req.version();
+  auto starts = [&](std::string_view p) { return path.starts_with(p); };
+  auto ends = [&](std::string_view s) { return path.ends_with(s); };
+  std::optional<std::string> key;  // the partition key of a one-partition read
+  Merged merged = Merged::kNone;
+  if (starts("/v1/users/")) {
+    key = PathId(id, "userId", v, respond);
+    if (!key) return true;
+  } else if (path == "/v1/recommendations") {
+    std::optional<std::string_view> raw = QueryParam(query, "userId");
+    if (!raw) return false;  // the route says what is missing
+    key = PathId(*raw, "userId", v, respond);
+    if (!key) return true;
+  } else if (path == "/v1/offers/rank") {
+    OffersRequest r;
+    if (!ParseOffers(req.body(), &r).empty()) return false;  // the route says what is wrong
+    if (r.user.empty()) return false;  // no user: no personal signal, any node answers
+    key = r.user;
+  } else if (starts("/v1/items/") && (ends("/similar") || ends("/inventory") ||
+                                      (id.size() > 0 && path == "/v1/items/" + std::string(id)))) {
+    key = PathId(id, "itemId", v, respond);
+    if (!key) return true;
+  } else if (path == "/v1/trending/categories") {
+    merged = Merged::kTrending;
+  } else if (path == "/v1/items/popular") {
+    merged = Merged::kPopular;
+  } else if (path == "/v1/analytics/funnel") {
+    merged = Merged::kFunnel;
+  } else if (path == "/v1/analytics/revenue") {
+    merged = Merged::kRevenue;
+  } else {
+    respond(ErrorResponse(http::status::not_implemented, v,
+                          std::string(path) + " is not served in cluster mode yet (docs/scale-out.md "
+                          "lists the reads a cluster answers)"));
+    return true;
+  }
+  if (key) {
+    const int64_t p = engine_.PartitionOfKey(*key);
+    engine_.ClusterRead(p, SerializeRequest(req), [v, respond](std::vector<NodeAnswer> answers) {
+      const NodeAnswer& a = answers.front();
+      if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
+      std::optional<Response> res = ParseResponse(a.response);
+      if (!res) return respond(Unavailable(v, "node " + a.node + " gave a malformed answer"));
+      res->set("X-Eddy-Node", a.node);
+      respond(std::move(*res));
+    });
+    return true;
+  }
+  uint32_t k = 10;
+  if (merged == Merged::kTrending || merged == Merged::kPopular) {
+    if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return true;
+  }
+  std::string category;
+  if (!IdParam(query, "category", &category, v, respond)) return true;
+  Request part = req;
+  part.set(kPartHeader, "1");
+  engine_.ClusterRead(-1, SerializeRequest(part), [v, k, merged, category, respond](std::vector<NodeAnswer> answers) {
+    std::vector<Response> responses;
+    for (const NodeAnswer& a : answers) {
+      if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
+      std::optional<Response> res = ParseResponse(a.response);
+      if (!res) return respond(Unavailable(v, "node " + a.node + " gave a malformed answer"));
+      // A client error (a bad parameter) is every node's: pass the first one on.
+      if (res->result() != http::status::ok) return respond(std::move(*res));
+      responses.push_back(std::move(*res));
+    }
+    std::vector<simdjson::dom::parser> parsers(responses.size());
+    std::vector<simdjson::dom::element> parts;
+    for (size_t i = 0; i < responses.size(); ++i) {
+      simdjson::dom::element doc;
+      if (parsers[i].parse(responses[i].body()).get(doc) != simdjson::SUCCESS) {
+        return respond(Unavailable(v, "node " + answers[i].node + " gave a malformed answer"));
+      }
+      parts.push_back(doc);
+    }
+    Response res = MergeParts(merged, v, k, category, parts);
+    res.set("X-Eddy-Nodes", std::to_string(parts.size()));
+    respond(std::move(res));
+  });
+  return true;
+}
+
+}  // namespace eddy

@@ -1,0 +1,33 @@
+#pragma once
+// The HTTP side of cluster mode (issue 20; docs/scale-out.md): how a read is spread over
+// the nodes, the bytes a request or response travels between nodes as, and the response
+// formats a merged global answer is printed with (the same as one node's).
+//
+// Thread-safety: pure functions.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "eddy/engine.h"
+#include "http/router.h"
+
+namespace eddy {
+
+// A global read's part asked of one node (header X-Eddy-Part): it answers every entry
+// (k = kPartK), the asking node merges and cuts to the client's k.
+inline constexpr uint32_t kPartK = 1u << 30;
+inline constexpr std::string_view kPartHeader = "X-Eddy-Part";
+bool IsPartRequest(const Request& req);
+
+std::string SerializeRequest(const Request& req);
+std::optional<Request> ParseRequest(std::string_view bytes);
+std::string SerializeResponse(const Response& res);
+std::optional<Response> ParseResponse(std::string_view bytes);
+
+Response TrendingResponse(unsigned v, const TrendingAnswer& a);
+Response PopularResponse(unsigned v, const std::string& category, const PopularAnswer& a);
+Response FunnelResponse(unsigned v, const FunnelAnswer& a);
+Response RevenueResponse(unsigned v, const RevenueAnswer& a);
+
+}  // namespace eddy
