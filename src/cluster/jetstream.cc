@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -66,6 +67,9 @@ Result<std::unique_ptr<JetStreamLog>> JetStreamLog::Open(const ClusterOptions& o
   jo.PublishAsync.AckHandler = &OnJetStreamAck;
   jo.PublishAsync.AckHandlerClosure = log.get();
   jo.PublishAsync.MaxPending = 65536;
+  // JetStream API calls (leases, last sequences, readers) fail fast enough for a lease to
+  // be renewed several times within cluster.lease_ms; each caller retries.
+  jo.Wait = std::clamp<int64_t>(o.lease_ms / 4, 250, 5000);
   s = natsConnection_JetStream(&log->js_, log->nc_, &jo);
   if (s != NATS_OK) return Status::Unavailable("cluster: no JetStream context (" + Why(s) + ")");
 

@@ -50,10 +50,12 @@ Status ClusterNode::Start(IngestPath& ingest, Interners& interners) {
   ingest_ = &ingest;
   interners_ = &interners;
   Result<std::unique_ptr<NodeRpc>> rpc = NodeRpc::Open(
-      *log_, co_.node_id, [this](std::string req, NodeRpc::Reply reply) { OnRequest(std::move(req), std::move(reply)); });
+      *log_, co_.node_id, [this](std::string req, NodeRpc::Reply reply) { Enqueue(std::move(req), std::move(reply)); });
   if (!rpc.ok()) return rpc.status();
   rpc_ = std::move(rpc).value();
+  for (int i = 0; i < kRequestThreads; ++i) request_threads_.emplace_back([this] { RequestLoop(); });
   if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) return st;
+  started_ = Steady::now();
   lease_thread_ = std::thread([this] { LeaseLoop(); });
   spdlog::info("cluster: node {} on stream '{}' ({} partitions, R{}, lease {} ms)", co_.node_id,
                co_.stream, options_.log.partitions, co_.replicas, co_.lease_ms);
@@ -75,6 +77,12 @@ void ClusterNode::Stop() {
   for (uint32_t p = 0; p < n && parts_; ++p) {
     if (parts_[p].feed.joinable()) parts_[p].feed.join();
   }
+  {
+    std::lock_guard lock(queue_mu_);
+  }
+  queue_cv_.notify_all();
+  for (std::thread& t : request_threads_) t.join();
+  request_threads_.clear();
   rpc_.reset();  // no request is being answered from here on
   if (leases_) {
     for (uint32_t p = 0; p < n; ++p) {
@@ -123,42 +131,89 @@ void ClusterNode::LeaseLoop() {
 void ClusterNode::Tick() {
   const auto now = Steady::now();
   const auto lease = std::chrono::milliseconds(co_.lease_ms);
+  // The leases held come first: a slow NATS call further down must not let them lapse.
+  for (uint32_t p = 0; p < options_.log.partitions && !stop_.load(); ++p) {
+    Part& part = parts_[p];
+    if (degraded_.load()) {
+      if (part.owned.exchange(false)) leases_->Release(p);
+      continue;
+    }
+    if (!part.owned.load()) continue;
+    const auto sent = Steady::now();  // the lease runs from before the renewal is sent
+    Result<uint64_t> rev = leases_->Renew(p, co_.node_id, part.revision);
+    if (rev.ok()) {
+      part.revision = rev.value();
+      part.renewed = sent;
+    } else if (rev.status().code() == StatusCode::kAlreadyExists) {
+      // The entry changed: a renewal that timed out here may have been stored (the entry
+      // is still ours, at a newer revision), or another node took the partition.
+      Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
+      if (owner.ok() && owner.value() && owner.value()->node == co_.node_id) {
+        part.revision = owner.value()->revision;
+      } else if (owner.ok() && owner.value()) {
+        Degrade("partition " + std::to_string(p) + " was taken by node " + owner.value()->node);
+      }
+    } else {
+      kv_failed_ = now;
+      if (Steady::now() - part.renewed >= lease) Suspend(p, std::string(rev.status().message()));
+    }
+  }
   if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) {
     spdlog::warn("cluster: {}", st.message());
+    kv_failed_ = now;
   }
-  if (auto nodes = leases_->Nodes(); nodes.ok()) {
-    std::vector<std::string> live;
-    for (const auto& [node, clock] : nodes.value()) {
-      live.push_back(node);
-      clock_.Observe(clock);
-    }
-    if (std::find(live.begin(), live.end(), co_.node_id) == live.end()) live.push_back(co_.node_id);
-    std::sort(live.begin(), live.end());
-    std::lock_guard g(mu_);
-    live_ = std::move(live);
-  }
-  const std::vector<std::string> live = LiveNodes();
   // Taking partitions waits a lease time after start: the nodes started together see each
   // other's heartbeats first, so the first one up does not take everything.
   const bool settled = now - started_ >= lease;
-  for (uint32_t p = 0; p < options_.log.partitions && !stop_.load(); ++p) {
-    Part& part = parts_[p];
-    if (part.owned.load()) {
-      Result<uint64_t> rev = leases_->Renew(p, co_.node_id, part.revision);
-      if (rev.ok()) {
-        part.revision = rev.value();
-        part.renewed = now;
-      } else if (rev.status().code() == StatusCode::kAlreadyExists) {
-        Lose(p, "another node took it");
-      } else if (now - part.renewed >= lease) {
-        Lose(p, "its lease could not be renewed in time (" + std::string(rev.status().message()) + ")");
+  // The node list costs a consumer on the servers: every tick until settled, then every
+  // third (a lease time).
+  if (!settled || tick_count_++ % 3 == 0) {
+    if (auto nodes = leases_->Nodes(); !nodes.ok()) {
+      kv_failed_ = now;
+    } else {
+      std::vector<std::string> live;
+      for (const auto& [node, clock] : nodes.value()) {
+        live.push_back(node);
+        clock_.Observe(clock);
       }
+      if (std::find(live.begin(), live.end(), co_.node_id) == live.end()) live.push_back(co_.node_id);
+      std::sort(live.begin(), live.end());
+      std::lock_guard g(mu_);
+      live_ = std::move(live);
+    }
+  }
+  const std::vector<std::string> live = LiveNodes();
+  // The others' owners, within a third of a lease time (slow NATS calls leave the rest to
+  // the next tick, which starts where this one stopped).
+  const uint32_t partitions = options_.log.partitions;
+  const uint32_t first = next_scan_;
+  for (uint32_t i = 0; i < partitions && !stop_.load(); ++i) {
+    const uint32_t p = (first + i) % partitions;
+    next_scan_ = p;
+    if (Steady::now() - now >= lease / 3) break;
+    Part& part = parts_[p];
+    if (part.owned.load()) continue;
+    Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
+    if (!owner.ok()) {
+      kv_failed_ = now;
       continue;
     }
-    Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
-    if (!owner.ok()) continue;
+    if (owner.value() && owner.value()->node == co_.node_id && !degraded_.load()) {
+      // Ours, though this node did not know it: a take or renewal that timed out here was
+      // stored. Its feed goes on from where it stopped.
+      part.revision = owner.value()->revision;
+      part.renewed = now;
+      part.free_since = {};
+      Take(p);
+      continue;
+    }
     if (owner.value()) {
       part.free_since = {};
+      if (part.suspended && owner.value()->node != co_.node_id) {
+        Degrade("partition " + std::to_string(p) + " was taken by node " + owner.value()->node +
+                " while this node could not renew its lease");
+      }
+      part.last_owner = owner.value()->node;
       std::lock_guard g(mu_);
       owners_[p] = owner.value()->node;
       continue;
@@ -168,8 +223,17 @@ void ClusterNode::Tick() {
       owners_[p].clear();
     }
     if (part.free_since == Steady::time_point{}) part.free_since = now;
-    if (part.lost.load() || !settled) continue;
-    if (Preferred(p, live) == co_.node_id || now - part.free_since >= lease) {
+    if (!settled || degraded_.load()) continue;
+    // Its last owner takes a free partition at once (its state is the freshest), the node
+    // rendezvous hashing prefers after half a lease time, any node after a whole one. But
+    // for three lease times after NATS failed this node, none takes a partition another
+    // node owned: every lease may have lapsed together, and their owners take them back
+    // (one that lost a partition would have to give up all of them).
+    const auto free_for = now - part.free_since;
+    const bool others = !part.last_owner.empty() && part.last_owner != co_.node_id;
+    if (others && now - kv_failed_ < 3 * lease) continue;
+    if (part.suspended || (Preferred(p, live) == co_.node_id && free_for >= lease / 2) ||
+        free_for >= lease) {
       Result<uint64_t> rev = leases_->Take(p, co_.node_id);
       if (!rev.ok()) continue;  // another node was quicker
       part.revision = rev.value();
@@ -183,26 +247,47 @@ void ClusterNode::Tick() {
 void ClusterNode::Take(uint32_t p) {
   Part& part = parts_[p];
   if (part.feed.joinable()) part.feed.join();
-  part.applied.store(0);
   part.owned.store(true);
   {
     std::lock_guard g(mu_);
     owners_[p] = co_.node_id;
   }
-  spdlog::info("cluster: node {} owns partition {}; applying it from the stream's start", co_.node_id, p);
+  if (part.suspended) {
+    spdlog::info("cluster: node {} owns partition {} again; applying it from stream sequence {}",
+                 co_.node_id, p, part.applied.load() + 1);
+  } else {
+    spdlog::info("cluster: node {} owns partition {}; applying it from the stream's start", co_.node_id, p);
+  }
+  part.suspended = false;
   part.feed = std::thread([this, p] { FeedLoop(p); });
 }
 
-void ClusterNode::Lose(uint32_t p, const std::string& why) {
+void ClusterNode::Suspend(uint32_t p, const std::string& why) {
   parts_[p].owned.store(false);
-  parts_[p].lost.store(true);
+  parts_[p].suspended = true;
   {
     std::lock_guard g(mu_);
     owners_[p].clear();
   }
   progress_.notify_all();
-  spdlog::error("cluster: node {} lost partition {}: {}; this process no longer serves it "
-                "(restart the node to serve partitions again)", co_.node_id, p, why);
+  spdlog::warn("cluster: node {} could not renew its lease of partition {} in time ({}); "
+               "suspended until it can take it again", co_.node_id, p, why);
+}
+
+void ClusterNode::Degrade(const std::string& why) {
+  if (degraded_.exchange(true)) return;
+  {
+    std::lock_guard g(mu_);
+    degraded_why_ = why;
+  }
+  for (uint32_t p = 0; p < options_.log.partitions; ++p) {
+    if (parts_[p].owned.exchange(false)) leases_->Release(p);
+  }
+  progress_.notify_all();
+  spdlog::error("cluster: node {} gives up all its partitions: {}; its shards hold that "
+                "partition's events, so its global answers would count them twice. It keeps "
+                "serving as a front node (ingest, forwarded reads); restart it to own partitions "
+                "again", co_.node_id, why);
 }
 
 void ClusterNode::FeedLoop(uint32_t p) {
@@ -276,6 +361,38 @@ Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
   return Status::Ok();
 }
 
+// Requests wait here for a request thread: a read may wait for its partitions to catch
+// up, and must not hold up NATS's delivery of the others. One that waited longer than its
+// caller does (cluster.forward_timeout_ms) is dropped; so is one beyond kMaxQueued.
+void ClusterNode::Enqueue(std::string request, NodeRpc::Reply reply) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (queue_.size() < kMaxQueued && !stop_.load()) {
+      queue_.push_back({std::move(request), std::move(reply), Steady::now()});
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  reply("Enode " + co_.node_id + " has too many reads waiting; retry");
+}
+
+void ClusterNode::RequestLoop() {
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    queue_cv_.wait(lock, [this] { return stop_.load() || !queue_.empty(); });
+    if (stop_.load()) break;
+    Queued q = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    if (Steady::now() - q.arrived < std::chrono::milliseconds(co_.forward_timeout_ms)) {
+      OnRequest(std::move(q.request), std::move(q.reply));
+    }
+    lock.lock();
+  }
+  for (Queued& q : queue_) q.reply("Eeddy is shutting down");
+  queue_.clear();
+}
+
 void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
   if (request.empty()) return reply("Eempty request");
   if (request[0] == kClockAsk) return reply(std::to_string(clock_.newest_event_ms()));
@@ -293,8 +410,17 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
       return reply("Enode " + co_.node_id + " does not own partition " + std::to_string(asked));
     }
   } else if (asked == -1) {
+    // A global read gets every shard's partial, which holds every partition this node has
+    // applied: it must own each of them now, or its part would count one that another node
+    // owns. A degraded node owns none and holds some: its part is nothing.
+    if (degraded_.load()) return reply("K\n");
     for (uint32_t p = 0; p < options_.log.partitions; ++p) {
-      if (parts_[p].owned.load()) parts.push_back(p);
+      if (parts_[p].owned.load()) {
+        parts.push_back(p);
+      } else if (parts_[p].applied.load() > 0) {
+        return reply("Epartition " + std::to_string(p) + " is suspended on node " + co_.node_id +
+                     " (its lease lapsed); retry");
+      }
     }
   } else {
     return reply("Ebad partition in node request");
@@ -370,12 +496,16 @@ void ClusterNode::Read(int64_t partition, std::string request,
           }
           a.response = nl == std::string::npos ? std::string() : answer.substr(nl + 1);
         }
+        // A node answering for no partition (a degraded one) adds nothing to a global read.
+        const bool nothing = a.status.ok() && a.covered.empty() && partition < 0;
         std::vector<NodeAnswer> all;
         {
           std::lock_guard lock(round2->mu);
-          round2->answers[i] = std::move(a);
+          if (!nothing) round2->answers[i] = std::move(a);
           if (--round2->left != 0) return;
-          all = std::move(round2->answers);
+          for (NodeAnswer& x : round2->answers) {
+            if (!x.node.empty()) all.push_back(std::move(x));
+          }
         }
         if (partition < 0) {
           // Every partition must be in exactly one answer, or the merge would be wrong.
@@ -422,6 +552,7 @@ ClusterStatus ClusterNode::Describe() const {
     if (parts_[p].owned.load()) s.owned.push_back(p);
   }
   s.feed_errors = feed_errors_.load();
+  s.degraded = degraded_why_;
   return s;
 }
 

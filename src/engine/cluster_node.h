@@ -12,14 +12,20 @@
 //     its partitions — first raised to the asking node's clock and caught up with every
 //     message JetStream holds for them, so an acknowledged event is in the answer;
 //   - sends reads to the owner of a partition, or to every node, for the HTTP front end.
-// A partition this node owned and lost (its lease lapsed and another took it) is not
-// served again by this process: its local state is stale.
+// A partition's state is a function of the prefix of its subject applied, so a node whose
+// lease lapsed (NATS unreachable for a lease time) suspends the partition and takes it
+// back first when the lease is free again, continuing its feed where it stopped. But the
+// shards' global partials mix every partition a node applied: once another node has taken
+// one of its partitions, this node's global answers would count that partition twice. So
+// it then gives every partition up and serves as a front node only (ingest, forwarded and
+// merged reads) until it is restarted — "degraded" in its status.
 //
 // Thread-safety: Read from any thread; Start/Stop from the engine's owner.
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -63,8 +69,11 @@ class ClusterNode {
   void LeaseLoop();
   void Tick();
   void Take(uint32_t p);
-  void Lose(uint32_t p, const std::string& why);
+  void Suspend(uint32_t p, const std::string& why);
+  void Degrade(const std::string& why);
   void FeedLoop(uint32_t p);
+  void Enqueue(std::string request, NodeRpc::Reply reply);
+  void RequestLoop();
   void OnRequest(std::string request, NodeRpc::Reply reply);
   // Waits until every message JetStream holds for `parts` is in the local log.
   eddy::Status CatchUp(const std::vector<uint32_t>& parts);
@@ -79,14 +88,15 @@ class ClusterNode {
   std::unique_ptr<NodeRpc> rpc_;
   IngestPath* ingest_ = nullptr;
   Interners* interners_ = nullptr;
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started_;  // set by Start, before the lease thread
 
   struct Part {
     std::atomic<bool> owned{false};
-    std::atomic<bool> lost{false};       // owned once, then lost: never served again
+    bool suspended = false;              // its lease lapsed here; nobody else took it yet
     std::atomic<uint64_t> applied{0};    // the stream sequence of its last message in the log
     uint64_t revision = 0;               // of its lease (lease thread only)
     std::chrono::steady_clock::time_point renewed, free_since{};  // lease thread only
+    std::string last_owner;              // the other node last seen holding it (lease thread)
     std::thread feed;
   };
   std::unique_ptr<Part[]> parts_;
@@ -98,10 +108,27 @@ class ClusterNode {
   std::mutex progress_mu_;
   std::condition_variable progress_;    // a feed appended, or stopping
   std::atomic<bool> stop_{false};
+  std::atomic<bool> degraded_{false};   // gave its partitions up (see the top)
+  std::string degraded_why_;            // guarded by mu_
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
   std::thread lease_thread_;
+  uint64_t tick_count_ = 0;              // lease thread only
+  uint32_t next_scan_ = 0;               // the partition the next tick looks at first (lease thread)
+  std::chrono::steady_clock::time_point kv_failed_{};  // NATS last failed a lease call (lease thread)
   std::atomic<uint64_t> feed_errors_{0};
+
+  static constexpr int kRequestThreads = 4;
+  static constexpr size_t kMaxQueued = 1024;
+  struct Queued {
+    std::string request;
+    NodeRpc::Reply reply;
+    std::chrono::steady_clock::time_point arrived;
+  };
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Queued> queue_;             // guarded by queue_mu_
+  std::vector<std::thread> request_threads_;
 };
 
 }  // namespace eddy

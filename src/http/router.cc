@@ -656,6 +656,19 @@ Response Router::StreamStatusResponse(unsigned version) {
   w.Key("events_per_second_10s").Double(s.events_per_second_10s);
   w.Key("popular_full_scans").Uint(s.popular_full_scans);
   w.Key("experiment_records_dropped").Uint(s.experiment_records_dropped);
+  if (s.cluster.enabled) {
+    const ClusterStatus& c = s.cluster;
+    w.Key("cluster").BeginObject().Key("node").String(c.node);
+    w.Key("degraded").Bool(!c.degraded.empty());
+    if (!c.degraded.empty()) w.Key("degraded_because").String(c.degraded);
+    w.Key("live_nodes").BeginArray();
+    for (const std::string& n : c.live_nodes) w.String(n);
+    w.EndArray().Key("owned").BeginArray();
+    for (uint32_t p : c.owned) w.Uint(p);
+    w.EndArray().Key("owners").BeginArray();
+    for (const std::string& n : c.owners) w.String(n);
+    w.EndArray().Key("feed_errors").Uint(c.feed_errors).EndObject();
+  }
   w.Key("partition").BeginArray();
   for (const PartitionStatus& p : s.partition) {
     w.BeginObject().Key("partition").Uint(p.partition).Key("shard").Int(p.shard);
