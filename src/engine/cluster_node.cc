@@ -295,6 +295,7 @@ void ClusterNode::FeedLoop(uint32_t p) {
   std::unique_ptr<JetStreamLog::PartitionReader> reader;
   std::vector<std::string_view> views;
   std::vector<Event> events;
+  int empty = 0;  // fetches in a row that brought nothing
   while (!stop_.load() && part.owned.load()) {
     if (!reader) {
       Result<std::unique_ptr<JetStreamLog::PartitionReader>> r = log_->NewReader(p, part.applied.load() + 1);
@@ -332,6 +333,20 @@ void ClusterNode::FeedLoop(uint32_t p) {
       reader.reset();
       continue;
     }
+    // A reader whose consumer was on a server that died gets nothing, not an error: when
+    // the stream holds more than it gave (a read waits for it, or every 5 s of silence),
+    // read again from a new consumer.
+    empty = got.value() == 0 ? empty + 1 : 0;
+    if ((empty >= 5 && part.wanted.load() > part.applied.load()) || empty >= 50) {
+      empty = 0;
+      Result<uint64_t> last = log_->LastSequence(p);
+      if (last.ok() && last.value() > part.applied.load()) {
+        spdlog::warn("cluster: partition {}: its reader stopped short of sequence {} (at {}); "
+                     "reading again", p, last.value(), part.applied.load());
+        reader.reset();
+        continue;
+      }
+    }
     if (got.value() > 0) {
       std::lock_guard lock(progress_mu_);
       progress_.notify_all();
@@ -344,6 +359,8 @@ Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
   for (uint32_t p : parts) {
     Result<uint64_t> last = log_->LastSequence(p);
     if (!last.ok()) return last.status();
+    for (uint64_t w = parts_[p].wanted.load(); w < last.value() && !parts_[p].wanted.compare_exchange_weak(w, last.value());) {
+    }
     std::unique_lock lock(progress_mu_);
     const bool done = progress_.wait_until(lock, deadline, [&] {
       return stop_.load() || !parts_[p].owned.load() || parts_[p].applied.load() >= last.value();

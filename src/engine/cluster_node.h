@@ -94,6 +94,7 @@ class ClusterNode {
     std::atomic<bool> owned{false};
     bool suspended = false;              // its lease lapsed here; nobody else took it yet
     std::atomic<uint64_t> applied{0};    // the stream sequence of its last message in the log
+    std::atomic<uint64_t> wanted{0};     // the newest sequence a read waits for
     uint64_t revision = 0;               // of its lease (lease thread only)
     std::chrono::steady_clock::time_point renewed, free_since{};  // lease thread only
     std::string last_owner;              // the other node last seen holding it (lease thread)
