@@ -163,7 +163,9 @@ void JetStreamLog::PublishAsync(const std::vector<Record>& records, PublishDone 
   if (records.empty()) return done(Status::Ok(), {});
   auto* w = new Waiter();
   w->acks.assign(records.size(), Ack{});
-  w->pending = records.size();
+  // One more than the records: this call's own share, given up last, so that the last
+  // acknowledgement cannot finish (and free) the waiter while this call still uses it.
+  w->pending = records.size() + 1;
   w->done = std::move(done);
   {
     std::lock_guard lock(mu_);
@@ -196,7 +198,7 @@ void JetStreamLog::PublishAsync(const std::vector<Record>& records, PublishDone 
   {
     std::lock_guard lock(w->mu);
     if (!error.empty() && w->error.empty()) w->error = error;
-    w->pending -= records.size() - sent;  // never sent: nothing will acknowledge them
+    w->pending -= records.size() - sent + 1;  // never sent: nothing will acknowledge them
     last = w->pending == 0;
   }
   if (last) Finish(w);

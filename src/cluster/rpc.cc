@@ -7,6 +7,12 @@
 namespace eddy {
 
 struct NodeRpcCallbacks {
+  static void Complete(void* closure) {
+    auto* rpc = static_cast<NodeRpc*>(closure);
+    std::lock_guard lock(rpc->mu_);
+    ++rpc->completed_;
+    rpc->cv_.notify_all();
+  }
   static void Request(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     static_cast<NodeRpc*>(closure)->OnRequest(msg);
   }
@@ -35,6 +41,10 @@ Result<std::unique_ptr<NodeRpc>> NodeRpc::Open(JetStreamLog& log, const std::str
     s = natsConnection_Subscribe(&rep, log.connection(), (rpc->inbox_ + ".*").c_str(),
                                  &NodeRpcCallbacks::Reply, rpc.get());
   }
+  // Told when a subscription is closed and its handler has returned: only then may this
+  // object go (the destructor waits for both).
+  if (req != nullptr) natsSubscription_SetOnCompleteCB(req, &NodeRpcCallbacks::Complete, rpc.get());
+  if (rep != nullptr) natsSubscription_SetOnCompleteCB(rep, &NodeRpcCallbacks::Complete, rpc.get());
   rpc->request_sub_ = req;
   rpc->reply_sub_ = rep;
   // The subscriptions are known to the server before a peer may call this node.
@@ -48,21 +58,26 @@ Result<std::unique_ptr<NodeRpc>> NodeRpc::Open(JetStreamLog& log, const std::str
 }
 
 NodeRpc::~NodeRpc() {
+  int subs = 0;
   for (void* sub : {request_sub_, reply_sub_}) {
     if (sub == nullptr) continue;
-    auto* s = static_cast<natsSubscription*>(sub);
-    // Drained: a callback running now finishes before this object goes.
-    if (natsSubscription_Drain(s) == NATS_OK) natsSubscription_WaitForDrainCompletion(s, 2000);
-    natsSubscription_Destroy(s);
+    ++subs;
+    natsSubscription_Unsubscribe(static_cast<natsSubscription*>(sub));
   }
   std::map<uint64_t, Pending> left;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    // A handler running now returns before this object goes (even with NATS unreachable:
+    // closing a subscription needs no server).
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return completed_ >= subs; });
     stop_ = true;
     left.swap(pending_);
   }
   cv_.notify_all();
   if (expiry_.joinable()) expiry_.join();
+  for (void* sub : {request_sub_, reply_sub_}) {
+    if (sub != nullptr) natsSubscription_Destroy(static_cast<natsSubscription*>(sub));
+  }
   for (auto& [id, p] : left) p.done(Status::Unavailable("eddy is shutting down"), {});
 }
 

@@ -64,6 +64,7 @@ class NodeRpc {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  int completed_ = 0;  // subscriptions closed with their handler returned
   uint64_t next_id_ = 1;
   std::map<uint64_t, Pending> pending_;  // by call id, guarded by mu_
   std::thread expiry_;
