@@ -93,19 +93,20 @@ void NodeRpc::OnRequest(void* m) {
   });
 }
 
+std::optional<NodeRpc::Pending> NodeRpc::TakePending(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return std::nullopt;  // answered or expired already
+  std::optional<Pending> p = std::move(it->second);
+  pending_.erase(it);
+  return p;
+}
+
 void NodeRpc::OnReply(void* m) {
   auto* msg = static_cast<natsMsg*>(m);
   const std::string_view subject = natsMsg_GetSubject(msg);
   const uint64_t id = std::strtoull(std::string(subject.substr(subject.rfind('.') + 1)).c_str(), nullptr, 10);
-  std::optional<Pending> p;
-  {
-    std::lock_guard lock(mu_);
-    auto it = pending_.find(id);
-    if (it != pending_.end()) {
-      p = std::move(it->second);
-      pending_.erase(it);
-    }
-  }
+  std::optional<Pending> p = TakePending(id);
   if (p) {
     if (natsMsg_IsNoResponders(msg)) {
       p->done(Status::Unavailable("node " + p->node + " is not listening (gone or not started)"), {});
@@ -130,15 +131,7 @@ void NodeRpc::Call(const std::string& node, const std::string& request, int64_t 
   natsStatus s = natsConnection_PublishRequest(log_.connection(), subject.c_str(), reply.c_str(),
                                                request.data(), static_cast<int>(request.size()));
   if (s != NATS_OK) {
-    std::optional<Pending> p;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pending_.find(id);
-      if (it != pending_.end()) {
-        p = std::move(it->second);
-        pending_.erase(it);
-      }
-    }
+    std::optional<Pending> p = TakePending(id);
     if (p) p->done(Status::Unavailable(std::string("cannot reach node ") + node + ": " + natsStatus_GetText(s)), {});
   }
 }

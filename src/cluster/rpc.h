@@ -55,6 +55,7 @@ class NodeRpc {
   void OnRequest(void* msg);
   void OnReply(void* msg);
   void ExpireLoop();
+  std::optional<Pending> TakePending(uint64_t id);  // the call waiting for `id`, removed
 
   JetStreamLog& log_;
   Handler handler_;
