@@ -100,7 +100,7 @@ void AddFigures(simdjson::dom::element e, RevenueWindow* into) {
 
 // The global reads merged across nodes, from each node's part (every entry). Sums are of
 // what a shard's partial holds, in the same units, then ordered and cut as one node does.
-enum class Merged : uint8_t { kNone, kTrending, kPopular, kFunnel, kRevenue };
+enum class Merged : uint8_t { kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue };
 
 Response MergeParts(Merged kind, unsigned v, uint32_t k, const std::string& category,
                     const std::vector<simdjson::dom::element>& parts) {
@@ -128,6 +128,18 @@ Response MergeParts(Merged kind, unsigned v, uint32_t k, const std::string& cate
       });
       if (a.top.size() > k) a.top.resize(k);
       return TrendingResponse(v, a);
+    }
+    case Merged::kVelocity: {
+      VelocityAnswer a;
+      a.now = Time(parts[0], "now");
+      for (simdjson::dom::element part : parts) {
+        size_t i = 0;
+        for (simdjson::dom::element m : part["minutes"].get_array()) {
+          if (a.per_minute.size() <= i) a.per_minute.push_back(0);
+          a.per_minute[i++] += Int(m, "events");
+        }
+      }
+      return VelocityResponse(v, category, a);
     }
     case Merged::kPopular: {
       PopularAnswer a;
@@ -220,6 +232,8 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     if (!key) return true;
   } else if (path == "/v1/trending/categories") {
     merged = Merged::kTrending;
+  } else if (starts("/v1/categories/") && ends("/velocity")) {
+    merged = Merged::kVelocity;
   } else if (path == "/v1/items/popular") {
     merged = Merged::kPopular;
   } else if (path == "/v1/analytics/funnel") {
@@ -249,7 +263,13 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return true;
   }
   std::string category;
-  if (!IdParam(query, "category", &category, v, respond)) return true;
+  if (merged == Merged::kVelocity) {
+    std::optional<std::string> c = PathId(id, "category", v, respond);
+    if (!c) return true;
+    category = *c;
+  } else if (!IdParam(query, "category", &category, v, respond)) {
+    return true;
+  }
   Request part = req;
   part.set(kPartHeader, "1");
   engine_.ClusterRead(-1, SerializeRequest(part), [v, k, merged, category, respond](std::vector<NodeAnswer> answers) {

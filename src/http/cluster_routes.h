@@ -26,6 +26,7 @@ std::string SerializeResponse(const Response& res);
 std::optional<Response> ParseResponse(std::string_view bytes);
 
 Response TrendingResponse(unsigned v, const TrendingAnswer& a);
+Response VelocityResponse(unsigned v, const std::string& category, const VelocityAnswer& a);
 Response PopularResponse(unsigned v, const std::string& category, const PopularAnswer& a);
 Response FunnelResponse(unsigned v, const FunnelAnswer& a);
 Response RevenueResponse(unsigned v, const RevenueAnswer& a);

@@ -548,18 +548,22 @@ void Router::Velocity(const Request& req, std::string_view category_raw, std::st
   if (!IntParam(query, "minutes", 1, max_minutes, &minutes, v, respond)) return;
   engine_.CategoryVelocity(*category, minutes, [v, category = *category,
                                                 respond = std::move(respond)](VelocityAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("category").String(category).Key("now").String(FormatIso8601(a.now));
-    w.Key("minutes").BeginArray();
-    const int64_t now_minute = a.now.millis() / 60'000;
-    const int64_t n = static_cast<int64_t>(a.per_minute.size());
-    for (int64_t i = 0; i < n; ++i) {
-      w.BeginObject().Key("minute").String(FormatIso8601(EventTime((now_minute - n + 1 + i) * 60'000)));
-      w.Key("events").Int(a.per_minute[i]).EndObject();
-    }
-    w.EndArray().EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(VelocityResponse(v, category, a));
   });
+}
+
+Response VelocityResponse(unsigned v, const std::string& category, const VelocityAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("category").String(category).Key("now").String(FormatIso8601(a.now));
+  w.Key("minutes").BeginArray();
+  const int64_t now_minute = a.now.millis() / 60'000;
+  const int64_t n = static_cast<int64_t>(a.per_minute.size());
+  for (int64_t i = 0; i < n; ++i) {
+    w.BeginObject().Key("minute").String(FormatIso8601(EventTime((now_minute - n + 1 + i) * 60'000)));
+    w.Key("events").Int(a.per_minute[i]).EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Engagement(const Request& req, std::string_view item_raw, Respond respond) {

@@ -65,6 +65,7 @@ std::vector<std::string> Reads() {
       "/v1/trending/categories?window=1h&k=5", "/v1/items/popular?k=10",
       "/v1/items/popular?k=5&category=c2",     "/v1/analytics/funnel?window=1h",
       "/v1/analytics/revenue?window=5m",       "/v1/analytics/revenue?window=1h&category=c3",
+      "/v1/categories/c1/velocity?minutes=30",
   };
   for (int u = 0; u < kUsers; u += 3) {
     const std::string user = "/v1/users/u" + std::to_string(u);
