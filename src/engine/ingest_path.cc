@@ -232,7 +232,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     return st;
   }
   if (cluster_ != nullptr) {
-    PublishRuns(ctx, reply, done);
+    PublishRuns(ctx, n, newest, reply, done);
     return Status::Ok();
   }
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
@@ -264,7 +264,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     owned_by_log->Arm(std::move(*reply), std::move(*done));
     *done = nullptr;
   }
-  Count(ctx.events, n);
+  Count(CountTypes(ctx.events), n);
   // Before publishing (and so before the reply): a read's clock covers every acknowledged
   // event.
   clock_.Observe(newest);
@@ -302,13 +302,18 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   return Status::Ok();
 }
 
-void IngestPath::Count(const std::vector<Event>& events, uint32_t n) {
-  accepted_total_.fetch_add(n, std::memory_order_relaxed);
-  std::array<uint32_t, kEventTypeCount> by_type{};
-  for (uint32_t i = 0; i < n; ++i) {
-    const auto t = static_cast<size_t>(events[i].type);
-    if (t < kEventTypeCount) ++by_type[t];  // catalog changes are not interactions
+IngestPath::TypeCounts IngestPath::CountTypes(const std::vector<Event>& events) {
+  TypeCounts by_type{};
+  for (const Event& ev : events) {
+    const auto t = static_cast<size_t>(ev.type);
+    // Catalog changes are not interactions; stock moves are not the request's events.
+    if (t < kEventTypeCount && !(ev.flags & Event::kDerived)) ++by_type[t];
   }
+  return by_type;
+}
+
+void IngestPath::Count(const TypeCounts& by_type, uint32_t n) {
+  accepted_total_.fetch_add(n, std::memory_order_relaxed);
   for (size_t t = 0; t < kEventTypeCount; ++t) {
     if (by_type[t] != 0) accepted_by_type_[t].fetch_add(by_type[t], std::memory_order_relaxed);
   }
@@ -319,19 +324,14 @@ void IngestPath::Count(const std::vector<Event>& events, uint32_t n) {
 // JetStream's acknowledgements of them all. A request spread over several partitions is
 // several messages: if one fails after another was stored, the reply is 503 and a retry
 // with eventIds stores the rest once (without eventIds, the stored runs twice).
-void IngestPath::PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
-  const uint32_t n = static_cast<uint32_t>(ctx.events.size() - [&] {
-    uint32_t derived = 0;
-    for (const Event& ev : ctx.events) derived += (ev.flags & Event::kDerived) != 0;
-    return derived;
-  }());
+void IngestPath::PublishRuns(IngestContextImpl& ctx, uint32_t n, int64_t newest, IngestReply* reply,
+                             IngestCallback* done) {
   std::vector<JetStreamLog::Record> records;
   std::vector<uint32_t> acknowledged;  // per record: the request's own events in it
   records.reserve(ctx.touched.size());
   std::vector<std::string> encoded;
   std::vector<std::string_view> views;
   std::vector<EventIdHash> ids;
-  int64_t newest = INT64_MIN;
   for (uint32_t p : ctx.touched) {
     const uint32_t len = ctx.run_length[p];
     encoded.resize(len);
@@ -345,21 +345,15 @@ void IngestPath::PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestC
       views.push_back(encoded[j]);
       ids.push_back(ev.event_id);
       own += (ev.flags & Event::kDerived) == 0;
-      newest = std::max(newest, ev.time.millis());
     }
     records.push_back({p, EncodeRun(views), RunMessageId(ids)});
     acknowledged.push_back(own);
   }
   clock_.Observe(newest);
-  // The events (their types) for the counts once JetStream has them.
-  std::vector<Event> counted;
-  for (const Event& ev : ctx.events) {
-    if (!(ev.flags & Event::kDerived)) counted.push_back(ev);
-  }
   reply->accepted = n;
   cluster_->PublishAsync(
-      records, [this, r = std::move(*reply), cb = std::move(*done), acknowledged,
-                counted = std::move(counted)](Status st, std::vector<JetStreamLog::Ack> acks) mutable {
+      records, [this, n, r = std::move(*reply), cb = std::move(*done), acknowledged,
+                by_type = CountTypes(ctx.events)](Status st, std::vector<JetStreamLog::Ack> acks) mutable {
         if (!st.ok()) {
           r.status = std::move(st);
           r.accepted = 0;
@@ -367,7 +361,7 @@ void IngestPath::PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestC
           for (size_t i = 0; i < acks.size() && i < acknowledged.size(); ++i) {
             if (acks[i].duplicate) r.duplicates += acknowledged[i];
           }
-          Count(counted, static_cast<uint32_t>(counted.size()));
+          Count(by_type, n);
         }
         cb(std::move(r));
       });

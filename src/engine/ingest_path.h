@@ -82,8 +82,13 @@ class IngestPath {
   Status Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const;
   Status Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
   // Cluster mode: publishes the grouped runs; the reply follows JetStream's acknowledgements.
-  void PublishRuns(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done);
-  void Count(const std::vector<Event>& events, uint32_t n);
+  // `n`: the request's own events (not its stock moves); `newest`: their newest time.
+  void PublishRuns(IngestContextImpl& ctx, uint32_t n, int64_t newest, IngestReply* reply,
+                   IngestCallback* done);
+  // Acknowledged events by type (the request's own: stock moves left out), and counting them.
+  using TypeCounts = std::array<uint32_t, kEventTypeCount>;
+  static TypeCounts CountTypes(const std::vector<Event>& events);
+  void Count(const TypeCounts& by_type, uint32_t n);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);
   // After publishing up to `end` in `pl`: whether the store thread must be woken (gated,
   // it writes before the shards may apply; else once a quarter of the ring waits for it).
