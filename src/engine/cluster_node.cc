@@ -455,6 +455,8 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
 
 void ClusterNode::Read(int64_t partition, std::string request,
                        std::function<void(std::vector<NodeAnswer>)> done) {
+  // One snapshot of the live nodes: asked for their clocks, and (partition -1) for the read.
+  const std::vector<std::string> everyone = LiveNodes();
   std::vector<std::string> targets;
   if (partition >= 0) {
     std::string owner;
@@ -469,9 +471,8 @@ void ClusterNode::Read(int64_t partition, std::string request,
     }
     targets.push_back(owner);
   } else {
-    targets = LiveNodes();
+    targets = everyone;
   }
-  const std::vector<std::string> everyone = LiveNodes();
   const int64_t timeout = co_.forward_timeout_ms;
   // Round 1: the newest clock of any node, so that every answer is computed at the clock
   // a single eddy fed the same events would read at.
