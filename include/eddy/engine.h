@@ -512,7 +512,6 @@ struct ClusterStatus {
   std::vector<uint32_t> owned;          // partitions this node applies
   std::vector<std::string> owners;      // per partition: its owner ("" none)
   uint64_t feed_errors = 0;             // messages or events that could not be decoded
-  std::string degraded;                 // why it gave its partitions up ("" it did not)
 };
 
 // One node's answer to a read sent to it (Engine::ClusterRead).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -46,8 +47,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Connect(const Options& options
 
 ClusterNode::~ClusterNode() { Stop(); }
 
-Status ClusterNode::Start(IngestPath& ingest, Interners& interners) {
+Status ClusterNode::Start(IngestPath& ingest, Interners& interners, const ShardSet& set) {
   ingest_ = &ingest;
+  set_ = &set;
   interners_ = &interners;
   Result<std::unique_ptr<NodeRpc>> rpc = NodeRpc::Open(
       *log_, co_.node_id, [this](std::string req, NodeRpc::Reply reply) { Enqueue(std::move(req), std::move(reply)); });
@@ -134,10 +136,6 @@ void ClusterNode::Tick() {
   // The leases held come first: a slow NATS call further down must not let them lapse.
   for (uint32_t p = 0; p < options_.log.partitions && !stop_.load(); ++p) {
     Part& part = parts_[p];
-    if (degraded_.load()) {
-      if (part.owned.exchange(false)) leases_->Release(p);
-      continue;
-    }
     if (!part.owned.load()) continue;
     const auto sent = Steady::now();  // the lease runs from before the renewal is sent
     Result<uint64_t> rev = leases_->Renew(p, co_.node_id, part.revision);
@@ -151,7 +149,7 @@ void ClusterNode::Tick() {
       if (owner.ok() && owner.value() && owner.value()->node == co_.node_id) {
         part.revision = owner.value()->revision;
       } else if (owner.ok() && owner.value()) {
-        Degrade("partition " + std::to_string(p) + " was taken by node " + owner.value()->node);
+        Drop(p, "it was taken by node " + owner.value()->node);
       }
     } else {
       kv_failed_ = now;
@@ -198,7 +196,7 @@ void ClusterNode::Tick() {
       kv_failed_ = now;
       continue;
     }
-    if (owner.value() && owner.value()->node == co_.node_id && !degraded_.load()) {
+    if (owner.value() && owner.value()->node == co_.node_id) {
       // Ours, though this node did not know it: a take or renewal that timed out here was
       // stored. Its feed goes on from where it stopped.
       part.revision = owner.value()->revision;
@@ -210,8 +208,8 @@ void ClusterNode::Tick() {
     if (owner.value()) {
       part.free_since = {};
       if (part.suspended && owner.value()->node != co_.node_id) {
-        Degrade("partition " + std::to_string(p) + " was taken by node " + owner.value()->node +
-                " while this node could not renew its lease");
+        Drop(p, "it was taken by node " + owner.value()->node +
+                    " while this node could not renew its lease");
       }
       part.last_owner = owner.value()->node;
       std::lock_guard g(mu_);
@@ -223,12 +221,12 @@ void ClusterNode::Tick() {
       owners_[p].clear();
     }
     if (part.free_since == Steady::time_point{}) part.free_since = now;
-    if (!settled || degraded_.load()) continue;
+    if (!settled) continue;
     // Its last owner takes a free partition at once (its state is the freshest), the node
     // rendezvous hashing prefers after half a lease time, any node after a whole one. But
     // for three lease times after NATS failed this node, none takes a partition another
     // node owned: every lease may have lapsed together, and their owners take them back
-    // (one that lost a partition would have to give up all of them).
+    // (one that lost a partition would rebuild it from the stream).
     const auto free_for = now - part.free_since;
     const bool others = !part.last_owner.empty() && part.last_owner != co_.node_id;
     if (others && now - kv_failed_ < 3 * lease) continue;
@@ -274,20 +272,28 @@ void ClusterNode::Suspend(uint32_t p, const std::string& why) {
                "suspended until it can take it again", co_.node_id, p, why);
 }
 
-void ClusterNode::Degrade(const std::string& why) {
-  if (degraded_.exchange(true)) return;
+void ClusterNode::Drop(uint32_t p, const std::string& why) {
+  Part& part = parts_[p];
+  part.owned.store(false);
   {
-    std::lock_guard g(mu_);
-    degraded_why_ = why;
-  }
-  for (uint32_t p = 0; p < options_.log.partitions; ++p) {
-    if (parts_[p].owned.exchange(false)) leases_->Release(p);
+    std::lock_guard lock(progress_mu_);
   }
   progress_.notify_all();
-  spdlog::error("cluster: node {} gives up all its partitions: {}; its shards hold that "
-                "partition's events, so its global answers would count them twice. It keeps "
-                "serving as a front node (ingest, forwarded reads); restart it to own partitions "
-                "again", co_.node_id, why);
+  if (part.feed.joinable()) part.feed.join();
+  // Its shard state holds this partition only: what the feed appended is applied, then
+  // forgotten, so this node's global answers leave the partition out from here on.
+  std::promise<void> reset;
+  set_->OnShard(set_->ShardOf(PartitionId(p)), [&reset](ShardState& st) {
+    st.CatchUpAll();
+    st.Reset();
+    reset.set_value();
+  });
+  reset.get_future().wait();
+  part.applied.store(0);
+  part.wanted.store(0);
+  part.suspended = false;
+  spdlog::warn("cluster: node {} no longer owns partition {} ({}); its state here is dropped",
+               co_.node_id, p, why);
 }
 
 void ClusterNode::FeedLoop(uint32_t p) {
@@ -428,9 +434,8 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
     }
   } else if (asked == -1) {
     // A global read gets every shard's partial, which holds every partition this node has
-    // applied: it must own each of them now, or its part would count one that another node
-    // owns. A degraded node owns none and holds some: its part is nothing.
-    if (degraded_.load()) return reply("K\n");
+    // applied and not dropped: it must own each of them now, or its part would count one
+    // that another node owns.
     for (uint32_t p = 0; p < options_.log.partitions; ++p) {
       if (parts_[p].owned.load()) {
         parts.push_back(p);
@@ -514,7 +519,7 @@ void ClusterNode::Read(int64_t partition, std::string request,
           }
           a.response = nl == std::string::npos ? std::string() : answer.substr(nl + 1);
         }
-        // A node answering for no partition (a degraded one) adds nothing to a global read.
+        // A node answering for no partition adds nothing to a global read.
         const bool nothing = a.status.ok() && a.covered.empty() && partition < 0;
         std::vector<NodeAnswer> all;
         {
@@ -570,7 +575,6 @@ ClusterStatus ClusterNode::Describe() const {
     if (parts_[p].owned.load()) s.owned.push_back(p);
   }
   s.feed_errors = feed_errors_.load();
-  s.degraded = degraded_why_;
   return s;
 }
 

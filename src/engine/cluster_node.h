@@ -14,11 +14,10 @@
 //   - sends reads to the owner of a partition, or to every node, for the HTTP front end.
 // A partition's state is a function of the prefix of its subject applied, so a node whose
 // lease lapsed (NATS unreachable for a lease time) suspends the partition and takes it
-// back first when the lease is free again, continuing its feed where it stopped. But the
-// shards' global partials mix every partition a node applied: once another node has taken
-// one of its partitions, this node's global answers would count that partition twice. So
-// it then gives every partition up and serves as a front node only (ingest, forwarded and
-// merged reads) until it is restarted — "degraded" in its status.
+// back first when the lease is free again, continuing its feed where it stopped. Each
+// partition has a shard state of its own in cluster mode (engine/shard_set.h): once
+// another node has taken a suspended partition, this node drops that state, and its global
+// answers leave the partition out.
 //
 // Thread-safety: Read from any thread; Start/Stop from the engine's owner.
 
@@ -40,6 +39,7 @@
 #include "eddy/engine.h"
 #include "engine/engine_clock.h"
 #include "engine/ingest_path.h"
+#include "engine/shard_set.h"
 #include "util/interners.h"
 
 namespace eddy {
@@ -53,7 +53,7 @@ class ClusterNode {
   JetStreamLog& log() { return *log_; }
   // Starts answering the other nodes and taking partitions; `ingest` and `interners`
   // must outlive the node (Stop first).
-  eddy::Status Start(IngestPath& ingest, Interners& interners);
+  eddy::Status Start(IngestPath& ingest, Interners& interners, const ShardSet& set);
   // Gives the partitions up (another node takes them at once) and stops every thread.
   void Stop();
 
@@ -70,7 +70,8 @@ class ClusterNode {
   void Tick();
   void Take(uint32_t p);
   void Suspend(uint32_t p, const std::string& why);
-  void Degrade(const std::string& why);
+  // Another node owns p now: its feed stops and its shard state is reset (lease thread).
+  void Drop(uint32_t p, const std::string& why);
   void FeedLoop(uint32_t p);
   void Enqueue(std::string request, NodeRpc::Reply reply);
   void RequestLoop();
@@ -87,6 +88,7 @@ class ClusterNode {
   std::unique_ptr<LeaseTable> leases_;
   std::unique_ptr<NodeRpc> rpc_;
   IngestPath* ingest_ = nullptr;
+  const ShardSet* set_ = nullptr;
   Interners* interners_ = nullptr;
   std::chrono::steady_clock::time_point started_;  // set by Start, before the lease thread
 
@@ -109,8 +111,6 @@ class ClusterNode {
   std::mutex progress_mu_;
   std::condition_variable progress_;    // a feed appended, or stopping
   std::atomic<bool> stop_{false};
-  std::atomic<bool> degraded_{false};   // gave its partitions up (see the top)
-  std::string degraded_why_;            // guarded by mu_
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
   std::thread lease_thread_;

@@ -108,6 +108,9 @@ class EngineImpl final : public Engine {
     int shards = options_.runtime.shards;
     if (shards <= 0) shards = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     shards_ = std::min<int>(shards, static_cast<int>(partitions));
+    // Cluster mode: a shard state per partition, run by shards_ threads (engine/shard_set.h):
+    // a partition that moves to another node is dropped on its own.
+    shard_states_ = cluster_ ? static_cast<int>(partitions) : shards_;
     // Consumer 0: the shards; consumer 1: the store thread.
     log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition,
                                             store_ ? 2 : 1);
@@ -135,7 +138,7 @@ class EngineImpl final : public Engine {
     recycler_->Start();
     alert_feed_.CountFromNow();
     if (cluster_) {
-      if (eddy::Status st = cluster_->Start(*ingest_, *interners_); !st.ok()) return st;
+      if (eddy::Status st = cluster_->Start(*ingest_, *interners_, set_); !st.ok()) return st;
     }
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,
@@ -161,12 +164,12 @@ class EngineImpl final : public Engine {
   }
 
   void StartShards() {
-    set_.Start(writer_ && writer_->gated() ? writer_->durable() : nullptr);
+    set_.Start(writer_ && writer_->gated() ? writer_->durable() : nullptr, static_cast<size_t>(shards_));
     if (writer_) writer_->Start();
   }
 
   std::vector<std::unique_ptr<ShardState>> NewStates(Interners* interners) {
-    auto states = NewShardStates(shards_, options_, log_.get(), interners, clock_.wall(),
+    auto states = NewShardStates(shard_states_, options_, log_.get(), interners, clock_.wall(),
                                  &duplicates_total_, &alert_feed_);
     if (options_.server.metrics) {
       for (auto& st : states) st->SetFreshness(&freshness_);
@@ -395,6 +398,7 @@ class EngineImpl final : public Engine {
   EngineClock clock_;
   DirLock lock_;
   int shards_ = 1;
+  int shard_states_ = 1;  // shards_, or (cluster mode) one per partition
   std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // recovery may replace
   std::unique_ptr<LogStore> store_;  // null without a data_dir
   std::unique_ptr<IpOrderWindow> ip_orders_;  // null without fraud scoring
@@ -424,7 +428,7 @@ StreamStatus EngineImpl::Status() const {
   StreamStatus s;
   if (cluster_) s.cluster = cluster_->Describe();
   s.partitions = log_->partitions();
-  s.shards = static_cast<int>(set_.shards.size());
+  s.shards = static_cast<int>(set_.states.size());
   s.capacity_per_partition = log_->partition(PartitionId(0)).capacity();
   s.accepted_total = ingest_->accepted_total();
   for (int t = 0; t < kEventTypeCount; ++t) {
@@ -438,8 +442,8 @@ StreamStatus EngineImpl::Status() const {
   alert_feed_.Counts(&s.alerts_raised, &s.alerts_cleared);
   const int64_t now_sec = clock_.wall()->Now().millis() / 1000;
   uint64_t last10 = 0;
-  s.shard.resize(set_.shards.size());
-  for (size_t i = 0; i < set_.shards.size(); ++i) {
+  s.shard.resize(set_.states.size());
+  for (size_t i = 0; i < set_.states.size(); ++i) {
     s.shard[i].shard = static_cast<int>(i);
     s.shard[i].applied_events = set_.states[i]->applied_events();
     s.filtered_total += set_.states[i]->filtered_events();

@@ -293,7 +293,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     // they answer; so wake it (a syscall) only when someone waits for the apply or the
     // partition is filling up. Gated, the store thread wakes the shards after its write.
     if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
-      waker.Add(shards_.ShardOf(PartitionId(p)));
+      waker.Add(shards_.ThreadOf(PartitionId(p)));
     }
     wake_store |= StoreShouldWake(pl, first + len);
   }
@@ -374,7 +374,7 @@ bool IngestPath::AppendFeed(uint32_t p, const std::vector<Event>& events) {
   std::optional<uint64_t> first;
   while (!(first = pl.TryReserve(static_cast<uint32_t>(events.size())))) {
     if (stopping_.load(std::memory_order_acquire)) return false;
-    shards_.shards[shards_.ShardOf(PartitionId(p))]->Wake();
+    shards_.Wake(PartitionId(p));
     std::this_thread::sleep_for(std::chrono::microseconds(200));  // the shard frees slots: no event to wait on
   }
   int64_t newest = INT64_MIN;
@@ -389,7 +389,7 @@ bool IngestPath::AppendFeed(uint32_t p, const std::vector<Event>& events) {
     e.flags = j + 1 == len ? kLastOfRun : 0;
   }
   for (uint32_t j = 0; j < len; ++j) pl.Publish(*first + j);
-  if (*first + len - pl.cursor(0) > pl.capacity() / 4) shards_.shards[shards_.ShardOf(PartitionId(p))]->Wake();
+  if (*first + len - pl.cursor(0) > pl.capacity() / 4) shards_.Wake(PartitionId(p));
   return true;
 }
 

@@ -1,8 +1,12 @@
 #pragma once
-// ShardSet: the shard threads and the state each owns, as the read paths see them. A read
-// is a message to the shards holding its data (STYLE §3): OnShard runs a task on one
+// ShardSet: the shard states and the threads that run them, as the read paths see them. A
+// read is a message to the shards holding its data (STYLE §3): OnShard runs a task on one
 // shard's thread; ScatterGather runs a part on every shard (after it caught up with every
 // acknowledged event) and merges the partials on the shard that finished last.
+//
+// Standalone, each shard state has a thread of its own. In cluster mode a state holds one
+// partition (so a partition's state can be dropped, and saved and loaded on its own) and
+// `runtime.shards` threads run them: state s on thread s % threads.
 //
 // Thread-safety: the vectors are filled before the shards start and not changed until
 // they stop; the member functions may be called from any thread.
@@ -41,25 +45,52 @@ class ShardWaker {
 
 struct ShardSet {
   std::vector<std::unique_ptr<ShardState>> states;
-  std::vector<std::unique_ptr<Shard>> shards;
-  // Per shard, tasks submitted and not yet started (relaxed: an admission figure; a read
+  std::vector<std::unique_ptr<Shard>> shards;  // the threads: state s runs on ThreadOf(s)
+  // Per thread, tasks submitted and not yet started (relaxed: an admission figure; a read
   // admitted a moment too late only makes the bound approximate by the I/O threads' count).
   std::unique_ptr<std::atomic<int64_t>[]> queued;
 
   size_t size() const { return states.size(); }
   size_t ShardOf(PartitionId p) const { return p.value() % states.size(); }
+  // (Before Start, while there are no threads: the state's index, which wakes nobody.)
+  size_t ThreadOf(size_t state) const { return shards.empty() ? state : state % shards.size(); }
+  size_t ThreadOf(PartitionId p) const { return ThreadOf(ShardOf(p)); }
+  void Wake(PartitionId p) const {
+    if (!shards.empty()) shards[ThreadOf(p)]->Wake();
+  }
 
-  // Starts a shard thread polling each state (applying only below `gate`'s durable
-  // offsets when it is not null). Once, after the states are final (recovery done).
-  void Start(const std::atomic<uint64_t>* gate) {
+  // Starts `threads` shard threads (0, or more than there are states: one per state), each
+  // polling its states in turn (applying only below `gate`'s durable offsets when it is not
+  // null). Once, after the states are final (recovery done).
+  void Start(const std::atomic<uint64_t>* gate, size_t threads = 0) {
+    if (threads == 0 || threads > states.size()) threads = states.size();
     for (auto& state : states) {
-      ShardState* st = state.get();
-      if (gate != nullptr) st->SetDurableGate(gate);
-      shards.push_back(std::make_unique<Shard>(static_cast<int>(shards.size()),
-                                               [st] { return st->Poll(); }));
+      if (gate != nullptr) state->SetDurableGate(gate);
+    }
+    for (size_t t = 0; t < threads; ++t) {
+      std::vector<ShardState*> mine;
+      for (size_t s = t; s < states.size(); s += threads) mine.push_back(states[s].get());
+      Shard::PollFn poll;
+      if (mine.size() == 1) {
+        poll = [st = mine[0]] { return st->Poll(); };
+      } else {
+        // Each poll starts with the state after the one the last poll started with, and
+        // stops early when reads wait (ShardState::Poll returns early for them too).
+        poll = [mine, next = size_t{0}]() mutable {
+          size_t done = 0;
+          const size_t n = mine.size();
+          const size_t first = next++ % n;
+          for (size_t i = 0; i < n; ++i) {
+            done += mine[(first + i) % n]->Poll();
+            if (Shard::TasksWaiting()) return done + 1;
+          }
+          return done;
+        };
+      }
+      shards.push_back(std::make_unique<Shard>(static_cast<int>(t), std::move(poll)));
     }
     queued = std::make_unique<std::atomic<int64_t>[]>(shards.size());
-    for (size_t s = 0; s < shards.size(); ++s) queued[s].store(0, std::memory_order_relaxed);
+    for (size_t t = 0; t < shards.size(); ++t) queued[t].store(0, std::memory_order_relaxed);
     for (auto& s : shards) s->Start();
   }
   // Applies everything published and joins the threads; later tasks run inline.
@@ -69,9 +100,9 @@ struct ShardSet {
 
   void OnShard(size_t s, std::function<void(ShardState&)> task) const {
     ShardState* st = states[s].get();
-    std::atomic<int64_t>* q = &queued[s];
+    std::atomic<int64_t>* q = &queued[ThreadOf(s)];
     q->fetch_add(1, std::memory_order_relaxed);
-    shards[s]->Submit([st, q, task = std::move(task)] {
+    shards[ThreadOf(s)]->Submit([st, q, task = std::move(task)] {
       q->fetch_sub(1, std::memory_order_relaxed);
       task(*st);
     });
@@ -104,14 +135,14 @@ struct ShardSet {
       std::function<void(std::vector<Partial>&)> merge;
     };
     auto g = std::make_shared<Gather>();
-    g->parts.resize(shards.size());
-    g->left.store(shards.size());
+    g->parts.resize(states.size());
+    g->left.store(states.size());
     g->merge = std::move(merge);
-    for (size_t s = 0; s < shards.size(); ++s) {
+    for (size_t s = 0; s < states.size(); ++s) {
       ShardState* st = states[s].get();
-      std::atomic<int64_t>* q = &queued[s];
+      std::atomic<int64_t>* q = &queued[ThreadOf(s)];
       q->fetch_add(1, std::memory_order_relaxed);
-      shards[s]->Submit([g, st, q, s, part, catch_up, upto] {
+      shards[ThreadOf(s)]->Submit([g, st, q, s, part, catch_up, upto] {
         q->fetch_sub(1, std::memory_order_relaxed);
         if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);

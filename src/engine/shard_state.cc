@@ -39,6 +39,9 @@ ShardState::ShardState(int index, const Options& options, PartitionedLog* log,
                        Interners* interners, std::vector<PartitionId> partitions, Clock* clock,
                        std::atomic<uint64_t>* duplicates_total, AlertSink* alerts)
     : index_(index),
+      options_(options),
+      interners_(interners),
+      alerts_(alerts),
       weights_(options.weights),
       log_(log),
       partitions_(std::move(partitions)),
@@ -259,6 +262,19 @@ bool ShardState::Load(SerialReader& r) {
     loaded[s] = true;
   }
   return r.done() && std::find(loaded.begin(), loaded.end(), false) == loaded.end();
+}
+
+void ShardState::Reset() {
+  states_.clear();
+  std::fill(by_type_.begin(), by_type_.end(), nullptr);
+  applying_.clear();
+  prefetching_.clear();
+  item_feed_.clear();
+  screening_.clear();
+  experiment_feed_.clear();
+  dedup_ = nullptr;
+  RegisterStates(options_, interners_, alerts_);
+  PublishMemory();
 }
 
 void ShardState::CatchUpAll(const std::vector<uint64_t>* upto) {

@@ -66,6 +66,10 @@ class ShardState {
   // unusable: the caller discards it.
   void Save(SerialWriter& w);
   bool Load(SerialReader& r);
+  // Forgets everything applied: fresh states, as constructed (cluster mode: the shard's
+  // partition moved to another node). On the shard thread, once it applied what the log
+  // holds (CatchUpAll), or before it starts.
+  void Reset();
   // Applies partition p up to min(upto, where its acknowledged events end now).
   void CatchUp(PartitionId p, uint64_t upto = UINT64_MAX);
   // CatchUp of every partition of this shard; `upto` (indexed by partition) may be null.
@@ -142,6 +146,9 @@ class ShardState {
   }
 
   const int index_;
+  const Options options_;  // a copy: Reset registers the states anew from it
+  Interners* interners_;
+  AlertSink* alerts_;
   const EventWeights weights_;
   PartitionedLog* log_;
   const std::vector<PartitionId> partitions_;

@@ -132,7 +132,7 @@ size_t StoreWriter::Round() {
     if (end_[p] == pl.cursor(1)) continue;
     durable_[p].store(end_[p], std::memory_order_release);
     pl.Advance(1, end_[p]);
-    if (gated_) waker.Add(shards_.ShardOf(PartitionId(p)));
+    if (gated_) waker.Add(shards_.ThreadOf(PartitionId(p)));
   }
   waker.Flush();
   // After the durable offsets moved: a read sent after one of these replies catches up to

@@ -663,8 +663,6 @@ Response Router::StreamStatusResponse(unsigned version) {
   if (s.cluster.enabled) {
     const ClusterStatus& c = s.cluster;
     w.Key("cluster").BeginObject().Key("node").String(c.node);
-    w.Key("degraded").Bool(!c.degraded.empty());
-    if (!c.degraded.empty()) w.Key("degraded_because").String(c.degraded);
     w.Key("live_nodes").BeginArray();
     for (const std::string& n : c.live_nodes) w.String(n);
     w.EndArray().Key("owned").BeginArray();

@@ -33,7 +33,10 @@ struct Parts {
                           &duplicates);
   }
 
-  void StartShards(const std::atomic<uint64_t>* gate = nullptr) { set.Start(gate); }
+  // `threads` 0: a thread per shard state (ShardSet::Start).
+  void StartShards(const std::atomic<uint64_t>* gate = nullptr, size_t threads = 0) {
+    set.Start(gate, threads);
+  }
   // Every shard catches up with every acknowledged event (a read of them all).
   void CatchUp() {
     std::promise<void> done;
