@@ -512,6 +512,9 @@ struct ClusterStatus {
   std::vector<uint32_t> owned;          // partitions this node applies
   std::vector<std::string> owners;      // per partition: its owner ("" none)
   uint64_t feed_errors = 0;             // messages or events that could not be decoded
+  uint64_t checkpoints_saved = 0;       // partition checkpoints this node stored in JetStream
+  uint64_t checkpoints_loaded = 0;      // partitions it started from a checkpoint
+  uint64_t checkpoint_errors = 0;       // checkpoints not stored, or not usable when loading
 };
 
 // One node's answer to a read sent to it (Engine::ClusterRead).

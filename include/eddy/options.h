@@ -434,6 +434,9 @@ struct ClusterOptions {
   int64_t connect_timeout_ms = 10000; // how long the first connect and stream set-up retry
   int64_t lease_ms = 3000;            // a partition's owner must renew within this, or lose it
   int64_t forward_timeout_ms = 5000;  // a read forwarded to another node not answered by then: 503
+  // The owner checkpoints each partition it applied more of into JetStream this often
+  // (0: never); a node taking the partition over loads it and reads the stream after it.
+  int64_t checkpoint_interval_ms = 60'000;
   bool operator==(const ClusterOptions&) const = default;
 };
 

@@ -91,7 +91,7 @@ bool Affinity::Load(SerialReader& r) {
   if (n > max_users_) return false;
   users_.reserve(n);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const UserId user(r.U32());
+    const UserId user = ReadUserId(r);
     UserState u;
     u.ref_ms = r.I64();
     u.last_seq = r.U64();
@@ -99,7 +99,7 @@ bool Affinity::Load(SerialReader& r) {
     if (k > max_categories_) return false;
     u.sums.resize(k);
     for (auto& [c, s] : u.sums) {
-      c = CategoryId(r.U32());
+      c = ReadCategoryId(r);
       s = r.F64();
     }
     entries_ += k;

@@ -202,7 +202,7 @@ bool CoView::Load(SerialReader& r) {
   if (n > max_items_) return false;
   items_.reserve(n);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const ItemId item(r.U32());
+    const ItemId item = ReadItemId(r);
     List list;
     list.floor = r.U32();
     list.last_seq = r.U64();
@@ -215,7 +215,7 @@ bool CoView::Load(SerialReader& r) {
     list.slots.assign(capacity, Counter{0, 0, 0});
     slots_ += capacity;
     for (uint64_t k = 0; k < size && r.ok(); ++k) {
-      Counter c{r.U32(), r.U32(), r.U32()};
+      Counter c{r.Id(Interners::kItems), r.U32(), r.U32()};  // translated before Slot places it
       if (c.count == 0) return false;
       Counter* slot = Slot(list, c.id);
       if (slot->count != 0) return false;  // a repeated neighbour

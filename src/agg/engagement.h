@@ -110,17 +110,20 @@ class Engagement {
     if (n > max_items_) return false;
     all_time_.reserve(n);
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
-      const ItemId item(r.U32());
+      const ItemId item = ReadItemId(r);
       Entry e;
       for (int64_t& c : e.counts) c = r.I64();
       e.last_seq = r.U64();
-      e.facts.category = CategoryId(r.U32());
+      e.facts.category = ReadCategoryId(r);
       e.facts.category_ms = r.I64();
       e.facts.price_micros = r.I64();
       e.facts.price_ms = r.I64();
       if (!all_time_.emplace(item, e).second) return false;
     }
-    return r.ok() && sums_.Load(r);
+    // The window keys pack an item with an event type (Key): the item is translated.
+    return r.ok() && sums_.Load(r, [](SerialReader& sr, uint64_t key) {
+      return (uint64_t{sr.Translate(Interners::kItems, static_cast<uint32_t>(key >> 8))} << 8) | (key & 0xFF);
+    });
   }
 
   size_t items() const { return all_time_.size(); }

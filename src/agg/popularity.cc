@@ -235,6 +235,8 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   evicted_ = r.U64();
   const uint64_t n = r.Count(11);
   entries_.resize(n);
+  // Ids as written: a free slot's are stale (never marked, so not translatable); the others
+  // are translated below, once the free slots are known.
   for (Entry& e : entries_) {
     e.item = ItemId(r.U32());
     e.category = CategoryId(r.U32());
@@ -271,6 +273,21 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   for (size_t i = 1; i < heap_.size(); ++i) {
     if (Worse(heap_[i], heap_[(i - 1) / 2])) return false;
   }
+  if (r.translating()) {
+    // Another node's ids: translate the live slots, and heap again (ties go by item id).
+    for (uint32_t s = 0; s < n && r.ok(); ++s) {
+      Entry& e = entries_[s];
+      if (is_free[s]) {
+        e.item = ItemId(0);
+        e.category = CategoryId(0);
+        continue;
+      }
+      e.item = ItemId(r.Translate(Interners::kItems, e.item.value()));
+      e.category = CategoryId(r.Translate(Interners::kCategories, e.category.value()));
+    }
+    std::make_heap(heap_.begin(), heap_.end(), [this](uint32_t a, uint32_t b) { return Worse(b, a); });
+    for (uint32_t i = 0; i < heap_.size(); ++i) entries_[heap_[i]].heap_pos = i;
+  }
   for (uint32_t s = 0; s < n && r.ok(); ++s) {
     if (is_free[s]) continue;
     if (!items_.emplace(entries_[s].item, s).second) return false;
@@ -278,11 +295,11 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   if (items_.size() > max_items_ + max_items_ / 8 + 1) return false;
   const uint64_t ncat = r.Count(2);
   for (uint64_t i = 0; i < ncat && r.ok(); ++i) {
-    CategoryMap& m = categories_[CategoryId(r.U32())];
+    CategoryMap& m = categories_[ReadCategoryId(r)];
     const uint64_t k = r.Count(9);
     m.reserve(k);
     for (uint64_t j = 0; j < k && r.ok(); ++j) {
-      const ItemId item(r.U32());
+      const ItemId item = ReadItemId(r);
       const double sum = r.F64();
       if (!std::isfinite(sum) || !m.emplace(item, sum).second) return false;
     }

@@ -48,14 +48,14 @@ bool RecentItems::Load(SerialReader& r) {
   const uint64_t users = r.Count(2);
   if (users > users_.max_keys()) return false;
   for (uint64_t i = 0; i < users && r.ok(); ++i) {
-    const UserId user(r.U32());
+    const UserId user = ReadUserId(r);
     const uint64_t n = r.Count(2);
     if (n > max_items_) return false;
     std::vector<Entry>* items = users_.Append(user);
     if (items == nullptr) return false;
     items->resize(n);
     for (Entry& e : *items) {
-      e.item = ItemId(r.U32());
+      e.item = ReadItemId(r);
       e.time = EventTime(r.I64());
     }
     entries_ += n;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "util/interners.h"
 #include "util/serial.h"
 #include "util/time.h"
 
@@ -152,7 +153,12 @@ class WindowedSums {
     w.U64(totals_.size());
     for (const Sums& t : totals_) SaveSums(w, t);
   }
-  bool Load(SerialReader& r) {
+  // `translate` turns an integral key as written into this engine's when the checkpoint
+  // came from other interners (SerialReader::Translate); null: keys hold no id. CategoryId
+  // keys are translated as categories.
+  using TranslateFn = uint64_t (*)(SerialReader&, uint64_t);
+  bool Load(SerialReader& r, TranslateFn translate = nullptr) {
+    translate_ = translate;
     buckets_.clear();
     hot_ = nullptr;
     hot_minute_ = INT64_MIN;
@@ -249,12 +255,20 @@ class WindowedSums {
       w.I64(cell.count);
     }
   }
-  static bool LoadSums(SerialReader& r, Sums* s) {
+  Key ReadKey(SerialReader& r) const {
+    const uint64_t v = r.U64();
+    if constexpr (std::is_same_v<Key, CategoryId>) {
+      return v > UINT32_MAX ? Key(0) : Key(r.Translate(Interners::kCategories, static_cast<uint32_t>(v)));
+    } else {
+      return KeyOf(translate_ != nullptr ? translate_(r, v) : v);
+    }
+  }
+  bool LoadSums(SerialReader& r, Sums* s) const {
     s->clear();
     const uint64_t n = r.Count(3);
     s->reserve(n);
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
-      const Key key = KeyOf(r.U64());
+      const Key key = ReadKey(r);
       Cell c;
       c.weight = r.I64();
       c.count = r.I64();
@@ -267,6 +281,7 @@ class WindowedSums {
   int64_t longest_;
   std::map<int64_t, Bucket> buckets_;  // by minute, sparse
   std::vector<Sums> totals_;           // per window, over [cur - W + 1, cur]
+  TranslateFn translate_ = nullptr;    // Load's, for its helpers
   int64_t cur_ = INT64_MIN;
   // The bucket of the latest Apply's minute (std::map nodes do not move), so the common
   // case skips the tree walk; reset when that minute is expired.

@@ -10,20 +10,22 @@
 namespace eddy {
 namespace {
 
-std::string Why(natsStatus s, jsErrCode je = static_cast<jsErrCode>(0)) {
-  natsStatus last = NATS_OK;
-  const char* text = nats_GetLastError(&last);
-  std::string out = natsStatus_GetText(s);
-  if (text != nullptr && *text != '\0') out.append(": ").append(text);
-  if (je != 0) out.append(" (JetStream error ").append(std::to_string(je)).append(")");
-  return out;
-}
+std::string Why(natsStatus s, jsErrCode je = static_cast<jsErrCode>(0)) { return NatsError(s, je); }
 
 // The headers that tie an acknowledged message back to its batch and place in it.
 constexpr const char* kBatchHeader = "Eddy-Batch";
 constexpr const char* kIndexHeader = "Eddy-Index";
 
 }  // namespace
+
+std::string NatsError(int status, int js_error) {
+  natsStatus last = NATS_OK;
+  const char* text = nats_GetLastError(&last);
+  std::string out = natsStatus_GetText(static_cast<natsStatus>(status));
+  if (text != nullptr && *text != '\0') out.append(": ").append(text);
+  if (js_error != 0) out.append(" (JetStream error ").append(std::to_string(js_error)).append(")");
+  return out;
+}
 
 // One PublishAsync call waiting for its acknowledgements.
 struct JetStreamLog::Waiter {
@@ -241,13 +243,9 @@ Result<std::unique_ptr<JetStreamLog::PartitionReader>> JetStreamLog::NewReader(u
   so.Config.MemoryStorage = true;
   so.Config.InactiveThreshold = 60LL * 1'000'000'000;  // dropped a minute after its reader
   jsErrCode je = static_cast<jsErrCode>(0);
-  // While the cluster re-elects a leader (a server died) the request times out: retry
-  // until connect_timeout_ms.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
+  // One attempt (within the JetStream API wait): while the cluster re-elects a leader the
+  // request times out, and the caller — which may have to stop meanwhile — tries again.
   natsStatus s = js_PullSubscribe(&reader->sub_, js_, SubjectOf(p).c_str(), nullptr, nullptr, &so, &je);
-  while (s == NATS_TIMEOUT && std::chrono::steady_clock::now() < deadline) {
-    s = js_PullSubscribe(&reader->sub_, js_, SubjectOf(p).c_str(), nullptr, nullptr, &so, &je);
-  }
   if (s != NATS_OK) {
     return Status::Unavailable("cluster: cannot read partition " + std::to_string(p) + " (" + Why(s, je) + ")");
   }

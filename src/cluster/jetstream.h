@@ -36,6 +36,10 @@ struct jsPubAckErr;
 
 namespace eddy {
 
+// A NATS status (natsStatus) and JetStream error code (jsErrCode, 0: none) in words, with
+// the client library's last error text.
+std::string NatsError(int status, int js_error = 0);
+
 class JetStreamLog {
  public:
   struct Record {

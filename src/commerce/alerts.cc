@@ -87,8 +87,8 @@ bool AlertState::LoadFrom(SerialReader& r, uint32_t version) {
     const uint8_t kind = r.U8();
     if (kind >= kAlertKindCount) return false;
     a.kind = static_cast<AlertKind>(kind);
-    a.item = ItemId(r.U32());
-    a.user = UserId(r.U32());
+    a.item = ReadItemId(r);
+    a.user = ReadUserId(r);
     a.n = r.U32();
     a.time_ms = r.I64();
     a.cleared_ms = r.I64();
@@ -96,7 +96,7 @@ bool AlertState::LoadFrom(SerialReader& r, uint32_t version) {
     a.value = r.I64();
     a.threshold = r.I64();
     if (version >= 2) {
-      a.order = OrderId(r.U32());
+      a.order = ReadOrderId(r);
       a.reasons = r.U8();
     }
     if (version >= 3) a.priority = r.U8();

@@ -107,10 +107,10 @@ bool CatalogState::LoadFrom(SerialReader& r, uint32_t) {
   const uint64_t n = r.Count(9);  // the smallest record: 7 one-byte varints and 2 bytes
   if (n > items_.max_keys()) return false;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    CatalogItem* c = items_.Append(ItemId(r.U32()));
+    CatalogItem* c = items_.Append(ReadItemId(r));
     if (c == nullptr) return false;
-    c->category = CategoryId(r.U32());
-    c->attributes = StringId(r.U32());
+    c->category = ReadCategoryId(r);
+    c->attributes = ReadStringId(r);
     c->price_micros = r.I64();
     c->stock = r.I64();
     c->updated_ms = r.I64();

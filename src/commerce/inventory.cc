@@ -247,7 +247,7 @@ bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
   const uint64_t n = r.Count(10);  // the smallest item: ten one-byte fields
   if (n > items_.max_keys()) return false;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    InventoryItem* it = items_.Append(ItemId(r.U32()));
+    InventoryItem* it = items_.Append(ReadItemId(r));
     if (it == nullptr) return false;
     it->stock = r.I64();
     it->oversold = r.I64();
@@ -270,8 +270,8 @@ bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
   const auto load_key = [&] {
     OrderKey k;
     k.partition = r.U32();
-    k.user = UserId(r.U32());
-    k.order = OrderId(r.U32());
+    k.user = ReadUserId(r);
+    k.order = ReadOrderId(r);
     return k;
   };
   orders_.set_evicted(r.U64());
@@ -283,7 +283,7 @@ bool InventoryState::LoadFrom(SerialReader& r, uint32_t) {
     const uint64_t lines = r.Count(5);
     for (uint64_t l = 0; l < lines && r.ok(); ++l) {
       Line& line = b->emplace_back();
-      line.item = ItemId(r.U32());
+      line.item = ReadItemId(r);
       line.quantity = r.U32();
       line.taken = r.I64();
       line.oversold = r.I64();

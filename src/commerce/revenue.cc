@@ -205,14 +205,14 @@ bool RevenueState::LoadFrom(SerialReader& r, uint32_t) {
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
       Cells& cells = size[r.I64()];
       const uint64_t m = r.Count(9);
-      for (uint64_t j = 0; j < m && r.ok(); ++j) LoadCell(r, &cells[CategoryId(r.U32())]);
+      for (uint64_t j = 0; j < m && r.ok(); ++j) LoadCell(r, &cells[ReadCategoryId(r)]);
     }
   }
   const uint64_t orders = r.Count(4);
   if (orders > max_orders_) return false;
   for (uint64_t i = 0; i < orders && r.ok(); ++i) {
-    const UserId user(r.U32());
-    const OrderId id(r.U32());
+    const UserId user = ReadUserId(r);
+    const OrderId id = ReadOrderId(r);
     auto [it, inserted] = orders_.try_emplace({user, id});
     if (!inserted) return false;
     order_fifo_.push_back({user, id});
@@ -223,7 +223,7 @@ bool RevenueState::LoadFrom(SerialReader& r, uint32_t) {
     o.lines.resize(lines);
     for (Line& l : o.lines) {
       l.time = r.I64();
-      l.category = CategoryId(r.U32());
+      l.category = ReadCategoryId(r);
       l.units = r.U32();
       l.amount = r.I64();
       l.late = r.U8();

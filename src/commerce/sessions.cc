@@ -335,7 +335,7 @@ void SaveScope(SerialWriter& w, const FunnelScope& f) {
 }
 
 bool LoadScope(SerialReader& r, FunnelScope* f) {
-  f->category = CategoryId(r.U32());
+  f->category = ReadCategoryId(r);
   f->first_view = r.I64();
   f->last_purchase = r.I64();
   f->step = r.U8();
@@ -394,12 +394,12 @@ bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
   const uint64_t users = r.Count(2);
   if (users > users_.max_keys()) return false;
   for (uint64_t u = 0; u < users && r.ok(); ++u) {
-    std::vector<Session>* sessions = users_.Append(UserId(r.U32()));
+    std::vector<Session>* sessions = users_.Append(ReadUserId(r));
     const uint64_t n = r.Count(4);
     if (sessions == nullptr || n > options_.max_per_user) return false;
     sessions->resize(n);
     for (Session& s : *sessions) {
-      s.producer = SessionId(r.U32());
+      s.producer = ReadSessionId(r);
       s.start = r.I64();
       s.end = r.I64();
       for (uint32_t& c : s.counts) c = r.U32();
@@ -408,7 +408,7 @@ bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
       if (items > options_.max_items) return false;
       s.items.resize(items);
       for (auto& [item, t] : s.items) {
-        item = ItemId(r.U32());
+        item = ReadItemId(r);
         t = r.I64();
         s.item_bits |= Session::BitOf(item.value());
       }
@@ -429,7 +429,7 @@ bool SessionState::LoadFrom(SerialReader& r, uint32_t) {
     Cells& cells = funnel_[r.I64()];
     const uint64_t n = r.Count(5);
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
-      Partial& p = cells[CategoryId(r.U32())];
+      Partial& p = cells[ReadCategoryId(r)];
       for (int64_t& v : p) v = r.I64();
     }
   }

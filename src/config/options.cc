@@ -402,6 +402,8 @@ std::vector<KeySpec> MakeSchema() {
   k.push_back(Int("cluster", "lease_ms", 500, 600'000, &Options::cluster, &ClusterOptions::lease_ms));
   k.push_back(Int("cluster", "forward_timeout_ms", 1, 600'000, &Options::cluster,
                   &ClusterOptions::forward_timeout_ms));
+  k.push_back(Int("cluster", "checkpoint_interval_ms", 0, 86'400'000, &Options::cluster,
+                  &ClusterOptions::checkpoint_interval_ms));
   k.push_back(Minutes("attribution", "window", 1, 30 * 1440, &Options::attribution,
                       &AttributionOptions::window_minutes));
   k.push_back(Int("attribution", "max_users", 1, 1'000'000'000, &Options::attribution,

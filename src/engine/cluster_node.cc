@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/run_message.h"
+#include "engine/checkpoint_manager.h"
+#include "engine/partition_checkpoint.h"
 #include "store/event_codec.h"
 #include "util/hash.h"
 
@@ -38,6 +40,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Connect(const Options& options
   Result<std::unique_ptr<LeaseTable>> leases = LeaseTable::Open(*node->log_);
   if (!leases.ok()) return leases.status();
   node->leases_ = std::move(leases).value();
+  Result<std::unique_ptr<CheckpointStore>> checkpoints = CheckpointStore::Open(*node->log_);
+  if (!checkpoints.ok()) return checkpoints.status();
+  node->checkpoints_ = std::move(checkpoints).value();
   const uint32_t n = options.log.partitions;
   node->parts_ = std::make_unique<Part[]>(n);
   node->owners_.assign(n, std::string());
@@ -240,6 +245,7 @@ void ClusterNode::Tick() {
       Take(p);
     }
   }
+  if (settled && !stop_.load()) Rebalance(live, now);
 }
 
 void ClusterNode::Take(uint32_t p) {
@@ -273,6 +279,12 @@ void ClusterNode::Suspend(uint32_t p, const std::string& why) {
 }
 
 void ClusterNode::Drop(uint32_t p, const std::string& why) {
+  Forget(p);
+  spdlog::warn("cluster: node {} no longer owns partition {} ({}); its state here is dropped",
+               co_.node_id, p, why);
+}
+
+void ClusterNode::Forget(uint32_t p) {
   Part& part = parts_[p];
   part.owned.store(false);
   {
@@ -292,8 +304,60 @@ void ClusterNode::Drop(uint32_t p, const std::string& why) {
   part.applied.store(0);
   part.wanted.store(0);
   part.suspended = false;
-  spdlog::warn("cluster: node {} no longer owns partition {} ({}); its state here is dropped",
-               co_.node_id, p, why);
+  part.checkpointed = 0;
+}
+
+void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_point now) {
+  const auto lease = std::chrono::milliseconds(co_.lease_ms);
+  for (const std::string& node : live) seen_since_.try_emplace(node, now);
+  std::erase_if(seen_since_, [&](const auto& kv) {
+    return std::find(live.begin(), live.end(), kv.first) == live.end();
+  });
+  if (!handing_.empty() && !released_) {
+    // Their checkpoints first (each feed takes its own), then the leases go.
+    for (uint32_t p : handing_) {
+      if (parts_[p].checkpoint_asked.load() && now - handing_since_ < lease) return;
+    }
+    for (uint32_t p : handing_) parts_[p].owned.store(false);  // every feed stops at once
+    for (uint32_t p : handing_) {
+      Forget(p);
+      leases_->Release(p);
+      {
+        std::lock_guard g(mu_);
+        owners_[p].clear();
+      }
+      spdlog::info("cluster: node {} hands partition {} to node {} ({})", co_.node_id, p, Preferred(p, live),
+                   parts_[p].checkpointed_at_handoff == 0
+                       ? std::string("no checkpoint: it starts from the stream")
+                       : "its checkpoint covers stream sequence " + std::to_string(parts_[p].checkpointed_at_handoff));
+    }
+    released_ = true;
+    handing_since_ = now;
+    return;
+  }
+  if (!handing_.empty()) {
+    bool taken = true;
+    {
+      std::lock_guard g(mu_);
+      for (uint32_t p : handing_) taken &= !owners_[p].empty();
+    }
+    if (!taken && now - handing_since_ < 3 * lease) return;
+    handing_.clear();
+  }
+  // To nodes seen live for a lease time and a half (settled, not passing by).
+  for (uint32_t p = 0; p < options_.log.partitions; ++p) {
+    Part& part = parts_[p];
+    if (!part.owned.load()) continue;
+    const std::string preferred = Preferred(p, live);
+    if (preferred == co_.node_id) continue;
+    const auto seen = seen_since_.find(preferred);
+    if (seen == seen_since_.end() || now - seen->second < lease * 3 / 2) continue;
+    handing_.push_back(p);
+    part.checkpointed_at_handoff = part.checkpointed;
+    part.checkpoint_asked.store(co_.checkpoint_interval_ms > 0);
+  }
+  handing_since_ = now;
+  released_ = false;
 }
 
 void ClusterNode::FeedLoop(uint32_t p) {
@@ -302,13 +366,15 @@ void ClusterNode::FeedLoop(uint32_t p) {
   std::vector<std::string_view> views;
   std::vector<Event> events;
   int empty = 0;  // fetches in a row that brought nothing
+  if (part.applied.load() == 0) Restore(p);
+  part.checkpoint_at = Steady::now();
   while (!stop_.load() && part.owned.load()) {
     if (!reader) {
       Result<std::unique_ptr<JetStreamLog::PartitionReader>> r = log_->NewReader(p, part.applied.load() + 1);
       if (!r.ok()) {
         spdlog::warn("cluster: partition {}: {}; retrying", p, r.status().message());
         std::unique_lock lock(progress_mu_);
-        progress_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_.load(); });  // a retry's pause
+        progress_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_.load() || !part.owned.load(); });  // a retry's pause
         continue;
       }
       reader = std::move(r).value();
@@ -357,7 +423,103 @@ void ClusterNode::FeedLoop(uint32_t p) {
       std::lock_guard lock(progress_mu_);
       progress_.notify_all();
     }
+    // A checkpoint every checkpoint_interval_ms when more was applied, or when the lease
+    // thread asks for one (a hand-back).
+    const bool asked = part.checkpoint_asked.load();
+    if ((asked || (co_.checkpoint_interval_ms > 0 &&
+                   Steady::now() - part.checkpoint_at >= std::chrono::milliseconds(co_.checkpoint_interval_ms))) &&
+        part.applied.load() > part.checkpointed) {
+      Checkpoint(p);
+    }
+    if (asked) {
+      part.checkpointed_at_handoff = part.checkpointed;
+      part.checkpoint_asked.store(false);
+    }
   }
+}
+
+void ClusterNode::Restore(uint32_t p) {
+  Part& part = parts_[p];
+  const auto t0 = Steady::now();
+  Result<std::optional<std::string>> got = checkpoints_->Get(p);
+  if (!got.ok()) {
+    checkpoint_errors_.fetch_add(1);
+    spdlog::warn("cluster: partition {}: no checkpoint could be read ({}); applying the stream from its start",
+                 p, got.status().message());
+    return;
+  }
+  if (!got.value()) return;
+  const std::string& bytes = *got.value();
+  // From interning the checkpoint's strings until the state references them.
+  IdEpochs::Guard ids = interners_->epochs.Enter();
+  PartitionCheckpoint head;
+  IdRemap remap;
+  std::string_view state;
+  Status st = DecodePartitionCheckpoint(bytes, *interners_, &head, &remap, &state);
+  if (st.ok() && head.partition != p) st = Status::Corruption("it is partition " + std::to_string(head.partition) + "'s");
+  if (st.ok()) {
+    std::promise<Status> loaded;
+    set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& s) {
+      s.CatchUpAll();  // nothing of this partition is in the log yet; settle it anyway
+      if (head.fingerprint != SettingsFingerprint(options_, s)) {
+        return loaded.set_value(Status::InvalidArgument(
+            "it was taken under other settings (weights, windows, caps...)"));
+      }
+      SerialReader r(state);
+      r.set_remap(&remap);
+      if (!s.Load(r)) {
+        s.Reset();
+        return loaded.set_value(Status::Corruption("a state could not read its section"));
+      }
+      loaded.set_value(Status::Ok());
+    });
+    st = loaded.get_future().get();
+  }
+  if (!st.ok()) {
+    checkpoint_errors_.fetch_add(1);
+    spdlog::warn("cluster: partition {}: its checkpoint is not used ({}); applying the stream from its start",
+                 p, st.message());
+    return;
+  }
+  clock_.Observe(head.newest_event_ms);
+  part.applied.store(head.sequence);
+  part.checkpointed = head.sequence;
+  checkpoints_loaded_.fetch_add(1);
+  spdlog::info("cluster: partition {} loaded from its checkpoint at stream sequence {} ({} bytes, {} ms)", p,
+               head.sequence, bytes.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - t0).count());
+}
+
+void ClusterNode::Checkpoint(uint32_t p) {
+  Part& part = parts_[p];
+  PartitionCheckpoint head;
+  head.partition = p;
+  // The feed thread is this partition's only appender: the log holds exactly the messages
+  // up to `applied`, and the shard applies up to its end before saving.
+  head.sequence = part.applied.load();
+  std::string bytes;
+  {
+    // The ids the state references and the strings written for them must agree.
+    MutexLock ids(&interners_->recycle_mu);
+    std::promise<void> saved;
+    set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& s) {
+      s.CatchUpAll();
+      head.fingerprint = SettingsFingerprint(options_, s);
+      head.newest_event_ms = clock_.newest_event_ms();
+      bytes = EncodePartitionCheckpoint(head, s, *interners_);
+      saved.set_value();
+    });
+    saved.get_future().wait();
+  }
+  part.checkpoint_at = Steady::now();
+  const std::string tag = std::to_string(head.sequence) + "-" + co_.node_id;
+  if (Status st = checkpoints_->Put(p, tag, bytes); !st.ok()) {
+    checkpoint_errors_.fetch_add(1);
+    spdlog::warn("cluster: partition {}: checkpoint at sequence {} not stored: {}", p, head.sequence, st.message());
+    return;
+  }
+  part.checkpointed = head.sequence;
+  checkpoints_saved_.fetch_add(1);
 }
 
 Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
@@ -575,6 +737,9 @@ ClusterStatus ClusterNode::Describe() const {
     if (parts_[p].owned.load()) s.owned.push_back(p);
   }
   s.feed_errors = feed_errors_.load();
+  s.checkpoints_saved = checkpoints_saved_.load();
+  s.checkpoints_loaded = checkpoints_loaded_.load();
+  s.checkpoint_errors = checkpoint_errors_.load();
   return s;
 }
 

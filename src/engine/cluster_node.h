@@ -31,8 +31,10 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "cluster/checkpoint_store.h"
 #include "cluster/jetstream.h"
 #include "cluster/leases.h"
 #include "cluster/rpc.h"
@@ -72,7 +74,21 @@ class ClusterNode {
   void Suspend(uint32_t p, const std::string& why);
   // Another node owns p now: its feed stops and its shard state is reset (lease thread).
   void Drop(uint32_t p, const std::string& why);
+  // Stops p's feed and resets its shard state (Drop, Rebalance).
+  void Forget(uint32_t p);
+  // Lease thread, once settled: the partitions that rendezvous hashing gives to another
+  // node, live for a lease time and a half, are checkpointed (each by its feed) and
+  // released together, so that a node started after the others took everything gets its
+  // share; the next hand-back waits until they are taken (or three lease times).
+  void Rebalance(const std::vector<std::string>& live, std::chrono::steady_clock::time_point now);
   void FeedLoop(uint32_t p);
+  // Feed thread: loads the partition's newest checkpoint into its (empty) shard state and
+  // sets `applied` to the sequence it covers; without one (or one that cannot be used) the
+  // feed reads the stream from its start.
+  void Restore(uint32_t p);
+  // Feed thread: checkpoints the partition at what the feed has appended (the shard
+  // applies up to there first) and stores it in JetStream.
+  void Checkpoint(uint32_t p);
   void Enqueue(std::string request, NodeRpc::Reply reply);
   void RequestLoop();
   void OnRequest(std::string request, NodeRpc::Reply reply);
@@ -87,6 +103,7 @@ class ClusterNode {
   std::unique_ptr<JetStreamLog> log_;
   std::unique_ptr<LeaseTable> leases_;
   std::unique_ptr<NodeRpc> rpc_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
   IngestPath* ingest_ = nullptr;
   const ShardSet* set_ = nullptr;
   Interners* interners_ = nullptr;
@@ -100,6 +117,10 @@ class ClusterNode {
     uint64_t revision = 0;               // of its lease (lease thread only)
     std::chrono::steady_clock::time_point renewed, free_since{};  // lease thread only
     std::string last_owner;              // the other node last seen holding it (lease thread)
+    uint64_t checkpointed = 0;           // the sequence its last checkpoint covers (feed thread)
+    std::atomic<bool> checkpoint_asked{false};  // by the lease thread, before a hand-back
+    uint64_t checkpointed_at_handoff = 0;       // for the hand-back's log line
+    std::chrono::steady_clock::time_point checkpoint_at{};  // when it was taken (feed thread)
     std::thread feed;
   };
   std::unique_ptr<Part[]> parts_;
@@ -116,8 +137,15 @@ class ClusterNode {
   std::thread lease_thread_;
   uint64_t tick_count_ = 0;              // lease thread only
   uint32_t next_scan_ = 0;               // the partition the next tick looks at first (lease thread)
+  // Rebalance's (lease thread): when each live node was first seen, the partitions being
+  // handed to others, since when, and whether their leases are released yet.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> seen_since_;
+  std::vector<uint32_t> handing_;
+  std::chrono::steady_clock::time_point handing_since_{};
+  bool released_ = false;
   std::chrono::steady_clock::time_point kv_failed_{};  // NATS last failed a lease call (lease thread)
   std::atomic<uint64_t> feed_errors_{0};
+  std::atomic<uint64_t> checkpoints_saved_{0}, checkpoints_loaded_{0}, checkpoint_errors_{0};
 
   static constexpr int kRequestThreads = 4;
   static constexpr size_t kMaxQueued = 1024;

@@ -257,7 +257,7 @@ bool ShardState::Load(SerialReader& r) {
     while (s < states_.size() && states_[s]->Name() != name) ++s;
     if (s == states_.size()) continue;  // a state this build no longer has
     if (loaded[s] || version > states_[s]->FormatVersion()) return false;
-    SerialReader sr(bytes);
+    SerialReader sr(bytes, r);
     if (!states_[s]->LoadFrom(sr, static_cast<uint32_t>(version)) || !sr.done()) return false;
     loaded[s] = true;
   }

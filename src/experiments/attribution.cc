@@ -388,7 +388,7 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
   users_.set_evicted(r.U64());
   const uint64_t users = r.Count(2);
   for (uint64_t i = 0; i < users && r.ok(); ++i) {
-    const UserId id(r.U32());
+    const UserId id = ReadUserId(r);
     User* u = id.valid() ? users_.Append(id) : nullptr;
     if (u == nullptr) return false;
     const uint64_t answers = r.Count(8);
@@ -407,7 +407,7 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
       const uint64_t lines = r.Count(2);
       int64_t sum = 0;
       for (uint64_t k = 0; k < lines && r.ok(); ++k) {
-        const OrderId order(r.U32());
+        const OrderId order = ReadOrderId(r);
         const int64_t revenue = r.I64();
         if (revenue < 0) return false;
         sum = SaturatingAdd(sum, revenue);
@@ -416,7 +416,7 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
       if (a.revenue_micros != sum) return false;
       const uint64_t items = r.Count(1);
       for (uint64_t k = 0; k < items && r.ok(); ++k) {
-        const ItemId item(r.U32());
+        const ItemId item = ReadItemId(r);
         if (!item.valid()) return false;
         a.items.push_back(item);
       }
@@ -427,7 +427,7 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
     const uint64_t cancelled = r.Count(1);
     if (cancelled > options_.orders_per_user) return false;
     for (uint64_t j = 0; j < cancelled && r.ok(); ++j) {
-      const OrderId o(r.U32());
+      const OrderId o = ReadOrderId(r);
       if (!o.valid()) return false;
       u->cancelled.push_back(o);
     }

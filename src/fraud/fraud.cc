@@ -234,14 +234,14 @@ bool FraudState::LoadFrom(SerialReader& r, uint32_t) {
   users_.set_evicted(r.U64());
   const uint64_t n = r.Count(16);  // the smallest user record: sixteen one-byte fields
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const UserId id(r.U32());
+    const UserId id = ReadUserId(r);
     FraudUser* u = users_.Append(id);
     if (u == nullptr || !id.valid()) return false;
     u->first_seen = r.I64();
     u->last_event = r.I64();
     u->visit_start = r.I64();
     u->orders = r.U32();
-    u->country = StringId(r.U32());
+    u->country = ReadStringId(r);
     u->country_ms = r.I64();
     u->travel_ms = r.I64();
     u->rate_second = r.I64();
@@ -257,7 +257,7 @@ bool FraudState::LoadFrom(SerialReader& r, uint32_t) {
     if (scored > options_.orders_per_user) return false;
     for (uint64_t k = 0; k < scored && r.ok(); ++k) {
       ScoredOrder& s = u->scored.emplace_back();
-      s.order = OrderId(r.U32());
+      s.order = ReadOrderId(r);
       s.time_ms = r.I64();
       s.value_micros = r.I64();
       s.lines = r.U32();

@@ -669,7 +669,9 @@ Response Router::StreamStatusResponse(unsigned version) {
     for (uint32_t p : c.owned) w.Uint(p);
     w.EndArray().Key("owners").BeginArray();
     for (const std::string& n : c.owners) w.String(n);
-    w.EndArray().Key("feed_errors").Uint(c.feed_errors).EndObject();
+    w.EndArray().Key("feed_errors").Uint(c.feed_errors);
+    w.Key("checkpoints_saved").Uint(c.checkpoints_saved).Key("checkpoints_loaded").Uint(c.checkpoints_loaded);
+    w.Key("checkpoint_errors").Uint(c.checkpoint_errors).EndObject();
   }
   w.Key("partition").BeginArray();
   for (const PartitionStatus& p : s.partition) {

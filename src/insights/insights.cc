@@ -251,7 +251,7 @@ bool InsightState::LoadFrom(SerialReader& r, uint32_t) {
   const int64_t rules = static_cast<int64_t>(options_.segments.size());
   const auto rule_ok = [rules](int64_t v) { return v >= 0 && v <= rules; };
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const UserId id(r.U32());
+    const UserId id = ReadUserId(r);
     Customer* c = users_.Append(id);
     if (c == nullptr || !id.valid()) return false;
     c->orders = r.U32();
@@ -259,15 +259,15 @@ bool InsightState::LoadFrom(SerialReader& r, uint32_t) {
     c->last_purchase = r.I64();
     c->priced_orders = r.U32();
     c->history_micros = r.I64();
-    c->order = OrderId(r.U32());
+    c->order = ReadOrderId(r);
     c->order_value = r.I64();
     const uint64_t oc = r.Count(1);
     if (oc > 8) return false;
-    for (uint64_t k = 0; k < oc && r.ok(); ++k) c->order_categories.push_back(CategoryId(r.U32()));
+    for (uint64_t k = 0; k < oc && r.ok(); ++k) c->order_categories.push_back(ReadCategoryId(r));
     const int64_t rule = r.I64();
     if (!rule_ok(rule)) return false;
     c->rule = static_cast<int16_t>(rule);
-    c->producer = StringId(r.U32());
+    c->producer = ReadStringId(r);
     const uint64_t ni = r.Count(11);
     if (ni > options_.max_insights) return false;
     for (uint64_t k = 0; k < ni && r.ok(); ++k) {
@@ -280,22 +280,22 @@ bool InsightState::LoadFrom(SerialReader& r, uint32_t) {
       in.priority = static_cast<InsightPriority>(priority);
       in.alerted = r.U8() != 0;
       in.time_ms = r.I64();
-      in.order = OrderId(r.U32());
+      in.order = ReadOrderId(r);
       in.value_micros = r.I64();
       in.mean_micros = r.I64();
       const int64_t from = r.I64(), to = r.I64();
       if (!rule_ok(from) || !rule_ok(to)) return false;
       in.from_rule = static_cast<int16_t>(from);
       in.to_rule = static_cast<int16_t>(to);
-      in.from_producer = StringId(r.U32());
-      in.to_producer = StringId(r.U32());
+      in.from_producer = ReadStringId(r);
+      in.to_producer = ReadStringId(r);
       c->insights.push_back(in);
     }
     const uint64_t nc = r.Count(13);
     if (nc > options_.max_categories) return false;
     for (uint64_t k = 0; k < nc && r.ok(); ++k) {
       CategoryBuys b;
-      b.category = CategoryId(r.U32());
+      b.category = ReadCategoryId(r);
       const uint64_t nt = r.Count(1);
       if (nt > CategoryBuys::kTimes) return false;
       for (uint64_t j = 0; j < nt && r.ok(); ++j) b.times.push_back(r.I64());

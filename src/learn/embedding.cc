@@ -150,7 +150,7 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
   if (n > max_items_) return false;
   vectors_.reserve(n * dims_);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const uint32_t item = r.U32();
+    const uint32_t item = r.Id(Interners::kItems);
     Slot slot;
     slot.last_seq = r.U64();
     if (slot.last_seq > seq_) return false;  // a touch newer than the state's own count

@@ -53,6 +53,15 @@ struct Interners {
   }
 };
 
+// Reading an id of each kind from a checkpoint (SerialReader::Id: translated when the
+// checkpoint came from other interners).
+inline UserId ReadUserId(SerialReader& r) { return UserId(r.Id(Interners::kUsers)); }
+inline ItemId ReadItemId(SerialReader& r) { return ItemId(r.Id(Interners::kItems)); }
+inline CategoryId ReadCategoryId(SerialReader& r) { return CategoryId(r.Id(Interners::kCategories)); }
+inline SessionId ReadSessionId(SerialReader& r) { return SessionId(r.Id(Interners::kSessions)); }
+inline OrderId ReadOrderId(SerialReader& r) { return OrderId(r.Id(Interners::kOrders)); }
+inline StringId ReadStringId(SerialReader& r) { return StringId(r.Id(Interners::kStrings)); }
+
 // The ids a state references (State::VisitIds), one set per kind (indexed by
 // Interners::Kind); ids at or above each interner's bound when the marks were made are
 // newer than the sweep and never freed by it.

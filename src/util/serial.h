@@ -17,6 +17,8 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace eddy {
 
@@ -48,9 +50,33 @@ class SerialWriter {
   std::string* out_;
 };
 
+// The ids of a checkpoint written with other interners (another node's, cluster mode):
+// per kind of id (Interners::Kind), the id written -> this engine's id for the same string.
+struct IdRemap {
+  std::vector<std::unordered_map<uint32_t, uint32_t>> kinds;
+};
+
 class SerialReader {
  public:
   explicit SerialReader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+  // `in` read with `like`'s id translation (a section of a checkpoint).
+  SerialReader(std::string_view in, const SerialReader& like) : SerialReader(in) { remap_ = like.remap_; }
+
+  // Ids read with Id() are translated through `remap` (null: read as written); it must
+  // outlive the reader.
+  void set_remap(const IdRemap* remap) { remap_ = remap; }
+  bool translating() const { return remap_ != nullptr; }
+  // An interned id of `kind` (Interners::Kind), translated when a remap is set; an id the
+  // remap does not know fails the reader (its state forgot to mark it: State::VisitIds).
+  // 0 is no id in every kind, and stays 0.
+  uint32_t Id(size_t kind) { return Translate(kind, U32()); }
+  // The same for an id read otherwise (packed into a wider key).
+  uint32_t Translate(size_t kind, uint32_t v) {
+    if (remap_ == nullptr || v == 0 || !ok_) return v;
+    if (kind >= remap_->kinds.size()) return static_cast<uint32_t>(Fail());
+    const auto it = remap_->kinds[kind].find(v);
+    return it == remap_->kinds[kind].end() ? static_cast<uint32_t>(Fail()) : it->second;
+  }
   uint64_t U64() {
     uint64_t r = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -110,6 +136,7 @@ class SerialReader {
   const char* p_;
   const char* end_;
   bool ok_ = true;
+  const IdRemap* remap_ = nullptr;
 };
 
 }  // namespace eddy

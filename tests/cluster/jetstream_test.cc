@@ -29,7 +29,7 @@ ClusterOptions Options(const test::NatsCluster& nats, uint32_t replicas) {
   o.replicas = replicas;
   o.publish_timeout_ms = 2000;
   // nats-server 2.9 takes 10-20 s here to elect a new metadata leader when the old one is
-  // killed; readers and publishes retry for up to this long.
+  // killed; publishes retry for up to this long, and so do the test's readers.
   o.connect_timeout_ms = 60'000;
   return o;
 }
@@ -46,7 +46,10 @@ std::vector<JetStreamLog::Record> Records(int from, int to) {
 // Every message of partition p from sequence `from`: (sequence, data) in stream order.
 std::vector<std::pair<uint64_t, std::string>> ReadAll(JetStreamLog& log, uint32_t p, uint64_t from) {
   std::vector<std::pair<uint64_t, std::string>> out;
+  // One attempt each (as the owner's feed does): retried while a new leader is elected.
   auto reader = log.NewReader(p, from);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!reader.ok() && std::chrono::steady_clock::now() < deadline) reader = log.NewReader(p, from);
   EXPECT_TRUE(reader.ok()) << reader.status().message();
   if (!reader.ok()) return out;
   const uint64_t last = log.LastSequence(p).value();

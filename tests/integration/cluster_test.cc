@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <chrono>
 #include <memory>
 #include <regex>
@@ -33,6 +34,7 @@ std::string NodeConfig(const std::vector<std::string>& urls, int i) {
   return "[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n"
          "[cluster]\nenabled = true\nservers = [" + servers + "]\nnode_id = \"node-" +
          std::to_string(i) + "\"\nreplicas = 3\nlease_ms = 4000\nforward_timeout_ms = 2000\n"
+         "checkpoint_interval_ms = 200\n"
          "publish_timeout_ms = 2000\nconnect_timeout_ms = 60000\n";
 }
 
@@ -107,6 +109,13 @@ test::HttpResult GetWhenServed(uint16_t port, const std::string& target) {
   return r;
 }
 
+// A count in a node's /v1/stream/status "cluster" object (0 when absent).
+uint64_t ClusterCount(uint16_t port, const std::string& key) {
+  const std::string body = test::HttpClient(port).Get("/v1/stream/status").body;
+  const size_t at = body.find("\"" + key + "\":");
+  return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + key.size() + 3, nullptr, 10);
+}
+
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -171,10 +180,37 @@ class ClusterTest : public ::testing::Test {
 };
 
 TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
+  const auto t0 = Steady::now();
+  const auto phase = [&](const char* what) {
+    std::printf("%5.1f s: %s\n", std::chrono::duration<double>(Steady::now() - t0).count(), what);
+  };
+  // The nodes start one after another: the first ones take every partition, then hand
+  // the later ones their rendezvous share (checkpointed first). Every node owns some.
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const auto until = Steady::now() + std::chrono::seconds(90);
+    while (test::HttpClient(nodes_[n]->port()).Get("/v1/stream/status").body.find("\"owned\":[]") != std::string::npos &&
+           Steady::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a lease tick: nothing to wait on over HTTP
+    }
+    ASSERT_EQ(test::HttpClient(nodes_[n]->port()).Get("/v1/stream/status").body.find("\"owned\":[]"), std::string::npos)
+        << "node-" << n << " owns no partition\n" << nodes_[n]->Log();
+  }
+  phase("every node owns partitions");
   Post(0, 30);
+  phase("30 batches posted");
   ExpectSameAnswers("three nodes");
+  phase("compared");
 
-  // kill -9 one eddy: its partitions move to the others once its leases expire.
+  // Its owners checkpoint the partitions into JetStream (every 200 ms here, when they
+  // applied more): wait for node-1's.
+  const auto deadline = Steady::now() + std::chrono::seconds(60);
+  while (ClusterCount(nodes_[1]->port(), "checkpoints_saved") == 0 && Steady::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the next checkpoint: nothing to wait on over HTTP
+  }
+  ASSERT_GT(ClusterCount(nodes_[1]->port(), "checkpoints_saved"), 0u) << nodes_[1]->Log();
+
+  // kill -9 one eddy: its partitions move to the others once its leases expire, each
+  // loaded from its checkpoint and the stream after it.
   const auto killed = Steady::now();
   nodes_[1]->Stop(SIGKILL);
   clients_[1].reset();
@@ -182,12 +218,19 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   std::printf("partitions of the killed node served again after %.1f s (lease_ms 4000)\n",
               std::chrono::duration<double>(Steady::now() - killed).count());
   ExpectSameAnswers("after kill -9 of node-1");
+  phase("compared after kill -9");
+  EXPECT_GT(ClusterCount(nodes_[0]->port(), "checkpoints_loaded") + ClusterCount(nodes_[2]->port(), "checkpoints_loaded"), 0u)
+      << nodes_[0]->Log() << nodes_[2]->Log();
+  EXPECT_EQ(ClusterCount(nodes_[0]->port(), "checkpoint_errors") + ClusterCount(nodes_[2]->port(), "checkpoint_errors"), 0u)
+      << nodes_[0]->Log() << nodes_[2]->Log();
   Post(30, 45);
   ExpectSameAnswers("after kill -9 of node-1 and more events");
+  phase("compared after more events");
 
   // One nats-server dies: R3 keeps every acknowledged message, ingest goes on.
   nats_->Kill(0, SIGKILL);
   Post(45, 60);
+  phase("15 batches posted with a nats-server down");
   const test::HttpResult served = GetWhenServed(nodes_[0]->port(), "/v1/trending/categories?window=1h");
   if (served.status != 200) {
     for (size_t n = 0; n < nodes_.size(); ++n) {
@@ -196,6 +239,12 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   }
   ASSERT_EQ(served.status, 200) << served.body;
   ExpectSameAnswers("after one nats-server died");
+  phase("compared after a nats-server died");
+  if (std::getenv("CLUSTER_TEST_LOGS") != nullptr) {
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (clients_[n]) std::printf("--- node-%zu ---\n%s\n", n, nodes_[n]->Log().c_str());
+    }
+  }
   if (HasFailure()) {
     for (size_t n = 0; n < nodes_.size(); ++n) {
       if (clients_[n]) std::printf("--- node-%zu ---\n%s\n", n, nodes_[n]->Log().c_str());
