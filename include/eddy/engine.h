@@ -69,6 +69,8 @@ struct EngagementAnswer {
   // empty / nullopt when no event had one.
   std::string category;
   std::optional<int64_t> price_micros;
+  // The event times they come from (INT64_MIN: none): what a cluster's merge picks by.
+  int64_t category_ms = INT64_MIN, price_ms = INT64_MIN;
   std::array<int64_t, kEventTypeCount> all_time{};               // by EventType
   std::vector<std::array<int64_t, kEventTypeCount>> per_window;  // by window, by EventType
 };

@@ -154,6 +154,8 @@ void QueryService::ItemEngagement(std::string_view item,
         if (!sum.per_window.empty()) answer.per_window = std::move(sum.per_window);
         answer.category = std::string(facts.category_name);
         answer.price_micros = facts.price_micros;
+        answer.category_ms = facts.category_ms;
+        answer.price_ms = facts.price_ms;
         done(std::move(answer));
       });
 }

@@ -99,36 +99,44 @@ void Router::Item(const Request& req, std::string_view item_raw, Respond respond
   if (!item) return;
   std::vector<int64_t> windows = engine_.options().windows.minutes;
   Engine* engine = &engine_;
-  engine_.ItemCatalog(*item, [v, engine, item = *item, windows = std::move(windows),
+  const bool part = IsPartRequest(req);
+  engine_.ItemCatalog(*item, [v, engine, item = *item, windows = std::move(windows), part,
                               respond = std::move(respond)](CatalogRecord c) mutable {
     // The engagement read runs after the catalog's answer, from its callback.
-    engine->ItemEngagement(item, [v, item, c = std::move(c), windows = std::move(windows),
+    engine->ItemEngagement(item, [v, item, c = std::move(c), windows = std::move(windows), part,
                                   respond = std::move(respond)](EngagementAnswer a) {
-      int64_t events = 0;
-      for (int64_t n : a.all_time) events += n;
-      if (!c.found && events == 0) {
-        return respond(ErrorResponse(http::status::not_found, v,
-                                     "item " + item + ": not in the catalog and no event seen"));
-      }
-      JsonWriter w;
-      w.BeginObject().Key("itemId").String(item).Key("catalog");
-      if (!c.found) {
-        w.Null();
-      } else {
-        w.BeginObject().Key("deleted").Bool(c.deleted).Key("hidden").Bool(c.hidden);
-        if (!c.category.empty()) w.Key("category").String(c.category);
-        if (c.price_micros) w.Key("price").Micros(*c.price_micros);
-        if (c.stock) w.Key("stock").Int(*c.stock);
-        if (c.low_stock_threshold) w.Key("lowStockThreshold").Uint(*c.low_stock_threshold);
-        w.Key("attributes").RawJson(c.attributes);
-        w.Key("updated").String(FormatIso8601(c.updated)).EndObject();
-      }
-      w.Key("engagement").BeginObject();
-      WriteEngagementFields(w, a, windows);
-      w.EndObject().EndObject();
-      respond(JsonResponse(http::status::ok, v, w.Take()));
+      respond(ItemResponse(v, item, c, a, part, windows));
     });
   });
+}
+
+Response ItemResponse(unsigned v, const std::string& item, const CatalogRecord& c, const EngagementAnswer& a,
+                      bool part, const std::vector<int64_t>& windows) {
+  int64_t events = 0;
+  for (int64_t n : a.all_time) events += n;
+  // A cluster node's part is never 404: the item may be known on another node only.
+  if (!c.found && events == 0 && !part) {
+    return ErrorResponse(http::status::not_found, v, "item " + item + ": not in the catalog and no event seen");
+  }
+  JsonWriter w;
+  w.BeginObject().Key("itemId").String(item).Key("catalog");
+  if (!c.found) {
+    w.Null();
+  } else {
+    w.BeginObject().Key("deleted").Bool(c.deleted).Key("hidden").Bool(c.hidden);
+    if (!c.category.empty()) w.Key("category").String(c.category);
+    if (c.price_micros) w.Key("price").Micros(*c.price_micros);
+    if (c.stock) w.Key("stock").Int(*c.stock);
+    if (c.low_stock_threshold) w.Key("lowStockThreshold").Uint(*c.low_stock_threshold);
+    w.Key("attributes").RawJson(c.attributes);
+    w.Key("updated").String(FormatIso8601(c.updated));
+    if (part) w.Key("updated_ms").Int(c.updated.millis());
+    w.EndObject();
+  }
+  w.Key("engagement").BeginObject();
+  WriteEngagementFields(w, a, part, windows);
+  w.EndObject().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Sessions(const Request& req, std::string_view user_raw, std::string_view query,
@@ -280,17 +288,19 @@ void Router::LowStock(const Request& req, std::string_view query, Respond respon
   const unsigned v = req.version();
   uint32_t k = 50;
   if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return;
-  engine_.LowStock(k, [v, respond = std::move(respond)](LowStockAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("now").String(FormatIso8601(a.now)).Key("items").BeginArray();
-    for (const LowStockItem& x : a.items) {
-      w.BeginObject().Key("itemId").String(x.item_id).Key("stock").Int(x.stock);
-      w.Key("threshold").Uint(x.threshold).Key("since").String(FormatIso8601(x.since));
-      w.EndObject();
-    }
-    w.EndArray().EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
-  });
+  engine_.LowStock(k, [v, respond = std::move(respond)](LowStockAnswer a) { respond(LowStockResponse(v, a)); });
+}
+
+Response LowStockResponse(unsigned v, const LowStockAnswer& a) {
+  JsonWriter w;
+  w.BeginObject().Key("now").String(FormatIso8601(a.now)).Key("items").BeginArray();
+  for (const LowStockItem& x : a.items) {
+    w.BeginObject().Key("itemId").String(x.item_id).Key("stock").Int(x.stock);
+    w.Key("threshold").Uint(x.threshold).Key("since").String(FormatIso8601(x.since));
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
 }
 
 void Router::Alerts(const Request& req, std::string_view query, Respond respond) {

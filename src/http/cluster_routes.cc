@@ -100,10 +100,79 @@ void AddFigures(simdjson::dom::element e, RevenueWindow* into) {
 
 // The global reads merged across nodes, from each node's part (every entry). Sums are of
 // what a shard's partial holds, in the same units, then ordered and cut as one node does.
-enum class Merged : uint8_t { kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue };
+enum class Merged : uint8_t {
+  kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue, kEngagement, kItem, kLowStock
+};
 
-Response MergeParts(Merged kind, unsigned v, uint32_t k, const std::string& category,
-                    const std::vector<simdjson::dom::element>& parts) {
+struct MergeArgs {
+  unsigned v = 11;
+  uint32_t k = 10;
+  std::string category;  // velocity, popular, funnel, revenue
+  std::string item;      // engagement, item
+  std::vector<int64_t> windows;  // engagement.windows (the labels of its counts)
+};
+
+// An item's engagement parts summed, its category and price picked as one node's shards
+// are (engine/item_facts.h: the newest by event time, ties by name / lower price).
+EngagementAnswer MergeEngagement(const std::vector<simdjson::dom::element>& parts) {
+  EngagementAnswer a;
+  a.now = Time(parts[0], "now");
+  const auto add = [](simdjson::dom::element counts, std::array<int64_t, kEventTypeCount>* into) {
+    for (int t = 0; t < kEventTypeCount; ++t) (*into)[t] += Int(counts, EventTypeName(static_cast<EventType>(t)));
+  };
+  for (simdjson::dom::element part : parts) {
+    add(part["all_time"], &a.all_time);
+    size_t i = 0;
+    simdjson::dom::object windows;
+    if (part["windows"].get(windows) == simdjson::SUCCESS) {
+      for (auto [label, counts] : windows) {
+        if (a.per_window.size() <= i) a.per_window.emplace_back();
+        add(counts, &a.per_window[i++]);
+      }
+    }
+    const std::string category = Str(part, "category");
+    const int64_t category_ms = Int(part, "category_ms");
+    if (!category.empty() &&
+        (category_ms > a.category_ms || (category_ms == a.category_ms && category < a.category))) {
+      a.category = category;
+      a.category_ms = category_ms;
+    }
+    const int64_t price_ms = Int(part, "price_ms");
+    const int64_t price = Int(part, "price_micros");
+    if (price_ms != INT64_MIN && (part["price_micros"].error() == simdjson::SUCCESS) &&
+        (price_ms > a.price_ms || (price_ms == a.price_ms && price < *a.price_micros))) {
+      a.price_micros = price;
+      a.price_ms = price_ms;
+    }
+  }
+  return a;
+}
+
+// The catalog record a node's part holds (the item's owner's; null elsewhere).
+CatalogRecord CatalogOf(simdjson::dom::element part) {
+  CatalogRecord c;
+  simdjson::dom::element e;
+  if (part["catalog"].get(e) != simdjson::SUCCESS || e.is_null()) return c;
+  c.found = true;
+  bool flag = false;
+  c.deleted = e["deleted"].get(flag) == simdjson::SUCCESS && flag;
+  c.hidden = e["hidden"].get(flag) == simdjson::SUCCESS && flag;
+  c.category = Str(e, "category");
+  if (e["price"].error() == simdjson::SUCCESS) c.price_micros = Micros(e, "price");
+  if (e["stock"].error() == simdjson::SUCCESS) c.stock = Int(e, "stock");
+  if (e["lowStockThreshold"].error() == simdjson::SUCCESS) {
+    c.low_stock_threshold = static_cast<uint32_t>(Int(e, "lowStockThreshold"));
+  }
+  simdjson::dom::element attributes;
+  c.attributes = e["attributes"].get(attributes) == simdjson::SUCCESS ? simdjson::minify(attributes) : "{}";
+  c.updated = EventTime(Int(e, "updated_ms"));
+  return c;
+}
+
+Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjson::dom::element>& parts) {
+  const unsigned v = args.v;
+  const uint32_t k = args.k;
+  const std::string& category = args.category;
   switch (kind) {
     case Merged::kTrending: {
       TrendingAnswer a;
@@ -183,6 +252,35 @@ Response MergeParts(Merged kind, unsigned v, uint32_t k, const std::string& cate
       }
       return RevenueResponse(v, a);
     }
+    case Merged::kEngagement:
+      return EngagementResponse(v, args.item, MergeEngagement(parts), false, args.windows);
+    case Merged::kItem: {
+      std::vector<simdjson::dom::element> engagement;
+      CatalogRecord c;
+      for (simdjson::dom::element part : parts) {
+        engagement.push_back(part["engagement"]);
+        if (!c.found) c = CatalogOf(part);  // one node holds it: the item's partition's owner
+      }
+      return ItemResponse(v, args.item, c, MergeEngagement(engagement), false, args.windows);
+    }
+    case Merged::kLowStock: {
+      // Each item is in one node's partitions, so every node's k lowest hold the k lowest.
+      LowStockAnswer a;
+      a.now = Time(parts[0], "now");
+      for (simdjson::dom::element part : parts) {
+        for (simdjson::dom::element x : part["items"].get_array()) {
+          a.items.push_back({Str(x, "itemId"), Int(x, "stock"), static_cast<uint32_t>(Int(x, "threshold")),
+                             Time(x, "since")});
+        }
+      }
+      std::sort(a.items.begin(), a.items.end(), [](const LowStockItem& x, const LowStockItem& y) {
+        if (x.stock != y.stock) return x.stock < y.stock;
+        if (x.threshold != y.threshold) return x.threshold > y.threshold;
+        return x.item_id < y.item_id;
+      });
+      if (a.items.size() > k) a.items.resize(k);
+      return LowStockResponse(v, a);
+    }
     case Merged::kNone:
       break;
   }
@@ -226,10 +324,15 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     if (!ParseOffers(req.body(), &r).empty()) return false;  // the route says what is wrong
     if (r.user.empty()) return false;  // no user: no personal signal, any node answers
     key = r.user;
-  } else if (starts("/v1/items/") && (ends("/similar") || ends("/inventory") ||
-                                      (id.size() > 0 && path == "/v1/items/" + std::string(id)))) {
+  } else if (starts("/v1/items/") && (ends("/similar") || ends("/inventory"))) {
     key = PathId(id, "itemId", v, respond);
     if (!key) return true;
+  } else if (starts("/v1/items/") && id.size() > 0 &&
+             (ends("/engagement") || path == "/v1/items/" + std::string(id))) {
+    // The catalog record is the owner's, but an item's events come from every partition.
+    merged = ends("/engagement") ? Merged::kEngagement : Merged::kItem;
+  } else if (path == "/v1/inventory/low") {
+    merged = Merged::kLowStock;
   } else if (path == "/v1/trending/categories") {
     merged = Merged::kTrending;
   } else if (starts("/v1/categories/") && ends("/velocity")) {
@@ -258,21 +361,29 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     });
     return true;
   }
-  uint32_t k = 10;
+  MergeArgs args;
+  args.v = v;
   if (merged == Merged::kTrending || merged == Merged::kPopular) {
-    if (!IntParam(query, "k", 1, 1000, &k, v, respond)) return true;
+    if (!IntParam(query, "k", 1, 1000, &args.k, v, respond)) return true;
+  } else if (merged == Merged::kLowStock) {
+    args.k = 50;
+    if (!IntParam(query, "k", 1, 1000, &args.k, v, respond)) return true;
   }
-  std::string category;
-  if (merged == Merged::kVelocity) {
+  if (merged == Merged::kEngagement || merged == Merged::kItem) {
+    std::optional<std::string> item = PathId(id, "itemId", v, respond);
+    if (!item) return true;
+    args.item = *item;
+    args.windows = engine_.options().windows.minutes;
+  } else if (merged == Merged::kVelocity) {
     std::optional<std::string> c = PathId(id, "category", v, respond);
     if (!c) return true;
-    category = *c;
-  } else if (!IdParam(query, "category", &category, v, respond)) {
+    args.category = *c;
+  } else if (!IdParam(query, "category", &args.category, v, respond)) {
     return true;
   }
   Request part = req;
   part.set(kPartHeader, "1");
-  engine_.ClusterRead(-1, SerializeRequest(part), [v, k, merged, category, respond](std::vector<NodeAnswer> answers) {
+  engine_.ClusterRead(-1, SerializeRequest(part), [v, merged, args = std::move(args), respond](std::vector<NodeAnswer> answers) {
     std::vector<Response> responses;
     for (const NodeAnswer& a : answers) {
       if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
@@ -291,7 +402,7 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
       }
       parts.push_back(doc);
     }
-    Response res = MergeParts(merged, v, k, category, parts);
+    Response res = MergeParts(merged, args, parts);
     res.set("X-Eddy-Nodes", std::to_string(parts.size()));
     respond(std::move(res));
   });

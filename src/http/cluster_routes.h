@@ -30,5 +30,11 @@ Response VelocityResponse(unsigned v, const std::string& category, const Velocit
 Response PopularResponse(unsigned v, const std::string& category, const PopularAnswer& a);
 Response FunnelResponse(unsigned v, const FunnelAnswer& a);
 Response RevenueResponse(unsigned v, const RevenueAnswer& a);
+// `part`: a node's part of a merged read (X-Eddy-Part), with what the merge needs.
+Response EngagementResponse(unsigned v, const std::string& item, const EngagementAnswer& a, bool part,
+                            const std::vector<int64_t>& windows);
+Response ItemResponse(unsigned v, const std::string& item, const CatalogRecord& c, const EngagementAnswer& a,
+                      bool part, const std::vector<int64_t>& windows);
+Response LowStockResponse(unsigned v, const LowStockAnswer& a);
 
 }  // namespace eddy

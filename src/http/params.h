@@ -68,7 +68,8 @@ bool FilterParams(std::string_view query, ItemFilter* out, unsigned version,
 
 // An item's engagement answer (now, category, price, all_time, windows) as fields of the
 // object being written.
-void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
+// `part`: a cluster node's part (X-Eddy-Part): also the facts' times and the exact price.
+void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a, bool part,
                            const std::vector<int64_t>& windows);
 
 // An optional `window` query parameter naming one of `windows` (minutes, as in config):

@@ -571,17 +571,22 @@ void Router::Engagement(const Request& req, std::string_view item_raw, Respond r
   std::optional<std::string> item = PathId(item_raw, "itemId", v, respond);
   if (!item) return;
   std::vector<int64_t> windows = engine_.options().windows.minutes;
-  engine_.ItemEngagement(*item, [v, item = *item, windows = std::move(windows),
+  engine_.ItemEngagement(*item, [v, item = *item, windows = std::move(windows), part = IsPartRequest(req),
                                  respond = std::move(respond)](EngagementAnswer a) {
-    JsonWriter w;
-    w.BeginObject().Key("itemId").String(item);
-    WriteEngagementFields(w, a, windows);
-    w.EndObject();
-    respond(JsonResponse(http::status::ok, v, w.Take()));
+    respond(EngagementResponse(v, item, a, part, windows));
   });
 }
 
-void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
+Response EngagementResponse(unsigned v, const std::string& item, const EngagementAnswer& a, bool part,
+                            const std::vector<int64_t>& windows) {
+  JsonWriter w;
+  w.BeginObject().Key("itemId").String(item);
+  WriteEngagementFields(w, a, part, windows);
+  w.EndObject();
+  return JsonResponse(http::status::ok, v, w.Take());
+}
+
+void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a, bool part,
                            const std::vector<int64_t>& windows) {
   auto counts = [](JsonWriter& w, const std::array<int64_t, kEventTypeCount>& c) {
     w.BeginObject();
@@ -593,6 +598,10 @@ void WriteEngagementFields(JsonWriter& w, const EngagementAnswer& a,
   w.Key("now").String(FormatIso8601(a.now));
   if (!a.category.empty()) w.Key("category").String(a.category);
   if (a.price_micros) w.Key("price").Double(static_cast<double>(*a.price_micros) / 1e6);
+  if (part) {
+    w.Key("category_ms").Int(a.category_ms).Key("price_ms").Int(a.price_ms);
+    if (a.price_micros) w.Key("price_micros").Int(*a.price_micros);
+  }
   w.Key("all_time");
   counts(w, a.all_time);
   w.Key("windows").BeginObject();

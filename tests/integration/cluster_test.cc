@@ -42,10 +42,21 @@ const char* kStandaloneConfig =
     "[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n";
 
 // Batch b of 20 events: views, carts and purchases of 30 users over 40 items in 6
-// categories, 3 s apart, each with an eventId.
+// categories, 3 s apart, each with an eventId; every third batch starts with a catalog
+// record (price, low-stock threshold, attributes) and a stock level of one item.
 std::string Batch(int b) {
   std::string out = "[";
-  for (int j = 0; j < 20; ++j) {
+  if (b % 3 == 0) {
+    const int item = (b * 11) % kItems;
+    const int64_t ms = 1796119200000 + int64_t{b} * 20 * 3000;
+    out += "{\"type\":\"catalog_put\",\"eventId\":\"k" + std::to_string(b) + "\",\"itemId\":\"i" +
+           std::to_string(item) + "\",\"category\":\"c" + std::to_string(item % 6) + "\",\"price\":" +
+           std::to_string(3 + item) + ".5,\"lowStockThreshold\":6,\"attributes\":{\"color\":\"red\",\"size\":" +
+           std::to_string(b % 4) + "},\"timestamp\":" + std::to_string(ms) + "},";
+    out += "{\"type\":\"inventory\",\"eventId\":\"s" + std::to_string(b) + "\",\"itemId\":\"i" +
+           std::to_string(item) + "\",\"stock\":" + std::to_string(b % 9) + ",\"timestamp\":" + std::to_string(ms) + "}";
+  }
+  for (int j = b % 3 == 0 ? 2 : 0; j < 20; ++j) {
     const int i = b * 20 + j;
     const int user = (i * 7) % kUsers, item = (i * 13 + i / 5) % kItems;
     const char* type = i % 10 == 9 ? "purchase" : i % 10 == 4 ? "cart" : "view";
@@ -76,6 +87,12 @@ std::vector<std::string> Reads() {
     out.push_back(user + "/sessions");
   }
   for (int i = 0; i < kItems; i += 7) out.push_back("/v1/items/i" + std::to_string(i) + "/inventory");
+  for (int i = 0; i < kItems; i += 5) {
+    out.push_back("/v1/items/i" + std::to_string(i));
+    out.push_back("/v1/items/i" + std::to_string(i) + "/engagement");
+  }
+  out.push_back("/v1/items/i999");  // known nowhere: 404
+  out.push_back("/v1/inventory/low?k=5");
   return out;
 }
 
@@ -199,6 +216,9 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   Post(0, 30);
   phase("30 batches posted");
   ExpectSameAnswers("three nodes");
+  // The reads compared hold something: a catalog record, stock below its threshold.
+  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i0").body.find("\"catalog\":{"), std::string::npos);
+  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/inventory/low?k=5").body.find("\"itemId\""), std::string::npos);
   phase("compared");
 
   // Its owners checkpoint the partitions into JetStream (every 200 ms here, when they
