@@ -56,8 +56,20 @@ TOML
   node_ports+=("$(cat "$work/port$i")")
 }
 
-# Waits until a global read answers (every partition owned) on the first node.
+# Waits until every node owns partitions and the owners have not changed for 3 s (the
+# nodes start one after another: the first ones hand the later ones their share), then
+# until a global read answers (every partition owned) on the first node.
 wait_owned() {
+  local p owners="" last="" stable=0
+  for p in "${node_ports[@]}"; do
+    until curl -sf "http://127.0.0.1:$p/v1/stream/status" | grep -q '"owned":\[[0-9]'; do sleep 0.1; done
+  done
+  while ((stable < 30)); do
+    owners=$(curl -sf "http://127.0.0.1:${node_ports[0]}/v1/stream/status" | grep -o '"owners":\[[^]]*\]' || true)
+    if [[ "$owners" == "$last" && "$owners" != *'""'* ]]; then stable=$((stable + 1)); else stable=0; fi
+    last=$owners
+    sleep 0.1
+  done
   until curl -sf "http://127.0.0.1:${node_ports[0]}/v1/trending/categories?window=1h" >/dev/null; do sleep 0.1; done
 }
 

@@ -62,7 +62,7 @@ Result<std::optional<CheckpointStore::Description>> CheckpointStore::Describe(ui
   return std::optional<Description>(std::move(d));
 }
 
-Status CheckpointStore::Put(uint32_t p, const std::string& tag, std::string_view bytes) {
+Status CheckpointStore::Put(uint32_t p, const std::string& tag, std::string_view bytes, const Cancelled& cancelled) {
   Result<std::optional<Description>> before = Describe(p);
   if (!before.ok()) return before.status();
   const ClusterOptions& o = log_.options();
@@ -71,6 +71,7 @@ Status CheckpointStore::Put(uint32_t p, const std::string& tag, std::string_view
   po.MaxWait = o.publish_timeout_ms;
   const uint64_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
   for (uint64_t n = 0; n < chunks; ++n) {
+    if (cancelled && cancelled()) return Status::Unavailable("cluster: checkpoint of partition " + std::to_string(p) + " given up");
     const std::string_view part = bytes.substr(n * kChunkBytes, kChunkBytes);
     jsErrCode je = static_cast<jsErrCode>(0);
     natsStatus s = js_Publish(nullptr, log_.context(), Chunk(p, tag, n).c_str(), part.data(),
@@ -100,7 +101,7 @@ Status CheckpointStore::Put(uint32_t p, const std::string& tag, std::string_view
   return Status::Ok();
 }
 
-Result<std::optional<std::string>> CheckpointStore::Get(uint32_t p) {
+Result<std::optional<std::string>> CheckpointStore::Get(uint32_t p, const Cancelled& cancelled) {
   // Twice at most: a writer may replace the checkpoint between its description and chunks.
   for (int attempt = 0;; ++attempt) {
     Result<std::optional<Description>> d = Describe(p);
@@ -111,6 +112,7 @@ Result<std::optional<std::string>> CheckpointStore::Get(uint32_t p) {
     out.reserve(desc.bytes);
     Status failed = Status::Ok();
     for (uint64_t n = 0; n < desc.chunks && failed.ok(); ++n) {
+      if (cancelled && cancelled()) return Status::Unavailable("cluster: reading partition " + std::to_string(p) + "'s checkpoint given up");
       natsMsg* m = nullptr;
       jsErrCode je = static_cast<jsErrCode>(0);
       natsStatus s = js_GetLastMsg(&m, log_.context(), stream_.c_str(), Chunk(p, desc.id, n).c_str(), nullptr, &je);

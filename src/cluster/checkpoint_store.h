@@ -13,6 +13,7 @@
 // Thread-safety: Put and Get from any thread; one writer per partition at a time (its owner).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,10 +32,12 @@ class CheckpointStore {
   // Creates (or updates) the stream next to the log's.
   static Result<std::unique_ptr<CheckpointStore>> Open(JetStreamLog& log);
 
+  // `cancelled` is asked between chunks: true gives up (Unavailable).
+  using Cancelled = std::function<bool()>;
   // Stores `bytes` as partition p's newest checkpoint; `tag` (no dots or spaces) names it.
-  Status Put(uint32_t p, const std::string& tag, std::string_view bytes);
+  Status Put(uint32_t p, const std::string& tag, std::string_view bytes, const Cancelled& cancelled);
   // Partition p's newest checkpoint (nullopt: none stored).
-  Result<std::optional<std::string>> Get(uint32_t p);
+  Result<std::optional<std::string>> Get(uint32_t p, const Cancelled& cancelled);
 
   std::string StreamName() const { return stream_; }
 

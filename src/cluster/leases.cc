@@ -107,7 +107,11 @@ Result<uint64_t> LeaseTable::Renew(uint32_t p, const std::string& node, uint64_t
   return Status::Unavailable("cluster: renew partition " + std::to_string(p) + " (" + Text(s) + ")");
 }
 
-void LeaseTable::Release(uint32_t p) { kvStore_Delete(kv_, PartitionKey(p).c_str()); }
+Status LeaseTable::Release(uint32_t p) {
+  const natsStatus s = kvStore_Delete(kv_, PartitionKey(p).c_str());
+  if (s != NATS_OK) return Status::Unavailable("cluster: release partition " + std::to_string(p) + " (" + Text(s) + ")");
+  return Status::Ok();
+}
 
 void LeaseTable::Leave(const std::string& node) { kvStore_Delete(kv_, ("n." + node).c_str()); }
 

@@ -50,8 +50,9 @@ class LeaseTable {
   // Renews a lease taken at `revision`: the new revision, or AlreadyExists when the entry
   // changed (the lease expired and someone else took it).
   Result<uint64_t> Renew(uint32_t p, const std::string& node, uint64_t revision);
-  // Gives partition p up (a clean shutdown), so another node takes it at once.
-  void Release(uint32_t p);
+  // Gives partition p up (a clean shutdown, a hand-back), so another node takes it at
+  // once; a failure leaves the lease to lapse.
+  Status Release(uint32_t p);
   void Leave(const std::string& node);
 
  private:

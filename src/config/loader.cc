@@ -406,6 +406,18 @@ Status ApplyText(Options& o, const KeySpec& s, const std::string& text, std::str
 }
 
 Status CheckCrossKeys(Options& o) {
+  // Both name NATS subjects and JetStream streams: tokens without '.', '*', '>' or spaces.
+  for (const auto& [key, value] : {std::pair<std::string_view, const std::string*>{"cluster.node_id", &o.cluster.node_id},
+                                   {"cluster.stream", &o.cluster.stream}}) {
+    const bool token = std::all_of(value->begin(), value->end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!token) {
+      return Status::InvalidArgument("config: " + std::string(key) + " (\"" + *value +
+                                     "\") may hold only letters, digits, '-' and '_' (it names NATS "
+                                     "subjects and JetStream streams)");
+    }
+  }
   if (o.runtime.shards > static_cast<int>(o.log.partitions)) {
     return Status::InvalidArgument(
         "config: runtime.shards (" + std::to_string(o.runtime.shards) +

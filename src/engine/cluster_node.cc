@@ -93,7 +93,7 @@ void ClusterNode::Stop() {
   rpc_.reset();  // no request is being answered from here on
   if (leases_) {
     for (uint32_t p = 0; p < n; ++p) {
-      if (parts_[p].owned.exchange(false)) leases_->Release(p);
+      if (parts_[p].owned.exchange(false)) (void)leases_->Release(p);  // else it lapses
     }
     leases_->Leave(co_.node_id);
   }
@@ -287,6 +287,10 @@ void ClusterNode::Drop(uint32_t p, const std::string& why) {
 void ClusterNode::Forget(uint32_t p) {
   Part& part = parts_[p];
   part.owned.store(false);
+  // Before the reset: a read that checked the partition owned and is still running sees
+  // the generation change when it finishes, and is refused (OnRequest).
+  part.generation.fetch_add(1);
+  part.checkpoint_asked.store(false);
   {
     std::lock_guard lock(progress_mu_);
   }
@@ -304,7 +308,7 @@ void ClusterNode::Forget(uint32_t p) {
   part.applied.store(0);
   part.wanted.store(0);
   part.suspended = false;
-  part.checkpointed = 0;
+  part.checkpointed = 0;  // the feed thread has ended (joined above)
 }
 
 void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_point now) {
@@ -318,18 +322,23 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
     for (uint32_t p : handing_) {
       if (parts_[p].checkpoint_asked.load() && now - handing_since_ < lease) return;
     }
+    // Only those still owned: one suspended or dropped meanwhile may be another node's by
+    // now, and its lease is not this node's to release.
+    std::erase_if(handing_, [this](uint32_t p) { return !parts_[p].owned.load(); });
     for (uint32_t p : handing_) parts_[p].owned.store(false);  // every feed stops at once
     for (uint32_t p : handing_) {
       Forget(p);
-      leases_->Release(p);
+      if (Status st = leases_->Release(p); !st.ok()) {
+        spdlog::warn("cluster: partition {}: lease not released ({}); it lapses in lease_ms", p, st.message());
+      }
       {
         std::lock_guard g(mu_);
         owners_[p].clear();
       }
       spdlog::info("cluster: node {} hands partition {} to node {} ({})", co_.node_id, p, Preferred(p, live),
-                   parts_[p].checkpointed_at_handoff == 0
+                   parts_[p].checkpointed_at_handoff.load() == 0
                        ? std::string("no checkpoint: it starts from the stream")
-                       : "its checkpoint covers stream sequence " + std::to_string(parts_[p].checkpointed_at_handoff));
+                       : "its checkpoint covers stream sequence " + std::to_string(parts_[p].checkpointed_at_handoff.load()));
     }
     released_ = true;
     handing_since_ = now;
@@ -353,7 +362,7 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
     const auto seen = seen_since_.find(preferred);
     if (seen == seen_since_.end() || now - seen->second < lease * 3 / 2) continue;
     handing_.push_back(p);
-    part.checkpointed_at_handoff = part.checkpointed;
+    part.checkpointed_at_handoff.store(0);
     part.checkpoint_asked.store(co_.checkpoint_interval_ms > 0);
   }
   handing_since_ = now;
@@ -365,6 +374,7 @@ void ClusterNode::FeedLoop(uint32_t p) {
   std::unique_ptr<JetStreamLog::PartitionReader> reader;
   std::vector<std::string_view> views;
   std::vector<Event> events;
+  bool closed = false;  // the log takes no more (eddy is stopping)
   int empty = 0;  // fetches in a row that brought nothing
   if (part.applied.load() == 0) Restore(p);
   part.checkpoint_at = Steady::now();
@@ -380,6 +390,7 @@ void ClusterNode::FeedLoop(uint32_t p) {
       reader = std::move(r).value();
     }
     Result<size_t> got = reader->Fetch(256, 100, [&](uint64_t seq, std::string_view data) {
+      if (closed) return;  // nothing after a message not appended may count as applied
       if (Status st = DecodeRun(data, &views); !st.ok()) {
         feed_errors_.fetch_add(1);
         spdlog::error("cluster: partition {} message {} skipped: {}", p, seq, st.message());
@@ -396,10 +407,14 @@ void ClusterNode::FeedLoop(uint32_t p) {
           }
           events.push_back(ev);
         }
-        if (!ingest_->AppendFeed(p, events)) return;
+        if (!ingest_->AppendFeed(p, events)) {
+          closed = true;
+          return;
+        }
       }
       part.applied.store(seq);
     });
+    if (closed) return;
     if (!got.ok()) {
       spdlog::warn("cluster: partition {}: {}; reading again", p, got.status().message());
       reader.reset();
@@ -425,14 +440,15 @@ void ClusterNode::FeedLoop(uint32_t p) {
     }
     // A checkpoint every checkpoint_interval_ms when more was applied, or when the lease
     // thread asks for one (a hand-back).
+    // Never once the partition is not this node's: another owner's checkpoint may be newer.
     const bool asked = part.checkpoint_asked.load();
     if ((asked || (co_.checkpoint_interval_ms > 0 &&
                    Steady::now() - part.checkpoint_at >= std::chrono::milliseconds(co_.checkpoint_interval_ms))) &&
-        part.applied.load() > part.checkpointed) {
+        part.applied.load() > part.checkpointed && part.owned.load()) {
       Checkpoint(p);
     }
     if (asked) {
-      part.checkpointed_at_handoff = part.checkpointed;
+      part.checkpointed_at_handoff.store(part.checkpointed);
       part.checkpoint_asked.store(false);
     }
   }
@@ -441,7 +457,7 @@ void ClusterNode::FeedLoop(uint32_t p) {
 void ClusterNode::Restore(uint32_t p) {
   Part& part = parts_[p];
   const auto t0 = Steady::now();
-  Result<std::optional<std::string>> got = checkpoints_->Get(p);
+  Result<std::optional<std::string>> got = checkpoints_->Get(p, [&] { return stop_.load() || !part.owned.load(); });
   if (!got.ok()) {
     checkpoint_errors_.fetch_add(1);
     spdlog::warn("cluster: partition {}: no checkpoint could be read ({}); applying the stream from its start",
@@ -450,6 +466,7 @@ void ClusterNode::Restore(uint32_t p) {
   }
   if (!got.value()) return;
   const std::string& bytes = *got.value();
+  Result<uint64_t> last = log_->LastSequence(p);
   // From interning the checkpoint's strings until the state references them.
   IdEpochs::Guard ids = interners_->epochs.Enter();
   PartitionCheckpoint head;
@@ -457,6 +474,12 @@ void ClusterNode::Restore(uint32_t p) {
   std::string_view state;
   Status st = DecodePartitionCheckpoint(bytes, *interners_, &head, &remap, &state);
   if (st.ok() && head.partition != p) st = Status::Corruption("it is partition " + std::to_string(head.partition) + "'s");
+  if (st.ok() && !last.ok()) st = last.status();
+  if (st.ok() && head.sequence > last.value()) {
+    st = Status::Corruption("it covers stream sequence " + std::to_string(head.sequence) +
+                            ", beyond the stream's last (" + std::to_string(last.value()) +
+                            "): the stream was made anew");
+  }
   if (st.ok()) {
     std::promise<Status> loaded;
     set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& s) {
@@ -485,6 +508,10 @@ void ClusterNode::Restore(uint32_t p) {
   part.applied.store(head.sequence);
   part.checkpointed = head.sequence;
   checkpoints_loaded_.fetch_add(1);
+  {
+    std::lock_guard lock(progress_mu_);  // a read waiting for this partition may be served now
+  }
+  progress_.notify_all();
   spdlog::info("cluster: partition {} loaded from its checkpoint at stream sequence {} ({} bytes, {} ms)", p,
                head.sequence, bytes.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - t0).count());
@@ -513,7 +540,7 @@ void ClusterNode::Checkpoint(uint32_t p) {
   }
   part.checkpoint_at = Steady::now();
   const std::string tag = std::to_string(head.sequence) + "-" + co_.node_id;
-  if (Status st = checkpoints_->Put(p, tag, bytes); !st.ok()) {
+  if (Status st = checkpoints_->Put(p, tag, bytes, [&] { return stop_.load() || !part.owned.load(); }); !st.ok()) {
     checkpoint_errors_.fetch_add(1);
     spdlog::warn("cluster: partition {}: checkpoint at sequence {} not stored: {}", p, head.sequence, st.message());
     return;
@@ -610,12 +637,23 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
     return reply("Ebad partition in node request");
   }
   if (Status st = CatchUp(parts); !st.ok()) return reply("E" + std::string(st.message()));
+  // The partitions' generations now: a partition dropped or handed on while the read runs
+  // (its state reset under it) makes the answer unusable.
+  std::vector<uint64_t> generations;
+  for (uint32_t p : parts) generations.push_back(parts_[p].generation.load());
   std::string head = "K";
   for (size_t i = 0; i < parts.size(); ++i) head += (i ? "," : "") + std::to_string(parts[i]);
   head += '\n';
   std::shared_lock lock(handler_mu_);
   if (!handler_) return reply("Enode " + co_.node_id + " does not serve reads (starting or stopping)");
-  handler_(request.substr(nl + 1), [head = std::move(head), reply = std::move(reply)](std::string response) {
+  handler_(request.substr(nl + 1), [this, parts = std::move(parts), generations = std::move(generations),
+                                    head = std::move(head), reply = std::move(reply)](std::string response) {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (!parts_[parts[i]].owned.load() || parts_[parts[i]].generation.load() != generations[i]) {
+        return reply("Epartition " + std::to_string(parts[i]) + " moved while node " + co_.node_id +
+                     " answered; retry");
+      }
+    }
     reply(head + response);
   });
 }

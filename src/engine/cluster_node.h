@@ -119,7 +119,8 @@ class ClusterNode {
     std::string last_owner;              // the other node last seen holding it (lease thread)
     uint64_t checkpointed = 0;           // the sequence its last checkpoint covers (feed thread)
     std::atomic<bool> checkpoint_asked{false};  // by the lease thread, before a hand-back
-    uint64_t checkpointed_at_handoff = 0;       // for the hand-back's log line
+    std::atomic<uint64_t> checkpointed_at_handoff{0};  // for the hand-back's log line
+    std::atomic<uint64_t> generation{0};  // +1 each time its state here is reset (Forget)
     std::chrono::steady_clock::time_point checkpoint_at{};  // when it was taken (feed thread)
     std::thread feed;
   };

@@ -115,6 +115,9 @@ class EngineImpl final : public Engine {
     log_ = std::make_unique<PartitionedLog>(partitions, options_.log.capacity_per_partition,
                                             store_ ? 2 : 1);
     set_.states = NewStates(interners_.get());
+    // Status names the registered states from here: a state set may be reset (cluster mode)
+    // while a status page reads.
+    for (const auto& st : set_.states[0]->states()) state_names_.emplace_back(st->Name());
     if (options_.fraud.enabled) {
       ip_orders_ = std::make_unique<IpOrderWindow>(options_.fraud.ip_window_minutes * 60'000,
                                                    options_.fraud.max_ips);
@@ -193,10 +196,7 @@ class EngineImpl final : public Engine {
   void SetThresholds(const FraudOptions& fraud, const InsightOptions& insights) override {
     live_fraud_.Set(WithLiveFraudFields(*live_fraud_.Get(), fraud));
     for (size_t s = 0; s < set_.states.size(); ++s) {
-      set_.OnShard(s, [fraud, insights](ShardState& st) {
-        st.Get<FraudState>().SetLive(fraud);
-        st.Get<InsightState>().SetLive(insights);
-      });
+      set_.OnShard(s, [fraud, insights](ShardState& st) { st.SetLiveThresholds(fraud, insights); });
     }
   }
 
@@ -322,7 +322,10 @@ class EngineImpl final : public Engine {
   }
 
   eddy::Status AdmitRead() const override {
-    const int64_t cap = options_.runtime.max_queued_reads;
+    // Per thread; a global read queues a task per shard state, and a thread runs several
+    // of them in cluster mode.
+    const int64_t cap = options_.runtime.max_queued_reads *
+                        static_cast<int64_t>(std::max<size_t>(1, set_.states.size() / std::max<size_t>(1, set_.shards.size())));
     for (size_t s = 0; s < set_.shards.size(); ++s) {
       const int64_t q = set_.queued[s].load(std::memory_order_relaxed);
       if (q >= cap) {
@@ -399,6 +402,7 @@ class EngineImpl final : public Engine {
   DirLock lock_;
   int shards_ = 1;
   int shard_states_ = 1;  // shards_, or (cluster mode) one per partition
+  std::vector<std::string> state_names_;  // every shard state's, in registration order
   std::unique_ptr<Interners> interners_ = std::make_unique<Interners>();  // recovery may replace
   std::unique_ptr<LogStore> store_;  // null without a data_dir
   std::unique_ptr<IpOrderWindow> ip_orders_;  // null without fraud scoring
@@ -451,10 +455,9 @@ StreamStatus EngineImpl::Status() const {
   }
   s.events_per_second_10s = static_cast<double>(last10) / 10.0;
   // Every registered state, summed over shards (every shard registers the same ones).
-  const auto& registered = set_.states[0]->states();
-  s.memory.resize(registered.size());
-  for (size_t a = 0; a < registered.size(); ++a) {
-    s.memory[a].aggregate = std::string(registered[a]->Name());
+  s.memory.resize(state_names_.size());
+  for (size_t a = 0; a < state_names_.size(); ++a) {
+    s.memory[a].aggregate = state_names_[a];
     for (const auto& st : set_.states) {
       const StateMemory f = st->memory(a);
       s.memory[a].keys += f.keys;

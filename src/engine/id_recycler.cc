@@ -119,11 +119,15 @@ Result<uint64_t> IdRecycler::Sweep() {
   // 3. What the states reference, marked on each shard's thread. From here to the freeing,
   // no checkpoint: the states and interners it saves must agree.
   MutexLock lock(&interners_.recycle_mu);
-  std::vector<IdMarks> marks(set_.size(), IdMarks(interners_));
+  // A set of marks per shard thread (its states' tasks run one after another there), not
+  // per state: cluster mode has a state per partition.
+  const size_t threads = std::max<size_t>(1, set_.shards.size());
+  std::vector<IdMarks> marks(threads, IdMarks(interners_));
   std::vector<std::promise<void>> marked(set_.size());
   for (size_t s = 0; s < set_.size(); ++s) {
-    set_.OnShard(s, [&marks, &marked, s](ShardState& st) {
-      for (const auto& state : st.states()) state->VisitIds(marks[s]);
+    IdMarks* mine = &marks[set_.ThreadOf(s) % threads];
+    set_.OnShard(s, [mine, &marked, s](ShardState& st) {
+      for (const auto& state : st.states()) state->VisitIds(*mine);
       marked[s].set_value();
     });
   }

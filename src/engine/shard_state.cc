@@ -274,7 +274,15 @@ void ShardState::Reset() {
   experiment_feed_.clear();
   dedup_ = nullptr;
   RegisterStates(options_, interners_, alerts_);
+  if (live_fraud_) SetLiveThresholds(*live_fraud_, *live_insights_);
   PublishMemory();
+}
+
+void ShardState::SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights) {
+  live_fraud_ = fraud;
+  live_insights_ = insights;
+  Get<FraudState>().SetLive(fraud);
+  Get<InsightState>().SetLive(insights);
 }
 
 void ShardState::CatchUpAll(const std::vector<uint64_t>* upto) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,9 @@ class ShardState {
   // partition moved to another node). On the shard thread, once it applied what the log
   // holds (CatchUpAll), or before it starts.
   void Reset();
+  // The live fraud and insight thresholds (a config reload), kept for Reset too. On the
+  // shard thread.
+  void SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights);
   // Applies partition p up to min(upto, where its acknowledged events end now).
   void CatchUp(PartitionId p, uint64_t upto = UINT64_MAX);
   // CatchUp of every partition of this shard; `upto` (indexed by partition) may be null.
@@ -149,6 +153,8 @@ class ShardState {
   const Options options_;  // a copy: Reset registers the states anew from it
   Interners* interners_;
   AlertSink* alerts_;
+  std::optional<FraudOptions> live_fraud_;       // SetLiveThresholds'
+  std::optional<InsightOptions> live_insights_;
   const EventWeights weights_;
   PartitionedLog* log_;
   const std::vector<PartitionId> partitions_;

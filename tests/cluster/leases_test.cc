@@ -64,7 +64,7 @@ TEST(LeaseTableTest, OneHolderAtATimeRenewedAtItsRevisionFreeOnceLapsed) {
   EXPECT_TRUE(t.Take(2, "b").ok());
   EXPECT_EQ(t.OwnerOf(2).value()->node, "b");
   // Released: free at once.
-  t.Release(2);
+  ASSERT_TRUE(t.Release(2).ok());
   EXPECT_FALSE(t.OwnerOf(2).value().has_value());
   EXPECT_TRUE(t.Take(2, "a").ok());
 }

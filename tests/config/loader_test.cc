@@ -235,6 +235,15 @@ TEST(ConfigTest, CrossKeyShardsVsPartitions) {
             "partitions");
 }
 
+TEST(ConfigTest, ClusterNamesAreSubjectTokens) {
+  EXPECT_EQ(ErrorOf("[cluster]\nnode_id = \"eddy.a\"\n"),
+            "config: cluster.node_id (\"eddy.a\") may hold only letters, digits, '-' and '_' (it "
+            "names NATS subjects and JetStream streams)");
+  EXPECT_EQ(ErrorOf("[cluster]\nstream = \"ev>\"\n"),
+            "config: cluster.stream (\"ev>\") may hold only letters, digits, '-' and '_' (it "
+            "names NATS subjects and JetStream streams)");
+}
+
 TEST(ConfigTest, SessionsAndRevenue) {
   Result<Options> r = ParseOptions(
       "[sessions]\ngap_s = 600\nmax_categories = 4\nfunnel_retention = \"2d\"\n"
