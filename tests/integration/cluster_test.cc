@@ -185,7 +185,17 @@ class ClusterTest : public ::testing::Test {
         const test::HttpResult got = GetWhenServed(nodes_[n]->port(), target);
         EXPECT_EQ(got.status, want.status) << when << ": node-" << n << " " << target << ": " << got.body;
         EXPECT_EQ(Normalized(got.body), Normalized(want.body)) << when << ": node-" << n << " " << target;
-        if (HasFailure()) return;  // the first difference says it; the rest would repeat it
+        if (HasFailure()) {  // the first difference says it; the rest would repeat it
+          if (std::getenv("CLUSTER_TEST_LOGS") != nullptr) {
+            for (size_t m = 0; m < nodes_.size(); ++m) {
+              if (!clients_[m]) continue;
+              std::printf("--- node-%zu ---\n%s\n%s\n", m,
+                          test::HttpClient(nodes_[m]->port()).Get("/v1/stream/status").body.c_str(),
+                          nodes_[m]->Log().c_str());
+            }
+          }
+          return;
+        }
       }
     }
   }
