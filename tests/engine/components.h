@@ -67,6 +67,14 @@ struct Parts {
   std::atomic<uint64_t> duplicates{0};
 };
 
+// Runs `start(callback)` and waits for the answer it calls back with (a component's read).
+template <typename T, typename Start>
+T Wait(Start start) {
+  std::promise<T> p;
+  start([&p](T v) { p.set_value(std::move(v)); });
+  return p.get_future().get();
+}
+
 inline Options ComponentOptions(uint32_t partitions = 4, int shards = 2) {
   Options o = TestOptions(partitions, shards);
   o.clock = ClockMode::kEvent;

@@ -17,12 +17,7 @@
 namespace eddy {
 namespace {
 
-template <typename T, typename Start>
-T Wait(Start start) {
-  std::promise<T> p;
-  start([&p](T v) { p.set_value(std::move(v)); });
-  return p.get_future().get();
-}
+using test::Wait;
 
 constexpr int64_t kT0 = 1'700'000'000'000;
 

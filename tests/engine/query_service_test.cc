@@ -13,12 +13,7 @@
 namespace eddy {
 namespace {
 
-template <typename T, typename Start>
-T Wait(Start start) {
-  std::promise<T> p;
-  start([&p](T v) { p.set_value(std::move(v)); });
-  return p.get_future().get();
-}
+using test::Wait;
 
 TEST(QueryServiceTest, ReadsMergeEveryShardsPartial) {
   test::Parts parts(test::ComponentOptions(4, 2));
