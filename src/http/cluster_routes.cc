@@ -101,7 +101,8 @@ void AddFigures(simdjson::dom::element e, RevenueWindow* into) {
 // The global reads merged across nodes, from each node's part (every entry). Sums are of
 // what a shard's partial holds, in the same units, then ordered and cut as one node does.
 enum class Merged : uint8_t {
-  kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue, kEngagement, kItem, kLowStock
+  kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue, kEngagement, kItem, kLowStock,
+  kOrderFraud
 };
 
 struct MergeArgs {
@@ -281,6 +282,7 @@ Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjs
       if (a.items.size() > k) a.items.resize(k);
       return LowStockResponse(v, a);
     }
+    case Merged::kOrderFraud:  // picked whole in Distribute, not merged
     case Merged::kNone:
       break;
   }
@@ -333,6 +335,11 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     merged = ends("/engagement") ? Merged::kEngagement : Merged::kItem;
   } else if (path == "/v1/inventory/low") {
     merged = Merged::kLowStock;
+  } else if (starts("/v1/orders/") && ends("/fraud")) {
+    // An order id may be any user's: every node looks among its users.
+    std::optional<std::string> order = PathId(id, "orderId", v, respond);
+    if (!order) return true;
+    merged = Merged::kOrderFraud;
   } else if (path == "/v1/trending/categories") {
     merged = Merged::kTrending;
   } else if (starts("/v1/categories/") && ends("/velocity")) {
@@ -385,13 +392,43 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
   part.set(kPartHeader, "1");
   engine_.ClusterRead(-1, SerializeRequest(part), [v, merged, args = std::move(args), respond](std::vector<NodeAnswer> answers) {
     std::vector<Response> responses;
+    std::optional<Response> not_found;  // an order's fraud: the nodes that do not know it
     for (const NodeAnswer& a : answers) {
       if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
       std::optional<Response> res = ParseResponse(a.response);
       if (!res) return respond(Unavailable(v, "node " + a.node + " gave a malformed answer"));
+      if (merged == Merged::kOrderFraud && res->result() == http::status::not_found) {
+        if (!not_found) not_found = std::move(*res);
+        continue;
+      }
       // A client error (a bad parameter) is every node's: pass the first one on.
       if (res->result() != http::status::ok) return respond(std::move(*res));
       responses.push_back(std::move(*res));
+    }
+    if (merged == Merged::kOrderFraud) {
+      // The newest scored order of that id (ties: the greater user id), as one node picks
+      // among its shards (engine/customer_service.cc).
+      if (responses.empty()) return respond(std::move(*not_found));
+      size_t best = 0;
+      EventTime best_time;
+      std::string best_user;
+      for (size_t i = 0; i < responses.size(); ++i) {
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        if (parser.parse(responses[i].body()).get(doc) != simdjson::SUCCESS) {
+          return respond(Unavailable(v, "a node gave a malformed answer"));
+        }
+        const EventTime t = Time(doc, "time");
+        std::string user = Str(doc, "userId");
+        if (i == 0 || t > best_time || (t == best_time && user > best_user)) {
+          best = i;
+          best_time = t;
+          best_user = std::move(user);
+        }
+      }
+      Response res = std::move(responses[best]);
+      res.set("X-Eddy-Nodes", std::to_string(answers.size()));
+      return respond(std::move(res));
     }
     std::vector<simdjson::dom::parser> parsers(responses.size());
     std::vector<simdjson::dom::element> parts;

@@ -65,7 +65,10 @@ std::string Batch(int b) {
            std::to_string(i) + "\",\"userId\":\"u" + std::to_string(user) + "\",\"itemId\":\"i" +
            std::to_string(item) + "\",\"category\":\"c" + std::to_string(item % 6) +
            "\",\"timestamp\":" + std::to_string(ms);
-    if (std::string(type) == "purchase") out += ",\"price\":" + std::to_string(5 + item) + ".25";
+    if (std::string(type) == "purchase") {
+      // Order ids repeat across users (o0..o9): an order's fraud read must pick among nodes.
+      out += ",\"price\":" + std::to_string(5 + item) + ".25,\"orderId\":\"o" + std::to_string(i / 10 % 10) + "\"";
+    }
     out += "}";
   }
   return out + "]";
@@ -92,6 +95,8 @@ std::vector<std::string> Reads() {
     out.push_back("/v1/items/i" + std::to_string(i) + "/engagement");
   }
   out.push_back("/v1/items/i999");  // known nowhere: 404
+  for (int o = 0; o < 10; o += 3) out.push_back("/v1/orders/o" + std::to_string(o) + "/fraud");
+  out.push_back("/v1/orders/nope/fraud");  // 404
   out.push_back("/v1/inventory/low?k=5");
   return out;
 }
@@ -229,6 +234,7 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   // The reads compared hold something: a catalog record, stock below its threshold.
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i0").body.find("\"catalog\":{"), std::string::npos);
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/inventory/low?k=5").body.find("\"itemId\""), std::string::npos);
+  ASSERT_EQ(test::HttpClient(standalone_->port()).Get("/v1/orders/o3/fraud").status, 200);
   phase("compared");
 
   // Its owners checkpoint the partitions into JetStream (every 200 ms here, when they
