@@ -2,7 +2,6 @@
 
 #include <nats/nats.h>
 
-#include <charconv>
 #include <chrono>
 #include <sstream>
 #include <thread>

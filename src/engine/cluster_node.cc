@@ -278,6 +278,15 @@ void ClusterNode::Suspend(uint32_t p, const std::string& why) {
                "suspended until it can take it again", co_.node_id, p, why);
 }
 
+void ClusterNode::OnPartitionShard(uint32_t p, const std::function<void(ShardState&)>& task) {
+  std::promise<void> done;
+  set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& st) {
+    task(st);
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
 void ClusterNode::Drop(uint32_t p, const std::string& why) {
   Forget(p);
   spdlog::warn("cluster: node {} no longer owns partition {} ({}); its state here is dropped",
@@ -298,13 +307,10 @@ void ClusterNode::Forget(uint32_t p) {
   if (part.feed.joinable()) part.feed.join();
   // Its shard state holds this partition only: what the feed appended is applied, then
   // forgotten, so this node's global answers leave the partition out from here on.
-  std::promise<void> reset;
-  set_->OnShard(set_->ShardOf(PartitionId(p)), [&reset](ShardState& st) {
+  OnPartitionShard(p, [](ShardState& st) {
     st.CatchUpAll();
     st.Reset();
-    reset.set_value();
   });
-  reset.get_future().wait();
   part.applied.store(0);
   part.wanted.store(0);
   part.suspended = false;
@@ -481,22 +487,19 @@ void ClusterNode::Restore(uint32_t p) {
                             "): the stream was made anew");
   }
   if (st.ok()) {
-    std::promise<Status> loaded;
-    set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& s) {
+    OnPartitionShard(p, [&](ShardState& s) {
       s.CatchUpAll();  // nothing of this partition is in the log yet; settle it anyway
       if (head.fingerprint != SettingsFingerprint(options_, s)) {
-        return loaded.set_value(Status::InvalidArgument(
-            "it was taken under other settings (weights, windows, caps...)"));
+        st = Status::InvalidArgument("it was taken under other settings (weights, windows, caps...)");
+        return;
       }
       SerialReader r(state);
       r.set_remap(&remap);
       if (!s.Load(r)) {
         s.Reset();
-        return loaded.set_value(Status::Corruption("a state could not read its section"));
+        st = Status::Corruption("a state could not read its section");
       }
-      loaded.set_value(Status::Ok());
     });
-    st = loaded.get_future().get();
   }
   if (!st.ok()) {
     checkpoint_errors_.fetch_add(1);
@@ -528,15 +531,12 @@ void ClusterNode::Checkpoint(uint32_t p) {
   {
     // The ids the state references and the strings written for them must agree.
     MutexLock ids(&interners_->recycle_mu);
-    std::promise<void> saved;
-    set_->OnShard(set_->ShardOf(PartitionId(p)), [&](ShardState& s) {
+    OnPartitionShard(p, [&](ShardState& s) {
       s.CatchUpAll();
       head.fingerprint = SettingsFingerprint(options_, s);
       head.newest_event_ms = clock_.newest_event_ms();
       bytes = EncodePartitionCheckpoint(head, s, *interners_);
-      saved.set_value();
     });
-    saved.get_future().wait();
   }
   part.checkpoint_at = Steady::now();
   const std::string tag = std::to_string(head.sequence) + "-" + co_.node_id;

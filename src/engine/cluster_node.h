@@ -76,6 +76,8 @@ class ClusterNode {
   void Drop(uint32_t p, const std::string& why);
   // Stops p's feed and resets its shard state (Drop, Rebalance).
   void Forget(uint32_t p);
+  // Runs `task` on the shard thread of p's state and waits for it.
+  void OnPartitionShard(uint32_t p, const std::function<void(ShardState&)>& task);
   // Lease thread, once settled: the partitions that rendezvous hashing gives to another
   // node, live for a lease time and a half, are checkpointed (each by its feed) and
   // released together, so that a node started after the others took everything gets its

@@ -170,6 +170,24 @@ CatalogRecord CatalogOf(simdjson::dom::element part) {
   return c;
 }
 
+// The newest scored order among the nodes' answers (ties: the greater user id), as one
+// node picks among its shards (engine/customer_service.cc): its index.
+size_t NewestOrder(const std::vector<simdjson::dom::element>& parts) {
+  size_t best = 0;
+  EventTime best_time;
+  std::string best_user;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const EventTime t = Time(parts[i], "time");
+    std::string user = Str(parts[i], "userId");
+    if (i == 0 || t > best_time || (t == best_time && user > best_user)) {
+      best = i;
+      best_time = t;
+      best_user = std::move(user);
+    }
+  }
+  return best;
+}
+
 Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjson::dom::element>& parts) {
   const unsigned v = args.v;
   const uint32_t k = args.k;
@@ -282,7 +300,7 @@ Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjs
       if (a.items.size() > k) a.items.resize(k);
       return LowStockResponse(v, a);
     }
-    case Merged::kOrderFraud:  // picked whole in Distribute, not merged
+    case Merged::kOrderFraud:  // one node's answer, picked whole (NewestOrder), not merged
     case Merged::kNone:
       break;
   }
@@ -392,6 +410,7 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
   part.set(kPartHeader, "1");
   engine_.ClusterRead(-1, SerializeRequest(part), [v, merged, args = std::move(args), respond](std::vector<NodeAnswer> answers) {
     std::vector<Response> responses;
+    std::vector<std::string> from;  // the node of each response
     std::optional<Response> not_found;  // an order's fraud: the nodes that do not know it
     for (const NodeAnswer& a : answers) {
       if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
@@ -404,40 +423,22 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
       // A client error (a bad parameter) is every node's: pass the first one on.
       if (res->result() != http::status::ok) return respond(std::move(*res));
       responses.push_back(std::move(*res));
+      from.push_back(a.node);
     }
-    if (merged == Merged::kOrderFraud) {
-      // The newest scored order of that id (ties: the greater user id), as one node picks
-      // among its shards (engine/customer_service.cc).
-      if (responses.empty()) return respond(std::move(*not_found));
-      size_t best = 0;
-      EventTime best_time;
-      std::string best_user;
-      for (size_t i = 0; i < responses.size(); ++i) {
-        simdjson::dom::parser parser;
-        simdjson::dom::element doc;
-        if (parser.parse(responses[i].body()).get(doc) != simdjson::SUCCESS) {
-          return respond(Unavailable(v, "a node gave a malformed answer"));
-        }
-        const EventTime t = Time(doc, "time");
-        std::string user = Str(doc, "userId");
-        if (i == 0 || t > best_time || (t == best_time && user > best_user)) {
-          best = i;
-          best_time = t;
-          best_user = std::move(user);
-        }
-      }
-      Response res = std::move(responses[best]);
-      res.set("X-Eddy-Nodes", std::to_string(answers.size()));
-      return respond(std::move(res));
-    }
+    if (merged == Merged::kOrderFraud && responses.empty()) return respond(std::move(*not_found));
     std::vector<simdjson::dom::parser> parsers(responses.size());
     std::vector<simdjson::dom::element> parts;
     for (size_t i = 0; i < responses.size(); ++i) {
       simdjson::dom::element doc;
       if (parsers[i].parse(responses[i].body()).get(doc) != simdjson::SUCCESS) {
-        return respond(Unavailable(v, "node " + answers[i].node + " gave a malformed answer"));
+        return respond(Unavailable(v, "node " + from[i] + " gave a malformed answer"));
       }
       parts.push_back(doc);
+    }
+    if (merged == Merged::kOrderFraud) {
+      Response res = std::move(responses[NewestOrder(parts)]);
+      res.set("X-Eddy-Nodes", std::to_string(answers.size()));
+      return respond(std::move(res));
     }
     Response res = MergeParts(merged, args, parts);
     res.set("X-Eddy-Nodes", std::to_string(parts.size()));
