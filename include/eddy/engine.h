@@ -138,6 +138,7 @@ struct RecommendAnswer {
   std::vector<RankedItem> items;  // best first; ties by item name
   std::string recomm_id;          // this answer's id (unique per answer)
   std::string experiment, variant;  // the running experiment and the user's variant, if any
+  Status status;  // cluster mode: not ok when a node's part could not be had (answer 503)
 };
 
 // Similar items ranked by the scorer: co-view neighbours first, then popular items of the
@@ -146,6 +147,7 @@ struct RankedSimilarAnswer {
   std::string category;  // the query item's
   std::vector<RankedItem> items;
   std::string recomm_id;  // this answer's id (unique per answer)
+  Status status;          // as RecommendAnswer's
 };
 
 struct Offer {
@@ -169,6 +171,7 @@ struct OffersAnswer {
   std::vector<RankedOffer> top;  // best first
   std::string recomm_id;            // this answer's id (unique per answer)
   std::string experiment, variant;  // the running experiment and the user's variant, if any
+  Status status;                    // as RecommendAnswer's
 };
 
 // What a variant's answers brought (experiments/attribution.h): one shard's share, or

@@ -20,9 +20,11 @@ using Steady = std::chrono::steady_clock;
 // The requests between nodes: "C" asks for the engine clock (answer: its decimal
 // milliseconds); "R<clock> <partition>\n<HTTP request>" is a read, raised to <clock> and
 // covering <partition> (-1: every partition the node owns), answered "K<covered
-// partitions, comma separated>\n<HTTP response>" or "E<why>".
+// partitions, comma separated>\n<HTTP response>" or "E<why>"; "P..." is the same with an
+// engine part request (a ranked read's step) in place of the HTTP request, and its answer.
 constexpr char kClockAsk = 'C';
 constexpr char kRead = 'R';
+constexpr char kPart = 'P';
 
 int64_t ParseInt(std::string_view s, int64_t fallback) {
   int64_t v = 0;
@@ -52,7 +54,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Connect(const Options& options
 
 ClusterNode::~ClusterNode() { Stop(); }
 
-Status ClusterNode::Start(IngestPath& ingest, Interners& interners, const ShardSet& set) {
+Status ClusterNode::Start(IngestPath& ingest, Interners& interners, const ShardSet& set,
+                          PartHandler parts) {
+  part_handler_ = std::move(parts);
   ingest_ = &ingest;
   set_ = &set;
   interners_ = &interners;
@@ -610,7 +614,8 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
   if (request[0] == kClockAsk) return reply(std::to_string(clock_.newest_event_ms()));
   const size_t nl = request.find('\n');
   const size_t sp = request.find(' ');
-  if (request[0] != kRead || nl == std::string::npos || sp == std::string::npos || sp > nl) {
+  const bool engine_part = request[0] == kPart;
+  if ((request[0] != kRead && !engine_part) || nl == std::string::npos || sp == std::string::npos || sp > nl) {
     return reply("Emalformed node request");
   }
   clock_.Observe(ParseInt(std::string_view(request).substr(1, sp - 1), INT64_MIN));
@@ -645,9 +650,11 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
   for (size_t i = 0; i < parts.size(); ++i) head += (i ? "," : "") + std::to_string(parts[i]);
   head += '\n';
   std::shared_lock lock(handler_mu_);
-  if (!handler_) return reply("Enode " + co_.node_id + " does not serve reads (starting or stopping)");
-  handler_(request.substr(nl + 1), [this, parts = std::move(parts), generations = std::move(generations),
-                                    head = std::move(head), reply = std::move(reply)](std::string response) {
+  if (!engine_part && !handler_) {
+    return reply("Enode " + co_.node_id + " does not serve reads (starting or stopping)");
+  }
+  auto answered = [this, parts, generations = std::move(generations), head = std::move(head),
+                   reply = std::move(reply)](std::string response) {
     for (size_t i = 0; i < parts.size(); ++i) {
       if (!parts_[parts[i]].owned.load() || parts_[parts[i]].generation.load() != generations[i]) {
         return reply("Epartition " + std::to_string(parts[i]) + " moved while node " + co_.node_id +
@@ -655,11 +662,13 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
       }
     }
     reply(head + response);
-  });
+  };
+  if (engine_part) return part_handler_(request.substr(nl + 1), std::move(parts), std::move(answered));
+  handler_(request.substr(nl + 1), std::move(answered));
 }
 
 void ClusterNode::Read(int64_t partition, std::string request,
-                       std::function<void(std::vector<NodeAnswer>)> done) {
+                       std::function<void(std::vector<NodeAnswer>)> done, bool engine_part) {
   // One snapshot of the live nodes: asked for their clocks, and (partition -1) for the read.
   const std::vector<std::string> everyone = LiveNodes();
   std::vector<std::string> targets;
@@ -691,11 +700,11 @@ void ClusterNode::Read(int64_t partition, std::string request,
   round1->left = everyone.size();
   round1->clock = clock_.newest_event_ms();
   auto second = [this, partition, targets, request = std::move(request), done = std::move(done),
-                 timeout](int64_t clock) mutable {
+                 timeout, engine_part](int64_t clock) mutable {
     auto round2 = std::make_shared<Gather>();
     round2->left = targets.size();
     round2->answers.resize(targets.size());
-    const std::string msg = std::string(1, kRead) + std::to_string(clock) + " " +
+    const std::string msg = std::string(1, engine_part ? kPart : kRead) + std::to_string(clock) + " " +
                             std::to_string(partition) + "\n" + request;
     auto finish = std::make_shared<std::function<void(std::vector<NodeAnswer>)>>(std::move(done));
     const uint32_t partitions = options_.log.partitions;

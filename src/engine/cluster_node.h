@@ -48,22 +48,31 @@ namespace eddy {
 
 class ClusterNode {
  public:
+  // Answers an engine part request another node sent (a ranked read's step, engine/
+  // recommender.h) over `partitions` (those this node owns and answers for), exactly once,
+  // from any thread.
+  using PartHandler = std::function<void(std::string request, std::vector<uint32_t> partitions,
+                                         std::function<void(std::string answer)> reply)>;
+
   // Connects to NATS and opens the stream and the lease bucket.
   static Result<std::unique_ptr<ClusterNode>> Connect(const Options& options, EngineClock& clock);
   ~ClusterNode();
 
   JetStreamLog& log() { return *log_; }
-  // Starts answering the other nodes and taking partitions; `ingest` and `interners`
-  // must outlive the node (Stop first).
-  eddy::Status Start(IngestPath& ingest, Interners& interners, const ShardSet& set);
+  // Starts answering the other nodes and taking partitions; `ingest`, `interners` and what
+  // `parts` calls must outlive the node (Stop first).
+  eddy::Status Start(IngestPath& ingest, Interners& interners, const ShardSet& set,
+                     PartHandler parts);
   // Gives the partitions up (another node takes them at once) and stops every thread.
   void Stop();
 
   // What the HTTP front end answers a forwarded read with (Engine::ServeClusterReads);
   // returns once no call of the previous handler is running.
   void Serve(ClusterReadHandler handler);
-  // Engine::ClusterRead.
-  void Read(int64_t partition, std::string request, std::function<void(std::vector<NodeAnswer>)> done);
+  // Engine::ClusterRead; with `engine_part`, `request` is a part request answered by the
+  // nodes' PartHandler instead of their HTTP front end (NodeAnswer::response: its answer).
+  void Read(int64_t partition, std::string request, std::function<void(std::vector<NodeAnswer>)> done,
+            bool engine_part = false);
   ClusterStatus Describe() const;
 
  private:
@@ -132,6 +141,7 @@ class ClusterNode {
   std::vector<std::string> live_;       // live nodes, this one included
   std::shared_mutex handler_mu_;        // held (shared) while handler_ runs: Serve waits
   ClusterReadHandler handler_;
+  PartHandler part_handler_;            // set by Start
   std::mutex progress_mu_;
   std::condition_variable progress_;    // a feed appended, or stopping
   std::atomic<bool> stop_{false};

@@ -141,7 +141,15 @@ class EngineImpl final : public Engine {
     recycler_->Start();
     alert_feed_.CountFromNow();
     if (cluster_) {
-      if (eddy::Status st = cluster_->Start(*ingest_, *interners_, set_); !st.ok()) return st;
+      // The ranked reads' global steps ask every node (engine/recommender.h).
+      recommender_->GatherFromNodes([this](std::string request, std::function<void(std::vector<NodeAnswer>)> done) {
+        cluster_->Read(-1, std::move(request), std::move(done), /*engine_part=*/true);
+      });
+      ClusterNode::PartHandler parts = [this](std::string request, std::vector<uint32_t> partitions,
+                                              std::function<void(std::string)> reply) {
+        recommender_->AnswerPart(request, std::move(partitions), std::move(reply));
+      };
+      if (eddy::Status st = cluster_->Start(*ingest_, *interners_, set_, std::move(parts)); !st.ok()) return st;
     }
     ready_.store(true, std::memory_order_release);
     spdlog::info("engine: {} partitions x {} events, {} shards, ack={}, store={}", partitions,

@@ -99,4 +99,29 @@ GatherAwaiter<P> Gather(const ShardSet& set, std::function<P(ShardState&)> part,
   return GatherAwaiter<P>(set, std::move(part), catch_up, std::move(upto));
 }
 
+// `co_await Async<T>(start)` calls start with a callback and resumes the coroutine with
+// the value it is called with, on the thread that calls it (another node's answer, say).
+template <typename T>
+class AsyncAwaiter {
+ public:
+  explicit AsyncAwaiter(std::function<void(std::function<void(T)>)> start) : start_(std::move(start)) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    start_([this, h](T v) {
+      result_.emplace(std::move(v));
+      h.resume();
+    });
+  }
+  T await_resume() { return std::move(*result_); }
+
+ private:
+  std::function<void(std::function<void(T)>)> start_;
+  std::optional<T> result_;
+};
+
+template <typename T>
+AsyncAwaiter<T> Async(std::function<void(std::function<void(T)>)> start) {
+  return AsyncAwaiter<T>(std::move(start));
+}
+
 }  // namespace eddy

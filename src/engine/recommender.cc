@@ -90,6 +90,8 @@ struct Recommender::Job {
   // Where the acknowledged events ended when the request arrived: the steps that catch up
   // go that far, not further (what became durable since, the answer need not show).
   ShardSet::Horizon horizon;
+  // Cluster mode: a node's part could not be had (the answer is empty, with this status).
+  eddy::Status error;
 
   Candidate& Add(ItemId item, uint8_t source) {
     auto [it, inserted] = index.try_emplace(item, static_cast<uint32_t>(candidates.size()));
@@ -104,7 +106,7 @@ struct Recommender::Job {
 };
 
 Recommender::Recommender(const Options& options, const ShardSet& shards,
-                         const Interners& interners, const QueryService& queries,
+                         Interners& interners, const QueryService& queries,
                          ExperimentService* experiments)
     : options_(options),
       id_prefix_(std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32)),
@@ -168,7 +170,7 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->now_ms = queries_.NowMs();
   empty.now = EventTime(job->now_ms == INT64_MIN ? 0 : job->now_ms);
   if (!request.category.empty()) {
-    job->filter_category = CategoryId(interners_.categories.Find(request.category));
+    job->filter_category = CategoryId(IdOf(interners_.categories, request.category));
     // No event ever named the category: no item is in it.
     if (!job->filter_category.valid()) return done(std::move(empty));
   }
@@ -177,6 +179,7 @@ void Recommender::Recommend(const RecommendRequest& request,
   job->done = [this, base, experiment, empty = std::move(empty), done = std::move(done)](
                   Job& j, std::vector<RankedItem> items) mutable {
     empty.items = std::move(items);
+    empty.status = j.error;
     // Under an experiment the answer is recorded in the user's partition before it is
     // sent, so that what the user does after seeing it comes after it (attribution). A
     // forced variant's answer (debugging) is not the user's bucket: not recorded.
@@ -194,7 +197,7 @@ void Recommender::Recommend(const RecommendRequest& request,
 
 void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilter filter,
                                      std::function<void(RankedSimilarAnswer)> done) {
-  const uint32_t id = interners_.items.Find(item);
+  const uint32_t id = IdOf(interners_.items, item);
   auto job = std::make_unique<Job>();
   job->live = Live();
   job->similar = true;
@@ -210,9 +213,62 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilt
                   Job& j, std::vector<RankedItem> items) mutable {
     empty.category = j.request.category;
     empty.items = std::move(items);
+    empty.status = j.error;
     done(std::move(empty));
   };
   Run(std::move(job));
+}
+
+template <typename P>
+AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardState&)> part,
+                                               bool catch_up, ShardSet::Horizon upto,
+                                               std::function<std::string()> request) {
+  if (!nodes_) {
+    return Async<std::vector<P>>([this, part = std::move(part), catch_up, upto = std::move(upto)](
+                                     std::function<void(std::vector<P>)> done) mutable {
+      shards_.ScatterGather<P>(
+          std::move(part), [done = std::move(done)](std::vector<P>& parts) { done(std::move(parts)); },
+          catch_up, std::move(upto));
+    });
+  }
+  return Async<std::vector<P>>([this, &job, request = request()](std::function<void(std::vector<P>)> done) mutable {
+    nodes_(std::move(request), [this, &job, done = std::move(done)](std::vector<NodeAnswer> answers) {
+      std::vector<P> parts;
+      job.error = ReadParts(answers, &parts);
+      done(std::move(parts));
+    });
+  });
+}
+
+// Every node's answer holds a part per partition it owns; each partition is in exactly
+// one answer (ClusterNode::Read checks), and the parts are merged in partition order.
+template <typename P>
+eddy::Status Recommender::ReadParts(const std::vector<NodeAnswer>& answers, std::vector<P>* parts) {
+  std::vector<std::pair<uint32_t, P>> by_partition;
+  for (const NodeAnswer& a : answers) {
+    if (!a.status.ok()) return a.status;
+    SerialReader r(a.response);
+    if (r.U8() != 1) {
+      return eddy::Status::Unavailable("node " + a.node + ": " + std::string(r.Bytes()));
+    }
+    const uint64_t n = r.Count();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      const uint32_t partition = r.U32();
+      P part;
+      if (!ReadPart(r, &part)) break;
+      by_partition.emplace_back(partition, std::move(part));
+    }
+    if (!r.done()) return eddy::Status::Unavailable("node " + a.node + " gave a malformed ranking part");
+  }
+  std::sort(by_partition.begin(), by_partition.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  parts->clear();
+  for (auto& [partition, part] : by_partition) parts->push_back(std::move(part));
+  return eddy::Status::Ok();
+}
+
+uint32_t Recommender::IdOf(Interner& interner, std::string_view name) const {
+  return nodes_ ? interner.Intern(name) : interner.Find(name);
 }
 
 // The steps of a ranked read, top to bottom; each co_await is one hop (one message per
@@ -221,17 +277,20 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilt
 ReadTask Recommender::Run(std::unique_ptr<Job> job) {
   if (job->similar) {
     // The item's own category first (its popular items are the fallback candidates).
-    const ItemId item = job->query_item;
-    auto step = Gather<Engagement::Facts>(
-        shards_,
-        [item](ShardState& st) {
-          const Engagement::Facts* f = st.Get<EngagementState>().FactsOf(item);
-          return f != nullptr ? *f : Engagement::Facts{};
-        },
-        /*catch_up=*/true, job->horizon);
-    std::vector<Engagement::Facts> facts = co_await step;
+    // (Its facts are a signal part of one item with nothing else.)
+    const std::vector<ItemId> item{job->query_item};
+    const int64_t now_ms = job->now_ms;
+    auto step = Step<SignalPart>(
+        *job, [item, now_ms](ShardState& st) { return SignalPartOf(st, item, {}, now_ms, false); },
+        /*catch_up=*/true, job->horizon,
+        [this, item, now_ms] { return SignalRequest(item, {}, now_ms, false, /*catch_up=*/true); });
+    std::vector<SignalPart> facts = co_await step;
+    if (!job->error.ok()) {
+      Finish(*job);
+      co_return;
+    }
     MergedFacts merged;
-    for (const auto& f : facts) merged.Add(f, interners_.categories);
+    for (const SignalPart& f : facts) merged.Add(f.facts[0], interners_.categories);
     job->filter_category = merged.category;
     job->request.category = std::string(merged.category_name);
   } else if (const uint32_t uid = interners_.users.Find(job->request.user); uid != 0) {
@@ -253,10 +312,14 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
     job->likely_categories = std::move(user.categories);
   }
   const CandidateQuery query = QueryOf(*job);
-  auto candidates = Gather<CandidatePart>(
-      shards_, [query](ShardState& st) { return CandidatePartOf(st, query); },
-      /*catch_up=*/true, job->horizon);
+  auto candidates = Step<CandidatePart>(
+      *job, [query](ShardState& st) { return CandidatePartOf(st, query); },
+      /*catch_up=*/true, job->horizon, [this, query] { return CandidateRequest(query); });
   std::vector<CandidatePart> parts = co_await candidates;
+  if (!job->error.ok()) {
+    Finish(*job);
+    co_return;
+  }
   MergeCandidates(*job, parts);
   if (query.embed) Profile(*job, parts, query.seeds);
   // Steps 3 and 4 read the state as they find it: step 2 saw every acknowledged event.
@@ -267,22 +330,33 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
                                                           job->likely_categories.end());
   const int64_t now_ms = job->now_ms;
   const bool embed = !job->profile.empty();
-  auto signal_step = Gather<SignalPart>(
-      shards_,
+  auto signal_step = Step<SignalPart>(
+      *job,
       [items, likely, now_ms, embed](ShardState& st) {
         return SignalPartOf(st, *items, *likely, now_ms, embed);
       },
-      /*catch_up=*/false);
+      /*catch_up=*/false, nullptr,
+      [this, items, likely, now_ms, embed] {
+        return SignalRequest(*items, *likely, now_ms, embed, /*catch_up=*/false);
+      });
   std::vector<SignalPart> signals = co_await signal_step;
+  if (!job->error.ok()) {
+    Finish(*job);
+    co_return;
+  }
   if (embed) EmbedSignal(*job, signals);
   std::vector<CategoryId> missing = MergeSignals(*job, signals, *likely);
   if (!missing.empty()) {
     // A candidate whose category no proposing shard knew it by: one more hop for those.
     auto wanted = std::make_shared<std::vector<CategoryId>>(std::move(missing));
-    auto step = Gather<std::vector<int64_t>>(
-        shards_, [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
-        /*catch_up=*/false);
+    auto step = Step<std::vector<int64_t>>(
+        *job, [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
+        /*catch_up=*/false, nullptr, [this, wanted, now_ms] { return TrendingRequest(*wanted, now_ms); });
     std::vector<std::vector<int64_t>> trending = co_await step;
+    if (!job->error.ok()) {
+      Finish(*job);
+      co_return;
+    }
     SumTrending(*job, *wanted, trending, [](const std::vector<int64_t>& p) -> const auto& { return p; });
   }
   Finish(*job);
@@ -609,6 +683,7 @@ void Recommender::SumTrending(Job& job, const std::vector<CategoryId>& categorie
 }
 
 void Recommender::Finish(Job& job) {
+  if (!job.error.ok()) return job.done(job, {});
   absl::flat_hash_map<CategoryId, double> affinity;
   for (const auto& [c, a] : job.affinity) affinity[c] = a;
   std::vector<ranker::Candidate> candidates;
@@ -684,6 +759,21 @@ void Recommender::Finish(Job& job) {
   job.done(job, std::move(out));
 }
 
+Recommender::OfferPart Recommender::OfferPartOf(const ShardState& st, const std::vector<ItemId>& offers,
+                                                int64_t minute, size_t windows) {
+  OfferPart part;
+  part.counts.resize(offers.size());
+  part.withdrawn.resize(offers.size(), 0);
+  std::vector<Engagement::Counts> per_window(windows);
+  for (size_t i = 0; i < offers.size(); ++i) {
+    part.counts[i].fill(0);
+    if (!offers[i].valid()) continue;
+    st.Get<EngagementState>().Add(offers[i], minute, &part.counts[i], &per_window);
+    part.withdrawn[i] = st.Get<CatalogState>().Withdrawn(offers[i]);
+  }
+  return part;
+}
+
 void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, uint32_t k,
                              std::function<void(OffersAnswer)> done) {
   struct OfferJob {
@@ -697,6 +787,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     std::string recomm_id, experiment, variant;
     std::function<void(OffersAnswer)> done;
     std::atomic<int> left{0};  // reads still out; acq_rel: the last sees every part
+    eddy::Status error;        // cluster mode: the nodes' parts could not be had
   };
   auto job = std::make_shared<OfferJob>();
   job->live = Live();
@@ -719,10 +810,17 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
   job->withdrawn.assign(job->inputs.size(), 0);
   // Three independent reads at once (one hop deep instead of three in a row): the
   // trending categories, the user's affinities, and each offer's views and conversions
-  // (events whose itemId is the offer) summed over shards. The last to answer ranks.
-  job->left.store(3);
+  // (events whose itemId is the offer) summed over shards. The last to answer ranks. In
+  // cluster mode the first and the last are one request to every node.
+  job->left.store(nodes_ ? 2 : 3);
   auto rank = [job] {
     if (job->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (!job->error.ok()) {
+      OffersAnswer failed;
+      failed.recomm_id = job->recomm_id;
+      failed.status = job->error;
+      return job->done(std::move(failed));
+    }
     job->ctx.user = job->user;
     // Offers the catalog withdrew (hidden or deleted) are never ranked.
     size_t kept = 0;
@@ -755,13 +853,6 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     }
     job->done(std::move(answer));
   };
-  queries_.TrendingCategories(0, job->live->offers.trending_categories,
-                             [job, rank](TrendingAnswer t) {
-                               for (TrendingCategory& c : t.top) {
-                                 job->ctx.trending.push_back(std::move(c.category));
-                               }
-                               rank();
-                             });
   queries_.UserAffinity(job->user, options_.affinity.max_categories,
                        [job, rank](AffinityAnswer a) {
                          for (ScoredName& s : a.top) {
@@ -769,28 +860,35 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
                          }
                          rank();
                        });
+  if (nodes_) {
+    std::vector<std::string> names;
+    for (const auto& in : job->inputs) names.push_back(in.offer_id);
+    nodes_(OfferRequest(names, job->now_ms), [this, job, rank](std::vector<NodeAnswer> answers) {
+      OfferSums sums;
+      job->error = ReadOffers(answers, job->inputs.size(), job->live->offers.trending_categories, &sums);
+      job->ctx.trending = std::move(sums.trending);
+      for (size_t i = 0; i < job->inputs.size() && job->error.ok(); ++i) {
+        job->inputs[i].views = sums.views[i];
+        job->inputs[i].conversions = sums.conversions[i];
+        job->withdrawn[i] = sums.withdrawn[i];
+      }
+      rank();
+    });
+    return;
+  }
+  queries_.TrendingCategories(0, job->live->offers.trending_categories,
+                             [job, rank](TrendingAnswer t) {
+                               for (TrendingCategory& c : t.top) {
+                                 job->ctx.trending.push_back(std::move(c.category));
+                               }
+                               rank();
+                             });
   std::vector<ItemId> ids;
   for (const auto& in : job->inputs) ids.push_back(ItemId(interners_.items.Find(in.offer_id)));
   const int64_t g = MinuteOf(job->now_ms);
   const size_t windows = options_.windows.minutes.size();
-  struct OfferPart {
-    std::vector<Engagement::Counts> counts;
-    std::vector<uint8_t> withdrawn;  // by the catalog (on the offer's shard)
-  };
   shards_.ScatterGather<OfferPart>(
-      [ids = std::move(ids), g, windows](ShardState& st) {
-        OfferPart part;
-        part.counts.resize(ids.size());
-        part.withdrawn.resize(ids.size(), 0);
-        std::vector<Engagement::Counts> per_window(windows);
-        for (size_t i = 0; i < ids.size(); ++i) {
-          part.counts[i].fill(0);
-          if (!ids[i].valid()) continue;
-          st.Get<EngagementState>().Add(ids[i], g, &part.counts[i], &per_window);
-          part.withdrawn[i] = st.Get<CatalogState>().Withdrawn(ids[i]);
-        }
-        return part;
-      },
+      [ids = std::move(ids), g, windows](ShardState& st) { return OfferPartOf(st, ids, g, windows); },
       [job, rank](std::vector<OfferPart>& parts) {
         for (size_t i = 0; i < job->inputs.size(); ++i) {
           for (const OfferPart& part : parts) {

@@ -14,7 +14,11 @@
 //   4. only when a candidate's category (newest over all shards) was not among them: every
 //      shard, the trending score of the missing categories;
 //
-// then ranker::Rank on the shard that answered last. Nothing is cached: every answer
+// then ranker::Rank on the shard that answered last. In cluster mode (docs/scale-out.md)
+// the request runs on the node that owns the user's partition (step 1 is local), and
+// steps 2-4 ask every node for the parts of the partitions it owns instead of this node's
+// shards: the same parts, with every id as its string (recommender_wire.cc), merged in
+// partition order as one eddy with a shard per partition merges them. Nothing is cached: every answer
 // reflects every event acknowledged before the request: steps 1 and 2 catch up first;
 // 3 and 4 read the state as they find it (it only moved forward since step 2). Each step
 // is a hop between threads (a wake-up, and a wait for the shard's current slice of
@@ -41,6 +45,7 @@
 #include "engine/read_task.h"
 #include "learn/embedding.h"
 #include "util/interners.h"
+#include "util/serial.h"
 #include "util/live.h"
 
 namespace eddy {
@@ -63,7 +68,7 @@ class Recommender {
   // All referenced objects must outlive the Recommender.
   // `experiments` records each answer served under an experiment and holds the shares
   // bucketing uses (Thompson allocation).
-  Recommender(const Options& options, const ShardSet& shards, const Interners& interners,
+  Recommender(const Options& options, const ShardSet& shards, Interners& interners,
               const QueryService& queries, ExperimentService* experiments);
 
   void Recommend(const RecommendRequest& request, std::function<void(RecommendAnswer)> done);
@@ -76,6 +81,17 @@ class Recommender {
   void SetLive(const RankingOptions& ranking, const OfferOptions& offers,
                const std::vector<Experiment>& experiments);
   std::shared_ptr<const LiveRanking> Live() const { return live_.Get(); }
+
+  // Cluster mode: `gather` sends a part request to every node and hands back their
+  // answers (ClusterNode::Read); the ranked reads' global steps go through it from then on.
+  // Set before the first read.
+  using NodeGather = std::function<void(std::string request,
+                                        std::function<void(std::vector<NodeAnswer>)> done)>;
+  void GatherFromNodes(NodeGather gather) { nodes_ = std::move(gather); }
+  // Answers another node's part request with the parts of this node's `partitions` (each
+  // the state of one partition in cluster mode), exactly once, from any thread.
+  void AnswerPart(std::string_view request, std::vector<uint32_t> partitions,
+                  std::function<void(std::string)> reply);
 
   struct Job;  // one request's state through the steps (recommender.cc)
 
@@ -115,7 +131,45 @@ class Recommender {
     EmbeddingState::Partial vectors;  // of each candidate, when the embed signal is wanted
   };
 
+  // Each offer's engagement counts on one shard, and whether its catalog record (on the
+  // offer's shard) withdrew it.
+  struct OfferPart {
+    std::vector<Engagement::Counts> counts;
+    std::vector<uint8_t> withdrawn;
+  };
+  static OfferPart OfferPartOf(const ShardState& st, const std::vector<ItemId>& offers, int64_t minute,
+                               size_t windows);
+  // Offers in cluster mode: the trending categories and each offer's counts over every node.
+  struct OfferSums {
+    std::vector<std::string> trending;  // the best `k` categories of window 0, best first
+    std::vector<uint64_t> views, conversions;
+    std::vector<uint8_t> withdrawn;
+  };
+
   ReadTask Run(std::unique_ptr<Job> job);
+  // One global step: `part` on every shard (as Gather), or in cluster mode `request` to
+  // every node, their parts by partition (an empty vector and job.error when one failed).
+  template <typename P>
+  AsyncAwaiter<std::vector<P>> Step(Job& job, std::function<P(ShardState&)> part, bool catch_up,
+                                    ShardSet::Horizon upto, std::function<std::string()> request);
+  // An id of `name` to look for in the states: found, or in cluster mode interned (the
+  // item or category may be known on other nodes only); 0 when neither.
+  uint32_t IdOf(Interner& interner, std::string_view name) const;
+
+  // Cluster mode: the part requests and their answers, ids as strings
+  // (recommender_wire.cc).
+  std::string CandidateRequest(const CandidateQuery& q) const;
+  std::string SignalRequest(const std::vector<ItemId>& items, const std::vector<CategoryId>& likely,
+                            int64_t now_ms, bool embed, bool catch_up) const;
+  std::string TrendingRequest(const std::vector<CategoryId>& categories, int64_t now_ms) const;
+  bool ReadPart(SerialReader& r, CandidatePart* p);
+  bool ReadPart(SerialReader& r, SignalPart* p);
+  bool ReadPart(SerialReader& r, std::vector<int64_t>* p);
+  template <typename P>
+  eddy::Status ReadParts(const std::vector<NodeAnswer>& answers, std::vector<P>* parts);
+  std::string OfferRequest(const std::vector<std::string>& offers, int64_t now_ms) const;
+  eddy::Status ReadOffers(const std::vector<NodeAnswer>& answers, size_t offers, uint32_t k,
+                          OfferSums* out) const;
   UserPart UserPartOf(const ShardState& st, UserId user, int64_t now_ms, bool exclude_seen) const;
   CandidateQuery QueryOf(const Job& job) const;
   static CandidatePart CandidatePartOf(ShardState& st, const CandidateQuery& query);
@@ -154,7 +208,8 @@ class Recommender {
   std::atomic<uint64_t> answers_{0};
   eddy::Live<LiveRanking> live_;  // the settings in force (Live() above names the snapshot)
   const ShardSet& shards_;
-  const Interners& interners_;
+  Interners& interners_;  // interned into only in cluster mode (IdOf, ReadPart)
+  NodeGather nodes_;      // cluster mode
   const QueryService& queries_;
   ExperimentService* const experiments_;
 };

@@ -307,13 +307,15 @@ Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjs
   return ErrorResponse(http::status::internal_server_error, v, "no merge for this read");
 }
 
-Response Unavailable(unsigned v, std::string_view why) {
+Response Unavailable(unsigned v, std::string_view why) { return NodesUnavailable(v, why); }
+
+}  // namespace
+
+Response NodesUnavailable(unsigned v, std::string_view why) {
   Response res = ErrorResponse(http::status::service_unavailable, v, why);
   res.set(http::field::retry_after, "1");
   return res;
 }
-
-}  // namespace
 
 bool IsPartRequest(const Request& req) { return req.find(kPartHeader) != req.end(); }
 
@@ -344,7 +346,9 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     if (!ParseOffers(req.body(), &r).empty()) return false;  // the route says what is wrong
     if (r.user.empty()) return false;  // no user: no personal signal, any node answers
     key = r.user;
-  } else if (starts("/v1/items/") && (ends("/similar") || ends("/inventory"))) {
+  } else if (starts("/v1/items/") && ends("/similar")) {
+    return false;  // ranked here: each of its steps asks every node (engine/recommender.h)
+  } else if (starts("/v1/items/") && ends("/inventory")) {
     key = PathId(id, "itemId", v, respond);
     if (!key) return true;
   } else if (starts("/v1/items/") && id.size() > 0 &&

@@ -36,5 +36,7 @@ Response EngagementResponse(unsigned v, const std::string& item, const Engagemen
 Response ItemResponse(unsigned v, const std::string& item, const CatalogRecord& c, const EngagementAnswer& a,
                       bool part, const std::vector<int64_t>& windows);
 Response LowStockResponse(unsigned v, const LowStockAnswer& a);
+// 503 with Retry-After: a node's part could not be had (moved, timed out, restarting).
+Response NodesUnavailable(unsigned v, std::string_view why);
 
 }  // namespace eddy

@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include "http/cluster_routes.h"
 #include "http/json_writer.h"
 #include "http/offers_body.h"
 #include "http/params.h"
@@ -168,6 +169,7 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
   std::string user_id = r.user;
   engine_.Recommend(r, [v, explain, user_id = std::move(user_id),
                         respond = std::move(respond)](RecommendAnswer a) {
+    if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
     JsonWriter w;
     w.BeginObject().Key("userId").String(user_id).Key("now").String(FormatIso8601(a.now));
     w.Key("recommId").String(a.recomm_id);
@@ -193,6 +195,7 @@ void Router::Similar(const Request& req, std::string_view item_raw, std::string_
   if (!FilterParams(query, &filter, v, respond)) return;
   engine_.SimilarItemsRanked(*item, k, std::move(filter), [v, explain, item = *item,
                                         respond = std::move(respond)](RankedSimilarAnswer a) {
+    if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
     JsonWriter w;
     w.BeginObject().Key("itemId").String(item);
     if (!a.category.empty()) w.Key("category").String(a.category);
@@ -214,6 +217,7 @@ void Router::Offers(const Request& req, Respond respond) {
   std::string user = r.user;
   engine_.RankOffers(r.user, std::move(r.offers), r.k,
                      [v, user = std::move(user), respond = std::move(respond)](OffersAnswer a) {
+    if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
     JsonWriter w;
     w.BeginObject();
     if (!user.empty()) w.Key("userId").String(user);

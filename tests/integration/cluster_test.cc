@@ -74,8 +74,9 @@ std::string Batch(int b) {
   return out + "]";
 }
 
-// The reads compared: per user (forwarded to the owner), per item (its partition's owner)
-// and global (merged over the nodes).
+// The reads compared: per user (forwarded to the owner), per item (its partition's owner),
+// global (merged over the nodes) and ranked (the user's owner ranks, every node gives its
+// partitions' parts of each step). "POST <path> <body>" is a POST.
 std::vector<std::string> Reads() {
   std::vector<std::string> out = {
       "/v1/trending/categories?window=1h&k=5", "/v1/items/popular?k=10",
@@ -98,13 +99,31 @@ std::vector<std::string> Reads() {
   for (int o = 0; o < 10; o += 3) out.push_back("/v1/orders/o" + std::to_string(o) + "/fraud");
   out.push_back("/v1/orders/nope/fraud");  // 404
   out.push_back("/v1/inventory/low?k=5");
+  for (int u = 1; u < kUsers; u += 4) {
+    out.push_back("/v1/recommendations?userId=u" + std::to_string(u) + "&k=8&explain=true");
+  }
+  out.push_back("/v1/recommendations?userId=u2&k=5&category=c3&explain=true");
+  out.push_back("/v1/recommendations?userId=u5&k=5&attr.color=red");
+  out.push_back("/v1/recommendations?userId=nobody&k=5&explain=true");  // cold start
+  for (int i = 1; i < kItems; i += 6) out.push_back("/v1/items/i" + std::to_string(i) + "/similar?k=6&explain=true");
+  std::string offers;
+  for (int i = 0; i < 8; ++i) {
+    offers += (i ? "," : "") + std::string("{\"offerId\":\"i") + std::to_string(i * 5) + "\",\"category\":\"c" +
+              std::to_string(i % 6) + "\",\"priority\":" + std::to_string(i % 3) + "}";
+  }
+  for (const char* user : {"u4", "u11", ""}) {
+    out.push_back(std::string("POST /v1/offers/rank {") + (*user ? "\"userId\":\"" + std::string(user) + "\"," : "") +
+                  "\"k\":5,\"offers\":[" + offers + "]}");
+  }
   return out;
 }
 
 // Decayed scores are sums of doubles in another order across nodes: compared to 9
-// significant digits.
-std::string Normalized(const std::string& body) {
+// significant digits. Each ranked answer has an id of its own.
+std::string Normalized(const std::string& raw) {
   static const std::regex kFloat(R"(-?\d+\.\d+(e-?\d+)?)");
+  static const std::regex kRecommId(R"("recommId":"[^"]*")");
+  const std::string body = std::regex_replace(raw, kRecommId, "\"recommId\":\"\"");
   std::string out;
   auto it = std::sregex_iterator(body.begin(), body.end(), kFloat);
   size_t last = 0;
@@ -120,11 +139,19 @@ std::string Normalized(const std::string& body) {
 
 // Polls `target` on `client` until it answers 200 (a node taking partitions over, or
 // JetStream re-electing a leader, answers 503 meanwhile); the last answer.
+// A read of Reads(): a GET, or "POST <path> <body>".
+test::HttpResult Read(uint16_t port, const std::string& target) {
+  test::HttpClient client(port);  // a connection each: an idle one may have been closed
+  if (!target.starts_with("POST ")) return client.Get(target);
+  const size_t sp = target.find(' ', 5);
+  return client.Post(target.substr(5, sp - 5), target.substr(sp + 1));
+}
+
 test::HttpResult GetWhenServed(uint16_t port, const std::string& target) {
   const auto deadline = Steady::now() + std::chrono::seconds(60);
   test::HttpResult r;
   while (Steady::now() < deadline) {
-    r = test::HttpClient(port).Get(target);  // a connection each: an idle one may have been closed
+    r = Read(port, target);
     if (r.status == 200 || (r.status != 503 && r.status != 0)) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a takeover: nothing to poll but the read
   }
@@ -184,7 +211,7 @@ class ClusterTest : public ::testing::Test {
   // Every read on every live node equals the standalone eddy's answer.
   void ExpectSameAnswers(const std::string& when) {
     for (const std::string& target : Reads()) {
-      const test::HttpResult want = test::HttpClient(standalone_->port()).Get(target);
+      const test::HttpResult want = Read(standalone_->port(), target);
       for (size_t n = 0; n < clients_.size(); ++n) {
         if (!clients_[n]) continue;
         const test::HttpResult got = GetWhenServed(nodes_[n]->port(), target);
@@ -235,6 +262,12 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i0").body.find("\"catalog\":{"), std::string::npos);
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/inventory/low?k=5").body.find("\"itemId\""), std::string::npos);
   ASSERT_EQ(test::HttpClient(standalone_->port()).Get("/v1/orders/o3/fraud").status, 200);
+  // The ranked reads rank something: co-view neighbours, bandit counts, trending offers.
+  ASSERT_NE(Read(standalone_->port(), Reads()[Reads().size() - 3]).body.find("\"trending_rank\""), std::string::npos);
+  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i1/similar?k=6&explain=true").body.find("\"source\":\"coview"),
+            std::string::npos);
+  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/recommendations?userId=u1&k=8").body.find("\"itemId\""),
+            std::string::npos);
   phase("compared");
 
   // Its owners checkpoint the partitions into JetStream (every 200 ms here, when they
