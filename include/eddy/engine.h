@@ -237,6 +237,7 @@ struct ExperimentsAnswer {
   EventTime now;
   std::vector<ExperimentReport> experiments;
   uint64_t unmatched = 0;  // impressions and events naming a recommId no remembered answer has
+  Status status;  // cluster mode: not ok when a node's counts could not be had (answer 503)
 };
 
 // One session of a user (SPEC §3.8, commerce/sessions.h).
@@ -529,6 +530,10 @@ struct NodeAnswer {
   std::vector<uint32_t> covered;  // the partitions the answer covers
   std::string response;           // the HTTP response the node gave, as bytes
 };
+// Cluster mode, inside the engine: sends a part request (engine/recommender.h,
+// engine/experiment_service.h) to every node and hands back their answers.
+using ClusterGather =
+    std::function<void(std::string request, std::function<void(std::vector<NodeAnswer>)> done)>;
 // Answers a read another node sent (the bytes of an HTTP request) with the bytes of the
 // HTTP response, exactly once, from any thread.
 using ClusterReadHandler =

@@ -141,12 +141,18 @@ class EngineImpl final : public Engine {
     recycler_->Start();
     alert_feed_.CountFromNow();
     if (cluster_) {
-      // The ranked reads' global steps ask every node (engine/recommender.h).
-      recommender_->GatherFromNodes([this](std::string request, std::function<void(std::vector<NodeAnswer>)> done) {
+      // The ranked reads' global steps and the experiments' counts ask every node
+      // (engine/recommender.h, engine/experiment_service.h).
+      const ClusterGather gather = [this](std::string request, std::function<void(std::vector<NodeAnswer>)> done) {
         cluster_->Read(-1, std::move(request), std::move(done), /*engine_part=*/true);
-      });
+      };
+      recommender_->GatherFromNodes(gather);
+      experiments_->GatherFromNodes(gather);
       ClusterNode::PartHandler parts = [this](std::string request, std::vector<uint32_t> partitions,
                                               std::function<void(std::string)> reply) {
+        if (!request.empty() && request[0] == ExperimentService::kPartKind) {
+          return experiments_->AnswerPart(std::move(partitions), std::move(reply));
+        }
         recommender_->AnswerPart(request, std::move(partitions), std::move(reply));
       };
       if (eddy::Status st = cluster_->Start(*ingest_, *interners_, set_, std::move(parts)); !st.ok()) return st;

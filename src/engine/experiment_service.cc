@@ -65,7 +65,27 @@ void ExperimentService::Served(const Experiment& e, std::string_view user,
   Reallocate(e, [](Status, std::vector<double>) {});
 }
 
-void ExperimentService::Gather(std::function<void(ExperimentState::Partial&)> done) const {
+void ExperimentService::Gather(std::function<void(Status, ExperimentState::Partial&)> done) const {
+  if (nodes_) {
+    nodes_(std::string(1, kPartKind), [done = std::move(done)](std::vector<NodeAnswer> answers) {
+      ExperimentState::Partial all;
+      for (const NodeAnswer& a : answers) {
+        SerialReader r(a.response);
+        ExperimentState::Partial part;
+        Status st = a.status;
+        if (st.ok() && (r.U8() != 1 || !ExperimentState::LoadPartial(r, &part) || !r.done())) {
+          st = Status::Unavailable("node " + a.node + " gave malformed experiment counts");
+        }
+        if (!st.ok()) {
+          ExperimentState::Partial none;
+          return done(st, none);
+        }
+        ExperimentState::Merge(all, part);
+      }
+      done(Status::Ok(), all);
+    });
+    return;
+  }
   shards_.ScatterGather<ExperimentState::Partial>(
       [](ShardState& st) {
         ExperimentState::Partial p;
@@ -75,7 +95,30 @@ void ExperimentService::Gather(std::function<void(ExperimentState::Partial&)> do
       [done = std::move(done)](std::vector<ExperimentState::Partial>& parts) {
         ExperimentState::Partial all;
         for (const auto& p : parts) ExperimentState::Merge(all, p);
-        done(all);
+        done(Status::Ok(), all);
+      },
+      /*catch_up=*/true, shards_.HorizonNow());
+}
+
+void ExperimentService::AnswerPart(std::vector<uint32_t> partitions,
+                                   std::function<void(std::string)> reply) const {
+  shards_.ScatterGather<ExperimentState::Partial>(
+      [](ShardState& st) {
+        ExperimentState::Partial p;
+        st.Get<ExperimentState>().AddTo(p);
+        return p;
+      },
+      [partitions = std::move(partitions), reply = std::move(reply)](std::vector<ExperimentState::Partial>& parts) {
+        // Only the partitions this node answers for (a state per partition in cluster mode).
+        ExperimentState::Partial mine;
+        for (uint32_t p : partitions) {
+          if (p < parts.size()) ExperimentState::Merge(mine, parts[p]);
+        }
+        std::string out;
+        SerialWriter w(&out);
+        w.U8(1);
+        ExperimentState::SavePartial(w, mine);
+        reply(std::move(out));
       },
       /*catch_up=*/true, shards_.HorizonNow());
 }
@@ -83,7 +126,8 @@ void ExperimentService::Gather(std::function<void(ExperimentState::Partial&)> do
 void ExperimentService::Reallocate(const Experiment& e,
                                    std::function<void(Status, std::vector<double>)> done) {
   const uint64_t generation = generation_.fetch_add(1, std::memory_order_relaxed);
-  Gather([this, e, generation, done = std::move(done)](ExperimentState::Partial& all) {
+  Gather([this, e, generation, done = std::move(done)](Status st, ExperimentState::Partial& all) {
+    if (!st.ok()) return done(st, {});
     std::vector<std::pair<uint64_t, uint64_t>> xn;
     for (const ExperimentVariant& v : e.variants) {
       const ExperimentCounts& c = all.counts[ExperimentState::KeyOf(e.name, v.name)];
@@ -116,8 +160,12 @@ void ExperimentService::Report(std::vector<Experiment> experiments, std::string 
                                std::function<void(ExperimentsAnswer)> done) const {
   const int64_t now_ms = queries_.NowMs();
   Gather([experiments = std::move(experiments), name = std::move(name), now_ms,
-          done = std::move(done)](ExperimentState::Partial& all) {
+          done = std::move(done)](Status st, ExperimentState::Partial& all) {
     ExperimentsAnswer answer;
+    if (!st.ok()) {
+      answer.status = st;
+      return done(std::move(answer));
+    }
     answer.now = EventTime(now_ms == INT64_MIN ? 0 : now_ms);
     answer.unmatched = all.unmatched;
     const Experiment* running = RunningExperiment(experiments);
@@ -163,7 +211,7 @@ void ExperimentService::Report(std::vector<Experiment> experiments, std::string 
 
 void ExperimentService::Restore() {
   std::promise<ExperimentState::Partial> got;
-  Gather([&got](ExperimentState::Partial& all) { got.set_value(std::move(all)); });
+  Gather([&got](Status, ExperimentState::Partial& all) { got.set_value(std::move(all)); });
   const ExperimentState::Partial all = got.get_future().get();
   MutexLock lock(&realloc_mu_);
   for (const auto& [name, records] : all.allocations) {

@@ -56,13 +56,23 @@ class ExperimentService {
   // reallocation (used while its variants are the ones it was made for).
   void Restore();
 
+  // Cluster mode: reports and reallocations sum every node's counts (its partitions'),
+  // asked through `gather` with a part request (first byte kPartKind). Set after Restore
+  // and before the first read.
+  static constexpr char kPartKind = 'E';
+  void GatherFromNodes(ClusterGather gather) { nodes_ = std::move(gather); }
+  // Answers another node's part request with the counts of this node's `partitions`.
+  void AnswerPart(std::vector<uint32_t> partitions, std::function<void(std::string)> reply) const;
+
  private:
-  void Gather(std::function<void(ExperimentState::Partial&)> done) const;
+  // Every shard's counts (in cluster mode: every node's), merged; or why not.
+  void Gather(std::function<void(Status, ExperimentState::Partial&)> done) const;
   void Publish(const std::string& name, AllocationRecord record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(realloc_mu_);
 
   const ShardSet& shards_;
   const QueryService& queries_;
   IngestPath* const ingest_;
+  ClusterGather nodes_;  // cluster mode
   Live<std::map<std::string, AllocationRecord>> shares_{{}};  // in force, by experiment name
   // One reallocation at a time from its clock reading through its record to publishing
   // its shares, so the log's order of records is the order the shares took effect.

@@ -85,9 +85,7 @@ class Recommender {
   // Cluster mode: `gather` sends a part request to every node and hands back their
   // answers (ClusterNode::Read); the ranked reads' global steps go through it from then on.
   // Set before the first read.
-  using NodeGather = std::function<void(std::string request,
-                                        std::function<void(std::vector<NodeAnswer>)> done)>;
-  void GatherFromNodes(NodeGather gather) { nodes_ = std::move(gather); }
+  void GatherFromNodes(ClusterGather gather) { nodes_ = std::move(gather); }
   // Answers another node's part request with the parts of this node's `partitions` (each
   // the state of one partition in cluster mode), exactly once, from any thread.
   void AnswerPart(std::string_view request, std::vector<uint32_t> partitions,
@@ -209,7 +207,7 @@ class Recommender {
   eddy::Live<LiveRanking> live_;  // the settings in force (Live() above names the snapshot)
   const ShardSet& shards_;
   Interners& interners_;  // interned into only in cluster mode (IdOf, ReadPart)
-  NodeGather nodes_;      // cluster mode
+  ClusterGather nodes_;   // cluster mode
   const QueryService& queries_;
   ExperimentService* const experiments_;
 };

@@ -292,23 +292,31 @@ void ExperimentState::Merge(Partial& into, const Partial& part) {
 // Section v1: the variants (key and counts), unmatched, malformed, the reallocations by
 // experiment, then the users least recent first: id, answers (recomm, time, variant,
 // flags, revenue, lines, items), cancelled orders.
-void ExperimentState::SaveTo(SerialWriter& w) {
-  w.U64(keys_.size());
-  for (size_t i = 0; i < keys_.size(); ++i) {
-    const VariantCounts& c = counts_[i];
-    w.Bytes(keys_[i]);
-    for (uint64_t v : {c.served, c.shown, c.clicked, c.carted, c.bought, c.clicks, c.carts,
-                       c.purchases, c.cancelled, c.by_id}) {
-      w.U64(v);
-    }
-    w.I64(c.revenue_micros);
-    w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq)));
-    w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq) >> 64));
+namespace {
+
+void SaveCounts(SerialWriter& w, const VariantCounts& c) {
+  for (uint64_t v : {c.served, c.shown, c.clicked, c.carted, c.bought, c.clicks, c.carts,
+                     c.purchases, c.cancelled, c.by_id}) {
+    w.U64(v);
   }
-  w.U64(unmatched_);
-  w.U64(malformed_);
-  w.U64(allocations_.size());
-  for (const auto& [name, history] : allocations_) {
+  w.I64(c.revenue_micros);
+  w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq)));
+  w.Fixed64(static_cast<uint64_t>(static_cast<unsigned __int128>(c.revenue_sq) >> 64));
+}
+
+void LoadCounts(SerialReader& r, VariantCounts* c) {
+  for (uint64_t* v : {&c->served, &c->shown, &c->clicked, &c->carted, &c->bought, &c->clicks,
+                      &c->carts, &c->purchases, &c->cancelled, &c->by_id}) {
+    *v = r.U64();
+  }
+  c->revenue_micros = r.I64();
+  const uint64_t lo = r.Fixed64(), hi = r.Fixed64();
+  c->revenue_sq = static_cast<__int128>(static_cast<unsigned __int128>(hi) << 64 | lo);
+}
+
+void SaveAllocations(SerialWriter& w, const std::map<std::string, std::vector<AllocationRecord>>& all) {
+  w.U64(all.size());
+  for (const auto& [name, history] : all) {
     w.Bytes(name);
     w.U64(history.size());
     for (const AllocationRecord& a : history) {
@@ -320,6 +328,61 @@ void ExperimentState::SaveTo(SerialWriter& w) {
       }
     }
   }
+}
+
+// False when an experiment is there twice or has too long a history.
+bool LoadAllocations(SerialReader& r, std::map<std::string, std::vector<AllocationRecord>>* all) {
+  all->clear();
+  const uint64_t experiments = r.Count(2);
+  for (uint64_t i = 0; i < experiments && r.ok(); ++i) {
+    std::vector<AllocationRecord>& history = (*all)[std::string(r.Bytes())];
+    const uint64_t n = r.Count(2);
+    if (n > kMaxAllocations || !history.empty()) return false;
+    for (uint64_t j = 0; j < n && r.ok(); ++j) {
+      AllocationRecord a;
+      a.time_ms = r.I64();
+      const uint64_t v = r.Count(9);
+      for (uint64_t k = 0; k < v && r.ok(); ++k) {
+        a.variants.emplace_back(r.Bytes());
+        a.shares.push_back(r.F64());
+      }
+      history.push_back(std::move(a));
+    }
+  }
+  return r.ok();
+}
+
+}  // namespace
+
+void ExperimentState::SavePartial(SerialWriter& w, const Partial& p) {
+  w.U64(p.counts.size());
+  for (const auto& [key, c] : p.counts) {
+    w.Bytes(key);
+    SaveCounts(w, c);
+  }
+  w.U64(p.unmatched);
+  SaveAllocations(w, p.allocations);
+}
+
+bool ExperimentState::LoadPartial(SerialReader& r, Partial* p) {
+  *p = Partial{};
+  for (uint64_t n = r.Count(3); n > 0 && r.ok(); --n) {
+    VariantCounts& c = p->counts[std::string(r.Bytes())];
+    LoadCounts(r, &c);
+  }
+  p->unmatched = r.U64();
+  return LoadAllocations(r, &p->allocations);
+}
+
+void ExperimentState::SaveTo(SerialWriter& w) {
+  w.U64(keys_.size());
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    w.Bytes(keys_[i]);
+    SaveCounts(w, counts_[i]);
+  }
+  w.U64(unmatched_);
+  w.U64(malformed_);
+  SaveAllocations(w, allocations_);
   w.U64(users_.evicted());
   w.U64(users_.size());
   users_.ForEach([&](UserId id, const User& u) {
@@ -357,34 +420,11 @@ bool ExperimentState::LoadFrom(SerialReader& r, uint32_t version) {
     const std::string_view key = r.Bytes();
     if (key_index_.contains(std::string(key))) return false;
     const uint32_t at = VariantIndex(key);
-    VariantCounts& c = counts_[at];
-    for (uint64_t* v : {&c.served, &c.shown, &c.clicked, &c.carted, &c.bought, &c.clicks,
-                        &c.carts, &c.purchases, &c.cancelled, &c.by_id}) {
-      *v = r.U64();
-    }
-    c.revenue_micros = r.I64();
-    const uint64_t lo = r.Fixed64(), hi = r.Fixed64();
-    c.revenue_sq = static_cast<__int128>(static_cast<unsigned __int128>(hi) << 64 | lo);
+    LoadCounts(r, &counts_[at]);
   }
   unmatched_ = r.U64();
   malformed_ = r.U64();
-  allocations_.clear();
-  const uint64_t experiments = r.Count(2);
-  for (uint64_t i = 0; i < experiments && r.ok(); ++i) {
-    std::vector<AllocationRecord>& history = allocations_[std::string(r.Bytes())];
-    const uint64_t n = r.Count(2);
-    if (n > kMaxAllocations || !history.empty()) return false;
-    for (uint64_t j = 0; j < n && r.ok(); ++j) {
-      AllocationRecord a;
-      a.time_ms = r.I64();
-      const uint64_t v = r.Count(9);
-      for (uint64_t k = 0; k < v && r.ok(); ++k) {
-        a.variants.emplace_back(r.Bytes());
-        a.shares.push_back(r.F64());
-      }
-      history.push_back(std::move(a));
-    }
-  }
+  if (!LoadAllocations(r, &allocations_) && r.ok()) return false;
   users_.set_evicted(r.U64());
   const uint64_t users = r.Count(2);
   for (uint64_t i = 0; i < users && r.ok(); ++i) {

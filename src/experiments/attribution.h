@@ -94,6 +94,9 @@ class ExperimentState final : public State {
   };
   void AddTo(Partial& p) const;
   static void Merge(Partial& into, const Partial& part);
+  // A partial as bytes (cluster mode: another node's share of a report), and back.
+  static void SavePartial(SerialWriter& w, const Partial& p);
+  static bool LoadPartial(SerialReader& r, Partial* p);
   static std::string KeyOf(std::string_view experiment, std::string_view variant);
 
  private:

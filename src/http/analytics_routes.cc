@@ -319,10 +319,20 @@ void Router::Alerts(const Request& req, std::string_view query, Respond respond)
     return;
   }
   if (since) r.since_ms = *since;
-  engine_.Alerts(r, [v, respond = std::move(respond)](AlertsAnswer a) {
+  engine_.Alerts(r, [v, part = IsPartRequest(req), respond = std::move(respond)](AlertsAnswer a) {
     JsonWriter w;
     w.BeginObject().Key("alerts").BeginArray();
-    for (const Alert& x : a.alerts) WriteAlert(w, x);
+    for (const Alert& x : a.alerts) {
+      if (!part) {
+        WriteAlert(w, x);
+        continue;
+      }
+      // Cluster mode, a node's part: each alert as printed, with what the merge orders by.
+      JsonWriter one;
+      WriteAlert(one, x);
+      w.BeginObject().Key("ms").Int(x.time.millis()).Key("id").String(x.id);
+      w.Key("json").String(one.Take()).EndObject();
+    }
     w.EndArray().EndObject();
     respond(JsonResponse(http::status::ok, v, w.Take()));
   });

@@ -102,7 +102,7 @@ void AddFigures(simdjson::dom::element e, RevenueWindow* into) {
 // what a shard's partial holds, in the same units, then ordered and cut as one node does.
 enum class Merged : uint8_t {
   kNone, kTrending, kVelocity, kPopular, kFunnel, kRevenue, kEngagement, kItem, kLowStock,
-  kOrderFraud
+  kOrderFraud, kAlerts
 };
 
 struct MergeArgs {
@@ -300,6 +300,27 @@ Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjs
       if (a.items.size() > k) a.items.resize(k);
       return LowStockResponse(v, a);
     }
+    case Merged::kAlerts: {
+      // Each alert is raised in one partition: every node's k newest hold the k newest.
+      struct Printed {
+        int64_t ms;
+        std::string id, json;
+      };
+      std::vector<Printed> all;
+      for (simdjson::dom::element part : parts) {
+        for (simdjson::dom::element x : part["alerts"].get_array()) all.push_back({Int(x, "ms"), Str(x, "id"), Str(x, "json")});
+      }
+      // As one node orders them (engine/analytics_service.cc): newest first, ties by id.
+      std::sort(all.begin(), all.end(), [](const Printed& a, const Printed& b) {
+        return a.ms != b.ms ? a.ms > b.ms : a.id > b.id;
+      });
+      if (all.size() > k) all.resize(k);
+      JsonWriter w;
+      w.BeginObject().Key("alerts").BeginArray();
+      for (const Printed& x : all) w.RawJson(x.json);
+      w.EndArray().EndObject();
+      return JsonResponse(http::status::ok, v, w.Take());
+    }
     case Merged::kOrderFraud:  // one node's answer, picked whole (NewestOrder), not merged
     case Merged::kNone:
       break;
@@ -346,8 +367,11 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     if (!ParseOffers(req.body(), &r).empty()) return false;  // the route says what is wrong
     if (r.user.empty()) return false;  // no user: no personal signal, any node answers
     key = r.user;
-  } else if (starts("/v1/items/") && ends("/similar")) {
-    return false;  // ranked here: each of its steps asks every node (engine/recommender.h)
+  } else if ((starts("/v1/items/") && ends("/similar")) || starts("/v1/experiments") ||
+             starts("/v1/admin/experiments/")) {
+    // Here: each step of a ranked read, and an experiment's counts, ask every node
+    // (engine/recommender.h, engine/experiment_service.h).
+    return false;
   } else if (starts("/v1/items/") && ends("/inventory")) {
     key = PathId(id, "itemId", v, respond);
     if (!key) return true;
@@ -372,6 +396,8 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     merged = Merged::kFunnel;
   } else if (path == "/v1/analytics/revenue") {
     merged = Merged::kRevenue;
+  } else if (path == "/v1/alerts") {
+    merged = Merged::kAlerts;
   } else {
     respond(ErrorResponse(http::status::not_implemented, v,
                           std::string(path) + " is not served in cluster mode yet (docs/scale-out.md "
@@ -394,8 +420,8 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
   args.v = v;
   if (merged == Merged::kTrending || merged == Merged::kPopular) {
     if (!IntParam(query, "k", 1, 1000, &args.k, v, respond)) return true;
-  } else if (merged == Merged::kLowStock) {
-    args.k = 50;
+  } else if (merged == Merged::kLowStock || merged == Merged::kAlerts) {
+    args.k = merged == Merged::kLowStock ? 50 : AlertsRequest{}.k;
     if (!IntParam(query, "k", 1, 1000, &args.k, v, respond)) return true;
   }
   if (merged == Merged::kEngagement || merged == Merged::kItem) {

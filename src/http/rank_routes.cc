@@ -91,6 +91,7 @@ void Router::Experiments(const Request& req, std::string_view name_raw, Respond 
     name = std::move(*n);
   }
   engine_.Experiments(name, [v, name, respond = std::move(respond)](ExperimentsAnswer a) {
+    if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
     JsonWriter w;
     if (!name.empty()) {
       if (a.experiments.empty()) {

@@ -266,5 +266,29 @@ TEST_F(AttributionTest, ACheckpointRoundTripKeepsAnswersOrdersAndCounts) {
   EXPECT_FALSE(bad.LoadFrom(cut, 1) && cut.done());
 }
 
+// Cluster mode sends a node's partial as bytes: it comes back equal, and a cut one fails.
+TEST_F(AttributionTest, APartialRoundTripsAsBytes) {
+  Serve("u", "r1", "A", {"i1", "i2"}, 0, /*shown=*/true);
+  Serve("v", "r2", "B", {"i3"}, 0, true);
+  Purchase("u", "i1", "o1", 10, kMinute);
+  ExperimentState::Partial p;
+  state_.AddTo(p);
+  p.unmatched = 3;
+  p.allocations["exp"].push_back({kT0, {"A", "B"}, {0.25, 0.75}});
+  std::string bytes;
+  SerialWriter w(&bytes);
+  ExperimentState::SavePartial(w, p);
+  ExperimentState::Partial back;
+  SerialReader r(bytes);
+  ASSERT_TRUE(ExperimentState::LoadPartial(r, &back));
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(back.counts, p.counts);
+  EXPECT_EQ(back.counts[ExperimentState::KeyOf("exp", "A")].bought, 1u);
+  EXPECT_EQ(back.unmatched, 3u);
+  EXPECT_EQ(back.allocations, p.allocations);
+  SerialReader cut(std::string_view(bytes).substr(0, bytes.size() - 3));
+  EXPECT_FALSE(ExperimentState::LoadPartial(cut, &back) && cut.done());
+}
+
 }  // namespace
 }  // namespace eddy

@@ -28,6 +28,14 @@ using Steady = std::chrono::steady_clock;
 constexpr int kUsers = 30;
 constexpr int kItems = 40;
 
+// An experiment whose variant B ranks by other weights: each user's answers are its
+// variant's, and each is recorded (a `served` event in the user's partition).
+const char* kExperiment =
+    "[[experiments]]\nname = \"exp\"\n"
+    "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
+    "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n"
+    "[experiments.variants.ranking]\nweight_popularity = 2.0\n";
+
 std::string NodeConfig(const std::vector<std::string>& urls, int i) {
   std::string servers;
   for (const std::string& u : urls) servers += (servers.empty() ? "\"" : ", \"") + u + "\"";
@@ -35,11 +43,11 @@ std::string NodeConfig(const std::vector<std::string>& urls, int i) {
          "[cluster]\nenabled = true\nservers = [" + servers + "]\nnode_id = \"node-" +
          std::to_string(i) + "\"\nreplicas = 3\nlease_ms = 4000\nforward_timeout_ms = 2000\n"
          "checkpoint_interval_ms = 200\n"
-         "publish_timeout_ms = 2000\nconnect_timeout_ms = 60000\n";
+         "publish_timeout_ms = 2000\nconnect_timeout_ms = 60000\n" + kExperiment;
 }
 
-const char* kStandaloneConfig =
-    "[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n";
+const std::string kStandaloneConfig =
+    std::string("[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n") + kExperiment;
 
 // Batch b of 20 events: views, carts and purchases of 30 users over 40 items in 6
 // categories, 3 s apart, each with an eventId; every third batch starts with a catalog
@@ -99,6 +107,8 @@ std::vector<std::string> Reads() {
   for (int o = 0; o < 10; o += 3) out.push_back("/v1/orders/o" + std::to_string(o) + "/fraud");
   out.push_back("/v1/orders/nope/fraud");  // 404
   out.push_back("/v1/inventory/low?k=5");
+  out.push_back("/v1/alerts?k=20");
+  out.push_back("/v1/alerts?kind=inventory&k=3");
   for (int u = 1; u < kUsers; u += 4) {
     out.push_back("/v1/recommendations?userId=u" + std::to_string(u) + "&k=8&explain=true");
   }
@@ -212,11 +222,17 @@ class ClusterTest : public ::testing::Test {
   void ExpectSameAnswers(const std::string& when) {
     for (const std::string& target : Reads()) {
       const test::HttpResult want = Read(standalone_->port(), target);
+      if (target.starts_with("/v1/recommendations") && want.body.find("\"itemId\"") != std::string::npos) {
+        ++served_by_standalone_;
+      }
       for (size_t n = 0; n < clients_.size(); ++n) {
         if (!clients_[n]) continue;
         const test::HttpResult got = GetWhenServed(nodes_[n]->port(), target);
         EXPECT_EQ(got.status, want.status) << when << ": node-" << n << " " << target << ": " << got.body;
         EXPECT_EQ(Normalized(got.body), Normalized(want.body)) << when << ": node-" << n << " " << target;
+        if (target.starts_with("/v1/recommendations") && got.body.find("\"itemId\"") != std::string::npos) {
+          ++served_by_nodes_;  // recorded under the experiment
+        }
         if (HasFailure()) {  // the first difference says it; the rest would repeat it
           if (std::getenv("CLUSTER_TEST_LOGS") != nullptr) {
             for (size_t m = 0; m < nodes_.size(); ++m) {
@@ -232,6 +248,34 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
+  // The experiment's report on every live node counts every answer any node served under
+  // it (the standalone's, every one it served), and is the same on every node.
+  void ExpectSameExperimentReport(const std::string& when) {
+    const auto served = [](const std::string& body) {
+      uint64_t sum = 0;
+      for (size_t at = body.find("\"served\":"); at != std::string::npos; at = body.find("\"served\":", at + 1)) {
+        sum += std::strtoull(body.c_str() + at + 9, nullptr, 10);
+      }
+      return sum;
+    };
+    EXPECT_EQ(served(test::HttpClient(standalone_->port()).Get("/v1/experiments/exp").body), served_by_standalone_);
+    // The nodes record their answers asynchronously (through JetStream): poll until all are in.
+    std::string first;
+    const auto deadline = Steady::now() + std::chrono::seconds(30);
+    for (size_t n = 0; n < clients_.size(); ++n) {
+      if (!clients_[n]) continue;
+      test::HttpResult r = GetWhenServed(nodes_[n]->port(), "/v1/experiments/exp");
+      while (r.status == 200 && served(r.body) < served_by_nodes_ && Steady::now() < deadline) {
+        r = GetWhenServed(nodes_[n]->port(), "/v1/experiments/exp");
+      }
+      ASSERT_EQ(r.status, 200) << when << ": " << r.body;
+      EXPECT_EQ(served(r.body), served_by_nodes_) << when << ": node-" << n << " " << r.body;
+      if (first.empty()) first = r.body;
+      EXPECT_EQ(r.body, first) << when << ": node-" << n;
+    }
+  }
+
+  uint64_t served_by_nodes_ = 0, served_by_standalone_ = 0;
   std::unique_ptr<test::NatsCluster> nats_;
   std::vector<std::unique_ptr<test::Daemon>> nodes_;
   std::vector<std::unique_ptr<test::HttpClient>> clients_;
@@ -258,6 +302,7 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   Post(0, 30);
   phase("30 batches posted");
   ExpectSameAnswers("three nodes");
+  ExpectSameExperimentReport("three nodes");  // (before the checks below: they read the standalone)
   // The reads compared hold something: a catalog record, stock below its threshold.
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i0").body.find("\"catalog\":{"), std::string::npos);
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/inventory/low?k=5").body.find("\"itemId\""), std::string::npos);
@@ -266,7 +311,7 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   ASSERT_NE(Read(standalone_->port(), Reads()[Reads().size() - 3]).body.find("\"trending_rank\""), std::string::npos);
   ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/items/i1/similar?k=6&explain=true").body.find("\"source\":\"coview"),
             std::string::npos);
-  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/recommendations?userId=u1&k=8").body.find("\"itemId\""),
+  ASSERT_NE(test::HttpClient(standalone_->port()).Get("/v1/recommendations?userId=u1&k=8&variant=A").body.find("\"itemId\""),
             std::string::npos);
   phase("compared");
 
@@ -309,6 +354,8 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
   ASSERT_EQ(served.status, 200) << served.body;
   ExpectSameAnswers("after one nats-server died");
   phase("compared after a nats-server died");
+  ExpectSameExperimentReport("after one nats-server died");
+  phase("experiment reports compared");
   if (std::getenv("CLUSTER_TEST_LOGS") != nullptr) {
     for (size_t n = 0; n < nodes_.size(); ++n) {
       if (clients_[n]) std::printf("--- node-%zu ---\n%s\n", n, nodes_[n]->Log().c_str());
