@@ -57,7 +57,14 @@ Result<std::unique_ptr<NodeRpc>> NodeRpc::Open(JetStreamLog& log, const std::str
   return rpc;
 }
 
-NodeRpc::~NodeRpc() {
+NodeRpc::~NodeRpc() { Close(); }
+
+void NodeRpc::Close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+  }
   int subs = 0;
   for (void* sub : {request_sub_, reply_sub_}) {
     if (sub == nullptr) continue;
@@ -78,6 +85,7 @@ NodeRpc::~NodeRpc() {
   for (void* sub : {request_sub_, reply_sub_}) {
     if (sub != nullptr) natsSubscription_Destroy(static_cast<natsSubscription*>(sub));
   }
+  request_sub_ = reply_sub_ = nullptr;
   for (auto& [id, p] : left) p.done(Status::Unavailable("eddy is shutting down"), {});
 }
 
@@ -120,8 +128,11 @@ void NodeRpc::OnReply(void* m) {
 void NodeRpc::Call(const std::string& node, const std::string& request, int64_t timeout_ms, Done done) {
   uint64_t id = 0;
   {
-    std::lock_guard lock(mu_);
-    if (stop_) return done(Status::Unavailable("eddy is shutting down"), {});
+    std::unique_lock lock(mu_);
+    if (stop_) {
+      lock.unlock();  // `done` may call again
+      return done(Status::Unavailable("eddy is shutting down"), {});
+    }
     id = next_id_++;
     pending_[id] = Pending{std::move(done),
                            std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), node};

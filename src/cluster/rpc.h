@@ -39,6 +39,9 @@ class NodeRpc {
   static Result<std::unique_ptr<NodeRpc>> Open(JetStreamLog& log, const std::string& node,
                                                Handler handler);
   ~NodeRpc();
+  // Stops answering (a handler running now returns first) and fails every call waiting
+  // for an answer and every later one ("eddy is shutting down"). Idempotent.
+  void Close();
   NodeRpc(const NodeRpc&) = delete;
   NodeRpc& operator=(const NodeRpc&) = delete;
 
@@ -65,6 +68,7 @@ class NodeRpc {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool closing_ = false;  // Close has begun (guarded by mu_)
   int completed_ = 0;  // subscriptions closed with their handler returned
   uint64_t next_id_ = 1;
   std::map<uint64_t, Pending> pending_;  // by call id, guarded by mu_

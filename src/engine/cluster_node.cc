@@ -94,7 +94,9 @@ void ClusterNode::Stop() {
   queue_cv_.notify_all();
   for (std::thread& t : request_threads_) t.join();
   request_threads_.clear();
-  rpc_.reset();  // no request is being answered from here on
+  // No request is being answered from here on; a read still running (a ranked read's next
+  // step) gets "shutting down" from here on.
+  if (rpc_) rpc_->Close();
   if (leases_) {
     for (uint32_t p = 0; p < n; ++p) {
       if (parts_[p].owned.exchange(false)) (void)leases_->Release(p);  // else it lapses

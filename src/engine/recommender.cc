@@ -222,7 +222,8 @@ void Recommender::SimilarItemsRanked(std::string_view item, uint32_t k, ItemFilt
 template <typename P>
 AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardState&)> part,
                                                bool catch_up, ShardSet::Horizon upto,
-                                               std::function<std::string()> request) {
+                                               std::function<std::string()> request,
+                                               std::function<bool(const P&)> fits) {
   if (!nodes_) {
     return Async<std::vector<P>>([this, part = std::move(part), catch_up, upto = std::move(upto)](
                                      std::function<void(std::vector<P>)> done) mutable {
@@ -231,11 +232,17 @@ AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardSt
           catch_up, std::move(upto));
     });
   }
-  return Async<std::vector<P>>([this, &job, request = request()](std::function<void(std::vector<P>)> done) mutable {
-    nodes_(std::move(request), [this, &job, done = std::move(done)](std::vector<NodeAnswer> answers) {
-      std::vector<P> parts;
-      job.error = ReadParts(answers, &parts);
-      done(std::move(parts));
+  return Async<std::vector<P>>([this, &job, request = request(), fits = std::move(fits)](
+                                   std::function<void(std::vector<P>)> done) mutable {
+    nodes_(std::move(request), [this, &job, fits = std::move(fits), done = std::move(done)](
+                                   std::vector<NodeAnswer> answers) mutable {
+      const size_t shard = resumed_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+      shards_.OnShard(shard, [this, &job, answers = std::move(answers), fits = std::move(fits),
+                              done = std::move(done)](ShardState&) {
+        std::vector<P> parts;
+        job.error = ReadParts(answers, fits, &parts);
+        done(std::move(parts));
+      });
     });
   });
 }
@@ -243,7 +250,8 @@ AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardSt
 // Every node's answer holds a part per partition it owns; each partition is in exactly
 // one answer (ClusterNode::Read checks), and the parts are merged in partition order.
 template <typename P>
-eddy::Status Recommender::ReadParts(const std::vector<NodeAnswer>& answers, std::vector<P>* parts) {
+eddy::Status Recommender::ReadParts(const std::vector<NodeAnswer>& answers,
+                                    const std::function<bool(const P&)>& fits, std::vector<P>* parts) {
   std::vector<std::pair<uint32_t, P>> by_partition;
   for (const NodeAnswer& a : answers) {
     if (!a.status.ok()) return a.status;
@@ -255,16 +263,26 @@ eddy::Status Recommender::ReadParts(const std::vector<NodeAnswer>& answers, std:
     for (uint64_t i = 0; i < n && r.ok(); ++i) {
       const uint32_t partition = r.U32();
       P part;
-      if (!ReadPart(r, &part)) break;
+      if (!ReadPart(r, &part) || !fits(part)) r.Fail();
       by_partition.emplace_back(partition, std::move(part));
     }
-    if (!r.done()) return eddy::Status::Unavailable("node " + a.node + " gave a malformed ranking part");
+    if (!r.done()) {
+      return eddy::Status::Unavailable("node " + a.node + "'s ranking part could not be read (malformed, "
+                                       "or this node cannot intern another id)");
+    }
   }
   std::sort(by_partition.begin(), by_partition.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   parts->clear();
   for (auto& [partition, part] : by_partition) parts->push_back(std::move(part));
   return eddy::Status::Ok();
+}
+
+// Whether a node's signal part has the shape a request for `items` and `likely` asks for.
+bool Recommender::SignalFits(const SignalPart& p, size_t items, size_t likely, bool embed) {
+  return p.popularity.size() == items && p.facts.size() == items && p.catalog.size() == items &&
+         p.stock.size() == items && p.trending.size() == likely &&
+         (p.vectors.at.empty() || (embed && p.vectors.at.size() == items));
 }
 
 uint32_t Recommender::IdOf(Interner& interner, std::string_view name) const {
@@ -283,7 +301,8 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
     auto step = Step<SignalPart>(
         *job, [item, now_ms](ShardState& st) { return SignalPartOf(st, item, {}, now_ms, false); },
         /*catch_up=*/true, job->horizon,
-        [this, item, now_ms] { return SignalRequest(item, {}, now_ms, false, /*catch_up=*/true); });
+        [this, item, now_ms] { return SignalRequest(item, {}, now_ms, false, /*catch_up=*/true); },
+        [](const SignalPart& p) { return SignalFits(p, 1, 0, false); });
     std::vector<SignalPart> facts = co_await step;
     if (!job->error.ok()) {
       Finish(*job);
@@ -314,7 +333,8 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
   const CandidateQuery query = QueryOf(*job);
   auto candidates = Step<CandidatePart>(
       *job, [query](ShardState& st) { return CandidatePartOf(st, query); },
-      /*catch_up=*/true, job->horizon, [this, query] { return CandidateRequest(query); });
+      /*catch_up=*/true, job->horizon, [this, query] { return CandidateRequest(query); },
+      [n = query.seeds.size()](const CandidatePart& p) { return p.seed_vectors.at.empty() || p.seed_vectors.at.size() == n; });
   std::vector<CandidatePart> parts = co_await candidates;
   if (!job->error.ok()) {
     Finish(*job);
@@ -338,7 +358,8 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
       /*catch_up=*/false, nullptr,
       [this, items, likely, now_ms, embed] {
         return SignalRequest(*items, *likely, now_ms, embed, /*catch_up=*/false);
-      });
+      },
+      [items, likely, embed](const SignalPart& p) { return SignalFits(p, items->size(), likely->size(), embed); });
   std::vector<SignalPart> signals = co_await signal_step;
   if (!job->error.ok()) {
     Finish(*job);
@@ -351,7 +372,8 @@ ReadTask Recommender::Run(std::unique_ptr<Job> job) {
     auto wanted = std::make_shared<std::vector<CategoryId>>(std::move(missing));
     auto step = Step<std::vector<int64_t>>(
         *job, [wanted, now_ms](ShardState& st) { return TrendingOf(st, *wanted, now_ms); },
-        /*catch_up=*/false, nullptr, [this, wanted, now_ms] { return TrendingRequest(*wanted, now_ms); });
+        /*catch_up=*/false, nullptr, [this, wanted, now_ms] { return TrendingRequest(*wanted, now_ms); },
+        [n = wanted->size()](const std::vector<int64_t>& p) { return p.size() == n; });
     std::vector<std::vector<int64_t>> trending = co_await step;
     if (!job->error.ok()) {
       Finish(*job);
@@ -864,15 +886,19 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     std::vector<std::string> names;
     for (const auto& in : job->inputs) names.push_back(in.offer_id);
     nodes_(OfferRequest(names, job->now_ms), [this, job, rank](std::vector<NodeAnswer> answers) {
-      OfferSums sums;
-      job->error = ReadOffers(answers, job->inputs.size(), job->live->offers.trending_categories, &sums);
-      job->ctx.trending = std::move(sums.trending);
-      for (size_t i = 0; i < job->inputs.size() && job->error.ok(); ++i) {
-        job->inputs[i].views = sums.views[i];
-        job->inputs[i].conversions = sums.conversions[i];
-        job->withdrawn[i] = sums.withdrawn[i];
-      }
-      rank();
+      // On a shard thread, not on NATS's (Step says why).
+      const size_t shard = resumed_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+      shards_.OnShard(shard, [this, job, rank, answers = std::move(answers)](ShardState&) {
+        OfferSums sums;
+        job->error = ReadOffers(answers, job->inputs.size(), job->live->offers.trending_categories, &sums);
+        job->ctx.trending = std::move(sums.trending);
+        for (size_t i = 0; i < job->inputs.size() && job->error.ok(); ++i) {
+          job->inputs[i].views = sums.views[i];
+          job->inputs[i].conversions = sums.conversions[i];
+          job->withdrawn[i] = sums.withdrawn[i];
+        }
+        rank();
+      });
     });
     return;
   }

@@ -146,10 +146,13 @@ class Recommender {
 
   ReadTask Run(std::unique_ptr<Job> job);
   // One global step: `part` on every shard (as Gather), or in cluster mode `request` to
-  // every node, their parts by partition (an empty vector and job.error when one failed).
+  // every node, their parts by partition, each of the shape `fits` says the request asked
+  // for (an empty vector and job.error when one failed). In cluster mode the coroutine
+  // resumes on a shard thread (not on NATS's thread, which delivers every answer).
   template <typename P>
   AsyncAwaiter<std::vector<P>> Step(Job& job, std::function<P(ShardState&)> part, bool catch_up,
-                                    ShardSet::Horizon upto, std::function<std::string()> request);
+                                    ShardSet::Horizon upto, std::function<std::string()> request,
+                                    std::function<bool(const P&)> fits);
   // An id of `name` to look for in the states: found, or in cluster mode interned (the
   // item or category may be known on other nodes only); 0 when neither.
   uint32_t IdOf(Interner& interner, std::string_view name) const;
@@ -160,11 +163,13 @@ class Recommender {
   std::string SignalRequest(const std::vector<ItemId>& items, const std::vector<CategoryId>& likely,
                             int64_t now_ms, bool embed, bool catch_up) const;
   std::string TrendingRequest(const std::vector<CategoryId>& categories, int64_t now_ms) const;
+  static bool SignalFits(const SignalPart& p, size_t items, size_t likely, bool embed);
   bool ReadPart(SerialReader& r, CandidatePart* p);
   bool ReadPart(SerialReader& r, SignalPart* p);
   bool ReadPart(SerialReader& r, std::vector<int64_t>* p);
   template <typename P>
-  eddy::Status ReadParts(const std::vector<NodeAnswer>& answers, std::vector<P>* parts);
+  eddy::Status ReadParts(const std::vector<NodeAnswer>& answers, const std::function<bool(const P&)>& fits,
+                         std::vector<P>* parts);
   std::string OfferRequest(const std::vector<std::string>& offers, int64_t now_ms) const;
   eddy::Status ReadOffers(const std::vector<NodeAnswer>& answers, size_t offers, uint32_t k,
                           OfferSums* out) const;
@@ -208,6 +213,7 @@ class Recommender {
   const ShardSet& shards_;
   Interners& interners_;  // interned into only in cluster mode (IdOf, ReadPart)
   ClusterGather nodes_;   // cluster mode
+  std::atomic<uint64_t> resumed_{0};  // cluster mode: spreads the steps' merges over the shards
   const QueryService& queries_;
   ExperimentService* const experiments_;
 };

@@ -33,7 +33,10 @@ uint32_t FindId(SerialReader& r, const Interner& in) {
 }
 uint32_t InternId(SerialReader& r, Interner& in) {
   const std::string_view s = r.Bytes();
-  return s.empty() || !r.ok() ? 0 : in.Intern(s);
+  if (s.empty() || !r.ok()) return 0;
+  const uint32_t id = in.Intern(s);
+  if (id == 0) r.Fail();  // the interner is full: no answer rather than one missing this
+  return id;
 }
 
 template <typename Id>
@@ -251,8 +254,14 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
           w.U8(1);
           w.U64(partitions.size());
           for (uint32_t p : partitions) {
+            if (p >= parts.size()) {  // (a state per partition in cluster mode: never)
+              out.clear();
+              w.U8(0);
+              w.Bytes("partition " + std::to_string(p) + " has no shard state of its own here");
+              break;
+            }
             w.U64(p);
-            put(w, p < parts.size() ? parts[p] : P{});
+            put(w, parts[p]);
           }
           reply(std::move(out));
         },
