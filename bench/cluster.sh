@@ -8,7 +8,10 @@
 #                  generator per node
 # each with eddy-load closed loop, NDJSON batches of BATCH events (default 100), for
 # DURATION seconds (default 10); events/s counts acknowledged events, the CPU is read once
-# every node has applied them. Usage: bench/cluster.sh [duration_s] [batch]
+# every node has applied them. Then, on the history that run left, the latency of ranked
+# reads over HTTP (recommendations and similar items, 50 reads/s open loop for 5 s beside
+# 1 000 events/s of ingest, sent to the first node: in cluster mode forwarded to the
+# user's owner, each global step asking every node). Usage: bench/cluster.sh [duration_s] [batch]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -95,6 +98,19 @@ measure() {
     'BEGIN { printf "%.0f events/s, %.2f CPU µs/event (%d events)\n", e / d, t / hz * 1e6 / e, e }'
 }
 
+# Ranked reads' latency on `ports[0]`: one line per read kind (eddy-load's reads summary).
+read_latency() {
+  local kind path
+  for kind in recommendations similar; do
+    case "$kind" in
+      recommendations) path='/v1/recommendations?userId={user}&k=10' ;;
+      similar) path='/v1/items/i1/similar?k=10' ;;
+    esac
+    ./build/release/eddy-load --port "${ports[0]}" --rate 1000 --batch 100 --connections 2 --duration 5 \
+      --reads 50 --read-path "$path" --no-progress --line "$1_$kind" | grep '/reads' || true
+  done
+}
+
 echo "eddy cluster bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); nats-server $(nats-server --version | awk '{print $NF}'); batch $batch, ${duration}s, 8 connections per generator"
 
 if [[ "${ONLY:-}" != 3 ]]; then
@@ -102,6 +118,7 @@ start_eddy --log-level warn
 pids+=("$pid")
 ports=("$port")
 printf '%-12s %s\n' standalone "$(measure)"
+read_latency standalone
 stop_eddy; pids=()
 
 start_nats 1
@@ -110,6 +127,7 @@ start_node 0 1
 wait_owned
 ports=("${node_ports[@]}")
 printf '%-12s %s\n' cluster_1 "$(measure)"
+read_latency cluster_1
 kill "${node_pids[@]}"; wait "${node_pids[@]}" 2>/dev/null || true  # eddy first, then NATS
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 fi
@@ -120,3 +138,4 @@ for i in 0 1 2; do start_node "$i" 3; done
 wait_owned
 ports=("${node_ports[@]}")
 printf '%-12s %s\n' cluster_3 "$(measure)"
+read_latency cluster_3

@@ -223,9 +223,10 @@ TEST(RecommenderNodesTest, AMalformedOrFailedPartIsAnErrorNotAnAnswer) {
       {Status::Ok(), "\x01\x05zz"},
       {Status::Ok(), std::string(kShape, sizeof kShape - 1)},
       {Status::Unavailable("node b timed out"), ""}};
-  for (const auto& [status, bytes] : answers) {
-    a.recommender.GatherFromNodes([&](std::string, std::function<void(std::vector<NodeAnswer>)> done) {
-      done({NodeAnswer{status, "b", {0, 1, 2, 3}, bytes}});
+  for (const auto& answer : answers) {
+    const Status& status = answer.first;
+    a.recommender.GatherFromNodes([&answer](std::string, std::function<void(std::vector<NodeAnswer>)> done) {
+      done({NodeAnswer{answer.first, "b", {0, 1, 2, 3}, answer.second}});
     });
     const RecommendAnswer r =
         Wait<RecommendAnswer>([&](auto cb) { a.recommender.Recommend(Request("u1", 5), cb); });
