@@ -147,6 +147,8 @@ void NodeRpc::Call(const std::string& node, const std::string& request, int64_t 
   }
 }
 
+int64_t NodeRpc::MaxPayload() const { return natsConnection_GetMaxPayload(log_.connection()); }
+
 void NodeRpc::ExpireLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {

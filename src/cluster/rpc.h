@@ -46,6 +46,8 @@ class NodeRpc {
   NodeRpc& operator=(const NodeRpc&) = delete;
 
   void Call(const std::string& node, const std::string& request, int64_t timeout_ms, Done done);
+  // The largest request or answer the NATS servers take (their max_payload).
+  int64_t MaxPayload() const;
 
  private:
   struct Pending {

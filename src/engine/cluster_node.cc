@@ -663,6 +663,13 @@ void ClusterNode::OnRequest(std::string request, NodeRpc::Reply reply) {
                      " answered; retry");
       }
     }
+    // NATS refuses a message over the servers' max_payload: say so rather than leave the
+    // asking node waiting for its timeout.
+    const int64_t max = rpc_->MaxPayload();
+    if (max > 0 && static_cast<int64_t>(head.size() + response.size()) > max) {
+      return reply("Enode " + co_.node_id + "'s answer of " + std::to_string(head.size() + response.size()) +
+                   " bytes exceeds the NATS servers' max_payload (" + std::to_string(max) + " bytes)");
+    }
     reply(head + response);
   };
   if (engine_part) return part_handler_(request.substr(nl + 1), std::move(parts), std::move(answered));

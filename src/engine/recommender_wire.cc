@@ -67,6 +67,48 @@ void ReadVectors(SerialReader& r, uint32_t dims, EmbeddingState::Partial* v) {
   }
 }
 
+// Replaces the embedding shares of `parts` by their sums, carried by as few of the parts
+// as int32 components allow (usually the first alone): the asking node adds every share
+// as int64 (SumShares), so the sum is the same, and an answer carries one vector per item
+// instead of one per partition that holds the item (which for a node's popular items
+// could pass NATS's message size).
+template <typename P>
+void FoldShares(std::vector<P*>& parts, EmbeddingState::Partial P::*field, uint32_t dims) {
+  size_t items = 0;
+  for (P* p : parts) items = std::max(items, (p->*field).at.size());
+  if (items == 0 || dims == 0) return;
+  std::vector<EmbeddingState::Partial> folded(parts.size());
+  for (auto& f : folded) f.at.assign(items, EmbeddingState::Partial::kAbsent);
+  std::vector<int64_t> sum(dims);
+  for (size_t i = 0; i < items; ++i) {
+    std::fill(sum.begin(), sum.end(), 0);
+    bool any = false;
+    for (P* p : parts) {
+      const EmbeddingState::Partial& share = p->*field;
+      if (i >= share.at.size() || share.at[i] == EmbeddingState::Partial::kAbsent) continue;
+      EmbeddingState::AddShare(share, i, dims, sum.data());
+      any = true;
+    }
+    // Piece k takes what int32 holds of what is left; |sum| <= parts x INT32_MAX, so the
+    // pieces end within the parts.
+    for (size_t k = 0; any && k < folded.size(); ++k) {
+      EmbeddingState::Partial& f = folded[k];
+      f.at[i] = static_cast<uint32_t>(f.data.size());
+      any = false;
+      for (uint32_t d = 0; d < dims; ++d) {
+        const int64_t piece = std::clamp<int64_t>(sum[d], INT32_MIN, INT32_MAX);
+        f.data.push_back(static_cast<int32_t>(piece));
+        sum[d] -= piece;
+        any |= sum[d] != 0;
+      }
+    }
+  }
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (folded[k].data.empty()) folded[k].at.clear();
+    parts[k]->*field = std::move(folded[k]);
+  }
+}
+
 }  // namespace
 
 std::string Recommender::CandidateRequest(const CandidateQuery& q) const {
@@ -243,30 +285,38 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
   };
   // Runs `part` on every shard and answers with the parts of `partitions` (a state per
   // partition in cluster mode), each written by `put`.
+  // Before they are written, `fold` may move what sums exactly in any order (co-view
+  // counts, embedding shares) into the first of the node's partitions' parts.
   const auto answer = [&]<typename P>(std::function<P(ShardState&)> part,
-                                      std::function<void(SerialWriter&, const P&)> put) {
+                                      std::function<void(SerialWriter&, const P&)> put,
+                                      std::function<void(std::vector<P*>&)> fold = nullptr) {
     shards_.ScatterGather<P>(
         std::move(part),
-        [guard, partitions = std::move(partitions), put = std::move(put), reply = std::move(reply)](
-            std::vector<P>& parts) {
+        [guard, partitions = std::move(partitions), put = std::move(put), fold = std::move(fold),
+         reply = std::move(reply)](std::vector<P>& parts) {
           std::string out;
           SerialWriter w(&out);
-          w.U8(1);
-          w.U64(partitions.size());
           for (uint32_t p : partitions) {
             if (p >= parts.size()) {  // (a state per partition in cluster mode: never)
-              out.clear();
               w.U8(0);
               w.Bytes("partition " + std::to_string(p) + " has no shard state of its own here");
-              break;
+              return reply(std::move(out));
             }
-            w.U64(p);
-            put(w, parts[p]);
+          }
+          std::vector<P*> mine;
+          for (uint32_t p : partitions) mine.push_back(&parts[p]);
+          if (fold && !mine.empty()) fold(mine);
+          w.U8(1);
+          w.U64(partitions.size());
+          for (size_t i = 0; i < partitions.size(); ++i) {
+            w.U64(partitions[i]);
+            put(w, *mine[i]);
           }
           reply(std::move(out));
         },
         catch_up, shards_.HorizonNow());
   };
+  const uint32_t dims = options_.embedding.dimensions;
   const Interners* in = &interners_;
   switch (kind) {
     case kCandidatePart: {
@@ -299,6 +349,13 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
             }
             PutIds(w, in->categories, p.categories);
             PutVectors(w, p.seed_vectors);
+          },
+          [dims](std::vector<CandidatePart*>& parts) {
+            for (size_t i = 1; i < parts.size(); ++i) {
+              CoViewState::Merge(parts[0]->coview, parts[i]->coview);
+              parts[i]->coview = {};
+            }
+            FoldShares(parts, &CandidatePart::seed_vectors, dims);
           });
     }
     case kSignalPart: {
@@ -342,7 +399,8 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
             w.U64(p.trending.size());
             for (int64_t t : p.trending) w.I64(t);
             PutVectors(w, p.vectors);
-          });
+          },
+          [dims](std::vector<SignalPart*>& parts) { FoldShares(parts, &SignalPart::vectors, dims); });
     }
     case kTrendingPart: {
       auto categories = std::make_shared<std::vector<CategoryId>>(FindIds<CategoryId>(r, in->categories));
