@@ -229,6 +229,72 @@ Result<uint64_t> JetStreamLog::LastSequence(uint32_t p) {
   return seq;
 }
 
+Result<std::vector<uint64_t>> JetStreamLog::LastSequences(const std::vector<uint32_t>& parts) {
+  std::vector<uint64_t> out(parts.size(), 0);
+  if (parts.empty()) return out;
+  if (parts.size() == 1) {
+    Result<uint64_t> one = LastSequence(parts[0]);
+    if (!one.ok()) return one.status();
+    out[0] = one.value();
+    return out;
+  }
+  // JetStream's message-get API ($JS.API.STREAM.MSG.GET.<stream>, {"last_by_subj": ...}),
+  // every request published before any answer is awaited; answers come back on one inbox,
+  // each to its own subject.
+  char* inbox = nullptr;
+  if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) {
+    return Status::Unavailable("cluster: last messages (" + Why(s) + ")");
+  }
+  const std::string prefix(inbox);
+  natsInbox_Destroy(inbox);
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_SubscribeSync(&sub, nc_, (prefix + ".*").c_str());
+  const std::string api = "$JS.API.STREAM.MSG.GET." + options_.stream;
+  for (size_t i = 0; i < parts.size() && s == NATS_OK; ++i) {
+    const std::string body = "{\"last_by_subj\":\"" + SubjectOf(parts[i]) + "\"}";
+    s = natsConnection_PublishRequest(nc_, api.c_str(), (prefix + "." + std::to_string(i)).c_str(), body.data(),
+                                      static_cast<int>(body.size()));
+  }
+  if (s == NATS_OK) s = natsConnection_Flush(nc_);
+  std::vector<uint8_t> got(parts.size(), 0);
+  size_t left = parts.size();
+  std::string why;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::clamp<int64_t>(options_.lease_ms / 4, 250, 5000));
+  while (s == NATS_OK && left > 0 && why.empty()) {
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    natsMsg* m = nullptr;
+    s = wait > 0 ? natsSubscription_NextMsg(&m, sub, wait) : NATS_TIMEOUT;
+    if (s != NATS_OK) break;
+    const std::string_view subject = natsMsg_GetSubject(m);
+    const size_t i = std::strtoull(std::string(subject.substr(subject.rfind('.') + 1)).c_str(), nullptr, 10);
+    const std::string_view reply(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    if (i < parts.size() && !got[i]) {
+      got[i] = 1;
+      --left;
+      // {"message":{"subject":...,"seq":N,...}} or {"error":{"code":404,...}} (no message yet).
+      const size_t error = reply.find("\"error\"");
+      const size_t seq = reply.find("\"seq\":");
+      if (error != std::string_view::npos) {
+        if (reply.find("\"code\":404") == std::string_view::npos) {
+          why = "last message of partition " + std::to_string(parts[i]) + ": " + std::string(reply.substr(error));
+        }
+      } else if (seq != std::string_view::npos) {
+        out[i] = std::strtoull(std::string(reply.substr(seq + 6, 24)).c_str(), nullptr, 10);
+      } else {
+        why = "last message of partition " + std::to_string(parts[i]) + ": an answer without a sequence";
+      }
+    }
+    natsMsg_Destroy(m);
+  }
+  if (sub != nullptr) {
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+  }
+  if (!why.empty()) return Status::Unavailable("cluster: " + why);
+  if (s != NATS_OK) return Status::Unavailable("cluster: last messages of " + std::to_string(left) + " partitions (" + Why(s) + ")");
+  return out;
+}
+
 Result<std::unique_ptr<JetStreamLog::PartitionReader>> JetStreamLog::NewReader(uint32_t p, uint64_t from) {
   auto reader = std::unique_ptr<PartitionReader>(new PartitionReader());
   jsSubOptions so;

@@ -71,6 +71,9 @@ class JetStreamLog {
 
   // The stream sequence of the newest message of partition `p` (0: none).
   Result<uint64_t> LastSequence(uint32_t p);
+  // The same for each of `parts`, asked all at once (one round trip, not one each); the
+  // first failure otherwise. Waits at most the JetStream API wait.
+  Result<std::vector<uint64_t>> LastSequences(const std::vector<uint32_t>& parts);
 
   class PartitionReader {
    public:

@@ -557,14 +557,17 @@ void ClusterNode::Checkpoint(uint32_t p) {
 
 Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
   const auto deadline = Steady::now() + std::chrono::milliseconds(co_.forward_timeout_ms);
-  for (uint32_t p : parts) {
-    Result<uint64_t> last = log_->LastSequence(p);
-    if (!last.ok()) return last.status();
-    for (uint64_t w = parts_[p].wanted.load(); w < last.value() && !parts_[p].wanted.compare_exchange_weak(w, last.value());) {
+  // Every partition's last sequence in one round trip, then each waited for.
+  Result<std::vector<uint64_t>> lasts = log_->LastSequences(parts);
+  if (!lasts.ok()) return lasts.status();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const uint32_t p = parts[i];
+    const uint64_t last = lasts.value()[i];
+    for (uint64_t w = parts_[p].wanted.load(); w < last && !parts_[p].wanted.compare_exchange_weak(w, last);) {
     }
     std::unique_lock lock(progress_mu_);
     const bool done = progress_.wait_until(lock, deadline, [&] {
-      return stop_.load() || !parts_[p].owned.load() || parts_[p].applied.load() >= last.value();
+      return stop_.load() || !parts_[p].owned.load() || parts_[p].applied.load() >= last;
     });
     if (!parts_[p].owned.load()) {
       return Status::Unavailable("partition " + std::to_string(p) + " moved to another node");
@@ -573,7 +576,7 @@ Status ClusterNode::CatchUp(const std::vector<uint32_t>& parts) {
     if (!done) {
       return Status::Unavailable("partition " + std::to_string(p) + " is still being rebuilt on node " +
                                  co_.node_id + " (applied " + std::to_string(parts_[p].applied.load()) +
-                                 " of " + std::to_string(last.value()) + "); retry");
+                                 " of " + std::to_string(last) + "); retry");
     }
   }
   return Status::Ok();

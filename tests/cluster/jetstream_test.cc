@@ -101,6 +101,17 @@ TEST(JetStreamLogTest, PartitionsReadBackInOrderAndARetryIsStoredOnce) {
     EXPECT_EQ(tail.front().second, records[500 + p].data);
     EXPECT_EQ((*log)->LastSequence(p).value(), acks[records.size() - kPartitions + p].sequence);
   }
+  // Every partition's last sequence in one round trip: the same, and 0 for one never written.
+  std::vector<uint32_t> all;
+  for (uint32_t p = 0; p < kPartitions; ++p) all.push_back(p);
+  all.push_back(kPartitions + 5);
+  Result<std::vector<uint64_t>> lasts = (*log)->LastSequences(all);
+  ASSERT_TRUE(lasts.ok()) << lasts.status().message();
+  ASSERT_EQ(lasts.value().size(), all.size());
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    EXPECT_EQ(lasts.value()[p], acks[records.size() - kPartitions + p].sequence) << p;
+  }
+  EXPECT_EQ(lasts.value().back(), 0u);
 }
 
 TEST(JetStreamLogTest, ThreeServersAtR3LoseNothingAcknowledgedWhenOneDies) {
