@@ -65,6 +65,12 @@ void ExperimentService::Served(const Experiment& e, std::string_view user,
   Reallocate(e, [](Status, std::vector<double>) {});
 }
 
+ExperimentState::Partial ExperimentService::PartialOf(ShardState& st) {
+  ExperimentState::Partial p;
+  st.Get<ExperimentState>().AddTo(p);
+  return p;
+}
+
 void ExperimentService::Gather(std::function<void(Status, ExperimentState::Partial&)> done) const {
   if (nodes_) {
     nodes_(std::string(1, kPartKind), [done = std::move(done)](std::vector<NodeAnswer> answers) {
@@ -87,11 +93,7 @@ void ExperimentService::Gather(std::function<void(Status, ExperimentState::Parti
     return;
   }
   shards_.ScatterGather<ExperimentState::Partial>(
-      [](ShardState& st) {
-        ExperimentState::Partial p;
-        st.Get<ExperimentState>().AddTo(p);
-        return p;
-      },
+      PartialOf,
       [done = std::move(done)](std::vector<ExperimentState::Partial>& parts) {
         ExperimentState::Partial all;
         for (const auto& p : parts) ExperimentState::Merge(all, p);
@@ -103,11 +105,7 @@ void ExperimentService::Gather(std::function<void(Status, ExperimentState::Parti
 void ExperimentService::AnswerPart(std::vector<uint32_t> partitions,
                                    std::function<void(std::string)> reply) const {
   shards_.ScatterGather<ExperimentState::Partial>(
-      [](ShardState& st) {
-        ExperimentState::Partial p;
-        st.Get<ExperimentState>().AddTo(p);
-        return p;
-      },
+      PartialOf,
       [partitions = std::move(partitions), reply = std::move(reply)](std::vector<ExperimentState::Partial>& parts) {
         // Only the partitions this node answers for (a state per partition in cluster mode).
         ExperimentState::Partial mine;

@@ -65,6 +65,8 @@ class ExperimentService {
   void AnswerPart(std::vector<uint32_t> partitions, std::function<void(std::string)> reply) const;
 
  private:
+  // One shard state's counts.
+  static ExperimentState::Partial PartialOf(ShardState& st);
   // Every shard's counts (in cluster mode: every node's), merged; or why not.
   void Gather(std::function<void(Status, ExperimentState::Partial&)> done) const;
   void Publish(const std::string& name, AllocationRecord record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(realloc_mu_);

@@ -40,67 +40,9 @@ struct ReadTask {
   };
 };
 
-template <typename T>
-class OnShardAwaiter {
- public:
-  OnShardAwaiter(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn)
-      : set_(set), shard_(shard), fn_(std::move(fn)) {}
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    set_.OnShard(shard_, [this, h](ShardState& st) {
-      result_.emplace(fn_(st));
-      h.resume();
-    });
-  }
-  T await_resume() { return std::move(*result_); }
-
- private:
-  const ShardSet& set_;
-  const size_t shard_;
-  std::function<T(ShardState&)> fn_;
-  std::optional<T> result_;
-};
-
-template <typename T>
-OnShardAwaiter<T> OnShard(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn) {
-  return OnShardAwaiter<T>(set, shard, std::move(fn));
-}
-
-template <typename P>
-class GatherAwaiter {
- public:
-  GatherAwaiter(const ShardSet& set, std::function<P(ShardState&)> part, bool catch_up,
-                ShardSet::Horizon upto)
-      : set_(set), part_(std::move(part)), catch_up_(catch_up), upto_(std::move(upto)) {}
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
-    set_.ScatterGather<P>(
-        std::move(part_),
-        [this, h](std::vector<P>& parts) {
-          parts_ = std::move(parts);
-          h.resume();
-        },
-        catch_up_, std::move(upto_));
-  }
-  std::vector<P> await_resume() { return std::move(parts_); }
-
- private:
-  const ShardSet& set_;
-  std::function<P(ShardState&)> part_;
-  const bool catch_up_;
-  ShardSet::Horizon upto_;
-  std::vector<P> parts_;
-};
-
-// `catch_up` and `upto` as ShardSet::ScatterGather's.
-template <typename P>
-GatherAwaiter<P> Gather(const ShardSet& set, std::function<P(ShardState&)> part,
-                        bool catch_up = true, ShardSet::Horizon upto = nullptr) {
-  return GatherAwaiter<P>(set, std::move(part), catch_up, std::move(upto));
-}
-
 // `co_await Async<T>(start)` calls start with a callback and resumes the coroutine with
-// the value it is called with, on the thread that calls it (another node's answer, say).
+// the value it is called with, on the thread that calls it (a shard's, or another node's
+// answer's). Every step below is one.
 template <typename T>
 class AsyncAwaiter {
  public:
@@ -122,6 +64,25 @@ class AsyncAwaiter {
 template <typename T>
 AsyncAwaiter<T> Async(std::function<void(std::function<void(T)>)> start) {
   return AsyncAwaiter<T>(std::move(start));
+}
+
+template <typename T>
+AsyncAwaiter<T> OnShard(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn) {
+  return Async<T>([&set, shard, fn = std::move(fn)](std::function<void(T)> done) mutable {
+    set.OnShard(shard, [fn = std::move(fn), done = std::move(done)](ShardState& st) { done(fn(st)); });
+  });
+}
+
+// `catch_up` and `upto` as ShardSet::ScatterGather's.
+template <typename P>
+AsyncAwaiter<std::vector<P>> Gather(const ShardSet& set, std::function<P(ShardState&)> part,
+                                    bool catch_up = true, ShardSet::Horizon upto = nullptr) {
+  return Async<std::vector<P>>([&set, part = std::move(part), catch_up, upto = std::move(upto)](
+                                   std::function<void(std::vector<P>)> done) mutable {
+    set.ScatterGather<P>(
+        std::move(part), [done = std::move(done)](std::vector<P>& parts) { done(std::move(parts)); },
+        catch_up, std::move(upto));
+  });
 }
 
 }  // namespace eddy

@@ -224,21 +224,12 @@ AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardSt
                                                bool catch_up, ShardSet::Horizon upto,
                                                std::function<std::string()> request,
                                                std::function<bool(const P&)> fits) {
-  if (!nodes_) {
-    return Async<std::vector<P>>([this, part = std::move(part), catch_up, upto = std::move(upto)](
-                                     std::function<void(std::vector<P>)> done) mutable {
-      shards_.ScatterGather<P>(
-          std::move(part), [done = std::move(done)](std::vector<P>& parts) { done(std::move(parts)); },
-          catch_up, std::move(upto));
-    });
-  }
+  if (!nodes_) return Gather<P>(shards_, std::move(part), catch_up, std::move(upto));
   return Async<std::vector<P>>([this, &job, request = request(), fits = std::move(fits)](
                                    std::function<void(std::vector<P>)> done) mutable {
     nodes_(std::move(request), [this, &job, fits = std::move(fits), done = std::move(done)](
                                    std::vector<NodeAnswer> answers) mutable {
-      const size_t shard = resumed_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
-      shards_.OnShard(shard, [this, &job, answers = std::move(answers), fits = std::move(fits),
-                              done = std::move(done)](ShardState&) {
+      OnNextShard([this, &job, answers = std::move(answers), fits = std::move(fits), done = std::move(done)] {
         std::vector<P> parts;
         job.error = ReadParts(answers, fits, &parts);
         done(std::move(parts));
@@ -247,30 +238,26 @@ AsyncAwaiter<std::vector<P>> Recommender::Step(Job& job, std::function<P(ShardSt
   });
 }
 
+void Recommender::OnNextShard(std::function<void()> task) {
+  const size_t shard = resumed_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+  shards_.OnShard(shard, [task = std::move(task)](ShardState&) { task(); });
+}
+
 // Every node's answer holds a part per partition it owns; each partition is in exactly
 // one answer (ClusterNode::Read checks), and the parts are merged in partition order.
 template <typename P>
 eddy::Status Recommender::ReadParts(const std::vector<NodeAnswer>& answers,
                                     const std::function<bool(const P&)>& fits, std::vector<P>* parts) {
   std::vector<std::pair<uint32_t, P>> by_partition;
-  for (const NodeAnswer& a : answers) {
-    if (!a.status.ok()) return a.status;
-    SerialReader r(a.response);
-    if (r.U8() != 1) {
-      return eddy::Status::Unavailable("node " + a.node + ": " + std::string(r.Bytes()));
-    }
-    const uint64_t n = r.Count();
-    for (uint64_t i = 0; i < n && r.ok(); ++i) {
-      const uint32_t partition = r.U32();
-      P part;
-      if (!ReadPart(r, &part) || !fits(part)) r.Fail();
-      by_partition.emplace_back(partition, std::move(part));
-    }
-    if (!r.done()) {
-      return eddy::Status::Unavailable("node " + a.node + "'s ranking part could not be read (malformed, "
-                                       "or this node cannot intern another id)");
-    }
-  }
+  eddy::Status st = ReadAnswers(
+      answers, "ranking part could not be read (malformed, or this node cannot intern another id)",
+      [&](SerialReader& r, uint32_t partition) {
+        P part;
+        if (!ReadPart(r, &part) || !fits(part)) return false;
+        by_partition.emplace_back(partition, std::move(part));
+        return true;
+      });
+  if (!st.ok()) return st;
   std::sort(by_partition.begin(), by_partition.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   parts->clear();
@@ -886,9 +873,7 @@ void Recommender::RankOffers(std::string_view user, std::vector<Offer> offers, u
     std::vector<std::string> names;
     for (const auto& in : job->inputs) names.push_back(in.offer_id);
     nodes_(OfferRequest(names, job->now_ms), [this, job, rank](std::vector<NodeAnswer> answers) {
-      // On a shard thread, not on NATS's (Step says why).
-      const size_t shard = resumed_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
-      shards_.OnShard(shard, [this, job, rank, answers = std::move(answers)](ShardState&) {
+      OnNextShard([this, job, rank, answers = std::move(answers)] {
         OfferSums sums;
         job->error = ReadOffers(answers, job->inputs.size(), job->live->offers.trending_categories, &sums);
         job->ctx.trending = std::move(sums.trending);

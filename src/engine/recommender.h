@@ -153,6 +153,9 @@ class Recommender {
   AsyncAwaiter<std::vector<P>> Step(Job& job, std::function<P(ShardState&)> part, bool catch_up,
                                     ShardSet::Horizon upto, std::function<std::string()> request,
                                     std::function<bool(const P&)> fits);
+  // Runs `task` on a shard thread, the threads taken in turn: a node's answer arrives on
+  // NATS's one delivery thread, which must not merge and rank.
+  void OnNextShard(std::function<void()> task);
   // An id of `name` to look for in the states: found, or in cluster mode interned (the
   // item or category may be known on other nodes only); 0 when neither.
   uint32_t IdOf(Interner& interner, std::string_view name) const;
@@ -167,6 +170,11 @@ class Recommender {
   bool ReadPart(SerialReader& r, CandidatePart* p);
   bool ReadPart(SerialReader& r, SignalPart* p);
   bool ReadPart(SerialReader& r, std::vector<int64_t>* p);
+  // Walks every node's answer to a part request: `read` reads each part, after its
+  // partition's number; the first node's error otherwise, or "node N's <what>" when an
+  // answer cannot be read.
+  static eddy::Status ReadAnswers(const std::vector<NodeAnswer>& answers, std::string_view what,
+                                  const std::function<bool(SerialReader&, uint32_t)>& read);
   template <typename P>
   eddy::Status ReadParts(const std::vector<NodeAnswer>& answers, const std::function<bool(const P&)>& fits,
                          std::vector<P>* parts);

@@ -39,6 +39,24 @@ uint32_t InternId(SerialReader& r, Interner& in) {
   return id;
 }
 
+// An answer that is no parts: why not.
+std::string Refusal(std::string_view why) {
+  std::string out;
+  SerialWriter w(&out);
+  w.U8(0);
+  w.Bytes(why);
+  return out;
+}
+
+void PutInts(SerialWriter& w, const std::vector<int64_t>& v) {
+  w.U64(v.size());
+  for (int64_t x : v) w.I64(x);
+}
+void ReadInts(SerialReader& r, std::vector<int64_t>* v) {
+  v->resize(r.Count());
+  for (int64_t& x : *v) x = r.I64();
+}
+
 template <typename Id>
 void PutIds(SerialWriter& w, const Interner& in, const std::vector<Id>& ids) {
   w.U64(ids.size());
@@ -212,16 +230,29 @@ bool Recommender::ReadPart(SerialReader& r, SignalPart* p) {
     }
     if (r.U8() != 0) p->stock[i] = r.I64();
   }
-  p->trending.resize(r.Count());
-  for (int64_t& t : p->trending) t = r.I64();
+  ReadInts(r, &p->trending);
   ReadVectors(r, options_.embedding.dimensions, &p->vectors);
   return r.ok();
 }
 
 bool Recommender::ReadPart(SerialReader& r, std::vector<int64_t>* p) {
-  p->resize(r.Count());
-  for (int64_t& t : *p) t = r.I64();
+  ReadInts(r, p);
   return r.ok();
+}
+
+Status Recommender::ReadAnswers(const std::vector<NodeAnswer>& answers, std::string_view what,
+                                const std::function<bool(SerialReader&, uint32_t)>& read) {
+  for (const NodeAnswer& a : answers) {
+    if (!a.status.ok()) return a.status;
+    SerialReader r(a.response);
+    if (r.U8() != 1) return Status::Unavailable("node " + a.node + ": " + std::string(r.Bytes()));
+    for (uint64_t n = r.Count(); n > 0 && r.ok(); --n) {
+      const uint32_t partition = r.U32();
+      if (!read(r, partition)) r.Fail();
+    }
+    if (!r.done()) return Status::Unavailable("node " + a.node + "'s " + std::string(what));
+  }
+  return Status::Ok();
 }
 
 Status Recommender::ReadOffers(const std::vector<NodeAnswer>& answers, size_t offers, uint32_t k,
@@ -233,28 +264,24 @@ Status Recommender::ReadOffers(const std::vector<NodeAnswer>& answers, size_t of
     int64_t weight = 0, count = 0;
   };
   std::map<std::string, Cell, std::less<>> trending;  // summed over every partition
-  for (const NodeAnswer& a : answers) {
-    if (!a.status.ok()) return a.status;
-    SerialReader r(a.response);
-    if (r.U8() != 1) return Status::Unavailable("node " + a.node + ": " + std::string(r.Bytes()));
-    for (uint64_t n = r.Count(); n > 0 && r.ok(); --n) {
-      (void)r.U32();  // the partition: sums do not depend on the order
-      if (r.Count(3) != offers) r.Fail();
-      for (size_t i = 0; i < offers && r.ok(); ++i) {
-        out->views[i] += r.U64();
-        out->conversions[i] += r.U64();
-        out->withdrawn[i] |= r.U8();
-      }
-      for (uint64_t c = r.Count(3); c > 0 && r.ok(); --c) {
-        const std::string_view name = r.Bytes();
-        auto it = trending.find(name);
-        if (it == trending.end()) it = trending.emplace(std::string(name), Cell{}).first;
-        it->second.weight += r.I64();
-        it->second.count += r.I64();
-      }
+  // (Sums: the partitions' order does not matter.)
+  Status st = ReadAnswers(answers, "offers part could not be read (malformed)", [&](SerialReader& r, uint32_t) {
+    if (r.Count(3) != offers) return false;
+    for (size_t i = 0; i < offers && r.ok(); ++i) {
+      out->views[i] += r.U64();
+      out->conversions[i] += r.U64();
+      out->withdrawn[i] |= r.U8();
     }
-    if (!r.done()) return Status::Unavailable("node " + a.node + " gave a malformed offers part");
-  }
+    for (uint64_t c = r.Count(3); c > 0 && r.ok(); --c) {
+      const std::string_view name = r.Bytes();
+      auto it = trending.find(name);
+      if (it == trending.end()) it = trending.emplace(std::string(name), Cell{}).first;
+      it->second.weight += r.I64();
+      it->second.count += r.I64();
+    }
+    return r.ok();
+  });
+  if (!st.ok()) return st;
   // As QueryService::TrendingCategories orders them: by weight, ties by name.
   std::vector<std::pair<int64_t, std::string_view>> ranked;
   for (const auto& [name, cell] : trending) {
@@ -276,13 +303,7 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
   SerialReader r(request);
   const uint8_t kind = r.U8();
   const bool catch_up = r.U8() != 0;
-  const auto refuse = [&reply](std::string_view why) {
-    std::string out;
-    SerialWriter w(&out);
-    w.U8(0);
-    w.Bytes(why);
-    reply(std::move(out));
-  };
+  const auto refuse = [&reply](std::string_view why) { reply(Refusal(why)); };
   // Runs `part` on every shard and answers with the parts of `partitions` (a state per
   // partition in cluster mode), each written by `put`.
   // Before they are written, `fold` may move what sums exactly in any order (co-view
@@ -294,15 +315,13 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
         std::move(part),
         [guard, partitions = std::move(partitions), put = std::move(put), fold = std::move(fold),
          reply = std::move(reply)](std::vector<P>& parts) {
-          std::string out;
-          SerialWriter w(&out);
           for (uint32_t p : partitions) {
             if (p >= parts.size()) {  // (a state per partition in cluster mode: never)
-              w.U8(0);
-              w.Bytes("partition " + std::to_string(p) + " has no shard state of its own here");
-              return reply(std::move(out));
+              return reply(Refusal("partition " + std::to_string(p) + " has no shard state of its own here"));
             }
           }
+          std::string out;
+          SerialWriter w(&out);
           std::vector<P*> mine;
           for (uint32_t p : partitions) mine.push_back(&parts[p]);
           if (fold && !mine.empty()) fold(mine);
@@ -396,8 +415,7 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
               w.U8(p.stock[i].has_value());
               if (p.stock[i]) w.I64(*p.stock[i]);
             }
-            w.U64(p.trending.size());
-            for (int64_t t : p.trending) w.I64(t);
+            PutInts(w, p.trending);
             PutVectors(w, p.vectors);
           },
           [dims](std::vector<SignalPart*>& parts) { FoldShares(parts, &SignalPart::vectors, dims); });
@@ -414,10 +432,7 @@ void Recommender::AnswerPart(std::string_view request, std::vector<uint32_t> par
             }
             return t;
           },
-          [](SerialWriter& w, const std::vector<int64_t>& t) {
-            w.U64(t.size());
-            for (int64_t x : t) w.I64(x);
-          });
+          [](SerialWriter& w, const std::vector<int64_t>& t) { PutInts(w, t); });
     }
     case kOfferPart: {
       auto offers = std::make_shared<std::vector<ItemId>>(FindIds<ItemId>(r, in->items));

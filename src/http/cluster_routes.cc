@@ -328,8 +328,6 @@ Response MergeParts(Merged kind, const MergeArgs& args, const std::vector<simdjs
   return ErrorResponse(http::status::internal_server_error, v, "no merge for this read");
 }
 
-Response Unavailable(unsigned v, std::string_view why) { return NodesUnavailable(v, why); }
-
 }  // namespace
 
 Response NodesUnavailable(unsigned v, std::string_view why) {
@@ -408,9 +406,9 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     const int64_t p = engine_.PartitionOfKey(*key);
     engine_.ClusterRead(p, SerializeRequest(req), [v, respond](std::vector<NodeAnswer> answers) {
       const NodeAnswer& a = answers.front();
-      if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
+      if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
       std::optional<Response> res = ParseResponse(a.response);
-      if (!res) return respond(Unavailable(v, "node " + a.node + " gave a malformed answer"));
+      if (!res) return respond(NodesUnavailable(v, "node " + a.node + " gave a malformed answer"));
       res->set("X-Eddy-Node", a.node);
       respond(std::move(*res));
     });
@@ -443,9 +441,9 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     std::vector<std::string> from;  // the node of each response
     std::optional<Response> not_found;  // an order's fraud: the nodes that do not know it
     for (const NodeAnswer& a : answers) {
-      if (!a.status.ok()) return respond(Unavailable(v, a.status.message()));
+      if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));
       std::optional<Response> res = ParseResponse(a.response);
-      if (!res) return respond(Unavailable(v, "node " + a.node + " gave a malformed answer"));
+      if (!res) return respond(NodesUnavailable(v, "node " + a.node + " gave a malformed answer"));
       if (merged == Merged::kOrderFraud && res->result() == http::status::not_found) {
         if (!not_found) not_found = std::move(*res);
         continue;
@@ -461,7 +459,7 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     for (size_t i = 0; i < responses.size(); ++i) {
       simdjson::dom::element doc;
       if (parsers[i].parse(responses[i].body()).get(doc) != simdjson::SUCCESS) {
-        return respond(Unavailable(v, "node " + from[i] + " gave a malformed answer"));
+        return respond(NodesUnavailable(v, "node " + from[i] + " gave a malformed answer"));
       }
       parts.push_back(doc);
     }
