@@ -4,9 +4,16 @@
 #   stop_eddy [signal]          default TERM; waits for the exit
 #   run [eddy-load args...]     eddy-load against the started eddy, no progress line
 # $work is a temp dir removed on exit (with eddy killed if still running).
-tools/setup-deps.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target eddy eddy-load >/dev/null
+# EDDY_BUILD_DIR=DIR: run the eddy and eddy-load in DIR instead, building nothing (to compare two
+# builds in alternating runs: copy one build's two binaries aside, rebuild, alternate), and
+# EDDY_BENCH_CONFIG=FILE another config than config/eddy.toml (an older build's own).
+bin="${EDDY_BUILD_DIR:-build/release}"
+config="${EDDY_BENCH_CONFIG:-config/eddy.toml}"
+if [[ -z "${EDDY_BUILD_DIR:-}" ]]; then
+  tools/setup-deps.sh >/dev/null
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target eddy eddy-load >/dev/null
+fi
 work=$(mktemp -d)
 pid=""
 cleanup() { [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -14,7 +21,7 @@ trap cleanup EXIT
 
 start_eddy() {
   rm -f "$work/port"
-  ./build/release/eddy --config config/eddy.toml --port 0 --port-file "$work/port" \
+  "$bin/eddy" --config "$config" --port 0 --port-file "$work/port" \
     --data-dir "$work/data" "$@" 2>>"$work/eddy.log" &
   pid=$!
   while [[ ! -s "$work/port" ]]; do
@@ -24,13 +31,13 @@ start_eddy() {
   port=$(cat "$work/port")
 }
 
-run() { ./build/release/eddy-load --port "$port" --no-progress "$@"; }
+run() { "$bin/eddy-load" --port "$port" --no-progress "$@"; }
 
 # A steady open-loop load beside a probe: RATE events/s (NDJSON batches of 100, 8
 # connections) for SECONDS + 2, in the background; its summary goes to $work/load.txt and
 # its pid to $load. Lets it reach its rate before returning.
 start_load() {
-  ./build/release/eddy-load --port "$port" --rate "$1" --batch 100 --connections 8 \
+  "$bin/eddy-load" --port "$port" --rate "$1" --batch 100 --connections 8 \
     --duration "$(($2 + 2))" --no-progress --line "ingest_at_${1}/s" >"$work/load.txt" &
   load=$!
   sleep 1

@@ -7,8 +7,11 @@
 # (no coordinated omission). The first kind, "floor", is GET /healthz: answered by the I/O
 # thread with no engine work, so its latency is what the HTTP round trip alone costs under
 # the same load on the same cores (client included): no read can beat it.
-# Each line ends with eddy's context switches per ingested event over that run (all its
+# Each run prints two lines: the ingest beside the reads (its requests' latency), then the
+# reads, ending with eddy's context switches per ingested event over that run (all its
 # threads, voluntary and involuntary, from /proc): what the hand-offs between threads cost.
+# EDDY_BUILD_DIR=DIR runs another build's binaries (bench/lib.sh); eddy's own environment
+# settings (EDDY_SERVER_IO_THREADS=2, ...) pass through.
 # Usage: bench/reads.sh [duration_s] [reads_per_s]   (defaults 10, 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,7 @@ for kind in floor recent recommendations similar; do
       --read-path "$path" --line "${kind}_at_ingest_${rate}/s")
     after=$(ctxsw)
     events=$(awk -v r="$rate" -v d="$duration" 'BEGIN { print r * d }')
+    grep -v '/reads' <<<"$out"
     echo "$(grep '/reads' <<<"$out")  ctxsw/event $(awk -v a="$after" -v b="$before" -v e="$events" 'BEGIN { printf "%.3f", (a - b) / e }')"
   done
 done

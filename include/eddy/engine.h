@@ -19,6 +19,7 @@
 
 #include "eddy/clock.h"
 #include "eddy/event.h"
+#include "eddy/event_loop.h"
 #include "eddy/options.h"
 #include "eddy/ranking.h"
 #include "eddy/result.h"
@@ -581,6 +582,15 @@ class Engine {
   virtual ~Engine() = default;
 
   virtual std::unique_ptr<IngestContext> NewIngestContext() = 0;
+
+  // The threads that apply the log (runtime.shards of them) can each host an event loop
+  // (server.io_threads = 0: the HTTP server's I/O runs on them, one thread per core).
+  // 0: this engine has none to lend.
+  virtual size_t LoopThreads() const { return 0; }
+  // Runs `loop` on apply thread `thread` (< LoopThreads()) between its slices of applying,
+  // or with nullptr stops; returns once that thread took the change. After Stop() no loop
+  // is run: its owner must run it elsewhere or stop it. Not from an apply thread.
+  virtual void HostLoop(size_t thread, EventLoop* loop) { (void)thread, (void)loop; }
 
   // Decodes and validates `body`, appends the good events to the log and calls `done` once
   // they reached the configured ack level (and, for events with an eventId, once their

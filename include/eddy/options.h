@@ -26,7 +26,7 @@ constexpr std::string_view AckLevelName(AckLevel a) {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  int io_threads = 2;
+  int io_threads = 0;
   uint64_t body_limit_bytes = 16ull << 20;
   int read_timeout_ms = 30'000;   // also the keep-alive idle timeout
   int write_timeout_ms = 30'000;

@@ -126,7 +126,7 @@ std::vector<KeySpec> MakeSchema() {
   std::vector<KeySpec> k;
   k.push_back(Str("server", "host", &Options::server, &ServerOptions::host));
   k.push_back(Int("server", "port", 0, 65535, &Options::server, &ServerOptions::port));
-  k.push_back(Int("server", "io_threads", 1, 256, &Options::server, &ServerOptions::io_threads));
+  k.push_back(Int("server", "io_threads", 0, 256, &Options::server, &ServerOptions::io_threads));
   k.push_back(Int("server", "body_limit_bytes", 1024, int64_t{1} << 30, &Options::server,
                   &ServerOptions::body_limit_bytes));
   k.push_back(Int("server", "read_timeout_ms", 1, 3'600'000, &Options::server,

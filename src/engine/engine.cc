@@ -196,6 +196,9 @@ class EngineImpl final : public Engine {
 
   std::unique_ptr<IngestContext> NewIngestContext() override { return ingest_->NewContext(); }
 
+  size_t LoopThreads() const override { return set_.shards.size(); }
+  void HostLoop(size_t thread, EventLoop* loop) override { set_.shards.at(thread)->Host(loop); }
+
 
   void SetRanking(const RankingOptions& ranking, const OfferOptions& offers,
                   const std::vector<Experiment>& experiments) override {

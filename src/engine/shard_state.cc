@@ -1,6 +1,7 @@
 #include "engine/shard_state.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <thread>
 
@@ -32,6 +33,11 @@ constexpr uint64_t kPrefetchAhead = 8;
 // While polling, the mailbox is looked at every this many entries: a read waiting behind
 // a busy shard waits for a slice of tens of microseconds, not for a whole poll.
 constexpr uint64_t kTaskCheckEvery = 32;
+// Buffered work (co-view's pairs) is folded once this many polls in a row found nothing:
+// when the shard is about to sleep, not in every short gap between two batches (a shard
+// that also runs the HTTP I/O finds the log caught up after nearly every request).
+constexpr uint32_t kFoldAfterEmptyPolls = 32;
+constexpr int64_t kTickEveryNs = 1'000'000'000;
 
 }  // namespace
 
@@ -214,13 +220,21 @@ size_t ShardState::Poll(TasksWaitingFn tasks_waiting) {
     ++done;  // never 0: the shard comes back at once, tasks first
   } else {
     poll_left_ = kPollBatch;  // a whole round: every partition had its turn
-    if (done == 0) {
+    if (done != 0) {
+      empty_polls_ = 0;
+    } else if (++empty_polls_ == kFoldAfterEmptyPolls) {
       for (const auto& st : states_) st->Idle();  // fold buffered work (co-view's pairs)
     }
   }
   // Live clock: let windows slide with the wall clock even without events, so what left
-  // every window is freed (about once a second; an idle shard polls every millisecond).
-  if ((++polls_ & 1023) == 0) {
+  // every window is freed; and the memory figures. Once a second, by the clock: not by a
+  // count of polls, which a shard that also runs the HTTP I/O makes thousands of times a
+  // second (a Tick or a memory walk then took milliseconds of every few).
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  if (now_ns >= next_tick_ns_) {
+    next_tick_ns_ = now_ns + kTickEveryNs;
     if (live_clock_) {
       const int64_t minute = MinuteOf(clock_->Now());
       for (const auto& st : states_) st->Tick(minute);

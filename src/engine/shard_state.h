@@ -170,7 +170,8 @@ class ShardState {
   std::unique_ptr<std::array<std::atomic<uint64_t>, 3>[]> memory_;  // per state
   std::array<int64_t, kEventTypeCount> weight_micros_{};  // weights in millionths
   const bool live_clock_;
-  uint32_t polls_ = 0;
+  int64_t next_tick_ns_ = 0;  // when the next Tick and PublishMemory are due (steady clock)
+  uint32_t empty_polls_ = 0;  // polls in a row that applied nothing
   size_t poll_next_ = 0;  // the partition the next Poll starts with
   uint64_t poll_left_ = 0;  // what is left of that partition's batch (set in the ctor)
   std::atomic<uint64_t> applied_events_{0};

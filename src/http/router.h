@@ -57,8 +57,9 @@ struct RouteMatch {
 
 class Router {
  public:
-  Router(Engine& engine, const ServerOptions& options)
-      : engine_(engine), options_(options), metrics_(options.io_threads, RouteLabels().size()),
+  // `io_threads`: how many threads answer requests (each has its slot in the metrics).
+  Router(Engine& engine, const ServerOptions& options, int io_threads)
+      : engine_(engine), options_(options), metrics_(io_threads, RouteLabels().size()),
         limiter_(LimitOptions{}) {}
 
   static RouteMatch Match(http::verb method, std::string_view target);

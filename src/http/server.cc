@@ -31,6 +31,31 @@ using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
 class Session;
 
+// An io_context as the event loop a shard thread hosts (server.io_threads = 0). Poll runs
+// ready handlers for about kPollBudget (one at least), so applying and the I/O take turns
+// of about the same length when both have work: a burst of requests cannot starve the
+// apply (which would fill the log and shed the requests that follow).
+class AsioLoop final : public EventLoop {
+ public:
+  explicit AsioLoop(net::io_context& ioc) : ioc_(ioc) {}
+  size_t Poll() override {
+    const auto until = Clock::now() + kPollBudget;
+    size_t ran = 0;
+    while (ioc_.poll_one() != 0) {
+      if (++ran >= kMaxPerPoll || Clock::now() >= until) break;
+    }
+    return ran;
+  }
+  void Wait(int64_t timeout_us) override { ioc_.run_one_for(std::chrono::microseconds(timeout_us)); }
+  // A handler, not only a wake-up of the reactor: run_one_for returns once one has run.
+  void Interrupt() override { net::post(ioc_, [] {}); }
+
+ private:
+  static constexpr size_t kMaxPerPoll = 64;
+  static constexpr auto kPollBudget = std::chrono::microseconds(50);  // as a shard's slices
+  net::io_context& ioc_;
+};
+
 // One I/O thread: its io_context, its decoding state, and its connections' deadlines.
 // Timeouts are enforced by a sweep every kSweep instead of a timer per read and write
 // (beast::tcp_stream's), which profiling showed on the per-request path; deadlines are
@@ -44,7 +69,9 @@ struct Worker {
   net::io_context ioc{1};
   net::executor_work_guard<net::io_context::executor_type> guard = net::make_work_guard(ioc);
   std::unique_ptr<IngestContext> ingest;
-  std::thread thread;
+  std::thread thread;                // its own thread, when it is not hosted
+  std::unique_ptr<AsioLoop> hosted;  // set while a shard thread runs ioc (Engine::HostLoop)
+  bool running = false;              // ioc is run (on either); read and set by the main thread
   net::steady_timer sweep{ioc};
   int index = 0;  // this thread's slot in the HTTP metrics
   std::shared_ptr<Policy> policy;  // replaced on this thread by a reload
@@ -60,7 +87,7 @@ struct Shared {
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> active{0};  // requests read and not yet answered
   std::atomic<int> connections{0};  // sessions open (not counting refused ones)
-  Shared(Engine& e, const ServerOptions& o) : router(e, o), engine(e), options(o) {}
+  Shared(Engine& e, const ServerOptions& o, int io_threads) : router(e, o, io_threads), engine(e), options(o) {}
 
   // The alert streams' subscriptions. Join ends them all before the I/O threads stop, so
   // no shard thread posts to an io_context being destroyed; a session ending first ends
@@ -606,10 +633,19 @@ void Worker::StartSweep() {
   });
 }
 
+// server.io_threads, or with 0 one per shard thread of the engine (hosted: the shard
+// threads run the I/O), or 1 if the engine has none to lend.
+int IoThreads(const Engine& engine, const ServerOptions& o) {
+  if (o.io_threads > 0) return o.io_threads;
+  return engine.LoopThreads() > 0 ? static_cast<int>(engine.LoopThreads()) : 1;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   Engine& engine;
+  const bool hosted;  // the engine's shard threads run the workers' io_contexts
+  const int io_threads;
   Shared shared;
   std::shared_ptr<AccessLog> access_log;  // the open one (reused while its path is unchanged)
   std::vector<std::unique_ptr<Worker>> workers;
@@ -620,7 +656,31 @@ struct HttpServer::Impl {
   std::unique_ptr<net::steady_timer> backoff;  // re-arms accept after an error
   std::unique_ptr<Socket> peer;                // the socket being accepted into
 
-  Impl(Engine& e, const ServerOptions& o) : engine(e), shared(e, o) {}
+  Impl(Engine& e, const ServerOptions& o)
+      : engine(e),
+        hosted(o.io_threads == 0 && e.LoopThreads() > 0),
+        io_threads(IoThreads(e, o)),
+        shared(e, o, io_threads) {}
+
+  // Takes the io_contexts back from the shard threads; `own_threads`: and runs each on a
+  // thread of its own from now on (a shutdown drains while the engine stops).
+  void Unhost(bool own_threads) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      Worker* w = workers[i].get();
+      if (!w->hosted) continue;
+      engine.HostLoop(i, nullptr);
+      w->hosted.reset();
+      if (own_threads) StartThread(i);
+    }
+  }
+  void StartThread(size_t i) {
+    Worker* w = workers[i].get();
+    w->thread = std::thread([w, i] {
+      std::string name = "eddy-io-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      w->ioc.run();
+    });
+  }
 
   void Accept() {
     Worker& target = *workers[next++ % workers.size()];
@@ -671,7 +731,7 @@ Status HttpServer::Reconfigure(const Options& o) {
   impl_->shared.router.limiter().Configure(o.limits);
   for (auto& w : impl_->workers) {
     auto policy = std::make_shared<Policy>(o, log);
-    if (!w->thread.joinable()) {
+    if (!w->running) {
       w->policy = std::move(policy);  // not started yet
     } else {
       net::post(w->ioc, [w = w.get(), policy = std::move(policy)]() mutable {
@@ -686,7 +746,7 @@ HttpServer::~HttpServer() { Join(); }
 
 Status HttpServer::Start() {
   const ServerOptions& o = impl_->shared.options;
-  for (int i = 0; i < o.io_threads; ++i) {
+  for (int i = 0; i < impl_->io_threads; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
     w->ingest = impl_->engine.NewIngestContext();
@@ -718,11 +778,13 @@ Status HttpServer::Start() {
   for (size_t i = 0; i < impl_->workers.size(); ++i) {
     Worker* w = impl_->workers[i].get();
     w->StartSweep();
-    w->thread = std::thread([w, i] {
-      std::string name = "eddy-io-" + std::to_string(i);
-      pthread_setname_np(pthread_self(), name.c_str());
-      w->ioc.run();
-    });
+    w->running = true;
+    if (impl_->hosted) {
+      w->hosted = std::make_unique<AsioLoop>(w->ioc);
+      impl_->engine.HostLoop(i, w->hosted.get());
+    } else {
+      impl_->StartThread(i);
+    }
   }
   if (impl_->engine.Clustered()) {
     // Reads other nodes send: each on an I/O thread in turn, answered from this node's
@@ -739,7 +801,8 @@ Status HttpServer::Start() {
       });
     });
   }
-  spdlog::info("http: listening on {}:{} with {} I/O threads", o.host, port_, o.io_threads);
+  spdlog::info("http: listening on {}:{} with {} I/O threads{}", o.host, port_, impl_->io_threads,
+               impl_->hosted ? " (the shard threads)" : "");
   return Status::Ok();
 }
 
@@ -761,6 +824,9 @@ void HttpServer::BeginShutdown() {
   if (uint64_t left = impl_->shared.active.load(); left != 0) {
     spdlog::warn("http: drain timeout with {} requests still in flight", left);
   }
+  // The engine stops next (its shard threads end): the I/O keeps running on threads of its
+  // own until Join, so replies still being written, and the 503s of a draining server, go out.
+  impl_->Unhost(/*own_threads=*/true);
 }
 
 void HttpServer::Join() {
@@ -768,6 +834,7 @@ void HttpServer::Join() {
   if (impl_->engine.Clustered()) impl_->engine.ServeClusterReads(nullptr);
   impl_->shared.CloseStreams();  // before the I/O threads stop: no alert is posted to them
   impl_->shared.dashboard.Stop();  // nor a snapshot
+  impl_->Unhost(/*own_threads=*/false);  // a stopped io_context would keep its host spinning
   for (auto& w : impl_->workers) {
     w->guard.reset();
     w->ioc.stop();

@@ -27,11 +27,6 @@ void Doorbell::Wait(uint32_t key, int64_t timeout_us) {
   waiters_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Doorbell::Ring() {
-  epoch_.fetch_add(1, std::memory_order_seq_cst);
-  if (waiters_.load(std::memory_order_seq_cst) != 0) {
-    Futex(&epoch_, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
-  }
-}
+void Doorbell::WakeWaiters() { Futex(&epoch_, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr); }
 
 }  // namespace eddy

@@ -25,7 +25,17 @@ class Doorbell {
   // Sleeps until Ring() after Prepare() returned `key`, or until `timeout_us` passed
   // (0 = no timeout). Spurious returns are allowed: the caller re-checks its work.
   void Wait(uint32_t key, int64_t timeout_us);
-  void Ring();
+  void Ring() {
+    if (Announce()) WakeWaiters();
+  }
+  // Ring in two halves, for a consumer that may sleep elsewhere than in Wait (a shard
+  // hosting an event loop): Announce publishes and says whether a consumer is between
+  // Prepare and the end of its sleep; WakeWaiters wakes those sleeping in Wait.
+  bool Announce() {
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    return waiters_.load(std::memory_order_seq_cst) != 0;
+  }
+  void WakeWaiters();
 
  private:
   std::atomic<uint32_t> epoch_{0};

@@ -1,5 +1,7 @@
 #include "runtime/shard.h"
 
+#include <chrono>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,12 @@ thread_local std::vector<Shard*>* late_pending = nullptr;
 // The shard whose thread this is (nullptr on other threads).
 thread_local const Shard* current_shard = nullptr;
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 Shard::Shard(int index, PollFn poll, std::string name)
@@ -37,7 +45,40 @@ Shard::Shard(int index, PollFn poll, std::string name)
 Shard::~Shard() { Stop(); }
 
 bool Shard::TasksWaiting() {
-  return current_shard != nullptr && current_shard->mailbox_.MaybeNonEmpty();
+  return current_shard != nullptr &&
+         (current_shard->mailbox_.MaybeNonEmpty() || current_shard->LoopDue());
+}
+
+bool Shard::LoopDue() const {
+  return hosted_ != nullptr && NowNs() - loop_polled_ns_ >= kLoopPollUs * 1000;
+}
+
+// A sleeping thread sleeps in its loop's Wait when it hosts one (which an Interrupt ends),
+// else on its doorbell. The thread changes loop_ only while awake, so a sleeper sleeps where
+// loop_ says.
+void Shard::Wake() {
+  if (!bell_.Announce()) return;  // nobody sleeps: no syscall
+  MutexLock lock(&loop_mu_);
+  if (loop_ != nullptr) {
+    loop_->Interrupt();
+  } else {
+    bell_.WakeWaiters();
+  }
+}
+
+void Shard::Host(EventLoop* loop) {
+  std::promise<void> taken;
+  std::future<void> done = taken.get_future();
+  Submit([this, loop, &taken] {
+    {
+      MutexLock lock(&loop_mu_);
+      loop_ = loop;
+    }
+    hosted_ = loop;
+    loop_polled_ns_ = 0;
+    taken.set_value();
+  });
+  done.wait();
 }
 
 void Shard::Start() {
@@ -53,7 +94,7 @@ void Shard::Submit(Mailbox::Task task) {
   if (exited_.fetch_add(0, std::memory_order_acq_rel) != 0) {
     DrainLate();
   } else {
-    bell_.Ring();
+    Wake();
   }
 }
 
@@ -81,15 +122,19 @@ void Shard::DrainLate() {
 void Shard::Stop() {
   if (!thread_.joinable()) return;
   stop_.store(true, std::memory_order_release);
-  bell_.Ring();
+  Wake();  // on its doorbell or in its hosted loop
   thread_.join();
 }
 
-size_t Shard::RunOnce() {
+size_t Shard::RunOnce(bool loop_turn) {
   size_t work = poll_();
   while (Mailbox::Task task = mailbox_.Pop()) {
     task();
     ++work;
+  }
+  if (hosted_ != nullptr && (loop_turn || LoopDue())) {
+    loop_polled_ns_ = NowNs();
+    work += hosted_->Poll();
   }
   return work;
 }
@@ -105,7 +150,13 @@ void Shard::Run() {
       continue;
     }
     if (stop_.load(std::memory_order_acquire)) {
-      // Producers have stopped before Stop() was called; drain what is left.
+      // Producers have stopped before Stop() was called; drain what is left. A hosted
+      // loop is not run any more (its owner runs it elsewhere, or stops it).
+      {
+        MutexLock lock(&loop_mu_);
+        loop_ = nullptr;
+      }
+      hosted_ = nullptr;
       while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
       }
       exited_.exchange(1, std::memory_order_acq_rel);
@@ -117,12 +168,19 @@ void Shard::Run() {
       continue;
     }
     uint32_t key = bell_.Prepare();
-    if (RunOnce() != 0 || mailbox_.MaybeNonEmpty() || stop_.load(std::memory_order_acquire)) {
+    if (RunOnce(/*loop_turn=*/true) != 0 || mailbox_.MaybeNonEmpty() ||
+        stop_.load(std::memory_order_acquire)) {
       bell_.Cancel();
       idle = 0;
       continue;
     }
-    bell_.Wait(key, kIdlePollUs);
+    if (hosted_ != nullptr) {
+      hosted_->Wait(kIdlePollUs);  // what it ran counts as the loop's turn
+      loop_polled_ns_ = NowNs();
+      bell_.Cancel();
+    } else {
+      bell_.Wait(key, kIdlePollUs);
+    }
     idle = 0;
   }
 }

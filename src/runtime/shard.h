@@ -2,11 +2,14 @@
 // Shard: one thread that owns a slice of the engine's state (shared-nothing, Seastar
 // style). It repeatedly calls `poll` (which applies newly published log entries of the
 // partitions it owns) and runs tasks sent to it through its mailbox (cross-shard
-// messages: reads are messages, their answers are gathered by the sender). When there is
-// nothing to do it spins briefly, then sleeps on its doorbell.
+// messages: reads are messages, their answers are gathered by the sender). It may also
+// host an event loop (Host: the HTTP server's, with server.io_threads = 0), polled between
+// slices of applying. When there is nothing to do it spins briefly, then sleeps on its
+// doorbell, or in its event loop's Wait when it hosts one.
 //
-// Thread-safety: Submit(), Wake() from any thread. Start()/Stop() from the owner of the
-// Shard (the engine), not from a shard thread. `poll` and tasks run on the shard thread.
+// Thread-safety: Submit(), Wake() from any thread. Start()/Stop()/Host() from the owner of
+// the Shard or the loop, not from a shard thread. `poll`, tasks and the hosted loop run on
+// the shard thread.
 
 #include <atomic>
 #include <cstddef>
@@ -14,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "eddy/event_loop.h"
 #include "util/mutex.h"
 
 #include "runtime/doorbell.h"
@@ -40,14 +44,23 @@ class Shard {
   // Tells a sleeping shard that `poll` may find work now. Without it, a sleeping shard
   // still polls every kIdlePollUs: producers whose work can wait that long skip the
   // wake-up syscall.
-  void Wake() { bell_.Ring(); }
+  void Wake();
   static constexpr int64_t kIdlePollUs = 1000;
-  // Applies everything already published, runs queued tasks, and joins the thread.
+  // Applies everything already published, runs queued tasks, and joins the thread (a
+  // hosted loop is not run from then on).
   void Stop();
 
-  // For a long `poll`: whether tasks wait in the mailbox of the shard whose thread calls
-  // it (false off shard threads). A poll that finds them returns early, so reads wait for
-  // at most a short slice of applying instead of a whole poll.
+  // Runs `loop` on this thread from now on (nullptr: no longer): polled after each slice
+  // of applying and at least every kLoopPollUs of it, waited in when there is nothing else
+  // to do. Returns once the thread has taken the change (at once after Stop). Blocks: not
+  // from this shard's thread.
+  void Host(EventLoop* loop);
+  static constexpr int64_t kLoopPollUs = 50;
+
+  // For a long `poll`: whether other work waits on the shard whose thread calls it (false
+  // off shard threads): tasks in its mailbox, or its hosted loop's turn. A poll that finds
+  // it returns early, so reads and requests wait for at most a short slice of applying
+  // instead of a whole poll.
   static bool TasksWaiting();
 
   int index() const { return index_; }
@@ -55,7 +68,9 @@ class Shard {
 
  private:
   void Run();
-  size_t RunOnce();
+  // `loop_turn`: poll the hosted loop even if its turn has not come.
+  size_t RunOnce(bool loop_turn = false);
+  bool LoopDue() const;
 
   const int index_;
   PollFn poll_;
@@ -69,6 +84,13 @@ class Shard {
   // under late_mu_. Only read-modify-writes touch it (see Submit).
   std::atomic<uint32_t> exited_{0};
   Mutex late_mu_;
+  // The hosted loop: `hosted_` as the thread sees it (that thread only); `loop_` as the
+  // wakers see it, changed by the thread under loop_mu_ (so no Interrupt is under way on a
+  // loop once Host(nullptr) returned).
+  EventLoop* hosted_ = nullptr;
+  int64_t loop_polled_ns_ = 0;  // when the thread last polled hosted_ (steady clock)
+  Mutex loop_mu_;
+  EventLoop* loop_ ABSL_GUARDED_BY(loop_mu_) = nullptr;
   std::atomic<std::thread::id> thread_id_{};
   std::thread thread_;
 };

@@ -51,7 +51,7 @@ class RouterTest : public ::testing::Test {
 
   std::unique_ptr<Engine> engine_ = std::move(Engine::Open(test::TestOptions())).value();
   std::unique_ptr<IngestContext> ctx_ = engine_->NewIngestContext();
-  Router router_{*engine_, engine_->options().server};
+  Router router_{*engine_, engine_->options().server, 1};
 };
 
 TEST_F(RouterTest, IngestAndRecent) {
@@ -260,7 +260,7 @@ TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
   o.experiments.push_back(e);
   auto engine = std::move(Engine::Open(o)).value();
   auto ctx = engine->NewIngestContext();
-  Router router{*engine, engine->options().server};
+  Router router{*engine, engine->options().server, 1};
   const auto call = [&](const std::string& target, std::string body = "") {
     Request req{body.empty() ? http::verb::get : http::verb::post, target, 11};
     if (!body.empty()) req.set(http::field::content_type, "application/json");

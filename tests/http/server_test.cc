@@ -23,7 +23,10 @@ Options ServerTestOptions() {
 }
 
 // Blocks the engine's only shard: a read whose callback waits runs on the shard thread.
-// Returns the promise that releases it.
+// Returns the promise that releases it. The tests that use it give the server an I/O
+// thread of its own (server.io_threads = 1): by default the shard thread runs the I/O too,
+// and a blocked shard holds up its connections with it (docs/architecture.md, "One thread
+// per core").
 std::shared_ptr<std::promise<void>> BlockTheShard(Engine& engine) {
   auto ctx = engine.NewIngestContext();
   EXPECT_EQ(engine.IngestSync(*ctx, test::EventBuilder().User("blocker").Type("view").Item("i").Json())
@@ -58,6 +61,7 @@ TEST(ServerTest, ConnectionsPastTheCapAreAnswered503) {
 
 TEST(ServerTest, AReadPastItsDeadlineIs503AndTheConnectionStaysUsable) {
   Options o = ServerTestOptions();
+  o.server.io_threads = 1;
   o.server.read_deadline_ms = 50;
   Served s(o);
   auto release = BlockTheShard(*s.engine);
@@ -77,6 +81,7 @@ TEST(ServerTest, AReadPastItsDeadlineIs503AndTheConnectionStaysUsable) {
 
 TEST(ServerTest, ReadsPastTheShardQueueAre429WithRetryAfter) {
   Options o = ServerTestOptions();
+  o.server.io_threads = 1;
   o.runtime.max_queued_reads = 2;
   o.server.retry_after_s = 3;
   Served s(o);

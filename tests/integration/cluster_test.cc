@@ -39,7 +39,7 @@ const char* kExperiment =
 std::string NodeConfig(const std::vector<std::string>& urls, int i) {
   std::string servers;
   for (const std::string& u : urls) servers += (servers.empty() ? "\"" : ", \"") + u + "\"";
-  return "[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n"
+  return "[server]\nio_threads = 0\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n"
          "[cluster]\nenabled = true\nservers = [" + servers + "]\nnode_id = \"node-" +
          std::to_string(i) + "\"\nreplicas = 3\nlease_ms = 4000\nforward_timeout_ms = 2000\n"
          "checkpoint_interval_ms = 200\n"
@@ -47,7 +47,7 @@ std::string NodeConfig(const std::vector<std::string>& urls, int i) {
 }
 
 const std::string kStandaloneConfig =
-    std::string("[server]\nio_threads = 1\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n") + kExperiment;
+    std::string("[server]\nio_threads = 0\n[runtime]\nshards = 1\n[clock]\nmode = \"event\"\n") + kExperiment;
 
 // Batch b of 20 events: views, carts and purchases of 30 users over 40 items in 6
 // categories, 3 s apart, each with an eventId; every third batch starts with a catalog

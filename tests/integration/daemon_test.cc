@@ -18,9 +18,11 @@ using test::EventBuilder;
 using test::HttpClient;
 using test::HttpResult;
 
+// The default I/O (io_threads = 0: on the shard threads); FullLogGives429... below runs
+// I/O threads of their own.
 const char* kConfig = R"(
 [server]
-io_threads = 2
+io_threads = 0
 body_limit_bytes = 65536
 [log]
 partitions = 4

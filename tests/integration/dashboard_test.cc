@@ -139,7 +139,7 @@ TEST(DashboardTest, TheFiguresFollowTheEventsInHeadlessChromium) {
   if (!std::filesystem::exists("/usr/bin/chromium") || !std::filesystem::exists("/usr/bin/chromedriver")) {
     GTEST_SKIP() << "chromium and chromium-driver are not installed: tools/setup-deps.sh installs them";
   }
-  test::Daemon d("[server]\nio_threads = 2\n[log]\npartitions = 4\n[runtime]\nshards = 2\n"
+  test::Daemon d("[server]\nio_threads = 0\n[log]\npartitions = 4\n[runtime]\nshards = 2\n"
                  "[[experiments]]\nname = \"exp\"\nimpressions = \"serve\"\n"
                  "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"
                  "[[experiments.variants]]\nname = \"B\"\nshare = 0.5\n");

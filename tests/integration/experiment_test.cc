@@ -35,7 +35,7 @@ using test::HttpResult;
 // right after serving, with no acknowledged event after the serve in that partition, runs
 // with "memory" (the store still writes everything, and a stop flushes it).
 std::string Config(const std::string& experiment, const std::string& ack = "wal") {
-  return "[server]\nio_threads = 2\n[log]\npartitions = 4\n[runtime]\nshards = 2\n"
+  return "[server]\nio_threads = 0\n[log]\npartitions = 4\n[runtime]\nshards = 2\n"
          "[durability]\nack = \"" + ack + "\"\n"
          "[[experiments]]\nname = \"sim\"\nsalt = \"s1\"\n" + experiment +
          "[[experiments.variants]]\nname = \"A\"\nshare = 0.5\n"

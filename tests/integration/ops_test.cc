@@ -29,7 +29,7 @@ using test::HttpClient;
 using test::HttpResult;
 
 std::string Config(const std::string& extra, const std::string& server_extra = "") {
-  return "[server]\nio_threads = 2\n" + server_extra + "[log]\npartitions = 4\n[runtime]\nshards = 2\n" + extra;
+  return "[server]\nio_threads = 0\n" + server_extra + "[log]\npartitions = 4\n[runtime]\nshards = 2\n" + extra;
 }
 
 std::string AuthSection(bool enabled, const std::string& more_keys = "") {

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace eddy {
@@ -81,6 +85,159 @@ TEST(ShardTest, TasksSubmittedAfterStopStillRun) {
   int ran = 0;
   shard.Submit([&] { ++ran; });  // runs on this thread: the shard thread is gone
   EXPECT_EQ(ran, 1);
+}
+
+}  // namespace
+}  // namespace eddy
+
+namespace eddy {
+namespace {
+
+// An event loop as a shard hosts one (the HTTP server's io_context): handlers posted from
+// any thread, run by Poll or by a Wait, which sleeps until a handler or an Interrupt comes
+// (here without a timeout, so only those can end it).
+class FakeLoop final : public EventLoop {
+ public:
+  void Post(std::function<void()> handler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_.push_back(std::move(handler));
+    cv_.notify_all();
+  }
+  size_t Poll() override {
+    polls_.fetch_add(1);
+    std::function<void()> h = Take();
+    if (!h) return 0;
+    h();
+    return 1;
+  }
+  void Wait(int64_t) override {
+    std::function<void()> h;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      waiting_.store(true);
+      cv_.wait(lock, [&] { return interrupted_ || !ready_.empty(); });
+      waiting_.store(false);
+      interrupted_ = false;
+      if (!ready_.empty()) {
+        h = std::move(ready_.front());
+        ready_.pop_front();
+      }
+    }
+    waits_.fetch_add(1);
+    if (h) h();
+  }
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupts_.fetch_add(1);
+    interrupted_ = true;
+    cv_.notify_all();
+  }
+  bool waiting() const { return waiting_.load(); }
+  int polls() const { return polls_.load(); }
+  int waits() const { return waits_.load(); }
+  int interrupts() const { return interrupts_.load(); }
+
+ private:
+  std::function<void()> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ready_.empty()) return nullptr;
+    std::function<void()> h = std::move(ready_.front());
+    ready_.pop_front();
+    return h;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> ready_;
+  bool interrupted_ = false;
+  std::atomic<bool> waiting_{false};
+  std::atomic<int> polls_{0}, waits_{0}, interrupts_{0};
+};
+
+TEST(ShardTest, HostsAnEventLoopAndSleepsInIt) {
+  std::atomic<int> available{0};
+  int applied = 0;  // the shard thread's
+  Shard shard(0, [&] {
+    int n = available.exchange(0);
+    applied += n;
+    return static_cast<size_t>(n);
+  });
+  shard.Start();
+  FakeLoop loop;
+  shard.Host(&loop);
+  // A handler posted to the loop runs on the shard thread.
+  std::promise<bool> on_shard;
+  loop.Post([&] { on_shard.set_value(shard.OnShardThread()); });
+  EXPECT_TRUE(on_shard.get_future().get());
+  // Idle, the thread sleeps in the loop (which only a handler or an Interrupt ends), and
+  // Wake — what producers of the shard's work call — interrupts it.
+  for (int round = 1; round <= 20; ++round) {
+    while (!loop.waiting()) std::this_thread::yield();
+    const int interrupts = loop.interrupts(), waits = loop.waits();
+    available.fetch_add(1);
+    shard.Wake();
+    EXPECT_EQ(loop.interrupts(), interrupts + 1);
+    while (loop.waits() == waits) std::this_thread::yield();  // the Interrupt ended the Wait
+    std::promise<int> seen;
+    loop.Post([&] { seen.set_value(applied); });  // runs after the shard's next poll
+    EXPECT_EQ(seen.get_future().get(), round);
+  }
+  // Host(nullptr): the loop is neither run nor interrupted any more; tasks and polls go on.
+  shard.Host(nullptr);
+  const int polls = loop.polls(), waits = loop.waits(), interrupts = loop.interrupts();
+  for (int i = 0; i < 10; ++i) {
+    available.fetch_add(1);
+    shard.Wake();
+    std::promise<int> seen;
+    shard.Submit([&] { seen.set_value(applied); });
+    EXPECT_EQ(seen.get_future().get(), 21 + i);
+  }
+  EXPECT_EQ(loop.polls(), polls);
+  EXPECT_EQ(loop.waits(), waits);
+  EXPECT_EQ(loop.interrupts(), interrupts);
+  shard.Stop();
+}
+
+TEST(ShardTest, ALongPollYieldsToItsHostedLoop) {
+  std::atomic<bool> polling{false}, handled{false};
+  std::atomic<int> yields{0};
+  Shard shard(0, [&] {
+    if (handled.load()) return size_t{0};
+    // Endless work, in slices that stop when other work waits (as ShardState::Poll).
+    polling.store(true);
+    while (!Shard::TasksWaiting()) {
+    }
+    yields.fetch_add(1);
+    return size_t{1};
+  });
+  shard.Start();
+  FakeLoop loop;
+  shard.Host(&loop);
+  while (!polling.load()) std::this_thread::yield();
+  // The loop gets its turn within a slice of applying, not after the backlog.
+  std::promise<void> ran;
+  loop.Post([&] {
+    handled.store(true);
+    ran.set_value();
+  });
+  ran.get_future().wait();
+  EXPECT_GE(yields.load(), 1);
+  shard.Host(nullptr);
+  shard.Stop();
+}
+
+TEST(ShardTest, StopEndsHosting) {
+  Shard shard(3, [] { return size_t{0}; });
+  shard.Start();
+  FakeLoop loop;
+  shard.Host(&loop);
+  shard.Stop();  // wakes the thread from the loop's Wait (which only a handler or an Interrupt ends)
+  const int polls = loop.polls(), waits = loop.waits(), interrupts = loop.interrupts();
+  loop.Post([] {});
+  shard.Wake();
+  shard.Host(nullptr);  // after Stop: at once, on this thread
+  EXPECT_EQ(loop.polls(), polls);
+  EXPECT_EQ(loop.waits(), waits);
+  EXPECT_EQ(loop.interrupts(), interrupts);
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ Options TestOptions(uint32_t partitions, int shards) {
   o.log.partitions = partitions;
   o.log.capacity_per_partition = 1024;
   o.runtime.shards = shards;
-  o.server.io_threads = 1;
+  o.server.io_threads = 0;  // the default: the shard threads run the I/O
   return o;
 }
 
