@@ -75,14 +75,15 @@ struct ShardSet {
         poll = [st = mine[0]] { return st->Poll(); };
       } else {
         // Each poll starts with the state after the one the last poll started with, and
-        // stops early when reads wait (ShardState::Poll returns early for them too).
+        // stops early, once it did something, when reads or the hosted loop wait
+        // (ShardState::Poll returns early for them too).
         poll = [mine, next = size_t{0}]() mutable {
           size_t done = 0;
           const size_t n = mine.size();
           const size_t first = next++ % n;
           for (size_t i = 0; i < n; ++i) {
             done += mine[(first + i) % n]->Poll();
-            if (Shard::TasksWaiting()) return done + 1;
+            if (done != 0 && Shard::TasksWaiting()) return done;
           }
           return done;
         };

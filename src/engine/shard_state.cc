@@ -210,14 +210,16 @@ size_t ShardState::Poll(TasksWaitingFn tasks_waiting) {
       poll_next_ = at;
       poll_left_ = budget - did;  // > 0: Drain yields only before its limit
       yielded = true;
-    } else if (tasks_waiting()) {
+    } else if (done != 0 && tasks_waiting()) {
+      // (Nothing applied yet: the round goes on, cheaply. A yield with nothing done would
+      // look like work to the shard, which then never finds itself idle and never sleeps.)
       poll_next_ = (at + 1) % n;
       poll_left_ = kPollBatch;
       yielded = true;
     }
   }
   if (yielded) {
-    ++done;  // never 0: the shard comes back at once, tasks first
+    // done > 0 already (a yield comes after work): the shard comes back at once, tasks first.
   } else {
     poll_left_ = kPollBatch;  // a whole round: every partition had its turn
     if (done != 0) {

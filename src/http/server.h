@@ -6,6 +6,10 @@
 // read and write, a body limit (413 before the body is read when Content-Length says so),
 // `Expect: 100-continue` answered.
 //
+// With server.io_threads = 0 the engine's shard threads run the io_contexts (one thread
+// per core, Engine::HostLoop); BeginShutdown moves them onto threads of their own, so call
+// it before the engine stops (a stopped engine runs no loop: replies would wait for Join).
+//
 // Thread-safety: Start/BeginShutdown/Join from the owning (main) thread.
 
 #include <atomic>

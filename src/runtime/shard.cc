@@ -133,8 +133,8 @@ size_t Shard::RunOnce(bool loop_turn) {
     ++work;
   }
   if (hosted_ != nullptr && (loop_turn || LoopDue())) {
-    loop_polled_ns_ = NowNs();
     work += hosted_->Poll();
+    loop_polled_ns_ = NowNs();  // applying's next slice is a whole one
   }
   return work;
 }

@@ -95,6 +95,10 @@ TEST_F(ShardStateTest, PollsYieldingToTasksStillTakePartitionsInTurn) {
   }
   EXPECT_EQ(p0.cursor(0), 2000u);
   EXPECT_EQ(p1.cursor(0), 10u);
+  // Caught up, a poll reports nothing done although "tasks" wait (with a hosted loop, its
+  // turn is due every 50 µs): otherwise an idle shard would never find itself idle, and
+  // never sleep.
+  EXPECT_EQ(st.Poll(&always_waiting), 0u);
 }
 
 }  // namespace
