@@ -4,8 +4,8 @@
 # on a temp data dir, measures the maximum NDJSON-100 ingest rate (closed loop), then runs
 # open-loop ingest at a light load and at half that maximum with open-loop reads beside it,
 # one line per read kind. Latencies are measured by eddy-load from each request's due time
-# (no coordinated omission). The first kind, "floor", is GET /healthz: answered by the I/O
-# thread with no engine work, so its latency is what the HTTP round trip alone costs under
+# (no coordinated omission). The first kind, "floor", is GET /healthz: answered by the
+# connection's thread with no engine work, so its latency is what the HTTP round trip alone costs under
 # the same load on the same cores (client included): no read can beat it.
 # Each run prints two lines: the ingest beside the reads (its requests' latency), then the
 # reads, ending with eddy's context switches per ingested event over that run (all its

@@ -16,9 +16,9 @@ namespace eddy {
 class EventLoop {
  public:
   virtual ~EventLoop() = default;
-  // Runs handlers that are ready (at most a few, so applying is not kept waiting), without
-  // blocking; returns how many ran.
-  virtual size_t Poll() = 0;
+  // Runs handlers that are ready for about `budget_us` (at least one if any is ready, so
+  // applying is not kept waiting), without blocking; returns how many ran.
+  virtual size_t Poll(int64_t budget_us) = 0;
   // Blocks until a handler is ready and runs it, Interrupt() was called (since the last
   // Wait), or `timeout_us` passed.
   virtual void Wait(int64_t timeout_us) = 0;

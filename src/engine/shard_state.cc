@@ -1,7 +1,6 @@
 #include "engine/shard_state.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <thread>
 
@@ -232,9 +231,7 @@ size_t ShardState::Poll(TasksWaitingFn tasks_waiting) {
   // every window is freed; and the memory figures. Once a second, by the clock: not by a
   // count of polls, which a shard that also runs the HTTP I/O makes thousands of times a
   // second (a Tick or a memory walk then took milliseconds of every few).
-  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ns = SteadyNanos();
   if (now_ns >= next_tick_ns_) {
     next_tick_ns_ = now_ns + kTickEveryNs;
     if (live_clock_) {

@@ -31,15 +31,15 @@ using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
 class Session;
 
-// An io_context as the event loop a shard thread hosts (server.io_threads = 0). Poll runs
-// ready handlers for about kPollBudget (one at least), so applying and the I/O take turns
-// of about the same length when both have work: a burst of requests cannot starve the
-// apply (which would fill the log and shed the requests that follow).
+// An io_context as the event loop a shard thread hosts (server.io_threads = 0). The shard
+// gives Poll a budget as long as its slices of applying, so the two take turns of about
+// the same length when both have work: a burst of requests cannot starve the apply (which
+// would fill the log and shed the requests that follow).
 class AsioLoop final : public EventLoop {
  public:
   explicit AsioLoop(net::io_context& ioc) : ioc_(ioc) {}
-  size_t Poll() override {
-    const auto until = Clock::now() + kPollBudget;
+  size_t Poll(int64_t budget_us) override {
+    const auto until = Clock::now() + std::chrono::microseconds(budget_us);
     size_t ran = 0;
     while (ioc_.poll_one() != 0) {
       if (++ran >= kMaxPerPoll || Clock::now() >= until) break;
@@ -52,7 +52,6 @@ class AsioLoop final : public EventLoop {
 
  private:
   static constexpr size_t kMaxPerPoll = 64;
-  static constexpr auto kPollBudget = std::chrono::microseconds(50);  // as a shard's slices
   net::io_context& ioc_;
 };
 

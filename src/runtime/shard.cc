@@ -1,11 +1,12 @@
 #include "runtime/shard.h"
 
-#include <chrono>
 #include <future>
 #include <string>
 #include <vector>
 
 #include <pthread.h>
+
+#include "util/histogram.h"  // SteadyNanos
 
 namespace eddy {
 namespace {
@@ -29,12 +30,6 @@ thread_local std::vector<Shard*>* late_pending = nullptr;
 // The shard whose thread this is (nullptr on other threads).
 thread_local const Shard* current_shard = nullptr;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Shard::Shard(int index, PollFn poll, std::string name)
@@ -50,7 +45,7 @@ bool Shard::TasksWaiting() {
 }
 
 bool Shard::LoopDue() const {
-  return hosted_ != nullptr && NowNs() - loop_polled_ns_ >= kLoopPollUs * 1000;
+  return hosted_ != nullptr && SteadyNanos() - loop_polled_ns_ >= kLoopPollUs * 1000;
 }
 
 // A sleeping thread sleeps in its loop's Wait when it hosts one (which an Interrupt ends),
@@ -70,15 +65,19 @@ void Shard::Host(EventLoop* loop) {
   std::promise<void> taken;
   std::future<void> done = taken.get_future();
   Submit([this, loop, &taken] {
-    {
-      MutexLock lock(&loop_mu_);
-      loop_ = loop;
-    }
-    hosted_ = loop;
-    loop_polled_ns_ = 0;
+    SetLoop(loop);
     taken.set_value();
   });
   done.wait();
+}
+
+void Shard::SetLoop(EventLoop* loop) {
+  {
+    MutexLock lock(&loop_mu_);
+    loop_ = loop;
+  }
+  hosted_ = loop;
+  loop_polled_ns_ = 0;
 }
 
 void Shard::Start() {
@@ -133,8 +132,8 @@ size_t Shard::RunOnce(bool loop_turn) {
     ++work;
   }
   if (hosted_ != nullptr && (loop_turn || LoopDue())) {
-    work += hosted_->Poll();
-    loop_polled_ns_ = NowNs();  // applying's next slice is a whole one
+    work += hosted_->Poll(kLoopPollUs);  // a turn as long as applying's
+    loop_polled_ns_ = SteadyNanos();  // applying's next slice is a whole one
   }
   return work;
 }
@@ -152,11 +151,7 @@ void Shard::Run() {
     if (stop_.load(std::memory_order_acquire)) {
       // Producers have stopped before Stop() was called; drain what is left. A hosted
       // loop is not run any more (its owner runs it elsewhere, or stops it).
-      {
-        MutexLock lock(&loop_mu_);
-        loop_ = nullptr;
-      }
-      hosted_ = nullptr;
+      SetLoop(nullptr);
       while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
       }
       exited_.exchange(1, std::memory_order_acq_rel);
@@ -176,7 +171,7 @@ void Shard::Run() {
     }
     if (hosted_ != nullptr) {
       hosted_->Wait(kIdlePollUs);  // what it ran counts as the loop's turn
-      loop_polled_ns_ = NowNs();
+      loop_polled_ns_ = SteadyNanos();
       bell_.Cancel();
     } else {
       bell_.Wait(key, kIdlePollUs);

@@ -71,6 +71,8 @@ class Shard {
   // `loop_turn`: poll the hosted loop even if its turn has not come.
   size_t RunOnce(bool loop_turn = false);
   bool LoopDue() const;
+  // On this thread (or after it exited): the loop it runs from now on, for it and the wakers.
+  void SetLoop(EventLoop* loop);
 
   const int index_;
   PollFn poll_;

@@ -103,7 +103,7 @@ class FakeLoop final : public EventLoop {
     ready_.push_back(std::move(handler));
     cv_.notify_all();
   }
-  size_t Poll() override {
+  size_t Poll(int64_t) override {
     polls_.fetch_add(1);
     std::function<void()> h = Take();
     if (!h) return 0;
