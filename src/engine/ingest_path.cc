@@ -289,16 +289,25 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     }
     // After this loop's last Publish the ticket may already be gone: do not touch it.
     for (uint32_t j = 0; j < len; ++j) pl.Publish(first + j);
-    // A sleeping shard polls every Shard::kIdlePollUs anyway, and reads catch up before
-    // they answer; so wake it (a syscall) only when someone waits for the apply or the
-    // partition is filling up. Gated, the store thread wakes the shards after its write.
-    if (!gated_ && (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4)) {
-      waker.Add(shards_.ThreadOf(PartitionId(p)));
+    // A shard that was busy a moment ago polls every Shard::kIdlePollUs anyway, and reads
+    // catch up before they answer; so wake it (a syscall) only when someone waits for the
+    // apply or the partition is filling up, and else only nudge it (woken only if it has
+    // been idle a while). Gated, the store thread wakes the shards after its write.
+    if (!gated_) {
+      if (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4) {
+        waker.Add(shards_.ThreadOf(PartitionId(p)));
+      } else {
+        waker.Nudge(shards_.ThreadOf(PartitionId(p)));
+      }
     }
     wake_store |= StoreShouldWake(pl, first + len);
   }
   waker.Flush();
-  if (wake_store) store_->Wake();
+  if (wake_store) {
+    store_->Wake();
+  } else if (store_ != nullptr) {
+    store_->Nudge();
+  }
   return Status::Ok();
 }
 
@@ -389,7 +398,11 @@ bool IngestPath::AppendFeed(uint32_t p, const std::vector<Event>& events) {
     e.flags = j + 1 == len ? kLastOfRun : 0;
   }
   for (uint32_t j = 0; j < len; ++j) pl.Publish(*first + j);
-  if (*first + len - pl.cursor(0) > pl.capacity() / 4) shards_.Wake(PartitionId(p));
+  if (*first + len - pl.cursor(0) > pl.capacity() / 4) {
+    shards_.Wake(PartitionId(p));
+  } else {
+    shards_.Nudge(PartitionId(p));
+  }
   return true;
 }
 
@@ -430,7 +443,7 @@ bool IngestPath::AppendOwn(EventType type, std::string_view key, int64_t time_ms
       e.tag = nullptr;
       e.flags = kLastOfRun;
       pl.Publish(*at);
-      if (StoreShouldWake(pl, *at + 1)) store_->Wake();
+      TellConsumers(pl, p, *at + 1);
       ok = true;
     }
   }
@@ -447,6 +460,16 @@ void IngestPath::PublishSkips(uint32_t p, IngestContextImpl& ctx) {
     e.tag = nullptr;
     e.flags = 0;
     pl.Publish(ctx.first_offset[p] + j);
+  }
+  TellConsumers(pl, PartitionId(p), ctx.first_offset[p] + ctx.run_length[p]);  // to free the slots
+}
+
+void IngestPath::TellConsumers(const PartitionLog& pl, PartitionId p, uint64_t end) const {
+  if (!gated_) shards_.Nudge(p);  // (gated: the store wakes the shard after its write)
+  if (StoreShouldWake(pl, end)) {
+    store_->Wake();
+  } else if (store_ != nullptr) {
+    store_->Nudge();
   }
 }
 

@@ -95,6 +95,10 @@ class IngestPath {
   bool StoreShouldWake(const PartitionLog& pl, uint64_t end) const {
     return store_ != nullptr && (gated_ || end - pl.cursor(1) > pl.capacity() / 4);
   }
+  // After publishing below `end` in partition p (log `pl`) outside a request: nudges the
+  // partition's shard (unless gated: the store wakes it after its write) and wakes or
+  // nudges the store (see Shard::Nudge).
+  void TellConsumers(const PartitionLog& pl, PartitionId p, uint64_t end) const;
   // Why ingest refuses a request before decoding it (ok: it does not).
   Status Refusal() const;
 

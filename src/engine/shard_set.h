@@ -23,24 +23,32 @@
 
 namespace eddy {
 
-// Wakes each of a batch's shards once (a futex syscall each): shards below 64 are collected
-// in a bitmask and woken by Flush, the rest at once. One thread at a time.
+// Wakes (Add) or nudges (Nudge: see Shard::Nudge) each of a batch's shards once: shards
+// below 64 are collected in bitmasks and told by Flush (a wake wins over a nudge), the
+// rest at once. One thread at a time.
 class ShardWaker {
  public:
   explicit ShardWaker(const std::vector<std::unique_ptr<Shard>>& shards) : shards_(shards) {}
   void Add(size_t s) {
-    if (s < 64) mask_ |= uint64_t{1} << s; else shards_[s]->Wake();
+    if (s < 64) wake_ |= uint64_t{1} << s; else shards_[s]->Wake();
+  }
+  void Nudge(size_t s) {
+    if (s < 64) nudge_ |= uint64_t{1} << s; else shards_[s]->Nudge();
   }
   void Flush() {
     for (size_t s = 0; s < std::min<size_t>(64, shards_.size()); ++s) {
-      if (mask_ & (uint64_t{1} << s)) shards_[s]->Wake();
+      if (wake_ & (uint64_t{1} << s)) {
+        shards_[s]->Wake();
+      } else if (nudge_ & (uint64_t{1} << s)) {
+        shards_[s]->Nudge();
+      }
     }
-    mask_ = 0;
+    wake_ = nudge_ = 0;
   }
 
  private:
   const std::vector<std::unique_ptr<Shard>>& shards_;
-  uint64_t mask_ = 0;
+  uint64_t wake_ = 0, nudge_ = 0;
 };
 
 struct ShardSet {
@@ -57,6 +65,9 @@ struct ShardSet {
   size_t ThreadOf(PartitionId p) const { return ThreadOf(ShardOf(p)); }
   void Wake(PartitionId p) const {
     if (!shards.empty()) shards[ThreadOf(p)]->Wake();
+  }
+  void Nudge(PartitionId p) const {
+    if (!shards.empty()) shards[ThreadOf(p)]->Nudge();
   }
 
   // Starts `threads` shard threads (0, or more than there are states: one per state), each

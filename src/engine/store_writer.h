@@ -58,6 +58,8 @@ class StoreWriter {
   // Runs rounds until everything published is stored (or the store fails), then joins.
   void Stop();
   void Wake() { thread_->Wake(); }
+  // For work that can wait a millisecond: wakes the thread only when it dozes longer.
+  void Nudge() { thread_->Nudge(); }
 
   bool failing() const { return failing_.load(std::memory_order_acquire); }
   std::string LastError() const;

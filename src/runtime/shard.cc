@@ -1,5 +1,6 @@
 #include "runtime/shard.h"
 
+#include <algorithm>
 #include <future>
 #include <string>
 #include <vector>
@@ -53,6 +54,19 @@ bool Shard::LoopDue() const {
 // loop_ says.
 void Shard::Wake() {
   if (!bell_.Announce()) return;  // nobody sleeps: no syscall
+  WakeSleeper();
+}
+
+// The thread stores drowsy_ (relaxed) before its Prepare (a seq_cst read-modify-write of
+// the waiters count); an Announce that reads that count as non-zero synchronises with it,
+// so it sees this sleep's drowsy_ (or a later one, stored after the thread woke).
+void Shard::Nudge() {
+  if (!bell_.Announce()) return;
+  if (!drowsy_.load(std::memory_order_relaxed)) return;  // back within kIdlePollUs anyway
+  WakeSleeper();
+}
+
+void Shard::WakeSleeper() {
   MutexLock lock(&loop_mu_);
   if (loop_ != nullptr) {
     loop_->Interrupt();
@@ -143,9 +157,11 @@ void Shard::Run() {
   current_shard = this;
   pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
+  int64_t sleep_us = kIdlePollUs;
   for (;;) {
     if (RunOnce() != 0) {
       idle = 0;
+      sleep_us = kIdlePollUs;
       continue;
     }
     if (stop_.load(std::memory_order_acquire)) {
@@ -162,21 +178,24 @@ void Shard::Run() {
       CpuRelax();
       continue;
     }
+    drowsy_.store(sleep_us > kIdlePollUs, std::memory_order_relaxed);
     uint32_t key = bell_.Prepare();
     if (RunOnce(/*loop_turn=*/true) != 0 || mailbox_.MaybeNonEmpty() ||
         stop_.load(std::memory_order_acquire)) {
       bell_.Cancel();
       idle = 0;
+      sleep_us = kIdlePollUs;
       continue;
     }
     if (hosted_ != nullptr) {
-      hosted_->Wait(kIdlePollUs);  // what it ran counts as the loop's turn
+      hosted_->Wait(sleep_us);  // what it ran counts as the loop's turn
       loop_polled_ns_ = SteadyNanos();
       bell_.Cancel();
     } else {
-      bell_.Wait(key, kIdlePollUs);
+      bell_.Wait(key, sleep_us);
     }
     idle = 0;
+    sleep_us = std::min(2 * sleep_us, kMaxIdleSleepUs);  // back to kIdlePollUs once work comes
   }
 }
 

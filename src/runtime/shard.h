@@ -41,11 +41,17 @@ class Shard {
   // on the caller's thread instead, serialised with other late tasks: the shard's state is
   // quiescent then, so reads keep working during and after shutdown.
   void Submit(Mailbox::Task task);
-  // Tells a sleeping shard that `poll` may find work now. Without it, a sleeping shard
-  // still polls every kIdlePollUs: producers whose work can wait that long skip the
-  // wake-up syscall.
+  // Tells a sleeping shard that `poll` may find work now (a syscall when it sleeps).
   void Wake();
+  // For producers whose work can wait kIdlePollUs: wakes the shard only if it sleeps
+  // longer than that. A thread that found nothing to do sleeps kIdlePollUs, then twice as
+  // long after each sleep that ended with nothing to do, up to kMaxIdleSleepUs (an idle
+  // engine then costs next to no CPU and no context switches); any work found starts over.
+  // So a busy or recently busy shard finds the work within kIdlePollUs by itself, with no
+  // syscall on the producer's side, and an idle one is woken by the first work that comes.
+  void Nudge();
   static constexpr int64_t kIdlePollUs = 1000;
+  static constexpr int64_t kMaxIdleSleepUs = 64'000;
   // Applies everything already published, runs queued tasks, and joins the thread (a
   // hosted loop is not run from then on).
   void Stop();
@@ -71,6 +77,8 @@ class Shard {
   // `loop_turn`: poll the hosted loop even if its turn has not come.
   size_t RunOnce(bool loop_turn = false);
   bool LoopDue() const;
+  // Ends the thread's sleep, in its hosted loop or on its doorbell (a syscall).
+  void WakeSleeper();
   // On this thread (or after it exited): the loop it runs from now on, for it and the wakers.
   void SetLoop(EventLoop* loop);
 
@@ -79,6 +87,9 @@ class Shard {
   const std::string name_;
   Mailbox mailbox_;
   Doorbell bell_;
+  // Whether the thread's next (or current) sleep is longer than kIdlePollUs: stored before
+  // bell_.Prepare(), so a producer whose Announce sees the thread preparing sees it too.
+  std::atomic<bool> drowsy_{false};
   void DrainLate();
 
   std::atomic<bool> stop_{false};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -9,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace eddy {
 namespace {
@@ -95,9 +97,12 @@ namespace {
 
 // An event loop as a shard hosts one (the HTTP server's io_context): handlers posted from
 // any thread, run by Poll or by a Wait, which sleeps until a handler or an Interrupt comes
-// (here without a timeout, so only those can end it).
+// (here without a timeout, so only those can end it) — except that a Wait whose timeout is
+// below `expire_below_us` returns at once, as if that time had passed. Every Wait's
+// timeout is recorded.
 class FakeLoop final : public EventLoop {
  public:
+  explicit FakeLoop(int64_t expire_below_us = 0) : expire_below_us_(expire_below_us) {}
   void Post(std::function<void()> handler) {
     std::lock_guard<std::mutex> lock(mu_);
     ready_.push_back(std::move(handler));
@@ -110,10 +115,15 @@ class FakeLoop final : public EventLoop {
     h();
     return 1;
   }
-  void Wait(int64_t) override {
+  void Wait(int64_t timeout_us) override {
     std::function<void()> h;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      timeouts_.push_back(timeout_us);
+      if (timeout_us < expire_below_us_ && ready_.empty() && !interrupted_) {
+        waits_.fetch_add(1);
+        return;
+      }
       waiting_.store(true);
       cv_.wait(lock, [&] { return interrupted_ || !ready_.empty(); });
       waiting_.store(false);
@@ -136,6 +146,10 @@ class FakeLoop final : public EventLoop {
   int polls() const { return polls_.load(); }
   int waits() const { return waits_.load(); }
   int interrupts() const { return interrupts_.load(); }
+  std::vector<int64_t> timeouts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return timeouts_;
+  }
 
  private:
   std::function<void()> Take() {
@@ -145,9 +159,11 @@ class FakeLoop final : public EventLoop {
     ready_.pop_front();
     return h;
   }
+  const int64_t expire_below_us_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> ready_;
+  std::vector<int64_t> timeouts_;
   bool interrupted_ = false;
   std::atomic<bool> waiting_{false};
   std::atomic<int> polls_{0}, waits_{0}, interrupts_{0};
@@ -227,6 +243,51 @@ TEST(ShardTest, ALongPollYieldsToItsHostedLoop) {
   });
   ran.get_future().wait();
   EXPECT_GE(yields.load(), 1);
+  shard.Host(nullptr);
+  shard.Stop();
+}
+
+// An idle shard sleeps twice as long after each sleep that found nothing to do, up to
+// kMaxIdleSleepUs; a Nudge (what producers of work that can wait kIdlePollUs call) wakes it
+// only once it sleeps longer than kIdlePollUs, and the backoff starts over with the work.
+TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
+  std::atomic<int> available{0};
+  int applied = 0;  // the shard thread's
+  Shard shard(0, [&] {
+    int n = available.exchange(0);
+    applied += n;
+    return static_cast<size_t>(n);
+  });
+  shard.Start();
+  FakeLoop loop(Shard::kMaxIdleSleepUs);  // every shorter sleep passes at once
+  shard.Host(&loop);
+  // The sleeps since the last work: kIdlePollUs, then each twice the one before, up to the
+  // longest (a Wait that ran a handler counts as one that found nothing to do).
+  const auto backed_off = [](const std::vector<int64_t>& t) {
+    const auto start = std::find(t.rbegin(), t.rend(), Shard::kIdlePollUs);
+    if (start == t.rend()) return false;
+    int64_t want = Shard::kIdlePollUs;
+    for (auto it = start.base() - 1; it != t.end(); ++it) {
+      if (*it != want) return false;
+      want = std::min(2 * want, Shard::kMaxIdleSleepUs);
+    }
+    return t.back() == Shard::kMaxIdleSleepUs;
+  };
+  for (int round = 1; round <= 3; ++round) {
+    while (!loop.waiting()) std::this_thread::yield();  // in its longest sleep
+    const std::vector<int64_t> timeouts = loop.timeouts();
+    EXPECT_TRUE(backed_off(timeouts)) << testing::PrintToString(timeouts);
+    const int interrupts = loop.interrupts(), waits = loop.waits();
+    available.fetch_add(1);
+    shard.Nudge();
+    EXPECT_EQ(loop.interrupts(), interrupts + 1);
+    while (loop.waits() == waits) std::this_thread::yield();  // the Interrupt ended the Wait
+    // Only a handler or an Interrupt ends the longest sleep: the work was found because
+    // the Nudge woke the shard (else this would wait for ever).
+    std::promise<int> seen;
+    loop.Post([&] { seen.set_value(applied); });  // runs after the shard's next poll
+    EXPECT_EQ(seen.get_future().get(), round);
+  }
   shard.Host(nullptr);
   shard.Stop();
 }
