@@ -116,7 +116,7 @@ size_t StoreWriter::Round() {
     store_.Discard();
     durable_replies_.clear();  // the round is retried from the same offsets (cursor 1)
     OnError(st);
-    return 0;  // the runner idles ~1 ms, then the round is retried
+    return 0;  // the runner idles (1 ms, then longer: Shard::Nudge), then the round is retried
   }
   if (mark.ms != 0) {
     last_mark_ms_ = mark.ms;
