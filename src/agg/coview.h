@@ -62,6 +62,11 @@ class CoView {
   // CoViewState::Partial): per neighbour (count − floor) and (error − floor), modulo 2^64,
   // and the list's floor to `floor`. Call Flush() first.
   void AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const;
+  // How many counters the item's list holds (call Flush() first): to size a sum ahead.
+  size_t NeighbourCount(ItemId item) const {
+    auto it = items_.find(item);
+    return it == items_.end() ? 0 : it->second.size;
+  }
 
   // Checkpoint: every item's counters, floor and recency (call Flush() first: the buffer
   // is not saved). Load replaces the state.
@@ -179,6 +184,7 @@ class CoViewState final : public State, public CoView {
   // Adds one item's list on this shard to a partial (call Flush() first).
   void AddTo(Partial& p, ItemId item) const { AddNeighbours(item, &p.sums, &p.floor); }
   static void Merge(Partial& into, const Partial& part) {
+    into.sums.reserve(into.sums.size() + part.sums.size());  // one rehash at most
     for (const auto& [item, d] : part.sums) {
       Neighbour& n = into.sums[item];
       n.item = item;

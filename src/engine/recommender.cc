@@ -439,6 +439,9 @@ Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const Ca
   CandidatePart part;
   CoViewState& cv = st.Get<CoViewState>();
   cv.Flush();
+  size_t neighbours = 0;  // at most: the seeds' lists overlap
+  for (ItemId seed : q.seeds) neighbours += cv.NeighbourCount(seed);
+  part.coview.sums.reserve(neighbours);  // one allocation, no rehash while adding
   for (ItemId seed : q.seeds) cv.AddTo(part.coview, seed);
   if (q.embed) st.Get<EmbeddingState>().ShareOf(q.seeds, part.seed_vectors);
   const PopularityState& pop = st.Get<PopularityState>();
@@ -712,7 +715,7 @@ void Recommender::Finish(Job& job) {
       continue;
     }
     const std::string_view name = interners_.items.Lookup(c.item.value());
-    if (excluded.contains(name)) continue;
+    if (!excluded.empty() && excluded.contains(name)) continue;  // (no hashing when empty)
     kept.push_back(&c);
     ranker::Candidate r;
     r.in_stock = !(job.live->ranking.exclude_out_of_stock && c.stock && *c.stock <= 0);
