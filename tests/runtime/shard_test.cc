@@ -169,14 +169,37 @@ class FakeLoop final : public EventLoop {
   std::atomic<int> polls_{0}, waits_{0}, interrupts_{0};
 };
 
-TEST(ShardTest, HostsAnEventLoopAndSleepsInIt) {
+// A shard whose poll applies the work `available` says there is (`applied`: how much it
+// applied so far, the shard thread's).
+struct Applier {
   std::atomic<int> available{0};
-  int applied = 0;  // the shard thread's
-  Shard shard(0, [&] {
-    int n = available.exchange(0);
-    applied += n;
-    return static_cast<size_t>(n);
-  });
+  int applied = 0;
+  Shard shard{0, [this] {
+                int n = available.exchange(0);
+                applied += n;
+                return static_cast<size_t>(n);
+              }};
+
+  // With the thread asleep in `loop` (which only a handler or an Interrupt ends): one more
+  // unit of work and `tell` (what its producer calls), which must interrupt the sleep;
+  // then the shard's next poll has applied all `total` units.
+  void TellAndExpectApplied(FakeLoop& loop, const std::function<void()>& tell, int total) {
+    const int interrupts = loop.interrupts(), waits = loop.waits();
+    available.fetch_add(1);
+    tell();
+    EXPECT_EQ(loop.interrupts(), interrupts + 1);
+    while (loop.waits() == waits) std::this_thread::yield();  // the Interrupt ended the Wait
+    std::promise<int> seen;
+    loop.Post([&] { seen.set_value(applied); });  // runs after the shard's next poll
+    EXPECT_EQ(seen.get_future().get(), total);
+  }
+};
+
+TEST(ShardTest, HostsAnEventLoopAndSleepsInIt) {
+  Applier a;
+  Shard& shard = a.shard;
+  std::atomic<int>& available = a.available;
+  const int& applied = a.applied;
   shard.Start();
   FakeLoop loop;
   shard.Host(&loop);
@@ -188,14 +211,7 @@ TEST(ShardTest, HostsAnEventLoopAndSleepsInIt) {
   // Wake — what producers of the shard's work call — interrupts it.
   for (int round = 1; round <= 20; ++round) {
     while (!loop.waiting()) std::this_thread::yield();
-    const int interrupts = loop.interrupts(), waits = loop.waits();
-    available.fetch_add(1);
-    shard.Wake();
-    EXPECT_EQ(loop.interrupts(), interrupts + 1);
-    while (loop.waits() == waits) std::this_thread::yield();  // the Interrupt ended the Wait
-    std::promise<int> seen;
-    loop.Post([&] { seen.set_value(applied); });  // runs after the shard's next poll
-    EXPECT_EQ(seen.get_future().get(), round);
+    a.TellAndExpectApplied(loop, [&] { shard.Wake(); }, round);
   }
   // Host(nullptr): the loop is neither run nor interrupted any more; tasks and polls go on.
   shard.Host(nullptr);
@@ -251,13 +267,8 @@ TEST(ShardTest, ALongPollYieldsToItsHostedLoop) {
 // kMaxIdleSleepUs; a Nudge (what producers of work that can wait kIdlePollUs call) wakes it
 // only once it sleeps longer than kIdlePollUs, and the backoff starts over with the work.
 TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
-  std::atomic<int> available{0};
-  int applied = 0;  // the shard thread's
-  Shard shard(0, [&] {
-    int n = available.exchange(0);
-    applied += n;
-    return static_cast<size_t>(n);
-  });
+  Applier a;
+  Shard& shard = a.shard;
   shard.Start();
   FakeLoop loop(Shard::kMaxIdleSleepUs);  // every shorter sleep passes at once
   shard.Host(&loop);
@@ -277,16 +288,9 @@ TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
     while (!loop.waiting()) std::this_thread::yield();  // in its longest sleep
     const std::vector<int64_t> timeouts = loop.timeouts();
     EXPECT_TRUE(backed_off(timeouts)) << testing::PrintToString(timeouts);
-    const int interrupts = loop.interrupts(), waits = loop.waits();
-    available.fetch_add(1);
-    shard.Nudge();
-    EXPECT_EQ(loop.interrupts(), interrupts + 1);
-    while (loop.waits() == waits) std::this_thread::yield();  // the Interrupt ended the Wait
-    // Only a handler or an Interrupt ends the longest sleep: the work was found because
-    // the Nudge woke the shard (else this would wait for ever).
-    std::promise<int> seen;
-    loop.Post([&] { seen.set_value(applied); });  // runs after the shard's next poll
-    EXPECT_EQ(seen.get_future().get(), round);
+    // Only a handler or an Interrupt ends the longest sleep: the work is found because the
+    // Nudge woke the shard (else this would wait for ever).
+    a.TellAndExpectApplied(loop, [&] { shard.Nudge(); }, round);
   }
   shard.Host(nullptr);
   shard.Stop();
