@@ -303,11 +303,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     wake_store |= StoreShouldWake(pl, first + len);
   }
   waker.Flush();
-  if (wake_store) {
-    store_->Wake();
-  } else if (store_ != nullptr) {
-    store_->Nudge();
-  }
+  TellStore(wake_store);
   return Status::Ok();
 }
 
@@ -466,8 +462,12 @@ void IngestPath::PublishSkips(uint32_t p, IngestContextImpl& ctx) {
 
 void IngestPath::TellConsumers(const PartitionLog& pl, PartitionId p, uint64_t end) const {
   if (!gated_) shards_.Nudge(p);  // (gated: the store wakes the shard after its write)
-  if (StoreShouldWake(pl, end)) {
-    store_->Wake();
+  TellStore(StoreShouldWake(pl, end));
+}
+
+void IngestPath::TellStore(bool wake) const {
+  if (wake) {
+    store_->Wake();  // (StoreShouldWake is false without a store)
   } else if (store_ != nullptr) {
     store_->Nudge();
   }

@@ -99,6 +99,9 @@ class IngestPath {
   // partition's shard (unless gated: the store wakes it after its write) and wakes or
   // nudges the store (see Shard::Nudge).
   void TellConsumers(const PartitionLog& pl, PartitionId p, uint64_t end) const;
+  // Wakes the store thread (`wake`: StoreShouldWake said so for some partition) or else
+  // nudges it; nothing without a store.
+  void TellStore(bool wake) const;
   // Why ingest refuses a request before decoding it (ok: it does not).
   Status Refusal() const;
 
