@@ -8,6 +8,8 @@
 // returns or on a shard thread; they must be quick and must not block (post work elsewhere).
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -111,6 +113,38 @@ struct ItemFilter {
   bool empty() const { return attributes.empty() && exclude.empty(); }
 };
 
+// Settles a race between whoever answers a request and whoever gives up on it: the engine
+// about to send an answer that has a side effect (a recommendation recorded as served under
+// an experiment), and the server whose read deadline passed (it answers 503 instead). Only
+// one of them wins, so an answer the client does not get is not recorded, and one it gets
+// is. Thread-safe.
+class AnswerClaim {
+ public:
+  using Clock = std::chrono::steady_clock;
+  AnswerClaim() = default;
+  // Given up on by itself from `deadline` on (a claim that crosses threads or nodes cannot
+  // count on the server's sweep to run first).
+  explicit AnswerClaim(Clock::time_point deadline) : deadline_(deadline) {}
+  // The answering side: true when the answer goes out (it did, or this call settles it).
+  bool Answer() {
+    if (deadline_ != Clock::time_point::max() && Clock::now() >= deadline_) GiveUp();
+    return Settle(kAnswered);
+  }
+  // The server: true when the request is given up (it was, or this call settles it); false
+  // when its answer is on its way.
+  bool GiveUp() { return Settle(kGivenUp); }
+  Clock::time_point deadline() const { return deadline_; }
+
+ private:
+  enum : uint8_t { kOpen, kAnswered, kGivenUp };
+  bool Settle(uint8_t to) {
+    uint8_t was = kOpen;
+    return state_.compare_exchange_strong(was, to, std::memory_order_acq_rel) || was == to;
+  }
+  std::atomic<uint8_t> state_{kOpen};
+  Clock::time_point deadline_ = Clock::time_point::max();
+};
+
 // A recommendation request (SPEC §6.1). Prices in millionths of the currency unit.
 struct RecommendRequest {
   std::string user;                     // may be unknown: cold start
@@ -120,6 +154,9 @@ struct RecommendRequest {
   std::string category;                 // only items of this category ("" = any)
   std::optional<int64_t> min_price_micros, max_price_micros;
   ItemFilter filter;
+  // When set, the answer is recorded under a running experiment only if claim->Answer()
+  // (the server may have given up on the request meanwhile); null: always recorded.
+  std::shared_ptr<AnswerClaim> claim;
 };
 
 // One ranked item with its score breakdown (recommendations and ranked similar items).

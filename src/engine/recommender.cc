@@ -182,8 +182,10 @@ void Recommender::Recommend(const RecommendRequest& request,
     empty.status = j.error;
     // Under an experiment the answer is recorded in the user's partition before it is
     // sent, so that what the user does after seeing it comes after it (attribution). A
-    // forced variant's answer (debugging) is not the user's bucket: not recorded.
-    if (experiment != nullptr && !empty.items.empty() && j.request.variant.empty()) {
+    // forced variant's answer (debugging) is not the user's bucket: not recorded. Nor is
+    // one the server gave up on (its client gets 503, and may ask again).
+    if (experiment != nullptr && !empty.items.empty() && j.request.variant.empty() &&
+        (j.request.claim == nullptr || j.request.claim->Answer())) {
       std::vector<std::string_view> names;
       names.reserve(empty.items.size());
       for (const RankedItem& item : empty.items) names.push_back(item.item);

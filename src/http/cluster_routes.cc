@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -338,6 +339,25 @@ Response NodesUnavailable(unsigned v, std::string_view why) {
 
 bool IsPartRequest(const Request& req) { return req.find(kPartHeader) != req.end(); }
 
+void SetAnswerBy(Request& req, AnswerClaim::Clock::time_point by) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - AnswerClaim::Clock::now());
+  const auto epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  req.set(kAnswerByHeader, std::to_string((epoch + left).count()));
+}
+
+std::shared_ptr<AnswerClaim> ClaimOfForwarded(const Request& req) {
+  const auto it = req.find(kAnswerByHeader);
+  if (it == req.end()) return nullptr;
+  int64_t by_ms = 0;
+  const std::string_view text(it->value().data(), it->value().size());
+  if (std::from_chars(text.data(), text.data() + text.size(), by_ms).ec != std::errc()) return nullptr;
+  const auto epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return std::make_shared<AnswerClaim>(AnswerClaim::Clock::now() +
+                                       std::chrono::milliseconds(by_ms - epoch.count()));
+}
+
 std::string SerializeRequest(const Request& req) { return Serialize(req); }
 std::optional<Request> ParseRequest(std::string_view bytes) { return Parse<true>(bytes); }
 std::string SerializeResponse(const Response& res) { return Serialize(res); }
@@ -404,6 +424,12 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
   }
   if (key) {
     const int64_t p = engine_.PartitionOfKey(*key);
+    if (const std::shared_ptr<AnswerClaim>& claim = respond.claim()) {
+      // The owner's answer is wanted until this node's deadline or its forward timeout.
+      SetAnswerBy(req, std::min(claim->deadline(),
+                                AnswerClaim::Clock::now() + std::chrono::milliseconds(
+                                                                engine_.options().cluster.forward_timeout_ms)));
+    }
     engine_.ClusterRead(p, SerializeRequest(req), [v, respond](std::vector<NodeAnswer> answers) {
       const NodeAnswer& a = answers.front();
       if (!a.status.ok()) return respond(NodesUnavailable(v, a.status.message()));

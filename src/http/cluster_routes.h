@@ -5,6 +5,7 @@
 //
 // Thread-safety: pure functions.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,15 @@ namespace eddy {
 inline constexpr uint32_t kPartK = 1u << 30;
 inline constexpr std::string_view kPartHeader = "X-Eddy-Part";
 bool IsPartRequest(const Request& req);
+
+// A read forwarded to its partition's owner carries when the asking node gives up on it
+// (milliseconds since the Unix epoch): the owner neither answers nor records (a
+// recommendation served under an experiment) after that, so the client's 503 and the
+// owner's record agree — but for an answer in flight at that very moment.
+inline constexpr std::string_view kAnswerByHeader = "X-Eddy-Answer-By";
+void SetAnswerBy(Request& req, AnswerClaim::Clock::time_point by);
+// The claim the owner answers a forwarded read under (null when it carries no deadline).
+std::shared_ptr<AnswerClaim> ClaimOfForwarded(const Request& req);
 
 std::string SerializeRequest(const Request& req);
 std::optional<Request> ParseRequest(std::string_view bytes);

@@ -167,6 +167,7 @@ void Router::Recommendations(const Request& req, std::string_view query, Respond
                                        "\" (its variants: " + names + ")"));
     }
   }
+  r.claim = respond.claim();
   std::string user_id = r.user;
   engine_.Recommend(r, [v, explain, user_id = std::move(user_id),
                         respond = std::move(respond)](RecommendAnswer a) {

@@ -6,9 +6,11 @@
 // exactly once, on the calling thread or on a shard thread (the caller re-posts it).
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,7 +25,23 @@ namespace eddy {
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
-using Respond = std::function<void(Response)>;
+
+// Sends a request's response. `claim()`, when the server gives one (a read with a
+// deadline), is what an answer with a side effect settles first (eddy/engine.h).
+class Respond {
+ public:
+  Respond() = default;
+  template <typename F>
+    requires(!std::is_same_v<std::decay_t<F>, Respond> && std::is_invocable_v<F&, Response>)
+  Respond(F&& send, std::shared_ptr<AnswerClaim> claim = nullptr)  // NOLINT: a callable is a Respond
+      : send_(std::forward<F>(send)), claim_(std::move(claim)) {}
+  void operator()(Response res) const { send_(std::move(res)); }
+  const std::shared_ptr<AnswerClaim>& claim() const { return claim_; }
+
+ private:
+  std::function<void(Response)> send_;
+  std::shared_ptr<AnswerClaim> claim_;
+};
 
 // A JSON error reply: {"error": message, "detail": detail_json} (detail omitted if empty).
 Response ErrorResponse(http::status status, unsigned version, std::string_view message,

@@ -158,14 +158,8 @@ class Session : public std::enable_shared_from_this<Session> {
       streaming_ = false;
       return Close({});
     }
-    if (awaiting_ && now >= answer_deadline_) {
-      awaiting_ = false;  // the late answer, when it comes, is dropped
-      return Reply(ErrorResponse(http::status::service_unavailable, answer_version_,
-                                 "no answer within server.read_deadline_ms = " +
-                                     std::to_string(shared_.options.read_deadline_ms) +
-                                     " ms (the shards are busy); retry later"),
-                   answer_keep_alive_);
-    }
+    // (Unless the engine claimed the answer first: it is on its way, and recorded.)
+    if (awaiting_ && now >= answer_deadline_ && (!claim_ || claim_->GiveUp())) return AnswerLate();
     if (now < deadline_) return;
     deadline_ = Clock::time_point::max();
     beast::error_code ignored;
@@ -174,6 +168,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void expires_after(std::chrono::milliseconds d) { deadline_ = worker_.now + d; }
+
+  // The read awaited was given up on: 503 (the late answer, when it comes, is dropped).
+  void AnswerLate() {
+    awaiting_ = false;
+    claim_.reset();
+    Reply(ErrorResponse(http::status::service_unavailable, answer_version_,
+                        "no answer within server.read_deadline_ms = " +
+                            std::to_string(shared_.options.read_deadline_ms) +
+                            " ms (the shards are busy); retry later"),
+          answer_keep_alive_);
+  }
 
   void ReadHeader() {
     parser_.emplace();
@@ -365,6 +370,15 @@ class Session : public std::enable_shared_from_this<Session> {
     answer_deadline_ = match_.read
                            ? worker_.now + std::chrono::milliseconds(shared_.options.read_deadline_ms)
                            : Clock::time_point::max();
+    // A read's answer is claimed before it is sent (and before a side effect of it, such as
+    // a recommendation recorded under an experiment): past the deadline the claim gives up,
+    // and the client gets 503 and nothing is recorded (AnswerClaim).
+    if (match_.read) {
+      claim_ = std::make_shared<AnswerClaim>(
+          Clock::now() + std::chrono::milliseconds(shared_.options.read_deadline_ms));
+    } else {
+      claim_.reset();
+    }
     // Nothing is read or written while the engine works on the answer: the socket's
     // timeout does not apply (a read has its own deadline; ingest waits for durability).
     deadline_ = Clock::time_point::max();
@@ -380,16 +394,21 @@ class Session : public std::enable_shared_from_this<Session> {
     // An ingest's accepted events are charged to the client's rate limit bucket.
     std::string_view charge_to = match_.scope == Scope::kIngest ? std::string_view(who_) : std::string_view();
     shared_.router.Handle(req, *worker_.ingest,
-                          [self = shared_from_this(), keep_alive, seq](Response res) mutable {
-                            auto executor = self->stream_.get_executor();
-                            net::dispatch(executor, [self = std::move(self), keep_alive, seq,
-                                                     res = std::move(res)]() mutable {
-                              // Late (the deadline answered already): dropped.
-                              if (!self->awaiting_ || self->request_seq_ != seq) return;
-                              self->awaiting_ = false;
-                              self->Reply(std::move(res), keep_alive);
-                            });
-                          },
+                          Respond(
+                              [self = shared_from_this(), keep_alive, seq](Response res) mutable {
+                                auto executor = self->stream_.get_executor();
+                                net::dispatch(executor, [self = std::move(self), keep_alive, seq,
+                                                         res = std::move(res)]() mutable {
+                                  // Late (the deadline answered already): dropped.
+                                  if (!self->awaiting_ || self->request_seq_ != seq) return;
+                                  // Past the deadline, not yet swept: 503 now.
+                                  if (self->claim_ && !self->claim_->Answer()) return self->AnswerLate();
+                                  self->awaiting_ = false;
+                                  self->claim_.reset();
+                                  self->Reply(std::move(res), keep_alive);
+                                });
+                              },
+                              claim_),
                           charge_to);
   }
 
@@ -606,6 +625,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned answer_version_ = 11;
   uint64_t request_seq_ = 0;
   Clock::time_point answer_deadline_ = Clock::time_point::max();
+  std::shared_ptr<AnswerClaim> claim_;  // the awaited read's (null for other requests)
   static constexpr size_t kDiscardBytes = 16 * 1024;
   static constexpr uint64_t kReadBufferBytes = 64 * 1024;
   std::unique_ptr<char[]> discard_;  // allocated only for a lingering close or a stream
@@ -795,8 +815,19 @@ Status HttpServer::Start() {
         if (!req) {
           return reply(SerializeResponse(ErrorResponse(http::status::bad_request, 11, "malformed node request")));
         }
-        impl->shared.router.Handle(*req, *w.ingest, [reply](Response res) { reply(SerializeResponse(res)); },
-                                   {}, /*from_node=*/true);
+        // Not answered (nor recorded) after the asking node gave up on it.
+        std::shared_ptr<AnswerClaim> claim = ClaimOfForwarded(*req);
+        Respond respond(
+            [reply, claim](Response res) {
+              if (claim && !claim->Answer()) {
+                res = ErrorResponse(http::status::service_unavailable, res.version(),
+                                    "answered after the asking node gave up (cluster.forward_timeout_ms "
+                                    "or its server.read_deadline_ms)");
+              }
+              reply(SerializeResponse(res));
+            },
+            claim);
+        impl->shared.router.Handle(*req, *w.ingest, std::move(respond), {}, /*from_node=*/true);
       });
     });
   }

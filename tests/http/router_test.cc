@@ -293,6 +293,59 @@ TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
   }
 }
 
+// An answer the server gave up on (its claim's deadline passed, or the server's sweep
+// answered 503 first) is not recorded as served under the experiment; one it sends is.
+TEST(RouterExperimentTest, AnAnswerGivenUpOnIsNotRecordedAsServed) {
+  Options o = test::TestOptions();
+  Experiment e;
+  e.name = "exp1";
+  e.salt = "exp1";
+  ExperimentVariant only;
+  only.name = "A";
+  only.share = 1;
+  only.ranking = o.ranking;
+  e.variants.push_back(only);
+  o.experiments.push_back(e);
+  auto engine = std::move(Engine::Open(o)).value();
+  auto ctx = engine->NewIngestContext();
+  for (const char* item : {"i1", "i2", "i3"}) {
+    ASSERT_EQ(engine->IngestSync(*ctx, test::EventBuilder().User("v").Type("view").Item(item).Json()).accepted, 1u);
+  }
+  Router router{*engine, engine->options().server, 1};
+  const auto recommend = [&](std::shared_ptr<AnswerClaim> claim) {
+    Request req{http::verb::get, "/v1/recommendations?userId=u", 11};
+    std::promise<Response> p;
+    router.Handle(req, *ctx, Respond([&](Response r) { p.set_value(std::move(r)); }, std::move(claim)));
+    Response r = p.get_future().get();
+    EXPECT_EQ(r.result(), http::status::ok) << r.body();
+    EXPECT_NE(r.body().find(R"("itemId":"i1")"), std::string::npos) << r.body();
+  };
+  const auto past = std::make_shared<AnswerClaim>(AnswerClaim::Clock::now() - std::chrono::milliseconds(1));
+  recommend(past);
+  EXPECT_FALSE(past->Answer());  // given up by its deadline: the server answers 503
+  const auto given_up = std::make_shared<AnswerClaim>();
+  ASSERT_TRUE(given_up->GiveUp());  // the sweep came first
+  recommend(given_up);
+  const auto fresh = std::make_shared<AnswerClaim>(AnswerClaim::Clock::now() + std::chrono::hours(1));
+  recommend(fresh);
+  EXPECT_FALSE(fresh->GiveUp());  // answered: too late to give up
+  recommend(nullptr);             // no claim (in process): recorded
+  // Each call returned after its answer was (or was not) recorded, all in user u's
+  // partition: once the last is counted, every earlier one recorded would be too.
+  const auto served = [&] {
+    Request req{http::verb::get, "/v1/experiments/exp1", 11};
+    std::promise<Response> p;
+    router.Handle(req, *ctx, [&](Response r) { p.set_value(std::move(r)); });
+    const std::string body = p.get_future().get().body();
+    const size_t at = body.find(R"("served":)");
+    return at == std::string::npos ? uint64_t{0} : std::strtoull(body.c_str() + at + 9, nullptr, 10);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (served() < 2 && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_EQ(served(), 2u);
+}
+
 TEST_F(RouterTest, OffersAndTheirErrors) {
   Response r = Call(http::verb::post, "/v1/offers/rank",
                     R"({"userId":"u","k":1,"offers":[{"offerId":"A","category":"fashion","priority":90},)"

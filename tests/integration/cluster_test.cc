@@ -157,12 +157,14 @@ test::HttpResult Read(uint16_t port, const std::string& target) {
   return client.Post(target.substr(5, sp - 5), target.substr(sp + 1));
 }
 
-test::HttpResult GetWhenServed(uint16_t port, const std::string& target) {
+// `refused`, when given, counts the answers refused on the way.
+test::HttpResult GetWhenServed(uint16_t port, const std::string& target, uint64_t* refused = nullptr) {
   const auto deadline = Steady::now() + std::chrono::seconds(60);
   test::HttpResult r;
   while (Steady::now() < deadline) {
     r = Read(port, target);
     if (r.status == 200 || (r.status != 503 && r.status != 0)) return r;
+    if (refused != nullptr) ++*refused;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a takeover: nothing to poll but the read
   }
   return r;
@@ -227,10 +229,11 @@ class ClusterTest : public ::testing::Test {
       }
       for (size_t n = 0; n < clients_.size(); ++n) {
         if (!clients_[n]) continue;
-        const test::HttpResult got = GetWhenServed(nodes_[n]->port(), target);
+        const bool ranked = target.starts_with("/v1/recommendations");
+        const test::HttpResult got = GetWhenServed(nodes_[n]->port(), target, ranked ? &refused_by_nodes_ : nullptr);
         EXPECT_EQ(got.status, want.status) << when << ": node-" << n << " " << target << ": " << got.body;
         EXPECT_EQ(Normalized(got.body), Normalized(want.body)) << when << ": node-" << n << " " << target;
-        if (target.starts_with("/v1/recommendations") && got.body.find("\"itemId\"") != std::string::npos) {
+        if (ranked && got.body.find("\"itemId\"") != std::string::npos) {
           ++served_by_nodes_;  // recorded under the experiment
         }
         if (HasFailure()) {  // the first difference says it; the rest would repeat it
@@ -249,7 +252,9 @@ class ClusterTest : public ::testing::Test {
   }
 
   // The experiment's report on every live node counts every answer any node served under
-  // it (the standalone's, every one it served), and is the same on every node.
+  // it (the standalone's, every one it served), and is the same on every node. A node that
+  // answered 503 records nothing, but for an answer in flight when the asking node gave up
+  // or one whose partition moved as it was sent: each refused read may count once more.
   void ExpectSameExperimentReport(const std::string& when) {
     const auto served = [](const std::string& body) {
       uint64_t sum = 0;
@@ -269,13 +274,15 @@ class ClusterTest : public ::testing::Test {
         r = GetWhenServed(nodes_[n]->port(), "/v1/experiments/exp");
       }
       ASSERT_EQ(r.status, 200) << when << ": " << r.body;
-      EXPECT_EQ(served(r.body), served_by_nodes_) << when << ": node-" << n << " " << r.body;
+      EXPECT_GE(served(r.body), served_by_nodes_) << when << ": node-" << n << " " << r.body;
+      EXPECT_LE(served(r.body), served_by_nodes_ + refused_by_nodes_) << when << ": node-" << n << " " << r.body;
       if (first.empty()) first = r.body;
       EXPECT_EQ(r.body, first) << when << ": node-" << n;
     }
   }
 
   uint64_t served_by_nodes_ = 0, served_by_standalone_ = 0;
+  uint64_t refused_by_nodes_ = 0;  // recommendations answered 503 (or not at all) before 200
   std::unique_ptr<test::NatsCluster> nats_;
   std::vector<std::unique_ptr<test::Daemon>> nodes_;
   std::vector<std::unique_ptr<test::HttpClient>> clients_;
