@@ -15,6 +15,7 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
     : gated_(options.durability.ack != AckLevel::kMemory),
       sync_(options.durability.ack == AckLevel::kFsync),
       timed_(options.server.metrics),
+      inline_(options.durability.ack == AckLevel::kWal),
       store_(store),
       log_(log),
       interners_(interners),
@@ -28,7 +29,7 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
   for (uint32_t p = 0; p < log.partitions(); ++p) {
     durable_[p].store(start[p], std::memory_order_relaxed);
   }
-  thread_ = std::make_unique<Shard>(0, [this] { return Round(); }, "eddy-store");
+  thread_ = std::make_unique<Shard>(0, [this] { return RoundAndReply(/*wait=*/true); }, "eddy-store");
 }
 
 StoreWriter::~StoreWriter() { thread_->Stop(); }
@@ -64,6 +65,33 @@ void StoreWriter::Stop() {
 std::string StoreWriter::LastError() const {
   MutexLock lock(&error_mu_);
   return error_;
+}
+
+// Only while the store thread dozes (it found nothing to do for over a millisecond: a
+// quiet eddy): a round would hold this request alone anyway, and doing it here saves
+// waking that thread and its waking the shards back. A store thread awake or only just
+// asleep (a busy eddy) takes everything published since its last round in its next one:
+// its group commits stay as large as before, and the commits stay off the threads that
+// decode and apply.
+bool StoreWriter::TryRoundInline() {
+  if (!inline_ || failing() || !Idle()) return false;  // failing: the store thread retries
+  return RoundAndReply(/*wait=*/false) != kBusy && !failing();
+}
+
+size_t StoreWriter::RoundAndReply(bool wait) {
+  if (wait) {
+    round_mu_.Lock();
+  } else if (!round_mu_.TryLock()) {
+    return kBusy;
+  }
+  const size_t n = Round();
+  std::vector<IngestTicket*> replies;
+  replies.swap(durable_replies_);
+  round_mu_.Unlock();
+  // After the durable offsets moved: a read sent after one of these replies catches up to
+  // them. Outside the lock: a reply may run a request's next step inline.
+  for (IngestTicket* t : replies) t->RunDone(&duplicates_total_);
+  return n;
 }
 
 // Every partition's newly published entries (up to kRoundMax each) go into one WriteBatch,
@@ -135,11 +163,7 @@ size_t StoreWriter::Round() {
     if (gated_) waker.Add(shards_.ThreadOf(PartitionId(p)));
   }
   waker.Flush();
-  // After the durable offsets moved: a read sent after one of these replies catches up to
-  // them.
-  for (IngestTicket* t : durable_replies_) t->RunDone(&duplicates_total_);
-  durable_replies_.clear();
-  return n;
+  return n;  // the replies in durable_replies_: RoundAndReply sends them
 }
 
 void StoreWriter::OnError(const Status& st) {

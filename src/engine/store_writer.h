@@ -7,7 +7,15 @@
 // failed commit makes the store "failing" (ingest answers 503) and is retried from the
 // same offsets until it succeeds.
 //
-// Thread-safety: Round and everything it touches run on the store thread only. durable(),
+// With ack wal the thread that just published a request's events runs the round itself
+// when no round is running (TryRoundInline): its reply, and the shards' wake-up, need no
+// hop to the store thread — the hand-off that cost a request two or three context switches
+// (docs/architecture.md, "Inline commits"). With ack fsync the store thread does every
+// round: an fsync would hold up the caller's connections and partitions for milliseconds.
+//
+// Thread-safety: Round and everything it touches run under round_mu_ (on the store thread
+// or on a thread in TryRoundInline), one round at a time; the replies of a round are sent
+// after round_mu_ is released. durable(),
 // failing(), LastError(), FillStatus() and Wake() may be called from any thread: durable
 // offsets are release-stored after the write that made them true; the error text is
 // guarded by a mutex and never held while anything else runs.
@@ -16,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +67,12 @@ class StoreWriter {
   // Runs rounds until everything published is stored (or the store fails), then joins.
   void Stop();
   void Wake() { thread_->Wake(); }
+  // Ack wal: runs a round on the calling thread unless one is running; false then (the
+  // running round may have missed what the caller published: wake the store thread).
+  // Not while holding anything a reply callback takes.
+  bool TryRoundInline();
+  // Whether the store thread has had nothing to do for a while (Shard::Dozing).
+  bool Idle() const { return thread_->Dozing(); }
   // For work that can wait a millisecond: wakes the thread only when it dozes longer.
   void Nudge() { thread_->Nudge(); }
 
@@ -67,7 +82,11 @@ class StoreWriter {
   void FillStatus(StoreStatus* out) const;
 
  private:
-  size_t Round();
+  // A round under round_mu_ (waiting for it, or giving up when `wait` is false: then
+  // kBusy), then its replies. Returns the entries it stored.
+  static constexpr size_t kBusy = SIZE_MAX;
+  size_t RoundAndReply(bool wait);
+  size_t Round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_);
   void OnError(const Status& st);
 
   static constexpr int64_t kMarkIntervalMs = 60'000;
@@ -75,6 +94,7 @@ class StoreWriter {
   const bool gated_;
   const bool sync_;
   const bool timed_;  // server.metrics: commits are timed
+  const bool inline_;  // ack wal: TryRoundInline runs rounds
   LogStore& store_;
   PartitionedLog& log_;
   const Interners& interners_;
@@ -84,7 +104,8 @@ class StoreWriter {
   const std::function<void(LogStore::Mark)> on_mark_;
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;
   std::unique_ptr<Shard> thread_;
-  // Store thread only.
+  // One round at a time; what it touches is guarded by it (not annotated member by member).
+  Mutex round_mu_;
   std::vector<uint64_t> end_;  // this round's end per partition
   std::string encode_buf_;
   ChunkBuilder chunk_;

@@ -36,6 +36,8 @@ class Doorbell {
     return waiters_.load(std::memory_order_seq_cst) != 0;
   }
   void WakeWaiters();
+  // Whether a consumer is between Prepare and the end of its sleep (a hint: stale at once).
+  bool HasWaiters() const { return waiters_.load(std::memory_order_relaxed) != 0; }
 
  private:
   std::atomic<uint32_t> epoch_{0};

@@ -51,6 +51,9 @@ class Shard {
   // syscall on the producer's side, and an idle one is woken by the first work that comes.
   void Nudge();
   static constexpr int64_t kIdlePollUs = 1000;
+  // Whether the thread sleeps (or is about to) longer than kIdlePollUs: it found nothing to
+  // do for a while (what Nudge would wake). A hint, stale at once.
+  bool Dozing() const { return bell_.HasWaiters() && drowsy_.load(std::memory_order_relaxed); }
   static constexpr int64_t kMaxIdleSleepUs = 64'000;
   // Applies everything already published, runs queued tasks, and joins the thread (a
   // hosted loop is not run from then on).
