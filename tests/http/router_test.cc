@@ -5,8 +5,10 @@
 #include <chrono>
 
 #include <future>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "http/json_writer.h"
 #include "ranker/experiments.h"
@@ -245,19 +247,26 @@ TEST_F(RouterTest, RecommendationsAndTheirParameters) {
 
 // Under a running experiment: the answer names it and the user's variant; ?variant=
 // forces another (a variant of another experiment, or none, is an error).
-TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
+// Test options with one experiment, "exp1", whose variants share the users evenly.
+Options WithExperiment(const std::vector<std::string>& variants) {
   Options o = test::TestOptions();
   Experiment e;
   e.name = "exp1";
   e.salt = "exp1";
-  for (const char* name : {"A", "B"}) {
+  for (const std::string& name : variants) {
     ExperimentVariant v;
     v.name = name;
-    v.share = 0.5;
+    v.share = 1.0 / static_cast<double>(variants.size());
     v.ranking = o.ranking;
     e.variants.push_back(v);
   }
   o.experiments.push_back(e);
+  return o;
+}
+
+TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
+  const Options o = WithExperiment({"A", "B"});
+  const Experiment& e = o.experiments.front();
   auto engine = std::move(Engine::Open(o)).value();
   auto ctx = engine->NewIngestContext();
   Router router{*engine, engine->options().server, 1};
@@ -296,17 +305,7 @@ TEST(RouterExperimentTest, AnswersNameTheExperimentAndVariantWhichMayBeForced) {
 // An answer the server gave up on (its claim's deadline passed, or the server's sweep
 // answered 503 first) is not recorded as served under the experiment; one it sends is.
 TEST(RouterExperimentTest, AnAnswerGivenUpOnIsNotRecordedAsServed) {
-  Options o = test::TestOptions();
-  Experiment e;
-  e.name = "exp1";
-  e.salt = "exp1";
-  ExperimentVariant only;
-  only.name = "A";
-  only.share = 1;
-  only.ranking = o.ranking;
-  e.variants.push_back(only);
-  o.experiments.push_back(e);
-  auto engine = std::move(Engine::Open(o)).value();
+  auto engine = std::move(Engine::Open(WithExperiment({"A"}))).value();
   auto ctx = engine->NewIngestContext();
   for (const char* item : {"i1", "i2", "i3"}) {
     ASSERT_EQ(engine->IngestSync(*ctx, test::EventBuilder().User("v").Type("view").Item(item).Json()).accepted, 1u);
