@@ -12,6 +12,7 @@
 # reads over HTTP (recommendations and similar items, 50 reads/s open loop for 5 s beside
 # 1 000 events/s of ingest, sent to the first node: in cluster mode forwarded to the
 # user's owner, each global step asking every node). Usage: bench/cluster.sh [duration_s] [batch]
+# EDDY_BUILD_DIR=DIR runs the eddy and eddy-load of another build (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -21,7 +22,7 @@ command -v nats-server >/dev/null || { echo "nats-server missing: tools/setup-de
 pids=()
 cleanup_all() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [[ -n "${KEEP:-}" ]] && echo "kept $work" || rm -rf "$work"; }
 trap cleanup_all EXIT
-free_port() { ./build/release/eddy-load --print-free-port; }
+free_port() { "$bin/eddy-load" --print-free-port; }
 # Clock ticks of user + system time of a process so far.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hz=$(getconf CLK_TCK)
@@ -51,7 +52,7 @@ replicas = $r
 connect_timeout_ms = 60000
 TOML
   rm -f "$work/port$i"
-  "${EDDY_BIN:-./build/release/eddy}" --config "$work/node$i.toml" --port 0 --port-file "$work/port$i" \
+  "$bin/eddy" --config "$work/node$i.toml" --port 0 --port-file "$work/port$i" \
     --log-level warn 2>>"$work/node$i.log" &
   pids+=($!)
   node_pids+=($!)
@@ -82,7 +83,7 @@ measure() {
   for p in "${pids[@]}"; do before=$((before + $(ticks "$p"))); done
   local loads=()
   for ((i = 0; i < ${#ports[@]}; i++)); do
-    ./build/release/eddy-load --port "${ports[i]}" --batch "$batch" --connections 8 \
+    "$bin/eddy-load" --port "${ports[i]}" --batch "$batch" --connections 8 \
       --duration "$duration" --no-progress --json --seed $((42 + i)) >"$work/load$i.json" &
     loads+=($!)
   done
@@ -106,7 +107,7 @@ read_latency() {
       recommendations) path='/v1/recommendations?userId={user}&k=10' ;;
       similar) path='/v1/items/i1/similar?k=10' ;;
     esac
-    ./build/release/eddy-load --port "${ports[0]}" --rate 1000 --batch 100 --connections 2 --duration 5 \
+    "$bin/eddy-load" --port "${ports[0]}" --rate 1000 --batch 100 --connections 2 --duration 5 \
       --reads 50 --read-path "$path" --no-progress --line "$1_$kind" | grep '/reads' || true
   done
 }

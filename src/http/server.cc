@@ -652,11 +652,16 @@ void Worker::StartSweep() {
   });
 }
 
-// server.io_threads, or with 0 one per shard thread of the engine (hosted: the shard
-// threads run the I/O), or 1 if the engine has none to lend.
-int IoThreads(const Engine& engine, const ServerOptions& o) {
-  if (o.io_threads > 0) return o.io_threads;
-  return engine.LoopThreads() > 0 ? static_cast<int>(engine.LoopThreads()) : 1;
+// Who runs the I/O: server.io_threads threads of its own, or with 0 the engine's shard
+// threads (hosted: one io_context each), or 1 thread of its own if the engine has none to lend.
+struct IoLayout {
+  bool hosted = false;
+  int threads = 1;
+};
+IoLayout IoLayoutOf(const Engine& engine, const ServerOptions& o) {
+  if (o.io_threads > 0) return {false, o.io_threads};
+  if (engine.LoopThreads() > 0) return {true, static_cast<int>(engine.LoopThreads())};
+  return {false, 1};
 }
 
 }  // namespace
@@ -675,11 +680,9 @@ struct HttpServer::Impl {
   std::unique_ptr<net::steady_timer> backoff;  // re-arms accept after an error
   std::unique_ptr<Socket> peer;                // the socket being accepted into
 
-  Impl(Engine& e, const ServerOptions& o)
-      : engine(e),
-        hosted(o.io_threads == 0 && e.LoopThreads() > 0),
-        io_threads(IoThreads(e, o)),
-        shared(e, o, io_threads) {}
+  Impl(Engine& e, const ServerOptions& o) : Impl(e, o, IoLayoutOf(e, o)) {}
+  Impl(Engine& e, const ServerOptions& o, IoLayout io)
+      : engine(e), hosted(io.hosted), io_threads(io.threads), shared(e, o, io_threads) {}
 
   // Takes the io_contexts back from the shard threads; `own_threads`: and runs each on a
   // thread of its own from now on (a shutdown drains while the engine stops).
