@@ -5,7 +5,9 @@
 //
 // Threading: every public method is thread-safe unless it says otherwise. Callbacks passed
 // to asynchronous calls run exactly once, either on the calling thread before the call
-// returns or on a shard thread; they must be quick and must not block (post work elsewhere).
+// returns or on a shard thread — or, an ingest's reply with ack wal, on a thread inside
+// another Ingest call (which stored it: docs/architecture.md, "Inline commits"); they must be
+// quick, must not block and must not take a lock held around Ingest (post work elsewhere).
 
 #include <array>
 #include <atomic>

@@ -257,8 +257,8 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   }
   reply->accepted = n;
   IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
-  // Gated without eventIds the reply needs durability only: the store thread sends it
-  // right after its write (reads catch up to the durable offset, so they see it).
+  // Gated without eventIds the reply needs durability only: the store round sends it right
+  // after its write (reads catch up to the durable offset, so they see it).
   const uint8_t store_replies = gated_ && !has_ids ? kStoreReplies : 0;
   if (owned_by_log != nullptr) {
     owned_by_log->Arm(std::move(*reply), std::move(*done));

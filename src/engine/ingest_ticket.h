@@ -4,8 +4,9 @@
 // the request in one partition ends with a kLastOfRun entry; the shard that applies it
 // calls RunDone(). The last RunDone() sends the reply and deletes the ticket.
 //
-// Thread-safety: AddDuplicate/RunDone from shard threads. `pending_` (acq_rel) orders every
-// shard's duplicate counts before the final reply.
+// Thread-safety: AddDuplicate/RunDone from shard threads, and RunDone from whichever thread
+// ran a store round (the store thread, or an ingesting one: StoreWriter::TryRoundInline).
+// `pending_` (acq_rel) orders every shard's duplicate counts before the final reply.
 
 #include <atomic>
 #include <cstdint>
@@ -19,7 +20,7 @@ namespace eddy {
 // The ingest path's LogEntry::flags.
 enum IngestFlags : uint8_t {
   kLastOfRun = 1,  // the last entry of one request in this partition
-  // The ticket is completed by the store thread once the run is durable (ack wal/fsync,
+  // The ticket is completed by the store round that made the run durable (ack wal/fsync,
   // no eventIds: nothing to wait for from the apply), not by the shard.
   kStoreReplies = 2,
 };

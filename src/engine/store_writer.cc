@@ -29,7 +29,7 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
   for (uint32_t p = 0; p < log.partitions(); ++p) {
     durable_[p].store(start[p], std::memory_order_relaxed);
   }
-  thread_ = std::make_unique<Shard>(0, [this] { return RoundAndReply(/*wait=*/true); }, "eddy-store");
+  thread_ = std::make_unique<Shard>(0, [this] { return RoundAndReply(/*wait=*/true, nullptr); }, "eddy-store");
 }
 
 StoreWriter::~StoreWriter() { thread_->Stop(); }
@@ -75,16 +75,18 @@ std::string StoreWriter::LastError() const {
 // decode and apply.
 bool StoreWriter::TryRoundInline() {
   if (!inline_ || failing() || !Idle()) return false;  // failing: the store thread retries
-  return RoundAndReply(/*wait=*/false) != kBusy && !failing();
+  bool more = false;
+  return RoundAndReply(/*wait=*/false, &more) != kBusy && !failing() && !more;
 }
 
-size_t StoreWriter::RoundAndReply(bool wait) {
+size_t StoreWriter::RoundAndReply(bool wait, bool* more) {
   if (wait) {
     round_mu_.Lock();
   } else if (!round_mu_.TryLock()) {
     return kBusy;
   }
   const size_t n = Round();
+  if (more != nullptr) *more = capped_;
   std::vector<IngestTicket*> replies;
   replies.swap(durable_replies_);
   round_mu_.Unlock();
@@ -101,6 +103,7 @@ size_t StoreWriter::RoundAndReply(bool wait) {
 size_t StoreWriter::Round() {
   static constexpr uint64_t kRoundMax = 16384;
   size_t n = 0;
+  capped_ = false;
   for (uint32_t p = 0; p < log_.partitions(); ++p) {
     PartitionLog& pl = log_.partition(PartitionId(p));
     const uint64_t first = pl.cursor(1);
@@ -122,6 +125,7 @@ size_t StoreWriter::Round() {
       }
       ++end;
     }
+    capped_ |= end == stop;  // more may be published past it: another round follows
     if (end != first) store_.Put(PartitionId(p), first, chunk_.Finish(), chunk_.count());
     n += end - first;
     end_[p] = end;

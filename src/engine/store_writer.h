@@ -47,8 +47,8 @@ class IngestTicket;
 class StoreWriter {
  public:
   // `start[p]`: where partition p's log continues (everything below is stored). `on_mark`
-  // gets each retention mark once it is durable (on the store thread). Every referenced
-  // object must outlive the writer.
+  // gets each retention mark once it is durable (on the thread that ran the round: the
+  // store thread, or an inline one). Every referenced object must outlive the writer.
   StoreWriter(const Options& options, LogStore& store, PartitionedLog& log,
               const Interners& interners, const ShardSet& shards,
               std::atomic<uint64_t>& duplicates_total, Clock* clock,
@@ -67,9 +67,10 @@ class StoreWriter {
   // Runs rounds until everything published is stored (or the store fails), then joins.
   void Stop();
   void Wake() { thread_->Wake(); }
-  // Ack wal: runs a round on the calling thread unless one is running; false then (the
-  // running round may have missed what the caller published: wake the store thread).
-  // Not while holding anything a reply callback takes.
+  // Ack wal: runs a round on the calling thread while the store thread dozes and no round
+  // is running; false when it did not, or left work behind (a failed write, a partition
+  // with more than a round takes): then the caller wakes the store thread. The round's
+  // replies run on the calling thread: not while holding anything a reply callback takes.
   bool TryRoundInline();
   // Whether the store thread has had nothing to do for a while (Shard::Dozing).
   bool Idle() const { return thread_->Dozing(); }
@@ -83,9 +84,10 @@ class StoreWriter {
 
  private:
   // A round under round_mu_ (waiting for it, or giving up when `wait` is false: then
-  // kBusy), then its replies. Returns the entries it stored.
+  // kBusy), then its replies. Returns the entries it stored; `*more` (when given): a
+  // partition had more than one round takes.
   static constexpr size_t kBusy = SIZE_MAX;
-  size_t RoundAndReply(bool wait);
+  size_t RoundAndReply(bool wait, bool* more);
   size_t Round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_);
   void OnError(const Status& st);
 
@@ -107,13 +109,14 @@ class StoreWriter {
   // One round at a time; what it touches is guarded by it (not annotated member by member).
   Mutex round_mu_;
   std::vector<uint64_t> end_;  // this round's end per partition
+  bool capped_ = false;        // this round stopped at kRoundMax in some partition
   std::string encode_buf_;
   ChunkBuilder chunk_;
   std::vector<IngestTicket*> durable_replies_;  // this round's
   int64_t last_mark_ms_;
   std::chrono::steady_clock::time_point last_error_log_;
   std::atomic<bool> failing_{false};
-  LatencyHistogram commit_latency_;  // written by the store thread, read by Status
+  LatencyHistogram commit_latency_;  // written by a round (under round_mu_), read by Status
   mutable Mutex error_mu_;
   std::string error_ ABSL_GUARDED_BY(error_mu_);
 };

@@ -339,23 +339,18 @@ Response NodesUnavailable(unsigned v, std::string_view why) {
 
 bool IsPartRequest(const Request& req) { return req.find(kPartHeader) != req.end(); }
 
-void SetAnswerBy(Request& req, AnswerClaim::Clock::time_point by) {
+void SetAnswerWithin(Request& req, AnswerClaim::Clock::time_point by) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - AnswerClaim::Clock::now());
-  const auto epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  req.set(kAnswerByHeader, std::to_string((epoch + left).count()));
+  req.set(kAnswerWithinHeader, std::to_string(std::max<int64_t>(left.count(), 0)));
 }
 
 std::shared_ptr<AnswerClaim> ClaimOfForwarded(const Request& req) {
-  const auto it = req.find(kAnswerByHeader);
+  const auto it = req.find(kAnswerWithinHeader);
   if (it == req.end()) return nullptr;
-  int64_t by_ms = 0;
+  int64_t within_ms = 0;
   const std::string_view text(it->value().data(), it->value().size());
-  if (std::from_chars(text.data(), text.data() + text.size(), by_ms).ec != std::errc()) return nullptr;
-  const auto epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  return std::make_shared<AnswerClaim>(AnswerClaim::Clock::now() +
-                                       std::chrono::milliseconds(by_ms - epoch.count()));
+  if (std::from_chars(text.data(), text.data() + text.size(), within_ms).ec != std::errc()) return nullptr;
+  return std::make_shared<AnswerClaim>(AnswerClaim::Clock::now() + std::chrono::milliseconds(within_ms));
 }
 
 std::string SerializeRequest(const Request& req) { return Serialize(req); }
@@ -426,7 +421,7 @@ bool Router::Distribute(Request& req, std::string_view path, std::string_view id
     const int64_t p = engine_.PartitionOfKey(*key);
     if (const std::shared_ptr<AnswerClaim>& claim = respond.claim()) {
       // The owner's answer is wanted until this node's deadline or its forward timeout.
-      SetAnswerBy(req, std::min(claim->deadline(),
+      SetAnswerWithin(req, std::min(claim->deadline(),
                                 AnswerClaim::Clock::now() + std::chrono::milliseconds(
                                                                 engine_.options().cluster.forward_timeout_ms)));
     }

@@ -21,12 +21,14 @@ inline constexpr uint32_t kPartK = 1u << 30;
 inline constexpr std::string_view kPartHeader = "X-Eddy-Part";
 bool IsPartRequest(const Request& req);
 
-// A read forwarded to its partition's owner carries when the asking node gives up on it
-// (milliseconds since the Unix epoch): the owner neither answers nor records (a
-// recommendation served under an experiment) after that, so the client's 503 and the
-// owner's record agree — but for an answer in flight at that very moment.
-inline constexpr std::string_view kAnswerByHeader = "X-Eddy-Answer-By";
-void SetAnswerBy(Request& req, AnswerClaim::Clock::time_point by);
+// A read forwarded to its partition's owner carries how long the asking node still waits
+// for it (milliseconds; a duration, not a time: the nodes' clocks need not agree): the
+// owner neither answers nor records (a recommendation served under an experiment) once
+// that long has passed since it parsed the request. Its deadline is later than the asking
+// node's by the request's transit and queueing: an answer recorded in that window reaches
+// a node that has answered 503 already.
+inline constexpr std::string_view kAnswerWithinHeader = "X-Eddy-Answer-Within-Ms";
+void SetAnswerWithin(Request& req, AnswerClaim::Clock::time_point by);
 // The claim the owner answers a forwarded read under (null when it carries no deadline).
 std::shared_ptr<AnswerClaim> ClaimOfForwarded(const Request& req);
 

@@ -367,16 +367,15 @@ class Session : public std::enable_shared_from_this<Session> {
     awaiting_ = true;
     answer_keep_alive_ = keep_alive;
     answer_version_ = req.version();
-    answer_deadline_ = match_.read
-                           ? worker_.now + std::chrono::milliseconds(shared_.options.read_deadline_ms)
-                           : Clock::time_point::max();
     // A read's answer is claimed before it is sent (and before a side effect of it, such as
     // a recommendation recorded under an experiment): past the deadline the claim gives up,
-    // and the client gets 503 and nothing is recorded (AnswerClaim).
+    // and the client gets 503 and nothing is recorded (AnswerClaim). The sweep gives up at
+    // the same deadline (from the clock now: the sweep's cached time may be 100 ms old).
     if (match_.read) {
-      claim_ = std::make_shared<AnswerClaim>(
-          Clock::now() + std::chrono::milliseconds(shared_.options.read_deadline_ms));
+      answer_deadline_ = Clock::now() + std::chrono::milliseconds(shared_.options.read_deadline_ms);
+      claim_ = std::make_shared<AnswerClaim>(answer_deadline_);
     } else {
+      answer_deadline_ = Clock::time_point::max();
       claim_.reset();
     }
     // Nothing is read or written while the engine works on the answer: the socket's

@@ -16,8 +16,9 @@
 // Writes are group commits: the store thread fills one WriteBatch per round with every
 // partition's new entries and writes it once (synced in fsync mode).
 //
-// Thread-safety: Put/Commit from one thread (the store thread); Scan/NextOffset before
-// the store thread starts or from it; Stats from any thread (RocksDB properties).
+// Thread-safety: Put/Commit from one thread at a time (a store round, under the
+// StoreWriter's round mutex); Scan/NextOffset before the store thread starts or from a round;
+// Stats from any thread (RocksDB properties).
 
 #include <atomic>
 #include <cstdint>
