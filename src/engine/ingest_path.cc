@@ -303,7 +303,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     wake_store |= StoreShouldWake(pl, first + len);
   }
   waker.Flush();
-  // Ack wal: this thread stores the events itself when no round is running, and answers
+  // Ack wal: this thread stores the events itself while the store thread dozes, and answers
   // the request (store_replies) or wakes the shards that will — no store-thread hop.
   if (gated_ && store_->TryRoundInline()) return Status::Ok();
   TellStore(wake_store);

@@ -15,7 +15,6 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
     : gated_(options.durability.ack != AckLevel::kMemory),
       sync_(options.durability.ack == AckLevel::kFsync),
       timed_(options.server.metrics),
-      inline_(options.durability.ack == AckLevel::kWal),
       store_(store),
       log_(log),
       interners_(interners),
@@ -74,7 +73,8 @@ std::string StoreWriter::LastError() const {
 // its group commits stay as large as before, and the commits stay off the threads that
 // decode and apply.
 bool StoreWriter::TryRoundInline() {
-  if (!inline_ || failing() || !Idle()) return false;  // failing: the store thread retries
+  // Ack wal only (gated, not synced); a failing store is retried by the store thread.
+  if (!gated_ || sync_ || failing() || !Idle()) return false;
   bool more = false;
   return RoundAndReply(/*wait=*/false, &more) != kBusy && !failing() && !more;
 }

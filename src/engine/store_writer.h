@@ -96,7 +96,6 @@ class StoreWriter {
   const bool gated_;
   const bool sync_;
   const bool timed_;  // server.metrics: commits are timed
-  const bool inline_;  // ack wal: TryRoundInline runs rounds
   LogStore& store_;
   PartitionedLog& log_;
   const Interners& interners_;
