@@ -44,14 +44,68 @@ CoView::CoView(uint32_t max_neighbours, uint64_t max_items)
 void CoView::Flush() {
   if (buffer_.empty()) return;
   RadixSort(buffer_, scratch_);
+  Fold(buffer_);
+  buffer_.clear();
+}
+
+void CoView::FlushItems(std::span<const ItemId> items) {
+  if (buffer_.empty() || items.empty()) return;
+  // A 4096-bit filter of the items' ids (in L1) rejects nearly every other pair with one
+  // test; what passes is looked up among the items (sorted).
+  uint64_t filter[64] = {};
+  const auto bit = [](uint32_t id) {
+    return static_cast<uint32_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> 52);
+  };
+  std::vector<uint32_t> ids;
+  ids.reserve(items.size());
+  for (ItemId item : items) {
+    ids.push_back(item.value());
+    filter[bit(item.value()) >> 6] |= uint64_t{1} << (bit(item.value()) & 63);
+  }
+  std::sort(ids.begin(), ids.end());
+  const auto wanted = [&](uint32_t from) {
+    const uint32_t b = bit(from);
+    return (filter[b >> 6] & (uint64_t{1} << (b & 63))) != 0 &&
+           std::binary_search(ids.begin(), ids.end(), from);
+  };
+  // Moves the items' pairs out (the rest keeps its place: Flush sorts it anyway).
+  std::vector<uint64_t>& taken = item_scratch_;
+  taken.clear();
+  size_t kept = 0;
+  for (const uint64_t pair : buffer_) {
+    if (wanted(static_cast<uint32_t>(pair >> 32))) {
+      taken.push_back(pair);
+    } else {
+      buffer_[kept++] = pair;
+    }
+  }
+  if (taken.empty()) return;
+  buffer_.resize(kept);
+  std::sort(taken.begin(), taken.end());
+  // A fold that makes a list may evict (past max_items), and eviction goes by when each
+  // list was last folded: a list whose pairs are still buffered would look older than it
+  // is. So when one of these items has no list yet and eddy is at the cap, fold it all.
+  if (items_.size() + items.size() > max_items_) {
+    for (size_t i = 0; i < taken.size(); ++i) {
+      if ((i == 0 || (taken[i] >> 32) != (taken[i - 1] >> 32)) &&
+          !items_.contains(ItemId(static_cast<uint32_t>(taken[i] >> 32)))) {
+        buffer_.insert(buffer_.end(), taken.begin(), taken.end());
+        return Flush();
+      }
+    }
+  }
+  Fold(taken);
+}
+
+void CoView::Fold(const std::vector<uint64_t>& pairs) {
   // Runs of one `from` item: where each starts (plus the end).
   runs_.clear();
-  for (size_t i = 0; i < buffer_.size(); ++i) {
-    if (i == 0 || (buffer_[i] >> 32) != (buffer_[i - 1] >> 32)) runs_.push_back(i);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i == 0 || (pairs[i] >> 32) != (pairs[i - 1] >> 32)) runs_.push_back(i);
   }
-  runs_.push_back(buffer_.size());
+  runs_.push_back(pairs.size());
   const size_t n = runs_.size() - 1;
-  const auto from_of = [&](size_t r) { return ItemId(static_cast<uint32_t>(buffer_[runs_[r]] >> 32)); };
+  const auto from_of = [&](size_t r) { return ItemId(static_cast<uint32_t>(pairs[runs_[r]] >> 32)); };
   bool inserted_any = false;
   for (size_t r = 0; r < n; ++r) {
     // Each item's table is a cache miss: prefetch the item's map slot 8 runs ahead and its
@@ -65,9 +119,8 @@ void CoView::Flush() {
     auto [it, inserted] = items_.try_emplace(from_of(r));
     inserted_any |= inserted;
     it->second.last_seq = ++seq_;
-    Merge(it->second, buffer_.data() + runs_[r], runs_[r + 1] - runs_[r]);
+    Merge(it->second, pairs.data() + runs_[r], runs_[r + 1] - runs_[r]);
   }
-  buffer_.clear();
   if (inserted_any && items_.size() > max_items_) EvictOldest();
 }
 
@@ -167,7 +220,7 @@ void CoView::Neighbours(ItemId item, std::vector<Neighbour>* out) const {
 
 size_t CoView::bytes() const {
   return items_.capacity() * (sizeof(ItemId) + sizeof(List) + 1) + slots_ * sizeof(Counter) +
-         (buffer_.capacity() + scratch_.capacity()) * sizeof(uint64_t);
+         (buffer_.capacity() + scratch_.capacity() + item_scratch_.capacity()) * sizeof(uint64_t);
 }
 
 void CoView::Save(SerialWriter& w) const {

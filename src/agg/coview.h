@@ -9,7 +9,9 @@
 // item's run is folded into its neighbour table with one lookup of the item (prefetched a
 // few runs ahead); the table is open addressing (linear probing, load ≤ 7/8) of 12-byte
 // counters, so a pair costs about one cache line.
-// Flush() folds the buffer; reads call it first, so answers are exact and fresh.
+// Flush() folds the buffer; a read folds first the pending pairs of the items it reads
+// (FlushItems: a scan of the buffer, not a fold of all of it), so answers are exact and
+// fresh, and a read's cost does not depend on how much the buffer holds.
 //
 // Bounded per item: at most 2 x max_neighbours counters; when a merge goes past that, the
 // list is cut back to the max_neighbours best (by count) and the largest count cut
@@ -24,6 +26,7 @@
 // Thread-safety: none; owned and used by one shard thread.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,13 +59,19 @@ class CoView {
     if (buffer_.size() >= kBufferPairs) Flush();
   }
   void Flush();
-  // Appends the item's counters to `out` (unordered). Call Flush() first.
+  // Folds the pending pairs of these items only (their lists are then up to date, as
+  // after Flush(); the rest stays buffered). A scan of the buffer; for reads.
+  void FlushItems(std::span<const ItemId> items);
+  // Pairs not folded yet.
+  size_t pending() const { return buffer_.size(); }
+  // Appends the item's counters to `out` (unordered). Call Flush() or FlushItems() first.
   void Neighbours(ItemId item, std::vector<Neighbour>* out) const;
   // Adds the item's list to a sum over lists kept relative to the floors (see
   // CoViewState::Partial): per neighbour (count − floor) and (error − floor), modulo 2^64,
-  // and the list's floor to `floor`. Call Flush() first.
+  // and the list's floor to `floor`. Call Flush() or FlushItems() first.
   void AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const;
-  // How many counters the item's list holds (call Flush() first): to size a sum ahead.
+  // How many counters the item's list holds (call Flush() or FlushItems() first): to size
+  // a sum ahead.
   size_t NeighbourCount(ItemId item) const {
     auto it = items_.find(item);
     return it == items_.end() ? 0 : it->second.size;
@@ -102,6 +111,8 @@ class CoView {
     uint64_t last_seq = 0;
   };
 
+  // Folds sorted pairs (runs of one item) into their lists.
+  void Fold(const std::vector<uint64_t>& pairs);
   void Merge(List& list, const uint64_t* pairs, size_t n);
   // Keeps the max_neighbours best counters; the floor rises to the largest count cut.
   void Cut(List& list);
@@ -116,7 +127,7 @@ class CoView {
   size_t slots_ = 0;  // allocated counter slots, for bytes()
   uint64_t evicted_ = 0;
   uint64_t pruned_ = 0;
-  std::vector<uint64_t> buffer_, scratch_;
+  std::vector<uint64_t> buffer_, scratch_, item_scratch_;
   std::vector<Counter> cut_scratch_;
   std::vector<size_t> runs_;
   absl::flat_hash_map<ItemId, List> items_;
@@ -181,7 +192,7 @@ class CoViewState final : public State, public CoView {
       return {d.item, floor + d.count, floor + d.error};
     }
   };
-  // Adds one item's list on this shard to a partial (call Flush() first).
+  // Adds one item's list on this shard to a partial (call Flush() or FlushItems() first).
   void AddTo(Partial& p, ItemId item) const { AddNeighbours(item, &p.sums, &p.floor); }
   static void Merge(Partial& into, const Partial& part) {
     into.sums.reserve(into.sums.size() + part.sums.size());  // one rehash at most

@@ -292,7 +292,7 @@ ReadTask QueryService::Similar(ItemId id, uint32_t k,
                                std::function<void(SimilarAnswer)> done) const {
   auto merge = Gather<CoViewState::Partial>(shards_, [id](ShardState& st) {
     CoViewState& cv = st.Get<CoViewState>();
-    cv.Flush();
+    cv.FlushItems({&id, 1});
     CoViewState::Partial p;
     cv.AddTo(p, id);
     return p;

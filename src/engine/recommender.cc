@@ -440,7 +440,7 @@ Recommender::CandidateQuery Recommender::QueryOf(const Job& job) const {
 Recommender::CandidatePart Recommender::CandidatePartOf(ShardState& st, const CandidateQuery& q) {
   CandidatePart part;
   CoViewState& cv = st.Get<CoViewState>();
-  cv.Flush();
+  cv.FlushItems(q.seeds);
   size_t neighbours = 0;  // at most: the seeds' lists overlap
   for (ItemId seed : q.seeds) neighbours += cv.NeighbourCount(seed);
   part.coview.sums.reserve(neighbours);  // one allocation, no rehash while adding

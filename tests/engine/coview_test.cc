@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
+#include <tuple>
 
 #include "agg/coview.h"
 #include "engine/random_stream.h"
@@ -196,6 +198,57 @@ TEST(CoViewSketchTest, ItemsBeyondTheCapAreForgottenLeastRecentFirst) {
   n.clear();
   cv.Neighbours(ItemId(1), &n);  // the oldest is gone
   EXPECT_TRUE(n.empty());
+}
+
+// A read folds only the pending pairs of the items it reads (FlushItems): their lists are
+// then what a full fold gives, and the other items' pairs are still folded later, intact.
+TEST(CoViewSketchTest, FoldingSomeItemsGivesTheirListsAndKeepsTheRestPending) {
+  CoView all(100, 100000), some(100, 100000);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 5000; ++i) {
+    const ItemId a(1 + rng() % 300), b(1 + rng() % 300);
+    if (a == b) continue;
+    all.AddPair(a, b);
+    some.AddPair(a, b);
+  }
+  all.Flush();
+  const std::vector<ItemId> read = {ItemId(3), ItemId(77), ItemId(300), ItemId(9999)};
+  some.FlushItems(read);
+  const auto sorted = [](const CoView& cv, ItemId item) {
+    std::vector<CoView::Neighbour> n;
+    cv.Neighbours(item, &n);
+    std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> out;
+    for (const auto& x : n) out.emplace_back(x.item.value(), x.count, x.error);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  for (ItemId item : read) EXPECT_EQ(sorted(some, item), sorted(all, item)) << item.value();
+  EXPECT_FALSE(sorted(all, ItemId(3)).empty());
+  EXPECT_TRUE(sorted(some, ItemId(4)).empty()) << "another item's pairs are still pending";
+  EXPECT_GT(some.pending(), 0u);
+  some.Flush();
+  EXPECT_EQ(some.pending(), 0u);
+  for (uint32_t i = 1; i <= 300; ++i) EXPECT_EQ(sorted(some, ItemId(i)), sorted(all, ItemId(i))) << i;
+}
+
+// At the cap, a read's fold that would make a new list folds everything first: eviction
+// goes by when each list was last folded, which a partial fold would skew.
+TEST(CoViewSketchTest, FoldingSomeItemsAtTheCapFoldsAll) {
+  CoView cv(100, 64);
+  for (uint32_t i = 1; i <= 63; i += 2) cv.AddPair(ItemId(i), ItemId(i + 1));  // 64 lists
+  cv.Flush();
+  ASSERT_EQ(cv.items(), 64u);
+  cv.AddPair(ItemId(1), ItemId(3));      // item 1 (the oldest list) is touched again
+  cv.AddPair(ItemId(500), ItemId(501));  // and 500, 501 have no list yet
+  cv.FlushItems(std::vector<ItemId>{ItemId(500)});
+  EXPECT_EQ(cv.pending(), 0u) << "everything was folded";
+  EXPECT_LE(cv.items(), 64u);
+  std::vector<CoView::Neighbour> n;
+  cv.Neighbours(ItemId(1), &n);  // recently touched: not the one forgotten
+  EXPECT_EQ(n.size(), 2u);
+  n.clear();
+  cv.Neighbours(ItemId(500), &n);
+  EXPECT_EQ(n.size(), 1u);
 }
 
 }  // namespace
