@@ -23,6 +23,15 @@ constexpr std::string_view AckLevelName(AckLevel a) {
   return a == AckLevel::kMemory ? "memory" : a == AckLevel::kWal ? "wal" : "fsync";
 }
 
+// The CPU priority of the event store's background work (RocksDB's flushes and
+// compactions): idle (Linux SCHED_IDLE: only a core nothing else wants), low (nice 19),
+// normal (as eddy's other threads).
+enum class BackgroundPriority : uint8_t { kIdle, kLow, kNormal };
+// The config spelling: "idle", "low", "normal".
+constexpr std::string_view BackgroundPriorityName(BackgroundPriority p) {
+  return p == BackgroundPriority::kIdle ? "idle" : p == BackgroundPriority::kLow ? "low" : "normal";
+}
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
@@ -443,6 +452,7 @@ struct ClusterOptions {
 struct DurabilityOptions {
   std::string data_dir = "./data";
   AckLevel ack = AckLevel::kWal;
+  BackgroundPriority background_priority = BackgroundPriority::kIdle;
   int64_t checkpoint_interval_minutes = 5;
   uint32_t checkpoints_kept = 2;
   // Stored events are kept this long after they were written (0 = forever); older ones

@@ -454,6 +454,16 @@ std::vector<KeySpec> MakeSchema() {
       if (v == AckLevelName(a)) o.durability.ack = a;
     }
   };
+  k.push_back(Spec("durability", "background_priority", KeySpec::kEnum, 0, 0,
+                   {BackgroundPriorityName(BackgroundPriority::kIdle),
+                    BackgroundPriorityName(BackgroundPriority::kLow),
+                    BackgroundPriorityName(BackgroundPriority::kNormal)}));
+  k.back().set_string = [](Options& o, const std::string& v) {
+    for (BackgroundPriority p :
+         {BackgroundPriority::kIdle, BackgroundPriority::kLow, BackgroundPriority::kNormal}) {
+      if (v == BackgroundPriorityName(p)) o.durability.background_priority = p;
+    }
+  };
   k.push_back(Minutes("durability", "checkpoint_interval", 0, 7 * 1440, &Options::durability,
                       &DurabilityOptions::checkpoint_interval_minutes));
   k.push_back(Int("durability", "checkpoints_kept", 1, 100, &Options::durability,

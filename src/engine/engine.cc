@@ -103,6 +103,12 @@ class EngineImpl final : public Engine {
       Result<std::unique_ptr<LogStore>> store = LogStore::Open(dir + "/log", options_.log.partitions);
       if (!store.ok()) return store.status();
       store_ = std::move(store).value();
+      // Flushes and compactions come in bursts of a core for up to seconds: at a lower
+      // priority they take the CPU the shard and store threads leave (docs/operations.md).
+      if (eddy::Status st = store_->SetBackgroundPriority(options_.durability.background_priority);
+          !st.ok()) {
+        spdlog::warn("{}; they keep the normal priority", st.message());
+      }
     }
     const uint32_t partitions = options_.log.partitions;
     int shards = options_.runtime.shards;

@@ -184,6 +184,22 @@ Result<std::unique_ptr<LogStore>> LogStore::OpenDb(const std::string& dir, rocks
   return s;
 }
 
+Status LogStore::SetBackgroundPriority(BackgroundPriority priority) {
+  if (priority == BackgroundPriority::kNormal) return Status::Ok();
+  const rocksdb::CpuPriority p =
+      priority == BackgroundPriority::kIdle ? rocksdb::CpuPriority::kIdle : rocksdb::CpuPriority::kLow;
+  for (rocksdb::Env::Priority pool : {rocksdb::Env::Priority::LOW, rocksdb::Env::Priority::HIGH}) {
+    if (rocksdb::Status st = env_->LowerThreadPoolCPUPriority(pool, p); !st.ok()) {
+      return FromRocks(st, "lowering the priority of the store's background threads");
+    }
+  }
+  return Status::Ok();
+}
+
+Status LogStore::FlushForTest() {
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_[1]), "flushing the event store");
+}
+
 Result<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir, uint32_t partitions) {
   rocksdb::DBOptions o;
   o.create_if_missing = true;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "eddy/ids.h"
+#include "eddy/options.h"
 #include "eddy/result.h"
 #include "eddy/status.h"
 #include "util/serial.h"
@@ -120,6 +121,13 @@ class LogStore {
   Status Commit(bool sync);
   // Drops the pending batch (after a failed Commit, before the round is retried).
   void Discard();
+  // Lowers the CPU priority of RocksDB's flush and compaction threads (each takes it at
+  // its next job). They are the process's (RocksDB's default environment): this applies
+  // to every store the process opens, and a priority once lowered stays (kNormal changes
+  // nothing).
+  Status SetBackgroundPriority(BackgroundPriority priority);
+  // Tests only: writes the memtable to a table file now (a flush job) and waits for it.
+  Status FlushForTest();
   // Tests only: while set, the disk is full: every write to the store's files (WAL, SST,
   // MANIFEST) stores half its bytes and fails with "no space left", so Commit fails inside
   // RocksDB mid-write. Once cleared, the next Commit resumes RocksDB and writes.

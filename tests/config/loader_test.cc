@@ -89,6 +89,7 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->ranking.exclude_out_of_stock, d.ranking.exclude_out_of_stock);
   EXPECT_EQ(r->durability.data_dir, "./data");
   EXPECT_EQ(r->durability.ack, AckLevel::kWal);
+  EXPECT_EQ(r->durability.background_priority, BackgroundPriority::kIdle);
 }
 
 TEST(ConfigTest, ParsesValues) {
@@ -383,6 +384,15 @@ TEST(ConfigTest, CheckpointSettings) {
   EXPECT_EQ(r->durability.checkpoints_kept, 5u);
   EXPECT_EQ(r->durability.ack, AckLevel::kFsync);
   EXPECT_EQ(Options().durability.checkpoint_interval_minutes, 5);
+  for (BackgroundPriority p : {BackgroundPriority::kIdle, BackgroundPriority::kLow, BackgroundPriority::kNormal}) {
+    Result<Options> b = ParseOptions(
+        "[durability]\nbackground_priority = \"" + std::string(BackgroundPriorityName(p)) + "\"\n", "t.toml");
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(b->durability.background_priority, p);
+  }
+  EXPECT_EQ(ParseOptions("[durability]\nbackground_priority = \"high\"\n", "t.toml").status().message(),
+            "config t.toml: durability.background_priority: expected one of \"idle\", \"low\", "
+            "\"normal\", got \"high\"");
   EXPECT_NE(ParseOptions("[durability]\ncheckpoints_kept = 0\n", "t.toml").status().message().find(
                 "durability.checkpoints_kept: expected an integer in [1, 100], got 0"),
             std::string::npos);

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -179,6 +182,35 @@ TEST(LogStoreTest, ChunksScanInOffsetOrderAndSurviveReopen) {
   EXPECT_EQ(*s->NextOffset(PartitionId(3)), 0u);
   ASSERT_TRUE(s->DeleteBelow(PartitionId(1), 3).ok());
   EXPECT_EQ(ScanAll(*s, 1, 0), (V{{3, "d"}}));
+}
+
+// The scheduling policy of each of this process's threads named `name`.
+std::vector<int> PoliciesOf(const std::string& name) {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string got;
+    std::getline(comm, got);
+    if (got == name) out.push_back(sched_getscheduler(std::stoi(task.path().filename().string())));
+  }
+  return out;
+}
+
+// durability.background_priority = "idle" (the default): RocksDB's flush (and compaction)
+// threads run under SCHED_IDLE, so their bursts take only CPU that eddy's own threads leave.
+TEST(LogStoreTest, BackgroundWorkRunsAtIdlePriority) {
+  test::TempDir dir;
+  auto s = std::move(LogStore::Open((dir.path() / "log").string(), 1)).value();
+  ASSERT_TRUE(s->SetBackgroundPriority(BackgroundPriority::kIdle).ok());
+  ChunkBuilder c;
+  c.Begin();
+  c.Add("a");
+  s->Put(PartitionId(0), 0, c.Finish(), c.count());
+  ASSERT_TRUE(s->Commit(/*sync=*/false).ok());
+  ASSERT_TRUE(s->FlushForTest().ok());  // a flush job: its thread takes the priority first
+  const std::vector<int> flushers = PoliciesOf("rocksdb:high");
+  ASSERT_FALSE(flushers.empty());
+  for (int policy : flushers) EXPECT_EQ(policy, SCHED_IDLE);
 }
 
 // Writes `key` = `value` in the store's metadata (default column family) behind its back.
