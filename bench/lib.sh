@@ -1,6 +1,7 @@
 # Shared by the bench scripts: build Release, start eddy on a temp data dir and a free
 # loopback port, stop it. Source it after `cd` to the repository root.
-#   start_eddy [eddy args...]   sets $pid and $port; returns 1 if eddy exited instead
+#   start_eddy [eddy args...]   sets $pid and $port; returns 1 if eddy exited instead (its
+#                               log's last lines on stderr)
 #   stop_eddy [signal]          default TERM; waits for the exit
 #   run [eddy-load args...]     eddy-load against the started eddy, no progress line
 # $work is a temp dir removed on exit (with eddy killed if still running).
@@ -25,7 +26,13 @@ start_eddy() {
     --data-dir "$work/data" "$@" 2>>"$work/eddy.log" &
   pid=$!
   while [[ ! -s "$work/port" ]]; do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; pid=""; return 1; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || true
+      pid=""
+      echo "eddy exited at start ($bin/eddy, config $config):" >&2
+      tail -n 20 "$work/eddy.log" >&2
+      return 1
+    fi
     sleep 0.01
   done
   port=$(cat "$work/port")
