@@ -56,8 +56,8 @@ void CoView::FlushItems(std::span<const ItemId> items) {
   const auto bit = [](uint32_t id) {
     return static_cast<uint32_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> 52);
   };
-  std::vector<uint32_t> ids;
-  ids.reserve(items.size());
+  std::vector<uint32_t>& ids = item_ids_;
+  ids.clear();
   for (ItemId item : items) {
     ids.push_back(item.value());
     filter[bit(item.value()) >> 6] |= uint64_t{1} << (bit(item.value()) & 63);
@@ -220,7 +220,8 @@ void CoView::Neighbours(ItemId item, std::vector<Neighbour>* out) const {
 
 size_t CoView::bytes() const {
   return items_.capacity() * (sizeof(ItemId) + sizeof(List) + 1) + slots_ * sizeof(Counter) +
-         (buffer_.capacity() + scratch_.capacity() + item_scratch_.capacity()) * sizeof(uint64_t);
+         (buffer_.capacity() + scratch_.capacity() + item_scratch_.capacity()) * sizeof(uint64_t) +
+         item_ids_.capacity() * sizeof(uint32_t);
 }
 
 void CoView::Save(SerialWriter& w) const {

@@ -11,7 +11,7 @@
 // counters, so a pair costs about one cache line.
 // Flush() folds the buffer; a read folds first the pending pairs of the items it reads
 // (FlushItems: a scan of the buffer, not a fold of all of it), so answers are exact and
-// fresh, and a read's cost does not depend on how much the buffer holds.
+// fresh, and a read never pays for folding the whole buffer.
 //
 // Bounded per item: at most 2 x max_neighbours counters; when a merge goes past that, the
 // list is cut back to the max_neighbours best (by count) and the largest count cut
@@ -128,6 +128,7 @@ class CoView {
   uint64_t evicted_ = 0;
   uint64_t pruned_ = 0;
   std::vector<uint64_t> buffer_, scratch_, item_scratch_;
+  std::vector<uint32_t> item_ids_;  // FlushItems' items, sorted
   std::vector<Counter> cut_scratch_;
   std::vector<size_t> runs_;
   absl::flat_hash_map<ItemId, List> items_;

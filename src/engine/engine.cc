@@ -105,6 +105,8 @@ class EngineImpl final : public Engine {
       store_ = std::move(store).value();
       // Flushes and compactions come in bursts of a core for up to seconds: at a lower
       // priority they take the CPU the shard and store threads leave (docs/operations.md).
+      // (Only an environment without priorities says no: RocksDB's POSIX one does not
+      // report whether the OS allowed the change.)
       if (eddy::Status st = store_->SetBackgroundPriority(options_.durability.background_priority);
           !st.ok()) {
         spdlog::warn("{}; they keep the normal priority", st.message());

@@ -203,32 +203,41 @@ TEST(CoViewSketchTest, ItemsBeyondTheCapAreForgottenLeastRecentFirst) {
 // A read folds only the pending pairs of the items it reads (FlushItems): their lists are
 // then what a full fold gives, and the other items' pairs are still folded later, intact.
 TEST(CoViewSketchTest, FoldingSomeItemsGivesTheirListsAndKeepsTheRestPending) {
-  CoView all(100, 100000), some(100, 100000);
-  std::mt19937 rng(7);
-  for (int i = 0; i < 5000; ++i) {
-    const ItemId a(1 + rng() % 300), b(1 + rng() % 300);
-    if (a == b) continue;
-    all.AddPair(a, b);
-    some.AddPair(a, b);
+  // With lists far below their cap, and with lists of at most 2 x 2 counters (cut again
+  // and again: a fold's result depends on the batch, and each list's pairs fold in one).
+  for (uint32_t max_neighbours : {100u, 2u}) {
+    SCOPED_TRACE(max_neighbours);
+    CoView all(max_neighbours, 100000), some(max_neighbours, 100000);
+    std::mt19937 rng(7);
+    for (int i = 0; i < 5000; ++i) {
+      const ItemId a(1 + rng() % 300), b(1 + rng() % 300);
+      if (a == b) continue;
+      all.AddPair(a, b);
+      some.AddPair(a, b);
+    }
+    all.Flush();
+    const std::vector<ItemId> read = {ItemId(3), ItemId(77), ItemId(300), ItemId(9999)};
+    some.FlushItems(read);
+    const auto sorted = [](const CoView& cv, ItemId item) {
+      std::vector<CoView::Neighbour> n;
+      cv.Neighbours(item, &n);
+      std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> out;
+      for (const auto& x : n) out.emplace_back(x.item.value(), x.count, x.error);
+      std::sort(out.begin(), out.end());
+      return out;
+    };
+    for (ItemId item : read) EXPECT_EQ(sorted(some, item), sorted(all, item)) << item.value();
+    EXPECT_FALSE(sorted(all, ItemId(3)).empty());
+    EXPECT_TRUE(sorted(some, ItemId(4)).empty()) << "another item's pairs are still pending";
+    EXPECT_GT(some.pending(), 0u);
+    some.Flush();
+    EXPECT_EQ(some.pending(), 0u);
+    for (uint32_t i = 1; i <= 300; ++i) EXPECT_EQ(sorted(some, ItemId(i)), sorted(all, ItemId(i))) << i;
+    EXPECT_EQ(some.pruned(), all.pruned());
+    if (max_neighbours == 2) {
+      EXPECT_GT(all.pruned(), 0u);
+    }
   }
-  all.Flush();
-  const std::vector<ItemId> read = {ItemId(3), ItemId(77), ItemId(300), ItemId(9999)};
-  some.FlushItems(read);
-  const auto sorted = [](const CoView& cv, ItemId item) {
-    std::vector<CoView::Neighbour> n;
-    cv.Neighbours(item, &n);
-    std::vector<std::tuple<uint32_t, uint64_t, uint64_t>> out;
-    for (const auto& x : n) out.emplace_back(x.item.value(), x.count, x.error);
-    std::sort(out.begin(), out.end());
-    return out;
-  };
-  for (ItemId item : read) EXPECT_EQ(sorted(some, item), sorted(all, item)) << item.value();
-  EXPECT_FALSE(sorted(all, ItemId(3)).empty());
-  EXPECT_TRUE(sorted(some, ItemId(4)).empty()) << "another item's pairs are still pending";
-  EXPECT_GT(some.pending(), 0u);
-  some.Flush();
-  EXPECT_EQ(some.pending(), 0u);
-  for (uint32_t i = 1; i <= 300; ++i) EXPECT_EQ(sorted(some, ItemId(i)), sorted(all, ItemId(i))) << i;
 }
 
 // At the cap, a read's fold that would make a new list folds everything first: eviction
@@ -249,6 +258,19 @@ TEST(CoViewSketchTest, FoldingSomeItemsAtTheCapFoldsAll) {
   n.clear();
   cv.Neighbours(ItemId(500), &n);
   EXPECT_EQ(n.size(), 1u);
+  // At the cap, but the read's item has a list: only its pairs are folded.
+  for (uint32_t i = 600; cv.items() < 64; i += 2) {
+    cv.AddPair(ItemId(i), ItemId(i + 1));
+    cv.Flush();
+  }
+  ASSERT_EQ(cv.items(), 64u);
+  cv.AddPair(ItemId(500), ItemId(502));
+  cv.FlushItems(std::vector<ItemId>{ItemId(500)});
+  EXPECT_EQ(cv.pending(), 1u) << "502's pair with 500 is still pending";
+  EXPECT_EQ(cv.items(), 64u);
+  n.clear();
+  cv.Neighbours(ItemId(500), &n);
+  EXPECT_EQ(n.size(), 2u);
 }
 
 }  // namespace

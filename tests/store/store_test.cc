@@ -184,14 +184,14 @@ TEST(LogStoreTest, ChunksScanInOffsetOrderAndSurviveReopen) {
   EXPECT_EQ(ScanAll(*s, 1, 0), (V{{3, "d"}}));
 }
 
-// The scheduling policy of each of this process's threads named `name`.
+// The scheduling policy of each of this process's threads whose name starts with `name`.
 std::vector<int> PoliciesOf(const std::string& name) {
   std::vector<int> out;
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
     std::ifstream comm(task.path() / "comm");
     std::string got;
     std::getline(comm, got);
-    if (got == name) out.push_back(sched_getscheduler(std::stoi(task.path().filename().string())));
+    if (got.starts_with(name)) out.push_back(sched_getscheduler(std::stoi(task.path().filename().string())));
   }
   return out;
 }
