@@ -110,6 +110,21 @@ KeySpec Bool(std::string_view section, std::string_view key, T Options::*group, 
   return s;
 }
 
+// A key whose value is one of an enum's spellings (`name` of each of `values`, in order).
+template <typename T, typename E>
+KeySpec Enum(std::string_view section, std::string_view key, T Options::*group, E T::*field,
+             std::initializer_list<E> values, std::string_view (*name)(E)) {
+  std::vector<std::string_view> allowed;
+  for (E e : values) allowed.push_back(name(e));
+  KeySpec s = Spec(section, key, KeySpec::kEnum, 0, 0, std::move(allowed));
+  s.set_string = [group, field, all = std::vector<E>(values), name](Options& o, const std::string& v) {
+    for (E e : all) {
+      if (v == name(e)) (o.*group).*field = e;
+    }
+  };
+  return s;
+}
+
 // ranking.weight_<signal>: the weight of one signal of the recommendation score.
 KeySpec RankWeight(RankSignal signal) {
   static const std::array<std::string, kRankSignalCount> keys = [] {
@@ -446,24 +461,12 @@ std::vector<KeySpec> MakeSchema() {
     o.clock = v == "event" ? ClockMode::kEvent : ClockMode::kLive;
   };
   k.push_back(Str("durability", "data_dir", &Options::durability, &DurabilityOptions::data_dir));
-  k.push_back(Spec("durability", "ack", KeySpec::kEnum, 0, 0,
-                   {AckLevelName(AckLevel::kMemory), AckLevelName(AckLevel::kWal),
-                    AckLevelName(AckLevel::kFsync)}));
-  k.back().set_string = [](Options& o, const std::string& v) {
-    for (AckLevel a : {AckLevel::kMemory, AckLevel::kWal, AckLevel::kFsync}) {
-      if (v == AckLevelName(a)) o.durability.ack = a;
-    }
-  };
-  k.push_back(Spec("durability", "background_priority", KeySpec::kEnum, 0, 0,
-                   {BackgroundPriorityName(BackgroundPriority::kIdle),
-                    BackgroundPriorityName(BackgroundPriority::kLow),
-                    BackgroundPriorityName(BackgroundPriority::kNormal)}));
-  k.back().set_string = [](Options& o, const std::string& v) {
-    for (BackgroundPriority p :
-         {BackgroundPriority::kIdle, BackgroundPriority::kLow, BackgroundPriority::kNormal}) {
-      if (v == BackgroundPriorityName(p)) o.durability.background_priority = p;
-    }
-  };
+  k.push_back(Enum("durability", "ack", &Options::durability, &DurabilityOptions::ack,
+                   {AckLevel::kMemory, AckLevel::kWal, AckLevel::kFsync}, AckLevelName));
+  k.push_back(Enum("durability", "background_priority", &Options::durability,
+                   &DurabilityOptions::background_priority,
+                   {BackgroundPriority::kIdle, BackgroundPriority::kLow, BackgroundPriority::kNormal},
+                   BackgroundPriorityName));
   k.push_back(Minutes("durability", "checkpoint_interval", 0, 7 * 1440, &Options::durability,
                       &DurabilityOptions::checkpoint_interval_minutes));
   k.push_back(Int("durability", "checkpoints_kept", 1, 100, &Options::durability,
