@@ -33,6 +33,12 @@ void RadixSort(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   }
 }
 
+// The top `bits` bits of Fibonacci hashing of `id` (0 when bits is 0): interned ids are
+// dense, the multiplication spreads them over the top bits.
+size_t FibonacciTop(uint32_t id, int bits) {
+  return bits == 0 ? 0 : static_cast<size_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
 }  // namespace
 
 CoView::CoView(uint32_t max_neighbours, uint64_t max_items)
@@ -53,9 +59,7 @@ void CoView::FlushItems(std::span<const ItemId> items) {
   // A 4096-bit filter of the items' ids (in L1) rejects nearly every other pair with one
   // test; what passes is looked up among the items (sorted).
   uint64_t filter[64] = {};
-  const auto bit = [](uint32_t id) {
-    return static_cast<uint32_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> 52);
-  };
+  const auto bit = [](uint32_t id) { return FibonacciTop(id, 12); };
   std::vector<uint32_t>& ids = item_ids_;
   ids.clear();
   for (ItemId item : items) {
@@ -64,7 +68,7 @@ void CoView::FlushItems(std::span<const ItemId> items) {
   }
   std::sort(ids.begin(), ids.end());
   const auto wanted = [&](uint32_t from) {
-    const uint32_t b = bit(from);
+    const size_t b = bit(from);
     return (filter[b >> 6] & (uint64_t{1} << (b & 63))) != 0 &&
            std::binary_search(ids.begin(), ids.end(), from);
   };
@@ -125,11 +129,8 @@ void CoView::Fold(const std::vector<uint64_t>& pairs) {
 }
 
 CoView::Counter* CoView::Slot(List& list, uint32_t id) {
-  // Fibonacci hashing: interned ids are dense, the top bits of the product spread them.
   const size_t mask = list.slots.size() - 1;
-  const int bits = std::countr_zero(list.slots.size());
-  size_t i = static_cast<size_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-  if (bits == 0) i = 0;
+  size_t i = FibonacciTop(id, std::countr_zero(list.slots.size()));
   while (list.slots[i].count != 0 && list.slots[i].id != id) i = (i + 1) & mask;
   return &list.slots[i];
 }
