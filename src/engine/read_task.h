@@ -69,6 +69,10 @@ AsyncAwaiter<T> Async(std::function<void(std::function<void(T)>)> start) {
 template <typename T>
 AsyncAwaiter<T> OnShard(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn) {
   return Async<T>([&set, shard, fn = std::move(fn)](std::function<void(T)> done) mutable {
+    // A sleeping shard's part runs here (ShardSet::RunIfBorrowed); the read goes on after
+    // the state was handed back.
+    std::optional<T> v;
+    if (set.RunIfBorrowed(shard, [&](ShardState& st) { v.emplace(fn(st)); })) return done(std::move(*v));
     set.OnShard(shard, [fn = std::move(fn), done = std::move(done)](ShardState& st) { done(fn(st)); });
   });
 }

@@ -2,7 +2,9 @@
 // ShardSet: the shard states and the threads that run them, as the read paths see them. A
 // read is a message to the shards holding its data (STYLE §3): OnShard runs a task on one
 // shard's thread; ScatterGather runs a part on every shard (after it caught up with every
-// acknowledged event) and merges the partials on the shard that finished last.
+// acknowledged event) and merges the partials on the shard that finished last. A read's
+// part for a shard whose thread sleeps runs on the reader's thread instead, the state lent
+// to it for that moment (RunIfBorrowed, Shard::TryBorrow): no wake-up for it.
 //
 // Standalone, each shard state has a thread of its own. In cluster mode a state holds one
 // partition (so a partition's state can be dropped, and saved and loaded on its own) and
@@ -134,9 +136,23 @@ struct ShardSet {
     return h;
   }
 
+  // Runs `fn` on state s at once, on this thread, if s's thread sleeps and lends it its
+  // states (Shard::TryBorrow); false: it did not (send a task instead). For reads' parts.
+  template <typename F>
+  bool RunIfBorrowed(size_t s, F&& fn) const {
+    if (shards.empty()) return false;
+    Shard& thread = *shards[ThreadOf(s)];
+    if (!thread.TryBorrow()) return false;
+    fn(*states[s]);
+    thread.Return();
+    return true;
+  }
+
   // `catch_up` false: the part runs on the state as it is (for the later steps of a read
   // whose first step caught up already: they add no freshness, only work under load).
   // `upto`: catch up only to that horizon (null: to what is acknowledged when it runs).
+  // The parts of a shard thread that sleeps run on the calling thread instead, after the
+  // others were sent (Shard::TryBorrow): no wake-up, no wait for a core to run them on.
   template <typename Partial>
   void ScatterGather(std::function<Partial(ShardState&)> part,
                      std::function<void(std::vector<Partial>&)> merge,
@@ -150,11 +166,19 @@ struct ShardSet {
     g->parts.resize(states.size());
     g->left.store(states.size());
     g->merge = std::move(merge);
+    std::vector<size_t> borrowed;  // threads lent to this one
     for (size_t s = 0; s < states.size(); ++s) {
+      const size_t t = ThreadOf(s);
+      if (std::find(borrowed.begin(), borrowed.end(), t) != borrowed.end()) continue;
+      // (State t is thread t's first: each thread is tried once.)
+      if (t == s && shards[t]->TryBorrow()) {
+        borrowed.push_back(t);
+        continue;
+      }
       ShardState* st = states[s].get();
-      std::atomic<int64_t>* q = &queued[ThreadOf(s)];
+      std::atomic<int64_t>* q = &queued[t];
       q->fetch_add(1, std::memory_order_relaxed);
-      shards[ThreadOf(s)]->Submit([g, st, q, s, part, catch_up, upto] {
+      shards[t]->Submit([g, st, q, s, part, catch_up, upto] {
         q->fetch_sub(1, std::memory_order_relaxed);
         if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);
@@ -162,6 +186,17 @@ struct ShardSet {
         if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
       });
     }
+    size_t done = 0;
+    for (size_t t : borrowed) {
+      for (size_t s = t; s < states.size(); s += shards.size()) {
+        ShardState* st = states[s].get();
+        if (catch_up) st->CatchUpAll(upto.get());
+        g->parts[s] = part(*st);
+        ++done;
+      }
+      shards[t]->Return();
+    }
+    if (done != 0 && g->left.fetch_sub(done, std::memory_order_acq_rel) == done) g->merge(g->parts);
   }
 };
 

@@ -94,6 +94,17 @@ void Shard::SetLoop(EventLoop* loop) {
   loop_polled_ns_ = 0;
 }
 
+bool Shard::TryBorrow() {
+  if (current_shard == this || !own_mu_.TryLock()) return false;
+  // Under own_mu_: the thread, asleep, has run every task queued before it slept, and
+  // exited_ was set (if at all) before the thread let go for good.
+  if (mailbox_.MaybeNonEmpty() || exited_.load(std::memory_order_relaxed) != 0) {
+    own_mu_.Unlock();
+    return false;
+  }
+  return true;
+}
+
 void Shard::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -158,6 +169,7 @@ void Shard::Run() {
   pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
   int64_t sleep_us = kIdlePollUs;
+  own_mu_.Lock();  // awake: the state is this thread's (TryBorrow)
   for (;;) {
     if (RunOnce() != 0) {
       idle = 0;
@@ -171,6 +183,7 @@ void Shard::Run() {
       while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
       }
       exited_.exchange(1, std::memory_order_acq_rel);
+      own_mu_.Unlock();  // a borrower sees exited_ and backs off
       DrainLate();
       return;
     }
@@ -187,6 +200,10 @@ void Shard::Run() {
       sleep_us = kIdlePollUs;
       continue;
     }
+    // Asleep, the state may be borrowed; the loop's handlers run meanwhile only send this
+    // shard tasks (they touch no state: with server.io_threads > 0 they run on threads of
+    // their own).
+    own_mu_.Unlock();
     if (hosted_ != nullptr) {
       hosted_->Wait(sleep_us);  // what it ran counts as the loop's turn
       loop_polled_ns_ = SteadyNanos();
@@ -194,6 +211,7 @@ void Shard::Run() {
     } else {
       bell_.Wait(key, sleep_us);
     }
+    own_mu_.Lock();
     idle = 0;
     sleep_us = std::min(2 * sleep_us, kMaxIdleSleepUs);  // back to kIdlePollUs once work comes
   }

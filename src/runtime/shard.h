@@ -72,6 +72,16 @@ class Shard {
   // instead of a whole poll.
   static bool TasksWaiting();
 
+  // Borrowing a sleeping shard: its thread holds the shard's state (own_mu_) whenever it is
+  // awake and lets go only to sleep. Meanwhile another thread may take the state for a
+  // moment (TryBorrow) and run a read's part on it itself instead of waking this thread for
+  // it: no wake-up, no wait for a core. Fails when the thread is awake (or about to wake),
+  // has tasks queued (they keep their order: the part would overtake them), has exited, or
+  // the caller is this shard's own thread. After true the caller has the state to itself
+  // until Return(); the thread, should it wake meanwhile, waits for it.
+  bool TryBorrow() ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void Return() ABSL_NO_THREAD_SAFETY_ANALYSIS { own_mu_.Unlock(); }
+
   int index() const { return index_; }
   bool OnShardThread() const { return std::this_thread::get_id() == thread_id_.load(); }
 
@@ -94,6 +104,9 @@ class Shard {
   // bell_.Prepare(), so a producer whose Announce sees the thread preparing sees it too.
   std::atomic<bool> drowsy_{false};
   void DrainLate();
+
+  // Held by the thread while it is awake (see TryBorrow), by a borrower while it borrows.
+  Mutex own_mu_;
 
   std::atomic<bool> stop_{false};
   // Set when the thread no longer pops its mailbox; from then on whoever pushes drains,
