@@ -11,7 +11,8 @@
 // `co_await OnShard(set, s, fn)` runs fn on shard s's thread and resumes the coroutine
 // there with its result; `co_await Gather(set, part)` runs part on every shard (after it
 // caught up, as ShardSet::ScatterGather) and resumes on the shard that finished last with
-// every partial, by shard. A ReadTask starts at once and frees itself when it returns; it
+// every partial, by shard. A shard whose thread sleeps lends its state instead: its part
+// runs on the thread that awaits, which may then resume right there (ShardSet::RunIfBorrowed). A ReadTask starts at once and frees itself when it returns; it
 // answers through the callback it was given (exactly once, on its last step's thread).
 //
 // Thread-safety: a coroutine runs on one thread at a time (each step on the thread that

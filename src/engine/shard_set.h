@@ -143,10 +143,21 @@ struct ShardSet {
     if (shards.empty()) return false;
     Shard& thread = *shards[ThreadOf(s)];
     if (!thread.TryBorrow()) return false;
+    Loan loan(thread);
     fn(*states[s]);
-    thread.Return();
     return true;
   }
+  // A borrowed thread's states, handed back when it goes out of scope (an exception too).
+  class Loan {
+   public:
+    explicit Loan(Shard& s) : s_(s) {}
+    ~Loan() { s_.Return(); }
+    Loan(const Loan&) = delete;
+    Loan& operator=(const Loan&) = delete;
+
+   private:
+    Shard& s_;
+  };
 
   // `catch_up` false: the part runs on the state as it is (for the later steps of a read
   // whose first step caught up already: they add no freshness, only work under load).
@@ -166,13 +177,15 @@ struct ShardSet {
     g->parts.resize(states.size());
     g->left.store(states.size());
     g->merge = std::move(merge);
-    std::vector<size_t> borrowed;  // threads lent to this one
+    // At most one thread lent to this one (Shard::TryBorrow): its states' parts run here,
+    // after the others were sent; the rest wake their threads, which run in parallel.
+    size_t borrowed = SIZE_MAX;
     for (size_t s = 0; s < states.size(); ++s) {
       const size_t t = ThreadOf(s);
-      if (std::find(borrowed.begin(), borrowed.end(), t) != borrowed.end()) continue;
+      if (t == borrowed) continue;
       // (State t is thread t's first: each thread is tried once.)
-      if (t == s && shards[t]->TryBorrow()) {
-        borrowed.push_back(t);
+      if (borrowed == SIZE_MAX && t == s && shards[t]->TryBorrow()) {
+        borrowed = t;
         continue;
       }
       ShardState* st = states[s].get();
@@ -186,17 +199,18 @@ struct ShardSet {
         if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
       });
     }
+    if (borrowed == SIZE_MAX) return;
     size_t done = 0;
-    for (size_t t : borrowed) {
-      for (size_t s = t; s < states.size(); s += shards.size()) {
+    {
+      Loan loan(*shards[borrowed]);
+      for (size_t s = borrowed; s < states.size(); s += shards.size()) {
         ShardState* st = states[s].get();
         if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);
         ++done;
       }
-      shards[t]->Return();
     }
-    if (done != 0 && g->left.fetch_sub(done, std::memory_order_acq_rel) == done) g->merge(g->parts);
+    if (g->left.fetch_sub(done, std::memory_order_acq_rel) == done) g->merge(g->parts);
   }
 };
 

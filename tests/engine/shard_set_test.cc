@@ -25,35 +25,48 @@ std::vector<std::thread::id> WhoRan(const ShardSet& set) {
   return got.get_future().get();
 }
 
-// Each shard thread's parts run on it or, while it sleeps, on the reader's thread; idle
-// shards sleep nearly all the time, so a read soon runs every part itself. `threads`: 0 =
-// a thread per state; 1 = one thread for all (cluster mode's layout).
-void ExpectPartsOfSleepingShardsRunHere(size_t threads) {
+// Each shard thread's parts run on it or, while it sleeps, on the reader's thread — one
+// thread's parts at most (the others wake theirs, which run in parallel); idle shards sleep
+// nearly all the time, so a read soon borrows one. `threads`: 0 = a thread per state; 1 =
+// one thread for all (cluster mode's layout: it lends all its states at once).
+void ExpectPartsOfOneSleepingThreadRunHere(size_t threads) {
   Parts parts(ComponentOptions(/*partitions=*/4, /*shards=*/threads == 1 ? 4 : 2));
   parts.StartShards(nullptr, threads);
+  const size_t thread_count = parts.set.shards.size();
   const std::thread::id me = std::this_thread::get_id();
-  bool all_here = false;
-  for (int i = 0; i < 100000 && !all_here; ++i) {
+  bool borrowed = false;
+  for (int i = 0; i < 100000 && !borrowed; ++i) {
     const std::vector<std::thread::id> ran = WhoRan(parts.set);
     ASSERT_EQ(ran.size(), parts.set.size());
-    all_here = true;
+    std::vector<bool> here(thread_count, false), there(thread_count, false);
     for (size_t s = 0; s < ran.size(); ++s) {
-      // A part runs here or on its own thread (asked from a task there: is it that one?).
-      if (ran[s] == me) continue;
-      all_here = false;
+      const size_t t = parts.set.ThreadOf(s);
+      if (ran[s] == me) {
+        here[t] = true;
+        continue;
+      }
+      there[t] = true;
+      // Else on its own thread (asked from a task there: is it that one?).
       std::promise<std::thread::id> own;
       parts.set.OnShard(s, [&own](ShardState&) { own.set_value(std::this_thread::get_id()); });
       EXPECT_EQ(ran[s], own.get_future().get()) << "state " << s;
     }
+    size_t lent = 0;
+    for (size_t t = 0; t < thread_count; ++t) {
+      EXPECT_FALSE(here[t] && there[t]) << "thread " << t << " lent only some of its states";
+      lent += here[t];
+    }
+    EXPECT_LE(lent, 1u);
+    borrowed = lent == 1;
   }
-  EXPECT_TRUE(all_here);
+  EXPECT_TRUE(borrowed);
 }
 
-TEST(ShardSetTest, ReadsRunThePartsOfSleepingShardsOnTheirOwnThread) {
-  ExpectPartsOfSleepingShardsRunHere(0);
+TEST(ShardSetTest, AReadRunsThePartsOfOneSleepingShardOnItsOwnThread) {
+  ExpectPartsOfOneSleepingThreadRunHere(0);
 }
 
-TEST(ShardSetTest, OneThreadLendsAllItsStatesAtOnce) { ExpectPartsOfSleepingShardsRunHere(1); }
+TEST(ShardSetTest, OneThreadLendsAllItsStatesAtOnce) { ExpectPartsOfOneSleepingThreadRunHere(1); }
 
 // A read's one-shard step (read_task.h's OnShard) borrows too, and its next step still
 // comes after it.

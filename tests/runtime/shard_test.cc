@@ -360,6 +360,23 @@ TEST(ShardTest, ASleepingShardLendsItsStateAndWaitsForItBack) {
     }
     done.get_future().wait();
   }
+  // One borrow at a time: holding this shard, a thread borrows no other.
+  Shard other(1, [] { return size_t{0}; });
+  other.Start();
+  ASSERT_TRUE(borrow());
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_FALSE(other.TryBorrow());
+    std::this_thread::yield();
+  }
+  shard.Return();
+  bool lent = false;
+  for (int i = 0; i < 10'000'000 && !lent; ++i) {
+    lent = other.TryBorrow();
+    if (!lent) std::this_thread::yield();
+  }
+  EXPECT_TRUE(lent);
+  if (lent) other.Return();
+  other.Stop();
   shard.Stop();
   EXPECT_FALSE(shard.TryBorrow());  // exited: tasks run on their submitters now
 }
