@@ -3,10 +3,9 @@
 // every alert they raise or clear; it hands each, as a public Alert, to every subscriber
 // (the SSE routes). With no subscriber a raise costs one atomic load.
 //
-// Thread-safety: Raised from any thread applying a shard's events (the shard's own, or a
-// reader's that borrowed the sleeping shard: Shard::TryBorrow); Subscribe/Unsubscribe from
-// any thread. A listener runs on that thread, under the feed's lock: it must only hand the
-// alert over (post it to its connection's thread). After Unsubscribe returns, it is not called.
+// Thread-safety: Raised from any shard thread; Subscribe/Unsubscribe from any thread. A
+// listener runs on the shard thread, under the feed's lock: it must only hand the alert
+// over (post it to its connection's thread). After Unsubscribe returns, it is not called.
 
 #include <array>
 #include <atomic>

@@ -7,8 +7,7 @@
 // it was sent.
 //
 // Thread-safety: every member function may be called from any thread; callbacks run on a
-// shard thread, or on the caller's (answers known without a shard, and reads whose parts
-// ran on the caller's thread while their shards slept: ShardSet::RunIfBorrowed).
+// shard thread (or the caller's, for answers known without a shard).
 
 #include <functional>
 #include <string_view>

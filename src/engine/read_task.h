@@ -11,8 +11,7 @@
 // `co_await OnShard(set, s, fn)` runs fn on shard s's thread and resumes the coroutine
 // there with its result; `co_await Gather(set, part)` runs part on every shard (after it
 // caught up, as ShardSet::ScatterGather) and resumes on the shard that finished last with
-// every partial, by shard. A shard whose thread sleeps lends its state instead: its part
-// runs on the thread that awaits, which may then resume right there (ShardSet::RunIfBorrowed). A ReadTask starts at once and frees itself when it returns; it
+// every partial, by shard. A ReadTask starts at once and frees itself when it returns; it
 // answers through the callback it was given (exactly once, on its last step's thread).
 //
 // Thread-safety: a coroutine runs on one thread at a time (each step on the thread that
@@ -70,10 +69,6 @@ AsyncAwaiter<T> Async(std::function<void(std::function<void(T)>)> start) {
 template <typename T>
 AsyncAwaiter<T> OnShard(const ShardSet& set, size_t shard, std::function<T(ShardState&)> fn) {
   return Async<T>([&set, shard, fn = std::move(fn)](std::function<void(T)> done) mutable {
-    // A sleeping shard's part runs here (ShardSet::RunIfBorrowed); the read goes on after
-    // the state was handed back.
-    std::optional<T> v;
-    if (set.RunIfBorrowed(shard, [&](ShardState& st) { v.emplace(fn(st)); })) return done(std::move(*v));
     set.OnShard(shard, [fn = std::move(fn), done = std::move(done)](ShardState& st) { done(fn(st)); });
   });
 }

@@ -25,8 +25,7 @@
 // applying under load), so the chain is kept short: three hops in the common case.
 //
 // Thread-safety: all member functions may be called from any thread; callbacks run on a
-// shard thread, or on the caller's (answers known without a shard, and reads whose parts
-// ran on the caller's thread while their shards slept: ShardSet::RunIfBorrowed).
+// shard thread (or the caller's, for answers known without a shard).
 
 #include <atomic>
 #include <functional>

@@ -2,9 +2,7 @@
 // ShardSet: the shard states and the threads that run them, as the read paths see them. A
 // read is a message to the shards holding its data (STYLE §3): OnShard runs a task on one
 // shard's thread; ScatterGather runs a part on every shard (after it caught up with every
-// acknowledged event) and merges the partials on the shard that finished last. A read's
-// part for a shard whose thread sleeps runs on the reader's thread instead, the state lent
-// to it for that moment (RunIfBorrowed, Shard::TryBorrow): no wake-up for it.
+// acknowledged event) and merges the partials on the shard that finished last.
 //
 // Standalone, each shard state has a thread of its own. In cluster mode a state holds one
 // partition (so a partition's state can be dropped, and saved and loaded on its own) and
@@ -136,34 +134,9 @@ struct ShardSet {
     return h;
   }
 
-  // Runs `fn` on state s at once, on this thread, if s's thread sleeps and lends it its
-  // states (Shard::TryBorrow); false: it did not (send a task instead). For reads' parts.
-  template <typename F>
-  bool RunIfBorrowed(size_t s, F&& fn) const {
-    if (shards.empty()) return false;
-    Shard& thread = *shards[ThreadOf(s)];
-    if (!thread.TryBorrow()) return false;
-    Loan loan(thread);
-    fn(*states[s]);
-    return true;
-  }
-  // A borrowed thread's states, handed back when it goes out of scope (an exception too).
-  class Loan {
-   public:
-    explicit Loan(Shard& s) : s_(s) {}
-    ~Loan() { s_.Return(); }
-    Loan(const Loan&) = delete;
-    Loan& operator=(const Loan&) = delete;
-
-   private:
-    Shard& s_;
-  };
-
   // `catch_up` false: the part runs on the state as it is (for the later steps of a read
   // whose first step caught up already: they add no freshness, only work under load).
   // `upto`: catch up only to that horizon (null: to what is acknowledged when it runs).
-  // The parts of a shard thread that sleeps run on the calling thread instead, after the
-  // others were sent (Shard::TryBorrow): no wake-up, no wait for a core to run them on.
   template <typename Partial>
   void ScatterGather(std::function<Partial(ShardState&)> part,
                      std::function<void(std::vector<Partial>&)> merge,
@@ -177,21 +150,11 @@ struct ShardSet {
     g->parts.resize(states.size());
     g->left.store(states.size());
     g->merge = std::move(merge);
-    // At most one thread lent to this one (Shard::TryBorrow): its states' parts run here,
-    // after the others were sent; the rest wake their threads, which run in parallel.
-    size_t borrowed = SIZE_MAX;
     for (size_t s = 0; s < states.size(); ++s) {
-      const size_t t = ThreadOf(s);
-      if (t == borrowed) continue;
-      // (State t is thread t's first: each thread is tried once.)
-      if (borrowed == SIZE_MAX && t == s && shards[t]->TryBorrow()) {
-        borrowed = t;
-        continue;
-      }
       ShardState* st = states[s].get();
-      std::atomic<int64_t>* q = &queued[t];
+      std::atomic<int64_t>* q = &queued[ThreadOf(s)];
       q->fetch_add(1, std::memory_order_relaxed);
-      shards[t]->Submit([g, st, q, s, part, catch_up, upto] {
+      shards[ThreadOf(s)]->Submit([g, st, q, s, part, catch_up, upto] {
         q->fetch_sub(1, std::memory_order_relaxed);
         if (catch_up) st->CatchUpAll(upto.get());
         g->parts[s] = part(*st);
@@ -199,18 +162,6 @@ struct ShardSet {
         if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->merge(g->parts);
       });
     }
-    if (borrowed == SIZE_MAX) return;
-    size_t done = 0;
-    {
-      Loan loan(*shards[borrowed]);
-      for (size_t s = borrowed; s < states.size(); s += shards.size()) {
-        ShardState* st = states[s].get();
-        if (catch_up) st->CatchUpAll(upto.get());
-        g->parts[s] = part(*st);
-        ++done;
-      }
-    }
-    if (g->left.fetch_sub(done, std::memory_order_acq_rel) == done) g->merge(g->parts);
   }
 };
 

@@ -322,13 +322,7 @@ void ShardState::CatchUp(PartitionId p, uint64_t upto) {
   // without blocking, so this wait is short.
   const uint64_t head = std::min(upto, VisibleEnd(p));
   while (log_->partition(p).cursor(0) < head) {
-    if (Drain(p, head - log_->partition(p).cursor(0)) == 0) {
-      std::this_thread::yield();
-    } else {
-      // Applied here (by a read, perhaps on a borrowing thread): the shard's own polls
-      // find nothing, and fold the buffered work once they have for a while (Poll).
-      empty_polls_ = 0;
-    }
+    if (Drain(p, head - log_->partition(p).cursor(0)) == 0) std::this_thread::yield();
   }
 }
 

@@ -7,11 +7,9 @@
 // wal or fsync) a shard applies only offsets below the partition's durable offset, so no
 // read ever shows an event a crash could take back.
 //
-// Thread-safety: Poll, CatchUp and the aggregates are used only by the thread that holds
-// the shard: its own while awake, or a reader's that borrowed it while it sleeps
-// (Shard::TryBorrow; the hand-over orders their accesses). The counters are atomics
-// written by that thread and read by status pages (relaxed: they are monotone figures for
-// operators).
+// Thread-safety: Poll, CatchUp and the aggregates are used only on the shard's thread.
+// The counters are atomics written by the shard thread and read by status pages
+// (relaxed: they are monotone figures for operators).
 
 #include <array>
 #include <atomic>

@@ -28,8 +28,7 @@
 namespace eddy {
 
 // Draws for P(best): a standard error of at most 0.007 (√(0.25 / 5000)), at ~0.6 ms for two
-// variants — it runs on the thread that merges the counts (a shard's, or a reader's that
-// borrowed a sleeping one), so it is kept short.
+// variants — it runs on the shard thread that merges the counts, so it is kept short.
 inline constexpr int kBestDraws = 5'000;
 
 // x of n with its 95% Wilson interval; n == 0 gives all zero.

@@ -31,9 +31,6 @@ thread_local std::vector<Shard*>* late_pending = nullptr;
 // The shard whose thread this is (nullptr on other threads).
 thread_local const Shard* current_shard = nullptr;
 
-// The shard this thread has borrowed (TryBorrow), if any.
-thread_local const Shard* borrowing = nullptr;
-
 }  // namespace
 
 Shard::Shard(int index, PollFn poll, std::string name)
@@ -95,32 +92,6 @@ void Shard::SetLoop(EventLoop* loop) {
   }
   hosted_ = loop;
   loop_polled_ns_ = 0;
-}
-
-bool Shard::TryBorrow() {
-  // One borrow per thread at a time: no try_lock of a mutex this thread holds already (a
-  // late drain inside a borrow may run a read that would borrow again), no thread held
-  // for long.
-  if (current_shard == this || borrowing != nullptr || waking_.load(std::memory_order_acquire) ||
-      !own_mu_.TryLock()) {
-    return false;
-  }
-  // Under own_mu_: exited_ was set (if at all) before the thread let go for good, and after
-  // that its mailbox is other threads' to drain: so that first. Then the thread, asleep,
-  // has run every task queued before it slept; and a thread that woke since waits for the
-  // mutex: it has its state back first.
-  if (exited_.load(std::memory_order_relaxed) != 0 || mailbox_.MaybeNonEmpty() ||
-      waking_.load(std::memory_order_relaxed)) {
-    own_mu_.Unlock();
-    return false;
-  }
-  borrowing = this;
-  return true;
-}
-
-void Shard::Return() {
-  borrowing = nullptr;
-  own_mu_.Unlock();
 }
 
 void Shard::Start() {
@@ -187,7 +158,6 @@ void Shard::Run() {
   pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
   int64_t sleep_us = kIdlePollUs;
-  own_mu_.Lock();  // awake: the state is this thread's (TryBorrow)
   for (;;) {
     if (RunOnce() != 0) {
       idle = 0;
@@ -201,7 +171,6 @@ void Shard::Run() {
       while (RunOnce() != 0 || mailbox_.MaybeNonEmpty()) {
       }
       exited_.exchange(1, std::memory_order_acq_rel);
-      own_mu_.Unlock();  // a borrower sees exited_ and backs off
       DrainLate();
       return;
     }
@@ -218,10 +187,6 @@ void Shard::Run() {
       sleep_us = kIdlePollUs;
       continue;
     }
-    // Asleep, the state may be borrowed; the loop's handlers run meanwhile only send this
-    // shard tasks (they touch no state: with server.io_threads > 0 they run on threads of
-    // their own).
-    own_mu_.Unlock();
     if (hosted_ != nullptr) {
       hosted_->Wait(sleep_us);  // what it ran counts as the loop's turn
       loop_polled_ns_ = SteadyNanos();
@@ -229,10 +194,6 @@ void Shard::Run() {
     } else {
       bell_.Wait(key, sleep_us);
     }
-    // Borrowers back off from here on: the one that may hold the state now is the last.
-    waking_.store(true, std::memory_order_release);
-    own_mu_.Lock();
-    waking_.store(false, std::memory_order_relaxed);
     idle = 0;
     sleep_us = std::min(2 * sleep_us, kMaxIdleSleepUs);  // back to kIdlePollUs once work comes
   }

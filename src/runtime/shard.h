@@ -7,10 +7,9 @@
 // slices of applying. When there is nothing to do it spins briefly, then sleeps on its
 // doorbell, or in its event loop's Wait when it hosts one.
 //
-// Thread-safety: Submit(), Wake(), TryBorrow() from any thread. Start()/Stop()/Host() from
-// the owner of the Shard or the loop, not from a shard thread. `poll`, tasks and the hosted
-// loop run on the shard thread; the shard's state is touched by that thread while awake, or
-// by a borrower (TryBorrow) while it sleeps.
+// Thread-safety: Submit(), Wake() from any thread. Start()/Stop()/Host() from the owner of
+// the Shard or the loop, not from a shard thread. `poll`, tasks and the hosted loop run on
+// the shard thread.
 
 #include <atomic>
 #include <cstddef>
@@ -73,17 +72,6 @@ class Shard {
   // instead of a whole poll.
   static bool TasksWaiting();
 
-  // Borrowing a sleeping shard: its thread holds the shard's state (own_mu_) whenever it is
-  // awake and lets go only to sleep. Meanwhile another thread may take the state for a
-  // moment (TryBorrow) and run a read's part on it itself instead of waking this thread for
-  // it: no wake-up, no wait for a core. Fails when the thread is awake or waking (a woken
-  // thread waits at most for the one borrower that holds its state then), has tasks queued
-  // (they keep their order: the part would overtake them), has exited, when the caller is
-  // this shard's own thread, or when the caller holds a borrow already (one at a time).
-  // After true the caller has the state to itself until Return() (on the same thread).
-  bool TryBorrow() ABSL_NO_THREAD_SAFETY_ANALYSIS;
-  void Return() ABSL_NO_THREAD_SAFETY_ANALYSIS;
-
   int index() const { return index_; }
   bool OnShardThread() const { return std::this_thread::get_id() == thread_id_.load(); }
 
@@ -106,11 +94,6 @@ class Shard {
   // bell_.Prepare(), so a producer whose Announce sees the thread preparing sees it too.
   std::atomic<bool> drowsy_{false};
   void DrainLate();
-
-  // Held by the thread while it is awake (see TryBorrow), by a borrower while it borrows.
-  Mutex own_mu_;
-  // Set while the thread, woken, waits for own_mu_: no new borrow then.
-  std::atomic<bool> waking_{false};
 
   std::atomic<bool> stop_{false};
   // Set when the thread no longer pops its mailbox; from then on whoever pushes drains,

@@ -4,14 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
-#include <utility>
 #include <vector>
 
 namespace eddy {
@@ -296,89 +294,6 @@ TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
   }
   shard.Host(nullptr);
   shard.Stop();
-}
-
-// A sleeping shard lends its state: TryBorrow succeeds only while its thread sleeps with
-// nothing queued, and a thread woken meanwhile runs nothing until the state is returned.
-// (ThreadSanitizer checks the hand-over: `state` is a plain int written by both threads.)
-TEST(ShardTest, ASleepingShardLendsItsStateAndWaitsForItBack) {
-  int state = 0;  // the shard's state: its thread's, or a borrower's
-  Shard shard(0, [] { return size_t{0}; });
-  shard.Start();
-  // Until its thread sleeps (an idle one soon does, and wakes only to check on itself).
-  const auto borrow = [&shard] {
-    for (int i = 0; i < 10'000'000; ++i) {
-      if (shard.TryBorrow()) return true;
-      std::this_thread::yield();
-    }
-    return false;
-  };
-  for (int round = 1; round <= 20; ++round) {
-    ASSERT_TRUE(borrow());
-    bool lent = true;
-    state = round * 10;
-    std::promise<std::pair<bool, int>> seen;
-    std::future<std::pair<bool, int>> seen_later = seen.get_future();
-    shard.Submit([&] { seen.set_value({lent, state}); });  // wakes the thread: it waits
-    if (round <= 3) {
-      // (A wait for something that must not happen: the thread, awake now, does not run the
-      // task while the state is lent, however long that is.)
-      EXPECT_EQ(seen_later.wait_for(std::chrono::milliseconds(5)), std::future_status::timeout);
-    }
-    state += 1;
-    lent = false;
-    shard.Return();
-    const auto [was_lent, value] = seen_later.get();
-    EXPECT_FALSE(was_lent);
-    EXPECT_EQ(value, round * 10 + 1);
-  }
-  // Awake (inside a task), the thread lends nothing, not even to itself.
-  std::promise<void> started, release;
-  std::promise<bool> own;
-  shard.Submit([&] {
-    own.set_value(shard.TryBorrow());
-    started.set_value();
-    release.get_future().wait();
-  });
-  started.get_future().wait();
-  EXPECT_FALSE(own.get_future().get());
-  EXPECT_FALSE(shard.TryBorrow());
-  release.set_value();
-  // A task queued before a borrow runs before it: a borrow that succeeds sees it done.
-  for (int round = 0; round < 20; ++round) {
-    ASSERT_TRUE(borrow());
-    bool ran = false;
-    std::promise<void> done;
-    shard.Submit([&] {
-      ran = true;
-      done.set_value();
-    });
-    shard.Return();
-    if (shard.TryBorrow()) {
-      EXPECT_TRUE(ran);
-      shard.Return();
-    }
-    done.get_future().wait();
-  }
-  // One borrow at a time: holding this shard, a thread borrows no other.
-  Shard other(1, [] { return size_t{0}; });
-  other.Start();
-  ASSERT_TRUE(borrow());
-  for (int i = 0; i < 1000; ++i) {
-    EXPECT_FALSE(other.TryBorrow());
-    std::this_thread::yield();
-  }
-  shard.Return();
-  bool lent = false;
-  for (int i = 0; i < 10'000'000 && !lent; ++i) {
-    lent = other.TryBorrow();
-    if (!lent) std::this_thread::yield();
-  }
-  EXPECT_TRUE(lent);
-  if (lent) other.Return();
-  other.Stop();
-  shard.Stop();
-  EXPECT_FALSE(shard.TryBorrow());  // exited: tasks run on their submitters now
 }
 
 TEST(ShardTest, StopEndsHosting) {
