@@ -1,5 +1,6 @@
 // Cost of scoring recommendation candidates (ranker::Rank): rules, normalisation, weighted
-// sum, ordering and diversity over N candidates with all six signals, top 10.
+// sum, ordering and diversity over N candidates with all six signals, top 10; with at most
+// `per_category` of a category (0 = no cap: the default ranking.max_per_category).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -21,11 +22,11 @@ void BM_Rank(benchmark::State& state) {
   }
   const SignalValues w = {0.4, 0.3, 0.2, 0.1, 0.1, 0.1};
   Rules r;
-  r.max_per_category = 3;
+  r.max_per_category = static_cast<uint32_t>(state.range(1));
   for (auto _ : state) benchmark::DoNotOptimize(Rank(c, w, r, 10));
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_Rank)->Arg(100)->Arg(500)->Arg(2000);
+BENCHMARK(BM_Rank)->ArgNames({"candidates", "per_category"})->ArgsProduct({{100, 500, 2000}, {0, 3}});
 
 }  // namespace
 }  // namespace eddy::ranker

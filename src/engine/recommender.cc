@@ -725,7 +725,6 @@ void Recommender::Finish(Job& job) {
     r.category = std::string(c.facts.category_name);
     r.price_micros = c.facts.price_micros;
     r.bought = job.bought.contains(c.item);
-    r.source = SourceName(c.sources);
     r.raw[kCoView] = static_cast<double>(c.coview);
     r.raw[kPopularity] = c.popularity;
     r.raw[kRecency] = c.recency;
@@ -762,7 +761,7 @@ void Recommender::Finish(Job& job) {
     item.score = s.score;
     item.category = c.category;
     item.price_micros = c.price_micros;
-    item.source = c.source;
+    item.source = SourceName(jc.sources);  // (only for the answer's items)
     item.coview_count = jc.coview;
     item.coview_error = jc.coview_error;
     for (size_t i = 0; i < kRankSignalCount; ++i) {

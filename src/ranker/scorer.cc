@@ -40,9 +40,17 @@ std::vector<Scored> Rank(const std::vector<Candidate>& candidates, const SignalV
       s.score += s.contribution[i];
     }
   }
-  std::sort(out.begin(), out.end(), [](const Scored& a, const Scored& b) {
+  const auto better = [](const Scored& a, const Scored& b) {
     return a.score != b.score ? a.score > b.score : a.candidate->item < b.candidate->item;
-  });
+  };
+  if (rules.max_per_category == 0 && k < out.size()) {
+    // Only the best k are taken: order just those (items are distinct, so the order is
+    // total and the k are the same as a whole sort's).
+    std::partial_sort(out.begin(), out.begin() + k, out.end(), better);
+    out.resize(k);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
   std::vector<Scored> top;
   std::unordered_map<std::string_view, uint32_t> per_category;
   for (const Scored& s : out) {

@@ -41,7 +41,6 @@ struct Candidate {
   bool in_stock = true;
   bool bought = false;                  // the user already bought it
   SignalValues raw{};
-  std::string source;                   // where the candidate came from, for explain
 };
 
 struct Rules {

@@ -124,5 +124,25 @@ TEST(ScorerTest, AtMostMaxPerCategoryOfOneCategory) {
   EXPECT_EQ(Names(Rank(c, kWeights, r, 10)), (std::vector<std::string>{"x1", "y1", "z1"}));
 }
 
+// The best k of many (ordered only as far as k when no per-category cap applies) are the
+// first k of the whole order, ties included (broken by item name).
+TEST(ScorerTest, TheBestKAreTheFirstKOfTheWholeOrder) {
+  std::vector<Candidate> c;
+  for (int i = 0; i < 500; ++i) {
+    // Few distinct values: many ties, decided by name.
+    const double v = static_cast<double>((i * 7919) % 13);
+    c.push_back(Item("item-" + std::to_string((i * 31) % 500), "cat", {v, v / 2, 0, 0, 0, 0}));
+  }
+  const std::vector<Scored> all = Rank(c, kWeights, Rules{}, static_cast<uint32_t>(c.size()));
+  ASSERT_EQ(all.size(), c.size());
+  for (uint32_t k : {1u, 10u, 99u, 499u}) {
+    const std::vector<Scored> top = Rank(c, kWeights, Rules{}, k);
+    std::vector<std::string> want = Names(all);
+    want.resize(k);
+    EXPECT_EQ(Names(top), want) << "k " << k;
+    for (size_t i = 0; i < top.size(); ++i) EXPECT_EQ(top[i].score, all[i].score);
+  }
+}
+
 }  // namespace
 }  // namespace eddy::ranker
