@@ -64,7 +64,8 @@ void CoView::FlushItems(std::span<const ItemId> items) {
   ids.clear();
   for (ItemId item : items) {
     ids.push_back(item.value());
-    filter[bit(item.value()) >> 6] |= uint64_t{1} << (bit(item.value()) & 63);
+    const size_t b = bit(item.value());
+    filter[b >> 6] |= uint64_t{1} << (b & 63);
   }
   std::sort(ids.begin(), ids.end());
   const auto wanted = [&](uint32_t from) {

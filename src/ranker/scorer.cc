@@ -43,22 +43,23 @@ std::vector<Scored> Rank(const std::vector<Candidate>& candidates, const SignalV
   const auto better = [](const Scored& a, const Scored& b) {
     return a.score != b.score ? a.score > b.score : a.candidate->item < b.candidate->item;
   };
-  if (rules.max_per_category == 0 && k < out.size()) {
-    // Only the best k are taken: order just those (items are distinct, so the order is
-    // total and the k are the same as a whole sort's).
-    std::partial_sort(out.begin(), out.begin() + k, out.end(), better);
-    out.resize(k);
-  } else {
-    std::sort(out.begin(), out.end(), better);
+  if (rules.max_per_category == 0) {
+    // No cap: the answer is the best k. Order just those (items are distinct, so the order
+    // is total and the k are the same as a whole sort's).
+    if (k < out.size()) {
+      std::partial_sort(out.begin(), out.begin() + k, out.end(), better);
+      out.resize(k);
+    } else {
+      std::sort(out.begin(), out.end(), better);
+    }
+    return out;
   }
+  std::sort(out.begin(), out.end(), better);
   std::vector<Scored> top;
   std::unordered_map<std::string_view, uint32_t> per_category;
   for (const Scored& s : out) {
     if (top.size() >= k) break;
-    if (rules.max_per_category > 0 &&
-        ++per_category[s.candidate->category] > rules.max_per_category) {
-      continue;
-    }
+    if (++per_category[s.candidate->category] > rules.max_per_category) continue;
     top.push_back(s);
   }
   return top;
