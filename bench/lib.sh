@@ -62,3 +62,25 @@ ctxsw() {
   cat /proc/"$pid"/task/*/status 2>/dev/null |
     awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { n += $2 } END { print n + 0 }'
 }
+
+# eddy's own view of one route's requests so far, from its histogram (header read to reply
+# written; buckets at 10 and 25 ms): "count over_10ms over_25ms", summed over status codes.
+# ROUTE is the metric's route label, e.g. /v1/recommendations.
+route_latency() {
+  curl -s "http://127.0.0.1:$port/metrics" | awk -v r="{route=\"$1\"," '
+    index($0, "eddy_http_request_duration_seconds_bucket" r) == 1 {
+      if ($0 ~ /le="0[.]01"/) le10 += $2
+      else if ($0 ~ /le="0[.]025"/) le25 += $2
+      else if ($0 ~ /le="[+]Inf"/) n += $2
+    }
+    END { printf "%d %d %d\n", n, n - le10, n - le25 }'
+}
+
+# The shard threads' time so far waiting for a core (runnable, not running; from
+# /proc/<tid>/schedstat), in ns summed over them, and how many there are: "waiting threads".
+shard_waits() {
+  local t
+  for t in /proc/"$pid"/task/*; do
+    if [[ "$(cat "$t/comm" 2>/dev/null)" == eddy-shard-* ]]; then cat "$t/schedstat"; fi
+  done | awk '{ wait += $2; n++ } END { printf "%.0f %d\n", wait, n }'
+}
