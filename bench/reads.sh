@@ -25,8 +25,11 @@ source bench/lib.sh
 
 echo "eddy reads: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), client and server on the same box, ${duration}s per workload, $reads reads/s"
 start_eddy --log-level warn
-max=$(run --duration "$duration" --batch 100 --connections 16 --line "ingest_max" | tee /dev/stderr |
-      awk '{print $2}')
+# (Printed from the shell, not through `tee /dev/stderr`: reopening stderr when it is a
+# file writes at that file's start, over the lines before.)
+max_line=$(run --duration "$duration" --batch 100 --connections 16 --line "ingest_max")
+echo "$max_line"
+max=$(awk '{print $2}' <<<"$max_line")
 half=$(awk -v r="$max" 'BEGIN { printf "%d", r / 2 }')
 for kind in floor recent recommendations similar; do
   case "$kind" in
