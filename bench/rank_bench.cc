@@ -14,9 +14,12 @@ void BM_Rank(benchmark::State& state) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<Candidate> c(static_cast<size_t>(state.range(0)));
+  std::vector<std::string> items(c.size()), categories(c.size());  // what the views see
   for (size_t i = 0; i < c.size(); ++i) {
-    c[i].item = "item-" + std::to_string(i);
-    c[i].category = "cat-" + std::to_string(rng() % 20);
+    items[i] = "item-" + std::to_string(i);
+    categories[i] = "cat-" + std::to_string(rng() % 20);
+    c[i].item = items[i];
+    c[i].category = categories[i];
     c[i].price_micros = static_cast<int64_t>(rng() % 100'000'000);
     for (double& v : c[i].raw) v = u(rng);
   }

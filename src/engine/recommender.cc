@@ -721,8 +721,8 @@ void Recommender::Finish(Job& job) {
     kept.push_back(&c);
     ranker::Candidate r;
     r.in_stock = !(job.live->ranking.exclude_out_of_stock && c.stock && *c.stock <= 0);
-    r.item = std::string(name);
-    r.category = std::string(c.facts.category_name);
+    r.item = name;
+    r.category = c.facts.category_name;
     r.price_micros = c.facts.price_micros;
     r.bought = job.bought.contains(c.item);
     r.raw[kCoView] = static_cast<double>(c.coview);
@@ -757,9 +757,9 @@ void Recommender::Finish(Job& job) {
     const ranker::Candidate& c = *s.candidate;
     const Job::Candidate& jc = *kept[static_cast<size_t>(&c - candidates.data())];
     RankedItem item;
-    item.item = c.item;
+    item.item = std::string(c.item);
     item.score = s.score;
-    item.category = c.category;
+    item.category = std::string(c.category);
     item.price_micros = c.price_micros;
     item.source = SourceName(jc.sources);  // (only for the answer's items)
     item.coview_count = jc.coview;

@@ -34,9 +34,13 @@ inline constexpr size_t kSignalCount = kRankSignalCount;
 
 using SignalValues = std::array<double, kSignalCount>;
 
+// The names are views: the caller keeps them alive while it ranks and reads the result
+// (the engine's point into its interners, under the read's epoch guard; Scored points into
+// the candidates anyway). A ranked read has hundreds of candidates: copying each name was
+// ~5 % of its CPU.
 struct Candidate {
-  std::string item;
-  std::string category;                 // "" when unknown
+  std::string_view item;
+  std::string_view category;            // "" when unknown
   std::optional<int64_t> price_micros;  // the item's last seen unit price
   bool in_stock = true;
   bool bought = false;                  // the user already bought it

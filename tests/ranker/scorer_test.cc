@@ -1,5 +1,8 @@
 #include "ranker/scorer.h"
 
+#include <deque>
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace eddy::ranker {
@@ -7,17 +10,23 @@ namespace {
 
 const SignalValues kWeights = {0.4, 0.3, 0.2, 0.1, 0.05, 0.15};
 
+// Candidates hold views of their names: the test's names live here for the whole run.
+std::string_view Keep(std::string s) {
+  static std::deque<std::string> names;
+  return names.emplace_back(std::move(s));
+}
+
 Candidate Item(std::string name, std::string category, SignalValues raw) {
   Candidate c;
-  c.item = std::move(name);
-  c.category = std::move(category);
+  c.item = Keep(std::move(name));
+  c.category = Keep(std::move(category));
   c.raw = raw;
   return c;
 }
 
 std::vector<std::string> Names(const std::vector<Scored>& v) {
   std::vector<std::string> out;
-  for (const Scored& s : v) out.push_back(s.candidate->item);
+  for (const Scored& s : v) out.push_back(std::string(s.candidate->item));
   return out;
 }
 
