@@ -221,7 +221,8 @@ class EngineImpl final : public Engine {
   void SetThresholds(const FraudOptions& fraud, const InsightOptions& insights) override {
     live_fraud_.Set(WithLiveFraudFields(*live_fraud_.Get(), fraud));
     for (size_t s = 0; s < set_.states.size(); ++s) {
-      set_.OnShard(s, [fraud, insights](ShardState& st) { st.SetLiveThresholds(fraud, insights); });
+      set_.states[s]->OfferThresholds(fraud, insights);  // the next event applied takes them
+      set_.OnShard(s, [](ShardState& st) { st.TakeOfferedThresholds(); });  // an idle one too
     }
   }
 

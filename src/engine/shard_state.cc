@@ -105,6 +105,9 @@ void ShardState::RegisterStates(const Options& o, Interners* interners, AlertSin
 
 void ShardState::Apply(const LogEntry& entry, PartitionId p) {
   if (entry.kind == LogEntry::kSkip) return;
+  // After the entry was read (an acquire): a reload that returned before it was published
+  // is seen here.
+  TakeOfferedThresholds();
   const Event& ev = entry.event;
   bool duplicate = false;  // of an event the request acknowledged (not of a stock move)
   if (ev.derived()) {
@@ -289,6 +292,25 @@ void ShardState::Reset() {
   RegisterStates(options_, interners_, alerts_);
   if (live_fraud_) SetLiveThresholds(*live_fraud_, *live_insights_);
   PublishMemory();
+}
+
+void ShardState::OfferThresholds(const FraudOptions& fraud, const InsightOptions& insights) {
+  {
+    MutexLock lock(&offered_mu_);
+    offered_.emplace(fraud, insights);
+    // Under the lock: versions are bumped in the order the offers are stored.
+    offered_version_.fetch_add(1, std::memory_order_release);
+  }
+}
+
+void ShardState::TakeOffered() {
+  std::pair<FraudOptions, InsightOptions> next;
+  {
+    MutexLock lock(&offered_mu_);
+    taken_version_ = offered_version_.load(std::memory_order_relaxed);
+    next = *offered_;
+  }
+  SetLiveThresholds(next.first, next.second);
 }
 
 void ShardState::SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agg/dedup.h"
@@ -27,6 +28,7 @@
 #include "engine/rate_meter.h"
 #include "log/partitioned_log.h"
 #include "util/histogram.h"
+#include "util/mutex.h"
 #include "util/time.h"
 
 namespace eddy {
@@ -74,6 +76,15 @@ class ShardState {
   // The live fraud and insight thresholds (a config reload), kept for Reset too. On the
   // shard thread.
   void SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights);
+  // A reload's thresholds, from any thread: the shard takes them before it applies its next
+  // entry (Apply checks a version), so every event published after this returns is scored
+  // with them — not only those applied after a task would have run. (A task alone left a
+  // window: a shard applies what is published before it runs its mailbox.)
+  void OfferThresholds(const FraudOptions& fraud, const InsightOptions& insights);
+  // Takes offered thresholds not yet taken; the shard's thread. Cheap when there are none.
+  void TakeOfferedThresholds() {
+    if (offered_version_.load(std::memory_order_acquire) != taken_version_) TakeOffered();
+  }
   // Applies partition p up to min(upto, where its acknowledged events end now).
   void CatchUp(PartitionId p, uint64_t upto = UINT64_MAX);
   // CatchUp of every partition of this shard; `upto` (indexed by partition) may be null.
@@ -155,6 +166,11 @@ class ShardState {
   AlertSink* alerts_;
   std::optional<FraudOptions> live_fraud_;       // SetLiveThresholds'
   std::optional<InsightOptions> live_insights_;
+  void TakeOffered();
+  std::atomic<uint64_t> offered_version_{0};  // bumped by OfferThresholds (release)
+  uint64_t taken_version_ = 0;                // the shard's thread
+  mutable Mutex offered_mu_;
+  std::optional<std::pair<FraudOptions, InsightOptions>> offered_ ABSL_GUARDED_BY(offered_mu_);
   const EventWeights weights_;
   PartitionedLog* log_;
   const std::vector<PartitionId> partitions_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "eddy/clock.h"
+#include "fraud/fraud.h"
 
 namespace eddy {
 namespace {
@@ -99,6 +100,29 @@ TEST_F(ShardStateTest, PollsYieldingToTasksStillTakePartitionsInTurn) {
   // turn is due every 50 µs): otherwise an idle shard would never find itself idle, and
   // never sleep.
   EXPECT_EQ(st.Poll(&always_waiting), 0u);
+}
+
+// A reload's thresholds are taken before the next entry is applied, on whichever path it
+// is applied (a poll, a read's catch-up): an event published after the reload returned is
+// scored with them even if the shard has not run its mailbox yet.
+TEST_F(ShardStateTest, OfferedThresholdsAreTakenBeforeTheNextEntryIsApplied) {
+  ShardState st(0, o_, &log_, &interners_, {PartitionId(0)}, &clock_, &duplicates_);
+  const double before = st.Get<FraudState>().options().threshold;
+  FraudOptions fraud = o_.fraud;
+  fraud.threshold = before / 2;
+  st.OfferThresholds(fraud, o_.insights);
+  EXPECT_EQ(st.Get<FraudState>().options().threshold, before);  // nothing applied yet
+  Publish(1);
+  st.CatchUpAll();
+  EXPECT_EQ(st.Get<FraudState>().options().threshold, before / 2);
+  // A later offer replaces an earlier one not yet taken; taking is idempotent.
+  fraud.threshold = before / 4;
+  st.OfferThresholds(fraud, o_.insights);
+  fraud.threshold = before / 8;
+  st.OfferThresholds(fraud, o_.insights);
+  st.TakeOfferedThresholds();
+  st.TakeOfferedThresholds();
+  EXPECT_EQ(st.Get<FraudState>().options().threshold, before / 8);
 }
 
 }  // namespace
