@@ -290,17 +290,15 @@ void ShardState::Reset() {
   experiment_feed_.clear();
   dedup_ = nullptr;
   RegisterStates(options_, interners_, alerts_);
-  if (live_fraud_) SetLiveThresholds(*live_fraud_, *live_insights_);
+  if (offered_version_.load(std::memory_order_acquire) != 0) TakeOffered();  // a reload's
   PublishMemory();
 }
 
 void ShardState::OfferThresholds(const FraudOptions& fraud, const InsightOptions& insights) {
-  {
-    MutexLock lock(&offered_mu_);
-    offered_.emplace(fraud, insights);
-    // Under the lock: versions are bumped in the order the offers are stored.
-    offered_version_.fetch_add(1, std::memory_order_release);
-  }
+  MutexLock lock(&offered_mu_);
+  offered_.emplace(fraud, insights);
+  // Under the lock: versions are bumped in the order the offers are stored.
+  offered_version_.fetch_add(1, std::memory_order_release);
 }
 
 void ShardState::TakeOffered() {
@@ -310,14 +308,8 @@ void ShardState::TakeOffered() {
     taken_version_ = offered_version_.load(std::memory_order_relaxed);
     next = *offered_;
   }
-  SetLiveThresholds(next.first, next.second);
-}
-
-void ShardState::SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights) {
-  live_fraud_ = fraud;
-  live_insights_ = insights;
-  Get<FraudState>().SetLive(fraud);
-  Get<InsightState>().SetLive(insights);
+  Get<FraudState>().SetLive(next.first);
+  Get<InsightState>().SetLive(next.second);
 }
 
 void ShardState::CatchUpAll(const std::vector<uint64_t>* upto) {

@@ -73,10 +73,7 @@ class ShardState {
   // partition moved to another node). On the shard thread, once it applied what the log
   // holds (CatchUpAll), or before it starts.
   void Reset();
-  // The live fraud and insight thresholds (a config reload), kept for Reset too. On the
-  // shard thread.
-  void SetLiveThresholds(const FraudOptions& fraud, const InsightOptions& insights);
-  // A reload's thresholds, from any thread: the shard takes them before it applies its next
+  // A reload's fraud and insight thresholds, from any thread (kept for Reset too): the shard takes them before it applies its next
   // entry (Apply checks a version), so every event published after this returns is scored
   // with them — not only those applied after a task would have run. (A task alone left a
   // window: a shard applies what is published before it runs its mailbox.)
@@ -164,9 +161,7 @@ class ShardState {
   const Options options_;  // a copy: Reset registers the states anew from it
   Interners* interners_;
   AlertSink* alerts_;
-  std::optional<FraudOptions> live_fraud_;       // SetLiveThresholds'
-  std::optional<InsightOptions> live_insights_;
-  void TakeOffered();
+  void TakeOffered();  // the newest offer, into the states
   std::atomic<uint64_t> offered_version_{0};  // bumped by OfferThresholds (release)
   uint64_t taken_version_ = 0;                // the shard's thread
   mutable Mutex offered_mu_;

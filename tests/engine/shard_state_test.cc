@@ -123,6 +123,8 @@ TEST_F(ShardStateTest, OfferedThresholdsAreTakenBeforeTheNextEntryIsApplied) {
   st.TakeOfferedThresholds();
   st.TakeOfferedThresholds();
   EXPECT_EQ(st.Get<FraudState>().options().threshold, before / 8);
+  st.Reset();  // fresh states keep the reload's thresholds
+  EXPECT_EQ(st.Get<FraudState>().options().threshold, before / 8);
 }
 
 }  // namespace
