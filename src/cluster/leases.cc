@@ -63,7 +63,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> LeaseTable::Nodes() {
   natsStatus s = kvStore_Keys(&list, kv_, &wo);
   std::vector<std::pair<std::string, int64_t>> out;
   if (s == NATS_NOT_FOUND) return out;  // an empty bucket
-  if (s != NATS_OK) return Status::Unavailable("cluster: node list (" + Text(s) + ")");
+  if (s != NATS_OK) return Status::Unavailable("cluster: the live nodes could not be listed (" + Text(s) + ")");
   for (int i = 0; i < list.Count; ++i) {
     std::string_view key = list.Keys[i];
     if (key.substr(0, 2) != "n.") continue;

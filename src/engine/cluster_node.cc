@@ -153,19 +153,33 @@ void ClusterNode::Tick() {
     if (rev.ok()) {
       part.revision = rev.value();
       part.renewed = sent;
-    } else if (rev.status().code() == StatusCode::kAlreadyExists) {
+      continue;
+    }
+    std::string why(rev.status().message());
+    if (rev.status().code() == StatusCode::kAlreadyExists) {
       // The entry changed: a renewal that timed out here may have been stored (the entry
-      // is still ours, at a newer revision), or another node took the partition.
+      // is still ours, at a newer revision), another node took the partition, or the
+      // entry lapsed at the servers (renewals failed while JetStream re-elected) and
+      // nobody holds it. Then this node holds nothing: it stops serving the partition and
+      // the scan below takes it again at once (nobody took it meanwhile: its state is
+      // the freshest).
       Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
       if (owner.ok() && owner.value() && owner.value()->node == co_.node_id) {
         part.revision = owner.value()->revision;
-      } else if (owner.ok() && owner.value()) {
-        Drop(p, "it was taken by node " + owner.value()->node);
+        continue;
       }
-    } else {
-      kv_failed_ = now;
-      if (Steady::now() - part.renewed >= lease) Suspend(p, std::string(rev.status().message()));
+      if (owner.ok() && owner.value()) {
+        Drop(p, "it was taken by node " + owner.value()->node);
+        continue;
+      }
+      if (owner.ok()) {
+        Suspend(p, "its lease entry lapsed at the NATS servers");
+        continue;
+      }
+      why = owner.status().message();
     }
+    kv_failed_ = now;
+    if (Steady::now() - part.renewed >= lease) Suspend(p, why);
   }
   if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) {
     spdlog::warn("cluster: {}", st.message());
@@ -178,7 +192,9 @@ void ClusterNode::Tick() {
   // third (a lease time).
   if (!settled || tick_count_++ % 3 == 0) {
     if (auto nodes = leases_->Nodes(); !nodes.ok()) {
-      kv_failed_ = now;
+      // The last list stands. Not a lease call: the leases may be fine (listing costs the
+      // servers a consumer, which times out first when they are busy or re-electing).
+      spdlog::warn("{}; the last list is kept", nodes.status().message());
     } else {
       std::vector<std::string> live;
       for (const auto& [node, clock] : nodes.value()) {
@@ -269,6 +285,7 @@ void ClusterNode::Take(uint32_t p) {
     spdlog::info("cluster: node {} owns partition {}; applying it from the stream's start", co_.node_id, p);
   }
   part.suspended = false;
+  part.last_owner.clear();  // this node is: after a lapse, nobody needs to wait for it
   part.feed = std::thread([this, p] { FeedLoop(p); });
 }
 

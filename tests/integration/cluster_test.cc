@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/leases.h"
 #include "testutil/daemon.h"
 #include "testutil/http_client.h"
 #include "testutil/nats_server.h"
@@ -373,6 +374,50 @@ TEST_F(ClusterTest, NodesAnswerAsOneEddyThroughAnEddyCrashAndALostNatsServer) {
       if (clients_[n]) std::printf("--- node-%zu ---\n%s\n", n, nodes_[n]->Log().c_str());
     }
   }
+}
+
+// A lease entry that lapses at the servers while its owner still believes it holds the
+// partition (its renewals failed while JetStream re-elected the bucket's leader; here the
+// entry is deleted behind its back) is taken again by that owner at once, not left with
+// no owner: before, the owner's renewal found the entry changed, saw nobody holding it,
+// and went on serving the partition with no lease while every other node answered reads
+// of it "no owner right now" (a CI failure of the test above).
+TEST(ClusterLeaseTest, AnOwnerWhoseLeaseEntryLapsedTakesItAgain) {
+  if (!test::HaveNatsServer()) GTEST_SKIP() << "nats-server is not installed: tools/setup-deps.sh installs it";
+  test::NatsCluster nats(1);
+  ASSERT_TRUE(nats.started()) << nats.Log(0);
+  test::Daemon node("[server]\nio_threads = 0\n[runtime]\nshards = 1\n[cluster]\nenabled = true\nservers = [\"" +
+                    nats.urls()[0] + "\"]\nnode_id = \"node-0\"\nlease_ms = 1000\n");
+  ASSERT_TRUE(node.started()) << node.Log();
+  ClusterOptions o;
+  o.enabled = true;
+  o.servers = nats.urls();
+  o.node_id = "test";
+  o.lease_ms = 1000;
+  auto log = JetStreamLog::Open(o, 16);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  auto leases = LeaseTable::Open(**log);
+  ASSERT_TRUE(leases.ok()) << leases.status().message();
+  const auto owner_of = [&](uint32_t p) {
+    Result<std::optional<LeaseTable::Owner>> o = (*leases)->OwnerOf(p);
+    return o.ok() && o.value() ? o.value()->node : std::string();
+  };
+  const auto deadline = Steady::now() + std::chrono::seconds(60);
+  while (owner_of(3) != "node-0" && Steady::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the node's lease ticks: polled
+  }
+  ASSERT_EQ(owner_of(3), "node-0") << node.Log();
+  ASSERT_TRUE((*leases)->Release(3).ok());
+  // Taken again: the entry is the node's, and its log says so (written just after the take).
+  while ((owner_of(3) != "node-0" || node.Log().find("owns partition 3 again") == std::string::npos) &&
+         Steady::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the node's lease ticks: polled
+  }
+  EXPECT_EQ(owner_of(3), "node-0") << node.Log();
+  const std::string log_text = node.Log();
+  EXPECT_NE(log_text.find("lease of partition 3 in time (its lease entry lapsed at the NATS servers)"), std::string::npos)
+      << log_text;
+  EXPECT_NE(log_text.find("owns partition 3 again"), std::string::npos) << log_text;
 }
 
 }  // namespace
