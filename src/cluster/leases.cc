@@ -8,12 +8,6 @@
 namespace eddy {
 namespace {
 
-std::string Text(natsStatus s, jsErrCode je = static_cast<jsErrCode>(0)) {
-  std::string out = natsStatus_GetText(s);
-  if (je != 0) out.append(" (JetStream error ").append(std::to_string(je)).append(")");
-  return out;
-}
-
 std::string PartitionKey(uint32_t p) { return "p." + std::to_string(p); }
 
 }  // namespace
@@ -38,7 +32,7 @@ Result<std::unique_ptr<LeaseTable>> LeaseTable::Open(JetStreamLog& log) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a leader election: nothing to poll
   }
   if (s != NATS_OK) {
-    return Status::Unavailable("cluster: cannot open the lease bucket '" + bucket + "' (" + Text(s) + ")");
+    return Status::Unavailable("cluster: cannot open the lease bucket '" + bucket + "' (" + NatsError(s) + ")");
   }
   return t;
 }
@@ -51,7 +45,7 @@ Status LeaseTable::Beat(const std::string& node, int64_t clock_ms) {
   uint64_t rev = 0;
   const std::string value = std::to_string(clock_ms);
   natsStatus s = kvStore_PutString(&rev, kv_, ("n." + node).c_str(), value.c_str());
-  if (s != NATS_OK) return Status::Unavailable("cluster: heartbeat not stored (" + Text(s) + ")");
+  if (s != NATS_OK) return Status::Unavailable("cluster: heartbeat not stored (" + NatsError(s) + ")");
   return Status::Ok();
 }
 
@@ -63,7 +57,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> LeaseTable::Nodes() {
   natsStatus s = kvStore_Keys(&list, kv_, &wo);
   std::vector<std::pair<std::string, int64_t>> out;
   if (s == NATS_NOT_FOUND) return out;  // an empty bucket
-  if (s != NATS_OK) return Status::Unavailable("cluster: the live nodes could not be listed (" + Text(s) + ")");
+  if (s != NATS_OK) return Status::Unavailable("cluster: the live nodes could not be listed (" + NatsError(s) + ")");
   for (int i = 0; i < list.Count; ++i) {
     std::string_view key = list.Keys[i];
     if (key.substr(0, 2) != "n.") continue;
@@ -85,7 +79,7 @@ Result<std::optional<LeaseTable::Owner>> LeaseTable::OwnerOf(uint32_t p) {
   kvEntry* e = nullptr;
   natsStatus s = kvStore_Get(&e, kv_, PartitionKey(p).c_str());
   if (s == NATS_NOT_FOUND) return std::optional<Owner>();
-  if (s != NATS_OK) return Status::Unavailable("cluster: owner of partition " + std::to_string(p) + " (" + Text(s) + ")");
+  if (s != NATS_OK) return Status::Unavailable("cluster: owner of partition " + std::to_string(p) + " (" + NatsError(s) + ")");
   Owner o{kvEntry_ValueString(e), kvEntry_Revision(e)};
   kvEntry_Destroy(e);
   return std::optional<Owner>(std::move(o));
@@ -96,20 +90,22 @@ Result<uint64_t> LeaseTable::Take(uint32_t p, const std::string& node) {
   natsStatus s = kvStore_CreateString(&rev, kv_, PartitionKey(p).c_str(), node.c_str());
   if (s == NATS_OK) return rev;
   if (s == NATS_ERR) return Status::AlreadyExists("partition " + std::to_string(p) + " is held");
-  return Status::Unavailable("cluster: take partition " + std::to_string(p) + " (" + Text(s) + ")");
+  return Status::Unavailable("cluster: take partition " + std::to_string(p) + " (" + NatsError(s) + ")");
 }
 
 Result<uint64_t> LeaseTable::Renew(uint32_t p, const std::string& node, uint64_t revision) {
   uint64_t rev = 0;
   natsStatus s = kvStore_UpdateString(&rev, kv_, PartitionKey(p).c_str(), node.c_str(), revision);
   if (s == NATS_OK) return rev;
-  if (s == NATS_ERR) return Status::AlreadyExists("partition " + std::to_string(p) + " changed hands");
-  return Status::Unavailable("cluster: renew partition " + std::to_string(p) + " (" + Text(s) + ")");
+  // The servers refused it: the entry is at another revision (or, during a re-election,
+  // some other JetStream error: the caller looks the owner up either way).
+  if (s == NATS_ERR) return Status::AlreadyExists("partition " + std::to_string(p) + " not renewed (" + NatsError(s) + ")");
+  return Status::Unavailable("cluster: renew partition " + std::to_string(p) + " (" + NatsError(s) + ")");
 }
 
 Status LeaseTable::Release(uint32_t p) {
   const natsStatus s = kvStore_Delete(kv_, PartitionKey(p).c_str());
-  if (s != NATS_OK) return Status::Unavailable("cluster: release partition " + std::to_string(p) + " (" + Text(s) + ")");
+  if (s != NATS_OK) return Status::Unavailable("cluster: release partition " + std::to_string(p) + " (" + NatsError(s) + ")");
   return Status::Ok();
 }
 

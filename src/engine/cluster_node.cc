@@ -157,26 +157,28 @@ void ClusterNode::Tick() {
     }
     std::string why(rev.status().message());
     if (rev.status().code() == StatusCode::kAlreadyExists) {
-      // The entry changed: a renewal that timed out here may have been stored (the entry
-      // is still ours, at a newer revision), another node took the partition, or the
-      // entry lapsed at the servers (renewals failed while JetStream re-elected) and
-      // nobody holds it. Then this node holds nothing: it stops serving the partition and
-      // the scan below takes it again at once (nobody took it meanwhile: its state is
-      // the freshest).
+      // Refused: a renewal that timed out here may have been stored (the entry is still
+      // ours, at a newer revision), another node took the partition, or the entry lapsed
+      // at the servers (renewals failed while JetStream re-elected) and nobody holds it:
+      // then this node holds nothing, stops serving the partition, and the scan below
+      // takes it again at once (nobody took it meanwhile: its state is the freshest).
+      // Still ours at the revision renewed last: refused for another reason, a failed
+      // renewal like any other.
       Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
       if (owner.ok() && owner.value() && owner.value()->node == co_.node_id) {
-        part.revision = owner.value()->revision;
-        continue;
-      }
-      if (owner.ok() && owner.value()) {
+        if (owner.value()->revision != part.revision) {
+          part.revision = owner.value()->revision;
+          continue;
+        }
+      } else if (owner.ok() && owner.value()) {
         Drop(p, "it was taken by node " + owner.value()->node);
         continue;
-      }
-      if (owner.ok()) {
+      } else if (owner.ok()) {
         Suspend(p, "its lease entry lapsed at the NATS servers");
         continue;
+      } else {
+        why = owner.status().message();
       }
-      why = owner.status().message();
     }
     kv_failed_ = now;
     if (Steady::now() - part.renewed >= lease) Suspend(p, why);
