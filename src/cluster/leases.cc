@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -15,6 +16,8 @@ std::string PartitionKey(uint32_t p) { return "p." + std::to_string(p); }
 Result<std::unique_ptr<LeaseTable>> LeaseTable::Open(JetStreamLog& log) {
   const ClusterOptions& o = log.options();
   std::unique_ptr<LeaseTable> t(new LeaseTable());
+  // Within a lease tick: the caller renews its leases around it.
+  t->list_timeout_ms_ = std::clamp<int64_t>(o.lease_ms / 4, 250, 2000);
   const std::string bucket = o.stream + "-owners";
   kvConfig kc;
   kvConfig_Init(&kc);
@@ -53,7 +56,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> LeaseTable::Nodes() {
   kvKeysList list{};
   kvWatchOptions wo;
   kvWatchOptions_Init(&wo);
-  wo.Timeout = 2000;
+  wo.Timeout = list_timeout_ms_;
   natsStatus s = kvStore_Keys(&list, kv_, &wo);
   std::vector<std::pair<std::string, int64_t>> out;
   if (s == NATS_NOT_FOUND) return out;  // an empty bucket

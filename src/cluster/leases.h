@@ -58,6 +58,7 @@ class LeaseTable {
  private:
   LeaseTable() = default;
   __kvStore* kv_ = nullptr;
+  int64_t list_timeout_ms_ = 2000;  // Nodes()
 };
 
 }  // namespace eddy

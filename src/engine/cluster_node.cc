@@ -141,14 +141,14 @@ void ClusterNode::LeaseLoop() {
   }
 }
 
-void ClusterNode::Tick() {
-  const auto now = Steady::now();
+// Renews every lease held whose last renewal is `due` or older (0: every one).
+void ClusterNode::RenewLeases(std::chrono::milliseconds due) {
   const auto lease = std::chrono::milliseconds(co_.lease_ms);
-  // The leases held come first: a slow NATS call further down must not let them lapse.
   for (uint32_t p = 0; p < options_.log.partitions && !stop_.load(); ++p) {
     Part& part = parts_[p];
     if (!part.owned.load()) continue;
     const auto sent = Steady::now();  // the lease runs from before the renewal is sent
+    if (sent - part.renewed < due) continue;
     Result<uint64_t> rev = leases_->Renew(p, co_.node_id, part.revision);
     if (rev.ok()) {
       part.revision = rev.value();
@@ -160,8 +160,8 @@ void ClusterNode::Tick() {
       // Refused: a renewal that timed out here may have been stored (the entry is still
       // ours, at a newer revision), another node took the partition, or the entry lapsed
       // at the servers (renewals failed while JetStream re-elected) and nobody holds it:
-      // then this node holds nothing, stops serving the partition, and the scan below
-      // takes it again at once (nobody took it meanwhile: its state is the freshest).
+      // then this node holds nothing, stops serving the partition, and the scan takes it
+      // again at once (nobody took it meanwhile: its state is the freshest).
       // Still ours at the revision renewed last: refused for another reason, a failed
       // renewal like any other.
       Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
@@ -172,6 +172,9 @@ void ClusterNode::Tick() {
         }
       } else if (owner.ok() && owner.value()) {
         Drop(p, "it was taken by node " + owner.value()->node);
+        part.last_owner = owner.value()->node;
+        std::lock_guard g(mu_);
+        owners_[p] = owner.value()->node;  // reads of it go there from now on
         continue;
       } else if (owner.ok()) {
         Suspend(p, "its lease entry lapsed at the NATS servers");
@@ -180,9 +183,17 @@ void ClusterNode::Tick() {
         why = owner.status().message();
       }
     }
-    kv_failed_ = now;
+    kv_failed_ = sent;
     if (Steady::now() - part.renewed >= lease) Suspend(p, why);
   }
+}
+
+void ClusterNode::Tick() {
+  const auto now = Steady::now();
+  const auto lease = std::chrono::milliseconds(co_.lease_ms);
+  // The leases held come first, and again between the slow NATS calls further down (a
+  // node list or an owner look-up may wait for its timeout): they must not lapse meanwhile.
+  RenewLeases(std::chrono::milliseconds(0));
   if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) {
     spdlog::warn("cluster: {}", st.message());
     kv_failed_ = now;
@@ -205,19 +216,23 @@ void ClusterNode::Tick() {
       }
       if (std::find(live.begin(), live.end(), co_.node_id) == live.end()) live.push_back(co_.node_id);
       std::sort(live.begin(), live.end());
+      listed_ = now;
       std::lock_guard g(mu_);
       live_ = std::move(live);
     }
+    RenewLeases(lease / 2);
   }
   const std::vector<std::string> live = LiveNodes();
-  // The others' owners, within a third of a lease time (slow NATS calls leave the rest to
-  // the next tick, which starts where this one stopped).
+  // The others' owners, within a third of a lease time from here, at least one (slow NATS
+  // calls leave the rest to the next tick, which starts where this one stopped).
   const uint32_t partitions = options_.log.partitions;
   const uint32_t first = next_scan_;
+  const auto scan_start = Steady::now();
   for (uint32_t i = 0; i < partitions && !stop_.load(); ++i) {
     const uint32_t p = (first + i) % partitions;
     next_scan_ = p;
-    if (Steady::now() - now >= lease / 3) break;
+    if (i > 0 && Steady::now() - scan_start >= lease / 3) break;
+    if (i > 0) RenewLeases(lease / 2);
     Part& part = parts_[p];
     if (part.owned.load()) continue;
     Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
@@ -227,9 +242,13 @@ void ClusterNode::Tick() {
     }
     if (owner.value() && owner.value()->node == co_.node_id) {
       // Ours, though this node did not know it: a take or renewal that timed out here was
-      // stored. Its feed goes on from where it stopped.
-      part.revision = owner.value()->revision;
-      part.renewed = now;
+      // stored — or a replica's stale answer (any replica may answer a look-up). A renewal
+      // at that revision tells: stored, its feed goes on from where it stopped.
+      const auto sent = Steady::now();
+      Result<uint64_t> rev = leases_->Renew(p, co_.node_id, owner.value()->revision);
+      if (!rev.ok()) continue;  // the next tick looks again
+      part.revision = rev.value();
+      part.renewed = sent;
       part.free_since = {};
       Take(p);
       continue;
@@ -255,10 +274,11 @@ void ClusterNode::Tick() {
     // rendezvous hashing prefers after half a lease time, any node after a whole one. But
     // for three lease times after NATS failed this node, none takes a partition another
     // node owned: every lease may have lapsed together, and their owners take them back
-    // (one that lost a partition would rebuild it from the stream).
+    // (one that lost a partition would rebuild it from the stream) — unless it has been
+    // free that long already (its owner is not coming back).
     const auto free_for = now - part.free_since;
     const bool others = !part.last_owner.empty() && part.last_owner != co_.node_id;
-    if (others && now - kv_failed_ < 3 * lease) continue;
+    if (others && now - kv_failed_ < 3 * lease && free_for < 3 * lease) continue;
     if (part.suspended || (Preferred(p, live) == co_.node_id && free_for >= lease / 2) ||
         free_for >= lease) {
       Result<uint64_t> rev = leases_->Take(p, co_.node_id);
@@ -358,7 +378,8 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
     std::erase_if(handing_, [this](uint32_t p) { return !parts_[p].owned.load(); });
     for (uint32_t p : handing_) parts_[p].owned.store(false);  // every feed stops at once
     for (uint32_t p : handing_) {
-      Forget(p);
+      Forget(p);  // (waits for its feed and its shard: the others' leases are renewed after)
+      RenewLeases(lease / 2);
       if (Status st = leases_->Release(p); !st.ok()) {
         spdlog::warn("cluster: partition {}: lease not released ({}); it lapses in lease_ms", p, st.message());
       }
@@ -366,6 +387,7 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
         std::lock_guard g(mu_);
         owners_[p].clear();
       }
+      parts_[p].last_owner = Preferred(p, live);  // waited for as any other owner is
       spdlog::info("cluster: node {} hands partition {} to node {} ({})", co_.node_id, p, Preferred(p, live),
                    parts_[p].checkpointed_at_handoff.load() == 0
                        ? std::string("no checkpoint: it starts from the stream")
@@ -384,7 +406,10 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
     if (!taken && now - handing_since_ < 3 * lease) return;
     handing_.clear();
   }
-  // To nodes seen live for a lease time and a half (settled, not passing by).
+  // To nodes seen live for a lease time and a half (settled, not passing by), by a node
+  // list read in the last two lease times (one kept after failed listings may name a node
+  // that died since).
+  if (now - listed_ > 2 * lease) return;
   for (uint32_t p = 0; p < options_.log.partitions; ++p) {
     Part& part = parts_[p];
     if (!part.owned.load()) continue;

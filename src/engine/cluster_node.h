@@ -79,6 +79,7 @@ class ClusterNode {
   ClusterNode(const Options& options, EngineClock& clock) : options_(options), clock_(clock) {}
   void LeaseLoop();
   void Tick();
+  void RenewLeases(std::chrono::milliseconds due);
   void Take(uint32_t p);
   void Suspend(uint32_t p, const std::string& why);
   // Another node owns p now: its feed stops and its shard state is reset (lease thread).
@@ -157,6 +158,7 @@ class ClusterNode {
   std::chrono::steady_clock::time_point handing_since_{};
   bool released_ = false;
   std::chrono::steady_clock::time_point kv_failed_{};  // NATS last failed a lease call (lease thread)
+  std::chrono::steady_clock::time_point listed_{};     // the node list last read (lease thread)
   std::atomic<uint64_t> feed_errors_{0};
   std::atomic<uint64_t> checkpoints_saved_{0}, checkpoints_loaded_{0}, checkpoint_errors_{0};
 
