@@ -56,6 +56,13 @@ else
   printf '%-34s not run: %s not found\n' "replay_taobao_max_speed" "$taobao"
 fi
 half=$(awk -v r="${eddy_rate[memory]}" 'BEGIN { printf "%d", r / 2 }')
+wait_applied  # the replay's backlog first: its drain is not these lines'
+# Twice: "cold" right after the replay, whose ids the synthetic stream does not share — its
+# first second grows the tables, the shards apply slower than the ingest comes, and each
+# read waits for its partition to catch up (with eddy-load's 4 read connections, 2,000
+# reads/s leave 2 ms a read, so the client queues them too); then the same again, warm.
+run --duration "$duration" --batch 100 --connections 16 --rate "$half" --reads 2000 \
+  --line "reads_at_half_ingest_cold($half/s)"
 run --duration "$duration" --batch 100 --connections 16 --rate "$half" --reads 2000 \
   --line "reads_at_half_ingest($half/s)"
 stop_eddy

@@ -56,6 +56,20 @@ stop_eddy() {
   pid=""
 }
 
+# Polls eddy until its shards have applied every event it acknowledged. A closed-loop run
+# ends with a backlog of up to a log's capacity (with ack memory, acknowledged before it is
+# applied); a read catches up before it answers, so a phase started at once would measure
+# that backlog's drain in its first second, not itself. Gives up (and says so) after 60 s.
+wait_applied() {
+  local deadline=$((SECONDS + 60)) status
+  while ((SECONDS < deadline)); do
+    status=$(curl -s "http://127.0.0.1:$port/v1/stream/status")
+    if [[ "$status" == *'"lag_events":'* && "$status" != *'"lag_events":'[1-9]* ]]; then return 0; fi
+    sleep 0.05
+  done
+  echo "eddy was still applying after 60 s" >&2
+}
+
 # Context switches (voluntary + involuntary) of every thread of eddy so far: a thread that
 # ended is not counted, so read it before and after a run while eddy is up.
 ctxsw() {

@@ -30,6 +30,7 @@ start_eddy --log-level warn
 max_line=$(run --duration "$duration" --batch 100 --connections 16 --line "ingest_max")
 echo "$max_line"
 max=$(awk '{print $2}' <<<"$max_line")
+wait_applied  # the maximum run's backlog first: its drain is no read's
 half=$(awk -v r="$max" 'BEGIN { printf "%d", r / 2 }')
 for kind in floor recent recommendations similar; do
   case "$kind" in
