@@ -196,7 +196,7 @@ void ClusterNode::Tick() {
   RenewLeases(std::chrono::milliseconds(0));
   if (Status st = leases_->Beat(co_.node_id, clock_.newest_event_ms()); !st.ok()) {
     spdlog::warn("cluster: {}", st.message());
-    kv_failed_ = now;
+    kv_failed_ = Steady::now();
   }
   // Taking partitions waits a lease time after start: the nodes started together see each
   // other's heartbeats first, so the first one up does not take everything.
@@ -223,21 +223,22 @@ void ClusterNode::Tick() {
     RenewLeases(lease / 2);
   }
   const std::vector<std::string> live = LiveNodes();
-  // The others' owners, within a third of a lease time from here, at least one (slow NATS
-  // calls leave the rest to the next tick, which starts where this one stopped).
+  // The others' owners, within a third of a lease time from here, one look-up at least
+  // (slow NATS calls leave the rest to the next tick, which starts where this one stopped).
   const uint32_t partitions = options_.log.partitions;
   const uint32_t first = next_scan_;
   const auto scan_start = Steady::now();
+  int looked = 0;
   for (uint32_t i = 0; i < partitions && !stop_.load(); ++i) {
     const uint32_t p = (first + i) % partitions;
     next_scan_ = p;
-    if (i > 0 && Steady::now() - scan_start >= lease / 3) break;
-    if (i > 0) RenewLeases(lease / 2);
     Part& part = parts_[p];
     if (part.owned.load()) continue;
+    if (looked > 0 && Steady::now() - scan_start >= lease / 3) break;
+    if (looked++ > 0) RenewLeases(lease / 2);
     Result<std::optional<LeaseTable::Owner>> owner = leases_->OwnerOf(p);
     if (!owner.ok()) {
-      kv_failed_ = now;
+      kv_failed_ = Steady::now();
       continue;
     }
     if (owner.value() && owner.value()->node == co_.node_id) {
@@ -281,10 +282,11 @@ void ClusterNode::Tick() {
     if (others && now - kv_failed_ < 3 * lease && free_for < 3 * lease) continue;
     if (part.suspended || (Preferred(p, live) == co_.node_id && free_for >= lease / 2) ||
         free_for >= lease) {
+      const auto sent = Steady::now();  // the lease runs from before the take is sent
       Result<uint64_t> rev = leases_->Take(p, co_.node_id);
       if (!rev.ok()) continue;  // another node was quicker
       part.revision = rev.value();
-      part.renewed = now;
+      part.renewed = sent;
       part.free_since = {};
       Take(p);
     }
@@ -380,7 +382,11 @@ void ClusterNode::Rebalance(const std::vector<std::string>& live, Steady::time_p
     for (uint32_t p : handing_) {
       Forget(p);  // (waits for its feed and its shard: the others' leases are renewed after)
       RenewLeases(lease / 2);
-      if (Status st = leases_->Release(p); !st.ok()) {
+      // Released only while still this node's (a renewal at its revision first): one that
+      // lapsed during the Forgets may be another node's by now, and a delete would end it.
+      Result<uint64_t> held = leases_->Renew(p, co_.node_id, parts_[p].revision);
+      Status st = held.ok() ? leases_->Release(p) : held.status();
+      if (!st.ok()) {
         spdlog::warn("cluster: partition {}: lease not released ({}); it lapses in lease_ms", p, st.message());
       }
       {
