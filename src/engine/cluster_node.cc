@@ -172,9 +172,7 @@ void ClusterNode::RenewLeases(std::chrono::milliseconds due) {
         }
       } else if (owner.ok() && owner.value()) {
         Drop(p, "it was taken by node " + owner.value()->node);
-        part.last_owner = owner.value()->node;
-        std::lock_guard g(mu_);
-        owners_[p] = owner.value()->node;  // reads of it go there from now on
+        HeldBy(p, owner.value()->node);  // reads of it go there from now on
         continue;
       } else if (owner.ok()) {
         Suspend(p, "its lease entry lapsed at the NATS servers");
@@ -247,11 +245,7 @@ void ClusterNode::Tick() {
       // at that revision tells: stored, its feed goes on from where it stopped.
       const auto sent = Steady::now();
       Result<uint64_t> rev = leases_->Renew(p, co_.node_id, owner.value()->revision);
-      if (!rev.ok()) continue;  // the next tick looks again
-      part.revision = rev.value();
-      part.renewed = sent;
-      part.free_since = {};
-      Take(p);
+      if (rev.ok()) Take(p, rev.value(), sent);  // else the next tick looks again
       continue;
     }
     if (owner.value()) {
@@ -260,9 +254,7 @@ void ClusterNode::Tick() {
         Drop(p, "it was taken by node " + owner.value()->node +
                     " while this node could not renew its lease");
       }
-      part.last_owner = owner.value()->node;
-      std::lock_guard g(mu_);
-      owners_[p] = owner.value()->node;
+      HeldBy(p, owner.value()->node);
       continue;
     }
     {
@@ -284,18 +276,23 @@ void ClusterNode::Tick() {
         free_for >= lease) {
       const auto sent = Steady::now();  // the lease runs from before the take is sent
       Result<uint64_t> rev = leases_->Take(p, co_.node_id);
-      if (!rev.ok()) continue;  // another node was quicker
-      part.revision = rev.value();
-      part.renewed = sent;
-      part.free_since = {};
-      Take(p);
+      if (rev.ok()) Take(p, rev.value(), sent);  // else another node was quicker
     }
   }
   if (settled && !stop_.load()) Rebalance(live, now);
 }
 
-void ClusterNode::Take(uint32_t p) {
+void ClusterNode::HeldBy(uint32_t p, const std::string& node) {
+  parts_[p].last_owner = node;
+  std::lock_guard g(mu_);
+  owners_[p] = node;
+}
+
+void ClusterNode::Take(uint32_t p, uint64_t revision, Steady::time_point sent) {
   Part& part = parts_[p];
+  part.revision = revision;
+  part.renewed = sent;
+  part.free_since = {};
   if (part.feed.joinable()) part.feed.join();
   part.owned.store(true);
   {

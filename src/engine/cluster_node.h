@@ -80,7 +80,10 @@ class ClusterNode {
   void LeaseLoop();
   void Tick();
   void RenewLeases(std::chrono::milliseconds due);
-  void Take(uint32_t p);
+  // The lease of p is this node's at `revision`, sent at `sent`: its feed starts (lease thread).
+  void Take(uint32_t p, uint64_t revision, std::chrono::steady_clock::time_point sent);
+  // Another node holds p: reads of it go there, and this node waits for it (lease thread).
+  void HeldBy(uint32_t p, const std::string& node);
   void Suspend(uint32_t p, const std::string& why);
   // Another node owns p now: its feed stops and its shard state is reset (lease thread).
   void Drop(uint32_t p, const std::string& why);

@@ -399,8 +399,8 @@ TEST(ClusterLeaseTest, AnOwnerWhoseLeaseEntryLapsedTakesItAgain) {
   auto leases = LeaseTable::Open(**log);
   ASSERT_TRUE(leases.ok()) << leases.status().message();
   const auto owner_of = [&](uint32_t p) {
-    Result<std::optional<LeaseTable::Owner>> o = (*leases)->OwnerOf(p);
-    return o.ok() && o.value() ? o.value()->node : std::string();
+    Result<std::optional<LeaseTable::Owner>> got = (*leases)->OwnerOf(p);
+    return got.ok() && got.value() ? got.value()->node : std::string();
   };
   const auto deadline = Steady::now() + std::chrono::seconds(60);
   while (owner_of(3) != "node-0" && Steady::now() < deadline) {
