@@ -3,6 +3,8 @@
 // mix, time advancing 1 ms per event (a shard at 1M events/s). items/s = events/s.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "agg/affinity.h"
@@ -108,6 +110,28 @@ void BM_Affinity(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Affinity);
+
+// Affinity at its cap (1 M users: a shard's half of the default 2 M), every event from a
+// new user, so every one makes the least recently active user go. longest_apply_ms is
+// the slowest single Apply: what a shard's reads and connections wait for at most (it
+// was a pass over the whole table every 125 k new users when an eighth went at once).
+void BM_AffinityPastTheCap(benchmark::State& state) {
+  constexpr uint32_t kCap = 1'000'000;
+  Affinity a(7 * 1440 * 60'000, 64, kCap);
+  for (uint32_t u = 1; u <= kCap; ++u) a.Apply(UserId(u), CategoryId(u % 2000 + 1), EventTime(kT0), 1.0);
+  uint32_t next = kCap + 1;
+  int64_t longest_ns = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    a.Apply(UserId(next), CategoryId(next % 2000 + 1), EventTime(kT0 + next), 1.0);
+    longest_ns = std::max<int64_t>(longest_ns, (std::chrono::steady_clock::now() - start).count());
+    ++next;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["longest_apply_ms"] = static_cast<double>(longest_ns) / 1e6;
+  state.counters["evicted"] = static_cast<double>(a.evicted_users());
+}
+BENCHMARK(BM_AffinityPastTheCap)->Iterations(1'000'000)->Unit(benchmark::kNanosecond);
 
 // Co-view with the recent-items update it relies on (as the shard does it): co-view's own
 // cost is this minus BM_Recent.

@@ -1,7 +1,5 @@
 #include "agg/affinity.h"
 
-#include "agg/evict.h"
-
 #include <algorithm>
 #include <cmath>
 
@@ -10,8 +8,9 @@ namespace eddy {
 void Affinity::Apply(UserId user, CategoryId category, EventTime time, double weight) {
   if (weight <= 0) return;
   const int64_t t = time.millis();
-  auto [it, inserted] = users_.try_emplace(user);
-  UserState& u = it->second;
+  // A new user past the cap first makes the least recently active one go.
+  UserState& u = users_.Touch(user, [this](UserId, const UserState& gone) { entries_ -= gone.sums.size(); });
+  const bool inserted = u.last_seq == 0;
   u.last_seq = ++seq_;
   if (inserted) {
     u.ref_ms = decay_.RefFor(t);
@@ -40,37 +39,29 @@ void Affinity::Apply(UserId user, CategoryId category, EventTime time, double we
       --entries_;
     }
   }
-  if (inserted && users_.size() > max_users_) EvictOldest();
-}
-
-void Affinity::EvictOldest() {
-  evicted_ += EvictLeastRecentEighth(
-      users_, [](const UserState& u) { return u.last_seq; },
-      [this](const UserState& u) { entries_ -= u.sums.size(); });
 }
 
 void Affinity::Scores(UserId user, EventTime now,
                       std::vector<std::pair<CategoryId, double>>* out) const {
   out->clear();
-  auto it = users_.find(user);
-  if (it == users_.end()) return;
-  const double scale = decay_.ScoreFactor(it->second.ref_ms, now.millis());
-  for (const auto& [c, s] : it->second.sums) out->emplace_back(c, s * scale);
+  const UserState* u = users_.Find(user);
+  if (u == nullptr) return;
+  const double scale = decay_.ScoreFactor(u->ref_ms, now.millis());
+  for (const auto& [c, s] : u->sums) out->emplace_back(c, s * scale);
   std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
 }
 
 size_t Affinity::bytes() const {
-  return users_.capacity() * (sizeof(UserId) + sizeof(UserState) + 1) +
-         entries_ * sizeof(std::pair<CategoryId, double>);
+  return users_.bytes() + entries_ * sizeof(std::pair<CategoryId, double>);
 }
 
 void Affinity::Save(SerialWriter& w) const {
   w.U64(seq_);
-  w.U64(evicted_);
+  w.U64(users_.evicted());
   w.U64(users_.size());
-  for (const auto& [user, u] : users_) {
+  users_.ForEach([&](UserId user, const UserState& u) {
     w.U64(user.value());
     w.I64(u.ref_ms);
     w.U64(u.last_seq);
@@ -79,33 +70,42 @@ void Affinity::Save(SerialWriter& w) const {
       w.U64(c.value());
       w.F64(s);
     }
-  }
+  });
 }
 
 bool Affinity::Load(SerialReader& r) {
-  users_.clear();
+  users_.Clear();
   entries_ = 0;
   seq_ = r.U64();
-  evicted_ = r.U64();
+  const uint64_t evicted = r.U64();
   const uint64_t n = r.Count(4);
   if (n > max_users_) return false;
-  users_.reserve(n);
-  for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const UserId user = ReadUserId(r);
-    UserState u;
+  // Read whole, then linked in recency order (earlier checkpoints are in table order).
+  std::vector<std::pair<UserId, UserState>> users(n);
+  for (auto& [user, u] : users) {
+    if (!r.ok()) return false;
+    user = ReadUserId(r);
     u.ref_ms = r.I64();
     u.last_seq = r.U64();
     const uint64_t k = r.Count(9);
-    if (k > max_categories_) return false;
+    if (k > max_categories_ || u.last_seq == 0) return false;  // 0 would read as a new user
     u.sums.resize(k);
     for (auto& [c, s] : u.sums) {
       c = ReadCategoryId(r);
       s = r.F64();
     }
     entries_ += k;
-    if (!users_.emplace(user, std::move(u)).second) return false;
   }
-  return r.ok();
+  if (!r.ok()) return false;
+  std::stable_sort(users.begin(), users.end(),
+                   [](const auto& a, const auto& b) { return a.second.last_seq < b.second.last_seq; });
+  for (auto& [user, u] : users) {
+    UserState* slot = users_.Append(user);
+    if (slot == nullptr) return false;  // a repeated user
+    *slot = std::move(u);
+  }
+  users_.set_evicted(evicted);
+  return true;
 }
 
 }  // namespace eddy

@@ -8,6 +8,7 @@
 
 #include "agg/affinity.h"
 #include "agg/popularity.h"
+#include "util/serial.h"
 
 namespace eddy {
 namespace {
@@ -117,6 +118,94 @@ TEST(AffinityTest, UsersPastTheCapAreForgottenLeastRecentFirst) {
   EXPECT_DOUBLE_EQ(out[0].second, 1.0);
   a.Scores(UserId(1), EventTime(kT0), &out);
   EXPECT_TRUE(out.empty());
+}
+
+bool Knows(const Affinity& a, uint32_t user) {
+  std::vector<std::pair<CategoryId, double>> out;
+  a.Scores(UserId(user), EventTime(kT0), &out);
+  return !out.empty();
+}
+
+TEST(AffinityTest, PastTheCapTheLeastRecentlyActiveUserGoesOneAtATime) {
+  Affinity a(kHour, 8, /*max_users=*/3);
+  for (uint32_t u : {1, 2, 3, 1}) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+  a.Apply(UserId(4), CategoryId(1), EventTime(kT0), 1.0);  // 2 is the least recent now
+  EXPECT_EQ(a.users(), 3u);
+  EXPECT_EQ(a.evicted_users(), 1u);
+  EXPECT_FALSE(Knows(a, 2));
+  EXPECT_TRUE(Knows(a, 1) && Knows(a, 3) && Knows(a, 4));
+  a.Apply(UserId(5), CategoryId(1), EventTime(kT0), 1.0);  // then 3
+  EXPECT_EQ(a.evicted_users(), 2u);
+  EXPECT_FALSE(Knows(a, 3));
+  EXPECT_TRUE(Knows(a, 1) && Knows(a, 4) && Knows(a, 5));
+  // One per new user, never a batch (an eighth at once would forget two of 17 here).
+  Affinity big(kHour, 8, /*max_users=*/16);
+  for (uint32_t u = 1; u <= 17; ++u) big.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+  EXPECT_EQ(big.users(), 16u);
+  EXPECT_EQ(big.evicted_users(), 1u);
+  EXPECT_FALSE(Knows(big, 1));
+  EXPECT_TRUE(Knows(big, 2));
+}
+
+// A user's entry as Affinity::Save writes it, one category of sum 1.
+void WriteUser(SerialWriter& w, uint32_t user, uint64_t last_seq) {
+  w.U64(user);
+  w.I64(kT0);
+  w.U64(last_seq);
+  w.U64(1);
+  w.U64(1);
+  w.F64(1.0);
+}
+
+TEST(AffinityTest, ACheckpointKeepsTheRecencyOrderWhateverOrderItWasWrittenIn) {
+  Affinity a(kHour, 8, /*max_users=*/3);
+  for (uint32_t u : {1, 2, 3, 1}) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+  std::string saved;
+  SerialWriter w(&saved);
+  a.Save(w);
+  Affinity b(kHour, 8, 3);
+  SerialReader r(saved);
+  ASSERT_TRUE(b.Load(r));
+  for (Affinity* x : {&a, &b}) x->Apply(UserId(9), CategoryId(1), EventTime(kT0), 1.0);
+  for (const Affinity* x : {&a, &b}) {
+    EXPECT_FALSE(Knows(*x, 2));
+    EXPECT_TRUE(Knows(*x, 1) && Knows(*x, 3) && Knows(*x, 9));
+    EXPECT_EQ(x->evicted_users(), 1u);
+  }
+  // Earlier checkpoints list users in table order: the recency decides, not the order.
+  std::string shuffled;
+  SerialWriter s(&shuffled);
+  s.U64(10);  // seq
+  s.U64(4);   // evicted so far
+  s.U64(3);
+  WriteUser(s, 7, 9);
+  WriteUser(s, 5, 2);
+  WriteUser(s, 6, 5);
+  Affinity c(kHour, 8, 3);
+  SerialReader rc(shuffled);
+  ASSERT_TRUE(c.Load(rc));
+  EXPECT_EQ(c.evicted_users(), 4u);
+  c.Apply(UserId(8), CategoryId(1), EventTime(kT0), 1.0);
+  EXPECT_FALSE(Knows(c, 5));
+  c.Apply(UserId(10), CategoryId(1), EventTime(kT0), 1.0);
+  EXPECT_FALSE(Knows(c, 6));
+  EXPECT_TRUE(Knows(c, 7) && Knows(c, 8) && Knows(c, 10));
+  EXPECT_EQ(c.evicted_users(), 6u);
+}
+
+TEST(AffinityTest, ACheckpointWithARepeatedUserOrNoRecencyIsRefused) {
+  for (const auto& [second, last_seq] : {std::pair{1u, 3ull}, std::pair{2u, 0ull}}) {
+    std::string bytes;
+    SerialWriter w(&bytes);
+    w.U64(10);
+    w.U64(0);
+    w.U64(2);
+    WriteUser(w, 1, 4);
+    WriteUser(w, second, last_seq);
+    Affinity a(kHour, 8, 100);
+    SerialReader r(bytes);
+    EXPECT_FALSE(a.Load(r)) << "user " << second << ", recency " << last_seq;
+  }
 }
 
 TEST(AffinityTest, HalvesEveryHalfLifeAndRebasesExactly) {
