@@ -16,6 +16,7 @@
 #include "commerce/revenue.h"
 #include "commerce/sessions.h"
 #include "engine/shard_state.h"
+#include "learn/embedding.h"
 #include "load/zipf.h"
 
 namespace eddy {
@@ -111,27 +112,51 @@ void BM_Affinity(benchmark::State& state) {
 }
 BENCHMARK(BM_Affinity);
 
-// Affinity at its cap (1 M users: a shard's half of the default 2 M), every event from a
-// new user, so every one makes the least recently active user go. longest_apply_ms is
-// the slowest single Apply: what a shard's reads and connections wait for at most (it
-// was a pass over the whole table every 125 k new users when an eighth went at once).
-void BM_AffinityPastTheCap(benchmark::State& state) {
-  constexpr uint32_t kCap = 1'000'000;
-  Affinity a(7 * 1440 * 60'000, 64, kCap);
-  for (uint32_t u = 1; u <= kCap; ++u) a.Apply(UserId(u), CategoryId(u % 2000 + 1), EventTime(kT0), 1.0);
-  uint32_t next = kCap + 1;
+// A state at its cap, every event from a new key (keys 1..cap applied first, untimed), so
+// every one makes the least recently used key go. longest_apply_ms is the slowest single
+// apply: what a shard's reads and connections wait for at most (a pass over the whole
+// table every cap/8 new keys when an eighth went at once).
+template <typename Apply>
+void PastTheCap(benchmark::State& state, uint32_t cap, Apply apply) {
+  for (uint32_t k = 1; k <= cap; ++k) apply(k);
+  uint32_t next = cap + 1;
   int64_t longest_ns = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    a.Apply(UserId(next), CategoryId(next % 2000 + 1), EventTime(kT0 + next), 1.0);
+    apply(next++);
     longest_ns = std::max<int64_t>(longest_ns, (std::chrono::steady_clock::now() - start).count());
-    ++next;
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.counters["longest_apply_ms"] = static_cast<double>(longest_ns) / 1e6;
+}
+
+// Affinity at 1 M users (a shard's half of the default 2 M).
+void BM_AffinityPastTheCap(benchmark::State& state) {
+  Affinity a(7 * 1440 * 60'000, 64, 1'000'000);
+  PastTheCap(state, 1'000'000, [&](uint32_t u) {
+    a.Apply(UserId(u), CategoryId(u % 2000 + 1), EventTime(kT0 + u), 1.0);
+  });
   state.counters["evicted"] = static_cast<double>(a.evicted_users());
 }
-BENCHMARK(BM_AffinityPastTheCap)->Iterations(1'000'000)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_AffinityPastTheCap)->Iterations(1'000'000);
+
+// Item embeddings at 500 k items (a shard's half of the default 1 M), 64 dimensions.
+void BM_EmbeddingPastTheCap(benchmark::State& state) {
+  Options o;
+  o.embedding.max_items = 500'000;
+  EmbeddingState st(o, CapShare{});
+  ApplyInfo info;
+  info.weight = 1;
+  Event ev;
+  ev.user = UserId(1);
+  PastTheCap(state, 500'000, [&](uint32_t item) {
+    ev.item = ItemId(item);
+    ev.user_hash = item * 2654435761u;
+    st.ApplyEvent(ev, info);
+  });
+  state.counters["evicted"] = static_cast<double>(st.Memory().evicted);
+}
+BENCHMARK(BM_EmbeddingPastTheCap)->Iterations(500'000);
 
 // Co-view with the recent-items update it relies on (as the shard does it): co-view's own
 // cost is this minus BM_Recent.

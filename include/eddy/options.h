@@ -141,7 +141,7 @@ struct WindowOptions {
 struct AffinityOptions {
   int64_t half_life_minutes = 7 * 1440;
   uint32_t max_categories = 64;    // per user; the lowest score is dropped past it
-  uint64_t max_users = 2'000'000;  // past it the least recently active eighth is dropped
+  uint64_t max_users = 2'000'000;  // past it the least recently active user goes, one per new user
   bool operator==(const AffinityOptions&) const = default;
 };
 
@@ -167,7 +167,7 @@ struct EmbeddingOptions {
   bool enabled = true;
   uint32_t dimensions = 64;       // D, a multiple of 16 in [16, 256]
   uint64_t seed = 1;              // of the users' random sign vectors
-  uint64_t max_items = 1'000'000; // past it the least recently touched eighth is dropped
+  uint64_t max_items = 1'000'000; // past it the least recently touched item goes, one per new item
   bool operator==(const EmbeddingOptions&) const = default;
 };
 

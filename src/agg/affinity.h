@@ -33,7 +33,18 @@ class Affinity {
         users_(max_users) {}
 
   void Apply(UserId user, CategoryId category, EventTime time, double weight);
-  void Prefetch(UserId user) const { users_.Prefetch(user); }  // cache hint only
+  // Cache hints only: the user's index slot; then (stage 1) its state; then (stage 2) its
+  // neighbours in the recency order, which Apply relinks, and its sums.
+  void Prefetch(UserId user) const { users_.Prefetch(user); }
+  void PrefetchDeeper(UserId user, int stage) const {
+    if (stage == 1) {
+      users_.PrefetchValue(user);
+    } else if (stage == 2) {
+      if (const UserState* u = users_.PrefetchLinks(user); u != nullptr && !u->sums.empty()) {
+        __builtin_prefetch(u->sums.data());
+      }
+    }
+  }
   // The user's categories with their scores at `now`, best first (ties: lower id first;
   // the caller orders ties by name).
   void Scores(UserId user, EventTime now, std::vector<std::pair<CategoryId, double>>* out) const;
@@ -87,6 +98,9 @@ class AffinityState final : public State, public Affinity {
   bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo&) const override {
     if (ev.user.valid()) Affinity::Prefetch(ev.user);
+  }
+  void PrefetchDeeper(const Event& ev, int stage) const override {
+    if (ev.user.valid()) Affinity::PrefetchDeeper(ev.user, stage);
   }
   void SaveTo(SerialWriter& w) override { Save(w); }
   bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }

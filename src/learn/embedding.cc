@@ -1,11 +1,9 @@
 #include "learn/embedding.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 
-#include "agg/evict.h"
 
 namespace eddy {
 namespace {
@@ -46,44 +44,41 @@ const SignMasks kSignMasks;
 EmbeddingState::EmbeddingState(const Options& o, const CapShare& share)
     : options_(o.embedding),
       dims_(o.embedding.dimensions),
-      max_items_(share.Of(o.embedding.max_items)) {}
+      max_items_(share.Of(o.embedding.max_items)),
+      items_(max_items_) {}
 
 int EmbeddingState::SignOf(uint32_t user_hash, uint64_t seed, uint32_t d) {
   return (SignBits(user_hash, seed, d / 64) >> (d % 64)) & 1 ? 1 : -1;
 }
 
 EmbeddingState::Slot& EmbeddingState::Acquire(ItemId item) {
-  auto [it, inserted] = items_.try_emplace(item);
-  if (inserted) {
+  // A new item past the cap first makes the least recently touched one go (its vector's
+  // place is then the new item's).
+  Slot& slot = items_.Touch(item, [this](ItemId, const Slot& gone) { free_.push_back(gone.offset); });
+  if (slot.last_seq == 0) {
     if (!free_.empty()) {
-      it->second.offset = free_.back();
+      slot.offset = free_.back();
       free_.pop_back();
-      std::fill_n(vectors_.begin() + size_t{it->second.offset} * dims_, dims_, 0);
+      std::fill_n(vectors_.begin() + size_t{slot.offset} * dims_, dims_, 0);
     } else {
-      it->second.offset = static_cast<uint32_t>(vectors_.size() / dims_);
+      slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
       vectors_.resize(vectors_.size() + dims_, 0);
     }
   }
-  it->second.last_seq = ++seq_;
-  if (inserted && items_.size() > max_items_) {
-    EvictOldest();  // never the item just touched: its seq is the newest (LoadFrom checks)
-    auto kept = items_.find(item);  // the eviction moved the map's slots
-    assert(kept != items_.end());
-    return kept->second;
-  }
-  return it->second;
-}
-
-void EmbeddingState::EvictOldest() {
-  evicted_ += EvictLeastRecentEighth(items_, [](const Slot& s) { return s.last_seq; },
-                                     [this](const Slot& s) { free_.push_back(s.offset); });
+  slot.last_seq = ++seq_;
+  return slot;
 }
 
 void EmbeddingState::PrefetchDeeper(const Event& ev, int stage) const {
-  if (stage != 1 || !ev.item.valid()) return;
-  auto it = items_.find(ev.item);
-  if (it == items_.end()) return;
-  const char* v = reinterpret_cast<const char*>(vectors_.data() + size_t{it->second.offset} * dims_);
+  if (!ev.item.valid()) return;
+  if (stage == 1) {
+    items_.PrefetchValue(ev.item);
+    return;
+  }
+  if (stage != 2) return;
+  const Slot* slot = items_.PrefetchLinks(ev.item);
+  if (slot == nullptr) return;
+  const char* v = reinterpret_cast<const char*>(vectors_.data() + size_t{slot->offset} * dims_);
   for (uint32_t b = 0; b < dims_ * sizeof(int32_t); b += 64) __builtin_prefetch(v + b, 1);
 }
 
@@ -112,8 +107,8 @@ void EmbeddingState::ApplyEvent(const Event& ev, const ApplyInfo& info) {
 }
 
 const int32_t* EmbeddingState::Find(ItemId item) const {
-  auto it = items_.find(item);
-  return it == items_.end() ? nullptr : vectors_.data() + size_t{it->second.offset} * dims_;
+  const Slot* slot = items_.Find(item);
+  return slot == nullptr ? nullptr : vectors_.data() + size_t{slot->offset} * dims_;
 }
 
 void EmbeddingState::ShareOf(const std::vector<ItemId>& items, Partial& p) const {
@@ -132,16 +127,16 @@ void EmbeddingState::SaveTo(SerialWriter& w) {
   w.U64(dims_);
   w.U64(seq_);
   w.U64(items_.size());
-  for (const auto& [item, slot] : items_) {
+  items_.ForEach([&](ItemId item, const Slot& slot) {  // least recent first
     w.U64(item.value());
     w.U64(slot.last_seq);
     const int32_t* v = vectors_.data() + size_t{slot.offset} * dims_;
     for (uint32_t d = 0; d < dims_; ++d) w.I64(v[d]);
-  }
+  });
 }
 
 bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
-  items_.clear();
+  items_.Clear();
   vectors_.clear();
   free_.clear();
   if (r.U64() != dims_) return false;
@@ -149,11 +144,15 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
   const uint64_t n = r.Count(2 + dims_);
   if (n > max_items_) return false;
   vectors_.reserve(n * dims_);
+  // Read whole, then linked in recency order (earlier checkpoints are in table order).
+  std::vector<std::pair<ItemId, Slot>> items;
+  items.reserve(n);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     const uint32_t item = r.Id(Interners::kItems);
     Slot slot;
     slot.last_seq = r.U64();
-    if (slot.last_seq > seq_) return false;  // a touch newer than the state's own count
+    // Not newer than the state's own count, and not 0 (that reads as a new item).
+    if (slot.last_seq > seq_ || slot.last_seq == 0) return false;
     slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
     for (uint32_t d = 0; d < dims_; ++d) {
       const int64_t c = r.I64();
@@ -163,20 +162,28 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
       vectors_.push_back(static_cast<int32_t>(c));
       slot.bound = std::max(slot.bound, static_cast<uint32_t>(c < 0 ? -c : c));
     }
-    if (item == 0 || !items_.emplace(ItemId(item), slot).second) return false;
+    if (item == 0) return false;
+    items.emplace_back(ItemId(item), slot);
   }
-  return r.ok();
+  if (!r.ok()) return false;
+  std::stable_sort(items.begin(), items.end(),
+                   [](const auto& a, const auto& b) { return a.second.last_seq < b.second.last_seq; });
+  for (const auto& [item, slot] : items) {
+    Slot* at = items_.Append(item);
+    if (at == nullptr) return false;  // an item twice
+    *at = slot;
+  }
+  return true;
 }
 
 void EmbeddingState::VisitIds(IdMarks& marks) {
-  for (const auto& [item, slot] : items_) marks.Mark(item);
+  items_.ForEach([&](ItemId item, const Slot&) { marks.Mark(item); });
 }
 
 StateMemory EmbeddingState::Memory() const {
   return {items_.size(),
-          vectors_.capacity() * sizeof(int32_t) + items_.capacity() * (sizeof(ItemId) + sizeof(Slot) + 1) +
-              free_.capacity() * sizeof(uint32_t),
-          evicted_};
+          vectors_.capacity() * sizeof(int32_t) + items_.bytes() + free_.capacity() * sizeof(uint32_t),
+          items_.evicted()};
 }
 
 void EmbeddingState::DescribeSettings(std::string* out) const {

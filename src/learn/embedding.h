@@ -25,9 +25,9 @@
 // clamped sum depends on the order of its terms. (SumShares adds shares as int64.)
 //
 // Memory: D int32 per item, at most `max_items` items over all shards (split over the
-// partitions); past it the least recently touched
-// eighth of a shard's items is forgotten in one pass (they start from zero when touched
-// again: their vector then reflects only the later touches on that shard).
+// partitions); past it the shard's least recently touched item is forgotten, one per new
+// item (it starts from zero when touched again: its vector then reflects only the later
+// touches on that shard).
 //
 // Thread-safety: none; owned and used by one shard thread.
 
@@ -37,7 +37,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "agg/lru_map.h"
 #include "agg/state.h"
 #include "eddy/ids.h"
 #include "eddy/options.h"
@@ -54,9 +54,10 @@ class EmbeddingState final : public State {
   bool Applies() const override { return options_.enabled; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override;
   bool Prefetches() const override { return options_.enabled; }
-  // The item's map slot first, then (stage 1, once the slot is in cache) its vector.
+  // The item's index slot first, then (stage 1) its slot, then (stage 2) its vector and
+  // its neighbours in the recency order, which the touch relinks.
   void Prefetch(const Event& ev, const ApplyInfo& info) const override {
-    if (ev.item.valid()) items_.prefetch(ev.item);
+    if (ev.item.valid()) items_.Prefetch(ev.item);
   }
   void PrefetchDeeper(const Event& ev, int stage) const override;
   void SaveTo(SerialWriter& w) override;
@@ -93,17 +94,17 @@ class EmbeddingState final : public State {
   struct Slot {
     uint32_t offset = 0;   // into vectors_, in units of D
     uint32_t bound = 0;    // no component's magnitude exceeds it (saturates at INT32_MAX)
-    uint64_t last_seq = 0;
+    uint64_t last_seq = 0;  // apply order of the latest touch (0: a new item)
   };
   Slot& Acquire(ItemId item);
-  void EvictOldest();
 
   const EmbeddingOptions options_;
   const uint32_t dims_;
   const uint64_t max_items_;
   uint64_t seq_ = 0;
-  uint64_t evicted_ = 0;
-  absl::flat_hash_map<ItemId, Slot> items_;
+  // In least-recently-touched order: past max_items_ the least recent goes, one per new
+  // item (no pass over the table).
+  LruMap<ItemId, Slot> items_;
   std::vector<int32_t> vectors_;  // D per slot
   std::vector<uint32_t> free_;    // slots of forgotten items
 };

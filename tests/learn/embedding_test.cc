@@ -186,6 +186,7 @@ TEST(EmbeddingTest, LoadRefusesWhatNoSaveWrites) {
   EXPECT_FALSE(loads(section(5, {{1, 4}, {2, 6}}, 0)));             // touched after seq
   EXPECT_FALSE(loads(section(5, {{1, 4}, {1, 5}}, 0)));             // an item twice
   EXPECT_FALSE(loads(section(5, {{0, 4}}, 0)));                     // item 0
+  EXPECT_FALSE(loads(section(5, {{1, 0}}, 0)));                     // never touched
   EXPECT_FALSE(loads(section(5, {{1, 4}}, -2'147'483'648)));        // past the saturation
   EXPECT_FALSE(loads(section(5, {{1, 4}}, 2'147'483'648)));
   EXPECT_FALSE(loads(section(5, {{1, 4}, {2, 5}, {3, 5}}, 0), 2));  // more than the cap
@@ -224,7 +225,7 @@ TEST(EmbeddingTest, ComponentsSaturateAndTheSaturatedVectorRoundTrips) {
   EXPECT_GT(moved, 0);
 }
 
-TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedEighth) {
+TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedItemOnePerNewItem) {
   Options o = Opts(16);
   o.embedding.max_items = 16;
   EmbeddingState st(o, CapShare{});
@@ -235,22 +236,61 @@ TEST(EmbeddingTest, TheCapForgetsTheLeastRecentlyTouchedEighth) {
   }
   for (uint32_t item = 1; item <= 16; ++item) Apply(st, Touch(item, "u"));
   Apply(st, Touch(1, "u"));  // item 1 is now the most recent; 2 and 3 the least
-  Apply(st, Touch(17, "u"));  // 17 items: the two least recent (2, 3) go
-  EXPECT_EQ(st.Memory().keys, 15u);
-  EXPECT_EQ(st.Memory().evicted, 2u);
+  Apply(st, Touch(17, "u"));  // 17 items: the least recent (2) goes, and only it
+  EXPECT_EQ(st.Memory().keys, 16u);
+  EXPECT_EQ(st.Memory().evicted, 1u);
   EXPECT_EQ(st.Find(ItemId(2)), nullptr);
-  EXPECT_EQ(st.Find(ItemId(3)), nullptr);
+  ASSERT_NE(st.Find(ItemId(3)), nullptr);
   ASSERT_NE(st.Find(ItemId(1)), nullptr);
-  // Item 18 takes a freed slot (of 2 or 3, full of old touches): it starts from zero, so
+  // Item 18 makes 3 go and takes its place (full of old touches): it starts from zero, so
   // one touch by "v" is exactly v's vector.
   Apply(st, Touch(18, "v"));
   EXPECT_EQ(st.Memory().keys, 16u);
+  EXPECT_EQ(st.Memory().evicted, 2u);
+  EXPECT_EQ(st.Find(ItemId(3)), nullptr);
   const uint32_t v = static_cast<uint32_t>(StableHash64("v"));
   const std::vector<int64_t> got = VectorOf(st, 18);
   for (uint32_t d = 0; d < 16; ++d) EXPECT_EQ(got[d], EmbeddingState::SignOf(v, 1, d)) << d;
-  // An evicted item touched again starts anew too.
+  // An evicted item touched again starts anew too (and makes item 4, now the least recent, go).
   Apply(st, Touch(2, "v"));
   EXPECT_EQ(VectorOf(st, 2), got);
+  EXPECT_EQ(st.Find(ItemId(4)), nullptr);
+}
+
+// A checkpoint keeps the recency order, whatever order its items were written in (earlier
+// checkpoints list them in table order): the next new item makes the least recent go.
+TEST(EmbeddingTest, ACheckpointKeepsTheRecencyOrderWhateverOrderItWasWrittenIn) {
+  std::string bytes;
+  SerialWriter w(&bytes);
+  w.U64(16);  // dimensions
+  w.U64(9);   // seq
+  w.U64(3);
+  for (const auto& [item, last_seq] : {std::pair{7u, 9u}, std::pair{5u, 2u}, std::pair{6u, 5u}}) {
+    w.U64(item);
+    w.U64(last_seq);
+    for (int d = 0; d < 16; ++d) w.I64(1);
+  }
+  Options o = Opts(16);
+  o.embedding.max_items = 3;
+  EmbeddingState st(o, CapShare{});
+  SerialReader r(bytes);
+  ASSERT_TRUE(st.LoadFrom(r, st.FormatVersion()));
+  Apply(st, Touch(8, "u"));
+  EXPECT_EQ(st.Find(ItemId(5)), nullptr);
+  Apply(st, Touch(9, "u"));
+  EXPECT_EQ(st.Find(ItemId(6)), nullptr);
+  EXPECT_NE(st.Find(ItemId(7)), nullptr);
+  // Saved and loaded again: the same order (7 is the least recent now).
+  std::string again;
+  SerialWriter w2(&again);
+  st.SaveTo(w2);
+  EmbeddingState loaded(o, CapShare{});
+  SerialReader r2(again);
+  ASSERT_TRUE(loaded.LoadFrom(r2, loaded.FormatVersion()));
+  Apply(loaded, Touch(10, "u"));
+  EXPECT_EQ(loaded.Find(ItemId(7)), nullptr);
+  EXPECT_NE(loaded.Find(ItemId(8)), nullptr);
+  EXPECT_NE(loaded.Find(ItemId(9)), nullptr);
 }
 
 // The engine: the embed signal of a recommendation is the cosine of the candidate with
