@@ -9,8 +9,9 @@ void Affinity::Apply(UserId user, CategoryId category, EventTime time, double we
   if (weight <= 0) return;
   const int64_t t = time.millis();
   // A new user past the cap first makes the least recently active one go.
-  UserState& u = users_.Touch(user, [this](UserId, const UserState& gone) { entries_ -= gone.sums.size(); });
-  const bool inserted = u.last_seq == 0;
+  bool inserted = false;
+  UserState& u = users_.Touch(
+      user, [this](UserId, const UserState& gone) { entries_ -= gone.sums.size(); }, &inserted);
   u.last_seq = ++seq_;
   if (inserted) {
     u.ref_ms = decay_.RefFor(t);
@@ -77,6 +78,7 @@ bool Affinity::Load(SerialReader& r) {
   users_.Clear();
   entries_ = 0;
   seq_ = r.U64();
+  if (seq_ >= kMaxSeq) return false;  // no eddy counts that far; it could wrap
   const uint64_t evicted = r.U64();
   const uint64_t n = r.Count(4);
   if (n > max_users_) return false;
@@ -88,7 +90,8 @@ bool Affinity::Load(SerialReader& r) {
     u.ref_ms = r.I64();
     u.last_seq = r.U64();
     const uint64_t k = r.Count(9);
-    if (k > max_categories_ || u.last_seq == 0) return false;  // 0 would read as a new user
+    // The recency orders the users: between 1 and the state's own count, as Apply gives it.
+    if (k > max_categories_ || u.last_seq == 0 || u.last_seq > seq_) return false;
     u.sums.resize(k);
     for (auto& [c, s] : u.sums) {
       c = ReadCategoryId(r);

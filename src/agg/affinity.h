@@ -68,13 +68,14 @@ class Affinity {
  private:
   struct UserState {
     int64_t ref_ms = 0;
-    uint64_t last_seq = 0;  // apply order of the user's latest event (0: a new user)
+    uint64_t last_seq = 0;  // apply order of the user's latest event: the recency order
     std::vector<std::pair<CategoryId, double>> sums;
   };
 
   DecayScale decay_;
   uint32_t max_categories_;
   uint64_t max_users_;
+  static constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // a checkpoint's count at most
   uint64_t seq_ = 0;
   size_t entries_ = 0;
   LruMap<UserId, UserState> users_;

@@ -22,9 +22,11 @@ class LruMap {
 
   // The value of `key`, made the most recent; a new key gets Value{} and, past the cap,
   // the least recent key is evicted first (on_evict(key, value) sees it go).
+  // `*added` (when given) says whether the key was new.
   template <typename OnEvict>
-  Value& Touch(Key key, OnEvict on_evict) {
+  Value& Touch(Key key, OnEvict on_evict, bool* added = nullptr) {
     auto [it, inserted] = index_.try_emplace(key, kNil);
+    if (added != nullptr) *added = inserted;
     if (!inserted) {
       Unlink(it->second);
       PushBack(it->second);

@@ -54,8 +54,9 @@ int EmbeddingState::SignOf(uint32_t user_hash, uint64_t seed, uint32_t d) {
 EmbeddingState::Slot& EmbeddingState::Acquire(ItemId item) {
   // A new item past the cap first makes the least recently touched one go (its vector's
   // place is then the new item's).
-  Slot& slot = items_.Touch(item, [this](ItemId, const Slot& gone) { free_.push_back(gone.offset); });
-  if (slot.last_seq == 0) {
+  bool added = false;
+  Slot& slot = items_.Touch(item, [this](ItemId, const Slot& gone) { free_.push_back(gone.offset); }, &added);
+  if (added) {
     if (!free_.empty()) {
       slot.offset = free_.back();
       free_.pop_back();
@@ -141,6 +142,7 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
   free_.clear();
   if (r.U64() != dims_) return false;
   seq_ = r.U64();
+  if (seq_ >= kMaxSeq) return false;  // no eddy counts that far; it could wrap
   const uint64_t n = r.Count(2 + dims_);
   if (n > max_items_) return false;
   vectors_.reserve(n * dims_);
@@ -151,7 +153,7 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
     const uint32_t item = r.Id(Interners::kItems);
     Slot slot;
     slot.last_seq = r.U64();
-    // Not newer than the state's own count, and not 0 (that reads as a new item).
+    // The recency orders the items: between 1 and the state's own count, as touches give it.
     if (slot.last_seq > seq_ || slot.last_seq == 0) return false;
     slot.offset = static_cast<uint32_t>(vectors_.size() / dims_);
     for (uint32_t d = 0; d < dims_; ++d) {

@@ -94,13 +94,14 @@ class EmbeddingState final : public State {
   struct Slot {
     uint32_t offset = 0;   // into vectors_, in units of D
     uint32_t bound = 0;    // no component's magnitude exceeds it (saturates at INT32_MAX)
-    uint64_t last_seq = 0;  // apply order of the latest touch (0: a new item)
+    uint64_t last_seq = 0;  // apply order of the latest touch: the recency order
   };
   Slot& Acquire(ItemId item);
 
   const EmbeddingOptions options_;
   const uint32_t dims_;
   const uint64_t max_items_;
+  static constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // a checkpoint's count at most
   uint64_t seq_ = 0;
   // In least-recently-touched order: past max_items_ the least recent goes, one per new
   // item (no pass over the table).

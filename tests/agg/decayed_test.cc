@@ -193,19 +193,56 @@ TEST(AffinityTest, ACheckpointKeepsTheRecencyOrderWhateverOrderItWasWrittenIn) {
   EXPECT_EQ(c.evicted_users(), 6u);
 }
 
-TEST(AffinityTest, ACheckpointWithARepeatedUserOrNoRecencyIsRefused) {
-  for (const auto& [second, last_seq] : {std::pair{1u, 3ull}, std::pair{2u, 0ull}}) {
+// What no Save writes is refused: a user twice, a recency of 0 or past the state's own
+// count (the recency orders the users, so it must be the order touches gave), and a count
+// so large it could wrap.
+TEST(AffinityTest, ACheckpointWithARepeatedUserOrAnImpossibleRecencyIsRefused) {
+  const auto loads = [](uint64_t seq, uint32_t second, uint64_t last_seq) {
     std::string bytes;
     SerialWriter w(&bytes);
-    w.U64(10);
+    w.U64(seq);
     w.U64(0);
     w.U64(2);
     WriteUser(w, 1, 4);
     WriteUser(w, second, last_seq);
     Affinity a(kHour, 8, 100);
     SerialReader r(bytes);
-    EXPECT_FALSE(a.Load(r)) << "user " << second << ", recency " << last_seq;
-  }
+    return a.Load(r);
+  };
+  EXPECT_TRUE(loads(10, 2, 10));
+  EXPECT_FALSE(loads(10, 1, 3));   // user 1 twice
+  EXPECT_FALSE(loads(10, 2, 0));   // never touched
+  EXPECT_FALSE(loads(10, 2, 11));  // touched after the count
+  EXPECT_FALSE(loads(uint64_t{1} << 62, 2, 5));
+}
+
+// Saved, loaded, the same events applied to both: the next checkpoints are the same bytes.
+TEST(AffinityTest, ALoadedStateGoesOnExactlyAsTheOneThatSavedIt) {
+  Affinity a(kHour, 4, /*max_users=*/50);
+  std::mt19937 rng(7);
+  const auto feed = [](Affinity& x, int n, uint32_t seed) {
+    std::mt19937 local(seed);
+    for (int i = 0; i < n; ++i) {
+      x.Apply(UserId(local() % 80 + 1), CategoryId(local() % 9 + 1), EventTime(kT0 + i * 1000),
+              1.0 + local() % 3);
+    }
+  };
+  feed(a, 500, rng());
+  std::string saved;
+  SerialWriter w(&saved);
+  a.Save(w);
+  Affinity b(kHour, 4, 50);
+  SerialReader r(saved);
+  ASSERT_TRUE(b.Load(r));
+  const uint32_t later = rng();
+  feed(a, 500, later);
+  feed(b, 500, later);
+  std::string sa, sb;
+  SerialWriter wa(&sa), wb(&sb);
+  a.Save(wa);
+  b.Save(wb);
+  EXPECT_GT(a.evicted_users(), 0u);
+  EXPECT_EQ(sa, sb);
 }
 
 TEST(AffinityTest, HalvesEveryHalfLifeAndRebasesExactly) {

@@ -187,6 +187,7 @@ TEST(EmbeddingTest, LoadRefusesWhatNoSaveWrites) {
   EXPECT_FALSE(loads(section(5, {{1, 4}, {1, 5}}, 0)));             // an item twice
   EXPECT_FALSE(loads(section(5, {{0, 4}}, 0)));                     // item 0
   EXPECT_FALSE(loads(section(5, {{1, 0}}, 0)));                     // never touched
+  EXPECT_FALSE(loads(section(uint64_t{1} << 62, {{1, 4}}, 0)));     // a count that could wrap
   EXPECT_FALSE(loads(section(5, {{1, 4}}, -2'147'483'648)));        // past the saturation
   EXPECT_FALSE(loads(section(5, {{1, 4}}, 2'147'483'648)));
   EXPECT_FALSE(loads(section(5, {{1, 4}, {2, 5}, {3, 5}}, 0), 2));  // more than the cap
