@@ -78,10 +78,10 @@ bool Affinity::Load(SerialReader& r) {
   users_.Clear();
   entries_ = 0;
   seq_ = r.U64();
-  if (seq_ >= kMaxSeq) return false;  // no eddy counts that far; it could wrap
+  if (seq_ >= kMaxLruRecency) return false;
   const uint64_t evicted = r.U64();
   const uint64_t n = r.Count(4);
-  if (n > max_users_) return false;
+  if (n > users_.max_keys()) return false;
   // Read whole, then linked in recency order (earlier checkpoints are in table order).
   std::vector<std::pair<UserId, UserState>> users(n);
   for (auto& [user, u] : users) {
@@ -99,13 +99,8 @@ bool Affinity::Load(SerialReader& r) {
     }
     entries_ += k;
   }
-  if (!r.ok()) return false;
-  std::stable_sort(users.begin(), users.end(),
-                   [](const auto& a, const auto& b) { return a.second.last_seq < b.second.last_seq; });
-  for (auto& [user, u] : users) {
-    UserState* slot = users_.Append(user);
-    if (slot == nullptr) return false;  // a repeated user
-    *slot = std::move(u);
+  if (!r.ok() || !users_.AppendByRecency(users, [](const UserState& u) { return u.last_seq; })) {
+    return false;  // cut short, or a repeated user
   }
   users_.set_evicted(evicted);
   return true;

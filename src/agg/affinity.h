@@ -29,8 +29,7 @@ namespace eddy {
 class Affinity {
  public:
   Affinity(int64_t half_life_ms, uint32_t max_categories, uint64_t max_users)
-      : decay_(half_life_ms), max_categories_(max_categories), max_users_(max_users),
-        users_(max_users) {}
+      : decay_(half_life_ms), max_categories_(max_categories), users_(max_users) {}
 
   void Apply(UserId user, CategoryId category, EventTime time, double weight);
   // Cache hints only: the user's index slot; then (stage 1) its state; then (stage 2) its
@@ -74,8 +73,6 @@ class Affinity {
 
   DecayScale decay_;
   uint32_t max_categories_;
-  uint64_t max_users_;
-  static constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // a checkpoint's count at most
   uint64_t seq_ = 0;
   size_t entries_ = 0;
   LruMap<UserId, UserState> users_;

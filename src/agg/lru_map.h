@@ -15,6 +15,11 @@
 
 namespace eddy {
 
+// The largest touch count a checkpoint of a state that orders its LruMap by such a count
+// (and loads it with AppendByRecency) may carry: no eddy counts that far, and a larger one
+// could wrap.
+inline constexpr uint64_t kMaxLruRecency = uint64_t{1} << 62;
+
 template <typename Key, typename Value>
 class LruMap {
  public:
@@ -103,6 +108,20 @@ class LruMap {
     if (!inserted) return nullptr;
     it->second = NewSlot(key);
     return &slots_[it->second].value;
+  }
+  // For a checkpoint load: appends every entry, least recent first by `recency(value)`
+  // (equal ones in the given order), whatever order they were read in. False when a key
+  // repeats or they pass the cap.
+  template <typename Recency>
+  bool AppendByRecency(std::vector<std::pair<Key, Value>>& entries, Recency recency) {
+    std::stable_sort(entries.begin(), entries.end(),
+                     [&](const auto& a, const auto& b) { return recency(a.second) < recency(b.second); });
+    for (auto& [key, value] : entries) {
+      Value* at = Append(key);
+      if (at == nullptr) return false;
+      *at = std::move(value);
+    }
+    return true;
   }
   void set_evicted(uint64_t n) { evicted_ = n; }
 

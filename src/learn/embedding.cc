@@ -44,8 +44,7 @@ const SignMasks kSignMasks;
 EmbeddingState::EmbeddingState(const Options& o, const CapShare& share)
     : options_(o.embedding),
       dims_(o.embedding.dimensions),
-      max_items_(share.Of(o.embedding.max_items)),
-      items_(max_items_) {}
+      items_(share.Of(o.embedding.max_items)) {}
 
 int EmbeddingState::SignOf(uint32_t user_hash, uint64_t seed, uint32_t d) {
   return (SignBits(user_hash, seed, d / 64) >> (d % 64)) & 1 ? 1 : -1;
@@ -142,9 +141,9 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
   free_.clear();
   if (r.U64() != dims_) return false;
   seq_ = r.U64();
-  if (seq_ >= kMaxSeq) return false;  // no eddy counts that far; it could wrap
+  if (seq_ >= kMaxLruRecency) return false;
   const uint64_t n = r.Count(2 + dims_);
-  if (n > max_items_) return false;
+  if (n > items_.max_keys()) return false;
   vectors_.reserve(n * dims_);
   // Read whole, then linked in recency order (earlier checkpoints are in table order).
   std::vector<std::pair<ItemId, Slot>> items;
@@ -167,15 +166,8 @@ bool EmbeddingState::LoadFrom(SerialReader& r, uint32_t) {
     if (item == 0) return false;
     items.emplace_back(ItemId(item), slot);
   }
-  if (!r.ok()) return false;
-  std::stable_sort(items.begin(), items.end(),
-                   [](const auto& a, const auto& b) { return a.second.last_seq < b.second.last_seq; });
-  for (const auto& [item, slot] : items) {
-    Slot* at = items_.Append(item);
-    if (at == nullptr) return false;  // an item twice
-    *at = slot;
-  }
-  return true;
+  // Cut short, or an item twice: refused.
+  return r.ok() && items_.AppendByRecency(items, [](const Slot& s) { return s.last_seq; });
 }
 
 void EmbeddingState::VisitIds(IdMarks& marks) {

@@ -100,10 +100,8 @@ class EmbeddingState final : public State {
 
   const EmbeddingOptions options_;
   const uint32_t dims_;
-  const uint64_t max_items_;
-  static constexpr uint64_t kMaxSeq = uint64_t{1} << 62;  // a checkpoint's count at most
   uint64_t seq_ = 0;
-  // In least-recently-touched order: past max_items_ the least recent goes, one per new
+  // In least-recently-touched order: past the cap the least recent goes, one per new
   // item (no pass over the table).
   LruMap<ItemId, Slot> items_;
   std::vector<int32_t> vectors_;  // D per slot

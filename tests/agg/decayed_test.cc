@@ -157,15 +157,21 @@ void WriteUser(SerialWriter& w, uint32_t user, uint64_t last_seq) {
   w.F64(1.0);
 }
 
-TEST(AffinityTest, ACheckpointKeepsTheRecencyOrderWhateverOrderItWasWrittenIn) {
-  Affinity a(kHour, 8, /*max_users=*/3);
-  for (uint32_t u : {1, 2, 3, 1}) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+// `a` saved, and loaded into a new Affinity of the same half-life and caps.
+Affinity Reloaded(const Affinity& a, uint32_t max_categories, uint64_t max_users) {
   std::string saved;
   SerialWriter w(&saved);
   a.Save(w);
-  Affinity b(kHour, 8, 3);
+  Affinity b(kHour, max_categories, max_users);
   SerialReader r(saved);
-  ASSERT_TRUE(b.Load(r));
+  EXPECT_TRUE(b.Load(r));
+  return b;
+}
+
+TEST(AffinityTest, ACheckpointKeepsTheRecencyOrderWhateverOrderItWasWrittenIn) {
+  Affinity a(kHour, 8, /*max_users=*/3);
+  for (uint32_t u : {1, 2, 3, 1}) a.Apply(UserId(u), CategoryId(1), EventTime(kT0), 1.0);
+  Affinity b = Reloaded(a, 8, 3);
   for (Affinity* x : {&a, &b}) x->Apply(UserId(9), CategoryId(1), EventTime(kT0), 1.0);
   for (const Affinity* x : {&a, &b}) {
     EXPECT_FALSE(Knows(*x, 2));
@@ -228,12 +234,7 @@ TEST(AffinityTest, ALoadedStateGoesOnExactlyAsTheOneThatSavedIt) {
     }
   };
   feed(a, 500, rng());
-  std::string saved;
-  SerialWriter w(&saved);
-  a.Save(w);
-  Affinity b(kHour, 4, 50);
-  SerialReader r(saved);
-  ASSERT_TRUE(b.Load(r));
+  Affinity b = Reloaded(a, 4, 50);
   const uint32_t later = rng();
   feed(a, 500, later);
   feed(b, 500, later);
