@@ -158,6 +158,38 @@ void BM_EmbeddingPastTheCap(benchmark::State& state) {
 }
 BENCHMARK(BM_EmbeddingPastTheCap)->Iterations(500'000);
 
+// Co-view at 500 k items (a shard's half of the default 1 M): every new item paired with
+// item 1, so each makes a list (and item 1's list stays at its cut). An apply that fills
+// the buffer folds it (16 k pairs): that fold is in the slowest apply either way.
+void BM_CoViewPastTheCap(benchmark::State& state) {
+  CoView cv(100, 500'000);
+  PastTheCap(state, 500'000, [&](uint32_t item) { cv.AddPair(ItemId(item), ItemId(1)); });
+  cv.Flush();
+  state.counters["evicted"] = static_cast<double>(cv.evicted_items());
+}
+BENCHMARK(BM_CoViewPastTheCap)->Iterations(500'000);
+
+// Engagement at 1 M items (a shard's half of the default 2 M), default windows, a new
+// minute every 1,000 events (so the buckets hold a day of minutes once warm).
+void BM_EngagementPastTheCap(benchmark::State& state) {
+  Engagement e(Options().windows.minutes, 1'000'000);
+  PastTheCap(state, 1'000'000, [&](uint32_t item) {
+    e.Apply(ItemId(item), EventType::kView, item / 1000);
+  });
+  state.counters["evicted"] = static_cast<double>(e.evicted_items());
+}
+BENCHMARK(BM_EngagementPastTheCap)->Iterations(1'000'000);
+
+// Popularity at 1 M items (a shard's half of the default 2 M), 2,000 categories.
+void BM_PopularityPastTheCap(benchmark::State& state) {
+  Popularity p(6 * 60 * 60'000, 1000, 1'000'000);
+  PastTheCap(state, 1'000'000, [&](uint32_t item) {
+    p.Apply(ItemId(item), CategoryId(item % 2000 + 1), EventTime(kT0 + item), 1.0);
+  });
+  state.counters["evicted"] = static_cast<double>(p.evicted_items());
+}
+BENCHMARK(BM_PopularityPastTheCap)->Iterations(1'000'000);
+
 // Co-view with the recent-items update it relies on (as the shard does it): co-view's own
 // cost is this minus BM_Recent.
 void BM_RecentAndCoView(benchmark::State& state) {

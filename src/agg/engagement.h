@@ -2,9 +2,12 @@
 // Engagement (SPEC §3.3): per item, the count of events of each type, all-time and in each
 // window (minute buckets, as WindowedSums; key = item and type).
 //
-// Memory: one array of counts per item, at most `max_items` items; past it the least
-// recently seen eighth is forgotten in one pass (their all-time counts restart from zero
-// if they come back), plus the windows' buckets. Thread-safety: none (one shard).
+// Memory: one array of counts per item, at most `max_items` items kept in least recently
+// seen order (LruMap); past it the least recently seen item is forgotten, one per new item
+// (its all-time counts restart from zero if it comes back), with its cells in the windows'
+// buckets — the minutes between its first and last event, which the item keeps — so an
+// eviction costs those buckets, not a pass over every item and cell. Plus the windows'
+// buckets. Thread-safety: none (one shard).
 
 #include <algorithm>
 #include <array>
@@ -12,7 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "agg/evict.h"
+#include "agg/lru_map.h"
 #include "agg/windowed_sums.h"
 #include "eddy/event.h"
 #include "eddy/ids.h"
@@ -26,9 +29,7 @@ class Engagement {
   using Counts = std::array<int64_t, kEventTypeCount>;
 
   Engagement(std::vector<int64_t> window_minutes, uint64_t max_items)
-      : windows_(window_minutes.size()),
-        max_items_(std::max<uint64_t>(1, max_items)),
-        sums_(std::move(window_minutes)) {}
+      : windows_(window_minutes.size()), items_(max_items), sums_(std::move(window_minutes)) {}
 
   // Item facts kept beside the counts (one table per item on the shard): the category and
   // unit price of the item's latest event (by event time) that carried them.
@@ -43,11 +44,19 @@ class Engagement {
   // The same, also remembering `ev`'s category and price when it is the item's newest.
   // (Two events of one item at the same millisecond: the later applied wins.)
   void Apply(ItemId item, EventType type, int64_t minute, const Event* ev) {
-    auto [it, inserted] = all_time_.try_emplace(item);
-    ++it->second.counts[static_cast<size_t>(type)];
-    it->second.last_seq = ++seq_;
+    bool added = false;
+    Entry& e = items_.Touch(
+        item, [this](ItemId gone, const Entry& g) { EraseCells(gone, g); }, &added);
+    ++e.counts[static_cast<size_t>(type)];
+    e.last_seq = ++seq_;
+    if (added) {
+      e.first_minute = e.last_minute = minute;
+    } else {
+      e.first_minute = std::min(e.first_minute, minute);
+      e.last_minute = std::max(e.last_minute, minute);
+    }
     if (ev != nullptr) {
-      Facts& f = it->second.facts;
+      Facts& f = e.facts;
       const int64_t t = ev->time.millis();
       if (ev->category.valid() && t >= f.category_ms) {
         f.category = ev->category;
@@ -59,39 +68,49 @@ class Engagement {
       }
     }
     sums_.Apply(Key(item, type), minute, 0);
-    if (inserted && all_time_.size() > max_items_) EvictOldest();
   }
   void AdvanceTo(int64_t minute) { sums_.AdvanceTo(minute); }
-  // Starts loading what Apply(item, type, minute) touches into cache (a hint only).
+  // Starts loading what Apply(item, type, minute) touches into cache (a hint only): the
+  // item's index slot and its cells; then (stage 1) its entry; then (stage 2) its
+  // neighbours in the recency order, which Apply relinks.
   void Prefetch(ItemId item, EventType type, int64_t minute) const {
-    all_time_.prefetch(item);
+    items_.Prefetch(item);
     sums_.Prefetch(Key(item, type), minute);
+  }
+  void PrefetchDeeper(ItemId item, int stage) const {
+    if (stage == 1) {
+      items_.PrefetchValue(item);
+    } else if (stage == 2) {
+      items_.PrefetchLinks(item);
+    }
   }
 
   // This shard's facts about `item` (nullptr if it never saw the item).
   const Facts* FactsOf(ItemId item) const {
-    auto it = all_time_.find(item);
-    return it == all_time_.end() ? nullptr : &it->second.facts;
+    const Entry* e = items_.Find(item);
+    return e == nullptr ? nullptr : &e->facts;
   }
 
   // Adds this shard's counts of `item` (all-time, and per window at global minute g).
   void Add(ItemId item, int64_t g, Counts* all_time, std::vector<Counts>* per_window) const {
-    auto it = all_time_.find(item);
-    if (it == all_time_.end()) return;  // never seen here: nothing in any window either
+    const Entry* e = items_.Find(item);
+    if (e == nullptr) return;  // never seen here: nothing in any window either
     for (int t = 0; t < kEventTypeCount; ++t) {
-      (*all_time)[t] += it->second.counts[t];
+      (*all_time)[t] += e->counts[t];
       for (size_t w = 0; w < windows_; ++w) {
         (*per_window)[w][t] += sums_.WindowOf(w, g, Key(item, static_cast<EventType>(t))).count;
       }
     }
   }
 
-  // Checkpoint: all-time counts with their recency, then the windowed sums.
+  // Checkpoint: all-time counts with their recency (least recent first), then the
+  // windowed sums. Each item's first and last minute are not saved: Load finds them in
+  // the buckets.
   void Save(SerialWriter& w) const {
     w.U64(seq_);
-    w.U64(evicted_);
-    w.U64(all_time_.size());
-    for (const auto& [item, e] : all_time_) {
+    w.U64(items_.evicted());
+    w.U64(items_.size());
+    items_.ForEach([&](ItemId item, const Entry& e) {
       w.U64(item.value());
       for (int64_t c : e.counts) w.I64(c);
       w.U64(e.last_seq);
@@ -99,64 +118,82 @@ class Engagement {
       w.I64(e.facts.category_ms);
       w.I64(e.facts.price_micros);
       w.I64(e.facts.price_ms);
-    }
+    });
     sums_.Save(w);
   }
   bool Load(SerialReader& r) {
-    all_time_.clear();
+    items_.Clear();
     seq_ = r.U64();
-    evicted_ = r.U64();
+    if (seq_ >= kMaxLruRecency) return false;
+    const uint64_t evicted = r.U64();
     const uint64_t n = r.Count(kEventTypeCount + 6);
-    if (n > max_items_) return false;
-    all_time_.reserve(n);
-    for (uint64_t i = 0; i < n && r.ok(); ++i) {
-      const ItemId item = ReadItemId(r);
-      Entry e;
+    if (n > items_.max_keys()) return false;
+    // Read whole, then linked in recency order (earlier checkpoints are in table order).
+    std::vector<std::pair<ItemId, Entry>> entries(n);
+    for (auto& [item, e] : entries) {
+      if (!r.ok()) return false;
+      item = ReadItemId(r);
       for (int64_t& c : e.counts) c = r.I64();
       e.last_seq = r.U64();
       e.facts.category = ReadCategoryId(r);
       e.facts.category_ms = r.I64();
       e.facts.price_micros = r.I64();
       e.facts.price_ms = r.I64();
-      if (!all_time_.emplace(item, e).second) return false;
+      // The recency orders the items: between 1 and the state's own count, as Apply gives it.
+      if (e.last_seq == 0 || e.last_seq > seq_) return false;
     }
+    if (!r.ok() || !items_.AppendByRecency(entries, [](const Entry& e) { return e.last_seq; })) {
+      return false;  // cut short, or a repeated item
+    }
+    items_.set_evicted(evicted);
     // The window keys pack an item with an event type (Key): the item is translated.
-    return r.ok() && sums_.Load(r, [](SerialReader& sr, uint64_t key) {
-      return (uint64_t{sr.Translate(Interners::kItems, static_cast<uint32_t>(key >> 8))} << 8) | (key & 0xFF);
+    if (!r.ok() || !sums_.Load(r, [](SerialReader& sr, uint64_t key) {
+          return (uint64_t{sr.Translate(Interners::kItems, static_cast<uint32_t>(key >> 8))} << 8) | (key & 0xFF);
+        })) {
+      return false;
+    }
+    // Each item's minutes, from its cells (what an eviction erases).
+    sums_.ForEachCell([&](int64_t minute, uint64_t key) {
+      if (Entry* e = items_.Find(ItemId(static_cast<uint32_t>(key >> 8)))) {
+        e->first_minute = std::min(e->first_minute, minute);
+        e->last_minute = std::max(e->last_minute, minute);
+      }
     });
+    return true;
   }
 
-  size_t items() const { return all_time_.size(); }
-  // Marks every item and category held (the windows hold only items of all_time_).
+  size_t items() const { return items_.size(); }
+  // Marks every item and category held (the windows hold only items of items_).
   void MarkIds(IdMarks& marks) const {
-    for (const auto& [item, e] : all_time_) {
+    items_.ForEach([&](ItemId item, const Entry& e) {
       marks.Mark(item);
       if (e.facts.category.valid()) marks.Mark(e.facts.category);
-    }
+    });
   }
   size_t tracked_window_keys() const { return sums_.tracked_keys(); }
-  uint64_t evicted_items() const { return evicted_; }
-  size_t bytes() const {
-    return all_time_.capacity() * (sizeof(ItemId) + sizeof(Entry) + 1) + sums_.bytes();
-  }
+  uint64_t evicted_items() const { return items_.evicted(); }
+  size_t bytes() const { return items_.bytes() + sums_.bytes(); }
 
  private:
   struct Entry {
     Counts counts{};
     uint64_t last_seq = 0;
     Facts facts;
+    // The minutes of the item's first and last event since it was (re)created: where its
+    // cells in the buckets can be (none when first > last).
+    int64_t first_minute = INT64_MAX;
+    int64_t last_minute = INT64_MIN;
   };
 
-  // The least recently seen eighth of the items goes, with its cells in every minute
-  // bucket and window total: they are invisible once the item is gone (reads start from
-  // all_time_), and without this the windows would hold every item seen in the last
-  // day, cap or not.
-  void EvictOldest() {
-    evicted_ += EvictLeastRecentEighth(
-        all_time_, [](const Entry& e) { return e.last_seq; }, [](const Entry&) {});
-    sums_.EraseKeysIf([this](uint64_t key) {
-      return !all_time_.contains(ItemId(static_cast<uint32_t>(key >> 8)));
-    });
+  // An evicted item's cells go from every minute bucket and window total too: they are
+  // invisible once the item is gone (reads start from items_), and without this the
+  // windows would hold every item seen in the last day, cap or not.
+  void EraseCells(ItemId item, const Entry& e) {
+    for (int t = 0; t < kEventTypeCount; ++t) {
+      if (e.counts[t] != 0) {
+        sums_.EraseKey(Key(item, static_cast<EventType>(t)), e.first_minute, e.last_minute);
+      }
+    }
   }
 
   static uint64_t Key(ItemId item, EventType type) {
@@ -164,10 +201,8 @@ class Engagement {
   }
 
   size_t windows_;
-  uint64_t max_items_;
   uint64_t seq_ = 0;
-  uint64_t evicted_ = 0;
-  absl::flat_hash_map<ItemId, Entry> all_time_;
+  LruMap<ItemId, Entry> items_;
   WindowedSums<uint64_t> sums_;
 };
 
@@ -189,6 +224,9 @@ class EngagementState final : public State, public Engagement {
   bool Prefetches() const override { return true; }
   void Prefetch(const Event& ev, const ApplyInfo& info) const override {
     if (ev.item.valid()) Engagement::Prefetch(ev.item, ev.type, info.minute);
+  }
+  void PrefetchDeeper(const Event& ev, int stage) const override {
+    if (ev.item.valid()) Engagement::PrefetchDeeper(ev.item, stage);
   }
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override { Save(w); }

@@ -81,9 +81,7 @@ class WindowedSums {
     }
     for (size_t w = 0; w < windows_.size(); ++w) {
       const int64_t old_start = cur_ - windows_[w] + 1, new_start = minute - windows_[w] + 1;
-      Sums& t = totals_[w];
-      AddRange(old_start, std::min(new_start - 1, cur_), -1, &t);
-      absl::erase_if(t, [](const auto& kv) { return kv.second.count == 0; });
+      Subtract(old_start, std::min(new_start - 1, cur_), &totals_[w]);
     }
     cur_ = minute;
     const int64_t keep_from = cur_ - longest_ - kSlackMinutes + 1;
@@ -91,17 +89,18 @@ class WindowedSums {
     if (hot_minute_ < keep_from) hot_ = nullptr;
   }
 
-  // Forgets every cell of the keys `drop(key)` says, in every minute and every window
-  // total (a key whose owner was evicted by its cap), and gives back the tables' memory.
-  template <typename Drop>
-  void EraseKeysIf(Drop drop) {
+  // Forgets every cell of `key` in the minutes [from, to] and in every window total: a
+  // key whose owner was evicted by its cap, when the caller knows the minutes the key can
+  // have cells in (cost: the buckets in that range, not the whole table).
+  // A table left at under a quarter of its capacity is shrunk: a cap must bound the
+  // memory, not just the keys (amortised: it takes that many erases to get there again).
+  void EraseKey(Key key, int64_t from, int64_t to) {
     const auto erase = [&](Sums& m) {
-      if (absl::erase_if(m, [&](const auto& kv) { return drop(kv.first); }) > 0 &&
-          m.size() < m.capacity() / 4) {
-        m.rehash(0);  // shrink: a cap must bound the memory, not just the keys
-      }
+      if (m.erase(key) > 0 && m.size() < m.capacity() / 4) m.rehash(0);
     };
-    for (auto& [minute, bucket] : buckets_) erase(bucket);
+    for (auto it = buckets_.lower_bound(from); it != buckets_.end() && it->first <= to; ++it) {
+      erase(it->second);
+    }
     for (Sums& t : totals_) erase(t);
   }
 
@@ -185,6 +184,13 @@ class WindowedSums {
     return b;
   }
   size_t buckets() const { return buckets_.size(); }
+  // Calls f(minute, key) for every cell of a minute bucket.
+  template <typename F>
+  void ForEachCell(F f) const {
+    for (const auto& [minute, bucket] : buckets_) {
+      for (const auto& kv : bucket) f(minute, kv.first);
+    }
+  }
   // Calls f(key) for every key in a minute bucket or a window total (repeats included).
   template <typename F>
   void ForEachKey(F f) const {
@@ -208,6 +214,20 @@ class WindowedSums {
     Cell& c = (*out)[key];
     c.weight += sign * cell.weight;
     c.count += sign * cell.count;
+  }
+
+  // Takes the buckets with minute in [lo, hi] out of a window total, erasing the cells
+  // that fall to no event: the cost is those buckets' cells, not the total's.
+  void Subtract(int64_t lo, int64_t hi, Sums* total) {
+    if (lo > hi) return;
+    for (auto it = buckets_.lower_bound(lo); it != buckets_.end() && it->first <= hi; ++it) {
+      for (const auto& [key, cell] : it->second) {
+        auto t = total->try_emplace(key).first;
+        t->second.weight -= cell.weight;
+        t->second.count -= cell.count;
+        if (t->second.count == 0) total->erase(t);
+      }
+    }
   }
 
   // Adds sign x (buckets with minute in [lo, hi]) to `out`.
