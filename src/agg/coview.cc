@@ -1,7 +1,5 @@
 #include "agg/coview.h"
 
-#include "agg/evict.h"
-
 #include <algorithm>
 #include <bit>
 
@@ -42,8 +40,7 @@ size_t FibonacciTop(uint32_t id, int bits) {
 }  // namespace
 
 CoView::CoView(uint32_t max_neighbours, uint64_t max_items)
-    : max_neighbours_(std::max<uint32_t>(1, max_neighbours)),
-      max_items_(std::max<uint64_t>(1, max_items)) {
+    : max_neighbours_(std::max<uint32_t>(1, max_neighbours)), items_(max_items) {
   buffer_.reserve(kBufferPairs + 2);
 }
 
@@ -90,10 +87,10 @@ void CoView::FlushItems(std::span<const ItemId> items) {
   // A fold that makes a list may evict (past max_items), and eviction goes by when each
   // list was last folded: a list whose pairs are still buffered would look older than it
   // is. So when one of these items has no list yet and eddy is at the cap, fold it all.
-  if (items_.size() + items.size() > max_items_) {
+  if (items_.size() + items.size() > items_.max_keys()) {
     for (size_t i = 0; i < taken.size(); ++i) {
       if ((i == 0 || (taken[i] >> 32) != (taken[i - 1] >> 32)) &&
-          !items_.contains(ItemId(static_cast<uint32_t>(taken[i] >> 32)))) {
+          items_.Find(ItemId(static_cast<uint32_t>(taken[i] >> 32))) == nullptr) {
         buffer_.insert(buffer_.end(), taken.begin(), taken.end());
         return Flush();
       }
@@ -111,22 +108,28 @@ void CoView::Fold(const std::vector<uint64_t>& pairs) {
   runs_.push_back(pairs.size());
   const size_t n = runs_.size() - 1;
   const auto from_of = [&](size_t r) { return ItemId(static_cast<uint32_t>(pairs[runs_[r]] >> 32)); };
-  bool inserted_any = false;
+  const auto evict = [this](ItemId, const List& l) {
+    counters_ -= l.size;
+    slots_ -= l.slots.size();
+  };
   for (size_t r = 0; r < n; ++r) {
-    // Each item's table is a cache miss: prefetch the item's map slot 8 runs ahead and its
-    // counter table 4 runs ahead (the slot is in cache by then).
-    if (r + 8 < n) items_.prefetch(from_of(r + 8));
+    // Each item's list is three cache misses in a row (its index slot, the list, its
+    // counters; and the neighbours in the recency order, which the fold relinks): each is
+    // started a few runs ahead, once the one before it is in.
+    if (r + 16 < n) items_.Prefetch(from_of(r + 16));
+    if (r + 8 < n) items_.PrefetchValue(from_of(r + 8));
     if (r + 4 < n) {
-      if (auto a = items_.find(from_of(r + 4)); a != items_.end() && !a->second.slots.empty()) {
-        __builtin_prefetch(a->second.slots.data() + (a->second.slots.size() >> 1));
+      if (const List* a = items_.PrefetchLinks(from_of(r + 4)); a != nullptr && !a->slots.empty()) {
+        __builtin_prefetch(a->slots.data() + (a->slots.size() >> 1));
       }
     }
-    auto [it, inserted] = items_.try_emplace(from_of(r));
-    inserted_any |= inserted;
-    it->second.last_seq = ++seq_;
-    Merge(it->second, pairs.data() + runs_[r], runs_[r + 1] - runs_[r]);
+    // The lists past the cap go once the whole batch is folded: a list folded later in
+    // this batch is as recent as the others, not the least recent.
+    List& list = items_.TouchKeepingAll(from_of(r));
+    list.last_seq = ++seq_;
+    Merge(list, pairs.data() + runs_[r], runs_[r + 1] - runs_[r]);
   }
-  if (inserted_any && items_.size() > max_items_) EvictOldest();
+  items_.EvictPastCap(evict);
 }
 
 CoView::Counter* CoView::Slot(List& list, uint32_t id) {
@@ -188,20 +191,11 @@ void CoView::Cut(List& list) {
   list.size = max_neighbours_;
 }
 
-void CoView::EvictOldest() {
-  evicted_ += EvictLeastRecentEighth(
-      items_, [](const List& l) { return l.last_seq; },
-      [this](const List& l) {
-        counters_ -= l.size;
-        slots_ -= l.slots.size();
-      });
-}
-
 void CoView::AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) const {
-  auto it = items_.find(item);
-  if (it == items_.end()) return;  // no list here: no pairs, nothing cut (floor 0)
-  const uint64_t f = it->second.floor;
-  for (const Counter& c : it->second.slots) {
+  const List* list = items_.Find(item);
+  if (list == nullptr) return;  // no list here: no pairs, nothing cut (floor 0)
+  const uint64_t f = list->floor;
+  for (const Counter& c : list->slots) {
     if (c.count == 0) continue;
     Neighbour& n = (*sums)[ItemId(c.id)];
     n.item = ItemId(c.id);
@@ -213,25 +207,25 @@ void CoView::AddNeighbours(ItemId item, NeighbourSums* sums, uint64_t* floor) co
 }
 
 void CoView::Neighbours(ItemId item, std::vector<Neighbour>* out) const {
-  auto it = items_.find(item);
-  if (it == items_.end()) return;
-  for (const Counter& c : it->second.slots) {
+  const List* list = items_.Find(item);
+  if (list == nullptr) return;
+  for (const Counter& c : list->slots) {
     if (c.count != 0) out->push_back({ItemId(c.id), c.count, c.error});
   }
 }
 
 size_t CoView::bytes() const {
-  return items_.capacity() * (sizeof(ItemId) + sizeof(List) + 1) + slots_ * sizeof(Counter) +
+  return items_.bytes() + slots_ * sizeof(Counter) +
          (buffer_.capacity() + scratch_.capacity() + item_scratch_.capacity()) * sizeof(uint64_t) +
          item_ids_.capacity() * sizeof(uint32_t);
 }
 
 void CoView::Save(SerialWriter& w) const {
   w.U64(seq_);
-  w.U64(evicted_);
+  w.U64(items_.evicted());
   w.U64(pruned_);
   w.U64(items_.size());
-  for (const auto& [item, list] : items_) {
+  items_.ForEach([&](ItemId item, const List& list) {
     w.U64(item.value());
     w.U64(list.floor);
     w.U64(list.last_seq);
@@ -243,29 +237,33 @@ void CoView::Save(SerialWriter& w) const {
       w.U64(c.count);
       w.U64(c.error);
     }
-  }
+  });
 }
 
 bool CoView::Load(SerialReader& r) {
-  items_.clear();
+  items_.Clear();
   buffer_.clear();
   counters_ = 0;
   slots_ = 0;
   seq_ = r.U64();
-  evicted_ = r.U64();
+  if (seq_ >= kMaxLruRecency) return false;
+  const uint64_t evicted = r.U64();
   pruned_ = r.U64();
   const uint64_t n = r.Count(5);
-  if (n > max_items_) return false;
-  items_.reserve(n);
-  for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const ItemId item = ReadItemId(r);
-    List list;
+  if (n > items_.max_keys()) return false;
+  // Read whole, then linked in recency order (earlier checkpoints are in table order).
+  std::vector<std::pair<ItemId, List>> lists(n);
+  for (auto& [item, list] : lists) {
+    if (!r.ok()) return false;
+    item = ReadItemId(r);
     list.floor = r.U32();
     list.last_seq = r.U64();
     const uint64_t capacity = r.U64();
     const uint64_t size = r.Count(3);
-    if (size > 2 * uint64_t{max_neighbours_} || !std::has_single_bit(capacity | (capacity == 0)) ||
-        size * 8 > capacity * 7 || capacity > 64 * uint64_t{max_neighbours_}) {
+    // The recency orders the lists: between 1 and the state's own count, as a fold gives it.
+    if (list.last_seq == 0 || list.last_seq > seq_ || size > 2 * uint64_t{max_neighbours_} ||
+        !std::has_single_bit(capacity | (capacity == 0)) || size * 8 > capacity * 7 ||
+        capacity > 64 * uint64_t{max_neighbours_}) {
       return false;
     }
     list.slots.assign(capacity, Counter{0, 0, 0});
@@ -279,9 +277,12 @@ bool CoView::Load(SerialReader& r) {
     }
     list.size = static_cast<uint32_t>(size);
     counters_ += size;
-    if (!items_.emplace(item, std::move(list)).second) return false;
   }
-  return r.ok();
+  if (!r.ok() || !items_.AppendByRecency(lists, [](const List& l) { return l.last_seq; })) {
+    return false;  // cut short, or a repeated item
+  }
+  items_.set_evicted(evicted);
+  return true;
 }
 
 }  // namespace eddy

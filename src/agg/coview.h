@@ -20,8 +20,8 @@
 // since it was (re)created + error, an upper bound, and count − error, a lower bound.
 // Counts are exact (error 0) while an item has at most 2 x max_neighbours distinct
 // neighbours, and every neighbour with more than `floor` pairs is kept — the top
-// max_neighbours always are. At most `max_items` items; past it the least recently
-// updated eighth is forgotten in one pass.
+// max_neighbours always are. At most `max_items` items, kept in least recently updated
+// order (LruMap); past it the least recently updated item is forgotten, one per new item.
 //
 // Thread-safety: none; owned and used by one shard thread.
 
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "agg/lru_map.h"
 #include "eddy/ids.h"
 #include "util/serial.h"
 #include "agg/recent.h"
@@ -73,8 +74,8 @@ class CoView {
   // How many counters the item's list holds (call Flush() or FlushItems() first): to size
   // a sum ahead.
   size_t NeighbourCount(ItemId item) const {
-    auto it = items_.find(item);
-    return it == items_.end() ? 0 : it->second.size;
+    const List* list = items_.Find(item);
+    return list == nullptr ? 0 : list->size;
   }
 
   // Checkpoint: every item's counters, floor and recency (call Flush() first: the buffer
@@ -85,16 +86,16 @@ class CoView {
   size_t items() const { return items_.size(); }
   // Marks every item held (call Flush() first: the buffer holds items too).
   void MarkIds(IdMarks& marks) const {
-    for (const auto& [item, list] : items_) {
+    items_.ForEach([&](ItemId item, const List& list) {
       marks.Mark(item);
       for (const Counter& c : list.slots) {
         if (c.count != 0) marks.Mark(ItemId(c.id));
       }
-    }
+    });
   }
   size_t counters() const { return counters_; }
   size_t slots() const { return slots_; }
-  uint64_t evicted_items() const { return evicted_; }
+  uint64_t evicted_items() const { return items_.evicted(); }
   uint64_t pruned() const { return pruned_; }
   size_t bytes() const;
 
@@ -118,20 +119,17 @@ class CoView {
   void Cut(List& list);
   void Rehash(List& list, size_t capacity);
   static Counter* Slot(List& list, uint32_t id);
-  void EvictOldest();
 
   uint32_t max_neighbours_;
-  uint64_t max_items_;
   uint64_t seq_ = 0;
   size_t counters_ = 0;
   size_t slots_ = 0;  // allocated counter slots, for bytes()
-  uint64_t evicted_ = 0;
   uint64_t pruned_ = 0;
   std::vector<uint64_t> buffer_, scratch_, item_scratch_;
   std::vector<uint32_t> item_ids_;  // FlushItems' items, sorted
   std::vector<Counter> cut_scratch_;
   std::vector<size_t> runs_;
-  absl::flat_hash_map<ItemId, List> items_;
+  LruMap<ItemId, List> items_;  // least recently folded first
 };
 
 

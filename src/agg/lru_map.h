@@ -38,19 +38,29 @@ class LruMap {
       return slots_[it->second].value;
     }
     if (index_.size() > max_keys_) {
-      const uint32_t victim = head_;
-      Unlink(victim);
-      Slot& v = slots_[victim];
-      on_evict(v.key, v.value);
-      index_.erase(v.key);
-      v.value = Value{};
-      free_.push_back(victim);
-      ++evicted_;
+      EvictHead(on_evict);
       it = index_.find(key);  // erase may have moved it
     }
     const uint32_t slot = NewSlot(key);
     it->second = slot;
     return slots_[slot].value;
+  }
+  // As Touch, but a new key may take the map past its cap until EvictPastCap: for a batch
+  // whose keys should all count as recent before any goes.
+  Value& TouchKeepingAll(Key key) {
+    auto [it, inserted] = index_.try_emplace(key, kNil);
+    if (inserted) {
+      it->second = NewSlot(key);
+    } else {
+      Unlink(it->second);
+      PushBack(it->second);
+    }
+    return slots_[it->second].value;
+  }
+  // Evicts the least recent keys until the map is back at its cap.
+  template <typename OnEvict>
+  void EvictPastCap(OnEvict on_evict) {
+    while (index_.size() > max_keys_) EvictHead(on_evict);
   }
 
   Value* Find(Key key) { return const_cast<Value*>(std::as_const(*this).Find(key)); }
@@ -143,6 +153,17 @@ class LruMap {
     uint32_t next = kNil;
   };
 
+  template <typename OnEvict>
+  void EvictHead(OnEvict& on_evict) {
+    const uint32_t victim = head_;
+    Unlink(victim);
+    Slot& v = slots_[victim];
+    on_evict(v.key, v.value);
+    index_.erase(v.key);
+    v.value = Value{};
+    free_.push_back(victim);
+    ++evicted_;
+  }
   uint32_t NewSlot(Key key) {
     uint32_t slot;
     if (!free_.empty()) {

@@ -8,6 +8,7 @@
 
 #include "agg/coview.h"
 #include "engine/random_stream.h"
+#include "util/serial.h"
 
 namespace eddy {
 namespace {
@@ -271,6 +272,97 @@ TEST(CoViewSketchTest, FoldingSomeItemsAtTheCapFoldsAll) {
   n.clear();
   cv.Neighbours(ItemId(500), &n);
   EXPECT_EQ(n.size(), 2u);
+}
+
+size_t NeighboursOf(const CoView& cv, uint32_t item) {
+  std::vector<CoView::Neighbour> n;
+  cv.Neighbours(ItemId(item), &n);
+  return n.size();
+}
+
+// Past the cap one list goes per new list (not an eighth of the cap in one pass).
+TEST(CoViewSketchTest, PastTheCapOneListGoesPerNewList) {
+  CoView cv(100, 16);
+  for (uint32_t i = 1; i <= 16; ++i) {
+    cv.AddPair(ItemId(i), ItemId(1000 + i));  // lists i and 1000 + i
+    cv.Flush();
+    if (cv.items() == 16) break;
+  }
+  ASSERT_EQ(cv.items(), 16u);
+  ASSERT_EQ(cv.evicted_items(), 0u);
+  cv.AddPair(ItemId(1), ItemId(2000));  // list 1 touched again, list 2000 new
+  cv.Flush();
+  EXPECT_EQ(cv.items(), 16u);
+  EXPECT_EQ(cv.evicted_items(), 1u);
+  EXPECT_EQ(NeighboursOf(cv, 1), 2u);     // folded in this batch: kept
+  EXPECT_EQ(NeighboursOf(cv, 1001), 0u);  // the least recently folded: gone
+  EXPECT_EQ(NeighboursOf(cv, 2), 1u);
+}
+
+// A batch's lists all count as folded in it: an old list whose run comes after a new
+// list's in the batch is not the one that goes.
+TEST(CoViewSketchTest, ABatchEvictsOnlyOnceAllItsListsAreFolded) {
+  CoView cv(100, 4);
+  cv.AddPair(ItemId(10), ItemId(20));
+  cv.Flush();
+  cv.AddPair(ItemId(30), ItemId(40));
+  cv.Flush();  // least recently folded first: 10, 20, 30, 40
+  cv.AddPair(ItemId(1), ItemId(10));  // list 1 is new and sorts before 10
+  cv.Flush();
+  EXPECT_EQ(cv.items(), 4u);
+  EXPECT_EQ(cv.evicted_items(), 1u);
+  EXPECT_EQ(NeighboursOf(cv, 10), 2u) << "10 kept its list, with 20 and 1";
+  EXPECT_EQ(NeighboursOf(cv, 20), 0u) << "20 was the least recent after the batch";
+  EXPECT_EQ(NeighboursOf(cv, 1), 1u);
+}
+
+std::string Saved(const CoView& cv) {
+  std::string out;
+  SerialWriter w(&out);
+  cv.Save(w);
+  return out;
+}
+
+TEST(CoViewSketchTest, ACheckpointKeepsTheRecencyOrder) {
+  CoView a(100, 4);
+  for (uint32_t i : {10u, 30u, 10u}) {  // lists 10, 11, 30, 31; then 10 again
+    a.AddPair(ItemId(i), ItemId(i + 1));
+    a.Flush();
+  }
+  const std::string saved = Saved(a);
+  CoView b(100, 4);
+  SerialReader r(saved);
+  ASSERT_TRUE(b.Load(r));
+  EXPECT_EQ(Saved(b), saved);
+  for (CoView* x : {&a, &b}) {
+    x->AddPair(ItemId(50), ItemId(51));
+    x->Flush();
+    // 11 and 30 were the least recent (10 and 11 folded first, then 30, 31, then 10 and 11
+    // again: the runs of one batch in id order, so 11 after 10).
+    EXPECT_EQ(NeighboursOf(*x, 30), 0u);
+    EXPECT_EQ(NeighboursOf(*x, 31), 0u);
+    EXPECT_EQ(NeighboursOf(*x, 10), 1u);
+    EXPECT_EQ(NeighboursOf(*x, 11), 1u);
+    EXPECT_EQ(x->evicted_items(), 2u);
+  }
+  EXPECT_EQ(Saved(a), Saved(b));
+  // A recency of 0, or past the state's own count, is refused.
+  for (uint64_t last_seq : {uint64_t{0}, uint64_t{99}}) {
+    std::string bad;
+    SerialWriter w(&bad);
+    w.U64(5);  // seq
+    w.U64(0);  // evicted
+    w.U64(0);  // pruned
+    w.U64(1);  // lists
+    w.U64(7);  // item
+    w.U64(0);  // floor
+    w.U64(last_seq);
+    w.U64(0);  // capacity
+    w.U64(0);  // size
+    CoView c(100, 4);
+    SerialReader br(bad);
+    EXPECT_FALSE(c.Load(br)) << last_seq;
+  }
 }
 
 }  // namespace
