@@ -158,7 +158,7 @@ struct CoViewOptions {
   uint32_t recent_items = 10;       // N: a touch pairs with the user's N latest items
   int64_t window_minutes = 30;      // T: ... touched at most this long before
   uint32_t max_neighbours = 100;    // counters per item (space-saving sketch)
-  uint64_t max_items = 1'000'000;   // past it the least recently updated eighth is dropped
+  uint64_t max_items = 1'000'000;   // past it the least recently updated item goes, one per new item
   bool operator==(const CoViewOptions&) const = default;
 };
 
@@ -173,7 +173,7 @@ struct EmbeddingOptions {
 
 // Engagement (SPEC §3.3).
 struct EngagementOptions {
-  uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen eighth dropped
+  uint64_t max_items = 2'000'000;  // all-time counts kept; least recently seen item goes, one per new item
   bool operator==(const EngagementOptions&) const = default;
 };
 

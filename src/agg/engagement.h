@@ -3,7 +3,8 @@
 // window (minute buckets, as WindowedSums; key = item and type).
 //
 // Memory: one array of counts per item, at most `max_items` items kept in least recently
-// seen order (LruMap); past it the least recently seen item is forgotten, one per new item
+// seen order (LruMap; by the minute of each item's newest event, then by when the item
+// reached that minute); past it the least recently seen item is forgotten, one per new item
 // (its all-time counts restart from zero if it comes back), with its cells in the windows'
 // buckets — the minutes between its first and last event, which the item keeps — so an
 // eviction costs those buckets, not a pass over every item and cell. Plus the windows'
@@ -44,11 +45,18 @@ class Engagement {
   // The same, also remembering `ev`'s category and price when it is the item's newest.
   // (Two events of one item at the same millisecond: the later applied wins.)
   void Apply(ItemId item, EventType type, int64_t minute, const Event* ev) {
+    // The recency is by the minute of the item's newest event: an item moves to the most
+    // recent end only when that minute moves on (so a busy item relinks once a minute, not
+    // once an event).
+    Entry* found = items_.Find(item);
     bool added = false;
-    Entry& e = items_.Touch(
-        item, [this](ItemId gone, const Entry& g) { EraseCells(gone, g); }, &added);
+    if (found == nullptr || minute > found->last_minute) {
+      found = &items_.Touch(
+          item, [this](ItemId gone, const Entry& g) { EraseCells(gone, g); }, &added);
+      found->last_seq = ++seq_;
+    }
+    Entry& e = *found;
     ++e.counts[static_cast<size_t>(type)];
-    e.last_seq = ++seq_;
     if (added) {
       e.first_minute = e.last_minute = minute;
     } else {
@@ -71,18 +79,14 @@ class Engagement {
   }
   void AdvanceTo(int64_t minute) { sums_.AdvanceTo(minute); }
   // Starts loading what Apply(item, type, minute) touches into cache (a hint only): the
-  // item's index slot and its cells; then (stage 1) its entry; then (stage 2) its
-  // neighbours in the recency order, which Apply relinks.
+  // item's index slot and its cells; then (stage 1) its entry. (Not its neighbours in the
+  // recency order: a relink is once a minute.)
   void Prefetch(ItemId item, EventType type, int64_t minute) const {
     items_.Prefetch(item);
     sums_.Prefetch(Key(item, type), minute);
   }
   void PrefetchDeeper(ItemId item, int stage) const {
-    if (stage == 1) {
-      items_.PrefetchValue(item);
-    } else if (stage == 2) {
-      items_.PrefetchLinks(item);
-    }
+    if (stage == 1) items_.PrefetchValue(item);
   }
 
   // This shard's facts about `item` (nullptr if it never saw the item).

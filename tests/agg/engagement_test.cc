@@ -63,6 +63,23 @@ TEST(EngagementTest, PastTheCapTheLeastRecentlySeenItemGoesOnePerNewItem) {
   EXPECT_EQ(e.evicted_items(), 2u);
 }
 
+// The recency is by the minute of an item's newest event: seen again within the same
+// minute, an item keeps its place (a busy item relinks once a minute, not once an event).
+TEST(EngagementTest, TheRecencyIsByTheMinuteOfTheNewestEvent) {
+  Engagement e({60}, /*max_items=*/2);
+  e.Apply(ItemId(1), EventType::kView, 1000);
+  e.Apply(ItemId(2), EventType::kView, 1000);
+  e.Apply(ItemId(1), EventType::kClick, 1000);  // same minute: 1 is still the older
+  e.Apply(ItemId(3), EventType::kView, 1000);
+  EXPECT_EQ(e.FactsOf(ItemId(1)), nullptr);
+  e.Apply(ItemId(2), EventType::kView, 999);  // an older minute: no move either
+  e.Apply(ItemId(3), EventType::kView, 1001);  // a newer one: 3 is now the newest
+  e.Apply(ItemId(4), EventType::kView, 1001);
+  EXPECT_EQ(e.FactsOf(ItemId(2)), nullptr);
+  EXPECT_NE(e.FactsOf(ItemId(3)), nullptr);
+  EXPECT_EQ(CountsOf(e, 3, 1001).all_time, 2);
+}
+
 TEST(EngagementTest, AnEvictedItemComesBackWithNoCountsInAnyWindow) {
   Engagement e({60, 1440}, /*max_items=*/2);
   // Item 1 over three minutes, two types; then two new items push it out.
