@@ -96,8 +96,13 @@ TEST(EngagementTest, AnEvictedItemComesBackWithNoCountsInAnyWindow) {
   EXPECT_EQ(back.window0, 1);
   EXPECT_EQ(back.window1, 1);
   EXPECT_EQ(CountsOf(e, 1, 1004, kClick).window1, 0);
-  // Nor do its old minutes return when the windows move on past them.
+  // Nor do its old minutes count (negatively) when the windows move on past them.
   e.Apply(ItemId(3), EventType::kView, 1070);
+  const Seen later = CountsOf(e, 1, 1070);
+  EXPECT_EQ(later.all_time, 1);
+  EXPECT_EQ(later.window0, 0);  // 1004 left the hour
+  EXPECT_EQ(later.window1, 1);
+  EXPECT_EQ(CountsOf(e, 1, 1070, kClick).window1, 0);
   EXPECT_EQ(CountsOf(e, 3, 1070).window0, 1);
   EXPECT_EQ(CountsOf(e, 3, 1070).window1, 2);
 }
