@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -107,9 +108,9 @@ class Engagement {
     }
   }
 
-  // Checkpoint: all-time counts with their recency (least recent first), then the
-  // windowed sums. Each item's first and last minute are not saved: Load finds them in
-  // the buckets.
+  // Checkpoint: all-time counts with their recency and minutes (least recent first), then
+  // the windowed sums. Format 2 added each item's first and last minute; Load reads
+  // format 1 too (finding them in the buckets: exact but for an item with no cell left).
   void Save(SerialWriter& w) const {
     w.U64(seq_);
     w.U64(items_.evicted());
@@ -122,15 +123,17 @@ class Engagement {
       w.I64(e.facts.category_ms);
       w.I64(e.facts.price_micros);
       w.I64(e.facts.price_ms);
+      w.I64(e.first_minute);
+      w.I64(e.last_minute);
     });
     sums_.Save(w);
   }
-  bool Load(SerialReader& r) {
+  bool Load(SerialReader& r, uint32_t version = 2) {
     items_.Clear();
     seq_ = r.U64();
     if (seq_ >= kMaxLruRecency) return false;
     const uint64_t evicted = r.U64();
-    const uint64_t n = r.Count(kEventTypeCount + 6);
+    const uint64_t n = r.Count(kEventTypeCount + (version >= 2 ? 8 : 6));
     if (n > items_.max_keys()) return false;
     // Read whole, then linked in recency order (earlier checkpoints are in table order).
     std::vector<std::pair<ItemId, Entry>> entries(n);
@@ -143,6 +146,11 @@ class Engagement {
       e.facts.category_ms = r.I64();
       e.facts.price_micros = r.I64();
       e.facts.price_ms = r.I64();
+      if (version >= 2) {
+        e.first_minute = r.I64();
+        e.last_minute = r.I64();
+        if (e.first_minute > e.last_minute) return false;  // every item has had an event
+      }
       // The recency orders the items: between 1 and the state's own count, as Apply gives it.
       if (e.last_seq == 0 || e.last_seq > seq_) return false;
     }
@@ -156,14 +164,27 @@ class Engagement {
         })) {
       return false;
     }
-    // Each item's minutes, from its cells (what an eviction erases).
+    // Every cell must be of an item held, of a type it counted (an eviction erases only
+    // those), and (format 2) within the item's minutes; format 1 finds the minutes here.
+    bool consistent = true;
+    const auto entry_of = [&](uint64_t key) -> Entry* {
+      Entry* e = items_.Find(ItemId(static_cast<uint32_t>(key >> 8)));
+      const uint64_t type = key & 0xFF;
+      if (e == nullptr || type >= kEventTypeCount || e->counts[type] == 0) consistent = false;
+      return consistent ? e : nullptr;
+    };
+    sums_.ForEachKey([&](uint64_t key) { entry_of(key); });
     sums_.ForEachCell([&](int64_t minute, uint64_t key) {
-      if (Entry* e = items_.Find(ItemId(static_cast<uint32_t>(key >> 8)))) {
+      Entry* e = entry_of(key);
+      if (e == nullptr) return;
+      if (version < 2) {
         e->first_minute = std::min(e->first_minute, minute);
         e->last_minute = std::max(e->last_minute, minute);
+      } else if (minute < e->first_minute || minute > e->last_minute) {
+        consistent = false;
       }
     });
-    return true;
+    return consistent;
   }
 
   size_t items() const { return items_.size(); }
@@ -193,11 +214,12 @@ class Engagement {
   // invisible once the item is gone (reads start from items_), and without this the
   // windows would hold every item seen in the last day, cap or not.
   void EraseCells(ItemId item, const Entry& e) {
+    std::array<uint64_t, kEventTypeCount> keys;
+    size_t n = 0;
     for (int t = 0; t < kEventTypeCount; ++t) {
-      if (e.counts[t] != 0) {
-        sums_.EraseKey(Key(item, static_cast<EventType>(t)), e.first_minute, e.last_minute);
-      }
+      if (e.counts[t] != 0) keys[n++] = Key(item, static_cast<EventType>(t));
     }
+    sums_.EraseKeys(std::span<const uint64_t>(keys.data(), n), e.first_minute, e.last_minute);
   }
 
   static uint64_t Key(ItemId item, EventType type) {
@@ -221,7 +243,7 @@ class EngagementState final : public State, public Engagement {
         windows_(o.windows.minutes),
         max_items_(o.engagement.max_items) {}
   std::string_view Name() const override { return "engagement"; }
-  uint32_t FormatVersion() const override { return 1; }
+  uint32_t FormatVersion() const override { return 2; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid()) Apply(ev.item, ev.type, info.minute, &ev);
   }
@@ -234,7 +256,7 @@ class EngagementState final : public State, public Engagement {
   }
   void Tick(int64_t minute) override { AdvanceTo(minute); }
   void SaveTo(SerialWriter& w) override { Save(w); }
-  bool LoadFrom(SerialReader& r, uint32_t) override { return Load(r); }
+  bool LoadFrom(SerialReader& r, uint32_t version) override { return Load(r, version); }
   void VisitIds(IdMarks& marks) override { MarkIds(marks); }
   StateMemory Memory() const override { return {items(), bytes(), evicted_items()}; }
   void DescribeSettings(std::string* out) const override {

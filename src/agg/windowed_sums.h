@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -89,14 +90,17 @@ class WindowedSums {
     if (hot_minute_ < keep_from) hot_ = nullptr;
   }
 
-  // Forgets every cell of `key` in the minutes [from, to] and in every window total: a
-  // key whose owner was evicted by its cap, when the caller knows the minutes the key can
-  // have cells in (cost: the buckets in that range, not the whole table).
-  // A table left at under a quarter of its capacity is shrunk: a cap must bound the
-  // memory, not just the keys (amortised: it takes that many erases to get there again).
-  void EraseKey(Key key, int64_t from, int64_t to) {
+  // Forgets every cell of `keys` in the minutes [from, to] and in every window total: the
+  // keys of an owner evicted by its cap, when the caller knows the minutes they can have
+  // cells in (cost: one walk of the buckets in that range, not of the whole table). A
+  // table left at under a quarter of its capacity is shrunk: a cap must bound the memory,
+  // not just the keys (amortised: it takes that many erases to get there again).
+  void EraseKeys(std::span<const Key> keys, int64_t from, int64_t to) {
+    if (keys.empty()) return;
     const auto erase = [&](Sums& m) {
-      if (m.erase(key) > 0 && m.size() < m.capacity() / 4) m.rehash(0);
+      size_t erased = 0;
+      for (const Key& key : keys) erased += m.erase(key);
+      if (erased > 0 && m.size() < m.capacity() / 4) m.rehash(0);
     };
     for (auto it = buckets_.lower_bound(from); it != buckets_.end() && it->first <= to; ++it) {
       erase(it->second);

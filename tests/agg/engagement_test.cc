@@ -127,6 +127,13 @@ TEST(EngagementTest, ACheckpointKeepsTheRecencyAndWhereEachItemsCellsAre) {
     EXPECT_EQ(x->tracked_window_keys(), 3u);
     EXPECT_EQ(x->evicted_items(), 3u);
   }
+  // Item 1's old cells went in both: back, its windows count only what came after, also
+  // once its old minutes leave the hour.
+  for (Engagement* x : {&a, &b}) x->Apply(ItemId(1), EventType::kView, 1065);
+  for (const Engagement* x : {&a, &b}) {
+    EXPECT_EQ(CountsOf(*x, 1, 1065).window0, 1);
+    EXPECT_EQ(CountsOf(*x, 1, 1065, kClick).window0, 0);
+  }
   for (uint32_t i = 1; i <= 6; ++i) {
     for (size_t type : {kView, kClick}) {
       const Seen x = CountsOf(a, i, 1004, type), y = CountsOf(b, i, 1004, type);
@@ -137,27 +144,92 @@ TEST(EngagementTest, ACheckpointKeepsTheRecencyAndWhereEachItemsCellsAre) {
   }
 }
 
-TEST(EngagementTest, LoadRefusesARecencyOutsideTheStatesCount) {
-  Engagement a({60}, 4);
-  a.Apply(ItemId(1), EventType::kView, 1000);
-  for (uint64_t last_seq : {uint64_t{0}, uint64_t{2}}) {
-    std::string bad;
-    SerialWriter w(&bad);
-    w.U64(1);  // seq
-    w.U64(0);  // evicted
-    w.U64(1);  // items
-    w.U64(1);
-    for (int t = 0; t < kEventTypeCount; ++t) w.I64(t == 0 ? 1 : 0);
-    w.U64(last_seq);
-    w.U64(0);
-    w.I64(INT64_MIN);
-    w.I64(0);
-    w.I64(INT64_MIN);
-    Engagement b({60}, 4);
-    SerialReader r(bad);
-    EXPECT_FALSE(b.Load(r)) << last_seq;
+// A one-item checkpoint (format 2) with an empty windows section for one window, but for
+// what the caller changes: the item's recency and minutes, and a cell.
+std::string OneItem(uint64_t last_seq, int64_t first, int64_t last, int64_t cell_minute,
+                    uint64_t cell_type = 0, bool format_one = false) {
+  std::string out;
+  SerialWriter w(&out);
+  w.U64(1);  // seq
+  w.U64(0);  // evicted
+  w.U64(1);  // items
+  w.U64(1);  // item 1: one view
+  for (int t = 0; t < kEventTypeCount; ++t) w.I64(t == 0 ? 1 : 0);
+  w.U64(last_seq);
+  w.U64(0);
+  w.I64(INT64_MIN);
+  w.I64(0);
+  w.I64(INT64_MIN);
+  if (!format_one) {
+    w.I64(first);
+    w.I64(last);
   }
+  w.I64(cell_minute);  // the windows: cur
+  w.U64(1);            // one minute bucket
+  w.I64(cell_minute);
+  w.U64(1);  // one cell
+  w.U64((uint64_t{1} << 8) | cell_type);
+  w.I64(0);
+  w.I64(1);
+  w.U64(1);  // one window total
+  w.U64(1);
+  w.U64((uint64_t{1} << 8) | cell_type);
+  w.I64(0);
+  w.I64(1);
+  return out;
 }
 
+bool Loads(const std::string& saved) {
+  Engagement b({60}, 4);
+  SerialReader r(saved);
+  return b.Load(r);
+}
+
+TEST(EngagementTest, LoadRefusesWhatNoEngagementCouldHaveSaved) {
+  Engagement a({60}, 4);
+  a.Apply(ItemId(1), EventType::kView, 1000);
+  ASSERT_EQ(Saved(a), OneItem(1, 1000, 1000, 1000)) << "the writer below is the format";
+  EXPECT_TRUE(Loads(OneItem(1, 1000, 1000, 1000)));
+  EXPECT_FALSE(Loads(OneItem(0, 1000, 1000, 1000))) << "a recency of 0";
+  EXPECT_FALSE(Loads(OneItem(2, 1000, 1000, 1000))) << "a recency past the count";
+  EXPECT_FALSE(Loads(OneItem(1, 1001, 1000, 1000))) << "first minute after the last";
+  EXPECT_FALSE(Loads(OneItem(1, 1001, 1001, 1000))) << "a cell outside the item's minutes";
+  EXPECT_FALSE(Loads(OneItem(1, 1000, 1000, 1000, 1))) << "a cell of a type it never counted";
+  EXPECT_FALSE(Loads(OneItem(1, 1000, 1000, 1000, kEventTypeCount))) << "no such type";
+}
+
+// Format 1 (before the minutes were saved) still loads; the minutes come from the cells.
+TEST(EngagementTest, LoadsItsFormatOneSection) {
+  const std::string v1 = OneItem(1, 0, 0, 1000, 0, /*format_one=*/true);
+  Engagement b({60}, 1);
+  SerialReader r(v1);
+  ASSERT_TRUE(b.Load(r, /*version=*/1));
+  Engagement::Counts all{};
+  std::vector<Engagement::Counts> windows(1);
+  b.Add(ItemId(1), 1000, &all, &windows);
+  EXPECT_EQ(all[kView], 1);
+  EXPECT_EQ(windows[0][kView], 1);
+  // Its cell is where the eviction looks: item 2 pushes item 1 out, cell included.
+  b.Apply(ItemId(2), EventType::kView, 1001);
+  EXPECT_EQ(b.FactsOf(ItemId(1)), nullptr);
+  EXPECT_EQ(b.tracked_window_keys(), 1u);
+}
+
+// An event older than the item's first one widens the minutes its eviction erases.
+TEST(EngagementTest, AnOlderEventWidensTheMinutesAnEvictionErases) {
+  Engagement e({60, 1440}, /*max_items=*/1);
+  e.Apply(ItemId(1), EventType::kView, 1005);
+  e.Apply(ItemId(1), EventType::kView, 1002);  // older: a cell in minute 1002
+  e.Apply(ItemId(2), EventType::kView, 1006);  // item 1 goes, both its cells with it
+  EXPECT_EQ(e.tracked_window_keys(), 1u);
+  e.Apply(ItemId(1), EventType::kView, 1007);  // back (item 2 goes)
+  e.Apply(ItemId(1), EventType::kView, 1063);  // 1002 leaves the hour; 1005 and 1006 too
+  const Seen s = CountsOf(e, 1, 1063);
+  EXPECT_EQ(s.all_time, 2);
+  EXPECT_EQ(s.window0, 2);  // 1007 and 1063, nothing taken for the old minutes
+  EXPECT_EQ(s.window1, 2);
+  e.Apply(ItemId(1), EventType::kView, 1070);  // 1007 leaves the hour, 1070 joins
+  EXPECT_EQ(CountsOf(e, 1, 1070).window0, 2);
+}
 }  // namespace
 }  // namespace eddy
