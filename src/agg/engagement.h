@@ -173,7 +173,7 @@ class Engagement {
       if (e == nullptr || type >= kEventTypeCount || e->counts[type] == 0) consistent = false;
       return consistent ? e : nullptr;
     };
-    sums_.ForEachKey([&](uint64_t key) { entry_of(key); });
+    sums_.ForEachTotalKey([&](uint64_t key) { entry_of(key); });
     sums_.ForEachCell([&](int64_t minute, uint64_t key) {
       Entry* e = entry_of(key);
       if (e == nullptr) return;

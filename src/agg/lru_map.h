@@ -26,29 +26,19 @@ class LruMap {
   explicit LruMap(uint64_t max_keys) : max_keys_(std::max<uint64_t>(max_keys, 1)) {}
 
   // The value of `key`, made the most recent; a new key gets Value{} and, past the cap,
-  // the least recent key is evicted first (on_evict(key, value) sees it go).
+  // the least recent key is evicted (on_evict(key, value) sees it go).
   // `*added` (when given) says whether the key was new.
   template <typename OnEvict>
   Value& Touch(Key key, OnEvict on_evict, bool* added = nullptr) {
-    auto [it, inserted] = index_.try_emplace(key, kNil);
-    if (added != nullptr) *added = inserted;
-    if (!inserted) {
-      Unlink(it->second);
-      PushBack(it->second);
-      return slots_[it->second].value;
-    }
-    if (index_.size() > max_keys_) {
-      EvictHead(on_evict);
-      it = index_.find(key);  // erase may have moved it
-    }
-    const uint32_t slot = NewSlot(key);
-    it->second = slot;
-    return slots_[slot].value;
+    Value& value = TouchKeepingAll(key, added);
+    EvictPastCap(on_evict);  // never `key`: it is the most recent of at least two
+    return value;
   }
   // As Touch, but a new key may take the map past its cap until EvictPastCap: for a batch
   // whose keys should all count as recent before any goes.
-  Value& TouchKeepingAll(Key key) {
+  Value& TouchKeepingAll(Key key, bool* added = nullptr) {
     auto [it, inserted] = index_.try_emplace(key, kNil);
+    if (added != nullptr) *added = inserted;
     if (inserted) {
       it->second = NewSlot(key);
     } else {

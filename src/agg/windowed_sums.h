@@ -195,15 +195,18 @@ class WindowedSums {
       for (const auto& kv : bucket) f(minute, kv.first);
     }
   }
-  // Calls f(key) for every key in a minute bucket or a window total (repeats included).
+  // Calls f(key) for every key in a window total (repeats included).
   template <typename F>
-  void ForEachKey(F f) const {
-    for (const auto& [minute, bucket] : buckets_) {
-      for (const auto& kv : bucket) f(kv.first);
-    }
+  void ForEachTotalKey(F f) const {
     for (const Sums& t : totals_) {
       for (const auto& kv : t) f(kv.first);
     }
+  }
+  // Calls f(key) for every key in a minute bucket or a window total (repeats included).
+  template <typename F>
+  void ForEachKey(F f) const {
+    ForEachCell([&](int64_t, const Key& key) { f(key); });
+    ForEachTotalKey(f);
   }
   size_t tracked_keys() const {
     size_t n = 0;
