@@ -453,6 +453,14 @@ struct DurabilityOptions {
   std::string data_dir = "./data";
   AckLevel ack = AckLevel::kWal;
   BackgroundPriority background_priority = BackgroundPriority::kIdle;
+  // Ack wal/fsync: once a store write finds nothing more to write, the store thread waits
+  // this long for more events before it writes again, and is not woken for a request
+  // meanwhile (a partition's ring a quarter full still wakes it): under load, requests
+  // share writes instead of each waking the thread. A request may wait this long for its
+  // write; once the thread has waited that long with nothing to write it dozes, and an
+  // ingesting thread writes its request itself at once (docs/architecture.md, "Group
+  // commits"). 0: every request wakes the store thread.
+  int64_t commit_delay_us = 1000;
   int64_t checkpoint_interval_minutes = 5;
   uint32_t checkpoints_kept = 2;
   // Stored events are kept this long after they were written (0 = forever); older ones

@@ -116,6 +116,7 @@ IngestPath::IngestPath(const Options& options, PartitionedLog& log, Interners& i
       ip_orders_(ip_orders),
       cluster_(cluster),
       gated_(store != nullptr && store->gated()),
+      wake_store_always_(gated_ && !store->delays_commits()),
       probes_(options.server.metrics) {}
 
 std::unique_ptr<IngestContext> IngestPath::NewContext() const {

@@ -90,10 +90,11 @@ class IngestPath {
   static TypeCounts CountTypes(const std::vector<Event>& events);
   void Count(const TypeCounts& by_type, uint32_t n);
   void PublishSkips(uint32_t p, IngestContextImpl& ctx);
-  // After publishing up to `end` in `pl`: whether the store thread must be woken (gated,
-  // it writes before the shards may apply; else once a quarter of the ring waits for it).
+  // After publishing up to `end` in `pl`: whether the store thread must be woken (gated
+  // without a commit delay, it writes before the shards may apply; else once a quarter of
+  // the ring waits for it: otherwise it looks again within its idle poll or commit delay).
   bool StoreShouldWake(const PartitionLog& pl, uint64_t end) const {
-    return store_ != nullptr && (gated_ || end - pl.cursor(1) > pl.capacity() / 4);
+    return store_ != nullptr && (wake_store_always_ || end - pl.cursor(1) > pl.capacity() / 4);
   }
   // After publishing below `end` in partition p (log `pl`) outside a request: nudges the
   // partition's shard (unless gated: the store wakes it after its write) and wakes or
@@ -114,6 +115,7 @@ class IngestPath {
   IpOrderWindow* const ip_orders_;
   JetStreamLog* const cluster_;
   const bool gated_;  // ack wal/fsync with a store: shards apply only durable offsets
+  const bool wake_store_always_;  // gated without a commit delay (StoreShouldWake)
   const bool probes_;  // server.metrics: offers the partitions freshness probes
   std::atomic<uint64_t> accepted_total_{0};
   std::array<std::atomic<uint64_t>, kEventTypeCount> accepted_by_type_{};  // acknowledged

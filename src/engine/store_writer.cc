@@ -13,6 +13,7 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
                          const std::vector<uint64_t>& start, int64_t last_mark_ms,
                          std::function<void(LogStore::Mark)> on_mark)
     : gated_(options.durability.ack != AckLevel::kMemory),
+      delays_commits_(gated_ && options.durability.commit_delay_us > 0),
       sync_(options.durability.ack == AckLevel::kFsync),
       timed_(options.server.metrics),
       store_(store),
@@ -28,7 +29,11 @@ StoreWriter::StoreWriter(const Options& options, LogStore& store, PartitionedLog
   for (uint32_t p = 0; p < log.partitions(); ++p) {
     durable_[p].store(start[p], std::memory_order_relaxed);
   }
-  thread_ = std::make_unique<Shard>(0, [this] { return RoundAndReply(/*wait=*/true, nullptr); }, "eddy-store");
+  // Gated, with a commit delay, the thread's first sleep after finding nothing is the
+  // delay and requests do not wake it during that sleep (IngestPath::StoreShouldWake).
+  thread_ = std::make_unique<Shard>(
+      0, [this] { return RoundAndReply(/*wait=*/true, nullptr); }, "eddy-store",
+      delays_commits() ? options.durability.commit_delay_us : Shard::kIdlePollUs);
 }
 
 StoreWriter::~StoreWriter() { thread_->Stop(); }

@@ -62,6 +62,9 @@ class StoreWriter {
   // Ack wal/fsync: the shards apply only what is durable, and the requests without
   // eventIds are answered by this writer once their events are stored.
   bool gated() const { return gated_; }
+  // Gated with durability.commit_delay_us > 0: a request need not wake the store thread
+  // (it looks again within the delay; see IngestPath::StoreShouldWake).
+  bool delays_commits() const { return delays_commits_; }
 
   void Start();
   // Runs rounds until everything published is stored (or the store fails), then joins.
@@ -74,6 +77,9 @@ class StoreWriter {
   bool TryRoundInline();
   // Whether the store thread has had nothing to do for a while (Shard::Dozing).
   bool Idle() const { return thread_->Dozing(); }
+  // Whether the store thread sleeps out its commit delay (or its first idle poll) now: a
+  // request published meanwhile waits for the delay's end, with what joins it. A hint.
+  bool Delaying() const { return thread_->InFirstSleep(); }
   // For work that can wait a millisecond: wakes the thread only when it dozes longer.
   void Nudge() { thread_->Nudge(); }
 
@@ -94,6 +100,7 @@ class StoreWriter {
   static constexpr int64_t kMarkIntervalMs = 60'000;
 
   const bool gated_;
+  const bool delays_commits_;
   const bool sync_;
   const bool timed_;  // server.metrics: commits are timed
   LogStore& store_;

@@ -33,10 +33,11 @@ thread_local const Shard* current_shard = nullptr;
 
 }  // namespace
 
-Shard::Shard(int index, PollFn poll, std::string name)
+Shard::Shard(int index, PollFn poll, std::string name, int64_t idle_poll_us)
     : index_(index),
       poll_(std::move(poll)),
-      name_(name.empty() ? "eddy-shard-" + std::to_string(index) : std::move(name)) {}
+      name_(name.empty() ? "eddy-shard-" + std::to_string(index) : std::move(name)),
+      idle_poll_us_(std::clamp<int64_t>(idle_poll_us, 1, kMaxIdleSleepUs)) {}
 
 Shard::~Shard() { Stop(); }
 
@@ -62,7 +63,7 @@ void Shard::Wake() {
 // so it sees this sleep's drowsy_ (or a later one, stored after the thread woke).
 void Shard::Nudge() {
   if (!bell_.Announce()) return;
-  if (!drowsy_.load(std::memory_order_relaxed)) return;  // back within kIdlePollUs anyway
+  if (!drowsy_.load(std::memory_order_relaxed)) return;  // back within idle_poll_us_ anyway
   WakeSleeper();
 }
 
@@ -157,11 +158,11 @@ void Shard::Run() {
   current_shard = this;
   pthread_setname_np(pthread_self(), name_.c_str());
   int idle = 0;
-  int64_t sleep_us = kIdlePollUs;
+  int64_t sleep_us = idle_poll_us_;
   for (;;) {
     if (RunOnce() != 0) {
       idle = 0;
-      sleep_us = kIdlePollUs;
+      sleep_us = idle_poll_us_;
       continue;
     }
     if (stop_.load(std::memory_order_acquire)) {
@@ -178,13 +179,13 @@ void Shard::Run() {
       CpuRelax();
       continue;
     }
-    drowsy_.store(sleep_us > kIdlePollUs, std::memory_order_relaxed);
+    drowsy_.store(sleep_us > idle_poll_us_, std::memory_order_relaxed);
     uint32_t key = bell_.Prepare();
     if (RunOnce(/*loop_turn=*/true) != 0 || mailbox_.MaybeNonEmpty() ||
         stop_.load(std::memory_order_acquire)) {
       bell_.Cancel();
       idle = 0;
-      sleep_us = kIdlePollUs;
+      sleep_us = idle_poll_us_;
       continue;
     }
     if (hosted_ != nullptr) {
@@ -195,7 +196,7 @@ void Shard::Run() {
       bell_.Wait(key, sleep_us);
     }
     idle = 0;
-    sleep_us = std::min(2 * sleep_us, kMaxIdleSleepUs);  // back to kIdlePollUs once work comes
+    sleep_us = std::min(2 * sleep_us, kMaxIdleSleepUs);  // back to idle_poll_us_ once work comes
   }
 }
 

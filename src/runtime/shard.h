@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -30,8 +31,9 @@ class Shard {
   // Applies what is ready; returns how much it did (0 = nothing was ready).
   using PollFn = std::function<size_t()>;
 
-  // `name` is the thread's name (default "eddy-shard-<index>").
-  Shard(int index, PollFn poll, std::string name = {});
+  // `name` is the thread's name (default "eddy-shard-<index>"). `idle_poll_us`: how long
+  // the thread's first sleep lasts once it finds nothing to do (see Nudge).
+  Shard(int index, PollFn poll, std::string name = {}, int64_t idle_poll_us = kIdlePollUs);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -43,17 +45,21 @@ class Shard {
   void Submit(Mailbox::Task task);
   // Tells a sleeping shard that `poll` may find work now (a syscall when it sleeps).
   void Wake();
-  // For producers whose work can wait kIdlePollUs: wakes the shard only if it sleeps
-  // longer than that. A thread that found nothing to do sleeps kIdlePollUs, then twice as
-  // long after each sleep that ended with nothing to do, up to kMaxIdleSleepUs (an idle
-  // engine then costs next to no CPU and no context switches); any work found starts over.
-  // So a busy or recently busy shard finds the work within kIdlePollUs by itself, with no
-  // syscall on the producer's side, and an idle one is woken by the first work that comes.
+  // For producers whose work can wait the idle poll (kIdlePollUs unless the constructor
+  // said otherwise): wakes the shard only if it sleeps longer than that. A thread that
+  // found nothing to do sleeps the idle poll, then twice as long after each sleep that
+  // ended with nothing to do, up to kMaxIdleSleepUs (an idle engine then costs next to no
+  // CPU and no context switches); any work found starts over. So a busy or recently busy
+  // shard finds the work within the idle poll by itself, with no syscall on the producer's
+  // side, and an idle one is woken by the first work that comes.
   void Nudge();
   static constexpr int64_t kIdlePollUs = 1000;
-  // Whether the thread sleeps (or is about to) longer than kIdlePollUs: it found nothing to
-  // do for a while (what Nudge would wake). A hint, stale at once.
+  // Whether the thread sleeps (or is about to) longer than its idle poll: it found nothing
+  // to do for a while (what Nudge would wake). A hint, stale at once.
   bool Dozing() const { return bell_.HasWaiters() && drowsy_.load(std::memory_order_relaxed); }
+  // Whether the thread is in its first sleep after finding nothing to do (or about to be):
+  // asleep but not yet dozing. A hint, stale at once.
+  bool InFirstSleep() const { return bell_.HasWaiters() && !drowsy_.load(std::memory_order_relaxed); }
   static constexpr int64_t kMaxIdleSleepUs = 64'000;
   // Applies everything already published, runs queued tasks, and joins the thread (a
   // hosted loop is not run from then on).
@@ -90,7 +96,8 @@ class Shard {
   const std::string name_;
   Mailbox mailbox_;
   Doorbell bell_;
-  // Whether the thread's next (or current) sleep is longer than kIdlePollUs: stored before
+  const int64_t idle_poll_us_;
+  // Whether the thread's next (or current) sleep is longer than idle_poll_us_: stored before
   // bell_.Prepare(), so a producer whose Announce sees the thread preparing sees it too.
   std::atomic<bool> drowsy_{false};
   void DrainLate();

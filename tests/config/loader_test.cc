@@ -90,6 +90,7 @@ TEST(ConfigTest, ShippedDefaultConfigMatchesBuiltInDefaults) {
   EXPECT_EQ(r->durability.data_dir, "./data");
   EXPECT_EQ(r->durability.ack, AckLevel::kWal);
   EXPECT_EQ(r->durability.background_priority, BackgroundPriority::kIdle);
+  EXPECT_EQ(r->durability.commit_delay_us, 1000);
 }
 
 TEST(ConfigTest, ParsesValues) {
@@ -393,6 +394,12 @@ TEST(ConfigTest, CheckpointSettings) {
   EXPECT_EQ(ParseOptions("[durability]\nbackground_priority = \"high\"\n", "t.toml").status().message(),
             "config t.toml: durability.background_priority: expected one of \"idle\", \"low\", "
             "\"normal\", got \"high\"");
+  Result<Options> d = ParseOptions("[durability]\ncommit_delay_us = 0\n", "t.toml");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->durability.commit_delay_us, 0);  // every request wakes the store thread
+  EXPECT_EQ(ParseOptions("[durability]\ncommit_delay_us = 200000\n", "t.toml").status().message(),
+            "config t.toml: durability.commit_delay_us: expected an integer in [0, 100000], got "
+            "200000");
   EXPECT_NE(ParseOptions("[durability]\ncheckpoints_kept = 0\n", "t.toml").status().message().find(
                 "durability.checkpoints_kept: expected an integer in [1, 100], got 0"),
             std::string::npos);

@@ -16,10 +16,12 @@ namespace eddy {
 namespace {
 
 struct Stored {
-  explicit Stored(const test::TempDir& dir, AckLevel ack = AckLevel::kWal) {
+  explicit Stored(const test::TempDir& dir, AckLevel ack = AckLevel::kWal,
+                  int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us) {
     o = test::ComponentOptions();
     o.durability.data_dir = dir.path().string();
     o.durability.ack = ack;
+    o.durability.commit_delay_us = commit_delay_us;
     store = std::move(LogStore::Open(o.durability.data_dir + "/log", o.log.partitions)).value();
     parts = std::make_unique<test::Parts>(o, /*consumers=*/2);
     writer = std::make_unique<StoreWriter>(
@@ -50,6 +52,11 @@ struct Stored {
     ingest->Ingest(*ctx, body, BodyFormat::kNdjson, DefaultType::kNone,
                    [p](IngestReply r) { p->set_value(std::move(r)); });
     return p->get_future();
+  }
+  uint64_t Commits() const {
+    StoreStatus st;
+    writer->FillStatus(&st);
+    return st.batches;
   }
   uint64_t StoredEvents() {
     uint64_t n = 0;
@@ -131,6 +138,42 @@ TEST(StoreWriterTest, WithAckFsyncOnlyTheStoreThreadWrites) {
   EXPECT_EQ(reply.accepted, 10u);
   EXPECT_NE(thread, std::this_thread::get_id());
   EXPECT_EQ(s.StoredEvents(), 10u);
+}
+
+// With a commit delay, a request published while the store thread sleeps out the delay
+// does not wake it: the requests published meanwhile wait for the delay's end and share one
+// write. A store thread starts in that sleep (it found nothing to do); a test thread that
+// stalls past the delay finds the store dozing instead and tries again with a new one.
+TEST(StoreWriterTest, WithACommitDelayRequestsPublishedDuringItShareOneWrite) {
+  for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
+    SCOPED_TRACE(AckLevelName(ack));
+    bool shared = false;
+    for (int attempt = 0; attempt < 20 && !shared; ++attempt) {
+      test::TempDir dir;
+      Stored s(dir, ack, /*commit_delay_us=*/100'000);
+      while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
+      if (s.writer->Idle()) continue;  // stalled past the delay
+      std::vector<std::future<IngestReply>> replies;
+      for (int r = 0; r < 3; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      for (auto& f : replies) EXPECT_EQ(f.get().accepted, 10u);
+      EXPECT_EQ(s.StoredEvents(), 30u);
+      shared = s.Commits() == 1;
+    }
+    EXPECT_TRUE(shared);
+  }
+}
+
+// Without a commit delay every request wakes the store thread (ack fsync: it alone writes).
+TEST(StoreWriterTest, WithoutACommitDelayARequestWakesTheStoreThread) {
+  test::TempDir dir;
+  Stored s(dir, AckLevel::kFsync, /*commit_delay_us=*/0);
+  EXPECT_FALSE(s.writer->delays_commits());
+  for (int r = 0; r < 3; ++r) {
+    auto [reply, thread] = s.SendAndWhere(Views(10, 10 * r));
+    EXPECT_EQ(reply.accepted, 10u);
+    EXPECT_NE(thread, std::this_thread::get_id());
+  }
+  EXPECT_EQ(s.StoredEvents(), 30u);
 }
 
 TEST(StoreWriterTest, AFailingStoreRefusesIngestUntilItWritesAgain) {

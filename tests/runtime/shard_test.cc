@@ -296,6 +296,37 @@ TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
   shard.Stop();
 }
 
+// A shard made with an idle poll of its own (the store thread's, from the commit delay)
+// sleeps that long first once it finds nothing to do; in that first sleep it is not dozing,
+// so a Nudge leaves it asleep and only a Wake ends it early.
+TEST(ShardTest, ItsFirstSleepLastsItsIdlePollAndOnlyAWakeEndsItEarly) {
+  constexpr int64_t kPollUs = 5000;
+  std::atomic<int> available{0};
+  Shard shard(0, [&] { return static_cast<size_t>(available.exchange(0)); }, "eddy-test", kPollUs);
+  shard.Start();
+  FakeLoop loop;  // a Wait ends only with a handler or an Interrupt
+  shard.Host(&loop);
+  while (!loop.waiting()) std::this_thread::yield();
+  // Work and a Wake: the shard applies it, finds nothing more and sleeps its idle poll.
+  int waits = loop.waits();
+  available.fetch_add(1);
+  shard.Wake();
+  while (loop.waits() == waits) std::this_thread::yield();
+  while (!loop.waiting() || loop.timeouts().back() != kPollUs) std::this_thread::yield();
+  EXPECT_TRUE(shard.InFirstSleep());
+  EXPECT_FALSE(shard.Dozing());
+  const int interrupts = loop.interrupts();
+  shard.Nudge();
+  EXPECT_EQ(loop.interrupts(), interrupts);
+  EXPECT_TRUE(loop.waiting());
+  waits = loop.waits();
+  shard.Wake();
+  EXPECT_EQ(loop.interrupts(), interrupts + 1);
+  while (loop.waits() == waits) std::this_thread::yield();  // the Wake ended the sleep
+  shard.Host(nullptr);
+  shard.Stop();
+}
+
 TEST(ShardTest, StopEndsHosting) {
   Shard shard(3, [] { return size_t{0}; });
   shard.Start();
