@@ -150,7 +150,7 @@ TEST(StoreWriterTest, WithACommitDelayRequestsPublishedDuringItShareOneWrite) {
     bool shared = false;
     for (int attempt = 0; attempt < 20 && !shared; ++attempt) {
       test::TempDir dir;
-      Stored s(dir, ack, /*commit_delay_us=*/100'000);
+      Stored s(dir, ack, /*commit_delay_us=*/60'000);
       while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
       if (s.writer->Idle()) continue;  // stalled past the delay
       std::vector<std::future<IngestReply>> replies;
