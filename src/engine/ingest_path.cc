@@ -307,6 +307,8 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   // Ack wal: this thread stores the events itself while the store thread dozes, and answers
   // the request (store_replies) or wakes the shards that will — no store-thread hop.
   if (gated_ && store_->TryRoundInline()) return Status::Ok();
+  // With a commit delay the store thread is woken early once enough requests wait for it.
+  if (gated_ && !wake_store_always_ && store_->CountWaitingRequest()) wake_store = true;
   TellStore(wake_store);
   return Status::Ok();
 }

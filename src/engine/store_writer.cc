@@ -109,6 +109,7 @@ size_t StoreWriter::Round() {
   static constexpr uint64_t kRoundMax = 16384;
   size_t n = 0;
   capped_ = false;
+  waiting_requests_.store(0, std::memory_order_relaxed);
   for (uint32_t p = 0; p < log_.partitions(); ++p) {
     PartitionLog& pl = log_.partition(PartitionId(p));
     const uint64_t first = pl.cursor(1);

@@ -65,6 +65,14 @@ class StoreWriter {
   // Gated with durability.commit_delay_us > 0: a request need not wake the store thread
   // (it looks again within the delay; see IngestPath::StoreShouldWake).
   bool delays_commits() const { return delays_commits_; }
+  // With a commit delay: counts a request published for the next round and says whether
+  // the store thread should be woken now, because kWakeAfterRequests requests wait for it
+  // (the delay groups requests; once that many wait, waiting longer saves little and a
+  // closed-loop client of small requests would only be slowed by it). Any thread.
+  bool CountWaitingRequest() {
+    return waiting_requests_.fetch_add(1, std::memory_order_relaxed) + 1 == kWakeAfterRequests;
+  }
+  static constexpr uint32_t kWakeAfterRequests = 8;
 
   void Start();
   // Runs rounds until everything published is stored (or the store fails), then joins.
@@ -116,6 +124,9 @@ class StoreWriter {
   Mutex round_mu_;
   std::vector<uint64_t> end_;  // this round's end per partition
   bool capped_ = false;        // this round stopped at kRoundMax in some partition
+  // Requests counted since the last round began (CountWaitingRequest); a hint: a request
+  // counted just after a round read its events is counted for the next.
+  std::atomic<uint32_t> waiting_requests_{0};
   std::string encode_buf_;
   ChunkBuilder chunk_;
   std::vector<IngestTicket*> durable_replies_;  // this round's

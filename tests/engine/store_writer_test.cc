@@ -141,9 +141,10 @@ TEST(StoreWriterTest, WithAckFsyncOnlyTheStoreThreadWrites) {
 }
 
 // With a commit delay, a request published while the store thread sleeps out the delay
-// does not wake it: the requests published meanwhile wait for the delay's end and share one
-// write. A store thread starts in that sleep (it found nothing to do); a test thread that
-// stalls past the delay finds the store dozing instead and tries again with a new one.
+// does not wake it: the requests published meanwhile wait for the delay's end, or for the
+// kWakeAfterRequests-th of them, which wakes it early, and share one write. A store thread
+// starts in that sleep (it found nothing to do); a test thread that stalls past the delay
+// finds the store dozing instead and tries again with a new one.
 TEST(StoreWriterTest, WithACommitDelayRequestsPublishedDuringItShareOneWrite) {
   for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
     SCOPED_TRACE(AckLevelName(ack));
@@ -154,9 +155,10 @@ TEST(StoreWriterTest, WithACommitDelayRequestsPublishedDuringItShareOneWrite) {
       while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
       if (s.writer->Idle()) continue;  // stalled past the delay
       std::vector<std::future<IngestReply>> replies;
-      for (int r = 0; r < 3; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      const int n = StoreWriter::kWakeAfterRequests;
+      for (int r = 0; r < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
       for (auto& f : replies) EXPECT_EQ(f.get().accepted, 10u);
-      EXPECT_EQ(s.StoredEvents(), 30u);
+      EXPECT_EQ(s.StoredEvents(), 10u * n);
       shared = s.Commits() == 1;
     }
     EXPECT_TRUE(shared);
