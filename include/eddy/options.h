@@ -460,7 +460,8 @@ struct DurabilityOptions {
   // share writes instead of each waking the thread. A request may wait this long for its
   // write; once the thread has waited that long with nothing to write it dozes, and an
   // ingesting thread writes its request itself at once (docs/architecture.md, "Group
-  // commits"). 0: every request wakes the store thread. 0..64000 (the longest idle sleep).
+  // commits"). 0: every request wakes the store thread. 0..32000 (half the longest idle sleep:
+  // the sleep after it must be longer, or the thread would never doze).
   int64_t commit_delay_us = 1000;
   int64_t checkpoint_interval_minutes = 5;
   uint32_t checkpoints_kept = 2;

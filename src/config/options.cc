@@ -467,7 +467,7 @@ std::vector<KeySpec> MakeSchema() {
                    &DurabilityOptions::background_priority,
                    {BackgroundPriority::kIdle, BackgroundPriority::kLow, BackgroundPriority::kNormal},
                    BackgroundPriorityName));
-  k.push_back(Int("durability", "commit_delay_us", 0, 64'000, &Options::durability,
+  k.push_back(Int("durability", "commit_delay_us", 0, 32'000, &Options::durability,
                   &DurabilityOptions::commit_delay_us));
   k.push_back(Minutes("durability", "checkpoint_interval", 0, 7 * 1440, &Options::durability,
                       &DurabilityOptions::checkpoint_interval_minutes));

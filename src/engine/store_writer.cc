@@ -1,5 +1,7 @@
 #include "engine/store_writer.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "engine/ingest_ticket.h"
@@ -109,7 +111,10 @@ size_t StoreWriter::Round() {
   static constexpr uint64_t kRoundMax = 16384;
   size_t n = 0;
   capped_ = false;
-  waiting_requests_.store(0, std::memory_order_relaxed);
+  // The requests counted since the last round: the next round is woken for as many.
+  if (const uint32_t counted = waiting_requests_.exchange(0, std::memory_order_relaxed)) {
+    wake_after_.store(std::min(counted, kWakeAfterRequests), std::memory_order_relaxed);
+  }
   for (uint32_t p = 0; p < log_.partitions(); ++p) {
     PartitionLog& pl = log_.partition(PartitionId(p));
     const uint64_t first = pl.cursor(1);

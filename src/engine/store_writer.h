@@ -66,13 +66,17 @@ class StoreWriter {
   // (it looks again within the delay; see IngestPath::StoreShouldWake).
   bool delays_commits() const { return delays_commits_; }
   // With a commit delay: counts a request published for the next round and says whether
-  // the store thread should be woken now, because kWakeAfterRequests requests wait for it
-  // (the delay groups requests; once that many wait, waiting longer saves little and a
-  // closed-loop client of small requests would only be slowed by it). Any thread.
+  // the store thread should be woken now, because wake_after() requests wait for it: as
+  // many as the last round that wrote counted requests held, at most kWakeAfterRequests.
+  // The delay is for requests that come anyway; clients that send their next request only
+  // after the reply (one at a time, or a few connections in a closed loop) would each wait
+  // it out for nothing, and a round of theirs holds as many as there are. Any thread.
   bool CountWaitingRequest() {
-    return waiting_requests_.fetch_add(1, std::memory_order_relaxed) + 1 == kWakeAfterRequests;
+    const uint32_t n = waiting_requests_.fetch_add(1, std::memory_order_relaxed) + 1;
+    return n == wake_after_.load(std::memory_order_relaxed);
   }
   static constexpr uint32_t kWakeAfterRequests = 8;
+  uint32_t wake_after() const { return wake_after_.load(std::memory_order_relaxed); }
 
   void Start();
   // Runs rounds until everything published is stored (or the store fails), then joins.
@@ -127,6 +131,8 @@ class StoreWriter {
   // Requests counted since the last round began (CountWaitingRequest); a hint: a request
   // counted just after a round read its events is counted for the next.
   std::atomic<uint32_t> waiting_requests_{0};
+  // See wake_after(); set by Round (kWakeAfterRequests until a round has counted some).
+  std::atomic<uint32_t> wake_after_{kWakeAfterRequests};
   std::string encode_buf_;
   ChunkBuilder chunk_;
   std::vector<IngestTicket*> durable_replies_;  // this round's

@@ -37,7 +37,7 @@ Shard::Shard(int index, PollFn poll, std::string name, int64_t idle_poll_us)
     : index_(index),
       poll_(std::move(poll)),
       name_(name.empty() ? "eddy-shard-" + std::to_string(index) : std::move(name)),
-      idle_poll_us_(std::clamp<int64_t>(idle_poll_us, 1, kMaxIdleSleepUs)) {}
+      idle_poll_us_(std::clamp<int64_t>(idle_poll_us, 1, kMaxIdleSleepUs / 2)) {}
 
 Shard::~Shard() { Stop(); }
 

@@ -32,7 +32,8 @@ class Shard {
   using PollFn = std::function<size_t()>;
 
   // `name` is the thread's name (default "eddy-shard-<index>"). `idle_poll_us`: how long
-  // the thread's first sleep lasts once it finds nothing to do (see Nudge).
+  // the thread's first sleep lasts once it finds nothing to do (see Nudge); at most half
+  // of kMaxIdleSleepUs, so that the sleep after it is longer and the thread dozes.
   Shard(int index, PollFn poll, std::string name = {}, int64_t idle_poll_us = kIdlePollUs);
   ~Shard();
   Shard(const Shard&) = delete;

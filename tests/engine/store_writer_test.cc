@@ -141,41 +141,75 @@ TEST(StoreWriterTest, WithAckFsyncOnlyTheStoreThreadWrites) {
 }
 
 // With a commit delay, a request published while the store thread sleeps out the delay
-// does not wake it: the requests published meanwhile wait for the delay's end, or for the
-// kWakeAfterRequests-th of them, which wakes it early, and share one write. A store thread
-// starts in that sleep (it found nothing to do); a test thread that stalls past the delay
-// finds the store dozing instead and tries again with a new one.
-TEST(StoreWriterTest, WithACommitDelayRequestsPublishedDuringItShareOneWrite) {
+// does not wake it: fewer than kWakeAfterRequests requests wait, unwritten, while the sleep
+// lasts; the kWakeAfterRequests-th wakes it, and all share one write. A store thread starts
+// in that sleep (it found nothing to do); a test thread that stalls past the delay finds it
+// over (written, or dozing) and tries again with a new one.
+TEST(StoreWriterTest, WithACommitDelayRequestsWaitForItOrForTheEighth) {
   for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
     SCOPED_TRACE(AckLevelName(ack));
-    bool shared = false;
-    for (int attempt = 0; attempt < 20 && !shared; ++attempt) {
+    bool checked = false;
+    for (int attempt = 0; attempt < 20 && !checked; ++attempt) {
       test::TempDir dir;
-      Stored s(dir, ack, /*commit_delay_us=*/60'000);
+      Stored s(dir, ack, /*commit_delay_us=*/30'000);
       while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
       if (s.writer->Idle()) continue;  // stalled past the delay
-      std::vector<std::future<IngestReply>> replies;
       const int n = StoreWriter::kWakeAfterRequests;
-      for (int r = 0; r < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      std::vector<std::future<IngestReply>> replies;
+      for (int r = 0; r + 1 < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      const bool waited = s.Commits() == 0 && s.writer->Delaying();
+      replies.push_back(s.Send(Views(10, 10 * (n - 1))));
       for (auto& f : replies) EXPECT_EQ(f.get().accepted, 10u);
       EXPECT_EQ(s.StoredEvents(), 10u * n);
-      shared = s.Commits() == 1;
+      if (!waited) continue;  // the delay ended before the check: not this attempt's case
+      EXPECT_EQ(s.Commits(), 1u);
+      checked = true;
     }
-    EXPECT_TRUE(shared);
+    EXPECT_TRUE(checked);
   }
 }
 
-// Without a commit delay every request wakes the store thread (ack fsync: it alone writes).
-TEST(StoreWriterTest, WithoutACommitDelayARequestWakesTheStoreThread) {
+// The next round is woken for as many requests as the last one that had counted requests
+// held: after a request alone (its client may send the next only after the reply, and would
+// wait the delay for each), every request wakes the store thread; after a round of two, the
+// second. (A round between the count below and the next request — the store thread's sleep
+// ending while this thread stalls — finds them apart: tried again.)
+TEST(StoreWriterTest, ARoundIsWokenForAsManyRequestsAsTheLastHeld) {
   test::TempDir dir;
-  Stored s(dir, AckLevel::kFsync, /*commit_delay_us=*/0);
-  EXPECT_FALSE(s.writer->delays_commits());
-  for (int r = 0; r < 3; ++r) {
-    auto [reply, thread] = s.SendAndWhere(Views(10, 10 * r));
-    EXPECT_EQ(reply.accepted, 10u);
-    EXPECT_NE(thread, std::this_thread::get_id());
+  Stored s(dir, AckLevel::kFsync, /*commit_delay_us=*/30'000);
+  EXPECT_EQ(s.writer->wake_after(), StoreWriter::kWakeAfterRequests);  // until a round counts
+  bool two = false;
+  for (int attempt = 0; attempt < 20 && !two; ++attempt) {
+    EXPECT_EQ(s.Send(Views(10, 100 * attempt)).get().accepted, 10u);  // alone
+    ASSERT_EQ(s.writer->wake_after(), 1u);
+    EXPECT_TRUE(s.writer->CountWaitingRequest());  // the first wakes it
+    EXPECT_EQ(s.Send(Views(10, 100 * attempt + 10)).get().accepted, 10u);  // with that one
+    two = s.writer->wake_after() == 2;
   }
-  EXPECT_EQ(s.StoredEvents(), 30u);
+  EXPECT_TRUE(two);
+}
+
+// The early wake's count: the kWakeAfterRequests-th request since the last round asks for
+// the store thread, the others do not (counted while the thread sleeps out its delay: a
+// round, even an empty one, starts the count over; tried again if one ran meanwhile).
+TEST(StoreWriterTest, TheEighthWaitingRequestWakesTheStoreThread) {
+  bool checked = false;
+  for (int attempt = 0; attempt < 20 && !checked; ++attempt) {
+    test::TempDir dir;
+    Stored s(dir, AckLevel::kWal, /*commit_delay_us=*/30'000);
+    while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
+    if (s.writer->Idle()) continue;
+    std::vector<bool> wakes;
+    for (uint32_t r = 0; r < 2 * StoreWriter::kWakeAfterRequests; ++r) {
+      wakes.push_back(s.writer->CountWaitingRequest());
+    }
+    if (!s.writer->Delaying()) continue;  // a poll may have started the count over
+    std::vector<bool> want(wakes.size(), false);
+    want[StoreWriter::kWakeAfterRequests - 1] = true;
+    EXPECT_EQ(wakes, want);
+    checked = true;
+  }
+  EXPECT_TRUE(checked);
 }
 
 TEST(StoreWriterTest, AFailingStoreRefusesIngestUntilItWritesAgain) {

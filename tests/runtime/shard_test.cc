@@ -298,7 +298,8 @@ TEST(ShardTest, AnIdleShardBacksOffAndANudgeWakesItThen) {
 
 // A shard made with an idle poll of its own (the store thread's, from the commit delay)
 // sleeps that long first once it finds nothing to do; in that first sleep it is not dozing,
-// so a Nudge leaves it asleep and only a Wake ends it early.
+// so a Nudge leaves it asleep and only a Wake ends it early; the sleep after is longer, and
+// then it dozes. An idle poll over half the longest sleep is halved (else it never would).
 TEST(ShardTest, ItsFirstSleepLastsItsIdlePollAndOnlyAWakeEndsItEarly) {
   constexpr int64_t kPollUs = 5000;
   std::atomic<int> available{0};
@@ -323,6 +324,29 @@ TEST(ShardTest, ItsFirstSleepLastsItsIdlePollAndOnlyAWakeEndsItEarly) {
   shard.Wake();
   EXPECT_EQ(loop.interrupts(), interrupts + 1);
   while (loop.waits() == waits) std::this_thread::yield();  // the Wake ended the sleep
+  // The next sleep (the Wake brought no work) is longer: the shard dozes, and a Nudge wakes it.
+  while (!loop.waiting() || loop.timeouts().back() != 2 * kPollUs) std::this_thread::yield();
+  EXPECT_TRUE(shard.Dozing());
+  EXPECT_FALSE(shard.InFirstSleep());
+  shard.Nudge();
+  EXPECT_EQ(loop.interrupts(), interrupts + 2);
+  shard.Host(nullptr);
+  shard.Stop();
+}
+
+TEST(ShardTest, AnIdlePollOfTheLongestSleepStillLetsItDoze) {
+  Shard shard(0, [] { return size_t{0}; }, "eddy-test", Shard::kMaxIdleSleepUs);
+  shard.Start();
+  FakeLoop loop;
+  shard.Host(&loop);
+  for (;;) {  // each Wake (with no work) ends a sleep: on to the next, longer one
+    while (!loop.waiting()) std::this_thread::yield();
+    if (loop.timeouts().back() == Shard::kMaxIdleSleepUs) break;
+    const int waits = loop.waits();
+    shard.Wake();
+    while (loop.waits() == waits) std::this_thread::yield();
+  }
+  EXPECT_TRUE(shard.Dozing());
   shard.Host(nullptr);
   shard.Stop();
 }
