@@ -455,8 +455,8 @@ struct DurabilityOptions {
   BackgroundPriority background_priority = BackgroundPriority::kIdle;
   // Ack wal/fsync: once a store write finds nothing more to write, the store thread waits
   // this long for more events before it writes again, and is not woken for a request
-  // meanwhile (a partition's ring a quarter full, or the 8th request waiting, still wakes
-  // it): under load, requests
+  // meanwhile (a partition's ring a quarter full, or as many requests waiting as the last
+  // write held, at most 8, still wake it): under load, requests
   // share writes instead of each waking the thread. A request may wait this long for its
   // write; once the thread has waited that long with nothing to write it dozes, and an
   // ingesting thread writes its request itself at once (docs/architecture.md, "Group
