@@ -156,13 +156,14 @@ TEST(StoreWriterTest, WithACommitDelayRequestsWaitForItOrForTheEighth) {
       if (s.writer->Idle()) continue;  // stalled past the delay
       const int n = StoreWriter::kWakeAfterRequests;
       std::vector<std::future<IngestReply>> replies;
-      for (int r = 0; r + 1 < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      // Two first (few enough to send within the delay even under a sanitizer), then the rest.
+      for (int r = 0; r < 2; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
       const bool waited = s.Commits() == 0 && s.writer->Delaying();
-      replies.push_back(s.Send(Views(10, 10 * (n - 1))));
+      for (int r = 2; r < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
       for (auto& f : replies) EXPECT_EQ(f.get().accepted, 10u);
       EXPECT_EQ(s.StoredEvents(), 10u * n);
-      if (!waited) continue;  // the delay ended before the check: not this attempt's case
-      EXPECT_EQ(s.Commits(), 1u);
+      // The delay ended before the check, or before the last was sent: not this attempt's case.
+      if (!waited || s.Commits() != 1) continue;
       checked = true;
     }
     EXPECT_TRUE(checked);
