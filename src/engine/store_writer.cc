@@ -111,10 +111,10 @@ size_t StoreWriter::Round() {
   static constexpr uint64_t kRoundMax = 16384;
   size_t n = 0;
   capped_ = false;
-  // The requests counted since the last round: the next round is woken for as many, unless
-  // the shards are behind (wake_after()).
-  const uint32_t counted = waiting_requests_.exchange(0, std::memory_order_relaxed);
-  uint64_t behind = 0;  // published and not yet applied (with a commit delay only)
+  // The requests counted since the last round: the next round is woken for as many.
+  if (const uint32_t counted = waiting_requests_.exchange(0, std::memory_order_relaxed)) {
+    wake_after_.store(std::min(counted, kWakeAfterRequests), std::memory_order_relaxed);
+  }
   for (uint32_t p = 0; p < log_.partitions(); ++p) {
     PartitionLog& pl = log_.partition(PartitionId(p));
     const uint64_t first = pl.cursor(1);
@@ -136,18 +136,11 @@ size_t StoreWriter::Round() {
       }
       ++end;
     }
-    if (delays_commits_) {
-      const uint64_t applied = pl.cursor(0);  // gated: at most the durable offset, `first`
-      if (end > applied) behind += end - applied;
-    }
     capped_ |= end == stop;  // more may be published past it: another round follows
     if (end != first) store_.Put(PartitionId(p), first, chunk_.Finish(), chunk_.count());
     n += end - first;
     end_[p] = end;
   }
-  if (counted != 0) last_count_ = std::min(counted, kWakeAfterRequests);
-  wake_after_.store(behind >= kBehindEvents ? kNoEarlyWake : last_count_,
-                    std::memory_order_relaxed);
   if (n == 0) return 0;
   // Once a minute a retention mark (where every partition's log ends now) goes into the
   // same batch as the data it describes.

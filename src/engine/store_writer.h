@@ -70,21 +70,12 @@ class StoreWriter {
   // many as the last round that wrote counted requests held, at most kWakeAfterRequests.
   // The delay is for requests that come anyway; clients that send their next request only
   // after the reply (one at a time, or a few connections in a closed loop) would each wait
-  // it out for nothing, and a round of theirs holds as many as there are. While the shards
-  // are behind (kBehindEvents), no request wakes it early (wake_after() is kNoEarlyWake):
-  // the shards would not reach an earlier write's events before the delay ends, and the
-  // requests of the whole delay share one write — the CPU goes to the shards. Any thread.
+  // it out for nothing, and a round of theirs holds as many as there are. Any thread.
   bool CountWaitingRequest() {
     const uint32_t n = waiting_requests_.fetch_add(1, std::memory_order_relaxed) + 1;
     return n == wake_after_.load(std::memory_order_relaxed);
   }
   static constexpr uint32_t kWakeAfterRequests = 8;
-  static constexpr uint32_t kNoEarlyWake = 0;  // (a count is at least 1)
-  // Events published and not yet applied, over all partitions, at a round's start, from
-  // which the shards count as behind: 4096 is 10–20 ms of applying on the 2-core VM (its
-  // maximum ingest leaves 10–80 k behind), a few requests' worth for bulk clients and far
-  // more than a few connections' closed loop leaves (a request or two each).
-  static constexpr uint64_t kBehindEvents = 4096;
   uint32_t wake_after() const { return wake_after_.load(std::memory_order_relaxed); }
 
   void Start();
@@ -140,10 +131,8 @@ class StoreWriter {
   // Requests counted since the last round began (CountWaitingRequest); a hint: a request
   // counted just after a round read its events is counted for the next.
   std::atomic<uint32_t> waiting_requests_{0};
-  // See wake_after(); set by Round (kWakeAfterRequests until a round has counted some, or
-  // kNoEarlyWake from a round that found the shards behind).
+  // See wake_after(); set by Round (kWakeAfterRequests until a round has counted some).
   std::atomic<uint32_t> wake_after_{kWakeAfterRequests};
-  uint32_t last_count_ = kWakeAfterRequests;  // the last round that counted some: how many
   std::string encode_buf_;
   ChunkBuilder chunk_;
   std::vector<IngestTicket*> durable_replies_;  // this round's

@@ -16,12 +16,9 @@ namespace eddy {
 namespace {
 
 struct Stored {
-  // `start_shards` false: nothing is applied until the test starts them (StartShards).
   explicit Stored(const test::TempDir& dir, AckLevel ack = AckLevel::kWal,
-                  int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us,
-                  bool start_shards = true, uint32_t capacity_per_partition = 1024) {
+                  int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us) {
     o = test::ComponentOptions();
-    o.log.capacity_per_partition = capacity_per_partition;
     o.durability.data_dir = dir.path().string();
     o.durability.ack = ack;
     o.durability.commit_delay_us = commit_delay_us;
@@ -31,7 +28,7 @@ struct Stored {
         parts->options, *store, *parts->log, *parts->interners, parts->set, parts->duplicates,
         Clock::System(), std::vector<uint64_t>(o.log.partitions, 0), 0,
         [this](LogStore::Mark m) { marks.push_back(std::move(m)); });
-    if (start_shards) StartShards();
+    parts->StartShards(writer->durable());
     writer->Start();
     ingest = std::make_unique<IngestPath>(parts->options, *parts->log, *parts->interners,
                                           parts->set, writer.get(), parts->clock, nullptr);
@@ -41,7 +38,6 @@ struct Stored {
     writer->Stop();
     parts->StopShards();
   }
-  void StartShards() { parts->StartShards(writer->durable()); }
   // The reply, and the thread it came on.
   std::pair<IngestReply, std::thread::id> SendAndWhere(std::vector<std::string> lines) {
     std::promise<std::pair<IngestReply, std::thread::id>> p;
@@ -196,33 +192,6 @@ TEST(StoreWriterTest, ARoundIsWokenForAsManyRequestsAsTheLastHeld) {
     two = s.writer->wake_after() == 2;
   }
   EXPECT_TRUE(two);
-}
-
-// While the shards are behind (kBehindEvents published and not applied at a round's start)
-// no request wakes the store thread early: requests wait for the delay's end (or a quarter
-// of a ring) and share its write. Once they have caught up, the count is back. (With fsync
-// the store thread runs every round, and a request without eventIds is answered when it is
-// stored: the shards, not started here, need not apply it.)
-TEST(StoreWriterTest, WhileTheShardsAreBehindNoRequestWakesTheStoreThreadEarly) {
-  test::TempDir dir;
-  Stored s(dir, AckLevel::kFsync, /*commit_delay_us=*/30'000, /*start_shards=*/false,
-           /*capacity_per_partition=*/8192);
-  const int behind = static_cast<int>(StoreWriter::kBehindEvents) + 100;
-  EXPECT_EQ(s.Send(Views(behind)).get().accepted, static_cast<uint32_t>(behind));
-  EXPECT_EQ(s.writer->wake_after(), StoreWriter::kNoEarlyWake);
-  // Counted as requests would be: none asks for the store thread (every round meanwhile
-  // finds the shards as far behind).
-  for (uint32_t r = 0; r < 2 * StoreWriter::kWakeAfterRequests; ++r) {
-    EXPECT_FALSE(s.writer->CountWaitingRequest()) << r;
-  }
-  EXPECT_EQ(s.Send(Views(10, behind)).get().accepted, 10u);  // stored at the delay's end
-  EXPECT_EQ(s.writer->wake_after(), StoreWriter::kNoEarlyWake);
-  // Caught up: the round that writes the next request finds them so, and the count is back.
-  s.StartShards();
-  s.parts->CatchUp();
-  EXPECT_EQ(s.Send(Views(10, behind + 10)).get().accepted, 10u);
-  EXPECT_NE(s.writer->wake_after(), StoreWriter::kNoEarlyWake);
-  EXPECT_EQ(s.StoredEvents(), static_cast<uint64_t>(behind) + 20);
 }
 
 // The early wake's count: the kWakeAfterRequests-th request since the last round asks for
