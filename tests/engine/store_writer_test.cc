@@ -142,35 +142,36 @@ TEST(StoreWriterTest, WithAckFsyncOnlyTheStoreThreadWrites) {
 
 // With a commit delay, a request published while the store thread sleeps out the delay
 // does not wake it: fewer than kWakeAfterRequests requests wait, unwritten, while the sleep
-// lasts; then all are written, in at most two writes (the delay's end, the count's wake). A store thread starts
-// in that sleep (it found nothing to do); a test thread that stalls past the delay finds it
-// over (written, or dozing) and tries again with a new one.
+// lasts; the last of them wakes it, and all are written in at most two writes (the count's
+// wake, the delay's end; without the delay, a write each). A store thread starts in that
+// sleep (it found nothing to do); a test thread that stalls past the delay finds it over
+// (written, or dozing) and tries again with a new one.
 TEST(StoreWriterTest, WithACommitDelayRequestsWaitForItOrForTheEighth) {
   for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
     SCOPED_TRACE(AckLevelName(ack));
     bool checked = false;
-    for (int attempt = 0; attempt < 20 && !checked; ++attempt) {
+    // Under ThreadSanitizer the requests to a fresh engine often outlast the delay (an
+    // attempt takes ~60 ms there): tried up to 100 times.
+    for (int attempt = 0; attempt < 100 && !checked; ++attempt) {
       test::TempDir dir;
       Stored s(dir, ack, /*commit_delay_us=*/30'000);
       while (!s.writer->Delaying() && !s.writer->Idle()) std::this_thread::yield();
       if (s.writer->Idle()) continue;  // stalled past the delay
       const int n = StoreWriter::kWakeAfterRequests;
       std::vector<std::future<IngestReply>> replies;
-      // Two first (few enough to send within the delay even under a sanitizer), then the rest.
-      for (int r = 0; r < 2; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
+      for (int r = 0; r + 1 < n; ++r) replies.push_back(s.Send(Views(1, r)));
+      // All but the last sent within the delay, none written: this attempt's case.
       const bool waited = s.Commits() == 0 && s.writer->Delaying();
-      for (int r = 2; r < n; ++r) replies.push_back(s.Send(Views(10, 10 * r)));
-      for (auto& f : replies) EXPECT_EQ(f.get().accepted, 10u);
-      EXPECT_EQ(s.StoredEvents(), 10u * n);
-      // The delay ended before the check: not this attempt's case. (All n in one write needs
-      // the n sent within the delay: not so under a sanitizer; the count has its own test.)
+      replies.push_back(s.Send(Views(1, n - 1)));
+      for (auto& f : replies) EXPECT_EQ(f.get().accepted, 1u);
+      EXPECT_EQ(s.StoredEvents(), static_cast<uint64_t>(n));
       if (!waited) continue;
       EXPECT_LE(s.Commits(), 2u);
       checked = true;
     }
-    // Under ThreadSanitizer on a loaded 2-core box the first requests of a fresh engine can
-    // take longer than the delay (at most 32 ms) in every attempt: said, not failed.
-    if (!checked) GTEST_SKIP() << "no attempt sent two requests within the commit delay";
+    // Under ThreadSanitizer on a loaded 2-core box every attempt may outlast the delay (at
+    // most 32 ms): said, not failed.
+    if (!checked) GTEST_SKIP() << "no attempt sent its requests within the commit delay";
   }
 }
 
