@@ -221,6 +221,15 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
   return Status::Ok();
 }
 
+bool IngestPath::Filling(const IngestContextImpl& ctx) const {
+  for (uint32_t p : ctx.touched) {
+    const PartitionLog& pl = log_.partition(PartitionId(p));
+    const uint64_t applied = pl.cursor(0);  // before head(): never past it
+    if (pl.head() - applied > pl.capacity() / 4) return true;
+  }
+  return false;
+}
+
 Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCallback* done) {
   // Acknowledged and counted: the request's events, not their stock moves.
   const uint32_t n = static_cast<uint32_t>(ctx.events.size());
@@ -239,8 +248,12 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
   // published, or the partition would stall at the gap.
   std::unique_ptr<IngestTicket> ticket;
-  // Gated (ack wal/fsync): the reply waits for the apply, which waits for the store.
-  if (has_ids || gated_) {
+  // Gated (ack wal/fsync): the reply waits for the apply, which waits for the store. Ack
+  // memory: a request with eventIds, or one to a partition a quarter full (Filling), is
+  // answered once applied — so clients that send as fast as they are answered are paced by
+  // the shards instead of filling the log and being refused (429) after their requests
+  // were read and decoded for nothing.
+  if (has_ids || gated_ || Filling(ctx)) {
     ticket = std::make_unique<IngestTicket>(static_cast<uint32_t>(ctx.touched.size()),
                                             IngestReply{}, IngestCallback{});
   }

@@ -96,6 +96,8 @@ class IngestPath {
   bool StoreShouldWake(const PartitionLog& pl, uint64_t end) const {
     return store_ != nullptr && (wake_store_always_ || end - pl.cursor(1) > pl.capacity() / 4);
   }
+  // Whether a partition of the request holds over a quarter of its capacity unapplied.
+  bool Filling(const IngestContextImpl& ctx) const;
   // After publishing below `end` in partition p (log `pl`) outside a request: nudges the
   // partition's shard (unless gated: the store wakes it after its write) and wakes or
   // nudges the store (see Shard::Nudge).

@@ -135,6 +135,45 @@ TEST(IngestPathTest, MemoryAckRepliesAtOnceAndEventIdsAfterTheApply) {
   EXPECT_EQ(parts.duplicates.load(), 1u);
 }
 
+// Ack memory paces clients by the apply once a partition fills: a request to a partition
+// holding over a quarter of its capacity unapplied is answered once its events are
+// applied (not at once, and not refused), and a request to partitions with room still at
+// once.
+TEST(IngestPathTest, MemoryAckAnswersARequestToAFillingPartitionOnceApplied) {
+  Options o = test::ComponentOptions();
+  o.log.capacity_per_partition = 16;
+  test::Parts parts(o);  // no shard threads until the test starts them
+  IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
+                    nullptr);
+  auto ctx = ingest.NewContext();
+  auto [a, b] = UsersInTwoPartitions(*parts.log);
+  PartitionLog& lb = parts.log->partition(
+      parts.log->PartitionOf(static_cast<uint32_t>(StableHash64(b))));
+  bool answered = false;
+  std::string five = test::Ndjson(std::vector<std::string>(5, View(b)));
+  ingest.Ingest(*ctx, five, BodyFormat::kNdjson, DefaultType::kNone,
+                [&](IngestReply r) { answered = r.status.ok() && r.accepted == 5; });
+  EXPECT_TRUE(answered);  // the partition was empty: at once
+  std::promise<IngestReply> paced;
+  std::string one = test::Ndjson({View(b)});
+  ingest.Ingest(*ctx, one, BodyFormat::kNdjson, DefaultType::kNone,
+                [&](IngestReply r) { paced.set_value(std::move(r)); });
+  auto reply = paced.get_future();
+  EXPECT_EQ(reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  answered = false;
+  std::string other = test::Ndjson({View(a)});
+  ingest.Ingest(*ctx, other, BodyFormat::kNdjson, DefaultType::kNone,
+                [&](IngestReply r) { answered = r.status.ok() && r.accepted == 1; });
+  EXPECT_TRUE(answered);  // a's partition has room: at once
+  EXPECT_EQ(reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(lb.head(), 6u);  // published, none applied
+  parts.StartShards();  // the apply of its event answers it
+  IngestReply r = reply.get();
+  EXPECT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(ingest.accepted_total(), 7u);
+}
+
 TEST(IngestPathTest, AfterCloseEveryRequestIsRefused) {
   test::Parts parts(test::ComponentOptions());
   IngestPath ingest(parts.options, *parts.log, *parts.interners, parts.set, nullptr, parts.clock,
