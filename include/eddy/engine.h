@@ -637,7 +637,8 @@ class Engine {
   virtual void Ingest(IngestContext& ctx, std::string& body, BodyFormat format,
                       DefaultType default_type, IngestCallback done) = 0;
 
-  // Blocking convenience for tests, benches and tools.
+  // Blocking convenience for tests, benches and tools. Not from a shard thread or a read's
+  // callback: a reply may wait for the apply (eventIds; ack memory with a partition filling).
   IngestReply IngestSync(IngestContext& ctx, std::string body,
                          BodyFormat format = BodyFormat::kAuto,
                          DefaultType default_type = DefaultType::kNone);

@@ -178,7 +178,8 @@ void IngestPath::Ingest(IngestContext& base, std::string& body, BodyFormat forma
 }
 
 // Appends ctx.events to the log, all or nothing. On success fills reply->accepted and,
-// when someone must reply later (eventIds, or a durable ack), moves `*done` into a ticket.
+// when someone must reply later (eventIds, a durable ack, or ack memory with a partition
+// filling: Filling), moves `*done` into a ticket.
 // Groups ctx.events by partition (stable): ctx.touched, run_length, run_start, order.
 Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest) const {
   const uint32_t n = static_cast<uint32_t>(ctx.events.size());
@@ -271,6 +272,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   }
   reply->accepted = n;
   IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
+  const bool waits = owned_by_log != nullptr;  // (the pointer only: it may go once published)
   // Gated without eventIds the reply needs durability only: the store round sends it right
   // after its write (reads catch up to the durable offset, so they see it).
   const uint8_t store_replies = gated_ && !has_ids ? kStoreReplies : 0;
@@ -308,7 +310,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     // apply or the partition is filling up, and else only nudge it (woken only if it has
     // been idle a while). Gated, the store thread wakes the shards after its write.
     if (!gated_) {
-      if (has_ids || first + len - pl.cursor(0) > pl.capacity() / 4) {
+      if (waits || first + len - pl.cursor(0) > pl.capacity() / 4) {
         waker.Add(shards_.ThreadOf(PartitionId(p)));
       } else {
         waker.Nudge(shards_.ThreadOf(PartitionId(p)));

@@ -1,6 +1,8 @@
 #pragma once
 // IngestTicket: what a request that must wait for its events to be applied (they carry
-// eventIds, so the reply must say which were duplicates) leaves in the log. Each run of
+// eventIds, so the reply must say which were duplicates; or, with ack memory, a partition
+// of it is filling and the apply paces the client) or stored (ack wal/fsync) leaves in the
+// log. Each run of
 // the request in one partition ends with a kLastOfRun entry; the shard that applies it
 // calls RunDone(). The last RunDone() sends the reply and deletes the ticket.
 //

@@ -137,8 +137,8 @@ TEST(IngestPathTest, MemoryAckRepliesAtOnceAndEventIdsAfterTheApply) {
 
 // Ack memory paces clients by the apply once a partition fills: a request to a partition
 // holding over a quarter of its capacity unapplied is answered once its events are
-// applied (not at once, and not refused), and a request to partitions with room still at
-// once.
+// applied (not at once, and not refused) — in every partition it touches — and a request
+// to partitions with room still at once.
 TEST(IngestPathTest, MemoryAckAnswersARequestToAFillingPartitionOnceApplied) {
   Options o = test::ComponentOptions();
   o.log.capacity_per_partition = 16;
@@ -155,7 +155,7 @@ TEST(IngestPathTest, MemoryAckAnswersARequestToAFillingPartitionOnceApplied) {
                 [&](IngestReply r) { answered = r.status.ok() && r.accepted == 5; });
   EXPECT_TRUE(answered);  // the partition was empty: at once
   std::promise<IngestReply> paced;
-  std::string one = test::Ndjson({View(b)});
+  std::string one = test::Ndjson({View(a), View(b)});  // a run in each partition
   ingest.Ingest(*ctx, one, BodyFormat::kNdjson, DefaultType::kNone,
                 [&](IngestReply r) { paced.set_value(std::move(r)); });
   auto reply = paced.get_future();
@@ -167,11 +167,11 @@ TEST(IngestPathTest, MemoryAckAnswersARequestToAFillingPartitionOnceApplied) {
   EXPECT_TRUE(answered);  // a's partition has room: at once
   EXPECT_EQ(reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   EXPECT_EQ(lb.head(), 6u);  // published, none applied
-  parts.StartShards();  // the apply of its event answers it
+  parts.StartShards();  // the apply of both its runs answers it
   IngestReply r = reply.get();
   EXPECT_TRUE(r.status.ok()) << r.status.message();
-  EXPECT_EQ(r.accepted, 1u);
-  EXPECT_EQ(ingest.accepted_total(), 7u);
+  EXPECT_EQ(r.accepted, 2u);
+  EXPECT_EQ(ingest.accepted_total(), 8u);
 }
 
 TEST(IngestPathTest, AfterCloseEveryRequestIsRefused) {
