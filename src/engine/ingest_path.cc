@@ -224,9 +224,7 @@ Status IngestPath::Group(IngestContextImpl& ctx, bool* has_ids, int64_t* newest)
 
 bool IngestPath::Filling(const IngestContextImpl& ctx) const {
   for (uint32_t p : ctx.touched) {
-    const PartitionLog& pl = log_.partition(PartitionId(p));
-    const uint64_t applied = pl.cursor(0);  // before head(): never past it
-    if (pl.head() - applied > pl.capacity() / 4) return true;
+    if (log_.partition(PartitionId(p)).Filling(0)) return true;
   }
   return false;
 }
@@ -310,7 +308,7 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
     // apply or the partition is filling up, and else only nudge it (woken only if it has
     // been idle a while). Gated, the store thread wakes the shards after its write.
     if (!gated_) {
-      if (waits || first + len - pl.cursor(0) > pl.capacity() / 4) {
+      if (waits || pl.Filling(0, first + len)) {
         waker.Add(shards_.ThreadOf(PartitionId(p)));
       } else {
         waker.Nudge(shards_.ThreadOf(PartitionId(p)));
@@ -415,7 +413,7 @@ bool IngestPath::AppendFeed(uint32_t p, const std::vector<Event>& events) {
     e.flags = j + 1 == len ? kLastOfRun : 0;
   }
   for (uint32_t j = 0; j < len; ++j) pl.Publish(*first + j);
-  if (*first + len - pl.cursor(0) > pl.capacity() / 4) {
+  if (pl.Filling(0, *first + len)) {
     shards_.Wake(PartitionId(p));
   } else {
     shards_.Nudge(PartitionId(p));

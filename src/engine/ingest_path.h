@@ -95,7 +95,7 @@ class IngestPath {
   // without a commit delay, it writes before the shards may apply; else once a quarter of
   // the ring waits for it: otherwise it looks again within its idle poll or commit delay).
   bool StoreShouldWake(const PartitionLog& pl, uint64_t end) const {
-    return store_ != nullptr && (wake_store_always_ || end - pl.cursor(1) > pl.capacity() / 4);
+    return store_ != nullptr && (wake_store_always_ || pl.Filling(1, end));
   }
   // Whether a partition of the request holds over a quarter of its capacity unapplied.
   bool Filling(const IngestContextImpl& ctx) const;

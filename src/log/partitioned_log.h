@@ -75,6 +75,15 @@ class PartitionLog {
   // Next offset to be reserved (offsets below it are reserved, maybe not yet published).
   uint64_t head() const { return tail_.load(std::memory_order_acquire); }
   uint32_t capacity() const { return capacity_; }
+  // Whether consumer `c` has over a quarter of the ring still to consume below `end` (an
+  // offset the caller published), or below head(): ingest wakes the consumer past that
+  // (rather than nudging it), and with ack memory a request's reply waits for the apply. A
+  // hint: any thread.
+  bool Filling(int c, uint64_t end) const { return end - cursor(c) > capacity_ / 4; }
+  bool Filling(int c) const {
+    const uint64_t done = cursor(c);  // first: the head read after it is never below it
+    return head() - done > capacity_ / 4;
+  }
 
   // A freshness probe (the metrics' ingest → visible histogram): a producer offers one
   // reserved offset, before publishing it, and the time (steady-clock ns), while no probe
