@@ -25,7 +25,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nl = in.find('\n');
   const std::string spec(in.substr(0, nl));
   const std::string_view file = nl == std::string_view::npos ? "" : in.substr(nl + 1);
-  static const std::string path = "/tmp/eddy-fuzz-replay-" + std::to_string(getpid());
+  // One scratch file per fuzzing process, in $TMPDIR, removed when the process exits.
+  static const std::string path = [] {
+    const char* dir = std::getenv("TMPDIR");
+    std::string p = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
+                    "/eddy-fuzz-replay-" + std::to_string(getpid());
+    static std::string at_exit;
+    at_exit = p;
+    std::atexit([] { ::unlink(at_exit.c_str()); });
+    return p;
+  }();
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(file.data(), static_cast<std::streamsize>(file.size()));

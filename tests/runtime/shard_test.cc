@@ -263,6 +263,89 @@ TEST(ShardTest, ALongPollYieldsToItsHostedLoop) {
   shard.Stop();
 }
 
+// A loop that records the budget of each Poll and runs one (empty) handler in it; a Wait
+// ends at an Interrupt.
+class TurnLoop final : public EventLoop {
+ public:
+  size_t Poll(int64_t budget_us) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    budgets_.push_back(budget_us);
+    return 1;
+  }
+  void Wait(int64_t) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return interrupted_; });
+    interrupted_ = false;
+  }
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+    cv_.notify_all();
+  }
+  // Waits until at least `n` turns were taken; returns the budgets so far.
+  std::vector<int64_t> Budgets(size_t n) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (budgets_.size() >= n) return budgets_;
+      }
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int64_t> budgets_;
+  bool interrupted_ = false;
+};
+
+// While applying has a backlog (each slice has work until its turn is over), each round
+// doubles the turns of applying and of the hosted loop, up to kMaxTurnUs; a round whose
+// slice ran out of work brings them back to kLoopPollUs.
+TEST(ShardTest, TurnsLengthenWhileApplyingHasABacklog) {
+  std::atomic<bool> backlog{true}, done{false};
+  Shard shard(0, [&] {
+    if (done.load()) return size_t{0};
+    if (!backlog.load()) return size_t{1};  // a little work, and no more
+    while (!Shard::TasksWaiting()) {
+    }
+    return size_t{1};  // work until its turn was over
+  });
+  shard.Start();
+  TurnLoop loop;
+  shard.Host(&loop);
+  // Whether, within 1000 more turns, four in a row last `want`; every turn is the short
+  // one or twice the one before (at most the longest).
+  size_t seen = 0;
+  const auto settles_at = [&](int64_t want) {
+    for (size_t n = seen + 4; n <= seen + 1000; ++n) {
+      const std::vector<int64_t> b = loop.Budgets(n);
+      for (size_t i = std::max<size_t>(seen, 1); i < b.size(); ++i) {
+        EXPECT_TRUE(b[i] == Shard::kLoopPollUs || b[i] == std::min(2 * b[i - 1], Shard::kMaxTurnUs))
+            << testing::PrintToString(b);
+      }
+      if (std::all_of(b.end() - 4, b.end(), [&](int64_t x) { return x == want; })) {
+        seen = b.size();
+        return true;
+      }
+    }
+    return false;
+  };
+  // A backlog from the start: 50, 100, 200, 400, 400, ... (a round in which the thread was
+  // preempted may start over).
+  EXPECT_TRUE(settles_at(Shard::kMaxTurnUs));
+  // Applying runs out of work: back to the short turn, and it stays there.
+  backlog.store(false);
+  EXPECT_TRUE(settles_at(Shard::kLoopPollUs));
+  // A backlog again: long turns again.
+  backlog.store(true);
+  EXPECT_TRUE(settles_at(Shard::kMaxTurnUs));
+  done.store(true);
+  shard.Host(nullptr);
+  shard.Stop();
+}
+
 // An idle shard sleeps twice as long after each sleep that found nothing to do, up to
 // kMaxIdleSleepUs; a Nudge (what producers of work that can wait kIdlePollUs call) wakes it
 // only once it sleeps longer than kIdlePollUs, and the backoff starts over with the work.
