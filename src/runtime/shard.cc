@@ -47,7 +47,7 @@ bool Shard::TasksWaiting() {
 }
 
 bool Shard::LoopDue() const {
-  return hosted_ != nullptr && SteadyNanos() - loop_polled_ns_ >= turn_us_ * 1000;
+  return hosted_ != nullptr && SteadyNanos() - loop_polled_ns_ >= kLoopPollUs * 1000;
 }
 
 // A sleeping thread sleeps in its loop's Wait when it hosts one (which an Interrupt ends),
@@ -93,7 +93,6 @@ void Shard::SetLoop(EventLoop* loop) {
   }
   hosted_ = loop;
   loop_polled_ns_ = 0;
-  turn_us_ = kLoopPollUs;
 }
 
 void Shard::Start() {
@@ -142,21 +141,14 @@ void Shard::Stop() {
 }
 
 size_t Shard::RunOnce(bool loop_turn) {
-  const bool timed = hosted_ != nullptr;
-  const int64_t start = timed ? SteadyNanos() : 0;
-  const size_t applied = poll_();
-  // Applying had work for (about) its whole turn: a backlog. (A slice ended early by reads
-  // in the mailbox, or by running out of work, is not one.)
-  const bool backlog = timed && applied != 0 && SteadyNanos() - start >= turn_us_ * 1000 / 2;
-  size_t work = applied;
+  size_t work = poll_();
   while (Mailbox::Task task = mailbox_.Pop()) {
     task();
     ++work;
   }
   if (hosted_ != nullptr && (loop_turn || LoopDue())) {
-    work += hosted_->Poll(turn_us_);  // a turn as long as applying's
+    work += hosted_->Poll(kLoopPollUs);  // a turn as long as applying's
     loop_polled_ns_ = SteadyNanos();  // applying's next slice is a whole one
-    turn_us_ = backlog ? std::min(2 * turn_us_, kMaxTurnUs) : kLoopPollUs;
   }
   return work;
 }

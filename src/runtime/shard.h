@@ -67,19 +67,11 @@ class Shard {
   void Stop();
 
   // Runs `loop` on this thread from now on (nullptr: no longer): polled after each slice
-  // of applying and at least every turn of it, waited in when there is nothing else to do.
-  // Returns once the thread has taken the change (at once after Stop). Blocks: not from
-  // this shard's thread.
-  //
-  // Applying and the loop take turns of the same length: kLoopPollUs, so that a request
-  // waits for at most a short slice of applying before it is read; but while applying has
-  // a backlog (each of its slices had work for its whole turn) every round doubles the
-  // turns, up to kMaxTurnUs, and a round without one brings them back to kLoopPollUs.
-  // Longer turns switch less often between decoding and applying, whose working sets share
-  // the core's caches; reads sent to this shard as tasks still end a slice at once.
+  // of applying and at least every kLoopPollUs of it, waited in when there is nothing else
+  // to do. Returns once the thread has taken the change (at once after Stop). Blocks: not
+  // from this shard's thread.
   void Host(EventLoop* loop);
   static constexpr int64_t kLoopPollUs = 50;
-  static constexpr int64_t kMaxTurnUs = 400;
 
   // For a long `poll`: whether other work waits on the shard whose thread calls it (false
   // off shard threads): tasks in its mailbox, or its hosted loop's turn. A poll that finds
@@ -121,7 +113,6 @@ class Shard {
   // loop once Host(nullptr) returned).
   EventLoop* hosted_ = nullptr;
   int64_t loop_polled_ns_ = 0;  // when the thread last polled hosted_ (steady clock)
-  int64_t turn_us_ = kLoopPollUs;  // see Host
   Mutex loop_mu_;
   EventLoop* loop_ ABSL_GUARDED_BY(loop_mu_) = nullptr;
   std::atomic<std::thread::id> thread_id_{};

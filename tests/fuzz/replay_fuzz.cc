@@ -25,15 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nl = in.find('\n');
   const std::string spec(in.substr(0, nl));
   const std::string_view file = nl == std::string_view::npos ? "" : in.substr(nl + 1);
-  // One scratch file per fuzzing process, in $TMPDIR, removed when the process exits.
+  // One scratch file per fuzzing process, in $TMPDIR, removed as soon as it is read (so a
+  // crash in the checks below leaves nothing behind).
   static const std::string path = [] {
     const char* dir = std::getenv("TMPDIR");
-    std::string p = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
-                    "/eddy-fuzz-replay-" + std::to_string(getpid());
-    static std::string at_exit;
-    at_exit = p;
-    std::atexit([] { ::unlink(at_exit.c_str()); });
-    return p;
+    return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/eddy-fuzz-replay-" +
+           std::to_string(getpid());
   }();
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -43,6 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                          : eddy::SplitColumns(spec);
   uint64_t skipped = 0;
   const std::vector<eddy::ReplayEvent> events = eddy::LoadReplay(path, columns, &skipped);
+  ::unlink(path.c_str());
   if (columns.empty()) return 0;
   static const eddy::Options options;
   static eddy::ManualClock clock(eddy::EventTime(1'700'000'000'000));
