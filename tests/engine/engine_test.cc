@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "testutil/testutil.h"
 
 namespace eddy {
@@ -124,15 +125,7 @@ TEST(EngineTest, FullLogRejectsWholeRequest) {
   });
   pinned.get_future().wait();
   // Released however the test leaves (a failed ASSERT too): the engine's stop needs the shard.
-  struct Release {
-    std::latch& l;
-    bool done = false;
-    void operator()() {
-      if (!done) l.count_down();
-      done = true;
-    }
-    ~Release() { (*this)(); }
-  } unpin{release};
+  absl::Cleanup unpin = [&release] { release.count_down(); };
 
   // Users spread over the 4 partitions; fill until some partition refuses. Sent without
   // waiting for the replies: with ack memory a request to a partition a quarter full is
@@ -167,7 +160,7 @@ TEST(EngineTest, FullLogRejectsWholeRequest) {
   EXPECT_EQ(refused.accepted, 0u);
   ASSERT_GT(accepted_requests, 0);
   EXPECT_FALSE(waiting.empty());  // paced before the log was full
-  unpin();
+  std::move(unpin).Invoke();
   for (auto& f : waiting) {
     const IngestReply r = f.get();
     EXPECT_TRUE(r.status.ok()) << r.status.message();

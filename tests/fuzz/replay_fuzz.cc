@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -25,13 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nl = in.find('\n');
   const std::string spec(in.substr(0, nl));
   const std::string_view file = nl == std::string_view::npos ? "" : in.substr(nl + 1);
-  // One scratch file per fuzzing process, in $TMPDIR, removed as soon as it is read (so a
-  // crash in the checks below leaves nothing behind).
-  static const std::string path = [] {
-    const char* dir = std::getenv("TMPDIR");
-    return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/eddy-fuzz-replay-" +
-           std::to_string(getpid());
-  }();
+  // One scratch file per fuzzing process, in the temp directory ($TMPDIR), removed as soon
+  // as it is read (so a crash in the checks below leaves nothing behind).
+  static const std::string path =
+      (std::filesystem::temp_directory_path() / ("eddy-fuzz-replay-" + std::to_string(getpid()))).string();
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(file.data(), static_cast<std::streamsize>(file.size()));
