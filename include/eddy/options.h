@@ -149,7 +149,7 @@ struct AffinityOptions {
 struct PopularityOptions {
   int64_t half_life_minutes = 1440;
   uint32_t candidates = 1000;      // per shard: best items kept ordered for top-k reads
-  uint64_t max_items = 2'000'000;  // past it the lowest-scoring eighth is dropped
+  uint64_t max_items = 2'000'000;  // past it ~the lowest-scoring eighth is swept out
   bool operator==(const PopularityOptions&) const = default;
 };
 

@@ -23,6 +23,7 @@ void Popularity::Rebase(int64_t t_ms) {
   for (auto& [c, m] : categories_) {
     for (auto& [item, s] : m) s = std::ldexp(s, e);
   }
+  sweep_cutoff_ = std::ldexp(sweep_cutoff_, e);
   ref_ms_ += shift * decay_.half_life_ms();
 }
 
@@ -36,10 +37,11 @@ void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double 
     if (!free_.empty()) {
       it->second = free_.back();
       free_.pop_back();
-      entries_[it->second] = Entry{item, CategoryId(), 0, kNotInHeap, INT64_MIN};
+      entries_[it->second] = Entry{};
+      entries_[it->second].item = item;
     } else {
       it->second = static_cast<uint32_t>(entries_.size());
-      entries_.push_back(Entry{item, CategoryId(), 0, kNotInHeap, INT64_MIN});
+      entries_.emplace_back().item = item;
     }
   }
   const uint32_t slot = it->second;
@@ -51,14 +53,29 @@ void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double 
     }
     auto [c, new_entry] = categories_[category].try_emplace(item, 0.0);
     c->second += add;
-    category_entries_ += new_entry;
+    if (new_entry) {
+      ++category_entries_;
+      NoteCategory(slot, category);
+    }
   }
   if (entries_[slot].heap_pos != kNotInHeap) {
     SiftDown(entries_[slot].heap_pos);  // a member grew: it may now beat its children
   } else {
     Offer(slot);
   }
-  if (inserted && items_.size() > max_items_) Evict();
+  if (!inserted) return;
+  if (sweep_pos_ == kNoSweep && items_.size() > max_items_) StartSweep();
+  if (sweep_pos_ != kNoSweep) Sweep(kSweepSlots);
+}
+
+void Popularity::NoteCategory(uint32_t slot, CategoryId category) {
+  Entry& e = entries_[slot];
+  if (!e.sum_category.valid()) {
+    e.sum_category = category;
+  } else {
+    more_categories_[e.item].push_back(category);
+    ++more_category_entries_;
+  }
 }
 
 // An item outside the set grew: it joins if the set has room or it beats the worst member.
@@ -100,31 +117,55 @@ void Popularity::SiftUp(uint32_t pos) {
   Place(pos, slot);
 }
 
-void Popularity::Evict() {
-  std::vector<double> sums;
-  sums.reserve(items_.size());
-  for (const auto& [item, slot] : items_) {
-    if (entries_[slot].heap_pos == kNotInHeap) sums.push_back(entries_[slot].sum);
+// The cutoff is the eighth-lowest of the scores outside the candidate set at every
+// stride-th slot: about the lowest-scoring eighth of the items are at or below it. The
+// sample is the same for the same slots (no randomness), so recovery and replay evict the
+// same items as the run they restore.
+void Popularity::StartSweep() {
+  const size_t stride = std::max<size_t>(1, entries_.size() / kSweepSample);
+  std::vector<double> sample;
+  sample.reserve(kSweepSample + 1);
+  for (size_t i = 0; i < entries_.size(); i += stride) {
+    const Entry& e = entries_[i];
+    if (e.item.valid() && e.heap_pos == kNotInHeap) sample.push_back(e.sum);
   }
-  if (sums.empty()) return;
-  const size_t drop = std::max<size_t>(1, items_.size() / 8);
-  const size_t nth = std::min(drop, sums.size()) - 1;
-  std::nth_element(sums.begin(), sums.begin() + nth, sums.end());
-  const double cutoff = sums[nth];
-  absl::erase_if(items_, [&](const auto& kv) {
-    const Entry& e = entries_[kv.second];
-    if (e.heap_pos != kNotInHeap || e.sum > cutoff) return false;
-    free_.push_back(kv.second);
-    ++evicted_;
-    return true;
-  });
-  for (auto it = categories_.begin(); it != categories_.end();) {
-    auto cur = it++;
-    category_entries_ -= absl::erase_if(cur->second, [&](const auto& kv) {
-      return kv.second <= cutoff && !items_.contains(kv.first);
-    });
-    if (cur->second.empty()) categories_.erase(cur);
+  if (sample.empty()) return;  // (nearly) every item is a candidate: nothing to forget
+  const size_t nth = std::max<size_t>(1, sample.size() / 8) - 1;
+  std::nth_element(sample.begin(), sample.begin() + nth, sample.end());
+  sweep_cutoff_ = sample[nth];
+  sweep_pos_ = 0;
+}
+
+void Popularity::Sweep(uint32_t slots) {
+  const size_t end = std::min<size_t>(entries_.size(), size_t{sweep_pos_} + slots);
+  for (size_t i = sweep_pos_; i < end; ++i) {
+    const Entry& e = entries_[i];
+    if (e.item.valid() && e.heap_pos == kNotInHeap && e.sum <= sweep_cutoff_) {
+      Forget(static_cast<uint32_t>(i));
+    }
   }
+  sweep_pos_ = end == entries_.size() ? kNoSweep : static_cast<uint32_t>(end);
+}
+
+// Its per-category sums go too: none is above its overall sum, which the cutoff bounds.
+void Popularity::Forget(uint32_t slot) {
+  Entry& e = entries_[slot];
+  const auto erase_sum = [&](CategoryId category) {
+    auto c = categories_.find(category);
+    if (c == categories_.end()) return;
+    category_entries_ -= c->second.erase(e.item);
+    if (c->second.empty()) categories_.erase(c);
+  };
+  if (e.sum_category.valid()) erase_sum(e.sum_category);
+  if (auto more = more_categories_.find(e.item); more != more_categories_.end()) {
+    for (CategoryId category : more->second) erase_sum(category);
+    more_category_entries_ -= more->second.size();
+    more_categories_.erase(more);
+  }
+  items_.erase(e.item);
+  e = Entry{};
+  free_.push_back(slot);
+  ++evicted_;
 }
 
 double Popularity::Top(CategoryId category, uint32_t k, int64_t now_ms, bool exhaustive,
@@ -193,7 +234,9 @@ size_t Popularity::bytes() const {
   return items_.capacity() * (sizeof(ItemId) + sizeof(uint32_t) + 1) +
          entries_.capacity() * sizeof(Entry) + free_.capacity() * sizeof(uint32_t) +
          category_entries_ * (sizeof(ItemId) + sizeof(double) + 1) * 8 / 7 +
-         heap_.capacity() * sizeof(uint32_t);
+         heap_.capacity() * sizeof(uint32_t) +
+         more_categories_.capacity() * (sizeof(ItemId) + sizeof(std::vector<CategoryId>) + 1) +
+         more_category_entries_ * sizeof(CategoryId);
 }
 
 void Popularity::Save(SerialWriter& w) const {
@@ -221,6 +264,8 @@ void Popularity::Save(SerialWriter& w) const {
       w.F64(sum);
     }
   }
+  w.U64(sweep_pos_);
+  w.F64(sweep_cutoff_);
 }
 
 bool Popularity::Load(SerialReader& r, uint32_t version) {
@@ -229,7 +274,11 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   free_.clear();
   heap_.clear();
   categories_.clear();
+  more_categories_.clear();
+  more_category_entries_ = 0;
   category_entries_ = 0;
+  sweep_pos_ = kNoSweep;
+  sweep_cutoff_ = 0;
   has_ref_ = r.U64() != 0;
   ref_ms_ = r.I64();
   evicted_ = r.U64();
@@ -273,15 +322,15 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   for (size_t i = 1; i < heap_.size(); ++i) {
     if (Worse(heap_[i], heap_[(i - 1) / 2])) return false;
   }
+  // A free slot is all defaults (older formats wrote what its item left behind).
+  for (uint32_t s = 0; s < n; ++s) {
+    if (is_free[s]) entries_[s] = Entry{};
+  }
   if (r.translating()) {
     // Another node's ids: translate the live slots, and heap again (ties go by item id).
     for (uint32_t s = 0; s < n && r.ok(); ++s) {
       Entry& e = entries_[s];
-      if (is_free[s]) {
-        e.item = ItemId(0);
-        e.category = CategoryId(0);
-        continue;
-      }
+      if (is_free[s]) continue;
       e.item = ItemId(r.Translate(Interners::kItems, e.item.value()));
       e.category = CategoryId(r.Translate(Interners::kCategories, e.category.value()));
     }
@@ -290,20 +339,31 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   }
   for (uint32_t s = 0; s < n && r.ok(); ++s) {
     if (is_free[s]) continue;
-    if (!items_.emplace(entries_[s].item, s).second) return false;
+    if (!entries_[s].item.valid() || !items_.emplace(entries_[s].item, s).second) return false;
   }
   if (items_.size() > max_items_ + max_items_ / 8 + 1) return false;
   const uint64_t ncat = r.Count(2);
   for (uint64_t i = 0; i < ncat && r.ok(); ++i) {
-    CategoryMap& m = categories_[ReadCategoryId(r)];
+    const CategoryId category = ReadCategoryId(r);
+    CategoryMap& m = categories_[category];
     const uint64_t k = r.Count(9);
     m.reserve(k);
     for (uint64_t j = 0; j < k && r.ok(); ++j) {
       const ItemId item = ReadItemId(r);
       const double sum = r.F64();
       if (!std::isfinite(sum) || !m.emplace(item, sum).second) return false;
+      // What forgetting the item erases (a sum of an item not tracked any more, which
+      // older formats could keep, stays as it was).
+      if (auto it = items_.find(item); it != items_.end()) NoteCategory(it->second, category);
     }
     category_entries_ += k;
+  }
+  if (version >= 3) {
+    const uint64_t pos = r.U64();
+    const double cutoff = r.F64();
+    if (pos != kNoSweep && (pos >= n || !std::isfinite(cutoff))) return false;
+    sweep_pos_ = static_cast<uint32_t>(pos);
+    sweep_cutoff_ = pos == kNoSweep ? 0 : cutoff;
   }
   return r.ok();
 }

@@ -12,9 +12,13 @@
 // worst. The engine merges shards' tops with a threshold test (Top() reports the bound
 // for everything not returned) and falls back to a full scan when the bound is not met.
 //
-// Memory: at most `max_items` items; past it, the lowest-scoring eighth (never the top
-// set) is evicted in one pass together with every per-category sum at or below their
-// scores. Thread-safety: none; owned and used by one shard thread.
+// Memory: `max_items` items; past it, about the lowest-scoring eighth (never the top set)
+// is forgotten, with each forgotten item's per-category sums, by a sweep spread over the
+// next new items: the eighth's cutoff is estimated from a sample of kSweepSample scores
+// (every k-th slot), then each new item moves the sweep kSweepSlots slots on, forgetting
+// the items there at or below the cutoff. So no apply stalls for a pass over every item,
+// and a shard holds at most max_items + max_items / kSweepSlots + 1 items (the new items
+// that came during a sweep). Thread-safety: none; owned and used by one shard thread.
 
 #include <cstdint>
 #include <utility>
@@ -61,10 +65,11 @@ class Popularity {
 
   // Checkpoint: the entry slots, free list, candidate heap and per-category sums verbatim
   // (bit-exact doubles), so a restored shard answers exactly as before.
-  // Format 2 adds each entry's category time; Load reads format 1 too (category times
-  // unknown: the item's next event with a category sets it).
+  // Format 2 adds each entry's category time; format 3 the eviction sweep under way. Load
+  // reads formats 1 and 2 too (category times unknown: the item's next event with a
+  // category sets it; no sweep under way).
   void Save(SerialWriter& w) const;
-  bool Load(SerialReader& r, uint32_t version = 2);
+  bool Load(SerialReader& r, uint32_t version = 3);
 
   size_t items() const { return items_.size(); }
   // Marks every item and category held.
@@ -81,9 +86,16 @@ class Popularity {
   size_t category_entries() const { return category_entries_; }
   uint64_t evicted_items() const { return evicted_; }
   size_t bytes() const;
+  // Whether an eviction sweep is under way (between the cap being passed and the sweep's end).
+  bool sweeping() const { return sweep_pos_ != kNoSweep; }
+
+  static constexpr uint32_t kSweepSlots = 32;    // slots a new item moves a sweep on
+  static constexpr uint32_t kSweepSample = 2048;  // scores sampled for a sweep's cutoff
 
  private:
   static constexpr uint32_t kNotInHeap = UINT32_MAX;
+  static constexpr uint32_t kNoSweep = UINT32_MAX;
+  // A free slot is all defaults (no item); a live one has its item.
   struct Entry {
     ItemId item;
     // Of the item's newest event (by event time) with one; at the same millisecond the
@@ -92,6 +104,9 @@ class Popularity {
     CategoryId category;
     double sum = 0;
     uint32_t heap_pos = kNotInHeap;
+    // The first category the item got a sum in (the others, if any, in more_categories_):
+    // what forgetting the item erases. Not saved: Load rebuilds it from the sums.
+    CategoryId sum_category;
     int64_t category_ms = INT64_MIN;
   };
   using CategoryMap = absl::flat_hash_map<ItemId, double>;
@@ -111,7 +126,14 @@ class Popularity {
     heap_[pos] = slot;
     entries_[slot].heap_pos = pos;
   }
-  void Evict();
+  // Records that the item in `slot` has a sum in `category` now (a new one).
+  void NoteCategory(uint32_t slot, CategoryId category);
+  // Starts a sweep: the cutoff from a sample of the scores outside the candidate set.
+  void StartSweep();
+  // Moves the sweep `slots` slots on, forgetting the items there at or below the cutoff.
+  void Sweep(uint32_t slots);
+  // Forgets the item in `slot`, with its per-category sums.
+  void Forget(uint32_t slot);
   double Scale(int64_t now_ms) const { return decay_.ScoreFactor(ref_ms_, now_ms); }
 
   DecayScale decay_;
@@ -124,8 +146,15 @@ class Popularity {
   std::vector<uint32_t> free_;  // slots of evicted items
   absl::flat_hash_map<CategoryId, CategoryMap> categories_;
   size_t category_entries_ = 0;
+  // Items with sums in more than one category: the categories past Entry::sum_category.
+  absl::flat_hash_map<ItemId, std::vector<CategoryId>> more_categories_;
+  size_t more_category_entries_ = 0;
   std::vector<uint32_t> heap_;  // the candidate set: slots, min-heap by score
   uint64_t evicted_ = 0;
+  // The sweep under way: the next slot it looks at (kNoSweep: none), and the score at or
+  // below which it forgets an item (rebased with the sums).
+  uint32_t sweep_pos_ = kNoSweep;
+  double sweep_cutoff_ = 0;
 };
 
 
@@ -138,7 +167,7 @@ class PopularityState final : public State, public Popularity {
                    share.Of(o.popularity.max_items)),
         options_(o.popularity) {}
   std::string_view Name() const override { return "popularity"; }
-  uint32_t FormatVersion() const override { return 2; }
+  uint32_t FormatVersion() const override { return 3; }
   void ApplyEvent(const Event& ev, const ApplyInfo& info) override {
     if (ev.item.valid() && info.weight > 0 && !info.filtered) {
       Apply(ev.item, ev.category, ev.time, info.weight);

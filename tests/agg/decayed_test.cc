@@ -51,9 +51,12 @@ TEST(PopularityTest, ItemsPastTheCapAreEvictedLowestFirst) {
     // Later items weigh more: the evicted ones are always the old light ones.
     p.Apply(ItemId(i), CategoryId(i % 3 + 1), EventTime(kT0 + i * 1000), 1.0 + i);
   }
-  EXPECT_LE(p.items(), 64u);
+  // Past the cap a sweep forgets about the lowest eighth over the next new items: at most
+  // max_items / kSweepSlots + 1 more meanwhile.
+  const size_t bound = 64 + 64 / Popularity::kSweepSlots + 1;
+  EXPECT_LE(p.items(), bound);
   EXPECT_GT(p.evicted_items(), 900u);
-  EXPECT_LE(p.category_entries(), 64u);
+  EXPECT_EQ(p.category_entries(), p.items());  // one category each; forgotten with the item
   std::vector<Popularity::Scored> top;
   p.Top(CategoryId(), 3, kT0 + 1'000'000, true, &top);
   ASSERT_EQ(top.size(), 3u);
@@ -96,15 +99,105 @@ TEST(PopularityTest, LoadsItsFormatOneSection) {
   ASSERT_EQ(top.size(), 1u);
   EXPECT_EQ(top[0].first, ItemId(7));
   EXPECT_DOUBLE_EQ(top[0].second, 2.5);
-  // Written again, it is format 2 (one more field per entry) and loads as such.
-  std::string v2;
-  SerialWriter w2(&v2);
-  p.Save(w2);
-  EXPECT_EQ(v2.size(), v1.size() + 10);  // INT64_MIN zigzag-encoded: 10 bytes
+  // Written again, it is format 3 (one more field per entry, the sweep at the end) and
+  // loads as such.
+  std::string v3;
+  SerialWriter w3(&v3);
+  p.Save(w3);
+  // INT64_MIN zigzag-encoded: 10 bytes; no sweep (UINT32_MAX): 5; its cutoff: 8.
+  EXPECT_EQ(v3.size(), v1.size() + 10 + 5 + 8);
   Popularity q(3'600'000, 10, 100);
-  SerialReader r2(v2);
-  EXPECT_TRUE(q.Load(r2, 2));
-  EXPECT_TRUE(r2.done());
+  SerialReader r3(v3);
+  EXPECT_TRUE(q.Load(r3, 3));
+  EXPECT_TRUE(r3.done());
+}
+
+// Past the cap no apply forgets more than a sweep's step of items (the old way forgot an
+// eighth of them in one pass: 1,250 items in one apply here), the count stays within the
+// documented bound, and what goes is the lowest-scoring.
+TEST(PopularityTest, PastTheCapNoApplyForgetsMoreThanASweepStep) {
+  constexpr uint32_t kMax = 10'000, kItems = 30'000;
+  Popularity p(kHour, /*top_keep=*/10, kMax);
+  uint64_t evicted = 0, most = 0;
+  for (uint32_t i = 1; i <= kItems; ++i) {
+    // Later items weigh more: the lowest-scoring are always the oldest.
+    p.Apply(ItemId(i), CategoryId(i % 7 + 1), EventTime(kT0 + i), 1.0 + i);
+    most = std::max(most, p.evicted_items() - evicted);
+    evicted = p.evicted_items();
+    ASSERT_LE(p.items(), kMax + kMax / Popularity::kSweepSlots + 1) << "item " << i;
+  }
+  EXPECT_LE(most, Popularity::kSweepSlots);
+  EXPECT_GE(p.evicted_items(), kItems - (kMax + kMax / Popularity::kSweepSlots + 1));
+  EXPECT_EQ(p.category_entries(), p.items());
+  std::vector<double> s;
+  p.ScoresOf(CategoryId(), {ItemId(1), ItemId(kItems / 2), ItemId(kItems)}, kT0 + kItems, &s);
+  EXPECT_EQ(s[0], 0);  // forgotten
+  EXPECT_EQ(s[1], 0);
+  EXPECT_GT(s[2], 0);
+  std::vector<Popularity::Scored> top;
+  p.Top(CategoryId(), 3, kT0 + kItems, /*exhaustive=*/true, &top);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].first, ItemId(kItems));
+  EXPECT_EQ(top[2].first, ItemId(kItems - 2));
+}
+
+// A forgotten item's sums in every category it had one in go with it.
+TEST(PopularityTest, AForgottenItemsCategorySumsGoWithIt) {
+  Popularity p(kHour, /*top_keep=*/4, /*max_items=*/64);
+  p.Apply(ItemId(1), CategoryId(1), EventTime(kT0), 1.0);
+  p.Apply(ItemId(1), CategoryId(2), EventTime(kT0 + 1), 1.0);
+  p.Apply(ItemId(1), CategoryId(3), EventTime(kT0 - 1), 1.0);  // older: its category stays 2
+  EXPECT_EQ(p.category_entries(), 3u);
+  for (uint32_t i = 2; p.evicted_items() == 0 || p.sweeping(); ++i) {
+    ASSERT_LT(i, 1000u) << "item 1 was never forgotten";
+    p.Apply(ItemId(i), CategoryId(9), EventTime(kT0 + i), 100.0);
+  }
+  std::vector<double> s;
+  for (uint32_t c : {1, 2, 3}) {
+    p.ScoresOf(CategoryId(c), {ItemId(1)}, kT0, &s);
+    EXPECT_EQ(s[0], 0) << "category " << c;
+    std::vector<Popularity::Scored> top;
+    EXPECT_EQ(p.Top(CategoryId(c), 5, kT0, false, &top), 0);
+    EXPECT_TRUE(top.empty()) << "category " << c;
+  }
+  EXPECT_EQ(p.category_entries(), p.items());  // every other item has one category
+}
+
+// A checkpoint taken while a sweep is under way carries it: the restored state goes on
+// forgetting exactly what the original does.
+TEST(PopularityTest, ACheckpointMidSweepRestoresTheSweep) {
+  Popularity a(kHour, /*top_keep=*/8, /*max_items=*/1000);
+  uint32_t i = 1;
+  const auto apply = [&](Popularity& p, uint32_t item) {
+    // Weights that do not grow with the item: what a sweep forgets depends on its cutoff.
+    p.Apply(ItemId(item), CategoryId(item % 5 + 1), EventTime(kT0 + item), 1.0 + item % 97);
+  };
+  while (!a.sweeping()) apply(a, i++);
+  apply(a, i++);  // one step into it
+  ASSERT_TRUE(a.sweeping());
+  std::string saved;
+  SerialWriter w(&saved);
+  a.Save(w);
+  Popularity b(kHour, 8, 1000);
+  SerialReader r(saved);
+  ASSERT_TRUE(b.Load(r, 3));
+  ASSERT_TRUE(r.done());
+  EXPECT_TRUE(b.sweeping());
+  for (uint32_t end = i + 3000; i < end; ++i) {
+    apply(a, i);
+    apply(b, i);
+    ASSERT_EQ(a.evicted_items(), b.evicted_items()) << "item " << i;
+    ASSERT_EQ(a.items(), b.items());
+    ASSERT_EQ(a.sweeping(), b.sweeping());
+  }
+  const int64_t now = kT0 + i;
+  for (uint32_t c = 0; c <= 5; ++c) {
+    std::vector<Popularity::Scored> ta, tb;
+    a.Top(CategoryId(c), 5000, now, /*exhaustive=*/true, &ta);
+    b.Top(CategoryId(c), 5000, now, /*exhaustive=*/true, &tb);
+    EXPECT_EQ(ta, tb) << "category " << c;
+  }
+  EXPECT_EQ(a.category_entries(), b.category_entries());
 }
 
 TEST(AffinityTest, UsersPastTheCapAreForgottenLeastRecentFirst) {
