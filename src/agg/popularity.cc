@@ -65,7 +65,19 @@ void Popularity::Apply(ItemId item, CategoryId category, EventTime time, double 
   }
   if (!inserted) return;
   if (sweep_pos_ == kNoSweep && items_.size() > max_items_) StartSweep();
-  if (sweep_pos_ != kNoSweep) Sweep(kSweepSlots);
+  if (sweep_pos_ != kNoSweep) {
+    // kSweepSlots per cap's worth of slots: a sweep ends within max_items / kSweepSlots
+    // new items however many free slots the table holds.
+    const uint64_t step = (uint64_t{kSweepSlots} * entries_.size() + max_items_ - 1) / max_items_;
+    Sweep(static_cast<uint32_t>(std::clamp<uint64_t>(step, kSweepSlots, UINT32_MAX)));
+  }
+  if (items_.size() > item_bound()) {
+    // A sweep forgot fewer than came while it ran (the scores under its cutoff grew past
+    // it): it ends now, and a fresh one with it — a pass, which keeps the bound.
+    if (sweep_pos_ != kNoSweep) Sweep(UINT32_MAX);
+    if (items_.size() > max_items_) StartSweep();
+    if (sweep_pos_ != kNoSweep) Sweep(UINT32_MAX);
+  }
 }
 
 void Popularity::NoteCategory(uint32_t slot, CategoryId category) {
@@ -122,15 +134,19 @@ void Popularity::SiftUp(uint32_t pos) {
 // sample is the same for the same slots (no randomness), so recovery and replay evict the
 // same items as the run they restore.
 void Popularity::StartSweep() {
-  const size_t stride = std::max<size_t>(1, entries_.size() / kSweepSample);
+  const size_t stride = std::max<size_t>(1, (entries_.size() + kSweepSample - 1) / kSweepSample);
   std::vector<double> sample;
-  sample.reserve(kSweepSample + 1);
+  sample.reserve(kSweepSample);
   for (size_t i = 0; i < entries_.size(); i += stride) {
     const Entry& e = entries_[i];
     if (e.item.valid() && e.heap_pos == kNotInHeap) sample.push_back(e.sum);
   }
   if (sample.empty()) return;  // (nearly) every item is a candidate: nothing to forget
-  const size_t nth = std::max<size_t>(1, sample.size() / 8) - 1;
+  // The share to forget: what takes the items down to 7/8 of the cap (an eighth of them
+  // when a sweep starts just past it; more when the last one left them higher).
+  const uint64_t items = items_.size(), keep = max_items_ - max_items_ / 8;
+  const uint64_t excess = items > keep ? items - keep : 1;
+  const size_t nth = std::max<size_t>(1, sample.size() * excess / items) - 1;
   std::nth_element(sample.begin(), sample.begin() + nth, sample.end());
   sweep_cutoff_ = sample[nth];
   sweep_pos_ = 0;
@@ -345,6 +361,7 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
   const uint64_t ncat = r.Count(2);
   for (uint64_t i = 0; i < ncat && r.ok(); ++i) {
     const CategoryId category = ReadCategoryId(r);
+    if (!category.valid()) return false;
     CategoryMap& m = categories_[category];
     const uint64_t k = r.Count(9);
     m.reserve(k);
@@ -352,9 +369,11 @@ bool Popularity::Load(SerialReader& r, uint32_t version) {
       const ItemId item = ReadItemId(r);
       const double sum = r.F64();
       if (!std::isfinite(sum) || !m.emplace(item, sum).second) return false;
-      // What forgetting the item erases (a sum of an item not tracked any more, which
-      // older formats could keep, stays as it was).
-      if (auto it = items_.find(item); it != items_.end()) NoteCategory(it->second, category);
+      // Only items held have sums (no sum is above its item's, and every format forgot
+      // the sums with the item); what forgetting the item erases.
+      auto it = items_.find(item);
+      if (it == items_.end()) return false;
+      NoteCategory(it->second, category);
     }
     category_entries_ += k;
   }

@@ -14,11 +14,14 @@
 //
 // Memory: `max_items` items; past it, about the lowest-scoring eighth (never the top set)
 // is forgotten, with each forgotten item's per-category sums, by a sweep spread over the
-// next new items: the eighth's cutoff is estimated from a sample of kSweepSample scores
-// (every k-th slot), then each new item moves the sweep kSweepSlots slots on, forgetting
-// the items there at or below the cutoff. So no apply stalls for a pass over every item,
-// and a shard holds at most max_items + max_items / kSweepSlots + 1 items (the new items
-// that came during a sweep). Thread-safety: none; owned and used by one shard thread.
+// next new items: the eighth's cutoff is estimated from up to kSweepSample scores (every
+// k-th slot), then each new item moves the sweep on by kSweepSlots slots per max_items
+// slots in the table, forgetting the items there at or below the cutoff. So no apply
+// stalls for a pass over every item, and a sweep ends within max_items / kSweepSlots new
+// items: a shard holds at most item_bound() = max_items + max_items / kSweepSlots + 1. (Were
+// a sweep to forget fewer than came meanwhile — the scores under its cutoff all grew past
+// it — the next new item past that bound ends it, and a fresh one, at once: a pass.)
+// Thread-safety: none; owned and used by one shard thread.
 
 #include <cstdint>
 #include <utility>
@@ -88,6 +91,8 @@ class Popularity {
   size_t bytes() const;
   // Whether an eviction sweep is under way (between the cap being passed and the sweep's end).
   bool sweeping() const { return sweep_pos_ != kNoSweep; }
+  // The most items a shard holds: the cap, plus what may come while a sweep crosses the table.
+  uint64_t item_bound() const { return max_items_ + max_items_ / kSweepSlots + 1; }
 
   static constexpr uint32_t kSweepSlots = 32;    // slots a new item moves a sweep on
   static constexpr uint32_t kSweepSample = 2048;  // scores sampled for a sweep's cutoff

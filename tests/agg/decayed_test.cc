@@ -53,8 +53,8 @@ TEST(PopularityTest, ItemsPastTheCapAreEvictedLowestFirst) {
   }
   // Past the cap a sweep forgets about the lowest eighth over the next new items: at most
   // max_items / kSweepSlots + 1 more meanwhile.
-  const size_t bound = 64 + 64 / Popularity::kSweepSlots + 1;
-  EXPECT_LE(p.items(), bound);
+  EXPECT_EQ(p.item_bound(), 64 + 64 / Popularity::kSweepSlots + 1);
+  EXPECT_LE(p.items(), p.item_bound());
   EXPECT_GT(p.evicted_items(), 900u);
   EXPECT_EQ(p.category_entries(), p.items());  // one category each; forgotten with the item
   std::vector<Popularity::Scored> top;
@@ -124,10 +124,10 @@ TEST(PopularityTest, PastTheCapNoApplyForgetsMoreThanASweepStep) {
     p.Apply(ItemId(i), CategoryId(i % 7 + 1), EventTime(kT0 + i), 1.0 + i);
     most = std::max(most, p.evicted_items() - evicted);
     evicted = p.evicted_items();
-    ASSERT_LE(p.items(), kMax + kMax / Popularity::kSweepSlots + 1) << "item " << i;
+    ASSERT_LE(p.items(), p.item_bound()) << "item " << i;
   }
-  EXPECT_LE(most, Popularity::kSweepSlots);
-  EXPECT_GE(p.evicted_items(), kItems - (kMax + kMax / Popularity::kSweepSlots + 1));
+  // A step is kSweepSlots per max_items slots of the table (which holds up to item_bound()).
+  EXPECT_LE(most, Popularity::kSweepSlots + 1);
   EXPECT_EQ(p.category_entries(), p.items());
   std::vector<double> s;
   p.ScoresOf(CategoryId(), {ItemId(1), ItemId(kItems / 2), ItemId(kItems)}, kT0 + kItems, &s);
@@ -139,6 +139,100 @@ TEST(PopularityTest, PastTheCapNoApplyForgetsMoreThanASweepStep) {
   ASSERT_EQ(top.size(), 3u);
   EXPECT_EQ(top[0].first, ItemId(kItems));
   EXPECT_EQ(top[2].first, ItemId(kItems - 2));
+}
+
+// A sweep whose cutoff the items under it outgrow before it reaches them forgets nothing
+// while new items come. The new item past the bound finishes the sweep and a fresh one at
+// once, so the bound holds.
+TEST(PopularityTest, ASweepOutgrownByItsScoresIsFinishedAtTheBound) {
+  Popularity p(kHour, /*top_keep=*/2, /*max_items=*/64);
+  const EventTime t(kT0);
+  const auto apply = [&](uint32_t from, uint32_t to, double w) {
+    for (uint32_t i = from; i <= to; ++i) p.Apply(ItemId(i), CategoryId(1), t, w);
+  };
+  // Item i in slot i - 1, the lowest-scoring in the last slots.
+  for (uint32_t i = 1; i <= 64; ++i) p.Apply(ItemId(i), CategoryId(1), t, 65.0 - i);
+  apply(65, 65, 1000);  // past the cap: cutoff 8 (items 57-64); its first step, slots 0-32
+  ASSERT_TRUE(p.sweeping());
+  apply(57, 64, 1000);  // outgrow it
+  apply(66, 66, 1000);  // the sweep ends, nothing forgotten
+  EXPECT_FALSE(p.sweeping());
+  EXPECT_EQ(p.evicted_items(), 0u);
+  EXPECT_EQ(p.items(), 66u);
+  apply(67, 67, 1000);  // the next: cutoff 18 (items 47-56); its first step, slots 0-33
+  ASSERT_TRUE(p.sweeping());
+  apply(47, 56, 1000);
+  EXPECT_EQ(p.evicted_items(), 0u);
+  apply(68, 68, 1000);  // 68 items, over the bound of 67: finished, and a fresh sweep
+  EXPECT_LE(p.items(), p.item_bound());
+  EXPECT_LE(p.items(), 64u);
+  EXPECT_GT(p.evicted_items(), 0u);
+  EXPECT_EQ(p.category_entries(), p.items());
+}
+
+// A sweep's cutoff is rebased with the sums: an event far enough ahead rebases them all
+// (scaled down by a power of two), and the sweep goes on forgetting by the same scores.
+TEST(PopularityTest, ASweepsCutoffIsRebasedWithTheSums) {
+  Popularity p(kHour, /*top_keep=*/2, /*max_items=*/64);
+  for (uint32_t i = 1; i <= 65; ++i) p.Apply(ItemId(i), CategoryId(1), EventTime(kT0), i);
+  // Its cutoff is 8 (the eighth-lowest); its first step (slots 0-32) forgot items 1-8.
+  ASSERT_TRUE(p.sweeping());
+  EXPECT_EQ(p.evicted_items(), 8u);
+  // 100 half-lives later: every sum (and the cutoff) is scaled by 2^-100; the rest of the
+  // sweep (items 34-66) finds none at or below it.
+  const EventTime later(kT0 + 100 * kHour);
+  uint32_t next = 1000;
+  do {
+    p.Apply(ItemId(next++), CategoryId(1), later, 1.0);
+  } while (p.sweeping());
+  EXPECT_EQ(p.evicted_items(), 8u);
+  std::vector<double> s;
+  p.ScoresOf(CategoryId(), {ItemId(8), ItemId(40), ItemId(63)}, kT0, &s);
+  EXPECT_EQ(s[0], 0);
+  EXPECT_NEAR(s[1], 40, 1e-9);  // with the cutoff left at 8 it went: 40 · 2^-100 ≤ 8
+  EXPECT_NEAR(s[2], 63, 1e-9);
+}
+
+// Load refuses what no state can write: a sweep past the slots or with no finite cutoff, a
+// category sum of an item not held, a sum in no category.
+TEST(PopularityTest, LoadRefusesABrokenSweepOrStraySums) {
+  const auto section = [](uint64_t category, uint64_t summed_item, uint64_t sweep_pos,
+                          double cutoff) {
+    std::string out;
+    SerialWriter w(&out);
+    w.U64(1);  // has_ref
+    w.I64(0);  // ref_ms
+    w.U64(0);  // evicted
+    w.U64(1);  // entries
+    w.U64(7);  //   item
+    w.U64(3);  //   category
+    w.F64(2.5);
+    w.U64(0);  //   heap position
+    w.I64(0);  //   category time
+    w.U64(0);  // free slots
+    w.U64(1);  // heap
+    w.U64(0);
+    w.U64(1);  // categories
+    w.U64(category);
+    w.U64(1);
+    w.U64(summed_item);
+    w.F64(2.5);
+    w.U64(sweep_pos);
+    w.F64(cutoff);
+    return out;
+  };
+  const auto loads = [](const std::string& bytes) {
+    Popularity p(kHour, 10, 100);
+    SerialReader r(bytes);
+    return p.Load(r, 3) && r.done();
+  };
+  const uint64_t none = UINT32_MAX;
+  EXPECT_TRUE(loads(section(3, 7, none, 0)));
+  EXPECT_TRUE(loads(section(3, 7, 0, 1.0)));
+  EXPECT_FALSE(loads(section(3, 7, 1, 1.0)));  // one slot: the sweep can only be at 0
+  EXPECT_FALSE(loads(section(3, 7, 0, std::nan(""))));
+  EXPECT_FALSE(loads(section(3, 8, none, 0)));  // item 8 is not held
+  EXPECT_FALSE(loads(section(0, 7, none, 0)));  // no category
 }
 
 // A forgotten item's sums in every category it had one in go with it.
@@ -171,6 +265,10 @@ TEST(PopularityTest, ACheckpointMidSweepRestoresTheSweep) {
   const auto apply = [&](Popularity& p, uint32_t item) {
     // Weights that do not grow with the item: what a sweep forgets depends on its cutoff.
     p.Apply(ItemId(item), CategoryId(item % 5 + 1), EventTime(kT0 + item), 1.0 + item % 97);
+    // A third of the items have sums in a second category (what Load rebuilds for
+    // forgetting them), some of them in a third.
+    if (item % 3 == 0) p.Apply(ItemId(item), CategoryId(item % 4 + 6), EventTime(kT0 + item), 1.0);
+    if (item % 9 == 0) p.Apply(ItemId(item), CategoryId(11), EventTime(kT0 + item - 1), 0.5);
   };
   while (!a.sweeping()) apply(a, i++);
   apply(a, i++);  // one step into it
@@ -191,7 +289,7 @@ TEST(PopularityTest, ACheckpointMidSweepRestoresTheSweep) {
     ASSERT_EQ(a.sweeping(), b.sweeping());
   }
   const int64_t now = kT0 + i;
-  for (uint32_t c = 0; c <= 5; ++c) {
+  for (uint32_t c = 0; c <= 11; ++c) {
     std::vector<Popularity::Scored> ta, tb;
     a.Top(CategoryId(c), 5000, now, /*exhaustive=*/true, &ta);
     b.Top(CategoryId(c), 5000, now, /*exhaustive=*/true, &tb);
