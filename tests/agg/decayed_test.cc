@@ -68,28 +68,42 @@ TEST(PopularityTest, ItemsPastTheCapAreEvictedLowestFirst) {
   EXPECT_GT(s[1], 0);
 }
 
+// Popularity's checkpoint section in format `version` (1: no category times; 3: the sweep
+// at the end) holding one item, 7 (category 3, sum 2.5, the one candidate), and one
+// category sum: `summed_item`'s in `category`.
+std::string OneItemSection(uint32_t version, uint64_t category = 3, uint64_t summed_item = 7,
+                           uint64_t sweep_pos = UINT32_MAX, double cutoff = 0) {
+  std::string out;
+  SerialWriter w(&out);
+  w.U64(1);  // has_ref
+  w.I64(0);  // ref_ms
+  w.U64(0);  // evicted
+  w.U64(1);  // entries
+  w.U64(7);  //   item
+  w.U64(3);  //   category
+  w.F64(2.5);
+  w.U64(0);  //   heap position
+  if (version >= 2) w.I64(0);  // category time
+  w.U64(0);  // free slots
+  w.U64(1);  // heap
+  w.U64(0);  //   slot 0
+  w.U64(1);  // categories
+  w.U64(category);
+  w.U64(1);  //   its items
+  w.U64(summed_item);
+  w.F64(2.5);
+  if (version >= 3) {
+    w.U64(sweep_pos);
+    w.F64(cutoff);
+  }
+  return out;
+}
+
 // A state changes its own checkpoint format without invalidating older checkpoints:
 // popularity's format 2 added each entry's category time, and still loads format 1 (the
 // times unknown, so the item's next event with a category sets its category).
 TEST(PopularityTest, LoadsItsFormatOneSection) {
-  std::string v1;
-  SerialWriter w(&v1);
-  w.U64(1);               // has_ref
-  w.I64(0);               // ref_ms
-  w.U64(0);               // evicted
-  w.U64(1);               // entries
-  w.U64(7);               // item
-  w.U64(3);               // category
-  w.F64(2.5);             // sum
-  w.U64(0);               // heap position
-  w.U64(0);               // free slots
-  w.U64(1);               // heap
-  w.U64(0);               //   slot 0
-  w.U64(1);               // categories
-  w.U64(3);               //   category 3
-  w.U64(1);               //   its items
-  w.U64(7);
-  w.F64(2.5);
+  const std::string v1 = OneItemSection(1);
   Popularity p(3'600'000, 10, 100);
   SerialReader r(v1);
   ASSERT_TRUE(p.Load(r, 1));
@@ -196,43 +210,18 @@ TEST(PopularityTest, ASweepsCutoffIsRebasedWithTheSums) {
 // Load refuses what no state can write: a sweep past the slots or with no finite cutoff, a
 // category sum of an item not held, a sum in no category.
 TEST(PopularityTest, LoadRefusesABrokenSweepOrStraySums) {
-  const auto section = [](uint64_t category, uint64_t summed_item, uint64_t sweep_pos,
-                          double cutoff) {
-    std::string out;
-    SerialWriter w(&out);
-    w.U64(1);  // has_ref
-    w.I64(0);  // ref_ms
-    w.U64(0);  // evicted
-    w.U64(1);  // entries
-    w.U64(7);  //   item
-    w.U64(3);  //   category
-    w.F64(2.5);
-    w.U64(0);  //   heap position
-    w.I64(0);  //   category time
-    w.U64(0);  // free slots
-    w.U64(1);  // heap
-    w.U64(0);
-    w.U64(1);  // categories
-    w.U64(category);
-    w.U64(1);
-    w.U64(summed_item);
-    w.F64(2.5);
-    w.U64(sweep_pos);
-    w.F64(cutoff);
-    return out;
-  };
   const auto loads = [](const std::string& bytes) {
     Popularity p(kHour, 10, 100);
     SerialReader r(bytes);
     return p.Load(r, 3) && r.done();
   };
   const uint64_t none = UINT32_MAX;
-  EXPECT_TRUE(loads(section(3, 7, none, 0)));
-  EXPECT_TRUE(loads(section(3, 7, 0, 1.0)));
-  EXPECT_FALSE(loads(section(3, 7, 1, 1.0)));  // one slot: the sweep can only be at 0
-  EXPECT_FALSE(loads(section(3, 7, 0, std::nan(""))));
-  EXPECT_FALSE(loads(section(3, 8, none, 0)));  // item 8 is not held
-  EXPECT_FALSE(loads(section(0, 7, none, 0)));  // no category
+  EXPECT_TRUE(loads(OneItemSection(3, 3, 7, none, 0)));
+  EXPECT_TRUE(loads(OneItemSection(3, 3, 7, 0, 1.0)));
+  EXPECT_FALSE(loads(OneItemSection(3, 3, 7, 1, 1.0)));  // one slot: the sweep can only be at 0
+  EXPECT_FALSE(loads(OneItemSection(3, 3, 7, 0, std::nan(""))));
+  EXPECT_FALSE(loads(OneItemSection(3, 3, 8, none, 0)));  // item 8 is not held
+  EXPECT_FALSE(loads(OneItemSection(3, 0, 7, none, 0)));  // no category
 }
 
 // A forgotten item's sums in every category it had one in go with it.
