@@ -247,12 +247,13 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   // Allocate before reserving: once offsets are reserved nothing may fail before they are
   // published, or the partition would stall at the gap.
   std::unique_ptr<IngestTicket> ticket;
-  // Gated (ack wal/fsync): the reply waits for the apply, which waits for the store. Ack
-  // memory: a request with eventIds, or one to a partition a quarter full (Filling), is
-  // answered once applied — so clients that send as fast as they are answered are paced by
-  // the shards instead of filling the log and being refused (429) after their requests
-  // were read and decoded for nothing.
-  if (has_ids || gated_ || Filling(ctx)) {
+  // Gated (ack wal/fsync): the reply waits for the store's write. A request with eventIds,
+  // or one to a partition a quarter full (Filling), whatever the ack, is answered once
+  // applied (gated, the apply waits for the write) — so clients that send as fast as they
+  // are answered are paced by the shards instead of filling the log and being refused
+  // (429) after their requests were read and decoded for nothing.
+  const bool paced = Filling(ctx);
+  if (has_ids || gated_ || paced) {
     ticket = std::make_unique<IngestTicket>(static_cast<uint32_t>(ctx.touched.size()),
                                             IngestReply{}, IngestCallback{});
   }
@@ -271,9 +272,9 @@ Status IngestPath::Append(IngestContextImpl& ctx, IngestReply* reply, IngestCall
   reply->accepted = n;
   IngestTicket* const owned_by_log = ticket.release();  // deleted by its last RunDone
   const bool waits = owned_by_log != nullptr;  // (the pointer only: it may go once published)
-  // Gated without eventIds the reply needs durability only: the store round sends it right
-  // after its write (reads catch up to the durable offset, so they see it).
-  const uint8_t store_replies = gated_ && !has_ids ? kStoreReplies : 0;
+  // Gated without eventIds or pacing the reply needs durability only: the store round sends
+  // it right after its write (reads catch up to the durable offset, so they see it).
+  const uint8_t store_replies = gated_ && !has_ids && !paced ? kStoreReplies : 0;
   if (owned_by_log != nullptr) {
     owned_by_log->Arm(std::move(*reply), std::move(*done));
     *done = nullptr;

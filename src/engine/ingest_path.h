@@ -3,11 +3,11 @@
 // then append them to the partitioned log all or nothing (SPEC §4, STYLE §3 steps 1-2):
 // every partition's run is reserved before any is published; if one partition is full
 // the runs already reserved become skip entries and the request gets 429, so nothing is
-// half-taken. The reply is sent: with ack memory right after the append (or, when a
-// partition of the request is a quarter full, by the shard that applied its last run: the
-// apply paces the clients); with wal/fsync by the store thread once the runs are durable;
-// with eventIds by the shard that applied the request's last run (duplicates are known
-// then) — through an IngestTicket in the log.
+// half-taken. The reply is sent: with ack memory right after the append; with wal/fsync by
+// the store thread once the runs are durable; with eventIds, or when a partition of the
+// request is a quarter full (the apply paces the clients), whatever the ack, by the shard
+// that applied the request's last run (duplicates are known then; gated, the apply follows
+// the write) — through an IngestTicket in the log.
 //
 // Thread-safety: Ingest from any number of threads, each with its own IngestContext
 // (NewContext). Close from the owner: once it returns no Ingest appends any more.

@@ -11,24 +11,29 @@
 #include "engine/components.h"
 #include "engine/ingest_path.h"
 #include "store/event_codec.h"
+#include "util/hash.h"
 
 namespace eddy {
 namespace {
 
 struct Stored {
+  // `capacity`: log.capacity_per_partition (0: the test default). `start_shards` false: the
+  // shard threads start only when the test calls parts->StartShards(writer->durable()).
   explicit Stored(const test::TempDir& dir, AckLevel ack = AckLevel::kWal,
-                  int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us) {
+                  int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us,
+                  uint32_t capacity = 0, bool start_shards = true) {
     o = test::ComponentOptions();
     o.durability.data_dir = dir.path().string();
     o.durability.ack = ack;
     o.durability.commit_delay_us = commit_delay_us;
+    if (capacity != 0) o.log.capacity_per_partition = capacity;
     store = std::move(LogStore::Open(o.durability.data_dir + "/log", o.log.partitions)).value();
     parts = std::make_unique<test::Parts>(o, /*consumers=*/2);
     writer = std::make_unique<StoreWriter>(
         parts->options, *store, *parts->log, *parts->interners, parts->set, parts->duplicates,
         Clock::System(), std::vector<uint64_t>(o.log.partitions, 0), 0,
         [this](LogStore::Mark m) { marks.push_back(std::move(m)); });
-    parts->StartShards(writer->durable());
+    if (start_shards) parts->StartShards(writer->durable());
     writer->Start();
     ingest = std::make_unique<IngestPath>(parts->options, *parts->log, *parts->interners,
                                           parts->set, writer.get(), parts->clock, nullptr);
@@ -128,6 +133,45 @@ TEST(StoreWriterTest, WithAckWalTheIngestingThreadStoresAndAnswersItsRequest) {
   }
   EXPECT_TRUE(inline_reply);
   EXPECT_EQ(s.StoredEvents(), sent);
+}
+
+// With ack wal or fsync, as with memory, a request to a partition holding over a quarter of
+// its capacity unapplied is answered once its events are applied, not once written: the
+// shards pace clients that send as fast as they are answered, instead of refusing them
+// (429) once the log is full. Here the shards start only after the writes: a request sent
+// while the partition had room is answered after its write, the ones sent once it held over
+// a quarter still wait when every event is written and the store's replies are sent, and
+// are answered when the shards apply them.
+TEST(StoreWriterTest, ARequestToAFillingPartitionIsAnsweredOnceApplied) {
+  for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
+    SCOPED_TRACE(AckLevelName(ack));
+    test::TempDir dir;
+    Stored s(dir, ack, DurabilityOptions{}.commit_delay_us, /*capacity=*/16,
+             /*start_shards=*/false);
+    const auto one_user = [](int n, int from) {
+      std::vector<std::string> v;
+      for (int i = from; i < from + n; ++i) {
+        v.push_back(test::EventBuilder().User("u").Type("view").Item("i" + std::to_string(i)).Json());
+      }
+      return v;
+    };
+    EXPECT_EQ(s.Send(one_user(5, 0)).get().accepted, 5u);  // an empty partition: written
+    std::vector<std::future<IngestReply>> paced;
+    for (int r = 0; r < 3; ++r) paced.push_back(s.Send(one_user(2, 5 + 2 * r)));
+    // Every event written, and the store thread's replies sent (it dozes after them).
+    const PartitionId p = s.parts->log->PartitionOf(static_cast<uint32_t>(StableHash64("u")));
+    while (s.writer->durable()[p.value()].load() < 11 || !s.writer->Idle()) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(s.StoredEvents(), 11u);
+    for (auto& f : paced) EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    s.parts->StartShards(s.writer->durable());
+    for (auto& f : paced) {
+      const IngestReply r = f.get();
+      EXPECT_TRUE(r.status.ok()) << r.status.message();
+      EXPECT_EQ(r.accepted, 2u);
+    }
+  }
 }
 
 TEST(StoreWriterTest, WithAckFsyncOnlyTheStoreThreadWrites) {
