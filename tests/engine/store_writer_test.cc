@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <latch>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "engine/components.h"
 #include "engine/ingest_path.h"
 #include "store/event_codec.h"
@@ -17,11 +19,10 @@ namespace eddy {
 namespace {
 
 struct Stored {
-  // `capacity`: log.capacity_per_partition (0: the test default). `start_shards` false: the
-  // shard threads start only when the test calls parts->StartShards(writer->durable()).
+  // `capacity`: log.capacity_per_partition (0: the test default).
   explicit Stored(const test::TempDir& dir, AckLevel ack = AckLevel::kWal,
                   int64_t commit_delay_us = DurabilityOptions{}.commit_delay_us,
-                  uint32_t capacity = 0, bool start_shards = true) {
+                  uint32_t capacity = 0) {
     o = test::ComponentOptions();
     o.durability.data_dir = dir.path().string();
     o.durability.ack = ack;
@@ -33,7 +34,7 @@ struct Stored {
         parts->options, *store, *parts->log, *parts->interners, parts->set, parts->duplicates,
         Clock::System(), std::vector<uint64_t>(o.log.partitions, 0), 0,
         [this](LogStore::Mark m) { marks.push_back(std::move(m)); });
-    if (start_shards) parts->StartShards(writer->durable());
+    parts->StartShards(writer->durable());
     writer->Start();
     ingest = std::make_unique<IngestPath>(parts->options, *parts->log, *parts->interners,
                                           parts->set, writer.get(), parts->clock, nullptr);
@@ -138,16 +139,27 @@ TEST(StoreWriterTest, WithAckWalTheIngestingThreadStoresAndAnswersItsRequest) {
 // With ack wal or fsync, as with memory, a request to a partition holding over a quarter of
 // its capacity unapplied is answered once its events are applied, not once written: the
 // shards pace clients that send as fast as they are answered, instead of refusing them
-// (429) once the log is full. Here the shards start only after the writes: a request sent
-// while the partition had room is answered after its write, the ones sent once it held over
-// a quarter still wait when every event is written and the store's replies are sent, and
-// are answered when the shards apply them.
+// (429) once the log is full. Here every shard thread is held in a read while the requests
+// come: a request sent while the partition had room is answered after its write, the ones
+// sent once it held over a quarter still wait when every event is written and the store's
+// replies are sent, and are answered when the shards, let go, apply them.
 TEST(StoreWriterTest, ARequestToAFillingPartitionIsAnsweredOnceApplied) {
   for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
     SCOPED_TRACE(AckLevelName(ack));
     test::TempDir dir;
-    Stored s(dir, ack, DurabilityOptions{}.commit_delay_us, /*capacity=*/16,
-             /*start_shards=*/false);
+    Stored s(dir, ack, DurabilityOptions{}.commit_delay_us, /*capacity=*/16);
+    std::latch release(1);
+    std::atomic<size_t> held{0};
+    s.parts->set.ScatterGather<int>(
+        [&](ShardState&) {
+          held.fetch_add(1);
+          release.wait();  // the shard thread waits here
+          return 0;
+        },
+        [](std::vector<int>&) {});
+    while (held.load() < s.parts->set.states.size()) std::this_thread::yield();
+    // Let go however the test leaves (a failed ASSERT too): stopping needs the shards.
+    absl::Cleanup let_go = [&release] { release.count_down(); };
     const auto one_user = [](int n, int from) {
       std::vector<std::string> v;
       for (int i = from; i < from + n; ++i) {
@@ -165,7 +177,7 @@ TEST(StoreWriterTest, ARequestToAFillingPartitionIsAnsweredOnceApplied) {
     }
     EXPECT_EQ(s.StoredEvents(), 11u);
     for (auto& f : paced) EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
-    s.parts->StartShards(s.writer->durable());
+    std::move(let_go).Invoke();
     for (auto& f : paced) {
       const IngestReply r = f.get();
       EXPECT_TRUE(r.status.ok()) << r.status.message();
