@@ -86,10 +86,11 @@ struct Stored {
   std::unique_ptr<IngestContext> ctx;
 };
 
-std::vector<std::string> Views(int n, int from = 0) {
+// Views of items i<from>.. by `users` users, u0, u1, ... in turn.
+std::vector<std::string> Views(int n, int from = 0, int users = 7) {
   std::vector<std::string> v;
   for (int i = from; i < from + n; ++i) {
-    v.push_back(test::EventBuilder().User("u" + std::to_string(i % 7)).Type("view")
+    v.push_back(test::EventBuilder().User("u" + std::to_string(i % users)).Type("view")
                     .Item("i" + std::to_string(i)).Json());
   }
   return v;
@@ -160,18 +161,12 @@ TEST(StoreWriterTest, ARequestToAFillingPartitionIsAnsweredOnceApplied) {
     while (held.load() < s.parts->set.states.size()) std::this_thread::yield();
     // Let go however the test leaves (a failed ASSERT too): stopping needs the shards.
     absl::Cleanup let_go = [&release] { release.count_down(); };
-    const auto one_user = [](int n, int from) {
-      std::vector<std::string> v;
-      for (int i = from; i < from + n; ++i) {
-        v.push_back(test::EventBuilder().User("u").Type("view").Item("i" + std::to_string(i)).Json());
-      }
-      return v;
-    };
-    EXPECT_EQ(s.Send(one_user(5, 0)).get().accepted, 5u);  // an empty partition: written
+    // One user (u0), so one partition.
+    EXPECT_EQ(s.Send(Views(5, 0, 1)).get().accepted, 5u);  // an empty partition: written
     std::vector<std::future<IngestReply>> paced;
-    for (int r = 0; r < 3; ++r) paced.push_back(s.Send(one_user(2, 5 + 2 * r)));
+    for (int r = 0; r < 3; ++r) paced.push_back(s.Send(Views(2, 5 + 2 * r, 1)));
     // Every event written, and the store thread's replies sent (it dozes after them).
-    const PartitionId p = s.parts->log->PartitionOf(static_cast<uint32_t>(StableHash64("u")));
+    const PartitionId p = s.parts->log->PartitionOf(static_cast<uint32_t>(StableHash64("u0")));
     while (s.writer->durable()[p.value()].load() < 11 || !s.writer->Idle()) {
       std::this_thread::yield();
     }
