@@ -147,10 +147,12 @@ TEST(StoreWriterTest, WithAckWalTheIngestingThreadStoresAndAnswersItsRequest) {
 TEST(StoreWriterTest, ARequestToAFillingPartitionIsAnsweredOnceApplied) {
   for (AckLevel ack : {AckLevel::kWal, AckLevel::kFsync}) {
     SCOPED_TRACE(AckLevelName(ack));
-    test::TempDir dir;
-    Stored s(dir, ack, DurabilityOptions{}.commit_delay_us, /*capacity=*/16);
+    // Declared before `s`, so they outlive its shard threads (joined when `s` goes): a
+    // shard let go may still be returning from release.wait() when the test ends.
     std::latch release(1);
     std::atomic<size_t> held{0};
+    test::TempDir dir;
+    Stored s(dir, ack, DurabilityOptions{}.commit_delay_us, /*capacity=*/16);
     s.parts->set.ScatterGather<int>(
         [&](ShardState&) {
           held.fetch_add(1);
