@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -146,14 +147,17 @@ class Interner {
 };
 
 // One thread's direct-mapped cache in front of an Interner: a hit (the hash's slot holds
-// the same hash, was filled in the current epoch, and Lookup(id) equals `s`) costs no lock
-// and no probe of the shared map. An entry filled in the current epoch was stamped in it,
-// so no sweep frees it while the epoch lasts; older entries are misses. Use it only inside
-// an IdEpochs guard. Thread-safety: none; one per thread (the decoder of each I/O thread
-// has its own).
+// the same hash and string, and was filled in the current epoch) costs no lock and no probe
+// of the shared map. A string of up to kInline bytes is kept in the slot itself, so its hit
+// reads nothing but the slot; a longer one is compared with Lookup(id) (two more cache
+// lines: the id's entry and its bytes). An entry filled in the current epoch was stamped in
+// it, so no sweep frees it while the epoch lasts; older entries are misses. Use it only
+// inside an IdEpochs guard. Thread-safety: none; one per thread (the decoder of each I/O
+// thread has its own).
 class InternCache {
  public:
-  static constexpr uint32_t kBits = 12;  // 4096 slots x 16 bytes
+  static constexpr uint32_t kBits = 12;  // 4096 slots x 32 bytes
+  static constexpr size_t kInline = 15;
 
   explicit InternCache(Interner& interner) : interner_(interner), slots_(1u << kBits) {}
 
@@ -161,20 +165,38 @@ class InternCache {
   uint32_t Intern(std::string_view s, uint64_t hash) {
     Slot& e = slots_[hash & ((1u << kBits) - 1)];
     const uint32_t epoch = interner_.epoch();
-    if (e.hash == hash && e.id != 0 && e.epoch == epoch && interner_.Lookup(e.id) == s) {
-      return e.id;
-    }
+    if (e.hash == hash && e.id != 0 && e.epoch == epoch && Holds(e, s)) return e.id;
     const uint32_t id = interner_.Intern(s, hash);  // stamps at least `epoch`
-    if (id != 0) e = Slot{hash, id, epoch};
+    if (id != 0) {
+      e.hash = hash;
+      e.id = id;
+      e.epoch = epoch;
+      if (s.size() <= kInline) {
+        e.size = static_cast<uint8_t>(s.size());
+        std::memcpy(e.bytes, s.data(), s.size());
+      } else {
+        e.size = kLong;
+      }
+    }
     return id;
   }
 
  private:
+  static constexpr uint8_t kLong = 0xff;  // the string is longer than kInline
   struct Slot {
     uint64_t hash = 0;
     uint32_t id = 0;
     uint32_t epoch = 0;
+    char bytes[kInline];
+    uint8_t size = 0;  // of the string, or kLong
   };
+  static_assert(sizeof(Slot) == 32);
+
+  bool Holds(const Slot& e, std::string_view s) const {
+    if (e.size == kLong) return s.size() > kInline && interner_.Lookup(e.id) == s;
+    return e.size == s.size() && std::memcmp(e.bytes, s.data(), s.size()) == 0;
+  }
+
   Interner& interner_;
   std::vector<Slot> slots_;
 };

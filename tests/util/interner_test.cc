@@ -81,6 +81,26 @@ TEST(InternCacheTest, AgreesWithInterner) {
   EXPECT_NE(a, b);
   EXPECT_EQ(cache.Intern("a", 42), a);
   EXPECT_EQ(in.Lookup(cache.Intern("b", 42)), "b");
+  // Around the slot's inline bytes: strings of kInline and kInline + 1 bytes, and longer
+  // ones, that share a hash and differ only in their last byte, alternating in one slot.
+  for (size_t n : {InternCache::kInline, InternCache::kInline + 1, size_t{40}}) {
+    const std::string x(n, 'x'), y = std::string(n - 1, 'x') + "y";
+    const uint32_t ix = cache.Intern(x, 7), iy = cache.Intern(y, 7);
+    EXPECT_NE(ix, iy) << n;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(cache.Intern(x, 7), ix) << n;
+      EXPECT_EQ(cache.Intern(x, 7), ix) << n;  // a hit of the slot just filled
+      EXPECT_EQ(cache.Intern(y, 7), iy) << n;
+    }
+    EXPECT_EQ(in.Lookup(ix), x);
+    EXPECT_EQ(in.Lookup(iy), y);
+  }
+  // A short and a long string in one slot.
+  const std::string shorter(InternCache::kInline, 'z'), longer(InternCache::kInline + 1, 'z');
+  const uint32_t is = cache.Intern(shorter, 9), il = cache.Intern(longer, 9);
+  EXPECT_NE(is, il);
+  EXPECT_EQ(cache.Intern(shorter, 9), is);
+  EXPECT_EQ(cache.Intern(longer, 9), il);
 }
 
 // Sweep frees exactly the ids that are neither referenced nor handed out since the sweep's
